@@ -1,0 +1,462 @@
+//! The block executor: applies ordered signed transactions to a state snapshot and returns
+//! receipts and the change set. The same block on the same state always gives byte-identical
+//! receipts and change set.
+//!
+//! Per transaction: signature (checked for the whole block up front, in parallel), chain id,
+//! nonce, block gas left, intrinsic gas, and the ability to pay `gas_limit * gas_price`. A
+//! transaction failing these is `Rejected` and changes nothing. Otherwise the nonce is bumped and
+//! the fee charged whatever happens next; the action runs inside a checkpoint that a failure
+//! reverts.
+
+use std::sync::Arc;
+
+use parity_scale_codec::Encode;
+
+use crate::crypto;
+use crate::gas::mul;
+use crate::ports::{StateReader, StoreError};
+use crate::state::{ChangeSet, Overlay};
+use crate::types::{
+    Account, Action, Address, BlockEnv, Hash, Receipt, SignedTransaction, Status, Transaction,
+    contract_address,
+};
+use crate::vm::{self, Entry, FrameRequest, FrameResult, LoadError, TxContext, Vm};
+
+/// The outcome of executing a block's transactions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockOutcome {
+    /// One receipt per transaction, in order.
+    pub receipts: Vec<Receipt>,
+    /// All state writes.
+    pub changes: ChangeSet,
+    /// Total gas charged.
+    pub gas_used: u64,
+}
+
+/// Executes transactions with a shared [`Vm`].
+#[derive(Clone)]
+pub struct Executor {
+    vm: Arc<Vm>,
+}
+
+/// A transaction whose sender has been established (by signature, or by the caller of a dry run).
+pub struct Checked<'a> {
+    /// The sender.
+    pub sender: Address,
+    /// The transaction.
+    pub tx: &'a Transaction,
+    /// Its hash (goes into the receipt).
+    pub hash: Hash,
+    /// Length of its signed encoding (intrinsic gas is charged per byte).
+    pub encoded_len: usize,
+}
+
+impl Executor {
+    /// An executor over `vm`.
+    pub fn new(vm: Arc<Vm>) -> Self {
+        Self { vm }
+    }
+
+    /// The VM.
+    pub fn vm(&self) -> &Arc<Vm> {
+        &self.vm
+    }
+
+    /// Executes `txs` in order on top of `state`.
+    pub fn execute_block(
+        &self,
+        state: Arc<dyn StateReader>,
+        env: &BlockEnv,
+        txs: &[SignedTransaction],
+    ) -> Result<BlockOutcome, StoreError> {
+        let items: Vec<_> = txs
+            .iter()
+            .map(|t| (t.signer, t.tx.signing_payload(), t.signature))
+            .collect();
+        let valid = crypto::verify_many(&items);
+        let mut overlay = Overlay::new(state);
+        let mut receipts = Vec::with_capacity(txs.len());
+        let mut gas_used = 0u64;
+        for (stx, sig_ok) in txs.iter().zip(valid) {
+            let encoded = stx.encode();
+            let checked = Checked {
+                sender: stx.sender(),
+                tx: &stx.tx,
+                hash: Hash::of(&encoded),
+                encoded_len: encoded.len(),
+            };
+            let receipt = if sig_ok {
+                self.apply(
+                    &mut overlay,
+                    env,
+                    &checked,
+                    env.gas_limit.saturating_sub(gas_used),
+                )?
+            } else {
+                rejected(checked.hash, "invalid signature".into())
+            };
+            gas_used += receipt.gas_used;
+            receipts.push(receipt);
+        }
+        Ok(BlockOutcome {
+            receipts,
+            changes: overlay.changes(),
+            gas_used,
+        })
+    }
+
+    /// Applies one transaction whose sender is established. Used by block execution, dry runs
+    /// and the sandbox. Only a backend failure is an error.
+    pub fn apply(
+        &self,
+        overlay: &mut Overlay,
+        env: &BlockEnv,
+        c: &Checked<'_>,
+        block_gas_left: u64,
+    ) -> Result<Receipt, StoreError> {
+        let s = *self.vm.schedule();
+        let tx = c.tx;
+        if tx.chain_id != env.chain_id {
+            return Ok(rejected(
+                c.hash,
+                format!(
+                    "chain id {} is not this chain's ({})",
+                    tx.chain_id, env.chain_id
+                ),
+            ));
+        }
+        let mut sender = overlay.account_or_default(&c.sender)?;
+        if tx.nonce != sender.nonce {
+            return Ok(rejected(
+                c.hash,
+                format!(
+                    "nonce {} does not match account nonce {}",
+                    tx.nonce, sender.nonce
+                ),
+            ));
+        }
+        if tx.gas_limit > block_gas_left {
+            return Ok(rejected(
+                c.hash,
+                format!(
+                    "gas limit {} exceeds the block gas left ({block_gas_left})",
+                    tx.gas_limit
+                ),
+            ));
+        }
+        let intrinsic = s
+            .tx_base
+            .saturating_add(mul(c.encoded_len as u64, s.tx_per_byte));
+        if tx.gas_limit < intrinsic {
+            return Ok(rejected(
+                c.hash,
+                format!(
+                    "gas limit {} is below the intrinsic cost {intrinsic}",
+                    tx.gas_limit
+                ),
+            ));
+        }
+        let Some(max_fee) = u128::from(tx.gas_limit).checked_mul(tx.gas_price) else {
+            return Ok(rejected(c.hash, "gas_limit * gas_price overflows".into()));
+        };
+        if sender.balance < max_fee {
+            return Ok(rejected(
+                c.hash,
+                format!(
+                    "balance {} cannot pay the maximum fee {max_fee}",
+                    sender.balance
+                ),
+            ));
+        }
+        sender.balance -= max_fee;
+        sender.nonce += 1;
+        overlay.set_account(c.sender, sender);
+
+        let cp = overlay.checkpoint();
+        let avail = tx.gas_limit - intrinsic;
+        let (mut receipt, frame_gas) = self.run_action(overlay, env, c, avail)?;
+        if receipt.status != Status::Success {
+            overlay.revert_to(cp);
+        }
+        let gas_used = if receipt.status == Status::OutOfGas {
+            tx.gas_limit
+        } else {
+            intrinsic.saturating_add(frame_gas).min(tx.gas_limit)
+        };
+        receipt.gas_used = gas_used;
+        receipt.events = overlay.take_events();
+        // Refund what was not used; the proposer earns the fee.
+        let refund = u128::from(tx.gas_limit - gas_used) * tx.gas_price;
+        let fee = u128::from(gas_used) * tx.gas_price;
+        let mut sender = overlay.account_or_default(&c.sender)?;
+        sender.balance = sender.balance.saturating_add(refund);
+        overlay.set_account(c.sender, sender);
+        if fee > 0 {
+            let mut proposer = overlay.account_or_default(&env.proposer)?;
+            proposer.balance = proposer.balance.saturating_add(fee);
+            overlay.set_account(env.proposer, proposer);
+        }
+        overlay.seal();
+        Ok(receipt)
+    }
+
+    fn run_action(
+        &self,
+        overlay: &mut Overlay,
+        env: &BlockEnv,
+        c: &Checked<'_>,
+        avail: u64,
+    ) -> Result<(Receipt, u64), StoreError> {
+        let s = *self.vm.schedule();
+        let done = |status, data: Vec<u8>, error: Option<String>, created| Receipt {
+            tx_hash: c.hash,
+            status,
+            gas_used: 0,
+            return_data: data,
+            events: Vec::new(),
+            error,
+            created,
+        };
+        let fail = |status, msg: String| done(status, Vec::new(), Some(msg), None);
+        match &c.tx.action {
+            Action::Transfer { to, amount } => {
+                if s.transfer > avail {
+                    return Ok((fail(Status::OutOfGas, "out of gas".into()), avail));
+                }
+                if overlay.transfer(&c.sender, to, *amount)? {
+                    Ok((done(Status::Success, Vec::new(), None, None), s.transfer))
+                } else {
+                    Ok((
+                        fail(
+                            Status::Revert,
+                            format!("insufficient balance to transfer {amount}"),
+                        ),
+                        s.transfer,
+                    ))
+                }
+            }
+            Action::UploadCode { code } => {
+                let cost = s
+                    .upload_base
+                    .saturating_add(mul(code.len() as u64, s.upload_per_byte));
+                if cost > avail {
+                    return Ok((
+                        fail(Status::OutOfGas, "out of gas uploading code".into()),
+                        avail,
+                    ));
+                }
+                let hash = Hash::of(code);
+                match self.vm.compile_and_cache(hash, code) {
+                    Ok(_) => {
+                        overlay.put_code(hash, Arc::from(code.as_slice()));
+                        Ok((done(Status::Success, Vec::new(), None, Some(hash.0)), cost))
+                    }
+                    Err(e) => Ok((fail(Status::InvalidModule, e.to_string()), cost)),
+                }
+            }
+            Action::Instantiate {
+                code_hash,
+                salt,
+                value,
+                input,
+                admin,
+            } => {
+                if salt.len() > vm::MAX_SALT {
+                    return Ok((
+                        fail(
+                            Status::Revert,
+                            format!("salt longer than {} bytes", vm::MAX_SALT),
+                        ),
+                        0,
+                    ));
+                }
+                let address = contract_address(&c.sender, code_hash, salt);
+                let existing = overlay.account(&address)?;
+                if existing.as_ref().is_some_and(Account::is_contract) {
+                    return Ok((
+                        fail(Status::Revert, format!("contract {address} already exists")),
+                        0,
+                    ));
+                }
+                let compiled = match self.load(overlay, code_hash)? {
+                    Ok(c) => c,
+                    Err(r) => return Ok((fail(r.0, r.1), 0)),
+                };
+                let mut account = existing.unwrap_or_default();
+                account.code_hash = Some(*code_hash);
+                account.admin = *admin;
+                overlay.set_account(address, account);
+                let req = FrameRequest {
+                    contract: address,
+                    caller: c.sender,
+                    value: *value,
+                    input: input.clone(),
+                    entry: Entry::Constructor,
+                    gas_limit: avail,
+                    compiled,
+                };
+                let r = self.frame(overlay, env, req)?;
+                Ok(frame_receipt(r, c.hash, Some(address.0)))
+            }
+            Action::Call {
+                contract,
+                method,
+                input,
+                value,
+            } => {
+                let compiled = match self.contract_code(overlay, contract, method)? {
+                    Ok(c) => c,
+                    Err(r) => return Ok((fail(r.0, r.1), 0)),
+                };
+                let req = FrameRequest {
+                    contract: *contract,
+                    caller: c.sender,
+                    value: *value,
+                    input: input.clone(),
+                    entry: Entry::Method(method.clone()),
+                    gas_limit: avail,
+                    compiled,
+                };
+                let r = self.frame(overlay, env, req)?;
+                Ok(frame_receipt(r, c.hash, None))
+            }
+            Action::UpgradeCode {
+                contract,
+                code_hash,
+                migrate,
+                input,
+            } => {
+                let Some(mut account) = overlay.account(contract)?.filter(Account::is_contract)
+                else {
+                    return Ok((
+                        fail(Status::Revert, format!("{contract} is not a contract")),
+                        0,
+                    ));
+                };
+                if account.admin != Some(c.sender) {
+                    return Ok((
+                        fail(
+                            Status::Revert,
+                            format!("{} is not the admin of {contract}", c.sender),
+                        ),
+                        0,
+                    ));
+                }
+                let compiled = match self.load(overlay, code_hash)? {
+                    Ok(c) => c,
+                    Err(r) => return Ok((fail(r.0, r.1), 0)),
+                };
+                account.code_hash = Some(*code_hash);
+                overlay.set_account(*contract, account);
+                let Some(method) = migrate else {
+                    return Ok((done(Status::Success, Vec::new(), None, None), 0));
+                };
+                if !compiled.info.methods.contains(method) {
+                    return Ok((
+                        fail(Status::Trap, format!("new code has no method `{method}`")),
+                        0,
+                    ));
+                }
+                let req = FrameRequest {
+                    contract: *contract,
+                    caller: c.sender,
+                    value: 0,
+                    input: input.clone(),
+                    entry: Entry::Method(method.clone()),
+                    gas_limit: avail,
+                    compiled,
+                };
+                let r = self.frame(overlay, env, req)?;
+                Ok(frame_receipt(r, c.hash, None))
+            }
+        }
+    }
+
+    /// Loads code by hash, mapping failures to a receipt status.
+    fn load(
+        &self,
+        overlay: &Overlay,
+        code_hash: &Hash,
+    ) -> Result<Result<Arc<vm::Compiled>, (Status, String)>, StoreError> {
+        match self.vm.load(code_hash, overlay) {
+            Ok(c) => Ok(Ok(c)),
+            Err(LoadError::Store(e)) => Err(e),
+            Err(LoadError::Missing(h)) => {
+                Ok(Err((Status::Revert, format!("code {h} is not uploaded"))))
+            }
+            Err(LoadError::Invalid(e)) => Ok(Err((Status::InvalidModule, e.to_string()))),
+        }
+    }
+
+    /// The compiled code of `contract`, checking that `method` may be called.
+    fn contract_code(
+        &self,
+        overlay: &Overlay,
+        contract: &Address,
+        method: &str,
+    ) -> Result<Result<Arc<vm::Compiled>, (Status, String)>, StoreError> {
+        let Some(code_hash) = overlay.account(contract)?.and_then(|a| a.code_hash) else {
+            return Ok(Err((
+                Status::Revert,
+                format!("{contract} is not a contract"),
+            )));
+        };
+        let compiled = match self.load(overlay, &code_hash)? {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e)),
+        };
+        if !compiled.info.methods.contains(method) {
+            return Ok(Err((
+                Status::Trap,
+                format!("contract has no callable method `{method}`"),
+            )));
+        }
+        Ok(Ok(compiled))
+    }
+
+    fn frame(
+        &self,
+        overlay: &mut Overlay,
+        env: &BlockEnv,
+        req: FrameRequest,
+    ) -> Result<FrameResult, StoreError> {
+        let backend = overlay.backend().clone();
+        let tx = Box::new(TxContext {
+            overlay: std::mem::replace(overlay, Overlay::new(backend)),
+            env: *env,
+            vm: self.vm.clone(),
+            stack: Vec::new(),
+        });
+        let (tx, result) = vm::run_frame(tx, req);
+        *overlay = tx.overlay;
+        result
+    }
+}
+
+fn frame_receipt(r: FrameResult, tx_hash: Hash, created: Option<[u8; 32]>) -> (Receipt, u64) {
+    let ok = r.status == Status::Success;
+    (
+        Receipt {
+            tx_hash,
+            status: r.status,
+            gas_used: 0,
+            return_data: r.data,
+            events: Vec::new(),
+            error: r.error,
+            created: if ok { created } else { None },
+        },
+        r.gas_used,
+    )
+}
+
+fn rejected(tx_hash: Hash, error: String) -> Receipt {
+    Receipt {
+        tx_hash,
+        status: Status::Rejected,
+        gas_used: 0,
+        return_data: Vec::new(),
+        events: Vec::new(),
+        error: Some(error),
+        created: None,
+    }
+}

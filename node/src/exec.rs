@@ -1,0 +1,196 @@
+//! `aether exec`: the local sandbox. Runs one call on the real engine against an in-memory
+//! state, uploading and instantiating the contract on first use, and prints the receipt as JSON.
+//!
+//! Exit status: 0 success, 1 the contract failed or was rejected (the receipt is printed),
+//! 2 bad usage or unreadable input.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use aether_engine::memory::MemoryState;
+use aether_engine::sandbox::Sandbox;
+use aether_engine::types::{Action, Address, Hash, Receipt, Status, contract_address};
+use anyhow::{Context, bail};
+use clap::Args;
+use serde_json::{Value, json};
+
+/// The account that deploys sandbox contracts, so one file always maps to one address.
+pub const SANDBOX_DEPLOYER: Address = Address([0xDE; 32]);
+/// The default caller.
+pub const DEFAULT_CALLER: Address = Address([0x01; 32]);
+/// Balance given to a caller or deployer the state does not know yet.
+pub const STARTING_BALANCE: u128 = 1_000_000_000_000_000_000_000_000;
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// The contract: a `.wasm` binary or `.wat` text.
+    #[arg(long)]
+    wasm: PathBuf,
+    /// Method to call (an exported `[] -> []` function).
+    #[arg(long)]
+    call: String,
+    /// Call input as 0x-prefixed hex.
+    #[arg(long, default_value = "0x")]
+    args: String,
+    /// Gas limit.
+    #[arg(long, default_value_t = 10_000_000)]
+    gas: u64,
+    /// Caller address (32 bytes, hex).
+    #[arg(long)]
+    caller: Option<Address>,
+    /// Value sent with the call.
+    #[arg(long, default_value_t = 0)]
+    value: u128,
+    /// State file: read before the call (if it exists) and written after it.
+    #[arg(long)]
+    state: Option<PathBuf>,
+}
+
+pub fn run(args: ExecArgs) -> ExitCode {
+    let prepared = match prepare(&args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    match execute(&args, prepared) {
+        Ok((receipt, contract)) => {
+            println!("{}", receipt_json(&receipt, contract));
+            if receipt.status == Status::Success {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+struct Prepared {
+    code: Vec<u8>,
+    input: Vec<u8>,
+    state: MemoryState,
+}
+
+fn prepare(args: &ExecArgs) -> anyhow::Result<Prepared> {
+    let raw = std::fs::read(&args.wasm)
+        .with_context(|| format!("cannot read {}", args.wasm.display()))?;
+    let code = if args.wasm.extension().is_some_and(|e| e == "wat") {
+        wat::parse_bytes(&raw)
+            .with_context(|| format!("{} is not valid WAT", args.wasm.display()))?
+            .into_owned()
+    } else {
+        raw
+    };
+    let Some(hex_args) = args.args.strip_prefix("0x") else {
+        bail!("--args must be 0x-prefixed hex, got `{}`", args.args);
+    };
+    let input = hex::decode(hex_args)
+        .with_context(|| format!("--args is not valid hex: `{}`", args.args))?;
+    let state = match &args.state {
+        Some(p) => crate::state_file::load(p)?,
+        None => MemoryState::new(),
+    };
+    Ok(Prepared { code, input, state })
+}
+
+fn execute(args: &ExecArgs, p: Prepared) -> anyhow::Result<(Receipt, Option<Address>)> {
+    let caller = args.caller.unwrap_or(DEFAULT_CALLER);
+    let mut sb = Sandbox::new(p.state);
+    for who in [caller, SANDBOX_DEPLOYER] {
+        if !sb.state().accounts.contains_key(&who) {
+            sb.fund(who, STARTING_BALANCE);
+        }
+    }
+    let code_hash = Hash::of(&p.code);
+    let contract = contract_address(&SANDBOX_DEPLOYER, &code_hash, &[]);
+    let deployed = sb
+        .state()
+        .accounts
+        .get(&contract)
+        .is_some_and(|a| a.is_contract());
+    let receipt = if deployed {
+        call(&mut sb, args, caller, contract, p.input)?
+    } else {
+        match deploy(&mut sb, p.code, code_hash)? {
+            Some(failed) => failed,
+            None => call(&mut sb, args, caller, contract, p.input)?,
+        }
+    };
+    if let Some(path) = &args.state {
+        crate::state_file::save(path, sb.state())?;
+    }
+    let exists = sb
+        .state()
+        .accounts
+        .get(&contract)
+        .is_some_and(|a| a.is_contract());
+    Ok((receipt, exists.then_some(contract)))
+}
+
+/// Uploads and instantiates; returns the failed receipt if either fails.
+fn deploy(sb: &mut Sandbox, code: Vec<u8>, code_hash: Hash) -> anyhow::Result<Option<Receipt>> {
+    if !sb.state().code.contains_key(&code_hash) {
+        let r = sb.submit(
+            SANDBOX_DEPLOYER,
+            Action::UploadCode { code },
+            aether_engine::sandbox::DEFAULT_GAS,
+        )?;
+        if r.status != Status::Success {
+            return Ok(Some(r));
+        }
+    }
+    let r = sb.submit(
+        SANDBOX_DEPLOYER,
+        Action::Instantiate {
+            code_hash,
+            salt: Vec::new(),
+            value: 0,
+            input: Vec::new(),
+            admin: Some(SANDBOX_DEPLOYER),
+        },
+        aether_engine::sandbox::DEFAULT_GAS,
+    )?;
+    Ok((r.status != Status::Success).then_some(r))
+}
+
+fn call(
+    sb: &mut Sandbox,
+    args: &ExecArgs,
+    caller: Address,
+    contract: Address,
+    input: Vec<u8>,
+) -> anyhow::Result<Receipt> {
+    Ok(sb.call(caller, contract, &args.call, input, args.value, args.gas)?)
+}
+
+fn receipt_json(r: &Receipt, contract: Option<Address>) -> Value {
+    let events: Vec<Value> = r
+        .events
+        .iter()
+        .map(|e| {
+            json!({
+                "contract": e.contract.to_hex(),
+                "topics": e.topics.iter().map(|t| t.to_hex()).collect::<Vec<_>>(),
+                "data": format!("0x{}", hex::encode(&e.data)),
+            })
+        })
+        .collect();
+    let mut v = json!({
+        "status": r.status.as_str(),
+        "gas_used": r.gas_used,
+        "return": format!("0x{}", hex::encode(&r.return_data)),
+        "events": events,
+    });
+    if let Some(err) = &r.error {
+        v["error"] = json!(err);
+    }
+    if let Some(c) = contract {
+        v["contract"] = json!(c.to_hex());
+    }
+    v
+}
