@@ -232,8 +232,10 @@ fn hash_fn(c: &mut C, ptr: i32, len: i32, dst: i32, keccak: bool) -> Result<(), 
     } else {
         (s.sha256_base, s.sha256_per_byte)
     };
-    charge_io(c, base.saturating_add(mul(per, len)), len + 32)?;
+    // Bounds first: a bad pointer traps rather than running the contract out of gas.
+    check(c, ptr, len, "hash input")?;
     check(c, dst, 32, "hash output")?;
+    charge_io(c, base.saturating_add(mul(per, len)), len + 32)?;
     let m = memory(c)?;
     let mem = m.data_mut(c);
     let r = range(ptr, len, mem.len(), "hash input")?;
@@ -255,6 +257,7 @@ fn verify_fn(c: &mut C, pk: i32, msg: i32, msg_len: i32, sig: i32, sr: bool) -> 
     } else {
         s.ed25519_verify
     };
+    check(c, msg, len, "message")?;
     charge_io(
         c,
         base.saturating_add(mul(s.verify_per_byte, len)),
@@ -317,6 +320,7 @@ fn host_call(
 ) -> Result<i32, Error> {
     let method_len = len_arg(method_len, MAX_METHOD_NAME, "method name")?;
     let input_len = input_len as u32 as u64;
+    check(&c, input, input_len, "call input")?;
     let s = c.data().schedule;
     charge_io(&mut c, s.call_base, 32 + 16 + method_len + input_len)?;
     let target = Address(read_array(&c, addr, "callee address")?);
@@ -380,6 +384,7 @@ fn host_instantiate(
 ) -> Result<i32, Error> {
     let salt_len = len_arg(salt_len, MAX_SALT, "salt")?;
     let input_len = input_len as u32 as u64;
+    check(&c, input, input_len, "constructor input")?;
     let s = c.data().schedule;
     charge_io(
         &mut c,

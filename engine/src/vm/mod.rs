@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
 
-pub use abi::{HOST_FUNCTIONS, HostFn, call_status};
+pub use abi::{AbiType, HOST_FUNCTIONS, HostFn, call_status};
 pub use limits::*;
 pub use validate::{ModuleInfo, ValidationError, check_structure};
 

@@ -1,0 +1,212 @@
+//! `aether exec`, the sandbox, run as a real process: JSON receipts, exit codes, state files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/wat")
+        .join(name)
+}
+
+fn aether(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aether"))
+        .args(args)
+        .output()
+        .expect("run aether")
+}
+
+fn receipt(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn successful_call_prints_receipt_and_exits_zero() {
+    let counter = example("counter.wat");
+    let out = aether(&[
+        "exec",
+        "--wasm",
+        counter.to_str().unwrap(),
+        "--call",
+        "increment",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = receipt(&out);
+    assert_eq!(r["status"], "success");
+    assert_eq!(r["return"], "0x0100000000000000");
+    assert!(r["gas_used"].as_u64().unwrap() > 0);
+    assert!(r.get("error").is_none(), "no error on success");
+    assert_eq!(r["events"], Value::Array(vec![]));
+}
+
+#[test]
+fn state_file_persists_between_runs_and_accepts_wasm_binaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.bin");
+    let wasm = dir.path().join("counter.wasm");
+    std::fs::write(&wasm, wat::parse_file(example("counter.wat")).unwrap()).unwrap();
+    for expected in [
+        "0x0100000000000000",
+        "0x0200000000000000",
+        "0x0300000000000000",
+    ] {
+        let out = aether(&[
+            "exec",
+            "--wasm",
+            wasm.to_str().unwrap(),
+            "--call",
+            "increment",
+            "--state",
+            state.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(receipt(&out)["return"], expected);
+    }
+    let out = aether(&[
+        "exec",
+        "--wasm",
+        wasm.to_str().unwrap(),
+        "--call",
+        "get",
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(receipt(&out)["return"], "0x0300000000000000");
+}
+
+#[test]
+fn revert_prints_receipt_with_error_and_exits_one() {
+    let token = example("token.wat");
+    let mut args = "0x".to_string() + &"22".repeat(32);
+    args += &hex::encode(5u128.to_le_bytes());
+    let out = aether(&[
+        "exec",
+        "--wasm",
+        token.to_str().unwrap(),
+        "--call",
+        "transfer",
+        "--args",
+        &args,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let r = receipt(&out);
+    assert_eq!(r["status"], "revert");
+    assert_eq!(
+        r["return"],
+        format!("0x{}", hex::encode("insufficient balance"))
+    );
+    assert!(r["error"].is_string());
+}
+
+#[test]
+fn out_of_gas_and_unknown_method_exit_one() {
+    let counter = example("counter.wat");
+    let out = aether(&[
+        "exec",
+        "--wasm",
+        counter.to_str().unwrap(),
+        "--call",
+        "increment",
+        "--gas",
+        "7000",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(receipt(&out)["status"], "out_of_gas");
+    assert_eq!(receipt(&out)["gas_used"], 7000);
+    let out = aether(&[
+        "exec",
+        "--wasm",
+        counter.to_str().unwrap(),
+        "--call",
+        "nope",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(receipt(&out)["status"], "trap");
+}
+
+#[test]
+fn invalid_module_is_reported_with_the_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.wasm");
+    std::fs::write(&bad, b"\0asm\x01\0\0\0garbage").unwrap();
+    let out = aether(&["exec", "--wasm", bad.to_str().unwrap(), "--call", "x"]);
+    assert_eq!(out.status.code(), Some(1));
+    let r = receipt(&out);
+    assert_eq!(r["status"], "invalid_module");
+    assert!(r["error"].as_str().unwrap().contains("rule `"));
+    let floats = dir.path().join("floats.wat");
+    std::fs::write(
+        &floats,
+        r#"(module (memory (export "memory") 1) (func (export "f") (drop (f64.const 1))))"#,
+    )
+    .unwrap();
+    let out = aether(&["exec", "--wasm", floats.to_str().unwrap(), "--call", "f"]);
+    assert!(
+        receipt(&out)["error"]
+            .as_str()
+            .unwrap()
+            .contains("no-floats")
+    );
+}
+
+#[test]
+fn bad_usage_and_unreadable_input_exit_two_without_panicking() {
+    let dir = tempfile::tempdir().unwrap();
+    let counter = example("counter.wat");
+    let c = counter.to_str().unwrap();
+    let corrupt = dir.path().join("corrupt.state");
+    std::fs::write(&corrupt, b"AETHSTATE1\xff\xff\xff").unwrap();
+    let not_state = dir.path().join("other.state");
+    std::fs::write(&not_state, b"hello").unwrap();
+    let bad_wat = dir.path().join("bad.wat");
+    std::fs::write(&bad_wat, "(module (func").unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["exec", "--wasm", "/nonexistent/file.wasm", "--call", "x"],
+        vec!["exec", "--wasm", c, "--call", "get", "--args", "0xZZ"],
+        vec!["exec", "--wasm", c, "--call", "get", "--args", "1234"],
+        vec!["exec", "--wasm", c, "--call", "get", "--caller", "0x1234"],
+        vec!["exec", "--wasm", c, "--call", "get", "--gas", "-5"],
+        vec!["exec", "--wasm", c],
+        vec!["exec", "--wasm", c, "--call", "get", "--bogus"],
+        vec![
+            "exec",
+            "--wasm",
+            c,
+            "--call",
+            "get",
+            "--state",
+            corrupt.to_str().unwrap(),
+        ],
+        vec![
+            "exec",
+            "--wasm",
+            c,
+            "--call",
+            "get",
+            "--state",
+            not_state.to_str().unwrap(),
+        ],
+        vec!["exec", "--wasm", bad_wat.to_str().unwrap(), "--call", "get"],
+        vec!["frobnicate"],
+    ];
+    for args in cases {
+        let out = aether(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.trim().is_empty(), "{args:?} explains itself");
+    }
+}
