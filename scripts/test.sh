@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# Runs every check and test of the workspace: formatting, clippy (warnings are errors), then
-# all tests (unit, integration, end-to-end, and the bounded fuzz properties).
+# Runs every check and test of the workspace: formatting, clippy (warnings are errors), all
+# tests (unit, integration, end-to-end, bounded fuzz), then the native-stack attack suites in
+# release. Set AETHER_FUZZ_CASES to fuzz longer than the default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+run_tests() {
+  if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --no-fail-fast "$@"
+  else
+    cargo test --no-fail-fast "$@"
+  fi
+}
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
-  cargo test --workspace --doc
-else
-  cargo test --workspace --no-fail-fast
-fi
+run_tests --workspace
+cargo test --workspace --doc
+# wasmi dispatches by tail calls only in optimised builds: run the suites that attack the
+# native stack (deep recursion, host re-entry, arbitrary modules) in release as well.
+run_tests --release -p aether-engine --test hostile --test fuzz

@@ -1,0 +1,216 @@
+//! Fuzzing with proptest and wasm-smith: arbitrary modules (structured, importing every host
+//! function with random arguments) and arbitrary bytes are uploaded and called. The engine must
+//! never panic, must fail cleanly, must leave state untouched on failure, and must give the same
+//! result twice. `AETHER_FUZZ_CASES` raises the number of cases (CI runs the default, bounded).
+
+use aether_engine::memory::MemoryState;
+use aether_engine::sandbox::Sandbox;
+use aether_engine::types::{Action, Address, Receipt, Status};
+use aether_engine::vm::{AbiType, HOST_FUNCTIONS};
+use proptest::prelude::*;
+
+const ALICE: Address = Address([0xA1; 32]);
+
+fn cases() -> u32 {
+    std::env::var("AETHER_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(96)
+}
+
+fn host_imports_module() -> Vec<u8> {
+    let ty = |t: &AbiType| match t {
+        AbiType::I32 => "i32",
+        AbiType::I64 => "i64",
+    };
+    let imports: String = HOST_FUNCTIONS
+        .iter()
+        .map(|f| {
+            let p: Vec<_> = f.params.iter().map(ty).collect();
+            let r: Vec<_> = f.results.iter().map(ty).collect();
+            format!(
+                r#"(import "env" "{}" (func (param {}) (result {})))"#,
+                f.name,
+                p.join(" "),
+                r.join(" ")
+            )
+        })
+        .collect();
+    wat::parse_str(format!("(module {imports})")).unwrap()
+}
+
+fn smith_config() -> wasm_smith::Config {
+    wasm_smith::Config {
+        available_imports: Some(host_imports_module()),
+        exports: Some(
+            wat::parse_str(
+                r#"(module (memory (export "memory") 1 4)
+                   (func (export "init")) (func (export "a")) (func (export "b")))"#,
+            )
+            .unwrap(),
+        ),
+        allow_floats: false,
+        // The compact import encoding is newer than the wasmparser that wasmi 2.0 uses.
+        compact_imports_enabled: false,
+        simd_enabled: false,
+        relaxed_simd_enabled: false,
+        reference_types_enabled: false,
+        gc_enabled: false,
+        exceptions_enabled: false,
+        threads_enabled: false,
+        tail_call_enabled: false,
+        memory64_enabled: false,
+        wide_arithmetic_enabled: false,
+        extended_const_enabled: false,
+        saturating_float_to_int_enabled: false,
+        custom_page_sizes_enabled: false,
+        allow_start_export: false,
+        max_memories: 0, // the exported `memory` is always generated
+        max_table_elements: 1000,
+        max_tables: 1,
+        max_funcs: 30,
+        max_memory32_bytes: 4 * 65536,
+        ..wasm_smith::Config::default()
+    }
+}
+
+fn sandbox() -> Sandbox {
+    let mut sb = Sandbox::new(MemoryState::with_balances([(ALICE, 1 << 100)]));
+    sb.set_gas_price(1);
+    sb
+}
+
+/// Uploads, instantiates and calls both methods; returns every receipt.
+fn exercise(code: &[u8], input: &[u8]) -> Vec<Receipt> {
+    let mut sb = sandbox();
+    let mut receipts = Vec::new();
+    let up = sb
+        .submit(
+            ALICE,
+            Action::UploadCode {
+                code: code.to_vec(),
+            },
+            20_000_000,
+        )
+        .unwrap();
+    assert!(
+        matches!(
+            up.status,
+            Status::Success | Status::InvalidModule | Status::OutOfGas
+        ),
+        "{up:?}"
+    );
+    let ok = up.status == Status::Success;
+    receipts.push(up);
+    if !ok {
+        return receipts;
+    }
+    let code_hash = aether_engine::types::Hash::of(code);
+    let inst = sb
+        .submit(
+            ALICE,
+            Action::Instantiate {
+                code_hash,
+                salt: vec![],
+                value: 5,
+                input: input.to_vec(),
+                admin: None,
+            },
+            2_000_000,
+        )
+        .unwrap();
+    let Some(contract) = inst.created.map(Address) else {
+        receipts.push(inst);
+        return receipts;
+    };
+    receipts.push(inst);
+    for method in ["a", "b", "init", "missing"] {
+        let before = sb.state().clone();
+        let r = sb
+            .call(ALICE, contract, method, input.to_vec(), 1, 2_000_000)
+            .unwrap();
+        assert_ne!(r.status, Status::Rejected, "{r:?}");
+        if r.status != Status::Success {
+            assert_eq!(
+                before.storage,
+                sb.state().storage,
+                "failed call changed storage"
+            );
+            assert_eq!(before.code, sb.state().code, "failed call changed code");
+            assert!(r.events.is_empty());
+        }
+        receipts.push(r);
+    }
+    receipts
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_structured_modules_never_panic_and_are_deterministic(
+        seed in prop::collection::vec(any::<u8>(), 64..4096),
+        input in prop::collection::vec(any::<u8>(), 0..96),
+    ) {
+        let mut u = arbitrary::Unstructured::new(&seed);
+        let Ok(module) = wasm_smith::Module::new(smith_config(), &mut u) else { return Ok(()); };
+        let code = module.to_bytes();
+        let first = exercise(&code, &input);
+        let second = exercise(&code, &input);
+        prop_assert_eq!(first, second);
+    }
+
+    #[test]
+    fn arbitrary_bytes_are_rejected_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+        let receipts = exercise(&bytes, &[]);
+        prop_assert!(receipts[0].status == Status::InvalidModule, "{:?}", receipts[0]);
+    }
+
+    #[test]
+    fn mutated_valid_modules_never_panic(flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8)) {
+        let mut code = wat::parse_str(include_str!("../../examples/wat/token.wat")).unwrap();
+        for (i, b) in flips {
+            let at = i.index(code.len());
+            code[at] ^= b | 1;
+        }
+        exercise(&code, &[0; 48]);
+    }
+}
+
+/// The structured generator must actually reach execution, or the fuzzing above is hollow.
+#[test]
+fn generated_modules_mostly_pass_validation_and_run() {
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let (mut generated, mut valid, mut executed) = (0, 0, 0);
+    for _ in 0..100 {
+        let seed: Vec<u8> = (0..2048).map(|_| next() as u8).collect();
+        let mut u = arbitrary::Unstructured::new(&seed);
+        let Ok(module) = wasm_smith::Module::new(smith_config(), &mut u) else {
+            continue;
+        };
+        generated += 1;
+        let receipts = exercise(&module.to_bytes(), &[1, 2, 3]);
+        if receipts[0].status == Status::Success {
+            valid += 1;
+        }
+        if receipts.len() > 2 {
+            executed += 1;
+        }
+    }
+    eprintln!("generated {generated}, valid {valid}, executed {executed}");
+    assert!(generated >= 90);
+    assert!(
+        valid * 2 >= generated,
+        "only {valid}/{generated} generated modules validated"
+    );
+    assert!(
+        executed * 4 >= generated,
+        "only {executed}/{generated} reached execution"
+    );
+}
