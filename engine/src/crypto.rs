@@ -87,23 +87,32 @@ pub fn verify(pk: &PublicKey, msg: &[u8], sig: &Signature) -> bool {
 /// each. sr25519 items are batch-verified; work is spread over the rayon pool.
 pub fn verify_many(items: &[(PublicKey, Vec<u8>, Signature)]) -> Vec<bool> {
     use rayon::prelude::*;
-    const CHUNK: usize = 64;
     items
-        .par_chunks(CHUNK)
-        .flat_map_iter(|chunk| {
-            let all_sr = chunk
-                .iter()
-                .all(|(pk, _, _)| matches!(pk, PublicKey::Sr25519(_)));
-            if all_sr && sr25519_batch(chunk) {
-                vec![true; chunk.len()]
-            } else {
-                chunk
-                    .iter()
-                    .map(|(pk, msg, sig)| verify(pk, msg, sig))
-                    .collect()
-            }
-        })
+        .par_chunks(BATCH)
+        .flat_map_iter(verify_chunk)
         .collect()
+}
+
+/// Largest sr25519 batch.
+const BATCH: usize = 64;
+
+/// [`verify_many`] on the current thread.
+pub fn verify_many_sequential(items: &[(PublicKey, Vec<u8>, Signature)]) -> Vec<bool> {
+    items.chunks(BATCH).flat_map(verify_chunk).collect()
+}
+
+fn verify_chunk(chunk: &[(PublicKey, Vec<u8>, Signature)]) -> Vec<bool> {
+    let all_sr = chunk
+        .iter()
+        .all(|(pk, _, _)| matches!(pk, PublicKey::Sr25519(_)));
+    if all_sr && sr25519_batch(chunk) {
+        vec![true; chunk.len()]
+    } else {
+        chunk
+            .iter()
+            .map(|(pk, msg, sig)| verify(pk, msg, sig))
+            .collect()
+    }
 }
 
 fn sr25519_batch(chunk: &[(PublicKey, Vec<u8>, Signature)]) -> bool {
@@ -261,6 +270,7 @@ mod tests {
         }
         let single: Vec<bool> = items.iter().map(|(p, m, s)| verify(p, m, s)).collect();
         assert_eq!(verify_many(&items), single);
+        assert_eq!(verify_many_sequential(&items), single);
         assert!(single.iter().filter(|ok| !**ok).count() >= 17);
     }
 }

@@ -63,46 +63,54 @@ impl Executor {
     }
 
     /// Executes `txs` in order on top of `state`.
+    ///
+    /// Signatures are checked (and transactions hashed) in chunks on the rayon pool while this
+    /// thread executes the chunks already checked, in order.
     pub fn execute_block(
         &self,
         state: Arc<dyn StateReader>,
         env: &BlockEnv,
         txs: &[SignedTransaction],
     ) -> Result<BlockOutcome, StoreError> {
-        let items: Vec<_> = txs
-            .iter()
-            .map(|t| (t.signer, t.tx.signing_payload(), t.signature))
-            .collect();
-        let valid = crypto::verify_many(&items);
-        let mut overlay = Overlay::new(state);
-        let mut receipts = Vec::with_capacity(txs.len());
-        let mut gas_used = 0u64;
-        for (stx, sig_ok) in txs.iter().zip(valid) {
-            let encoded = stx.encode();
-            let checked = Checked {
-                sender: stx.sender(),
-                tx: &stx.tx,
-                hash: Hash::of(&encoded),
-                encoded_len: encoded.len(),
-            };
-            let receipt = if sig_ok {
-                self.apply(
-                    &mut overlay,
-                    env,
-                    &checked,
-                    env.gas_limit.saturating_sub(gas_used),
-                )?
-            } else {
-                rejected(checked.hash, "invalid signature".into())
-            };
-            gas_used += receipt.gas_used;
-            receipts.push(receipt);
+        let mut run = BlockRun::new(state, txs.len());
+        if rayon::current_thread_index().is_some() {
+            // Called from inside the pool: waiting here for pool work could deadlock.
+            for (i, chunk) in txs.chunks(PIPELINE_CHUNK).enumerate() {
+                let prepared = prepare(chunk);
+                run.execute(self, env, &txs[i * PIPELINE_CHUNK..], prepared)?;
+            }
+            return Ok(run.finish());
         }
-        Ok(BlockOutcome {
-            receipts,
-            changes: overlay.changes(),
-            gas_used,
-        })
+        let (send, recv) = std::sync::mpsc::channel::<(usize, Vec<Prepared>)>();
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                use rayon::prelude::*;
+                txs.par_chunks(PIPELINE_CHUNK).enumerate().for_each_with(
+                    send,
+                    |send, (i, chunk)| {
+                        // The receiver only hangs up after an error; nothing is lost then.
+                        let _ = send.send((i, prepare(chunk)));
+                    },
+                );
+            });
+            let chunks = txs.len().div_ceil(PIPELINE_CHUNK);
+            let mut ready = std::collections::BTreeMap::new();
+            let mut next = 0;
+            while next < chunks {
+                let Ok((i, prepared)) = recv.recv() else {
+                    return Err(StoreError::Backend(
+                        "signature verification stopped early".into(),
+                    ));
+                };
+                ready.insert(i, prepared);
+                while let Some(prepared) = ready.remove(&next) {
+                    run.execute(self, env, &txs[next * PIPELINE_CHUNK..], prepared)?;
+                    next += 1;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(run.finish())
     }
 
     /// Applies one transaction whose sender is established. Used by block execution, dry runs
@@ -430,6 +438,87 @@ impl Executor {
         let (tx, result) = vm::run_frame(tx, req);
         *overlay = tx.overlay;
         result
+    }
+}
+
+/// Transactions per unit of pipelined verification.
+const PIPELINE_CHUNK: usize = 256;
+
+/// A transaction's signature verdict, hash and signed length.
+struct Prepared {
+    signature_ok: bool,
+    hash: Hash,
+    encoded_len: usize,
+}
+
+fn prepare(chunk: &[SignedTransaction]) -> Vec<Prepared> {
+    let items: Vec<_> = chunk
+        .iter()
+        .map(|t| (t.signer, t.tx.signing_payload(), t.signature))
+        .collect();
+    crypto::verify_many_sequential(&items)
+        .into_iter()
+        .zip(chunk)
+        .map(|(signature_ok, t)| {
+            let encoded = t.encode();
+            Prepared {
+                signature_ok,
+                hash: Hash::of(&encoded),
+                encoded_len: encoded.len(),
+            }
+        })
+        .collect()
+}
+
+/// The state of a block's execution between chunks.
+struct BlockRun {
+    overlay: Overlay,
+    receipts: Vec<Receipt>,
+    gas_used: u64,
+}
+
+impl BlockRun {
+    fn new(state: Arc<dyn StateReader>, n: usize) -> Self {
+        Self {
+            overlay: Overlay::new(state),
+            receipts: Vec::with_capacity(n),
+            gas_used: 0,
+        }
+    }
+
+    /// Executes the transactions of one prepared chunk (`txs` starts at the chunk).
+    fn execute(
+        &mut self,
+        exec: &Executor,
+        env: &BlockEnv,
+        txs: &[SignedTransaction],
+        prepared: Vec<Prepared>,
+    ) -> Result<(), StoreError> {
+        for (stx, p) in txs.iter().zip(prepared) {
+            let checked = Checked {
+                sender: stx.sender(),
+                tx: &stx.tx,
+                hash: p.hash,
+                encoded_len: p.encoded_len,
+            };
+            let receipt = if p.signature_ok {
+                let left = env.gas_limit.saturating_sub(self.gas_used);
+                exec.apply(&mut self.overlay, env, &checked, left)?
+            } else {
+                rejected(checked.hash, "invalid signature".into())
+            };
+            self.gas_used += receipt.gas_used;
+            self.receipts.push(receipt);
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> BlockOutcome {
+        BlockOutcome {
+            changes: self.overlay.changes(),
+            receipts: self.receipts,
+            gas_used: self.gas_used,
+        }
     }
 }
 

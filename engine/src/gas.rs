@@ -95,6 +95,71 @@ impl GasSchedule {
     };
 }
 
+impl GasSchedule {
+    /// Every price with its field name, in declaration order (for documentation checks and
+    /// display).
+    pub fn fields(&self) -> Vec<(&'static str, u64)> {
+        let GasSchedule {
+            tx_base,
+            tx_per_byte,
+            host_call_base,
+            host_per_byte,
+            storage_read,
+            storage_write_new,
+            storage_write_overwrite,
+            storage_write_per_byte,
+            storage_remove,
+            balance_read,
+            transfer,
+            sha256_base,
+            sha256_per_byte,
+            keccak256_base,
+            keccak256_per_byte,
+            ed25519_verify,
+            sr25519_verify,
+            verify_per_byte,
+            event_base,
+            event_per_topic,
+            event_per_byte,
+            call_base,
+            code_load_per_byte,
+            instantiate_base,
+            memory_per_page,
+            upload_base,
+            upload_per_byte,
+        } = *self;
+        vec![
+            ("tx_base", tx_base),
+            ("tx_per_byte", tx_per_byte),
+            ("host_call_base", host_call_base),
+            ("host_per_byte", host_per_byte),
+            ("storage_read", storage_read),
+            ("storage_write_new", storage_write_new),
+            ("storage_write_overwrite", storage_write_overwrite),
+            ("storage_write_per_byte", storage_write_per_byte),
+            ("storage_remove", storage_remove),
+            ("balance_read", balance_read),
+            ("transfer", transfer),
+            ("sha256_base", sha256_base),
+            ("sha256_per_byte", sha256_per_byte),
+            ("keccak256_base", keccak256_base),
+            ("keccak256_per_byte", keccak256_per_byte),
+            ("ed25519_verify", ed25519_verify),
+            ("sr25519_verify", sr25519_verify),
+            ("verify_per_byte", verify_per_byte),
+            ("event_base", event_base),
+            ("event_per_topic", event_per_topic),
+            ("event_per_byte", event_per_byte),
+            ("call_base", call_base),
+            ("code_load_per_byte", code_load_per_byte),
+            ("instantiate_base", instantiate_base),
+            ("memory_per_page", memory_per_page),
+            ("upload_base", upload_base),
+            ("upload_per_byte", upload_per_byte),
+        ]
+    }
+}
+
 impl Default for GasSchedule {
     fn default() -> Self {
         Self::V1

@@ -311,3 +311,33 @@ fn upgrade_code_requires_the_admin_and_runs_the_migration() {
     assert_eq!(r.status, Status::Success, "{:?}", r.error);
     assert_eq!(sb.state().accounts[&c].code_hash, Some(h));
 }
+
+#[test]
+fn gas_does_not_depend_on_the_module_cache() {
+    // First call (module freshly compiled, functions translated on first use) and later calls
+    // (everything cached) cost the same; so does a call on a VM with a cold cache.
+    let mut sb = sandbox();
+    let c = sb.deploy(ALICE, wasm(&kitchen_sink()), vec![]).unwrap();
+    let state = sb.state().clone();
+    let g1 = sb
+        .call(ALICE, c, "hash", b"abc".to_vec(), 0, GAS)
+        .unwrap()
+        .gas_used;
+    let mut warm = aether_engine::sandbox::Sandbox::new(state.clone());
+    let mut cold = aether_engine::sandbox::Sandbox::new(state);
+    let g2 = warm
+        .call(ALICE, c, "hash", b"abc".to_vec(), 0, GAS)
+        .unwrap()
+        .gas_used;
+    let g3 = warm
+        .call(BOB, c, "hash", b"abc".to_vec(), 0, GAS)
+        .unwrap()
+        .gas_used;
+    let g4 = cold
+        .call(ALICE, c, "hash", b"abc".to_vec(), 0, GAS)
+        .unwrap()
+        .gas_used;
+    assert_eq!(g1, g2);
+    assert_eq!(g2, g3);
+    assert_eq!(g3, g4);
+}

@@ -4,7 +4,6 @@
 //! journal; reverting to it undoes exactly the writes (accounts, storage, code, events) made
 //! since, which is how a failed call frame rolls back its own changes and only those.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::ports::{StateReader, StoreError};
@@ -12,6 +11,9 @@ use crate::state::ChangeSet;
 use crate::types::{Account, Address, Event, Hash};
 
 type StorageKey = (Address, Vec<u8>);
+/// Fast non-cryptographic hashing: keys are addresses and contract-chosen bytes, and iteration
+/// order never reaches a result ([`Overlay::changes`] sorts).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 enum Entry {
     /// The account's overlay entry before the write (`None`: not in the overlay).
@@ -44,9 +46,9 @@ impl Overlay {
     pub fn new(backend: Arc<dyn StateReader>) -> Self {
         Self {
             backend,
-            accounts: HashMap::new(),
-            storage: HashMap::new(),
-            code: HashMap::new(),
+            accounts: HashMap::default(),
+            storage: HashMap::default(),
+            code: HashMap::default(),
             journal: Vec::new(),
             events: Vec::new(),
         }
@@ -89,11 +91,14 @@ impl Overlay {
         to: &Address,
         amount: u128,
     ) -> Result<bool, StoreError> {
+        if amount == 0 {
+            return Ok(true);
+        }
         let mut src = self.account_or_default(from)?;
         if src.balance < amount {
             return Ok(false);
         }
-        if amount == 0 || from == to {
+        if from == to {
             return Ok(true);
         }
         let mut dst = self.account_or_default(to)?;

@@ -386,11 +386,8 @@ fn host_instantiate(
     let input_len = input_len as u32 as u64;
     check(&c, input, input_len, "constructor input")?;
     let s = c.data().schedule;
-    charge_io(
-        &mut c,
-        s.call_base.saturating_add(s.instantiate_base),
-        32 + 16 + 32 + salt_len + input_len,
-    )?;
+    // `instantiate_base` is charged by the new frame, as for an `Instantiate` transaction.
+    charge_io(&mut c, s.call_base, 32 + 16 + 32 + salt_len + input_len)?;
     let code_hash = Hash(read_array(&c, code_hash, "code hash")?);
     let salt = read(&c, salt, salt_len, "salt")?;
     let input = read(&c, input, input_len, "constructor input")?;

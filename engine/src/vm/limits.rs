@@ -1,6 +1,6 @@
 //! The execution limits and the wasmi configuration that enforces them. Part of consensus.
 
-use wasmi::{CompilationMode, Config, EnforcedLimits};
+use wasmi::{CompilationMode, Config, CustomFuelCosts, EnforcedLimits};
 
 /// Largest module accepted at upload, in bytes.
 pub const MAX_CODE_SIZE: usize = 128 * 1024;
@@ -50,7 +50,17 @@ pub const ALLOWED_PROPOSALS: &[&str] = &[
 pub fn wasmi_config() -> Config {
     let mut c = Config::default();
     c.consume_fuel(true)
-        .compilation_mode(CompilationMode::Eager)
+        // Validation is eager (at upload, every function); translation to wasmi IR happens on a
+        // function's first call. Translation is priced at zero fuel so that gas never depends on
+        // what a node's module cache holds: loading is paid per code byte on every call
+        // (`code_load_per_byte`) instead. (`CompilationMode::Lazy`, lazy validation, is not
+        // deterministic and is not used.)
+        .compilation_mode(CompilationMode::LazyTranslation)
+        .fuel_cost(CustomFuelCosts {
+            bytes_copied_per_fuel: 64,
+            fuel_per_bytes_translated: 0,
+            fuel_per_bytes_validated: 0,
+        })
         .floats(false)
         .allow_start_fn(false)
         .set_max_recursion_depth(MAX_RECURSION_DEPTH)
