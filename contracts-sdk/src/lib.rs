@@ -1,60 +1,60 @@
 //! # aether-contracts-sdk
 //!
-//! The guest side of Aether's host ABI (`docs/host-abi.md`). So far it holds only the raw
-//! bindings in [`sys`], compiled for `wasm32` targets; typed storage, events, calls and the
-//! contract macros are still to come.
+//! Write Aether smart contracts in Rust. The crate wraps the host ABI (`docs/host-abi.md`) in
+//! typed APIs and provides the [`contract`] macro that turns a module into a contract:
+//!
+//! - [`env`]: caller, own address, value, block, balances and transfers, input and exit;
+//! - [`storage`]: raw storage plus [`Lazy`] single values and [`Mapping`]s keyed by any
+//!   SCALE-encodable key, read only when accessed;
+//! - [`event`]: typed events with indexed topics;
+//! - [`call`]: typed calls to other contracts and instantiation;
+//! - [`crypto`]: SHA-256, Keccak-256, ed25519 and sr25519 verification.
+//!
+//! On `wasm32` the crate also installs the global allocator (a bump allocator: every call runs
+//! in a fresh instance, so nothing needs freeing) and a panic handler that reverts with the
+//! panic message. See `contracts-sdk/README.md` for the tutorial and the revert-data format.
 
-#![no_std]
+#![cfg_attr(target_arch = "wasm32", no_std)]
+#![warn(missing_docs)]
 
-/// Raw imports of module `env`. Signatures mirror the engine's host ABI table exactly.
+extern crate alloc;
+
+pub mod call;
+pub mod crypto;
+pub mod env;
+pub mod event;
+pub mod storage;
+pub mod sys;
+mod types;
+
 #[cfg(target_arch = "wasm32")]
-pub mod sys {
-    #[link(wasm_import_module = "env")]
-    unsafe extern "C" {
-        pub fn input_len() -> i32;
-        pub fn input_read(dst: i32);
-        #[link_name = "return"]
-        pub fn return_(ptr: i32, len: i32) -> !;
-        pub fn revert(ptr: i32, len: i32) -> !;
-        pub fn storage_read(key: i32, key_len: i32, dst: i32, cap: i32) -> i32;
-        pub fn storage_write(key: i32, key_len: i32, val: i32, val_len: i32);
-        pub fn storage_remove(key: i32, key_len: i32) -> i32;
-        pub fn storage_has(key: i32, key_len: i32) -> i32;
-        pub fn caller(dst: i32);
-        pub fn address(dst: i32);
-        pub fn value(dst: i32);
-        pub fn balance(dst: i32);
-        pub fn balance_of(addr: i32, dst: i32);
-        pub fn transfer(to: i32, amount: i32) -> i32;
-        pub fn block_height() -> i64;
-        pub fn block_timestamp() -> i64;
-        pub fn chain_id() -> i64;
-        pub fn gas_left() -> i64;
-        pub fn sha256(ptr: i32, len: i32, dst: i32);
-        pub fn keccak256(ptr: i32, len: i32, dst: i32);
-        pub fn ed25519_verify(pk: i32, msg: i32, msg_len: i32, sig: i32) -> i32;
-        pub fn sr25519_verify(pk: i32, msg: i32, msg_len: i32, sig: i32) -> i32;
-        pub fn emit_event(topics: i32, topic_count: i32, data: i32, data_len: i32);
-        pub fn call(
-            addr: i32,
-            method: i32,
-            method_len: i32,
-            input: i32,
-            input_len: i32,
-            value: i32,
-            gas: i64,
-        ) -> i32;
-        pub fn instantiate(
-            code_hash: i32,
-            salt: i32,
-            salt_len: i32,
-            input: i32,
-            input_len: i32,
-            value: i32,
-            gas: i64,
-            addr_out: i32,
-        ) -> i32;
-        pub fn return_data_len() -> i32;
-        pub fn return_data_read(dst: i32);
-    }
+mod runtime;
+
+#[doc(hidden)]
+pub mod __private;
+
+pub use aether_contracts_macros::contract;
+pub use event::Event;
+pub use parity_scale_codec as codec;
+pub use storage::{Lazy, Mapping};
+pub use types::{Address, Hash};
+
+/// Everything a contract module usually needs.
+pub mod prelude {
+    pub use crate::call::{Call, CallError};
+    pub use crate::env;
+    pub use crate::event::{Event, emit};
+    pub use crate::storage::{Lazy, Mapping};
+    pub use crate::types::{Address, Hash};
+    pub use alloc::{string::String, vec, vec::Vec};
+    pub use parity_scale_codec::{Decode, Encode};
+}
+
+/// Revert-data tags of the SDK (the first byte of revert data).
+pub mod revert_tag {
+    /// A contract error: the SCALE-encoded error value follows.
+    pub const ERROR: u8 = 0;
+    /// A panic or an SDK check (undecodable input, value sent to a method that is not payable):
+    /// a UTF-8 message follows.
+    pub const PANIC: u8 = 1;
 }

@@ -91,6 +91,28 @@ impl Sandbox {
         action: Action,
         gas_limit: u64,
     ) -> Result<Receipt, StoreError> {
+        let (receipt, changes) = self.run(sender, action, gas_limit)?;
+        Arc::make_mut(&mut self.state).apply(&changes);
+        Ok(receipt)
+    }
+
+    /// Runs `action` from `sender` exactly as [`Sandbox::submit`] would, gas included, and
+    /// discards its changes.
+    pub fn dry_run(
+        &self,
+        sender: Address,
+        action: Action,
+        gas_limit: u64,
+    ) -> Result<Receipt, StoreError> {
+        self.run(sender, action, gas_limit).map(|(r, _)| r)
+    }
+
+    fn run(
+        &self,
+        sender: Address,
+        action: Action,
+        gas_limit: u64,
+    ) -> Result<(Receipt, crate::state::ChangeSet), StoreError> {
         let nonce = self.state.accounts.get(&sender).map_or(0, |a| a.nonce);
         let tx = Transaction {
             chain_id: self.env.chain_id,
@@ -99,7 +121,8 @@ impl Sandbox {
             gas_price: self.gas_price,
             action,
         };
-        let encoded_len = parity_scale_codec::Encode::encoded_size(&tx) + 32 + 1 + 64;
+        // As if signed: a tagged 33-byte public key and a 64-byte signature.
+        let encoded_len = parity_scale_codec::Encode::encoded_size(&tx) + 33 + 64;
         let checked = Checked {
             sender,
             hash: Hash::of(&parity_scale_codec::Encode::encode(&tx)),
@@ -110,10 +133,7 @@ impl Sandbox {
         let receipt = self
             .exec
             .apply(&mut overlay, &self.env, &checked, gas_limit)?;
-        let changes = overlay.changes();
-        drop(overlay);
-        Arc::make_mut(&mut self.state).apply(&changes);
-        Ok(receipt)
+        Ok((receipt, overlay.changes()))
     }
 
     /// Uploads code; returns its hash, or the failed receipt.

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use aether_contract_build::abi::Abi;
 use aether_engine::memory::MemoryState;
 use aether_engine::sandbox::Sandbox;
 use aether_engine::types::{Action, Address, Hash, Receipt, Status, contract_address};
@@ -29,9 +30,17 @@ pub struct ExecArgs {
     /// Method to call (an exported `[] -> []` function).
     #[arg(long)]
     call: String,
-    /// Call input as 0x-prefixed hex.
+    /// Call input: 0x-prefixed hex, or a JSON array of arguments encoded through the
+    /// contract's ABI (`'["0x…", 100]'`).
     #[arg(long, default_value = "0x")]
     args: String,
+    /// Constructor input when the contract is instantiated (first use): hex or JSON as --args.
+    #[arg(long, default_value = "0x")]
+    init_args: String,
+    /// ABI metadata (`<name>.abi.json`); by default read from the module's `aether:abi`
+    /// section, or from the `.abi.json` beside it.
+    #[arg(long)]
+    abi: Option<PathBuf>,
     /// Gas limit.
     #[arg(long, default_value_t = 10_000_000)]
     gas: u64,
@@ -54,9 +63,15 @@ pub fn run(args: ExecArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let prepared_abi = prepared.abi.clone();
     match execute(&args, prepared) {
-        Ok((receipt, contract)) => {
-            println!("{}", receipt_json(&receipt, contract));
+        Ok((receipt, contract, deploying)) => {
+            let mut out = receipt_json(&receipt, contract);
+            if let Some(abi) = &prepared_abi {
+                let method = if deploying { "init" } else { &args.call };
+                decorate(&mut out, &receipt, abi, method);
+            }
+            println!("{out}");
             if receipt.status == Status::Success {
                 ExitCode::SUCCESS
             } else {
@@ -73,7 +88,9 @@ pub fn run(args: ExecArgs) -> ExitCode {
 struct Prepared {
     code: Vec<u8>,
     input: Vec<u8>,
+    init_input: Vec<u8>,
     state: MemoryState,
+    abi: Option<Abi>,
 }
 
 fn prepare(args: &ExecArgs) -> anyhow::Result<Prepared> {
@@ -86,19 +103,103 @@ fn prepare(args: &ExecArgs) -> anyhow::Result<Prepared> {
     } else {
         raw
     };
-    let Some(hex_args) = args.args.strip_prefix("0x") else {
-        bail!("--args must be 0x-prefixed hex, got `{}`", args.args);
-    };
-    let input = hex::decode(hex_args)
-        .with_context(|| format!("--args is not valid hex: `{}`", args.args))?;
+    let abi = load_abi(args, &code)?;
+    let input = encode_input("--args", &args.args, &args.call, abi.as_ref())?;
+    let init_input = encode_input("--init-args", &args.init_args, "init", abi.as_ref())?;
     let state = match &args.state {
         Some(p) => crate::state_file::load(p)?,
         None => MemoryState::new(),
     };
-    Ok(Prepared { code, input, state })
+    Ok(Prepared {
+        code,
+        input,
+        init_input,
+        state,
+        abi,
+    })
 }
 
-fn execute(args: &ExecArgs, p: Prepared) -> anyhow::Result<(Receipt, Option<Address>)> {
+/// The ABI from `--abi`, the module's custom section, or `<file>.abi.json` beside it.
+fn load_abi(args: &ExecArgs, code: &[u8]) -> anyhow::Result<Option<Abi>> {
+    let (bytes, source) = if let Some(path) = &args.abi {
+        let b = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        (b, path.display().to_string())
+    } else if let Some(b) =
+        aether_contract_build::custom_section(code, aether_contract_build::ABI_SECTION)
+    {
+        (
+            b,
+            format!(
+                "the `{}` section of {}",
+                aether_contract_build::ABI_SECTION,
+                args.wasm.display()
+            ),
+        )
+    } else {
+        let beside = args.wasm.with_extension("abi.json");
+        match std::fs::read(&beside) {
+            Ok(b) => (b, beside.display().to_string()),
+            Err(_) => return Ok(None),
+        }
+    };
+    Abi::parse(&bytes)
+        .map(Some)
+        .with_context(|| format!("ABI metadata in {source}"))
+}
+
+/// Hex input, or a JSON array encoded through the ABI.
+fn encode_input(
+    flag: &str,
+    text: &str,
+    method: &str,
+    abi: Option<&Abi>,
+) -> anyhow::Result<Vec<u8>> {
+    if let Some(hex_args) = text.strip_prefix("0x") {
+        return hex::decode(hex_args).with_context(|| format!("{flag} is not valid hex: `{text}`"));
+    }
+    if text.trim_start().starts_with('[') {
+        let Some(abi) = abi else {
+            bail!(
+                "{flag} is JSON, but the contract has no ABI metadata: pass --abi FILE or 0x hex"
+            );
+        };
+        let json: Value =
+            serde_json::from_str(text).with_context(|| format!("{flag} is not valid JSON"))?;
+        return abi
+            .encode_args(method, &json)
+            .with_context(|| format!("{flag} does not match the ABI"));
+    }
+    bail!("{flag} must be 0x-prefixed hex or a JSON array, got `{text}`")
+}
+
+/// Adds ABI-decoded forms of the return data and events to the receipt JSON.
+fn decorate(out: &mut Value, r: &Receipt, abi: &Abi, method: &str) {
+    let decoded = match r.status {
+        Status::Success => abi
+            .decode_return(method, &r.return_data)
+            .map(|v| json!({ "return": v })),
+        Status::Revert => abi.decode_revert(method, &r.return_data),
+        _ => None,
+    };
+    if let Some(d) = decoded {
+        out["decoded"] = d;
+    }
+    if let Some(events) = out["events"].as_array_mut() {
+        for (json, e) in events.iter_mut().zip(&r.events) {
+            if let Some(d) = e
+                .topics
+                .first()
+                .and_then(|t| abi.decode_event(&t.0, &e.data))
+            {
+                json["decoded"] = d;
+            }
+        }
+    }
+}
+
+/// Runs the call (deploying first if needed). Returns the receipt, the contract if it exists,
+/// and whether the receipt is that of a failed deployment.
+fn execute(args: &ExecArgs, p: Prepared) -> anyhow::Result<(Receipt, Option<Address>, bool)> {
     let caller = args.caller.unwrap_or(DEFAULT_CALLER);
     let mut sb = Sandbox::new(p.state);
     for who in [caller, SANDBOX_DEPLOYER] {
@@ -113,12 +214,12 @@ fn execute(args: &ExecArgs, p: Prepared) -> anyhow::Result<(Receipt, Option<Addr
         .accounts
         .get(&contract)
         .is_some_and(|a| a.is_contract());
-    let receipt = if deployed {
-        call(&mut sb, args, caller, contract, p.input)?
+    let (receipt, deploy_failed) = if deployed {
+        (call(&mut sb, args, caller, contract, p.input)?, false)
     } else {
-        match deploy(&mut sb, p.code, code_hash)? {
-            Some(failed) => failed,
-            None => call(&mut sb, args, caller, contract, p.input)?,
+        match deploy(&mut sb, p.code, code_hash, p.init_input)? {
+            Some(failed) => (failed, true),
+            None => (call(&mut sb, args, caller, contract, p.input)?, false),
         }
     };
     if let Some(path) = &args.state {
@@ -129,11 +230,16 @@ fn execute(args: &ExecArgs, p: Prepared) -> anyhow::Result<(Receipt, Option<Addr
         .accounts
         .get(&contract)
         .is_some_and(|a| a.is_contract());
-    Ok((receipt, exists.then_some(contract)))
+    Ok((receipt, exists.then_some(contract), deploy_failed))
 }
 
 /// Uploads and instantiates; returns the failed receipt if either fails.
-fn deploy(sb: &mut Sandbox, code: Vec<u8>, code_hash: Hash) -> anyhow::Result<Option<Receipt>> {
+fn deploy(
+    sb: &mut Sandbox,
+    code: Vec<u8>,
+    code_hash: Hash,
+    input: Vec<u8>,
+) -> anyhow::Result<Option<Receipt>> {
     if !sb.state().code.contains_key(&code_hash) {
         let r = sb.submit(
             SANDBOX_DEPLOYER,
@@ -150,7 +256,7 @@ fn deploy(sb: &mut Sandbox, code: Vec<u8>, code_hash: Hash) -> anyhow::Result<Op
             code_hash,
             salt: Vec::new(),
             value: 0,
-            input: Vec::new(),
+            input,
             admin: Some(SANDBOX_DEPLOYER),
         },
         aether_engine::sandbox::DEFAULT_GAS,

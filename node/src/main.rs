@@ -1,8 +1,9 @@
 //! # aether
 //!
 //! The Aether command-line binary. Today it carries the local contract sandbox
-//! (`aether exec`); the node commands (`run`, `init-genesis`, `keys`, ...) arrive with the node.
+//! (`aether exec`) and contract tooling (`aether contract build`); the node commands (`run`, `init-genesis`, `keys`, ...) arrive with the node.
 
+mod contract;
 mod exec;
 mod state_file;
 
@@ -25,6 +26,9 @@ struct Cli {
 enum Command {
     /// Run one contract call against an in-memory state and print the receipt as JSON.
     Exec(exec::ExecArgs),
+    /// Contract tooling.
+    #[command(subcommand)]
+    Contract(contract::ContractCommand),
 }
 
 fn main() -> ExitCode {
@@ -38,5 +42,6 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Exec(args) => exec::run(args),
+        Command::Contract(cmd) => contract::run(cmd),
     }
 }

@@ -1,0 +1,455 @@
+//! # aether-contracts-macros
+//!
+//! The `#[contract]` attribute of the Aether contract SDK (use it as
+//! `aether_contracts_sdk::contract`). It turns an inline module into a contract:
+//!
+//! - one `#[storage]` struct whose named fields are storage handles (`Lazy`, `Mapping`), each
+//!   placed at an 8-byte prefix: the first 8 bytes of SHA-256 of `"Struct::field"`;
+//! - `#[event]` structs, with `#[topic]` on up to three fields;
+//! - `#[error]` enums, returned as the `Err` of a message and reverted with;
+//! - in `impl` blocks of the storage struct: at most one `#[constructor]` (exported as `init`)
+//!   and any number of `#[message]`s (exported under their own names). `&self` makes a
+//!   read-only message, `&mut self` a mutating one; `#[message(payable)]` accepts value, any
+//!   other message reverts when value is sent.
+//!
+//! For each message it generates the `[] -> []` export that decodes the SCALE-encoded argument
+//! tuple, runs the method and returns the SCALE-encoded result (`Err` values revert). It also
+//! generates the ABI metadata as JSON: the constant `ABI_JSON` in the module, and the Wasm
+//! custom section `aether:abi`.
+
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{ToTokens, format_ident, quote};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use syn::spanned::Spanned;
+use syn::{
+    Attribute, Error, Fields, FnArg, ImplItem, Item, ItemEnum, ItemImpl, ItemMod, ItemStruct, Pat,
+    ReturnType, Type, parse_macro_input,
+};
+
+/// ABI metadata format version.
+const ABI_VERSION: u64 = 1;
+
+/// Turns an inline module into an Aether contract. See the crate documentation.
+#[proc_macro_attribute]
+pub fn contract(
+    attr: proc_macro::TokenStream,
+    item: proc_macro::TokenStream,
+) -> proc_macro::TokenStream {
+    if !attr.is_empty() {
+        return Error::new(Span::call_site(), "`#[contract]` takes no arguments")
+            .to_compile_error()
+            .into();
+    }
+    let module = parse_macro_input!(item as ItemMod);
+    match expand(module) {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
+fn type_name(ty: &impl ToTokens) -> String {
+    ty.to_token_stream()
+        .to_string()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect()
+}
+
+/// Removes the attribute named `name` from `attrs`; returns it if present.
+fn take_attr(attrs: &mut Vec<Attribute>, name: &str) -> Option<Attribute> {
+    let i = attrs.iter().position(|a| a.path().is_ident(name))?;
+    Some(attrs.remove(i))
+}
+
+/// Whether a `#[message(...)]` / `#[constructor(...)]` attribute says `payable`.
+fn payable(attr: &Attribute) -> syn::Result<bool> {
+    if matches!(attr.meta, syn::Meta::Path(_)) {
+        return Ok(false);
+    }
+    let mut payable = false;
+    attr.parse_nested_meta(|m| {
+        if m.path.is_ident("payable") {
+            payable = true;
+            Ok(())
+        } else {
+            Err(m.error("unknown option; the only option is `payable`"))
+        }
+    })?;
+    Ok(payable)
+}
+
+/// Adds `#[derive(Encode, Decode)]` with the SDK's codec path, plus `extra` derives.
+fn add_codec_derives(attrs: &mut Vec<Attribute>, extra: TokenStream) {
+    attrs.insert(
+        0,
+        syn::parse_quote!(#[derive(#extra ::aether_contracts_sdk::codec::Encode, ::aether_contracts_sdk::codec::Decode)]),
+    );
+    attrs.insert(
+        1,
+        syn::parse_quote!(#[codec(crate = ::aether_contracts_sdk::codec)]),
+    );
+}
+
+struct Method {
+    name: syn::Ident,
+    args: Vec<(syn::Ident, Type)>,
+    mutates: bool,
+    payable: bool,
+    /// `(ok, err)` for `Result<ok, err>`, else `(ty, None)`.
+    returns: (String, Option<String>),
+    is_result: bool,
+}
+
+fn expand(mut module: ItemMod) -> syn::Result<TokenStream> {
+    let span = module.span();
+    let Some((_, items)) = module.content.as_mut() else {
+        return Err(Error::new(
+            module.span(),
+            "`#[contract]` needs an inline module: `mod name { ... }`",
+        ));
+    };
+
+    let mut storage: Option<ItemStruct> = None;
+    let mut events = Vec::new();
+    let mut errors = Vec::new();
+    let mut extra = Vec::new();
+
+    for item in items.iter_mut() {
+        match item {
+            Item::Struct(s) => {
+                if take_attr(&mut s.attrs, "storage").is_some() {
+                    if storage.is_some() {
+                        return Err(Error::new(
+                            s.span(),
+                            "only one `#[storage]` struct is allowed",
+                        ));
+                    }
+                    storage = Some(s.clone());
+                } else if take_attr(&mut s.attrs, "event").is_some() {
+                    events.push(event(s, &mut extra)?);
+                }
+            }
+            Item::Enum(e) if e.attrs.iter().any(|a| a.path().is_ident("error")) => {
+                take_attr(&mut e.attrs, "error");
+                errors.push(error_enum(e)?);
+                add_codec_derives(&mut e.attrs, quote!(Clone, Debug, PartialEq, Eq,));
+            }
+            _ => {}
+        }
+    }
+
+    let Some(storage) = storage else {
+        return Err(Error::new(
+            span,
+            "a contract needs one `#[storage]` struct (it may have no fields)",
+        ));
+    };
+    let storage_ident = storage.ident.clone();
+
+    // Storage layout.
+    let fields = match &storage.fields {
+        Fields::Named(f) => f.named.iter().collect::<Vec<_>>(),
+        Fields::Unit => Vec::new(),
+        Fields::Unnamed(_) => {
+            return Err(Error::new(
+                storage.span(),
+                "`#[storage]` fields must be named (each is a storage handle)",
+            ));
+        }
+    };
+    let inits = fields.iter().map(|f| {
+        let name = f.ident.as_ref().expect("named field");
+        let digest = sha256(format!("{storage_ident}::{name}").as_bytes());
+        let prefix = &digest[..8];
+        quote!(#name: ::aether_contracts_sdk::__private::StorageField::at([#(#prefix),*]))
+    });
+    let body = if matches!(storage.fields, Fields::Unit) {
+        quote!(#storage_ident)
+    } else {
+        quote!(#storage_ident { #(#inits),* })
+    };
+    extra.push(quote! {
+        impl ::aether_contracts_sdk::__private::Storage for #storage_ident {
+            fn load() -> Self {
+                #body
+            }
+        }
+    });
+
+    // Constructor and messages.
+    let mut constructor: Option<Method> = None;
+    let mut messages: Vec<Method> = Vec::new();
+    for item in items.iter_mut() {
+        let Item::Impl(imp) = item else { continue };
+        if !is_impl_of(imp, &storage_ident) {
+            continue;
+        }
+        for ii in imp.items.iter_mut() {
+            let ImplItem::Fn(f) = ii else { continue };
+            let ctor = take_attr(&mut f.attrs, "constructor");
+            let msg = take_attr(&mut f.attrs, "message");
+            let (attr, is_ctor) = match (ctor, msg) {
+                (Some(_), Some(_)) => {
+                    return Err(Error::new(
+                        f.sig.span(),
+                        "a method is either a constructor or a message, not both",
+                    ));
+                }
+                (Some(a), None) => (a, true),
+                (None, Some(a)) => (a, false),
+                (None, None) => continue,
+            };
+            let m = method(f, payable(&attr)?)?;
+            if is_ctor {
+                // Constructors are naturally called `new` but take `&mut self`.
+                f.attrs
+                    .push(syn::parse_quote!(#[allow(clippy::new_ret_no_self)]));
+                if !m.mutates {
+                    return Err(Error::new(f.sig.span(), "a constructor takes `&mut self`"));
+                }
+                if constructor.is_some() {
+                    return Err(Error::new(
+                        f.sig.span(),
+                        "only one `#[constructor]` is allowed",
+                    ));
+                }
+                constructor = Some(m);
+            } else {
+                let name = m.name.to_string();
+                if name == "init" || name == "memory" || name.starts_with("__aether") {
+                    return Err(Error::new(
+                        m.name.span(),
+                        format!("`{name}` is reserved and cannot name a message"),
+                    ));
+                }
+                if messages.iter().any(|o| o.name == m.name) {
+                    return Err(Error::new(m.name.span(), "duplicate message name"));
+                }
+                messages.push(m);
+            }
+        }
+    }
+
+    for m in constructor.iter() {
+        extra.push(export(&storage_ident, m, "init"));
+    }
+    for m in &messages {
+        extra.push(export(&storage_ident, m, &m.name.to_string()));
+    }
+
+    // ABI metadata.
+    let method_json = |m: &Method| {
+        json!({
+            "name": m.name.to_string(),
+            "args": m.args.iter().map(|(n, t)| json!({"name": n.to_string(), "type": type_name(t)})).collect::<Vec<_>>(),
+            "returns": m.returns.0,
+            "error": m.returns.1,
+            "mutates": m.mutates,
+            "payable": m.payable,
+        })
+    };
+    let abi = json!({
+        "abi_version": ABI_VERSION,
+        "contract": storage_ident.to_string(),
+        "constructor": constructor.as_ref().map(|c| {
+            let mut v = method_json(c);
+            v["name"] = Value::from("init");
+            v
+        }),
+        "methods": messages.iter().map(method_json).collect::<Vec<_>>(),
+        "events": events,
+        "errors": errors,
+    });
+    let abi = serde_json::to_string(&abi).map_err(|e| Error::new(span, e.to_string()))?;
+    let abi_len = abi.len();
+    let abi_bytes = Literal::byte_string(abi.as_bytes());
+    extra.push(quote! {
+        /// The contract's ABI metadata (JSON, `abi_version` 1).
+        pub const ABI_JSON: &str = #abi;
+
+        #[cfg(target_arch = "wasm32")]
+        #[unsafe(link_section = "aether:abi")]
+        #[used]
+        static __AETHER_ABI: [u8; #abi_len] = *#abi_bytes;
+    });
+
+    for ts in extra {
+        items.push(Item::Verbatim(ts));
+    }
+    Ok(module.into_token_stream())
+}
+
+fn is_impl_of(imp: &ItemImpl, ident: &syn::Ident) -> bool {
+    imp.trait_.is_none() && matches!(&*imp.self_ty, Type::Path(p) if p.path.is_ident(ident))
+}
+
+fn method(f: &syn::ImplItemFn, payable: bool) -> syn::Result<Method> {
+    let sig = &f.sig;
+    if !sig.generics.params.is_empty() || sig.asyncness.is_some() || sig.variadic.is_some() {
+        return Err(Error::new(
+            sig.span(),
+            "contract methods cannot be generic, async or variadic",
+        ));
+    }
+    let mut inputs = sig.inputs.iter();
+    let mutates = match inputs.next() {
+        Some(FnArg::Receiver(r)) if r.reference.is_some() => r.mutability.is_some(),
+        _ => {
+            return Err(Error::new(
+                sig.span(),
+                "contract methods take `&self` (read-only) or `&mut self` (mutating)",
+            ));
+        }
+    };
+    let mut args = Vec::new();
+    for (i, a) in inputs.enumerate() {
+        let FnArg::Typed(pt) = a else {
+            return Err(Error::new(a.span(), "unexpected receiver"));
+        };
+        if matches!(&*pt.ty, Type::Reference(_)) {
+            return Err(Error::new(
+                pt.ty.span(),
+                "arguments are decoded from the input: take them by value",
+            ));
+        }
+        let name = match &*pt.pat {
+            Pat::Ident(p) => p.ident.clone(),
+            _ => format_ident!("arg{i}"),
+        };
+        args.push((name, (*pt.ty).clone()));
+    }
+    let (returns, is_result) = match &sig.output {
+        ReturnType::Default => (("()".to_string(), None), false),
+        ReturnType::Type(_, ty) => match result_types(ty) {
+            Some((ok, err)) => ((type_name(ok), Some(type_name(err))), true),
+            None => ((type_name(ty), None), false),
+        },
+    };
+    Ok(Method {
+        name: sig.ident.clone(),
+        args,
+        mutates,
+        payable,
+        returns,
+        is_result,
+    })
+}
+
+/// `Some((T, E))` for a type spelled `Result<T, E>`.
+fn result_types(ty: &Type) -> Option<(&Type, &Type)> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != "Result" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    let mut types = args.args.iter().filter_map(|a| match a {
+        syn::GenericArgument::Type(t) => Some(t),
+        _ => None,
+    });
+    Some((types.next()?, types.next()?))
+}
+
+fn export(storage: &syn::Ident, m: &Method, export_name: &str) -> TokenStream {
+    let method = &m.name;
+    let method_name = m.name.to_string();
+    let vars: Vec<_> = (0..m.args.len()).map(|i| format_ident!("__a{i}")).collect();
+    let types: Vec<_> = m.args.iter().map(|(_, t)| t).collect();
+    let value_check =
+        (!m.payable).then(|| quote!(::aether_contracts_sdk::__private::non_payable(#method_name);));
+    let finish = if m.is_result {
+        quote!(::aether_contracts_sdk::__private::finish_result(&__result);)
+    } else {
+        quote!(::aether_contracts_sdk::__private::finish_value(&__result);)
+    };
+    let receiver = if m.mutates {
+        quote!(&mut __storage)
+    } else {
+        quote!(&__storage)
+    };
+    let binding = if m.mutates {
+        quote!(let mut __storage)
+    } else {
+        quote!(let __storage)
+    };
+    quote! {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            #[unsafe(export_name = #export_name)]
+            extern "C" fn __aether_export() {
+                #value_check
+                let (#(#vars,)*): (#(#types,)*) =
+                    ::aether_contracts_sdk::__private::input(#method_name);
+                #binding = <#storage as ::aether_contracts_sdk::__private::Storage>::load();
+                let __result = #storage::#method(#receiver, #(#vars),*);
+                #finish
+            }
+        };
+    }
+}
+
+fn event(s: &mut ItemStruct, extra: &mut Vec<TokenStream>) -> syn::Result<Value> {
+    let ident = s.ident.clone();
+    let Fields::Named(named) = &mut s.fields else {
+        return Err(Error::new(s.span(), "`#[event]` structs need named fields"));
+    };
+    let mut topics = Vec::new();
+    let mut fields_json = Vec::new();
+    for f in named.named.iter_mut() {
+        let topic = take_attr(&mut f.attrs, "topic").is_some();
+        let name = f.ident.clone().expect("named field");
+        if topic {
+            topics.push(name.clone());
+        }
+        fields_json
+            .push(json!({"name": name.to_string(), "type": type_name(&f.ty), "topic": topic}));
+    }
+    if topics.len() > 3 {
+        return Err(Error::new(
+            s.span(),
+            "an event has at most 3 `#[topic]` fields (the engine allows 4 topics, the first is the event's signature)",
+        ));
+    }
+    add_codec_derives(&mut s.attrs, quote!(Clone, Debug, PartialEq, Eq,));
+    let name = ident.to_string();
+    let sig = sha256(name.as_bytes());
+    extra.push(quote! {
+        impl ::aether_contracts_sdk::Event for #ident {
+            const NAME: &'static str = #name;
+            const SIGNATURE_TOPIC: [u8; 32] = [#(#sig),*];
+            fn topics(&self) -> ::aether_contracts_sdk::__private::Vec<[u8; 32]> {
+                ::aether_contracts_sdk::__private::vec![
+                    Self::SIGNATURE_TOPIC,
+                    #(::aether_contracts_sdk::__private::topic_of(&self.#topics)),*
+                ]
+            }
+        }
+    });
+    let sig_hex: String = sig.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(json!({"name": name, "signature_topic": format!("0x{sig_hex}"), "fields": fields_json}))
+}
+
+fn error_enum(e: &ItemEnum) -> syn::Result<Value> {
+    let variants = e
+        .variants
+        .iter()
+        .map(|v| {
+            let fields: Vec<_> = v.fields.iter().map(|f| type_name(&f.ty)).collect();
+            json!({"name": v.ident.to_string(), "fields": fields})
+        })
+        .collect::<Vec<_>>();
+    if variants.len() > 256 {
+        return Err(Error::new(
+            e.span(),
+            "an error enum has at most 256 variants",
+        ));
+    }
+    Ok(json!({"name": e.ident.to_string(), "variants": variants}))
+}

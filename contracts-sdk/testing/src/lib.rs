@@ -1,0 +1,329 @@
+//! # aether-contracts-testing
+//!
+//! Unit tests for contracts, run by plain `cargo test`: [`TestEnv::build`] compiles the
+//! contract crate to Wasm exactly as `aether contract build` does (once per test process), and
+//! [`TestEnv`] runs it in-process on the real engine (the same executor, gas and state rules as
+//! a node), with funded accounts, settable block and value, and typed results.
+//!
+//! ```no_run
+//! use aether_contracts_testing::{TestEnv, ALICE, BOB};
+//!
+//! let mut env = TestEnv::new();
+//! let token = env.deploy(ALICE, env!("CARGO_MANIFEST_DIR"), &(1_000u128,)).unwrap();
+//! let r = env.call(ALICE, token, "transfer", &(BOB, 10u128));
+//! assert!(r.is_success(), "{r:?}");
+//! assert_eq!(env.query(ALICE, token, "balance_of", &(BOB,)).decode::<u128>(), 10);
+//! ```
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use aether_contract_build::{BuildOptions, Built};
+use aether_contracts_sdk::event::Event;
+use aether_engine::memory::MemoryState;
+use aether_engine::sandbox::Sandbox;
+use aether_engine::types::{self as engine, Action, Receipt};
+use parity_scale_codec::{Decode, Encode};
+
+pub use aether_contract_build::BuildError;
+pub use aether_contracts_sdk::{Address, Hash};
+pub use aether_engine::types::Status;
+
+/// A funded test account.
+pub const ALICE: Address = Address([0xA1; 32]);
+/// A funded test account.
+pub const BOB: Address = Address([0xB0; 32]);
+/// A funded test account.
+pub const CHARLIE: Address = Address([0xC4; 32]);
+/// What each test account starts with.
+pub const INITIAL_BALANCE: u128 = 1_000_000_000_000_000_000_000_000;
+/// Gas limit of every transaction unless changed with [`TestEnv::set_gas_limit`].
+pub const DEFAULT_GAS: u64 = 50_000_000;
+
+fn eng(a: Address) -> engine::Address {
+    engine::Address(a.0)
+}
+
+/// An event a call emitted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmittedEvent {
+    /// The emitting contract.
+    pub contract: Address,
+    /// Its topics, the signature topic first.
+    pub topics: Vec<[u8; 32]>,
+    /// Its data (the SCALE-encoded event).
+    pub data: Vec<u8>,
+}
+
+/// The result of a call, instantiation or query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// How it ended.
+    pub status: Status,
+    /// Gas charged.
+    pub gas_used: u64,
+    /// Return data (success) or revert data.
+    pub return_data: Vec<u8>,
+    /// Events emitted (empty unless successful).
+    pub events: Vec<EmittedEvent>,
+    /// The engine's message on failure.
+    pub error: Option<String>,
+    /// The contract created, for an instantiation.
+    pub created: Option<Address>,
+}
+
+impl From<Receipt> for Outcome {
+    fn from(r: Receipt) -> Self {
+        Outcome {
+            status: r.status,
+            gas_used: r.gas_used,
+            return_data: r.return_data,
+            events: r
+                .events
+                .into_iter()
+                .map(|e| EmittedEvent {
+                    contract: Address(e.contract.0),
+                    topics: e.topics.into_iter().map(|t| t.0).collect(),
+                    data: e.data,
+                })
+                .collect(),
+            error: r.error,
+            created: r.created.map(Address),
+        }
+    }
+}
+
+impl Outcome {
+    /// Whether it succeeded.
+    pub fn is_success(&self) -> bool {
+        self.status == Status::Success
+    }
+
+    /// The return value decoded as `R`. Panics (failing the test) with the outcome if the call
+    /// did not succeed or the data does not decode.
+    pub fn decode<R: Decode>(&self) -> R {
+        assert!(self.is_success(), "call did not succeed: {self:?}");
+        let mut data = &self.return_data[..];
+        let value = R::decode(&mut data)
+            .unwrap_or_else(|e| panic!("return data does not decode: {e}: {self:?}"));
+        assert!(
+            data.is_empty(),
+            "return data longer than the type: {self:?}"
+        );
+        value
+    }
+
+    /// The contract error the call reverted with, decoded as `E`.
+    pub fn contract_error<E: Decode>(&self) -> Option<E> {
+        match (self.status, self.return_data.split_first()) {
+            (Status::Revert, Some((&aether_contracts_sdk::revert_tag::ERROR, rest))) => {
+                E::decode(&mut &rest[..]).ok()
+            }
+            _ => None,
+        }
+    }
+
+    /// The panic message the call reverted with.
+    pub fn panic_message(&self) -> Option<String> {
+        match (self.status, self.return_data.split_first()) {
+            (Status::Revert, Some((&aether_contracts_sdk::revert_tag::PANIC, rest))) => {
+                Some(String::from_utf8_lossy(rest).into_owned())
+            }
+            _ => None,
+        }
+    }
+
+    /// The events of type `E` emitted, decoded, in order.
+    pub fn events_of<E: Event + Decode>(&self) -> Vec<E> {
+        self.events
+            .iter()
+            .filter(|e| e.topics.first() == Some(&E::SIGNATURE_TOPIC))
+            .map(|e| {
+                E::decode(&mut &e.data[..])
+                    .unwrap_or_else(|err| panic!("event {} does not decode: {err}", E::NAME))
+            })
+            .collect()
+    }
+}
+
+/// Builds the contract crate at `crate_dir` once per process; later calls return the cached
+/// module.
+fn build_cached(crate_dir: &Path) -> Result<Arc<Built>, BuildError> {
+    static BUILT: Mutex<Option<HashMap<PathBuf, Arc<Built>>>> = Mutex::new(None);
+    let mut guard = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    let map = guard.get_or_insert_with(HashMap::new);
+    if let Some(b) = map.get(crate_dir) {
+        return Ok(b.clone());
+    }
+    let mut opts = BuildOptions::new(crate_dir);
+    opts.quiet = true;
+    let built = Arc::new(aether_contract_build::build(&opts)?);
+    map.insert(crate_dir.to_path_buf(), built.clone());
+    Ok(built)
+}
+
+/// An in-process chain running contracts on the real engine.
+pub struct TestEnv {
+    sandbox: Sandbox,
+    gas_limit: u64,
+    salt: u64,
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestEnv {
+    /// A chain where [`ALICE`], [`BOB`] and [`CHARLIE`] hold [`INITIAL_BALANCE`] each.
+    pub fn new() -> Self {
+        let state =
+            MemoryState::with_balances([ALICE, BOB, CHARLIE].map(|a| (eng(a), INITIAL_BALANCE)));
+        Self {
+            sandbox: Sandbox::new(state),
+            gas_limit: DEFAULT_GAS,
+            salt: 0,
+        }
+    }
+
+    /// Builds the contract crate at `crate_dir` (usually `env!("CARGO_MANIFEST_DIR")`) to Wasm,
+    /// once per test process. Panics with the build error.
+    pub fn build(crate_dir: &str) -> Arc<Built> {
+        build_cached(Path::new(crate_dir)).unwrap_or_else(|e| panic!("building {crate_dir}: {e}"))
+    }
+
+    /// Sets the gas limit of later transactions.
+    pub fn set_gas_limit(&mut self, gas: u64) {
+        self.gas_limit = gas;
+    }
+
+    /// Sets the block later transactions run in.
+    pub fn set_block(&mut self, height: u64, timestamp_ms: u64) {
+        let env = self.sandbox.env_mut();
+        env.height = height;
+        env.timestamp_ms = timestamp_ms;
+    }
+
+    /// Credits `amount` to `who`.
+    pub fn fund(&mut self, who: Address, amount: u128) {
+        self.sandbox.fund(eng(who), amount);
+    }
+
+    /// The balance of `who`.
+    pub fn balance(&self, who: Address) -> u128 {
+        self.sandbox.balance(&eng(who))
+    }
+
+    fn submit(&mut self, from: Address, action: Action) -> Outcome {
+        let gas = self.gas_limit;
+        self.sandbox
+            .submit(eng(from), action, gas)
+            .map(Outcome::from)
+            .unwrap_or_else(|e| panic!("in-memory state failed: {e}"))
+    }
+
+    /// Uploads `wasm`; returns its code hash. Panics if the engine rejects it.
+    pub fn upload(&mut self, from: Address, wasm: &[u8]) -> Hash {
+        let r = self.submit(
+            from,
+            Action::UploadCode {
+                code: wasm.to_vec(),
+            },
+        );
+        match (r.status, r.created) {
+            (Status::Success, Some(h)) => Hash(h.0),
+            _ => panic!("upload rejected: {r:?}"),
+        }
+    }
+
+    /// Instantiates uploaded code with constructor `args` and `value`. Each instantiation
+    /// gets a fresh salt, so the same code can be deployed many times.
+    pub fn instantiate<A: Encode>(
+        &mut self,
+        from: Address,
+        code_hash: Hash,
+        args: &A,
+        value: u128,
+    ) -> Result<Address, Outcome> {
+        self.salt += 1;
+        let r = self.submit(
+            from,
+            Action::Instantiate {
+                code_hash: engine::Hash(code_hash.0),
+                salt: self.salt.to_le_bytes().to_vec(),
+                value,
+                input: args.encode(),
+                admin: Some(eng(from)),
+            },
+        );
+        match (r.status, r.created) {
+            (Status::Success, Some(a)) => Ok(a),
+            _ => Err(r),
+        }
+    }
+
+    /// Builds (once), uploads and instantiates the contract crate at `crate_dir`.
+    pub fn deploy<A: Encode>(
+        &mut self,
+        from: Address,
+        crate_dir: &str,
+        args: &A,
+    ) -> Result<Address, Outcome> {
+        let built = Self::build(crate_dir);
+        let code = self.upload(from, &built.wasm);
+        self.instantiate(from, code, args, 0)
+    }
+
+    /// Calls `method` of `contract` with `args` (a tuple of the method's arguments).
+    pub fn call<A: Encode>(
+        &mut self,
+        from: Address,
+        contract: Address,
+        method: &str,
+        args: &A,
+    ) -> Outcome {
+        self.call_with_value(from, contract, method, args, 0)
+    }
+
+    /// As [`TestEnv::call`], sending `value`.
+    pub fn call_with_value<A: Encode>(
+        &mut self,
+        from: Address,
+        contract: Address,
+        method: &str,
+        args: &A,
+        value: u128,
+    ) -> Outcome {
+        self.submit(from, call_action(contract, method, args, value))
+    }
+
+    /// Runs a call without keeping its changes: the return value, events and the exact gas a
+    /// real call would be charged.
+    pub fn query<A: Encode>(
+        &self,
+        from: Address,
+        contract: Address,
+        method: &str,
+        args: &A,
+    ) -> Outcome {
+        self.sandbox
+            .dry_run(
+                eng(from),
+                call_action(contract, method, args, 0),
+                self.gas_limit,
+            )
+            .map(Outcome::from)
+            .unwrap_or_else(|e| panic!("in-memory state failed: {e}"))
+    }
+}
+
+fn call_action<A: Encode>(contract: Address, method: &str, args: &A, value: u128) -> Action {
+    Action::Call {
+        contract: eng(contract),
+        method: method.to_string(),
+        input: args.encode(),
+        value,
+    }
+}

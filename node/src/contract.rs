@@ -1,0 +1,60 @@
+//! `aether contract build`: builds a contract crate to `<name>.wasm` and `<name>.abi.json`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use aether_contract_build::{BuildOptions, build};
+use clap::{Args, Subcommand};
+
+#[derive(Subcommand, Debug)]
+pub enum ContractCommand {
+    /// Build a contract crate to validated Wasm and its ABI metadata.
+    Build(BuildArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// The contract crate's directory.
+    #[arg(default_value = ".")]
+    path: PathBuf,
+    /// Where to write the outputs (default: `<target dir>/aether`).
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// Do not run `wasm-opt` even when it is installed.
+    #[arg(long)]
+    no_wasm_opt: bool,
+}
+
+pub fn run(cmd: ContractCommand) -> ExitCode {
+    match cmd {
+        ContractCommand::Build(args) => {
+            let opts = BuildOptions {
+                crate_dir: args.path,
+                out_dir: args.out_dir,
+                wasm_opt: !args.no_wasm_opt,
+                quiet: false,
+            };
+            match build(&opts) {
+                Ok(b) => {
+                    println!(
+                        "built {}: {} bytes{}",
+                        b.name,
+                        b.wasm.len(),
+                        if b.optimised {
+                            ", optimised by wasm-opt"
+                        } else {
+                            " (wasm-opt not found: install binaryen for smaller code)"
+                        }
+                    );
+                    println!("  wasm: {}", b.wasm_path.display());
+                    println!("  abi:  {}", b.abi_path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
