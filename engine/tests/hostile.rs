@@ -347,3 +347,31 @@ fn out_of_bounds_pointers_to_every_host_function_trap() {
     }
     assert!(tested >= 20, "only {tested} pointer-taking host functions");
 }
+
+#[test]
+fn trap_messages_are_the_same_in_every_run() {
+    // An element segment beyond its table fails instantiation; wasmi's own message for it
+    // names a store-internal handle that differs between stores.
+    let wat = r#"(module
+      (memory (export "memory") 1)
+      (table 1 funcref)
+      (func $f)
+      (elem (i32.const 5) $f)
+      (func (export "run")))"#;
+    let deploy = || {
+        let mut sb = sandbox_with_price();
+        let before = sb.state().clone();
+        let r = *sb
+            .deploy(BOB, wasm(wat), vec![])
+            .expect_err("instantiation traps");
+        assert_eq!(before.storage, sb.state().storage);
+        r
+    };
+    let first = deploy();
+    let second = deploy();
+    assert_eq!(first.status, Status::Trap, "{first:?}");
+    assert_eq!(first, second);
+    let msg = first.error.unwrap();
+    assert!(!msg.contains("Store"), "{msg}");
+    assert!(msg.contains("does not fit the table"), "{msg}");
+}

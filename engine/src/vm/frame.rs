@@ -188,6 +188,33 @@ fn settle_pages(store: &mut Store<HostState>) -> Result<(), wasmi::Error> {
     store.set_fuel(fuel - cost)
 }
 
+/// The receipt message of a wasmi trap. Receipts are consensus data, so the message must not
+/// depend on anything but the contract and its input: some wasmi errors print store-internal
+/// handles (`Table(Stored { store: StoreId(..) })`) that differ between runs.
+fn trap_message(e: &wasmi::Error) -> String {
+    use wasmi::errors::{ErrorKind, InstantiationError};
+    if let Some(code) = e.as_trap_code() {
+        return format!("trap: {code}");
+    }
+    match e.kind() {
+        ErrorKind::Instantiation(InstantiationError::ElementSegmentDoesNotFit {
+            table_index,
+            len,
+            ..
+        }) => format!(
+            "trap: an element segment of {len} entries at index {table_index} does not fit the table"
+        ),
+        _ => {
+            let msg = e.to_string();
+            if msg.contains("Stored") || msg.contains("StoreId") {
+                "trap: instantiation failed".into()
+            } else {
+                format!("trap: {msg}")
+            }
+        }
+    }
+}
+
 fn classify(
     e: wasmi::Error,
     state: &mut HostState,
@@ -198,11 +225,7 @@ fn classify(
         return Ok(FrameResult::failed(Status::OutOfGas, limit, "out of gas"));
     }
     if e.downcast_ref::<HostTrap>().is_none() {
-        return Ok(FrameResult::failed(
-            Status::Trap,
-            used,
-            format!("trap: {e}"),
-        ));
+        return Ok(FrameResult::failed(Status::Trap, used, trap_message(&e)));
     }
     match e.downcast::<HostTrap>() {
         Some(HostTrap::Exit) => match state.exit.take() {
