@@ -23,6 +23,6 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 run_tests --workspace
 cargo test --workspace --doc
-# wasmi dispatches by tail calls only in optimised builds: run the suites that attack the
-# native stack (deep recursion, host re-entry, arbitrary modules) in release as well.
+# Optimised code uses the native stack differently: run the suites that attack it (deep
+# recursion, host re-entry, memory.grow loops, arbitrary modules) in release as well.
 run_tests --release -p aether-engine --test hostile --test fuzz

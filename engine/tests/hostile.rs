@@ -375,3 +375,17 @@ fn trap_messages_are_the_same_in_every_run() {
     assert!(!msg.contains("Store"), "{msg}");
     assert!(msg.contains("does not fit the table"), "{msg}");
 }
+
+#[test]
+fn a_long_memory_grow_loop_runs_out_of_gas_without_native_stack_overflow() {
+    // With wasmi's tail-call dispatch every refused `memory.grow` recursed on the native
+    // stack; a few thousand iterations overflowed it and aborted the process.
+    let r = run_method(
+        r#"(module (memory (export "memory") 1)
+          (func (export "run")
+            (loop $l (drop (memory.grow (i32.const 0))) (drop (memory.grow (i32.const 100))) (br $l))))"#,
+        "run",
+        5_000_000,
+    );
+    assert_eq!(r.status, Status::OutOfGas, "{r:?}");
+}
