@@ -1,5 +1,68 @@
 //! # aether-storage
 //!
-//! Reserved for the ParityDB adapter of the engine's state and block ports
-//! ([`aether_engine::ports::StateReader`], [`aether_engine::ports::BlockCommitter`], ...).
-//! Nothing is implemented here yet; [`aether_engine::memory`] is the in-memory implementation.
+//! Aether's persistent store on ParityDB: the engine's state and block ports
+//! ([`aether_engine::ports::StateReader`], [`aether_engine::ports::StateRoot`],
+//! [`aether_engine::ports::BlockCommitter`], [`aether_engine::ports::BlockReader`]) over one
+//! database that holds
+//!
+//! - the state: accounts, contract code and contract storage, each in its own column, under a
+//!   Jellyfish Merkle tree (the `jmt` crate) whose root every block header carries;
+//! - inclusion and non-inclusion proofs ([`StateProof`]) that a client checks against a root;
+//! - the state of a window of recent heights ([`StoreConfig::state_history`]), older versions
+//!   pruned as blocks commit;
+//! - blocks, a height index, receipts, a transaction index, an event index by contract and
+//!   topic ([`Store::events`]) and consensus metadata;
+//! - snapshots: the state at a height in one file, restored onto an empty directory with the
+//!   root checked chunk by chunk ([`restore_snapshot`]).
+//!
+//! Each block is one atomic ParityDB commit: block, state changes, receipts and indexes
+//! together. ParityDB makes a commit visible at once and durable shortly after (its log is
+//! written by a background thread): a crash loses at most the last blocks, never part of one,
+//! and the store reopens at a committed block whose state root matches. `docs/storage.md`
+//! describes the layout.
+//!
+//! ```
+//! use aether_engine::ports::ExecutedBlock;
+//! use aether_engine::state::ChangeSet;
+//! use aether_engine::types::*;
+//! use aether_storage::{StateKey, Store, StoreConfig};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+//! let alice = Address([1; 32]);
+//! let mut changes = ChangeSet::default();
+//! changes.accounts.insert(alice, Account::with_balance(100));
+//! let mut header = BlockHeader::default();
+//! header.state_root = store.root_after(&changes).unwrap();
+//! let block = Block { header, transactions: vec![] };
+//! store.commit(&ExecutedBlock { block, receipts: vec![], changes }).unwrap();
+//!
+//! let proof = store.prove(&StateKey::Account(alice), 0).unwrap();
+//! proof.verify(&store.head().unwrap().state_root).unwrap();
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod blocks;
+pub mod db;
+mod error;
+mod hasher;
+pub mod layout;
+mod proof;
+mod snapshot;
+mod state_key;
+mod store;
+mod tree;
+mod view;
+
+pub use blocks::{EventFilter, EventRecord};
+pub use error::{Result, StorageError};
+pub use proof::{ProofError, StateProof};
+pub use snapshot::{
+    CHUNK_BYTES, CHUNK_ENTRIES, SnapshotHeader, SnapshotInfo, SnapshotListing, file_name,
+    list_snapshots, read_info, restore_snapshot,
+};
+pub use state_key::StateKey;
+pub use store::{EntryCounts, PRUNE_PER_COMMIT, Store, StoreConfig};
+pub use view::StateView;

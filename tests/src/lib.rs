@@ -4,6 +4,8 @@
 //! and the `aether-determinism` tool, which executes a workload block and prints the hashes of
 //! its receipts and change set (so two processes can be compared).
 
+pub mod crash_load;
+
 use std::sync::Arc;
 
 use aether_engine::crypto::Keypair;

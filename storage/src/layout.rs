@@ -1,0 +1,150 @@
+//! The database layout: columns, their options and how keys are encoded. `docs/storage.md`
+//! describes the same layout for operators; a test keeps the two in step.
+
+use parity_db::{ColId, ColumnOptions, CompressionType};
+
+/// Version of this layout, stored under [`meta::LAYOUT`]. Bumped on any incompatible change.
+pub const LAYOUT_VERSION: u32 = 1;
+
+/// Small records: layout version, head, oldest kept state, restore marker.
+pub const META: ColId = 0;
+/// Latest account values: address → (version, Option<SCALE(Account)>).
+pub const ACCOUNTS: ColId = 1;
+/// Latest contract code: code hash → (version, Option<wasm>).
+pub const CODE: ColId = 2;
+/// Latest contract storage: address ‖ key → (version, Option<value>).
+pub const STORAGE: ColId = 3;
+/// State-tree nodes: borsh(NodeKey) → borsh(Node).
+pub const TREE_NODES: ColId = 4;
+/// State-tree leaf values by version (B-tree): key hash ‖ BE(!version) → SCALE(Option<leaf>).
+pub const TREE_VALUES: ColId = 5;
+/// What becomes prunable when (B-tree): BE(stale since) ‖ kind ‖ payload → ().
+pub const STALE: ColId = 6;
+/// Block headers: block hash → SCALE(BlockHeader).
+pub const HEADERS: ColId = 7;
+/// Block bodies: block hash → SCALE(Vec<SignedTransaction>).
+pub const BODIES: ColId = 8;
+/// Canonical chain: BE(height) → block hash.
+pub const HEIGHTS: ColId = 9;
+/// Receipts (B-tree): BE(height) ‖ BE(tx index) → SCALE(Receipt).
+pub const RECEIPTS: ColId = 10;
+/// Transaction index: tx hash → SCALE((height, tx index)).
+pub const TX_INDEX: ColId = 11;
+/// Event index (B-tree): by contract and by topic; see [`event_key`].
+pub const EVENTS: ColId = 12;
+/// Consensus metadata: opaque keys and values owned by the consensus adapter.
+pub const CONSENSUS: ColId = 13;
+/// Number of columns.
+pub const COLUMNS: u8 = 14;
+
+/// Names of the columns, by id, for error messages and docs.
+pub const COLUMN_NAMES: [&str; COLUMNS as usize] = [
+    "meta",
+    "accounts",
+    "code",
+    "storage",
+    "tree_nodes",
+    "tree_values",
+    "stale",
+    "headers",
+    "bodies",
+    "heights",
+    "receipts",
+    "tx_index",
+    "events",
+    "consensus",
+];
+
+/// Keys in [`META`].
+pub mod meta {
+    /// u32 layout version.
+    pub const LAYOUT: &[u8] = b"layout";
+    /// SCALE((height, block hash)) of the head.
+    pub const HEAD: &[u8] = b"head";
+    /// u64: the oldest height whose state is kept.
+    pub const OLDEST: &[u8] = b"oldest";
+    /// Present while a snapshot restore is in progress.
+    pub const RESTORING: &[u8] = b"restoring";
+}
+
+/// Options of every column.
+pub fn column_options() -> Vec<ColumnOptions> {
+    (0..COLUMNS)
+        .map(|col| {
+            let btree = matches!(col, TREE_VALUES | STALE | RECEIPTS | EVENTS);
+            let compress = matches!(col, CODE | BODIES | RECEIPTS);
+            ColumnOptions {
+                btree_index: btree,
+                compression: if compress {
+                    CompressionType::Lz4
+                } else {
+                    CompressionType::NoCompression
+                },
+                ..ColumnOptions::default()
+            }
+        })
+        .collect()
+}
+
+/// Kinds of entries in [`STALE`].
+pub mod stale {
+    /// A tree node replaced at that version; payload: borsh(NodeKey).
+    pub const NODE: u8 = 0;
+    /// A leaf value overwritten at that version; payload: its [`super::TREE_VALUES`] key.
+    pub const VALUE: u8 = 1;
+    /// A removal at that version; payload: key hash ‖ the latest-column id ‖ its key.
+    pub const TOMBSTONE: u8 = 2;
+}
+
+/// Key of a leaf value in [`TREE_VALUES`]: newer versions sort first, so a seek to
+/// `key_hash ‖ BE(!v)` lands on the newest value at or below `v`.
+pub fn tree_value_key(key_hash: &[u8; 32], version: u64) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..32].copy_from_slice(key_hash);
+    k[32..].copy_from_slice(&(!version).to_be_bytes());
+    k
+}
+
+/// Key of an entry in [`STALE`].
+pub fn stale_key(since: u64, kind: u8, payload: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9 + payload.len());
+    k.extend_from_slice(&since.to_be_bytes());
+    k.push(kind);
+    k.extend_from_slice(payload);
+    k
+}
+
+/// Key of a receipt in [`RECEIPTS`].
+pub fn receipt_key(height: u64, tx_index: u32) -> [u8; 12] {
+    let mut k = [0u8; 12];
+    k[..8].copy_from_slice(&height.to_be_bytes());
+    k[8..].copy_from_slice(&tx_index.to_be_bytes());
+    k
+}
+
+/// Event-index prefix: events of one contract.
+pub const EVENT_BY_CONTRACT: u8 = 0;
+/// Event-index prefix: events with a topic at a position.
+pub const EVENT_BY_TOPIC: u8 = 1;
+
+/// Key of an entry in [`EVENTS`]: `prefix ‖ BE(height) ‖ BE(tx index) ‖ BE(event index)`, where
+/// `prefix` is `0 ‖ contract` or `1 ‖ position ‖ topic`.
+pub fn event_key(prefix: &[u8], height: u64, tx_index: u32, event_index: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + 16);
+    k.extend_from_slice(prefix);
+    k.extend_from_slice(&height.to_be_bytes());
+    k.extend_from_slice(&tx_index.to_be_bytes());
+    k.extend_from_slice(&event_index.to_be_bytes());
+    k
+}
+
+/// The [`TREE_NODES`] key of the root node at `version`: borsh of jmt's `NodeKey` with an empty
+/// nibble path (version as u64, 0 nibbles as u64, no path bytes as a u32 length), which the
+/// crate only builds internally.
+pub fn tree_root_key(version: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(20);
+    key.extend_from_slice(&version.to_le_bytes());
+    key.extend_from_slice(&0u64.to_le_bytes());
+    key.extend_from_slice(&0u32.to_le_bytes());
+    key
+}

@@ -1,0 +1,526 @@
+//! [`Store`]: opening, the head, and the one atomic commit per block.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use aether_engine::ports::ExecutedBlock;
+use aether_engine::state::ChangeSet;
+use aether_engine::types::{BlockHeader, Hash};
+use jmt::storage::TreeUpdateBatch;
+use parity_scale_codec::{Decode, Encode};
+
+use crate::db::{Database, Write};
+use crate::error::{Result, StorageError};
+use crate::hasher::StateTree;
+use crate::layout::{self, meta, stale};
+use crate::state_key::{StateKey, writes_of};
+use crate::tree::{self, NodeReader};
+
+/// How a store keeps history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// Number of recent heights whose state stays readable and provable (at least 1, the head).
+    /// Older versions are pruned as blocks commit. `u64::MAX` keeps everything (archive).
+    pub state_history: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            state_history: 1024,
+        }
+    }
+}
+
+/// Most stale entries pruned in one commit, so a commit after a long archive period (or a
+/// smaller window) does not stall; the rest is pruned by the following commits.
+pub const PRUNE_PER_COMMIT: usize = 200_000;
+
+/// The head of the chain as stored.
+#[derive(Clone, Debug)]
+pub(crate) struct Head {
+    pub header: BlockHeader,
+    pub hash: Hash,
+}
+
+/// A tree update computed for a change set, kept so that committing the block it was computed
+/// for does not compute it again.
+struct Prepared {
+    version: u64,
+    changes: Hash,
+    plan: Plan,
+}
+
+/// A change set made ready for the database.
+#[derive(Clone)]
+struct Plan {
+    /// Writes that change something (removals of absent keys dropped), with the version of
+    /// the entry each replaces in its latest column, if any.
+    writes: Vec<(StateKey, Option<Vec<u8>>, Option<u64>)>,
+    root: [u8; 32],
+    batch: TreeUpdateBatch,
+}
+
+pub(crate) struct Inner {
+    pub db: Database,
+    pub config: StoreConfig,
+    pub head: RwLock<Option<Head>>,
+    /// Versions below this are pruned (or were never stored).
+    pub oldest: AtomicU64,
+    commit_lock: Mutex<()>,
+    prepared: Mutex<Option<Prepared>>,
+}
+
+/// Aether's persistent store: state (with its Merkle root and history), blocks, receipts and
+/// indexes in one ParityDB database. Cheap to clone; clones share the database.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Store {
+    /// Opens the store at `path`, creating an empty one if there is none. Checks that the head
+    /// block's state root matches the state tree.
+    pub fn open(path: &Path, config: StoreConfig) -> Result<Self> {
+        Self::open_with(path, config, true)
+    }
+
+    /// Opens an existing store; fails if `path` holds none.
+    pub fn open_existing(path: &Path, config: StoreConfig) -> Result<Self> {
+        Self::open_with(path, config, false)
+    }
+
+    fn open_with(path: &Path, config: StoreConfig, create: bool) -> Result<Self> {
+        let config = StoreConfig {
+            state_history: config.state_history.max(1),
+        };
+        let db = Database::open(path, create)?;
+        if db.get(layout::META, meta::RESTORING)?.is_some() {
+            return Err(StorageError::IncompleteRestore(path.to_path_buf()));
+        }
+        match db.get(layout::META, meta::LAYOUT)? {
+            None => db.commit(vec![(
+                layout::META,
+                meta::LAYOUT.to_vec(),
+                Some(layout::LAYOUT_VERSION.encode()),
+            )])?,
+            Some(bytes) => {
+                let found =
+                    u32::decode(&mut &bytes[..]).map_err(|e| db.corrupt("meta/layout", e))?;
+                if found != layout::LAYOUT_VERSION {
+                    return Err(StorageError::Version {
+                        path: path.to_path_buf(),
+                        found,
+                        expected: layout::LAYOUT_VERSION,
+                    });
+                }
+            }
+        }
+        let head = load_head(&db)?;
+        let oldest = match db.get(layout::META, meta::OLDEST)? {
+            Some(bytes) => {
+                u64::decode(&mut &bytes[..]).map_err(|e| db.corrupt("meta/oldest", e))?
+            }
+            None => 0,
+        };
+        if let Some(head) = &head {
+            let reader = NodeReader(&db);
+            let root = StateTree::new(&reader)
+                .get_root_hash_option(head.header.height)
+                .map_err(|e| db.corrupt("state tree root", format!("{e:#}")))?;
+            match root {
+                Some(root) if root.0 == head.header.state_root.0 => {}
+                Some(root) => {
+                    return Err(db.corrupt(
+                        format!("state tree at height {}", head.header.height),
+                        format!(
+                            "root {} does not match the head block's state root {}",
+                            Hash(root.0),
+                            head.header.state_root
+                        ),
+                    ));
+                }
+                None => {
+                    return Err(db.corrupt(
+                        format!("state tree at height {}", head.header.height),
+                        "the root node is missing",
+                    ));
+                }
+            }
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                db,
+                config,
+                head: RwLock::new(head),
+                oldest: AtomicU64::new(oldest),
+                commit_lock: Mutex::new(()),
+                prepared: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The database directory.
+    pub fn path(&self) -> &Path {
+        self.inner.db.path()
+    }
+
+    /// The history configuration.
+    pub fn config(&self) -> StoreConfig {
+        self.inner.config
+    }
+
+    /// Header of the last committed block.
+    pub fn head(&self) -> Option<BlockHeader> {
+        self.inner.head().map(|h| h.header)
+    }
+
+    /// The oldest height whose state is still kept.
+    pub fn oldest_state_height(&self) -> u64 {
+        self.inner.oldest.load(Ordering::Acquire)
+    }
+
+    /// The state root the head would have after `changes`, computed without writing. The
+    /// result is kept, so committing the block built from it reuses the work.
+    pub fn root_after(&self, changes: &ChangeSet) -> Result<Hash> {
+        let version = self.inner.next_height();
+        let plan = self.inner.plan(changes, version)?;
+        let root = Hash(plan.root);
+        *lock(&self.inner.prepared) = Some(Prepared {
+            version,
+            changes: changes.hash(),
+            plan,
+        });
+        Ok(root)
+    }
+
+    /// Commits an executed block: block, state changes, receipts and indexes in one atomic
+    /// write. The block must extend the head and carry the state root of its changes.
+    pub fn commit(&self, executed: &ExecutedBlock) -> Result<()> {
+        let inner = &self.inner;
+        let _guard = lock(&inner.commit_lock);
+        let header = &executed.block.header;
+        let height = header.height;
+        let refuse = |reason: String| StorageError::InvalidBlock { height, reason };
+        match inner.head() {
+            None if height != 0 && inner.oldest.load(Ordering::Acquire) == 0 => {
+                return Err(refuse(format!(
+                    "the store is empty, so the first block must have height 0, not {height}"
+                )));
+            }
+            None => {}
+            Some(head) => {
+                if height != head.header.height + 1 {
+                    return Err(refuse(format!(
+                        "the head is at height {}, so the next block must have height {}",
+                        head.header.height,
+                        head.header.height + 1
+                    )));
+                }
+                if header.parent_hash != head.hash {
+                    return Err(refuse(format!(
+                        "its parent is {} but the head is {}",
+                        header.parent_hash, head.hash
+                    )));
+                }
+            }
+        }
+        if executed.receipts.len() != executed.block.transactions.len() {
+            return Err(refuse(format!(
+                "{} receipts for {} transactions",
+                executed.receipts.len(),
+                executed.block.transactions.len()
+            )));
+        }
+        let cached = lock(&inner.prepared).take().filter(|p| p.version == height);
+        let plan = match cached {
+            Some(p) if p.changes == executed.changes.hash() => p.plan,
+            _ => inner.plan(&executed.changes, height)?,
+        };
+        if plan.root != header.state_root.0 {
+            return Err(refuse(format!(
+                "its state root is {} but its changes give {}",
+                header.state_root,
+                Hash(plan.root)
+            )));
+        }
+
+        let mut writes = Vec::with_capacity(plan.batch.node_batch.nodes().len() * 2 + 64);
+        inner.state_writes(&plan, height, &mut writes)?;
+        let hash = header.hash();
+        crate::blocks::block_writes(executed, hash, &mut writes);
+        writes.push((
+            layout::META,
+            meta::HEAD.to_vec(),
+            Some((height, hash).encode()),
+        ));
+        let history = inner.config.state_history;
+        let mut oldest = inner.oldest.load(Ordering::Acquire);
+        if history != u64::MAX && height + 1 > history {
+            oldest = oldest.max(height + 1 - history);
+            let rewritten: std::collections::HashSet<(u8, Vec<u8>)> = plan
+                .writes
+                .iter()
+                .map(|(k, _, _)| latest_location(k))
+                .collect();
+            inner.prune(oldest, &rewritten, &mut writes)?;
+            writes.push((layout::META, meta::OLDEST.to_vec(), Some(oldest.encode())));
+        }
+        inner.db.commit(writes)?;
+        *inner.head.write().unwrap_or_else(|p| p.into_inner()) = Some(Head {
+            header: header.clone(),
+            hash,
+        });
+        inner.oldest.store(oldest, Ordering::Release);
+        Ok(())
+    }
+}
+
+impl Inner {
+    pub fn head(&self) -> Option<Head> {
+        self.head.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn next_height(&self) -> u64 {
+        self.head().map_or(0, |h| h.header.height + 1)
+    }
+
+    /// The latest-column entry of `key`: the version that wrote it and the value (`None` for a
+    /// removal not yet pruned).
+    pub fn latest(&self, key: &StateKey) -> Result<Option<(u64, Option<Vec<u8>>)>> {
+        let (col, db_key) = latest_location(key);
+        match self.db.get(col, &db_key)? {
+            None => Ok(None),
+            Some(bytes) => <(u64, Option<Vec<u8>>)>::decode(&mut &bytes[..])
+                .map(Some)
+                .map_err(|e| {
+                    self.db.corrupt(
+                        format!(
+                            "{} entry {}",
+                            crate::db::column_name(col),
+                            tree::hex(&db_key)
+                        ),
+                        e,
+                    )
+                }),
+        }
+    }
+
+    fn plan(&self, changes: &ChangeSet, version: u64) -> Result<Plan> {
+        let mut writes = Vec::with_capacity(changes.len());
+        for (key, value) in writes_of(changes) {
+            let previous = self.latest(&key)?;
+            let exists = matches!(previous, Some((_, Some(_))));
+            if value.is_none() && !exists {
+                continue;
+            }
+            writes.push((key, value, previous.map(|(v, _)| v)));
+        }
+        let tree_writes: Vec<_> = writes
+            .iter()
+            .map(|(k, v, _)| (k.clone(), v.clone()))
+            .collect();
+        let (root, batch) = tree::update(&self.db, &tree_writes, version)?;
+        Ok(Plan {
+            writes,
+            root,
+            batch,
+        })
+    }
+
+    fn state_writes(&self, plan: &Plan, version: u64, out: &mut Vec<Write>) -> Result<()> {
+        for (node_key, node) in plan.batch.node_batch.nodes() {
+            out.push((
+                layout::TREE_NODES,
+                borsh::to_vec(node_key).map_err(|e| StorageError::Tree(e.to_string()))?,
+                Some(borsh::to_vec(node).map_err(|e| StorageError::Tree(e.to_string()))?),
+            ));
+        }
+        for ((v, key_hash), leaf) in plan.batch.node_batch.values() {
+            out.push((
+                layout::TREE_VALUES,
+                layout::tree_value_key(&key_hash.0, *v).to_vec(),
+                Some(leaf.encode()),
+            ));
+        }
+        for entry in &plan.batch.stale_node_index_batch {
+            let payload =
+                borsh::to_vec(&entry.node_key).map_err(|e| StorageError::Tree(e.to_string()))?;
+            out.push((
+                layout::STALE,
+                layout::stale_key(entry.stale_since_version, stale::NODE, &payload),
+                Some(Vec::new()),
+            ));
+        }
+        for (key, value, previous) in &plan.writes {
+            let key_hash = key.key_hash();
+            if let Some(previous) = previous {
+                let replaced = layout::tree_value_key(&key_hash.0, *previous);
+                out.push((
+                    layout::STALE,
+                    layout::stale_key(version, stale::VALUE, &replaced),
+                    Some(Vec::new()),
+                ));
+            }
+            let (col, db_key) = latest_location(key);
+            if value.is_none() {
+                let mut payload = key_hash.0.to_vec();
+                payload.push(col);
+                payload.extend_from_slice(&db_key);
+                out.push((
+                    layout::STALE,
+                    layout::stale_key(version, stale::TOMBSTONE, &payload),
+                    Some(Vec::new()),
+                ));
+            }
+            out.push((col, db_key, Some((version, value).encode())));
+        }
+        Ok(())
+    }
+
+    /// Adds to `out` the removal of everything no state at or after `oldest` needs.
+    /// `rewritten` are the latest-column entries the same commit writes: their tombstones are
+    /// already replaced.
+    fn prune(
+        &self,
+        oldest: u64,
+        rewritten: &std::collections::HashSet<(u8, Vec<u8>)>,
+        out: &mut Vec<Write>,
+    ) -> Result<()> {
+        let mut iter = self.db.iter(layout::STALE)?;
+        iter.seek(&[]).map_err(|e| self.db.db_error(e))?;
+        let mut pruned = 0;
+        while pruned < PRUNE_PER_COMMIT {
+            let Some((key, _)) = iter.next().map_err(|e| self.db.db_error(e))? else {
+                break;
+            };
+            let bad = |reason: &str| {
+                self.db
+                    .corrupt(format!("stale entry {}", tree::hex(&key)), reason)
+            };
+            if key.len() < 9 {
+                return Err(bad("too short"));
+            }
+            let since = u64::from_be_bytes(key[..8].try_into().expect("8 bytes"));
+            if since > oldest {
+                break;
+            }
+            let payload = &key[9..];
+            match key[8] {
+                stale::NODE => out.push((layout::TREE_NODES, payload.to_vec(), None)),
+                stale::VALUE => out.push((layout::TREE_VALUES, payload.to_vec(), None)),
+                stale::TOMBSTONE => {
+                    if payload.len() < 33 {
+                        return Err(bad("tombstone payload too short"));
+                    }
+                    let key_hash: [u8; 32] = payload[..32].try_into().expect("32 bytes");
+                    let (col, db_key) = (payload[32], &payload[33..]);
+                    if rewritten.contains(&(col, db_key.to_vec())) {
+                        // Replaced by this commit; nothing to remove.
+                    } else if let Some(bytes) = self.db.get(col, db_key)? {
+                        let (v, _) = <(u64, Option<Vec<u8>>)>::decode(&mut &bytes[..])
+                            .map_err(|e| self.db.corrupt("tombstoned entry", e))?;
+                        if v == since {
+                            out.push((col, db_key.to_vec(), None));
+                        }
+                    }
+                    out.push((
+                        layout::TREE_VALUES,
+                        layout::tree_value_key(&key_hash, since).to_vec(),
+                        None,
+                    ));
+                }
+                _ => return Err(bad("unknown kind")),
+            }
+            out.push((layout::STALE, key.clone(), None));
+            pruned += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Where the latest value of a state key lives: its column and key there.
+pub(crate) fn latest_location(key: &StateKey) -> (u8, Vec<u8>) {
+    match key {
+        StateKey::Account(a) => (layout::ACCOUNTS, a.0.to_vec()),
+        StateKey::Code(h) => (layout::CODE, h.0.to_vec()),
+        StateKey::Storage(a, k) => {
+            let mut v = Vec::with_capacity(32 + k.len());
+            v.extend_from_slice(&a.0);
+            v.extend_from_slice(k);
+            (layout::STORAGE, v)
+        }
+    }
+}
+
+fn load_head(db: &Database) -> Result<Option<Head>> {
+    let Some(bytes) = db.get(layout::META, meta::HEAD)? else {
+        return Ok(None);
+    };
+    let (height, hash) =
+        <(u64, Hash)>::decode(&mut &bytes[..]).map_err(|e| db.corrupt("meta/head", e))?;
+    let header_bytes = db.get(layout::HEADERS, &hash.0)?.ok_or_else(|| {
+        db.corrupt(
+            format!("headers/{hash}"),
+            format!("the head block (height {height}) has no header"),
+        )
+    })?;
+    let header = BlockHeader::decode(&mut &header_bytes[..])
+        .map_err(|e| db.corrupt(format!("headers/{hash}"), e))?;
+    if header.hash() != hash || header.height != height {
+        return Err(db.corrupt(
+            format!("headers/{hash}"),
+            "the stored header does not hash to its key or has another height",
+        ));
+    }
+    Ok(Some(Head { header, hash }))
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Entry counts of the columns pruning affects (diagnostics: `aether` can print them, tests use
+/// them to see that pruning removes what it should).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EntryCounts {
+    /// Leaf values, all versions.
+    pub tree_values: u64,
+    /// Pending prune entries.
+    pub stale: u64,
+    /// Heights from 0 to the head whose tree root node is still stored.
+    pub tree_roots: u64,
+}
+
+impl Store {
+    /// Counts entries by walking the columns: slow on a large database.
+    pub fn debug_entry_counts(&self) -> Result<EntryCounts> {
+        let db = &self.inner.db;
+        let count = |col| -> Result<u64> {
+            let mut iter = db.iter(col)?;
+            iter.seek(&[]).map_err(|e| db.db_error(e))?;
+            let mut n = 0;
+            while iter.next().map_err(|e| db.db_error(e))?.is_some() {
+                n += 1;
+            }
+            Ok(n)
+        };
+        let mut tree_roots = 0;
+        if let Some(head) = self.inner.head() {
+            for version in 0..=head.header.height {
+                if db
+                    .get(layout::TREE_NODES, &layout::tree_root_key(version))?
+                    .is_some()
+                {
+                    tree_roots += 1;
+                }
+            }
+        }
+        Ok(EntryCounts {
+            tree_values: count(layout::TREE_VALUES)?,
+            stale: count(layout::STALE)?,
+            tree_roots,
+        })
+    }
+}

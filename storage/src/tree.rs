@@ -1,0 +1,84 @@
+//! The state tree's view of the database: [`jmt::storage::TreeReader`] over ParityDB, and how a
+//! change set becomes a tree update.
+
+use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
+use jmt::{KeyHash, OwnedValue, Version};
+use parity_scale_codec::Decode;
+
+use crate::db::Database;
+use crate::error::{Result, StorageError};
+use crate::hasher::StateTree;
+use crate::layout::{TREE_NODES, TREE_VALUES, tree_value_key};
+use crate::state_key::StateKey;
+
+/// Reads tree nodes and leaf values from the database.
+pub struct NodeReader<'a>(pub &'a Database);
+
+impl TreeReader for NodeReader<'_> {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        Ok(self.0.tree_node(node_key)?)
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        Ok(self.0.leaf_at(&key_hash, max_version)?)
+    }
+
+    /// Only snapshot restores ask for this, and they restore into an empty database, whose
+    /// rightmost leaf is none. A crashed restore is refused at open instead of resumed.
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        Ok(None)
+    }
+}
+
+impl Database {
+    /// A tree node.
+    pub fn tree_node(&self, node_key: &NodeKey) -> Result<Option<Node>> {
+        let key = borsh::to_vec(node_key).map_err(|e| StorageError::Tree(e.to_string()))?;
+        match self.get(TREE_NODES, &key)? {
+            None => Ok(None),
+            Some(bytes) => borsh::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| self.corrupt(format!("tree node {node_key:?}"), e)),
+        }
+    }
+
+    /// The newest leaf value of `key_hash` at or below `version`.
+    pub fn leaf_at(&self, key_hash: &KeyHash, version: Version) -> Result<Option<Vec<u8>>> {
+        let seek = tree_value_key(&key_hash.0, version);
+        let mut iter = self.iter(TREE_VALUES)?;
+        iter.seek(&seek).map_err(|e| self.db_error(e))?;
+        match iter.next().map_err(|e| self.db_error(e))? {
+            Some((key, value)) if key.len() == 40 && key[..32] == key_hash.0 => {
+                <Option<Vec<u8>>>::decode(&mut &value[..])
+                    .map_err(|e| self.corrupt(format!("tree value {}", hex(&key)), e))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Computes the tree update of applying `writes` on top of the tree at `version - 1`.
+pub fn update(
+    db: &Database,
+    writes: &[(StateKey, Option<Vec<u8>>)],
+    version: Version,
+) -> Result<([u8; 32], TreeUpdateBatch)> {
+    let reader = NodeReader(db);
+    let tree = StateTree::new(&reader);
+    let set = writes
+        .iter()
+        .map(|(k, v)| (k.key_hash(), v.as_ref().map(|v| k.leaf_value(v))));
+    let (root, batch) = tree
+        .put_value_set(set, version)
+        .map_err(|e| StorageError::Tree(format!("{e:#}")))?;
+    Ok((root.0, batch))
+}
+
+/// Lower-case hex, for messages.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
