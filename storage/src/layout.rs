@@ -6,7 +6,7 @@ use parity_db::{ColId, ColumnOptions, CompressionType};
 /// Version of this layout, stored under [`meta::LAYOUT`]. Bumped on any incompatible change.
 pub const LAYOUT_VERSION: u32 = 1;
 
-/// Small records: layout version, head, oldest kept state, restore marker.
+/// Small records: layout version, head, oldest kept state, pruning progress, restore marker.
 pub const META: ColId = 0;
 /// Latest account values: address → (version, Option<SCALE(Account)>).
 pub const ACCOUNTS: ColId = 1;
@@ -18,7 +18,7 @@ pub const STORAGE: ColId = 3;
 pub const TREE_NODES: ColId = 4;
 /// State-tree leaf values by version (B-tree): key hash ‖ BE(!version) → SCALE(Option<leaf>).
 pub const TREE_VALUES: ColId = 5;
-/// What becomes prunable when (B-tree): BE(stale since) ‖ kind ‖ payload → ().
+/// What became unreachable at each version: BE(version) → SCALE(stale list).
 pub const STALE: ColId = 6;
 /// Block headers: block hash → SCALE(BlockHeader).
 pub const HEADERS: ColId = 7;
@@ -63,6 +63,8 @@ pub mod meta {
     pub const HEAD: &[u8] = b"head";
     /// u64: the oldest height whose state is kept.
     pub const OLDEST: &[u8] = b"oldest";
+    /// u64: the next version whose stale list is to be pruned.
+    pub const PRUNED_BELOW: &[u8] = b"pruned_below";
     /// Present while a snapshot restore is in progress.
     pub const RESTORING: &[u8] = b"restoring";
 }
@@ -71,7 +73,7 @@ pub mod meta {
 pub fn column_options() -> Vec<ColumnOptions> {
     (0..COLUMNS)
         .map(|col| {
-            let btree = matches!(col, TREE_VALUES | STALE | RECEIPTS | EVENTS);
+            let btree = matches!(col, TREE_VALUES | RECEIPTS | EVENTS);
             let compress = matches!(col, CODE | BODIES | RECEIPTS);
             ColumnOptions {
                 btree_index: btree,
@@ -86,31 +88,12 @@ pub fn column_options() -> Vec<ColumnOptions> {
         .collect()
 }
 
-/// Kinds of entries in [`STALE`].
-pub mod stale {
-    /// A tree node replaced at that version; payload: borsh(NodeKey).
-    pub const NODE: u8 = 0;
-    /// A leaf value overwritten at that version; payload: its [`super::TREE_VALUES`] key.
-    pub const VALUE: u8 = 1;
-    /// A removal at that version; payload: key hash ‖ the latest-column id ‖ its key.
-    pub const TOMBSTONE: u8 = 2;
-}
-
 /// Key of a leaf value in [`TREE_VALUES`]: newer versions sort first, so a seek to
 /// `key_hash ‖ BE(!v)` lands on the newest value at or below `v`.
 pub fn tree_value_key(key_hash: &[u8; 32], version: u64) -> [u8; 40] {
     let mut k = [0u8; 40];
     k[..32].copy_from_slice(key_hash);
     k[32..].copy_from_slice(&(!version).to_be_bytes());
-    k
-}
-
-/// Key of an entry in [`STALE`].
-pub fn stale_key(since: u64, kind: u8, payload: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(9 + payload.len());
-    k.extend_from_slice(&since.to_be_bytes());
-    k.push(kind);
-    k.extend_from_slice(payload);
     k
 }
 

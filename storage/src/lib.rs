@@ -64,5 +64,5 @@ pub use snapshot::{
     list_snapshots, read_info, restore_snapshot,
 };
 pub use state_key::StateKey;
-pub use store::{EntryCounts, PRUNE_PER_COMMIT, Store, StoreConfig};
+pub use store::{EntryCounts, PRUNE_VERSIONS_PER_COMMIT, Store, StoreConfig};
 pub use view::StateView;

@@ -426,6 +426,11 @@ fn restore_into(snapshot: &Path, data_dir: &Path, progress: &ProgressBar) -> Res
             Some((version, hash).encode()),
         ),
         (layout::META, meta::OLDEST.to_vec(), Some(version.encode())),
+        (
+            layout::META,
+            meta::PRUNED_BELOW.to_vec(),
+            Some(version.encode()),
+        ),
         (layout::META, meta::RESTORING.to_vec(), None),
     ])?;
     progress.finish();

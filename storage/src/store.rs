@@ -13,7 +13,7 @@ use parity_scale_codec::{Decode, Encode};
 use crate::db::{Database, Write};
 use crate::error::{Result, StorageError};
 use crate::hasher::StateTree;
-use crate::layout::{self, meta, stale};
+use crate::layout::{self, meta};
 use crate::state_key::{StateKey, writes_of};
 use crate::tree::{self, NodeReader};
 
@@ -33,9 +33,9 @@ impl Default for StoreConfig {
     }
 }
 
-/// Most stale entries pruned in one commit, so a commit after a long archive period (or a
-/// smaller window) does not stall; the rest is pruned by the following commits.
-pub const PRUNE_PER_COMMIT: usize = 200_000;
+/// Most versions pruned in one commit, so a commit after a long archive period (or a smaller
+/// window) does not stall; the rest is pruned by the following commits.
+pub const PRUNE_VERSIONS_PER_COMMIT: u64 = 16;
 
 /// The head of the chain as stored.
 #[derive(Clone, Debug)]
@@ -68,6 +68,8 @@ pub(crate) struct Inner {
     pub head: RwLock<Option<Head>>,
     /// Versions below this are pruned (or were never stored).
     pub oldest: AtomicU64,
+    /// The next version whose stale list is to be pruned.
+    pruned_below: AtomicU64,
     commit_lock: Mutex<()>,
     prepared: Mutex<Option<Prepared>>,
 }
@@ -124,6 +126,12 @@ impl Store {
             }
             None => 0,
         };
+        let pruned_below = match db.get(layout::META, meta::PRUNED_BELOW)? {
+            Some(bytes) => {
+                u64::decode(&mut &bytes[..]).map_err(|e| db.corrupt("meta/pruned_below", e))?
+            }
+            None => 0,
+        };
         if let Some(head) = &head {
             let reader = NodeReader(&db);
             let root = StateTree::new(&reader)
@@ -155,6 +163,7 @@ impl Store {
                 config,
                 head: RwLock::new(head),
                 oldest: AtomicU64::new(oldest),
+                pruned_below: AtomicU64::new(pruned_below),
                 commit_lock: Mutex::new(()),
                 prepared: Mutex::new(None),
             }),
@@ -256,6 +265,7 @@ impl Store {
             Some((height, hash).encode()),
         ));
         let history = inner.config.state_history;
+        let mut pruned_below = None;
         let mut oldest = inner.oldest.load(Ordering::Acquire);
         if history != u64::MAX && height + 1 > history {
             oldest = oldest.max(height + 1 - history);
@@ -264,7 +274,9 @@ impl Store {
                 .iter()
                 .map(|(k, _, _)| latest_location(k))
                 .collect();
-            inner.prune(oldest, &rewritten, &mut writes)?;
+            // The list of this very version is in this commit: it is pruned by a later one.
+            let up_to = oldest.min(height - 1);
+            pruned_below = Some(inner.prune(up_to, &rewritten, &mut writes)?);
             writes.push((layout::META, meta::OLDEST.to_vec(), Some(oldest.encode())));
         }
         inner.db.commit(writes)?;
@@ -273,6 +285,9 @@ impl Store {
             hash,
         });
         inner.oldest.store(oldest, Ordering::Release);
+        if let Some(p) = pruned_below {
+            inner.pruned_below.store(p, Ordering::Release);
+        }
         Ok(())
     }
 }
@@ -344,42 +359,37 @@ impl Inner {
                 Some(leaf.encode()),
             ));
         }
+        let mut stale = StaleList::default();
         for entry in &plan.batch.stale_node_index_batch {
-            let payload =
-                borsh::to_vec(&entry.node_key).map_err(|e| StorageError::Tree(e.to_string()))?;
-            out.push((
-                layout::STALE,
-                layout::stale_key(entry.stale_since_version, stale::NODE, &payload),
-                Some(Vec::new()),
-            ));
+            stale.nodes.push(
+                borsh::to_vec(&entry.node_key).map_err(|e| StorageError::Tree(e.to_string()))?,
+            );
         }
         for (key, value, previous) in &plan.writes {
             let key_hash = key.key_hash();
             if let Some(previous) = previous {
-                let replaced = layout::tree_value_key(&key_hash.0, *previous);
-                out.push((
-                    layout::STALE,
-                    layout::stale_key(version, stale::VALUE, &replaced),
-                    Some(Vec::new()),
-                ));
+                stale
+                    .values
+                    .push(layout::tree_value_key(&key_hash.0, *previous));
             }
             let (col, db_key) = latest_location(key);
             if value.is_none() {
-                let mut payload = key_hash.0.to_vec();
-                payload.push(col);
-                payload.extend_from_slice(&db_key);
-                out.push((
-                    layout::STALE,
-                    layout::stale_key(version, stale::TOMBSTONE, &payload),
-                    Some(Vec::new()),
-                ));
+                stale.tombstones.push((key_hash.0, col, db_key.clone()));
             }
             out.push((col, db_key, Some((version, value).encode())));
+        }
+        if !stale.is_empty() {
+            out.push((
+                layout::STALE,
+                version.to_be_bytes().to_vec(),
+                Some(stale.encode()),
+            ));
         }
         Ok(())
     }
 
-    /// Adds to `out` the removal of everything no state at or after `oldest` needs.
+    /// Adds to `out` the removal of what the stale lists of versions up to `oldest` name, for
+    /// at most [`PRUNE_VERSIONS_PER_COMMIT`] versions, and returns the next version to prune.
     /// `rewritten` are the latest-column entries the same commit writes: their tombstones are
     /// already replaced.
     fn prune(
@@ -387,56 +397,65 @@ impl Inner {
         oldest: u64,
         rewritten: &std::collections::HashSet<(u8, Vec<u8>)>,
         out: &mut Vec<Write>,
-    ) -> Result<()> {
-        let mut iter = self.db.iter(layout::STALE)?;
-        iter.seek(&[]).map_err(|e| self.db.db_error(e))?;
-        let mut pruned = 0;
-        while pruned < PRUNE_PER_COMMIT {
-            let Some((key, _)) = iter.next().map_err(|e| self.db.db_error(e))? else {
-                break;
+    ) -> Result<u64> {
+        let mut next = self.pruned_below.load(Ordering::Acquire);
+        let end = oldest.min(next.saturating_add(PRUNE_VERSIONS_PER_COMMIT - 1));
+        while next <= end {
+            let version = next;
+            next += 1;
+            let key = version.to_be_bytes();
+            let Some(bytes) = self.db.get(layout::STALE, &key)? else {
+                continue;
             };
-            let bad = |reason: &str| {
-                self.db
-                    .corrupt(format!("stale entry {}", tree::hex(&key)), reason)
-            };
-            if key.len() < 9 {
-                return Err(bad("too short"));
+            let list = StaleList::decode(&mut &bytes[..])
+                .map_err(|e| self.db.corrupt(format!("stale/{version}"), e))?;
+            for node in list.nodes {
+                out.push((layout::TREE_NODES, node, None));
             }
-            let since = u64::from_be_bytes(key[..8].try_into().expect("8 bytes"));
-            if since > oldest {
-                break;
+            for value in list.values {
+                out.push((layout::TREE_VALUES, value.to_vec(), None));
             }
-            let payload = &key[9..];
-            match key[8] {
-                stale::NODE => out.push((layout::TREE_NODES, payload.to_vec(), None)),
-                stale::VALUE => out.push((layout::TREE_VALUES, payload.to_vec(), None)),
-                stale::TOMBSTONE => {
-                    if payload.len() < 33 {
-                        return Err(bad("tombstone payload too short"));
+            for (key_hash, col, db_key) in list.tombstones {
+                let replaced_now = rewritten.contains(&(col, db_key.clone()));
+                if !replaced_now && let Some(bytes) = self.db.get(col, &db_key)? {
+                    let (v, _) = <(u64, Option<Vec<u8>>)>::decode(&mut &bytes[..])
+                        .map_err(|e| self.db.corrupt("tombstoned entry", e))?;
+                    if v == version {
+                        out.push((col, db_key, None));
                     }
-                    let key_hash: [u8; 32] = payload[..32].try_into().expect("32 bytes");
-                    let (col, db_key) = (payload[32], &payload[33..]);
-                    if rewritten.contains(&(col, db_key.to_vec())) {
-                        // Replaced by this commit; nothing to remove.
-                    } else if let Some(bytes) = self.db.get(col, db_key)? {
-                        let (v, _) = <(u64, Option<Vec<u8>>)>::decode(&mut &bytes[..])
-                            .map_err(|e| self.db.corrupt("tombstoned entry", e))?;
-                        if v == since {
-                            out.push((col, db_key.to_vec(), None));
-                        }
-                    }
-                    out.push((
-                        layout::TREE_VALUES,
-                        layout::tree_value_key(&key_hash, since).to_vec(),
-                        None,
-                    ));
                 }
-                _ => return Err(bad("unknown kind")),
+                out.push((
+                    layout::TREE_VALUES,
+                    layout::tree_value_key(&key_hash, version).to_vec(),
+                    None,
+                ));
             }
-            out.push((layout::STALE, key.clone(), None));
-            pruned += 1;
+            out.push((layout::STALE, key.to_vec(), None));
         }
-        Ok(())
+        out.push((
+            layout::META,
+            meta::PRUNED_BELOW.to_vec(),
+            Some(next.encode()),
+        ));
+        Ok(next)
+    }
+}
+
+/// What became unreachable at one version (kept under that version in [`layout::STALE`]),
+/// removed once the version falls out of the history window.
+#[derive(Default, Encode, Decode)]
+struct StaleList {
+    /// Replaced tree nodes ([`layout::TREE_NODES`] keys).
+    nodes: Vec<Vec<u8>>,
+    /// Replaced leaf values ([`layout::TREE_VALUES`] keys).
+    values: Vec<[u8; 40]>,
+    /// Removals: key hash, latest column and key there.
+    tombstones: Vec<([u8; 32], u8, Vec<u8>)>,
+}
+
+impl StaleList {
+    fn is_empty(&self) -> bool {
+        self.nodes.is_empty() && self.values.is_empty() && self.tombstones.is_empty()
     }
 }
 
@@ -487,7 +506,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub struct EntryCounts {
     /// Leaf values, all versions.
     pub tree_values: u64,
-    /// Pending prune entries.
+    /// Versions whose stale lists await pruning.
     pub stale: u64,
     /// Heights from 0 to the head whose tree root node is still stored.
     pub tree_roots: u64,
@@ -507,8 +526,12 @@ impl Store {
             Ok(n)
         };
         let mut tree_roots = 0;
+        let mut stale = 0;
         if let Some(head) = self.inner.head() {
             for version in 0..=head.header.height {
+                if db.get(layout::STALE, &version.to_be_bytes())?.is_some() {
+                    stale += 1;
+                }
                 if db
                     .get(layout::TREE_NODES, &layout::tree_root_key(version))?
                     .is_some()
@@ -519,7 +542,7 @@ impl Store {
         }
         Ok(EntryCounts {
             tree_values: count(layout::TREE_VALUES)?,
-            stale: count(layout::STALE)?,
+            stale,
             tree_roots,
         })
     }

@@ -1,0 +1,466 @@
+//! The transaction pool: what the node accepts from users and hands to block production.
+//!
+//! Admission checks, in order: size, decode (by the caller), chain id, gas limit (at least the
+//! intrinsic gas, at most the block gas limit), gas price floor, duplicate, signature, nonce
+//! (not below the account's, not too far ahead), replace-by-fee for a nonce already pending,
+//! and that the sender can pay for all its pending transactions. Every rejection is a
+//! [`Rejection`] with a reason fit to show the submitter.
+//!
+//! Each sender has one queue ordered by nonce: the transactions from the account's nonce up
+//! without a gap are **ready**, the rest **future**. Block production takes ready transactions
+//! by gas price (best first, ties by arrival), always in nonce order per sender. Limits: a
+//! per-sender count, a global count (a better-paying transaction evicts the worst-paying
+//! last-in-queue one), and an age after which transactions expire.
+//!
+//! The pool is a plain data structure (no clock, no I/O): callers pass the time and the
+//! accounts, so it is tested and benchmarked directly.
+
+mod rejection;
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::sync::Arc;
+
+use aether_engine::GasSchedule;
+use aether_engine::types::{Account, Action, Address, Hash, SignedTransaction};
+use parity_scale_codec::Encode;
+
+pub use rejection::Rejection;
+
+/// Pool limits and rules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// The chain's id: other chains' transactions are refused.
+    pub chain_id: u64,
+    /// Most transactions in the pool.
+    pub max_txs: usize,
+    /// Most transactions of one sender.
+    pub max_per_sender: usize,
+    /// Most a nonce may run ahead of the account's.
+    pub max_nonce_gap: u64,
+    /// Largest encoded transaction, in bytes.
+    pub max_tx_bytes: usize,
+    /// Lowest gas price accepted.
+    pub min_gas_price: u128,
+    /// A replacement must pay at least this many percent more gas price.
+    pub replace_bump_percent: u128,
+    /// Milliseconds after which a pending transaction is dropped.
+    pub expiry_ms: u64,
+    /// The block gas limit: no transaction may ask for more.
+    pub block_gas_limit: u64,
+    /// The gas schedule (for the intrinsic gas).
+    pub gas: GasSchedule,
+}
+
+impl PoolConfig {
+    /// Defaults for a chain: 100k transactions, 64 per sender, nonces up to 64 ahead, 256 KiB
+    /// transactions, price floor 1, 10% replacement bump, 10 minutes expiry.
+    pub fn new(chain_id: u64, block_gas_limit: u64) -> Self {
+        Self {
+            chain_id,
+            max_txs: 100_000,
+            max_per_sender: 64,
+            max_nonce_gap: 64,
+            max_tx_bytes: 256 * 1024,
+            min_gas_price: 1,
+            replace_bump_percent: 10,
+            expiry_ms: 10 * 60 * 1000,
+            block_gas_limit,
+            gas: GasSchedule::V1,
+        }
+    }
+}
+
+/// A pending transaction.
+#[derive(Clone, Debug)]
+pub struct PoolTx {
+    /// The transaction.
+    pub tx: Arc<SignedTransaction>,
+    /// Its hash.
+    pub hash: Hash,
+    /// Its sender.
+    pub sender: Address,
+    /// Arrival time, milliseconds.
+    pub arrived_ms: u64,
+    /// Arrival order (breaks price ties, oldest first).
+    seq: u64,
+    /// Most the sender can pay for it: fee at its gas limit plus value moved.
+    cost: u128,
+    /// Encoded size.
+    pub bytes: usize,
+}
+
+impl PoolTx {
+    fn nonce(&self) -> u64 {
+        self.tx.tx.nonce
+    }
+    fn price(&self) -> u128 {
+        self.tx.tx.gas_price
+    }
+}
+
+/// What the pool did with a submitted transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Admitted {
+    /// Its hash.
+    pub hash: Hash,
+    /// Whether it can go into the next block (no nonce gap before it).
+    pub ready: bool,
+    /// The transaction it replaced (same sender and nonce, lower price).
+    pub replaced: Option<Hash>,
+    /// A transaction evicted to make room.
+    pub evicted: Option<Hash>,
+}
+
+#[derive(Default)]
+struct SenderQueue {
+    /// Pending transactions by nonce.
+    by_nonce: BTreeMap<u64, Hash>,
+    /// The account's nonce as last seen.
+    account_nonce: u64,
+    /// Sum of the costs of the pending transactions.
+    committed_cost: u128,
+}
+
+/// The pool. Not thread-safe by itself; the node keeps it behind a lock.
+pub struct Mempool {
+    config: PoolConfig,
+    txs: HashMap<Hash, PoolTx>,
+    senders: HashMap<Address, SenderQueue>,
+    /// Every pending transaction by (price, newest first): the first is the eviction candidate.
+    by_price: BTreeSet<(u128, Reverse<u64>, Hash)>,
+    /// Arrival order, for expiry.
+    by_arrival: BTreeSet<(u64, Hash)>,
+    next_seq: u64,
+    bytes: usize,
+}
+
+impl Mempool {
+    /// An empty pool.
+    pub fn new(config: PoolConfig) -> Self {
+        Self {
+            config,
+            txs: HashMap::new(),
+            senders: HashMap::new(),
+            by_price: BTreeSet::new(),
+            by_arrival: BTreeSet::new(),
+            next_seq: 0,
+            bytes: 0,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
+    }
+
+    /// Number of pending transactions.
+    pub fn len(&self) -> usize {
+        self.txs.len()
+    }
+
+    /// Whether the pool is empty.
+    pub fn is_empty(&self) -> bool {
+        self.txs.is_empty()
+    }
+
+    /// Total encoded size of the pending transactions.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The pending transaction with hash `hash`.
+    pub fn get(&self, hash: &Hash) -> Option<&PoolTx> {
+        self.txs.get(hash)
+    }
+
+    /// Number of ready and future transactions.
+    pub fn counts(&self) -> (usize, usize) {
+        let mut ready = 0;
+        for q in self.senders.values() {
+            ready += ready_run(q);
+        }
+        (ready, self.txs.len() - ready)
+    }
+
+    /// Checks and admits `tx`. `account` is the sender's account at the head (`None` if it
+    /// does not exist), `now_ms` the current time.
+    pub fn submit(
+        &mut self,
+        tx: SignedTransaction,
+        account: Option<&Account>,
+        now_ms: u64,
+    ) -> Result<Admitted, Rejection> {
+        let bytes = tx.encoded_size();
+        self.check_static(&tx, bytes)?;
+        let hash = tx.hash();
+        if self.txs.contains_key(&hash) {
+            return Err(Rejection::AlreadyKnown);
+        }
+        if !tx.verify_signature() {
+            return Err(Rejection::BadSignature);
+        }
+        let sender = tx.sender();
+        let account_nonce = account.map_or(0, |a| a.nonce);
+        let balance = account.map_or(0, |a| a.balance);
+        let nonce = tx.tx.nonce;
+        if nonce < account_nonce {
+            return Err(Rejection::NonceTooLow {
+                nonce,
+                expected: account_nonce,
+            });
+        }
+        if nonce - account_nonce > self.config.max_nonce_gap {
+            return Err(Rejection::NonceTooFarAhead {
+                nonce,
+                expected: account_nonce,
+                max_gap: self.config.max_nonce_gap,
+            });
+        }
+        let cost = cost_of(&tx);
+        let queue = self.senders.get(&sender);
+        let replacing = queue.and_then(|q| q.by_nonce.get(&nonce)).copied();
+        let (pending_cost, pending_count) =
+            queue.map_or((0, 0), |q| (q.committed_cost, q.by_nonce.len()));
+        let replaced_cost = replacing.map_or(0, |h| self.txs[&h].cost);
+        if let Some(old) = replacing {
+            let old_price = self.txs[&old].price();
+            let needed = old_price
+                .saturating_mul(100 + self.config.replace_bump_percent)
+                .div_ceil(100)
+                .max(old_price + 1);
+            if tx.tx.gas_price < needed {
+                return Err(Rejection::ReplacementUnderpriced {
+                    offered: tx.tx.gas_price,
+                    needed,
+                });
+            }
+        } else if pending_count >= self.config.max_per_sender {
+            return Err(Rejection::SenderFull {
+                limit: self.config.max_per_sender,
+            });
+        }
+        let need = pending_cost
+            .saturating_sub(replaced_cost)
+            .saturating_add(cost);
+        if need > balance {
+            return Err(Rejection::CannotPay { need, balance });
+        }
+        let mut evicted = None;
+        if replacing.is_none() && self.txs.len() >= self.config.max_txs {
+            match self.eviction_candidate(tx.tx.gas_price) {
+                Some(victim) => {
+                    self.remove(&victim);
+                    evicted = Some(victim);
+                }
+                None => {
+                    return Err(Rejection::PoolFull {
+                        limit: self.config.max_txs,
+                    });
+                }
+            }
+        }
+        if let Some(old) = replacing {
+            self.remove(&old);
+        }
+
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let entry = PoolTx {
+            tx: Arc::new(tx),
+            hash,
+            sender,
+            arrived_ms: now_ms,
+            seq,
+            cost,
+            bytes,
+        };
+        self.by_price.insert((entry.price(), Reverse(seq), hash));
+        self.by_arrival.insert((now_ms, hash));
+        self.bytes += bytes;
+        let queue = self.senders.entry(sender).or_default();
+        queue.account_nonce = account_nonce;
+        queue.by_nonce.insert(nonce, hash);
+        queue.committed_cost = queue.committed_cost.saturating_add(cost);
+        let ready = nonce < account_nonce + ready_run(queue) as u64;
+        self.txs.insert(hash, entry);
+        Ok(Admitted {
+            hash,
+            ready,
+            replaced: replacing,
+            evicted,
+        })
+    }
+
+    /// Checks that need neither state nor the pool.
+    fn check_static(&self, tx: &SignedTransaction, bytes: usize) -> Result<(), Rejection> {
+        let c = &self.config;
+        if bytes > c.max_tx_bytes {
+            return Err(Rejection::TooLarge {
+                bytes,
+                max: c.max_tx_bytes,
+            });
+        }
+        if tx.tx.chain_id != c.chain_id {
+            return Err(Rejection::WrongChain {
+                expected: c.chain_id,
+                got: tx.tx.chain_id,
+            });
+        }
+        let intrinsic = c
+            .gas
+            .tx_base
+            .saturating_add(c.gas.tx_per_byte.saturating_mul(bytes as u64));
+        if tx.tx.gas_limit < intrinsic {
+            return Err(Rejection::GasLimitBelowIntrinsic {
+                gas_limit: tx.tx.gas_limit,
+                intrinsic,
+            });
+        }
+        if tx.tx.gas_limit > c.block_gas_limit {
+            return Err(Rejection::GasLimitAboveBlockLimit {
+                gas_limit: tx.tx.gas_limit,
+                block_gas_limit: c.block_gas_limit,
+            });
+        }
+        if tx.tx.gas_price < c.min_gas_price {
+            return Err(Rejection::Underpriced {
+                offered: tx.tx.gas_price,
+                min: c.min_gas_price,
+            });
+        }
+        Ok(())
+    }
+
+    /// The cheapest transaction that is last in its sender's queue, if it pays less than
+    /// `price` (evicting a middle one would strand the later ones).
+    fn eviction_candidate(&self, price: u128) -> Option<Hash> {
+        for (p, _, hash) in self.by_price.iter().take(1024) {
+            if *p >= price {
+                return None;
+            }
+            let tx = &self.txs[hash];
+            let queue = &self.senders[&tx.sender];
+            if queue.by_nonce.last_key_value().map(|(_, h)| h) == Some(hash) {
+                return Some(*hash);
+            }
+        }
+        None
+    }
+
+    fn remove(&mut self, hash: &Hash) -> Option<PoolTx> {
+        let tx = self.txs.remove(hash)?;
+        self.by_price.remove(&(tx.price(), Reverse(tx.seq), *hash));
+        self.by_arrival.remove(&(tx.arrived_ms, *hash));
+        self.bytes -= tx.bytes;
+        if let Some(q) = self.senders.get_mut(&tx.sender) {
+            q.by_nonce.remove(&tx.nonce());
+            q.committed_cost = q.committed_cost.saturating_sub(tx.cost);
+            if q.by_nonce.is_empty() {
+                self.senders.remove(&tx.sender);
+            }
+        }
+        Some(tx)
+    }
+
+    /// Ready transactions for a block: best gas price first, each sender's in nonce order,
+    /// while their gas limits fit in `gas_limit` and at most `max_count`.
+    pub fn ready(&self, gas_limit: u64, max_count: usize) -> Vec<Arc<SignedTransaction>> {
+        let mut heap = BinaryHeap::new();
+        for (sender, q) in &self.senders {
+            if let Some(hash) = q.by_nonce.get(&q.account_nonce) {
+                let tx = &self.txs[hash];
+                heap.push((tx.price(), Reverse(tx.seq), *sender, q.account_nonce));
+            }
+        }
+        let mut out = Vec::new();
+        let mut gas_left = gas_limit;
+        while let Some((_, _, sender, nonce)) = heap.pop() {
+            if out.len() >= max_count {
+                break;
+            }
+            let q = &self.senders[&sender];
+            let tx = &self.txs[&q.by_nonce[&nonce]];
+            if tx.tx.tx.gas_limit > gas_left {
+                // This sender's chain stops here; others may still fit.
+                continue;
+            }
+            gas_left -= tx.tx.tx.gas_limit;
+            out.push(tx.tx.clone());
+            if let Some(next) = q.by_nonce.get(&(nonce + 1)) {
+                let next_tx = &self.txs[next];
+                heap.push((next_tx.price(), Reverse(next_tx.seq), sender, nonce + 1));
+            }
+        }
+        out
+    }
+
+    /// Updates the pool after a block: drops the included transactions and every pending one
+    /// whose nonce the sender has now passed. `nonce_of` gives each affected sender's new
+    /// account nonce.
+    pub fn on_block(
+        &mut self,
+        included: &[SignedTransaction],
+        nonce_of: impl Fn(&Address) -> u64,
+    ) -> usize {
+        let mut removed = 0;
+        let mut touched = BTreeSet::new();
+        for tx in included {
+            if self.remove(&tx.hash()).is_some() {
+                removed += 1;
+            }
+            touched.insert(tx.sender());
+        }
+        for sender in touched {
+            let nonce = nonce_of(&sender);
+            let stale: Vec<Hash> = match self.senders.get_mut(&sender) {
+                None => continue,
+                Some(q) => {
+                    q.account_nonce = nonce;
+                    q.by_nonce.range(..nonce).map(|(_, h)| *h).collect()
+                }
+            };
+            for h in stale {
+                self.remove(&h);
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    /// Drops transactions that arrived more than the expiry ago; returns how many.
+    pub fn expire(&mut self, now_ms: u64) -> usize {
+        let cutoff = now_ms.saturating_sub(self.config.expiry_ms);
+        let old: Vec<Hash> = self
+            .by_arrival
+            .range(..(cutoff, Hash([0; 32])))
+            .map(|(_, h)| *h)
+            .collect();
+        for h in &old {
+            self.remove(h);
+        }
+        old.len()
+    }
+}
+
+/// How many transactions from the account's nonce on follow without a gap.
+fn ready_run(q: &SenderQueue) -> usize {
+    (q.account_nonce..)
+        .zip(q.by_nonce.range(q.account_nonce..))
+        .take_while(|(expected, (nonce, _))| *expected == **nonce)
+        .count()
+}
+
+/// Most a transaction can cost its sender: the fee at its gas limit plus the value it moves.
+fn cost_of(tx: &SignedTransaction) -> u128 {
+    let fee = u128::from(tx.tx.gas_limit).saturating_mul(tx.tx.gas_price);
+    let value = match &tx.tx.action {
+        Action::Transfer { amount, .. } => *amount,
+        Action::Instantiate { value, .. } | Action::Call { value, .. } => *value,
+        _ => 0,
+    };
+    fee.saturating_add(value)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,128 @@
+//! Why the pool refused a transaction.
+
+/// A refused transaction, with a reason for the submitter. [`Rejection::code`] is the stable
+/// number the RPC reports (documented in `docs/rpc.md`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// The bytes are not a signed transaction.
+    #[error("malformed transaction: {0}")]
+    Malformed(String),
+    /// The transaction is larger than the pool accepts.
+    #[error("transaction is {bytes} bytes, the limit is {max}")]
+    TooLarge {
+        /// Its size.
+        bytes: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Signed for another chain.
+    #[error("transaction is for chain {got}, this is chain {expected}")]
+    WrongChain {
+        /// This chain.
+        expected: u64,
+        /// The transaction's.
+        got: u64,
+    },
+    /// The signature does not verify.
+    #[error("invalid signature")]
+    BadSignature,
+    /// The account has already used this nonce.
+    #[error("nonce {nonce} is too low: the account's next nonce is {expected}")]
+    NonceTooLow {
+        /// The transaction's nonce.
+        nonce: u64,
+        /// The account's.
+        expected: u64,
+    },
+    /// The nonce is too far ahead of the account's.
+    #[error("nonce {nonce} is more than {max_gap} ahead of the account's next nonce {expected}")]
+    NonceTooFarAhead {
+        /// The transaction's nonce.
+        nonce: u64,
+        /// The account's.
+        expected: u64,
+        /// The largest gap accepted.
+        max_gap: u64,
+    },
+    /// The same transaction is already pending.
+    #[error("transaction already known")]
+    AlreadyKnown,
+    /// Gas price below the floor.
+    #[error("gas price {offered} is below the minimum {min}")]
+    Underpriced {
+        /// Offered price.
+        offered: u128,
+        /// The floor.
+        min: u128,
+    },
+    /// A replacement for a pending nonce does not pay enough more.
+    #[error("replacement gas price {offered} is too low: at least {needed} is needed")]
+    ReplacementUnderpriced {
+        /// Offered price.
+        offered: u128,
+        /// The least accepted.
+        needed: u128,
+    },
+    /// The gas limit does not cover the intrinsic gas.
+    #[error("gas limit {gas_limit} is below the intrinsic gas {intrinsic}")]
+    GasLimitBelowIntrinsic {
+        /// The transaction's gas limit.
+        gas_limit: u64,
+        /// Gas charged before anything runs.
+        intrinsic: u64,
+    },
+    /// The gas limit exceeds the block gas limit.
+    #[error("gas limit {gas_limit} exceeds the block gas limit {block_gas_limit}")]
+    GasLimitAboveBlockLimit {
+        /// The transaction's gas limit.
+        gas_limit: u64,
+        /// The block's.
+        block_gas_limit: u64,
+    },
+    /// The sender cannot pay for this and its other pending transactions.
+    #[error(
+        "insufficient balance: {need} needed for this and pending transactions, {balance} available"
+    )]
+    CannotPay {
+        /// Fees at gas limit plus values of the pending transactions and this one.
+        need: u128,
+        /// The account's balance.
+        balance: u128,
+    },
+    /// The sender has too many pending transactions.
+    #[error("sender has {limit} pending transactions, the most allowed")]
+    SenderFull {
+        /// The per-sender limit.
+        limit: usize,
+    },
+    /// The pool is full and the transaction pays too little to evict another.
+    #[error(
+        "transaction pool is full ({limit} transactions) and this one pays too little to replace any"
+    )]
+    PoolFull {
+        /// The pool's limit.
+        limit: usize,
+    },
+}
+
+impl Rejection {
+    /// The application error code reported over RPC (−32010 and below).
+    pub fn code(&self) -> i32 {
+        match self {
+            Rejection::Malformed(_) => -32010,
+            Rejection::TooLarge { .. } => -32011,
+            Rejection::WrongChain { .. } => -32012,
+            Rejection::BadSignature => -32013,
+            Rejection::NonceTooLow { .. } => -32014,
+            Rejection::NonceTooFarAhead { .. } => -32015,
+            Rejection::AlreadyKnown => -32016,
+            Rejection::Underpriced { .. } => -32017,
+            Rejection::ReplacementUnderpriced { .. } => -32018,
+            Rejection::GasLimitBelowIntrinsic { .. } => -32019,
+            Rejection::GasLimitAboveBlockLimit { .. } => -32020,
+            Rejection::CannotPay { .. } => -32021,
+            Rejection::SenderFull { .. } => -32022,
+            Rejection::PoolFull { .. } => -32023,
+        }
+    }
+}

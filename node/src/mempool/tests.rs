@@ -1,0 +1,262 @@
+use aether_engine::crypto::Keypair;
+use aether_engine::types::{Action, Transaction};
+
+use super::*;
+
+const CHAIN: u64 = 7;
+
+fn config() -> PoolConfig {
+    PoolConfig::new(CHAIN, 10_000_000)
+}
+
+fn rich() -> Account {
+    Account::with_balance(u128::MAX / 2)
+}
+
+fn tx(key: &Keypair, nonce: u64, price: u128) -> SignedTransaction {
+    key.sign_tx(Transaction {
+        chain_id: CHAIN,
+        nonce,
+        gas_limit: 50_000,
+        gas_price: price,
+        action: Action::Transfer {
+            to: Address([9; 32]),
+            amount: 1,
+        },
+    })
+}
+
+fn key(name: &str) -> Keypair {
+    Keypair::dev(name, false)
+}
+
+#[test]
+fn every_static_rule_is_enforced_with_its_reason() {
+    let mut pool = Mempool::new(config());
+    let k = key("alice");
+    let acc = rich();
+    let mut wrong_chain = tx(&k, 0, 1).tx;
+    wrong_chain.chain_id = 8;
+    assert_eq!(
+        pool.submit(k.sign_tx(wrong_chain), Some(&acc), 0),
+        Err(Rejection::WrongChain {
+            expected: 7,
+            got: 8
+        })
+    );
+    let mut low_gas = tx(&k, 0, 1).tx;
+    low_gas.gas_limit = 10;
+    assert!(matches!(
+        pool.submit(k.sign_tx(low_gas), Some(&acc), 0),
+        Err(Rejection::GasLimitBelowIntrinsic { gas_limit: 10, .. })
+    ));
+    let mut high_gas = tx(&k, 0, 1).tx;
+    high_gas.gas_limit = 10_000_001;
+    assert!(matches!(
+        pool.submit(k.sign_tx(high_gas), Some(&acc), 0),
+        Err(Rejection::GasLimitAboveBlockLimit { .. })
+    ));
+    assert_eq!(
+        pool.submit(tx(&k, 0, 0), Some(&acc), 0),
+        Err(Rejection::Underpriced { offered: 0, min: 1 })
+    );
+    let mut forged = tx(&k, 0, 1);
+    forged.tx.nonce = 1;
+    assert_eq!(
+        pool.submit(forged, Some(&acc), 0),
+        Err(Rejection::BadSignature)
+    );
+    let mut big = tx(&k, 0, 1).tx;
+    big.action = Action::UploadCode {
+        code: vec![0; 300_000],
+    };
+    assert!(matches!(
+        pool.submit(k.sign_tx(big), Some(&acc), 0),
+        Err(Rejection::TooLarge { .. })
+    ));
+    assert!(pool.is_empty(), "nothing was admitted");
+}
+
+#[test]
+fn nonces_below_the_account_or_too_far_ahead_are_refused() {
+    let mut pool = Mempool::new(config());
+    let k = key("alice");
+    let acc = Account { nonce: 5, ..rich() };
+    assert_eq!(
+        pool.submit(tx(&k, 4, 1), Some(&acc), 0),
+        Err(Rejection::NonceTooLow {
+            nonce: 4,
+            expected: 5
+        })
+    );
+    assert!(matches!(
+        pool.submit(tx(&k, 5 + 65, 1), Some(&acc), 0),
+        Err(Rejection::NonceTooFarAhead { .. })
+    ));
+    assert!(pool.submit(tx(&k, 5 + 64, 1), Some(&acc), 0).is_ok());
+}
+
+#[test]
+fn duplicates_are_refused() {
+    let mut pool = Mempool::new(config());
+    let k = key("alice");
+    let t = tx(&k, 0, 1);
+    pool.submit(t.clone(), Some(&rich()), 0).unwrap();
+    assert_eq!(
+        pool.submit(t, Some(&rich()), 0),
+        Err(Rejection::AlreadyKnown)
+    );
+    assert_eq!(pool.len(), 1);
+}
+
+#[test]
+fn a_gap_makes_later_nonces_future_until_it_is_filled() {
+    let mut pool = Mempool::new(config());
+    let k = key("alice");
+    let a = pool.submit(tx(&k, 1, 1), Some(&rich()), 0).unwrap();
+    assert!(!a.ready);
+    assert_eq!(pool.counts(), (0, 1));
+    assert!(pool.ready(u64::MAX, 100).is_empty());
+    let b = pool.submit(tx(&k, 0, 1), Some(&rich()), 0).unwrap();
+    assert!(b.ready);
+    assert_eq!(pool.counts(), (2, 0));
+    let nonces: Vec<u64> = pool
+        .ready(u64::MAX, 100)
+        .iter()
+        .map(|t| t.tx.nonce)
+        .collect();
+    assert_eq!(nonces, vec![0, 1]);
+}
+
+#[test]
+fn blocks_take_the_best_price_first_and_each_sender_in_nonce_order() {
+    let mut pool = Mempool::new(config());
+    let (a, b, c) = (key("alice"), key("bob"), key("charlie"));
+    pool.submit(tx(&a, 0, 5), Some(&rich()), 0).unwrap();
+    pool.submit(tx(&a, 1, 50), Some(&rich()), 0).unwrap();
+    pool.submit(tx(&b, 0, 10), Some(&rich()), 0).unwrap();
+    pool.submit(tx(&c, 0, 10), Some(&rich()), 0).unwrap();
+    let order: Vec<(Address, u64)> = pool
+        .ready(u64::MAX, 100)
+        .iter()
+        .map(|t| (t.sender(), t.tx.nonce))
+        .collect();
+    // bob and charlie pay 10 (bob arrived first); alice's 5 comes before her 50.
+    assert_eq!(
+        order,
+        vec![
+            (b.address(), 0),
+            (c.address(), 0),
+            (a.address(), 0),
+            (a.address(), 1)
+        ]
+    );
+    // Gas and count limits.
+    assert_eq!(pool.ready(100_000, 100).len(), 2);
+    assert_eq!(pool.ready(u64::MAX, 3).len(), 3);
+}
+
+#[test]
+fn replace_by_fee_needs_the_bump() {
+    let mut pool = Mempool::new(config());
+    let k = key("alice");
+    let first = pool.submit(tx(&k, 0, 100), Some(&rich()), 0).unwrap();
+    let mut cheap = tx(&k, 0, 109).tx;
+    cheap.gas_limit = 50_001;
+    assert_eq!(
+        pool.submit(k.sign_tx(cheap), Some(&rich()), 0),
+        Err(Rejection::ReplacementUnderpriced {
+            offered: 109,
+            needed: 110
+        })
+    );
+    let better = pool.submit(tx(&k, 0, 110), Some(&rich()), 0).unwrap();
+    assert_eq!(better.replaced, Some(first.hash));
+    assert_eq!(pool.len(), 1);
+    assert!(pool.get(&first.hash).is_none());
+}
+
+#[test]
+fn the_sender_must_afford_all_its_pending_transactions() {
+    let mut pool = Mempool::new(config());
+    let k = key("alice");
+    // Each costs 50,000 gas × 1 + 1 moved.
+    let acc = Account::with_balance(100_002);
+    pool.submit(tx(&k, 0, 1), Some(&acc), 0).unwrap();
+    pool.submit(tx(&k, 1, 1), Some(&acc), 0).unwrap();
+    assert_eq!(
+        pool.submit(tx(&k, 2, 1), Some(&acc), 0),
+        Err(Rejection::CannotPay {
+            need: 150_003,
+            balance: 100_002
+        })
+    );
+    assert!(matches!(
+        pool.submit(tx(&key("nobody"), 0, 1), None, 0),
+        Err(Rejection::CannotPay { balance: 0, .. })
+    ));
+}
+
+#[test]
+fn per_sender_and_global_limits_hold_and_better_prices_evict_the_worst() {
+    let mut cfg = config();
+    cfg.max_per_sender = 2;
+    cfg.max_txs = 3;
+    let mut pool = Mempool::new(cfg);
+    let (a, b) = (key("alice"), key("bob"));
+    pool.submit(tx(&a, 0, 5), Some(&rich()), 0).unwrap();
+    let a1 = pool.submit(tx(&a, 1, 3), Some(&rich()), 0).unwrap();
+    assert_eq!(
+        pool.submit(tx(&a, 2, 9), Some(&rich()), 0),
+        Err(Rejection::SenderFull { limit: 2 })
+    );
+    pool.submit(tx(&b, 0, 4), Some(&rich()), 0).unwrap();
+    // Full: a price at or below the worst evictable one (3) is refused.
+    assert_eq!(
+        pool.submit(tx(&key("charlie"), 0, 3), Some(&rich()), 0),
+        Err(Rejection::PoolFull { limit: 3 })
+    );
+    // A better one evicts alice's nonce 1 (the cheapest that is last in its queue).
+    let c = pool
+        .submit(tx(&key("charlie"), 0, 6), Some(&rich()), 0)
+        .unwrap();
+    assert_eq!(c.evicted, Some(a1.hash));
+    assert_eq!(pool.len(), 3);
+}
+
+#[test]
+fn included_and_outdated_transactions_leave_after_a_block() {
+    let mut pool = Mempool::new(config());
+    let (a, b) = (key("alice"), key("bob"));
+    let t0 = tx(&a, 0, 1);
+    pool.submit(t0.clone(), Some(&rich()), 0).unwrap();
+    pool.submit(tx(&a, 1, 1), Some(&rich()), 0).unwrap();
+    pool.submit(tx(&a, 2, 1), Some(&rich()), 0).unwrap();
+    pool.submit(tx(&b, 0, 1), Some(&rich()), 0).unwrap();
+    // The block included alice's nonce 0, and her nonce 1 arrived by another route.
+    let removed = pool.on_block(&[t0], |addr| if *addr == a.address() { 2 } else { 0 });
+    assert_eq!(removed, 2);
+    assert_eq!(pool.len(), 2);
+    let ready: Vec<u64> = pool
+        .ready(u64::MAX, 10)
+        .iter()
+        .map(|t| t.tx.nonce)
+        .collect();
+    assert_eq!(
+        ready.len(),
+        2,
+        "alice's nonce 2 and bob's nonce 0 are ready: {ready:?}"
+    );
+}
+
+#[test]
+fn old_transactions_expire() {
+    let mut pool = Mempool::new(config());
+    let k = key("alice");
+    pool.submit(tx(&k, 0, 1), Some(&rich()), 1_000).unwrap();
+    pool.submit(tx(&k, 1, 1), Some(&rich()), 500_000).unwrap();
+    assert_eq!(pool.expire(1_000 + 600_000), 0);
+    assert_eq!(pool.expire(1_001 + 600_000), 1);
+    assert_eq!(pool.len(), 1);
+    assert_eq!(pool.bytes(), pool.get(&tx(&k, 1, 1).hash()).unwrap().bytes);
+}
