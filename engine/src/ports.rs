@@ -91,9 +91,67 @@ pub trait Network: Send + Sync {
     fn peers(&self) -> Vec<PeerId>;
 }
 
-/// Decides which blocks are final. A consensus engine is driven from outside (messages, ticks)
-/// and tells the node what to do; the node never reaches into it.
-pub trait BlockFinality {
-    /// Highest height known final.
-    fn finalized_height(&self) -> u64;
+/// What the node tells consensus.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConsensusInput {
+    /// Time passed: the node's clock, milliseconds since the Unix epoch.
+    Tick {
+        /// Now.
+        now_ms: u64,
+    },
+    /// The node executed and committed a block (its own proposal or one consensus accepted).
+    Committed {
+        /// The committed block's header.
+        header: BlockHeader,
+    },
+    /// A consensus message arrived from a peer.
+    Message {
+        /// The sender.
+        from: PeerId,
+        /// The message bytes, undecoded.
+        payload: Vec<u8>,
+    },
+}
+
+/// What consensus asks of the node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConsensusOutput {
+    /// Build the block at `height` on the head from the pool, with this timestamp; execute it,
+    /// commit it and report [`ConsensusInput::Committed`].
+    Propose {
+        /// The height of the block to build.
+        height: u64,
+        /// Its timestamp.
+        timestamp_ms: u64,
+    },
+    /// Every block up to `height` is final.
+    Finalized {
+        /// The highest final height.
+        height: u64,
+    },
+    /// Send `payload` to every peer.
+    Broadcast {
+        /// The message.
+        payload: Vec<u8>,
+    },
+    /// Send `payload` to one peer.
+    Send {
+        /// The peer.
+        to: PeerId,
+        /// The message.
+        payload: Vec<u8>,
+    },
+}
+
+/// A consensus engine as a pure state machine: the node feeds it inputs (time, commits,
+/// messages) and carries out the outputs it returns. It reads no clock and does no I/O, so it
+/// is tested and simulated deterministically. The single-node dev sealer and HotStuff both sit
+/// behind this trait.
+pub trait Consensus: Send {
+    /// Handles one input.
+    fn handle(&mut self, input: ConsensusInput) -> Vec<ConsensusOutput>;
+    /// The highest height known final, if any.
+    fn finalized_height(&self) -> Option<u64>;
+    /// A short name for logs and `system_info` (`dev-sealer`, `hotstuff`).
+    fn name(&self) -> &'static str;
 }

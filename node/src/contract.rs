@@ -1,4 +1,5 @@
-//! `aether contract build`: builds a contract crate to `<name>.wasm` and `<name>.abi.json`.
+//! `aether contract build|deploy|call|query`: builds a contract crate to `<name>.wasm` and
+//! `<name>.abi.json`; deploys and calls contracts over RPC.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,6 +11,12 @@ use clap::{Args, Subcommand};
 pub enum ContractCommand {
     /// Build a contract crate to validated Wasm and its ABI metadata.
     Build(BuildArgs),
+    /// Upload and instantiate a contract (over RPC).
+    Deploy(crate::client::DeployArgs),
+    /// Call a contract in a transaction (over RPC).
+    Call(crate::client::SendCallArgs),
+    /// Dry-run a call at the head: return value, events and exact gas (over RPC).
+    Query(crate::client::QueryArgs),
 }
 
 #[derive(Args, Debug)]
@@ -26,7 +33,24 @@ pub struct BuildArgs {
 }
 
 pub fn run(cmd: ContractCommand) -> ExitCode {
-    match cmd {
+    let client = match cmd {
+        ContractCommand::Deploy(a) => crate::client::deploy(a),
+        ContractCommand::Call(a) => crate::client::call(a),
+        ContractCommand::Query(a) => crate::client::query(a),
+        ContractCommand::Build(args) => return build_command(args),
+    };
+    match client {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn build_command(args: BuildArgs) -> ExitCode {
+    match ContractCommand::Build(args) {
         ContractCommand::Build(args) => {
             let opts = BuildOptions {
                 crate_dir: args.path,
@@ -56,5 +80,6 @@ pub fn run(cmd: ContractCommand) -> ExitCode {
                 }
             }
         }
+        _ => ExitCode::from(2),
     }
 }

@@ -93,17 +93,21 @@ struct Prepared {
     abi: Option<Abi>,
 }
 
-fn prepare(args: &ExecArgs) -> anyhow::Result<Prepared> {
-    let raw = std::fs::read(&args.wasm)
-        .with_context(|| format!("cannot read {}", args.wasm.display()))?;
-    let code = if args.wasm.extension().is_some_and(|e| e == "wat") {
-        wat::parse_bytes(&raw)
-            .with_context(|| format!("{} is not valid WAT", args.wasm.display()))?
-            .into_owned()
+/// Reads a `.wasm` module, or a `.wat` one and assembles it.
+pub(crate) fn read_module(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let raw = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if path.extension().is_some_and(|e| e == "wat") {
+        Ok(wat::parse_bytes(&raw)
+            .with_context(|| format!("{} is not valid WAT", path.display()))?
+            .into_owned())
     } else {
-        raw
-    };
-    let abi = load_abi(args, &code)?;
+        Ok(raw)
+    }
+}
+
+fn prepare(args: &ExecArgs) -> anyhow::Result<Prepared> {
+    let code = read_module(&args.wasm)?;
+    let abi = load_abi(args.abi.as_deref(), &args.wasm, &code)?;
     let input = encode_input("--args", &args.args, &args.call, abi.as_ref())?;
     let init_input = encode_input("--init-args", &args.init_args, "init", abi.as_ref())?;
     let state = match &args.state {
@@ -120,8 +124,12 @@ fn prepare(args: &ExecArgs) -> anyhow::Result<Prepared> {
 }
 
 /// The ABI from `--abi`, the module's custom section, or `<file>.abi.json` beside it.
-fn load_abi(args: &ExecArgs, code: &[u8]) -> anyhow::Result<Option<Abi>> {
-    let (bytes, source) = if let Some(path) = &args.abi {
+pub(crate) fn load_abi(
+    abi: Option<&std::path::Path>,
+    wasm: &std::path::Path,
+    code: &[u8],
+) -> anyhow::Result<Option<Abi>> {
+    let (bytes, source) = if let Some(path) = abi {
         let b = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         (b, path.display().to_string())
     } else if let Some(b) =
@@ -132,11 +140,11 @@ fn load_abi(args: &ExecArgs, code: &[u8]) -> anyhow::Result<Option<Abi>> {
             format!(
                 "the `{}` section of {}",
                 aether_contract_build::ABI_SECTION,
-                args.wasm.display()
+                wasm.display()
             ),
         )
     } else {
-        let beside = args.wasm.with_extension("abi.json");
+        let beside = wasm.with_extension("abi.json");
         match std::fs::read(&beside) {
             Ok(b) => (b, beside.display().to_string()),
             Err(_) => return Ok(None),
@@ -148,7 +156,7 @@ fn load_abi(args: &ExecArgs, code: &[u8]) -> anyhow::Result<Option<Abi>> {
 }
 
 /// Hex input, or a JSON array encoded through the ABI.
-fn encode_input(
+pub(crate) fn encode_input(
     flag: &str,
     text: &str,
     method: &str,
@@ -173,7 +181,7 @@ fn encode_input(
 }
 
 /// Adds ABI-decoded forms of the return data and events to the receipt JSON.
-fn decorate(out: &mut Value, r: &Receipt, abi: &Abi, method: &str) {
+pub(crate) fn decorate(out: &mut Value, r: &Receipt, abi: &Abi, method: &str) {
     let decoded = match r.status {
         Status::Success => abi
             .decode_return(method, &r.return_data)

@@ -1,10 +1,18 @@
 //! # aether-node
 //!
-//! The parts of the `aether` binary that are more than argument handling, as a library so that
-//! they are tested and benchmarked directly. Today: the transaction pool ([`mempool`]). The
-//! binary (`src/main.rs`) adds the contract sandbox (`aether exec`) and contract tooling.
+//! The node behind the `aether` binary, as a library so that it is tested and benchmarked
+//! directly: the transaction pool ([`mempool`]), the chain around the store ([`chain`]), the
+//! genesis ([`genesis`]), keys ([`keys`]), the JSON-RPC server ([`rpc`]), metrics
+//! ([`metrics`]) and the running service ([`service`]) that wires them to the consensus and
+//! network ports. The binary (`src/main.rs`) adds the command line.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod chain;
+pub mod genesis;
+pub mod keys;
 pub mod mempool;
+pub mod metrics;
+pub mod rpc;
+pub mod service;

@@ -65,4 +65,5 @@ pub use snapshot::{
 };
 pub use state_key::StateKey;
 pub use store::{EntryCounts, PRUNE_VERSIONS_PER_COMMIT, Store, StoreConfig};
+pub use tree::root_of;
 pub use view::StateView;

@@ -82,3 +82,34 @@ pub fn update(
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// An empty tree: reads find nothing.
+struct EmptyTree;
+
+impl TreeReader for EmptyTree {
+    fn get_node_option(&self, _: &NodeKey) -> anyhow::Result<Option<Node>> {
+        Ok(None)
+    }
+    fn get_value_option(&self, _: Version, _: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
+        Ok(None)
+    }
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        Ok(None)
+    }
+}
+
+/// The state root of a state made of `changes` alone (a genesis, say), computed in memory.
+pub fn root_of(changes: &aether_engine::state::ChangeSet) -> Result<aether_engine::types::Hash> {
+    let writes: Vec<_> = crate::state_key::writes_of(changes)
+        .into_iter()
+        .filter(|(_, v)| v.is_some())
+        .collect();
+    let tree = StateTree::new(&EmptyTree);
+    let set = writes
+        .iter()
+        .map(|(k, v)| (k.key_hash(), v.as_ref().map(|v| k.leaf_value(v))));
+    let (root, _) = tree
+        .put_value_set(set, 0)
+        .map_err(|e| StorageError::Tree(format!("{e:#}")))?;
+    Ok(aether_engine::types::Hash(root.0))
+}

@@ -58,8 +58,10 @@ fn the_root_computed_ahead_is_the_root_committed_and_depends_only_on_content() {
     let ha = commit(&sa, set(addr(9), b"y", None));
     let mut all = fund([addr(1)], 5);
     all.merge(set(addr(9), b"x", Some(b"1")));
+    let in_memory = aether_storage::root_of(&all).unwrap();
     let hb = commit(&sb, all);
     assert_eq!(ha.state_root, hb.state_root);
+    assert_eq!(in_memory, hb.state_root, "root_of agrees with the store");
     assert_ne!(ha.state_root, Hash::default());
 }
 

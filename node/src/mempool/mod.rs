@@ -348,6 +348,11 @@ impl Mempool {
         None
     }
 
+    /// Drops a pending transaction (execution rejected it); whether it was pending.
+    pub fn drop_tx(&mut self, hash: &Hash) -> bool {
+        self.remove(hash).is_some()
+    }
+
     fn remove(&mut self, hash: &Hash) -> Option<PoolTx> {
         let tx = self.txs.remove(hash)?;
         self.by_price.remove(&(tx.price(), Reverse(tx.seq), *hash));

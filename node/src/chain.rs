@@ -1,0 +1,362 @@
+//! [`Chain`]: the node's state machine around the store: genesis, the pool, building, executing
+//! and committing blocks, dry runs, and notifications of new heads and events.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use aether_engine::ports::{ExecutedBlock, StateReader};
+use aether_engine::state::Overlay;
+use aether_engine::types::{
+    Account, Action, Address, Block, BlockEnv, BlockHeader, EXECUTION_VERSION, Hash, Receipt,
+    SignedTransaction, Status, Transaction, list_root,
+};
+use aether_engine::{Checked, Executor, GasSchedule, Vm};
+use aether_storage::{EventFilter, EventRecord, StateView, StorageError, Store};
+use parity_scale_codec::Encode;
+use tokio::sync::broadcast;
+
+use crate::genesis::Genesis;
+use crate::mempool::{Admitted, Mempool, PoolConfig, Rejection};
+
+/// Compiled modules kept in the VM's cache.
+const MODULE_CACHE: usize = 256;
+
+/// What the chain announces.
+#[derive(Clone, Debug)]
+pub enum ChainEvent {
+    /// A block was committed.
+    NewHead(BlockHeader),
+    /// Blocks up to this one are final.
+    Finalized(BlockHeader),
+    /// Events of a committed block, in order.
+    Events(Arc<Vec<EventRecord>>),
+}
+
+/// A chain failure (storage, or a block that could not be built).
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Execution could not read state.
+    #[error("execution: {0}")]
+    Execution(String),
+    /// The database belongs to another chain.
+    #[error(
+        "the database holds chain {found} but the genesis gives {expected}: use another --base-path"
+    )]
+    GenesisMismatch {
+        /// Hash of the genesis block in the database.
+        found: Hash,
+        /// Hash of the genesis block of the given genesis.
+        expected: Hash,
+    },
+}
+
+/// A block the chain produced, with what it took.
+#[derive(Clone, Debug)]
+pub struct Produced {
+    /// Its header.
+    pub header: BlockHeader,
+    /// Number of transactions included.
+    pub transactions: usize,
+    /// Transactions dropped from the pool because execution rejected them.
+    pub dropped: usize,
+    /// Time to build, execute and commit, in seconds.
+    pub seconds: f64,
+}
+
+/// The node's chain: store, executor, pool.
+pub struct Chain {
+    store: Store,
+    executor: Executor,
+    pool: Mutex<Mempool>,
+    genesis: Genesis,
+    genesis_hash: Hash,
+    finalized: AtomicU64,
+    events: broadcast::Sender<ChainEvent>,
+}
+
+impl Chain {
+    /// Opens the chain on `store`: commits the genesis block if the store is empty, otherwise
+    /// checks that the store's genesis is this one.
+    pub fn open(store: Store, genesis: Genesis) -> Result<Self, ChainError> {
+        let changes = genesis.changes();
+        let expected = if store.head().is_none() {
+            let root = store.root_after(&changes)?;
+            let block = genesis.block(root);
+            let hash = block.header.hash();
+            store.commit(&ExecutedBlock {
+                block,
+                receipts: Vec::new(),
+                changes,
+            })?;
+            hash
+        } else {
+            let found = store.block_hash(0)?;
+            let expected = genesis.hash()?;
+            match found {
+                Some(found) if found != expected => {
+                    return Err(ChainError::GenesisMismatch { found, expected });
+                }
+                _ => expected,
+            }
+        };
+        let pool = Mempool::new(PoolConfig {
+            min_gas_price: genesis.min_gas_price,
+            ..PoolConfig::new(genesis.chain_id, genesis.block_gas_limit)
+        });
+        let head = store.head().map_or(0, |h| h.height);
+        let (events, _) = broadcast::channel(1024);
+        Ok(Self {
+            store,
+            executor: Executor::new(Vm::new(GasSchedule::V1, MODULE_CACHE)),
+            pool: Mutex::new(pool),
+            genesis,
+            genesis_hash: expected,
+            finalized: AtomicU64::new(head),
+            events,
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The genesis.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    /// Hash of the genesis block.
+    pub fn genesis_hash(&self) -> Hash {
+        self.genesis_hash
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> u64 {
+        self.genesis.chain_id
+    }
+
+    /// Header of the head block.
+    pub fn head(&self) -> BlockHeader {
+        self.store
+            .head()
+            .expect("the genesis block is committed at open")
+    }
+
+    /// The highest final height.
+    pub fn finalized_height(&self) -> u64 {
+        self.finalized.load(Ordering::Acquire)
+    }
+
+    /// Subscribes to new heads, finality and events.
+    pub fn subscribe(&self) -> broadcast::Receiver<ChainEvent> {
+        self.events.subscribe()
+    }
+
+    /// The account at the head.
+    pub fn account(&self, address: &Address) -> Result<Option<Account>, ChainError> {
+        self.store
+            .state()
+            .account(address)
+            .map_err(|e| ChainError::Execution(e.to_string()))
+    }
+
+    /// Pool size: (ready, future).
+    pub fn pool_counts(&self) -> (usize, usize) {
+        self.pool().counts()
+    }
+
+    fn pool(&self) -> std::sync::MutexGuard<'_, Mempool> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Checks a transaction and admits it to the pool.
+    pub fn submit(&self, tx: SignedTransaction, now_ms: u64) -> Result<Admitted, Rejection> {
+        let account = self
+            .account(&tx.sender())
+            .map_err(|e| Rejection::Malformed(format!("cannot read the sender's account: {e}")))?;
+        self.pool().submit(tx, account.as_ref(), now_ms)
+    }
+
+    /// Whether the pool holds `hash`.
+    pub fn is_pending(&self, hash: &Hash) -> bool {
+        self.pool().get(hash).is_some()
+    }
+
+    /// Builds the block at the head + 1 from the pool, executes and commits it.
+    pub fn produce(&self, timestamp_ms: u64, proposer: Address) -> Result<Produced, ChainError> {
+        let started = Instant::now();
+        let parent = self.head();
+        let gas_limit = self.genesis.block_gas_limit;
+        let candidates: Vec<SignedTransaction> = self
+            .pool()
+            .ready(gas_limit, 20_000)
+            .into_iter()
+            .map(|t| (*t).clone())
+            .collect();
+        let env = BlockEnv {
+            chain_id: self.genesis.chain_id,
+            height: parent.height + 1,
+            timestamp_ms,
+            proposer,
+            gas_limit,
+        };
+        let state: Arc<StateView> = Arc::new(self.store.state());
+        let outcome = self
+            .executor
+            .execute_block(state, &env, &candidates)
+            .map_err(|e| ChainError::Execution(e.to_string()))?;
+        // A transaction execution rejects changed nothing and paid nothing: it leaves the
+        // block, and the pool, instead of taking space in it.
+        let mut transactions = Vec::with_capacity(candidates.len());
+        let mut receipts = Vec::with_capacity(candidates.len());
+        let mut rejected = Vec::new();
+        for (tx, receipt) in candidates.into_iter().zip(outcome.receipts) {
+            if receipt.status == Status::Rejected {
+                tracing::debug!(tx = %receipt.tx_hash, error = ?receipt.error, "dropping a transaction execution rejected");
+                rejected.push(receipt.tx_hash);
+            } else {
+                transactions.push(tx);
+                receipts.push(receipt);
+            }
+        }
+        let state_root = self.store.root_after(&outcome.changes)?;
+        let header = BlockHeader {
+            height: env.height,
+            timestamp_ms,
+            parent_hash: parent.hash(),
+            proposer,
+            execution_version: EXECUTION_VERSION,
+            tx_root: list_root(&transactions),
+            state_root,
+            receipts_root: list_root(&receipts),
+            gas_used: outcome.gas_used,
+            gas_limit,
+        };
+        let executed = ExecutedBlock {
+            block: Block {
+                header: header.clone(),
+                transactions,
+            },
+            receipts,
+            changes: outcome.changes,
+        };
+        self.store.commit(&executed)?;
+        {
+            let state = self.store.state();
+            let mut pool = self.pool();
+            pool.on_block(&executed.block.transactions, |a| {
+                state.account(a).ok().flatten().map_or(0, |acc| acc.nonce)
+            });
+            for h in &rejected {
+                pool.drop_tx(h);
+            }
+        }
+        let records = block_events(&executed);
+        let _ = self.events.send(ChainEvent::NewHead(header.clone()));
+        if !records.is_empty() {
+            let _ = self.events.send(ChainEvent::Events(Arc::new(records)));
+        }
+        Ok(Produced {
+            header,
+            transactions: executed.block.transactions.len(),
+            dropped: rejected.len(),
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Marks blocks up to `height` final.
+    pub fn finalize(&self, height: u64) -> Result<(), ChainError> {
+        self.finalized.fetch_max(height, Ordering::AcqRel);
+        if let Some(hash) = self.store.block_hash(height)?
+            && let Some(header) = self.store.header(&hash)?
+        {
+            let _ = self.events.send(ChainEvent::Finalized(header));
+        }
+        Ok(())
+    }
+
+    /// Runs `action` as `sender` against the head without committing: the receipt carries the
+    /// exact gas a transaction with this action would be charged in the next block (its
+    /// intrinsic gas counts a signed transaction's size).
+    pub fn dry_run(
+        &self,
+        sender: Address,
+        action: Action,
+        gas_limit: Option<u64>,
+    ) -> Result<Receipt, ChainError> {
+        let head = self.head();
+        let state: Arc<StateView> = Arc::new(self.store.state());
+        let nonce = state
+            .account(&sender)
+            .map_err(|e| ChainError::Execution(e.to_string()))?
+            .map_or(0, |a| a.nonce);
+        let gas_limit = gas_limit.unwrap_or(self.genesis.block_gas_limit);
+        let tx = Transaction {
+            chain_id: self.genesis.chain_id,
+            nonce,
+            gas_limit,
+            // Price 0: the run does not depend on the sender's means to pay; gas does not
+            // depend on the price.
+            gas_price: 0,
+            action,
+        };
+        // As if signed: a tagged 32-byte public key and a 64-byte signature.
+        let encoded_len = tx.encoded_size() + 33 + 64;
+        let checked = Checked {
+            sender,
+            hash: Hash::of(&tx.encode()),
+            tx: &tx,
+            encoded_len,
+        };
+        let env = BlockEnv {
+            chain_id: self.genesis.chain_id,
+            height: head.height + 1,
+            timestamp_ms: head.timestamp_ms + 1,
+            proposer: Address::default(),
+            gas_limit: self.genesis.block_gas_limit,
+        };
+        let mut overlay = Overlay::new(state);
+        self.executor
+            .apply(&mut overlay, &env, &checked, self.genesis.block_gas_limit)
+            .map_err(|e| ChainError::Execution(e.to_string()))
+    }
+
+    /// Events matching `filter`.
+    pub fn events(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, ChainError> {
+        Ok(self.store.events(filter, limit)?)
+    }
+}
+
+/// The events of an executed block as records.
+fn block_events(executed: &ExecutedBlock) -> Vec<EventRecord> {
+    let height = executed.block.header.height;
+    let mut out = Vec::new();
+    for (tx_index, receipt) in executed.receipts.iter().enumerate() {
+        for (event_index, event) in receipt.events.iter().enumerate() {
+            out.push(EventRecord {
+                height,
+                tx_index: tx_index as u32,
+                event_index: event_index as u32,
+                tx_hash: receipt.tx_hash,
+                event: event.clone(),
+            });
+        }
+    }
+    out
+}
+
+impl Chain {
+    /// Drops pool transactions older than the pool's expiry.
+    pub fn expire_pool(&self, now_ms: u64) -> usize {
+        self.pool().expire(now_ms)
+    }
+}

@@ -1,0 +1,258 @@
+//! The genesis file: chain id, gas parameters, initial balances and validators; and the
+//! genesis block built from it.
+
+use std::path::Path;
+
+use aether_engine::crypto::Keypair;
+use aether_engine::state::ChangeSet;
+use aether_engine::types::{
+    Account, Address, Block, BlockHeader, EXECUTION_VERSION, Hash, list_root,
+};
+use serde::{Deserialize, Serialize};
+
+/// Names of the well-known development accounts: their keys are derived from the name
+/// (`Keypair::dev`), so everyone knows them. Never fund them on a real chain.
+pub const DEV_ACCOUNTS: [&str; 6] = ["alice", "bob", "charlie", "dave", "eve", "ferdie"];
+
+/// Chain id of `aether run --dev`.
+pub const DEV_CHAIN_ID: u64 = 1337;
+
+/// A chain's genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Genesis {
+    /// The chain id every transaction must carry.
+    pub chain_id: u64,
+    /// Timestamp of the genesis block, milliseconds since the Unix epoch.
+    pub timestamp_ms: u64,
+    /// Most gas a block may use.
+    pub block_gas_limit: u64,
+    /// Lowest gas price the pool accepts.
+    pub min_gas_price: u128,
+    /// Initial balances.
+    pub accounts: Vec<GenesisAccount>,
+    /// The validators.
+    pub validators: Vec<Validator>,
+}
+
+/// An initial balance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisAccount {
+    /// The account (0x-hex).
+    #[serde(with = "display_string")]
+    pub address: Address,
+    /// Its balance, as a decimal string (u128 does not fit JSON numbers).
+    #[serde(with = "u128_string")]
+    pub balance: u128,
+}
+
+/// A validator's identity and keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Validator {
+    /// A name for logs.
+    pub name: String,
+    /// The account that receives its fees (0x-hex).
+    #[serde(with = "display_string")]
+    pub account: Address,
+    /// Its BLS12-381 public key (48 bytes, 0x-hex), for consensus votes.
+    pub bls_public_key: String,
+    /// Its ECVRF-EDWARDS25519 public key (32 bytes, 0x-hex), for leader election.
+    pub vrf_public_key: String,
+}
+
+/// Why a genesis file is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum GenesisError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a genesis.
+    #[error("{path}: not a valid genesis file: {reason}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl Genesis {
+    /// The dev chain's genesis: the dev accounts funded, one validator (alice).
+    pub fn dev() -> Self {
+        let balance = 1_000_000_000_000_000_000_000_000u128;
+        let alice = Keypair::dev("alice", false).address();
+        Self {
+            chain_id: DEV_CHAIN_ID,
+            timestamp_ms: 0,
+            block_gas_limit: 30_000_000,
+            min_gas_price: 1,
+            accounts: DEV_ACCOUNTS
+                .iter()
+                .map(|n| GenesisAccount {
+                    address: Keypair::dev(n, false).address(),
+                    balance,
+                })
+                .collect(),
+            validators: vec![Validator {
+                name: "alice".into(),
+                account: alice,
+                bls_public_key: crate::keys::dev_bls_public_hex("alice"),
+                vrf_public_key: crate::keys::dev_vrf_public_hex("alice"),
+            }],
+        }
+    }
+
+    /// Reads and checks a genesis file.
+    pub fn load(path: &Path) -> Result<Self, GenesisError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| GenesisError::Io {
+            path: shown.clone(),
+            source,
+        })?;
+        let genesis: Genesis = serde_json::from_str(&text).map_err(|e| GenesisError::Invalid {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        genesis.check().map_err(|reason| GenesisError::Invalid {
+            path: shown,
+            reason,
+        })?;
+        Ok(genesis)
+    }
+
+    /// The rules a genesis must follow.
+    pub fn check(&self) -> Result<(), String> {
+        if self.block_gas_limit < 100_000 {
+            return Err(format!(
+                "block_gas_limit {} is too small to hold a transaction",
+                self.block_gas_limit
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for a in &self.accounts {
+            if !seen.insert(a.address) {
+                return Err(format!("account {} is listed twice", a.address));
+            }
+        }
+        if self.validators.is_empty() {
+            return Err("no validators".into());
+        }
+        for v in &self.validators {
+            crate::keys::check_hex_len(&v.bls_public_key, 48)
+                .map_err(|e| format!("validator {}: bls_public_key: {e}", v.name))?;
+            crate::keys::check_hex_len(&v.vrf_public_key, 32)
+                .map_err(|e| format!("validator {}: vrf_public_key: {e}", v.name))?;
+        }
+        Ok(())
+    }
+
+    /// The state the chain starts from.
+    pub fn changes(&self) -> ChangeSet {
+        let mut c = ChangeSet::default();
+        for a in &self.accounts {
+            c.accounts
+                .insert(a.address, Account::with_balance(a.balance));
+        }
+        c
+    }
+
+    /// Hash of the genesis block: the chain's identity.
+    pub fn hash(&self) -> Result<Hash, aether_storage::StorageError> {
+        Ok(self
+            .block(aether_storage::root_of(&self.changes())?)
+            .header
+            .hash())
+    }
+
+    /// SHA-256 of the parameters that are not state (chain id, gas parameters, validators):
+    /// the genesis block carries it as its parent hash, so the genesis hash commits to them.
+    pub fn params_hash(&self) -> Hash {
+        use parity_scale_codec::Encode;
+        let validators: Vec<(&str, Address, &str, &str)> = self
+            .validators
+            .iter()
+            .map(|v| {
+                (
+                    v.name.as_str(),
+                    v.account,
+                    v.bls_public_key.as_str(),
+                    v.vrf_public_key.as_str(),
+                )
+            })
+            .collect();
+        Hash::of(
+            &(
+                b"aether/genesis".as_slice(),
+                self.chain_id,
+                self.timestamp_ms,
+                self.block_gas_limit,
+                self.min_gas_price,
+                validators,
+            )
+                .encode(),
+        )
+    }
+
+    /// The genesis block (height 0, no transactions) for state root `state_root`. Its parent
+    /// hash is [`Self::params_hash`].
+    pub fn block(&self, state_root: Hash) -> Block {
+        Block {
+            header: BlockHeader {
+                height: 0,
+                timestamp_ms: self.timestamp_ms,
+                parent_hash: self.params_hash(),
+                proposer: Address::default(),
+                execution_version: EXECUTION_VERSION,
+                tx_root: list_root::<aether_engine::types::SignedTransaction>(&[]),
+                state_root,
+                receipts_root: list_root::<aether_engine::types::Receipt>(&[]),
+                gas_used: 0,
+                gas_limit: self.block_gas_limit,
+            },
+            transactions: Vec::new(),
+        }
+    }
+}
+
+/// Serde through `Display` and `FromStr` (addresses and hashes as 0x-hex).
+mod display_string {
+    use std::fmt::Display;
+    use std::str::FromStr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<T: Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+
+    pub fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
+    where
+        T: FromStr,
+        T::Err: Display,
+        D: Deserializer<'de>,
+    {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+mod u128_string {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}

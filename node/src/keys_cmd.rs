@@ -1,0 +1,72 @@
+//! `aether keys generate|inspect`.
+
+use anyhow::Context;
+use clap::Subcommand;
+
+use aether_node::keys::{self, Scheme};
+
+/// Key commands.
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Generate a key from 32 random bytes and print its secret seed, public key and address.
+    Generate {
+        /// The scheme.
+        #[arg(long, value_enum, default_value = "ed25519")]
+        scheme: Scheme,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the public key (and address) of a secret seed.
+    Inspect {
+        /// The secret seed, 32 bytes of 0x-hex, or `//NAME` for a dev key.
+        seed: String,
+        /// The scheme.
+        #[arg(long, value_enum, default_value = "ed25519")]
+        scheme: Scheme,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Print only this field (`address`, `public_key`, `secret_seed`).
+        #[arg(long, conflicts_with = "json")]
+        field: Option<String>,
+    },
+}
+
+/// Parses a 32-byte seed, or `//NAME`: the seed of dev key NAME (SHA-256 of the name).
+pub fn seed(text: &str) -> anyhow::Result<[u8; 32]> {
+    if let Some(name) = text.strip_prefix("//") {
+        return Ok(aether_engine::crypto::sha256(
+            name.to_lowercase().as_bytes(),
+        ));
+    }
+    keys::parse_seed(text).context("invalid secret seed")
+}
+
+/// Runs a key command.
+pub fn run(cmd: KeysCommand) -> anyhow::Result<bool> {
+    let (scheme, seed, json, field) = match cmd {
+        KeysCommand::Generate { scheme, json } => (scheme, keys::random_seed()?, json, None),
+        KeysCommand::Inspect {
+            seed: s,
+            scheme,
+            json,
+            field,
+        } => (scheme, seed(&s)?, json, field),
+    };
+    let d = keys::describe(scheme, &seed)?;
+    if let Some(f) = field {
+        let v = d
+            .get(&f)
+            .and_then(|v| v.as_str())
+            .with_context(|| format!("no field `{f}` for this scheme"))?;
+        println!("{v}");
+    } else if json {
+        println!("{}", serde_json::to_string_pretty(&d)?);
+    } else {
+        for (k, v) in d.as_object().into_iter().flatten() {
+            println!("{k:12} {}", v.as_str().unwrap_or_default());
+        }
+    }
+    Ok(true)
+}

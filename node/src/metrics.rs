@@ -1,0 +1,184 @@
+//! Prometheus metrics (prometheus-client) and the HTTP endpoint that serves them.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MethodLabel {
+    method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueLabel {
+    queue: &'static str,
+}
+
+/// The node's metrics, all prefixed `aether_`.
+pub struct Metrics {
+    registry: Registry,
+    best_height: Gauge,
+    finalized_height: Gauge,
+    pool: Family<QueueLabel, Gauge>,
+    block_seconds: Histogram,
+    block_gas: Histogram,
+    block_txs: Histogram,
+    rpc_requests: Family<MethodLabel, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("aether");
+        let best_height = Gauge::default();
+        let finalized_height = Gauge::default();
+        let pool = Family::<QueueLabel, Gauge>::default();
+        let block_seconds = Histogram::new(exponential_buckets(0.000_5, 2.0, 16));
+        let block_gas = Histogram::new(exponential_buckets(10_000.0, 4.0, 10));
+        let block_txs = Histogram::new(exponential_buckets(1.0, 4.0, 9));
+        let rpc_requests = Family::<MethodLabel, Counter>::default();
+        registry.register(
+            "best_height",
+            "Height of the best (head) block",
+            best_height.clone(),
+        );
+        registry.register(
+            "finalized_height",
+            "Height of the highest final block",
+            finalized_height.clone(),
+        );
+        registry.register(
+            "pool_transactions",
+            "Transactions in the pool, by queue (ready, future)",
+            pool.clone(),
+        );
+        registry.register(
+            "block_execution_seconds",
+            "Time to build, execute and commit a block",
+            block_seconds.clone(),
+        );
+        registry.register("block_gas_used", "Gas used per block", block_gas.clone());
+        registry.register(
+            "block_transactions",
+            "Transactions per block",
+            block_txs.clone(),
+        );
+        registry.register(
+            "rpc_requests",
+            "RPC requests, by method",
+            rpc_requests.clone(),
+        );
+        Self {
+            registry,
+            best_height,
+            finalized_height,
+            pool,
+            block_seconds,
+            block_gas,
+            block_txs,
+            rpc_requests,
+        }
+    }
+
+    /// Counts one request of `method`.
+    pub fn rpc_request(&self, method: &str) {
+        self.rpc_requests
+            .get_or_create(&MethodLabel {
+                method: method.to_string(),
+            })
+            .inc();
+    }
+
+    /// Records a produced block.
+    pub fn block(&self, height: u64, seconds: f64, gas: u64, txs: usize) {
+        self.best_height.set(height as i64);
+        self.block_seconds.observe(seconds);
+        self.block_gas.observe(gas as f64);
+        self.block_txs.observe(txs as f64);
+    }
+
+    /// Records the final height.
+    pub fn finalized(&self, height: u64) {
+        self.finalized_height.set(height as i64);
+    }
+
+    /// Records the pool's size.
+    pub fn pool(&self, ready: usize, future: usize) {
+        self.pool
+            .get_or_create(&QueueLabel { queue: "ready" })
+            .set(ready as i64);
+        self.pool
+            .get_or_create(&QueueLabel { queue: "future" })
+            .set(future as i64);
+    }
+
+    /// The metrics in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// Serves `GET /metrics` on `addr` until the task is dropped. Returns the bound address.
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let metrics = metrics.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let metrics = metrics.clone();
+                    async move {
+                        let response = if req.uri().path() == "/metrics" {
+                            Response::builder()
+                                .header(
+                                    "content-type",
+                                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                                )
+                                .body(Full::new(Bytes::from(metrics.render())))
+                        } else {
+                            Response::builder()
+                                .status(StatusCode::NOT_FOUND)
+                                .body(Full::new(Bytes::from_static(b"not found; try /metrics\n")))
+                        };
+                        Ok::<_, Infallible>(response.unwrap_or_default())
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok((local, task))
+}

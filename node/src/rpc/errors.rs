@@ -1,0 +1,43 @@
+//! RPC error codes. Standard JSON-RPC codes for malformed requests and parameters; application
+//! codes (documented in `docs/rpc.md`) for what the chain refuses.
+
+use jsonrpsee::types::ErrorObjectOwned;
+
+use crate::chain::ChainError;
+use crate::mempool::Rejection;
+
+/// Invalid method parameters (JSON-RPC standard).
+pub const INVALID_PARAMS: i32 = -32602;
+/// Internal error (JSON-RPC standard).
+pub const INTERNAL: i32 = -32603;
+/// The state at the requested height is not kept (pruned or in the future).
+pub const STATE_UNAVAILABLE: i32 = -32030;
+/// The node's storage failed.
+pub const STORAGE_FAILURE: i32 = -32031;
+
+/// An invalid-parameters error with a reason.
+pub fn invalid_params(reason: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(INVALID_PARAMS, reason.into(), None::<()>)
+}
+
+/// The pool's refusal, with its code.
+pub fn rejected(r: Rejection) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(r.code(), r.to_string(), None::<()>)
+}
+
+/// A chain failure.
+pub fn chain(e: ChainError) -> ErrorObjectOwned {
+    match e {
+        ChainError::Storage(aether_storage::StorageError::Unavailable(h)) => {
+            ErrorObjectOwned::owned(
+                STATE_UNAVAILABLE,
+                format!("state at height {h} is not available (pruned, or not committed yet)"),
+                None::<()>,
+            )
+        }
+        ChainError::Storage(e) => {
+            ErrorObjectOwned::owned(STORAGE_FAILURE, e.to_string(), None::<()>)
+        }
+        other => ErrorObjectOwned::owned(INTERNAL, other.to_string(), None::<()>),
+    }
+}

@@ -1,0 +1,485 @@
+//! The JSON-RPC server (jsonrpsee, HTTP and WebSocket on one port). Every method is documented
+//! with an example in `docs/rpc.md`; [`METHODS`] lists them and a test holds the two in step.
+
+mod errors;
+pub mod json;
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use aether_engine::types::{Action, Address, Hash, SignedTransaction};
+use aether_storage::{EventFilter, StateKey};
+use jsonrpsee::server::{BatchRequestConfig, RpcModule, Server, ServerConfig, ServerHandle};
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+use jsonrpsee::{PendingSubscriptionSink, SubscriptionMessage};
+use parity_scale_codec::{Decode, Encode};
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+
+pub use errors::{INTERNAL, INVALID_PARAMS, STATE_UNAVAILABLE, STORAGE_FAILURE};
+
+use crate::chain::{Chain, ChainEvent};
+use crate::metrics::Metrics;
+
+/// Limits of the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RpcLimits {
+    /// Largest request body, bytes.
+    pub max_request_bytes: u32,
+    /// Largest response body, bytes.
+    pub max_response_bytes: u32,
+    /// Most simultaneous connections.
+    pub max_connections: u32,
+    /// Most calls in one batch.
+    pub max_batch: u32,
+    /// Most subscriptions per WebSocket connection.
+    pub max_subscriptions: u32,
+}
+
+impl Default for RpcLimits {
+    fn default() -> Self {
+        Self {
+            max_request_bytes: 2 << 20,
+            max_response_bytes: 16 << 20,
+            max_connections: 100,
+            max_batch: 50,
+            max_subscriptions: 64,
+        }
+    }
+}
+
+/// Most events one `chain_getLogs` call returns.
+pub const MAX_LOGS: usize = 10_000;
+
+/// Every method and subscription the server offers.
+pub const METHODS: &[&str] = &[
+    "author_submitTransaction",
+    "author_pendingCount",
+    "state_getAccount",
+    "state_getBalance",
+    "state_getNonce",
+    "state_getStorage",
+    "chain_getHead",
+    "chain_getFinalizedHeight",
+    "chain_getBlockByHeight",
+    "chain_getBlockByHash",
+    "chain_getReceipt",
+    "chain_getLogs",
+    "contract_dryRun",
+    "system_health",
+    "system_info",
+    "system_peers",
+    "chain_subscribeNewHeads",
+    "chain_subscribeFinalizedHeads",
+    "chain_subscribeEvents",
+];
+
+/// What the methods work with.
+pub struct RpcContext {
+    /// The chain.
+    pub chain: Arc<Chain>,
+    /// Metrics (requests are counted by method).
+    pub metrics: Arc<Metrics>,
+    /// Name of the consensus in use.
+    pub consensus: &'static str,
+    /// The node's network peers (none for a single node).
+    pub peers: Arc<dyn Fn() -> Vec<String> + Send + Sync>,
+}
+
+type RpcResult = Result<Value, ErrorObjectOwned>;
+
+/// Starts the server on `addr`.
+pub async fn start(
+    addr: SocketAddr,
+    limits: RpcLimits,
+    ctx: RpcContext,
+) -> std::io::Result<(SocketAddr, ServerHandle)> {
+    let config = ServerConfig::builder()
+        .max_request_body_size(limits.max_request_bytes)
+        .max_response_body_size(limits.max_response_bytes)
+        .max_connections(limits.max_connections)
+        .max_subscriptions_per_connection(limits.max_subscriptions)
+        .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch))
+        .build();
+    let server = Server::builder().set_config(config).build(addr).await?;
+    let local = server.local_addr()?;
+    let module = module(ctx).map_err(std::io::Error::other)?;
+    Ok((local, server.start(module)))
+}
+
+fn method<F>(
+    m: &mut RpcModule<RpcContext>,
+    name: &'static str,
+    f: F,
+) -> Result<(), jsonrpsee::core::RegisterMethodError>
+where
+    F: Fn(Params<'_>, &RpcContext) -> RpcResult + Clone + Send + Sync + 'static,
+{
+    m.register_blocking_method(name, move |params, ctx, _| {
+        ctx.metrics.rpc_request(name);
+        f(params, &ctx)
+    })?;
+    Ok(())
+}
+
+/// The RPC module with every method.
+pub fn module(
+    ctx: RpcContext,
+) -> Result<RpcModule<RpcContext>, jsonrpsee::core::RegisterMethodError> {
+    let mut m = RpcModule::new(ctx);
+    method(&mut m, "author_submitTransaction", |p, ctx| {
+        let bytes = hex_param(&mut p.sequence(), "transaction")?;
+        let tx = SignedTransaction::decode(&mut &bytes[..])
+            .ok()
+            .filter(|_| true)
+            .ok_or_else(|| {
+                errors::rejected(crate::mempool::Rejection::Malformed(
+                    "not a SCALE-encoded signed transaction".into(),
+                ))
+            })?;
+        if tx.encoded_size() != bytes.len() {
+            return Err(errors::rejected(crate::mempool::Rejection::Malformed(
+                "trailing bytes after the transaction".into(),
+            )));
+        }
+        let admitted = ctx.chain.submit(tx, now_ms()).map_err(errors::rejected)?;
+        Ok(json!(admitted.hash.to_string()))
+    })?;
+    method(&mut m, "author_pendingCount", |_, ctx| {
+        let (ready, future) = ctx.chain.pool_counts();
+        Ok(json!({ "ready": ready, "future": future }))
+    })?;
+    method(&mut m, "state_getAccount", |p, ctx| {
+        let mut seq = p.sequence();
+        let address: Address = parsed(&mut seq, "address")?;
+        let height: Option<u64> = seq.optional_next().map_err(bad)?;
+        let view = view_at(ctx, height)?;
+        let account = aether_engine::ports::StateReader::account(&view, &address)
+            .map_err(|e| errors::chain(crate::chain::ChainError::Execution(e.to_string())))?;
+        Ok(account.as_ref().map_or(Value::Null, json::account))
+    })?;
+    method(&mut m, "state_getBalance", |p, ctx| {
+        let address: Address = parsed(&mut p.sequence(), "address")?;
+        let account = ctx.chain.account(&address).map_err(errors::chain)?;
+        Ok(json!(account.map_or(0, |a| a.balance).to_string()))
+    })?;
+    method(&mut m, "state_getNonce", |p, ctx| {
+        let address: Address = parsed(&mut p.sequence(), "address")?;
+        let account = ctx.chain.account(&address).map_err(errors::chain)?;
+        Ok(json!(account.map_or(0, |a| a.nonce)))
+    })?;
+    method(&mut m, "state_getStorage", |p, ctx| {
+        let mut seq = p.sequence();
+        let contract: Address = parsed(&mut seq, "contract")?;
+        let key = hex_param(&mut seq, "key")?;
+        let height: Option<u64> = seq.optional_next().map_err(bad)?;
+        let store = ctx.chain.store();
+        let height = height.unwrap_or_else(|| ctx.chain.head().height);
+        let proof = store
+            .prove(&StateKey::Storage(contract, key), height)
+            .map_err(|e| errors::chain(e.into()))?;
+        let root = store
+            .block_hash(height)
+            .and_then(|h| match h {
+                Some(h) => store.header(&h),
+                None => Ok(None),
+            })
+            .map_err(|e| errors::chain(e.into()))?
+            .map(|h| h.state_root.to_string());
+        Ok(json!({
+            "height": height,
+            "stateRoot": root,
+            "value": proof.value.as_deref().map(json::hex0x),
+            "proof": json::hex0x(&proof.encode()),
+        }))
+    })?;
+    method(&mut m, "chain_getHead", |_, ctx| {
+        Ok(json::header(&ctx.chain.head()))
+    })?;
+    method(&mut m, "chain_getFinalizedHeight", |_, ctx| {
+        Ok(json!(ctx.chain.finalized_height()))
+    })?;
+    method(&mut m, "chain_getBlockByHeight", |p, ctx| {
+        let mut seq = p.sequence();
+        let height: u64 = seq.next().map_err(bad)?;
+        let full: Option<bool> = seq.optional_next().map_err(bad)?;
+        let block =
+            aether_engine::ports::BlockReader::block_by_height(ctx.chain.store(), height)
+                .map_err(|e| errors::chain(crate::chain::ChainError::Execution(e.to_string())))?;
+        Ok(block.map_or(Value::Null, |b| json::block(&b, full.unwrap_or(false))))
+    })?;
+    method(&mut m, "chain_getBlockByHash", |p, ctx| {
+        let mut seq = p.sequence();
+        let hash: Hash = parsed(&mut seq, "block hash")?;
+        let full: Option<bool> = seq.optional_next().map_err(bad)?;
+        let block = aether_engine::ports::BlockReader::block_by_hash(ctx.chain.store(), &hash)
+            .map_err(|e| errors::chain(crate::chain::ChainError::Execution(e.to_string())))?;
+        Ok(block.map_or(Value::Null, |b| json::block(&b, full.unwrap_or(false))))
+    })?;
+    method(&mut m, "chain_getReceipt", |p, ctx| {
+        let hash: Hash = parsed(&mut p.sequence(), "transaction hash")?;
+        let found = aether_engine::ports::BlockReader::receipt(ctx.chain.store(), &hash)
+            .map_err(|e| errors::chain(crate::chain::ChainError::Execution(e.to_string())))?;
+        Ok(found.map_or(Value::Null, |(h, r)| json::receipt(&r, Some(h))))
+    })?;
+    method(&mut m, "chain_getLogs", |p, ctx| {
+        let filter: Value = p.sequence().next().map_err(bad)?;
+        let (filter, limit) = log_filter(&filter, ctx.chain.head().height)?;
+        let records = ctx.chain.events(&filter, limit).map_err(errors::chain)?;
+        Ok(Value::Array(
+            records.iter().map(json::event_record).collect(),
+        ))
+    })?;
+    method(&mut m, "contract_dryRun", |p, ctx| {
+        let mut seq = p.sequence();
+        let from: Address = parsed(&mut seq, "from")?;
+        let action_bytes = hex_param(&mut seq, "action")?;
+        let gas_limit: Option<u64> = seq.optional_next().map_err(bad)?;
+        let action = Action::decode(&mut &action_bytes[..]).map_err(|e| {
+            errors::invalid_params(format!("action: not a SCALE-encoded action: {e}"))
+        })?;
+        let receipt = ctx
+            .chain
+            .dry_run(from, action, gas_limit)
+            .map_err(errors::chain)?;
+        Ok(json::receipt(&receipt, None))
+    })?;
+    method(&mut m, "system_health", |_, ctx| {
+        let peers = (ctx.peers)().len();
+        Ok(json!({
+            "peers": peers,
+            "isSyncing": false,
+            "shouldHavePeers": false,
+            "bestHeight": ctx.chain.head().height,
+            "finalizedHeight": ctx.chain.finalized_height(),
+        }))
+    })?;
+    method(&mut m, "system_info", |_, ctx| {
+        Ok(json!({
+            "name": "aether",
+            "version": env!("CARGO_PKG_VERSION"),
+            "chainId": ctx.chain.chain_id(),
+            "genesisHash": ctx.chain.genesis_hash().to_string(),
+            "consensus": ctx.consensus,
+            "executionVersion": aether_engine::types::EXECUTION_VERSION,
+        }))
+    })?;
+    method(&mut m, "system_peers", |_, ctx| Ok(json!((ctx.peers)())))?;
+
+    m.register_subscription(
+        "chain_subscribeNewHeads",
+        "chain_newHead",
+        "chain_unsubscribeNewHeads",
+        |_, pending, ctx, _| async move {
+            ctx.metrics.rpc_request("chain_subscribeNewHeads");
+            forward(pending, ctx, |e| match e {
+                ChainEvent::NewHead(h) => vec![json::header(h)],
+                _ => Vec::new(),
+            })
+            .await
+        },
+    )?;
+    m.register_subscription(
+        "chain_subscribeFinalizedHeads",
+        "chain_finalizedHead",
+        "chain_unsubscribeFinalizedHeads",
+        |_, pending, ctx, _| async move {
+            ctx.metrics.rpc_request("chain_subscribeFinalizedHeads");
+            forward(pending, ctx, |e| match e {
+                ChainEvent::Finalized(h) => vec![json::header(h)],
+                _ => Vec::new(),
+            })
+            .await
+        },
+    )?;
+    m.register_subscription(
+        "chain_subscribeEvents",
+        "chain_event",
+        "chain_unsubscribeEvents",
+        |params, pending, ctx, _| async move {
+            ctx.metrics.rpc_request("chain_subscribeEvents");
+            let raw: Value = params
+                .sequence()
+                .optional_next()
+                .ok()
+                .flatten()
+                .unwrap_or(json!({}));
+            let filter = match log_filter(&raw, u64::MAX) {
+                Ok((f, _)) => f,
+                Err(e) => {
+                    pending.reject(e).await;
+                    return Ok(());
+                }
+            };
+            forward(pending, ctx, move |e| match e {
+                ChainEvent::Events(records) => {
+                    records
+                        .iter()
+                        .filter(|r| {
+                            r.height >= filter.from_height
+                                && r.height <= filter.to_height
+                                && filter.contract.is_none_or(|c| c == r.event.contract)
+                                && filter.topics.iter().enumerate().all(|(i, t)| {
+                                    t.is_none_or(|t| r.event.topics.get(i) == Some(&t))
+                                })
+                        })
+                        .map(json::event_record)
+                        .collect()
+                }
+                _ => Vec::new(),
+            })
+            .await
+        },
+    )?;
+    Ok(m)
+}
+
+/// Accepts a subscription and forwards the chain events `select` turns into notifications
+/// until the client goes away.
+async fn forward(
+    pending: PendingSubscriptionSink,
+    ctx: Arc<RpcContext>,
+    select: impl Fn(&ChainEvent) -> Vec<Value> + Send + 'static,
+) -> jsonrpsee::core::SubscriptionResult {
+    let mut events = ctx.chain.subscribe();
+    let sink = pending.accept().await?;
+    loop {
+        tokio::select! {
+            _ = sink.closed() => return Ok(()),
+            event = events.recv() => match event {
+                Ok(event) => {
+                    for item in select(&event) {
+                        let msg = SubscriptionMessage::from(
+                            serde_json::value::to_raw_value(&item)
+                                .map_err(|e| jsonrpsee::core::SubscriptionError::from(e.to_string()))?,
+                        );
+                        if sink.send(msg).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+                Err(RecvError::Lagged(n)) => {
+                    return Err(format!("subscriber fell {n} notifications behind; resubscribe").into());
+                }
+                Err(RecvError::Closed) => return Ok(()),
+            },
+        }
+    }
+}
+
+fn bad(e: ErrorObjectOwned) -> ErrorObjectOwned {
+    e
+}
+
+fn parsed<T: FromStr>(
+    seq: &mut jsonrpsee::types::params::ParamsSequence<'_>,
+    what: &str,
+) -> Result<T, ErrorObjectOwned>
+where
+    T::Err: std::fmt::Display,
+{
+    let text: String = seq
+        .next()
+        .map_err(|e| errors::invalid_params(format!("{what}: {}", e.message())))?;
+    text.parse()
+        .map_err(|e| errors::invalid_params(format!("{what}: {e}")))
+}
+
+fn hex_param(
+    seq: &mut jsonrpsee::types::params::ParamsSequence<'_>,
+    what: &str,
+) -> Result<Vec<u8>, ErrorObjectOwned> {
+    let text: String = seq
+        .next()
+        .map_err(|e| errors::invalid_params(format!("{what}: {}", e.message())))?;
+    let digits = text
+        .strip_prefix("0x")
+        .ok_or_else(|| errors::invalid_params(format!("{what}: hex must start with 0x")))?;
+    hex::decode(digits).map_err(|e| errors::invalid_params(format!("{what}: not hex: {e}")))
+}
+
+fn view_at(
+    ctx: &RpcContext,
+    height: Option<u64>,
+) -> Result<aether_storage::StateView, ErrorObjectOwned> {
+    match height {
+        None => Ok(ctx.chain.store().state()),
+        Some(h) => ctx
+            .chain
+            .store()
+            .state_at(h)
+            .map_err(|e| errors::chain(e.into())),
+    }
+}
+
+/// Parses a log filter: `{contract?, topics?: [hash | null], fromHeight?, toHeight?, limit?}`.
+fn log_filter(v: &Value, head: u64) -> Result<(EventFilter, usize), ErrorObjectOwned> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| errors::invalid_params("filter must be an object"))?;
+    for key in obj.keys() {
+        if !["contract", "topics", "fromHeight", "toHeight", "limit"].contains(&key.as_str()) {
+            return Err(errors::invalid_params(format!(
+                "filter: unknown field `{key}`"
+            )));
+        }
+    }
+    let contract = match obj.get("contract") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(
+            s.parse::<Address>()
+                .map_err(|e| errors::invalid_params(format!("filter.contract: {e}")))?,
+        ),
+        Some(_) => return Err(errors::invalid_params("filter.contract must be a string")),
+    };
+    let topics = match obj.get("topics") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => {
+            if items.len() > aether_engine::vm::MAX_EVENT_TOPICS {
+                return Err(errors::invalid_params("filter.topics: at most 4 positions"));
+            }
+            items
+                .iter()
+                .map(|t| match t {
+                    Value::Null => Ok(None),
+                    Value::String(s) => s
+                        .parse::<Hash>()
+                        .map(Some)
+                        .map_err(|e| errors::invalid_params(format!("filter.topics: {e}"))),
+                    _ => Err(errors::invalid_params(
+                        "filter.topics: each entry is a hash or null",
+                    )),
+                })
+                .collect::<Result<_, _>>()?
+        }
+        Some(_) => return Err(errors::invalid_params("filter.topics must be an array")),
+    };
+    let number = |key: &str, default: u64| -> Result<u64, ErrorObjectOwned> {
+        match obj.get(key) {
+            None | Some(Value::Null) => Ok(default),
+            Some(v) => v.as_u64().ok_or_else(|| {
+                errors::invalid_params(format!("filter.{key} must be a non-negative integer"))
+            }),
+        }
+    };
+    let filter = EventFilter {
+        contract,
+        topics,
+        from_height: number("fromHeight", 0)?,
+        to_height: number("toHeight", head)?,
+    };
+    let limit = number("limit", 1_000)?;
+    if limit > MAX_LOGS as u64 {
+        return Err(errors::invalid_params(format!(
+            "filter.limit is at most {MAX_LOGS}"
+        )));
+    }
+    Ok((filter, limit as usize))
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

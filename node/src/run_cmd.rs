@@ -1,0 +1,168 @@
+//! `aether run`: runs a node (`--dev` for a one-command dev chain).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use aether_engine::crypto::Keypair;
+use aether_engine::types::Address;
+use aether_node::genesis::{DEV_ACCOUNTS, Genesis};
+use aether_node::rpc::RpcLimits;
+use aether_node::service::{self, NodeConfig};
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Arguments of `aether run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Run a dev chain: the dev genesis (funded dev accounts, printed with their keys), a
+    /// temporary base path unless one is given, blocks sealed by this node.
+    #[arg(long)]
+    dev: bool,
+    /// The genesis file (from `aether init-genesis`).
+    #[arg(long, conflicts_with = "dev")]
+    genesis: Option<PathBuf>,
+    /// Where the node keeps its data (required without --dev).
+    #[arg(long)]
+    base_path: Option<PathBuf>,
+    /// RPC address (HTTP and WebSocket).
+    #[arg(long, default_value = "127.0.0.1:9944")]
+    rpc_addr: SocketAddr,
+    /// Prometheus metrics address.
+    #[arg(long, default_value = "127.0.0.1:9615")]
+    metrics_addr: SocketAddr,
+    /// Do not serve metrics.
+    #[arg(long)]
+    no_metrics: bool,
+    /// Milliseconds between blocks.
+    #[arg(long, default_value_t = 1000)]
+    block_time_ms: u64,
+    /// Recent heights whose state stays queryable and provable.
+    #[arg(long, default_value_t = 1024)]
+    state_history: u64,
+    /// Largest RPC request body, bytes.
+    #[arg(long, default_value_t = RpcLimits::default().max_request_bytes)]
+    rpc_max_request_bytes: u32,
+    /// Most RPC connections.
+    #[arg(long, default_value_t = RpcLimits::default().max_connections)]
+    rpc_max_connections: u32,
+    /// Most calls in an RPC batch.
+    #[arg(long, default_value_t = RpcLimits::default().max_batch)]
+    rpc_max_batch: u32,
+    /// The account that receives this node's block fees (default: the first validator's).
+    #[arg(long)]
+    proposer: Option<Address>,
+    /// Log format.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+/// Sets up logging: `RUST_LOG` filters (default `info`), on stderr.
+pub fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Runs the node until SIGINT or SIGTERM.
+pub fn run(args: RunArgs) -> anyhow::Result<bool> {
+    init_logs(args.log_format);
+    let genesis = match (&args.genesis, args.dev) {
+        (Some(path), _) => Genesis::load(path)?,
+        (None, true) => Genesis::dev(),
+        (None, false) => bail!("give --genesis FILE (from `aether init-genesis`) or --dev"),
+    };
+    // A dev chain without --base-path lives in a temporary directory removed at exit.
+    let mut _temp = None;
+    let base_path = match (&args.base_path, args.dev) {
+        (Some(p), _) => p.clone(),
+        (None, true) => {
+            let dir = tempfile::Builder::new()
+                .prefix("aether-dev-")
+                .tempdir()
+                .context("cannot create a temporary base path")?;
+            let path = dir.path().to_path_buf();
+            _temp = Some(dir);
+            path
+        }
+        (None, false) => bail!("give --base-path DIR"),
+    };
+    if args.dev {
+        print_dev_accounts();
+    }
+    let proposer = args
+        .proposer
+        .or_else(|| genesis.validators.first().map(|v| v.account))
+        .unwrap_or_default();
+    let config = NodeConfig {
+        base_path,
+        genesis,
+        rpc_addr: args.rpc_addr,
+        rpc_limits: RpcLimits {
+            max_request_bytes: args.rpc_max_request_bytes,
+            max_connections: args.rpc_max_connections,
+            max_batch: args.rpc_max_batch,
+            ..RpcLimits::default()
+        },
+        metrics_addr: (!args.no_metrics).then_some(args.metrics_addr),
+        block_time_ms: args.block_time_ms,
+        state_history: args.state_history,
+        proposer,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(service::run(config, shutdown_signal(), |_| {}))?;
+    tracing::info!("stopped");
+    Ok(true)
+}
+
+fn print_dev_accounts() {
+    eprintln!("Dev accounts (well-known keys: never use them on a real chain):");
+    for name in DEV_ACCOUNTS {
+        let key = Keypair::dev(name, false);
+        let seed = aether_engine::crypto::sha256(name.as_bytes());
+        eprintln!(
+            "  //{name:7} {}  ed25519 secret seed 0x{}",
+            key.address(),
+            hex::encode(seed)
+        );
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received"),
+        _ = term => tracing::info!("SIGTERM received"),
+    }
+}

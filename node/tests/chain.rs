@@ -1,0 +1,92 @@
+//! The chain in process: blocks built from the pool, the pool emptied by them, dry runs that
+//! charge what real transactions are charged, and genesis checks on reopening.
+
+use aether_engine::crypto::Keypair;
+use aether_engine::types::{Action, Address, Status, Transaction};
+use aether_node::chain::{Chain, ChainError};
+use aether_node::genesis::Genesis;
+use aether_storage::{Store, StoreConfig};
+
+fn open(dir: &std::path::Path, genesis: Genesis) -> Result<Chain, ChainError> {
+    Chain::open(Store::open(dir, StoreConfig::default())?, genesis)
+}
+
+fn transfer(key: &Keypair, nonce: u64, amount: u128) -> aether_engine::types::SignedTransaction {
+    key.sign_tx(Transaction {
+        chain_id: 1337,
+        nonce,
+        gas_limit: 50_000,
+        gas_price: 1,
+        action: Action::Transfer {
+            to: Address([9; 32]),
+            amount,
+        },
+    })
+}
+
+#[test]
+fn blocks_take_the_pool_and_dry_runs_charge_what_blocks_charge() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = open(dir.path(), Genesis::dev()).unwrap();
+    let alice = Keypair::dev("alice", false);
+    let dry = chain
+        .dry_run(
+            alice.address(),
+            Action::Transfer {
+                to: Address([9; 32]),
+                amount: 10,
+            },
+            None,
+        )
+        .unwrap();
+    assert_eq!(dry.status, Status::Success);
+    for nonce in 0..3 {
+        chain.submit(transfer(&alice, nonce, 10), 0).unwrap();
+    }
+    let produced = chain.produce(1_000, Address([0xfe; 32])).unwrap();
+    assert_eq!(produced.transactions, 3);
+    assert_eq!(produced.header.height, 1);
+    assert_eq!(chain.pool_counts(), (0, 0));
+    let block = aether_engine::ports::BlockReader::block_by_height(chain.store(), 1)
+        .unwrap()
+        .unwrap();
+    let (_, receipt) =
+        aether_engine::ports::BlockReader::receipt(chain.store(), &block.transactions[0].hash())
+            .unwrap()
+            .unwrap();
+    assert_eq!(
+        receipt.gas_used, dry.gas_used,
+        "dry-run gas is the charged gas"
+    );
+    assert_eq!(chain.account(&alice.address()).unwrap().unwrap().nonce, 3);
+}
+
+#[test]
+fn a_transaction_execution_rejects_leaves_block_and_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = open(dir.path(), Genesis::dev()).unwrap();
+    let bob = Keypair::dev("bob", false);
+    // Admitted while bob can pay for it...
+    let balance = chain.account(&bob.address()).unwrap().unwrap().balance;
+    chain
+        .submit(transfer(&bob, 0, balance - 50_000), 0)
+        .unwrap();
+    let spend = transfer(&bob, 1, 1);
+    // ...the pool refuses the second, which bob could not pay for together with the first.
+    assert!(chain.submit(spend, 0).is_err());
+    let produced = chain.produce(1_000, Address([0xfe; 32])).unwrap();
+    assert_eq!((produced.transactions, produced.dropped), (1, 0));
+}
+
+#[test]
+fn a_database_of_another_genesis_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path(), Genesis::dev()).unwrap());
+    let mut other = Genesis::dev();
+    other.chain_id = 9;
+    let err = open(dir.path(), other).err().expect("refused");
+    assert!(matches!(err, ChainError::GenesisMismatch { .. }), "{err}");
+    // The same genesis reopens.
+    let chain = open(dir.path(), Genesis::dev()).unwrap();
+    assert_eq!(chain.head().height, 0);
+}

@@ -1,0 +1,326 @@
+//! The dev chain end to end, as real processes: `aether run --dev` on a free loopback port, the
+//! SDK token deployed, called and queried with the CLI, its Transfer event read through the log
+//! filter and a WebSocket subscription, dry-run gas equal to charged gas, metrics served, a
+//! graceful stop on SIGTERM, and the same state after a restart.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use jsonrpsee_core::client::{ClientT, SubscriptionClientT};
+use jsonrpsee_core::rpc_params;
+use serde_json::{Value, json};
+
+const BOB: &str = "0x0202020202020202020202020202020202020202020202020202020202020202";
+
+/// A running node process.
+struct Node {
+    child: Child,
+    rpc: String,
+    metrics: String,
+}
+
+impl Node {
+    fn start(base: &Path) -> Node {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aether"))
+            .args([
+                "run",
+                "--dev",
+                "--base-path",
+                base.to_str().unwrap(),
+                "--rpc-addr",
+                "127.0.0.1:0",
+                "--metrics-addr",
+                "127.0.0.1:0",
+                "--block-time-ms",
+                "100",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start aether run --dev");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let (mut rpc, mut metrics) = (None, None);
+        while rpc.is_none() || metrics.is_none() {
+            let line = rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the node logs its addresses");
+            if let Some(addr) = line.split("RPC listening on ").nth(1) {
+                rpc = Some(format!("http://{}", addr.trim()));
+            }
+            if let Some(addr) = line.split("metrics on http://").nth(1) {
+                metrics = Some(addr.trim().trim_end_matches("/metrics").to_string());
+            }
+        }
+        // Keep draining the log so the node never blocks on a full pipe.
+        std::thread::spawn(move || for _ in rx {});
+        Node {
+            child,
+            rpc: rpc.unwrap(),
+            metrics: metrics.unwrap(),
+        }
+    }
+
+    /// SIGTERM, and the exit status.
+    fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill -TERM");
+        self.child.wait().expect("wait for the node")
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn aether(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aether"))
+        .args(args)
+        .output()
+        .expect("run aether")
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn build_token(dir: &Path) -> (PathBuf, PathBuf) {
+    let token = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts-sdk/examples/token");
+    let out = aether(&[
+        "contract",
+        "build",
+        token.to_str().unwrap(),
+        "--out-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (dir.join("token.wasm"), dir.join("token.abi.json"))
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect to metrics");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    body
+}
+
+#[test]
+fn a_dev_chain_runs_the_sdk_token_end_to_end_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wasm, abi) = build_token(dir.path());
+    let (wasm, abi) = (wasm.to_str().unwrap(), abi.to_str().unwrap());
+    let base = dir.path().join("node");
+    let node = Node::start(&base);
+    let rpc = node.rpc.clone();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+
+    // Deploy the token with a supply of 1,000,000 to alice.
+    let deployed = json_of(&aether(&[
+        "contract",
+        "deploy",
+        "--wasm",
+        wasm,
+        "--init-args",
+        "[1000000]",
+        "--from",
+        "//alice",
+        "--rpc",
+        &rpc,
+        "--json",
+    ]));
+    assert_eq!(deployed["status"], "success", "{deployed}");
+    let contract = deployed["contract"].as_str().unwrap().to_string();
+
+    // Subscribe to the token's events before transferring.
+    let ws_url = rpc.replace("http://", "ws://");
+    let (ws, mut events) = runtime.block_on(async {
+        let ws = jsonrpsee_ws_client::WsClientBuilder::default()
+            .build(&ws_url)
+            .await
+            .expect("websocket");
+        let sub = ws
+            .subscribe::<Value, _>(
+                "chain_subscribeEvents",
+                rpc_params![json!({ "contract": contract })],
+                "chain_unsubscribeEvents",
+            )
+            .await
+            .expect("subscribe");
+        (ws, sub)
+    });
+
+    // The dry run of the transfer must charge exactly what the real transfer is charged.
+    let args = format!(r#"["{BOB}", 100]"#);
+    let query = json_of(&aether(&[
+        "contract",
+        "query",
+        "--contract",
+        &contract,
+        "--method",
+        "transfer",
+        "--args",
+        &args,
+        "--abi",
+        abi,
+        "--from",
+        "//alice",
+        "--rpc",
+        &rpc,
+        "--json",
+    ]));
+    assert_eq!(query["status"], "success", "{query}");
+    let sent = json_of(&aether(&[
+        "contract",
+        "call",
+        "--contract",
+        &contract,
+        "--method",
+        "transfer",
+        "--args",
+        &args,
+        "--abi",
+        abi,
+        "--from",
+        "//alice",
+        "--rpc",
+        &rpc,
+        "--json",
+    ]));
+    assert_eq!(sent["status"], "success", "{sent}");
+    assert_eq!(
+        sent["gasUsed"], query["gasUsed"],
+        "dry-run gas is the charged gas"
+    );
+    let event = &sent["events"][0];
+    assert_eq!(event["decoded"]["name"], "Transfer", "{sent}");
+
+    // The Transfer event through the log filter and through the subscription.
+    let topic0 = event["topics"][0].as_str().unwrap();
+    let logs: Value = runtime.block_on(async {
+        ws.request(
+            "chain_getLogs",
+            rpc_params![json!({ "contract": contract, "topics": [topic0] })],
+        )
+        .await
+        .expect("chain_getLogs")
+    });
+    let logs = logs.as_array().unwrap();
+    assert!(
+        logs.iter()
+            .any(|l| l["txHash"] == sent["txHash"] && l["data"] == event["data"]),
+        "{logs:?}"
+    );
+    let notified = runtime.block_on(async {
+        loop {
+            let item = tokio::time::timeout(Duration::from_secs(30), events.next())
+                .await
+                .expect("an event notification")
+                .expect("subscription open")
+                .expect("a JSON event");
+            if item["txHash"] == sent["txHash"] {
+                break item;
+            }
+        }
+    });
+    assert_eq!(notified["topics"][0], topic0);
+    drop(events);
+    drop(ws);
+
+    // A native transfer, and the account command.
+    let paid = json_of(&aether(&[
+        "transfer", "--from", "//alice", "--to", BOB, "--amount", "5", "--rpc", &rpc, "--json",
+    ]));
+    assert_eq!(paid["status"], "success", "{paid}");
+    let bob = json_of(&aether(&["account", BOB, "--rpc", &rpc, "--json"]));
+    assert_eq!(bob["balance"], "5");
+
+    // Metrics are served.
+    let metrics = http_get(&node.metrics, "/metrics");
+    assert!(metrics.contains("aether_best_height"), "{metrics}");
+    assert!(
+        metrics.contains("aether_rpc_requests_total{method=\"contract_dryRun\"}"),
+        "{metrics}"
+    );
+
+    let head_before: u64 = json_of(&aether(&["account", BOB, "--rpc", &rpc, "--json"]))["nonce"]
+        .as_u64()
+        .unwrap();
+    let height_before = runtime.block_on(async {
+        let c = jsonrpsee_http_client::HttpClientBuilder::default()
+            .build(&rpc)
+            .unwrap();
+        let h: Value = c.request("chain_getHead", rpc_params![]).await.unwrap();
+        h["height"].as_u64().unwrap()
+    });
+    let status = node.stop();
+    assert!(status.success(), "graceful stop exits 0: {status:?}");
+
+    // Restarted on the same base path: the same state, and the chain goes on from its head.
+    let node = Node::start(&base);
+    let rpc = node.rpc.clone();
+    let balance = json_of(&aether(&[
+        "contract",
+        "query",
+        "--contract",
+        &contract,
+        "--method",
+        "balance_of",
+        "--args",
+        &format!(r#"["{BOB}"]"#),
+        "--abi",
+        abi,
+        "--rpc",
+        &rpc,
+        "--json",
+    ]));
+    assert_eq!(balance["decoded"]["return"], 100, "{balance}");
+    let bob = json_of(&aether(&["account", BOB, "--rpc", &rpc, "--json"]));
+    assert_eq!(bob["balance"], "5");
+    assert_eq!(bob["nonce"].as_u64().unwrap(), head_before);
+    let height_after = runtime.block_on(async {
+        let c = jsonrpsee_http_client::HttpClientBuilder::default()
+            .build(&rpc)
+            .unwrap();
+        let h: Value = c.request("chain_getHead", rpc_params![]).await.unwrap();
+        h["height"].as_u64().unwrap()
+    });
+    assert!(
+        height_after >= height_before,
+        "{height_after} < {height_before}"
+    );
+    assert!(node.stop().success());
+}

@@ -1,0 +1,256 @@
+//! Bad RPC input gets the documented errors: malformed JSON, wrong types, unknown methods,
+//! oversized bodies, huge batches, invalid transactions; and a property test over request
+//! bodies: whatever arrives, the server answers with a JSON-RPC response and keeps serving.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+
+use aether_engine::crypto::Keypair;
+use aether_engine::types::{Action, Address, Transaction};
+use aether_node::chain::Chain;
+use aether_node::genesis::Genesis;
+use aether_node::metrics::Metrics;
+use aether_node::rpc::{self, RpcContext, RpcLimits};
+use aether_storage::{Store, StoreConfig};
+use parity_scale_codec::Encode;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+struct Server {
+    addr: SocketAddr,
+    _runtime: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+fn server() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    let chain = Arc::new(Chain::open(store, Genesis::dev()).unwrap());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let limits = RpcLimits {
+        max_request_bytes: 64 * 1024,
+        max_batch: 10,
+        ..RpcLimits::default()
+    };
+    let (addr, handle) = runtime
+        .block_on(rpc::start(
+            "127.0.0.1:0".parse().unwrap(),
+            limits,
+            RpcContext {
+                chain,
+                metrics: Arc::new(Metrics::new()),
+                consensus: "dev-sealer",
+                peers: Arc::new(Vec::new),
+            },
+        ))
+        .unwrap();
+    // The server runs as long as the runtime; the handle stops it when dropped otherwise.
+    std::mem::forget(handle);
+    Server {
+        addr,
+        _runtime: runtime,
+        _dir: dir,
+    }
+}
+
+/// POSTs `body` and returns the HTTP status and body.
+fn post(addr: SocketAddr, body: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let _ = s.write_all(body);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+fn call(addr: SocketAddr, method: &str, params: Value) -> Value {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let (status, text) = post(addr, body.to_string().as_bytes());
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+fn code(v: &Value) -> i64 {
+    v["error"]["code"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no error: {v}"))
+}
+
+#[test]
+fn malformed_requests_get_the_standard_codes() {
+    let s = server();
+    let (_, body) = post(s.addr, b"{not json");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(code(&v), -32700, "parse error");
+
+    assert_eq!(code(&call(s.addr, "no_suchMethod", json!([]))), -32601);
+    let wrong = call(s.addr, "chain_getBlockByHeight", json!(["seven"]));
+    assert_eq!(code(&wrong), -32602);
+    let bad_address = call(s.addr, "state_getBalance", json!(["0x12"]));
+    assert_eq!(code(&bad_address), -32602);
+    assert!(
+        bad_address["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("address")
+    );
+    let missing = call(s.addr, "state_getAccount", json!([]));
+    assert_eq!(code(&missing), -32602);
+    let filter = call(s.addr, "chain_getLogs", json!([{"bogus": 1}]));
+    assert!(
+        filter["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("bogus")
+    );
+    let limit = call(s.addr, "chain_getLogs", json!([{"limit": 1_000_000}]));
+    assert_eq!(code(&limit), -32602);
+}
+
+#[test]
+fn oversized_bodies_and_batches_are_refused() {
+    let s = server();
+    let huge =
+        json!({"jsonrpc":"2.0","id":1,"method":"system_info","params":["x".repeat(100_000)]});
+    let (status, _) = post(s.addr, huge.to_string().as_bytes());
+    assert_eq!(status, 413, "body over the limit");
+
+    let batch: Vec<Value> = (0..11)
+        .map(|i| json!({"jsonrpc":"2.0","id":i,"method":"system_health","params":[]}))
+        .collect();
+    let (status, body) = post(s.addr, Value::Array(batch).to_string().as_bytes());
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        v["error"]["code"].as_i64().is_some(),
+        "batch over the limit: {v}"
+    );
+
+    let batch: Vec<Value> = (0..10)
+        .map(|i| json!({"jsonrpc":"2.0","id":i,"method":"system_health","params":[]}))
+        .collect();
+    let (_, body) = post(s.addr, Value::Array(batch).to_string().as_bytes());
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v.as_array().map(Vec::len),
+        Some(10),
+        "a batch at the limit is served"
+    );
+}
+
+#[test]
+fn invalid_transactions_get_their_application_codes() {
+    let s = server();
+    let alice = Keypair::dev("alice", false);
+    let tx = |t: Transaction| format!("0x{}", hex::encode(alice.sign_tx(t).encode()));
+    let base = Transaction {
+        chain_id: 1337,
+        nonce: 0,
+        gas_limit: 50_000,
+        gas_price: 1,
+        action: Action::Transfer {
+            to: Address([2; 32]),
+            amount: 1,
+        },
+    };
+    let submit = |hex: String| call(s.addr, "author_submitTransaction", json!([hex]));
+    assert_eq!(code(&submit("0x0102".into())), -32010, "garbage");
+    assert_eq!(code(&submit("nothex".into())), -32602);
+    assert_eq!(
+        code(&submit(tx(Transaction {
+            chain_id: 1,
+            ..base.clone()
+        }))),
+        -32012
+    );
+    let mut forged = alice.sign_tx(base.clone());
+    forged.tx.nonce = 5;
+    assert_eq!(
+        code(&submit(format!("0x{}", hex::encode(forged.encode())))),
+        -32013
+    );
+    assert_eq!(
+        code(&submit(tx(Transaction {
+            gas_limit: 10,
+            ..base.clone()
+        }))),
+        -32019
+    );
+    let ok = submit(tx(base.clone()));
+    assert!(ok["result"].as_str().is_some(), "{ok}");
+    assert_eq!(code(&submit(tx(base.clone()))), -32016, "duplicate");
+    let pending = call(s.addr, "author_pendingCount", json!([]));
+    assert_eq!(pending["result"]["ready"], 1);
+}
+
+#[test]
+fn every_documented_method_exists_and_the_docs_list_them() {
+    let docs = include_str!("../../docs/rpc.md");
+    let s = server();
+    for m in rpc::METHODS {
+        assert!(docs.contains(&format!("### {m}")), "docs/rpc.md lacks {m}");
+        if !m.contains("subscribe") {
+            let v = call(s.addr, m, json!([]));
+            assert_ne!(v["error"]["code"], -32601, "{m} is not served");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn any_request_body_gets_a_json_rpc_answer(
+        method in prop_oneof![
+            Just("state_getAccount".to_string()),
+            Just("chain_getLogs".to_string()),
+            Just("author_submitTransaction".to_string()),
+            Just("contract_dryRun".to_string()),
+            Just("state_getStorage".to_string()),
+            Just("chain_getBlockByHash".to_string()),
+            "[a-z_A-Z]{0,20}",
+        ],
+        params in proptest::collection::vec(
+            prop_oneof![
+                any::<i64>().prop_map(|n| json!(n)),
+                "0x[0-9a-f]{0,80}".prop_map(|s| json!(s)),
+                ".{0,30}".prop_map(|s| json!(s)),
+                Just(json!(null)),
+                Just(json!({"contract": "0x00", "topics": [1]})),
+                Just(json!([[]])),
+            ],
+            0..4,
+        ),
+        garbage in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        thread_local! {
+            static SERVER: Server = server();
+        }
+        SERVER.with(|s| {
+            let body = json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params});
+            let (status, text) = post(s.addr, body.to_string().as_bytes());
+            prop_assert_eq!(status, 200);
+            let v: Value = serde_json::from_str(&text).unwrap();
+            prop_assert!(v.get("result").is_some() || v["error"]["code"].is_i64(), "{}", v);
+            let (status, _) = post(s.addr, &garbage);
+            prop_assert!(status == 200 || (400..500).contains(&status), "status {}", status);
+            // Still serving.
+            let health = call(s.addr, "system_health", json!([]));
+            prop_assert!(health["result"].is_object());
+            Ok(())
+        })?;
+    }
+}
