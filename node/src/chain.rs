@@ -72,6 +72,7 @@ pub struct Chain {
     store: Store,
     executor: Executor,
     pool: Mutex<Mempool>,
+    pool_config: PoolConfig,
     genesis: Genesis,
     genesis_hash: Hash,
     finalized: AtomicU64,
@@ -103,16 +104,18 @@ impl Chain {
                 _ => expected,
             }
         };
-        let pool = Mempool::new(PoolConfig {
+        let pool_config = PoolConfig {
             min_gas_price: genesis.min_gas_price,
             ..PoolConfig::new(genesis.chain_id, genesis.block_gas_limit)
-        });
+        };
+        let pool = Mempool::new(pool_config.clone());
         let head = store.head().map_or(0, |h| h.height);
         let (events, _) = broadcast::channel(1024);
         Ok(Self {
             store,
             executor: Executor::new(Vm::new(GasSchedule::V1, MODULE_CACHE)),
             pool: Mutex::new(pool),
+            pool_config,
             genesis,
             genesis_hash: expected,
             finalized: AtomicU64::new(head),
@@ -176,10 +179,13 @@ impl Chain {
 
     /// Checks a transaction and admits it to the pool.
     pub fn submit(&self, tx: SignedTransaction, now_ms: u64) -> Result<Admitted, Rejection> {
+        let sender = tx.sender();
+        // Signatures are checked outside the pool's lock, in parallel across RPC workers.
+        let checked = Mempool::precheck(&self.pool_config, tx)?;
         let account = self
-            .account(&tx.sender())
+            .account(&sender)
             .map_err(|e| Rejection::Malformed(format!("cannot read the sender's account: {e}")))?;
-        self.pool().submit(tx, account.as_ref(), now_ms)
+        self.pool().admit(checked, account.as_ref(), now_ms)
     }
 
     /// Whether the pool holds `hash`.

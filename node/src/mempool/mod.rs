@@ -99,6 +99,14 @@ impl PoolTx {
     }
 }
 
+/// A transaction that passed [`Mempool::precheck`].
+#[derive(Clone, Debug)]
+pub struct Prechecked {
+    tx: SignedTransaction,
+    hash: Hash,
+    bytes: usize,
+}
+
 /// What the pool did with a submitted transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Admitted {
@@ -191,14 +199,36 @@ impl Mempool {
         account: Option<&Account>,
         now_ms: u64,
     ) -> Result<Admitted, Rejection> {
+        let checked = Self::precheck(&self.config, tx)?;
+        self.admit(checked, account, now_ms)
+    }
+
+    /// The checks that need neither the pool nor state: size, chain id, gas, price and the
+    /// signature. Callers run it before taking the pool's lock, so signatures are checked in
+    /// parallel.
+    pub fn precheck(config: &PoolConfig, tx: SignedTransaction) -> Result<Prechecked, Rejection> {
         let bytes = tx.encoded_size();
-        self.check_static(&tx, bytes)?;
-        let hash = tx.hash();
-        if self.txs.contains_key(&hash) {
-            return Err(Rejection::AlreadyKnown);
-        }
+        check_static(config, &tx, bytes)?;
         if !tx.verify_signature() {
             return Err(Rejection::BadSignature);
+        }
+        Ok(Prechecked {
+            hash: tx.hash(),
+            tx,
+            bytes,
+        })
+    }
+
+    /// Admits a prechecked transaction: duplicate, nonce, replacement, funds and limits.
+    pub fn admit(
+        &mut self,
+        checked: Prechecked,
+        account: Option<&Account>,
+        now_ms: u64,
+    ) -> Result<Admitted, Rejection> {
+        let Prechecked { tx, hash, bytes } = checked;
+        if self.txs.contains_key(&hash) {
+            return Err(Rejection::AlreadyKnown);
         }
         let sender = tx.sender();
         let account_nonce = account.map_or(0, |a| a.nonce);
@@ -291,47 +321,48 @@ impl Mempool {
             evicted,
         })
     }
+}
 
-    /// Checks that need neither state nor the pool.
-    fn check_static(&self, tx: &SignedTransaction, bytes: usize) -> Result<(), Rejection> {
-        let c = &self.config;
-        if bytes > c.max_tx_bytes {
-            return Err(Rejection::TooLarge {
-                bytes,
-                max: c.max_tx_bytes,
-            });
-        }
-        if tx.tx.chain_id != c.chain_id {
-            return Err(Rejection::WrongChain {
-                expected: c.chain_id,
-                got: tx.tx.chain_id,
-            });
-        }
-        let intrinsic = c
-            .gas
-            .tx_base
-            .saturating_add(c.gas.tx_per_byte.saturating_mul(bytes as u64));
-        if tx.tx.gas_limit < intrinsic {
-            return Err(Rejection::GasLimitBelowIntrinsic {
-                gas_limit: tx.tx.gas_limit,
-                intrinsic,
-            });
-        }
-        if tx.tx.gas_limit > c.block_gas_limit {
-            return Err(Rejection::GasLimitAboveBlockLimit {
-                gas_limit: tx.tx.gas_limit,
-                block_gas_limit: c.block_gas_limit,
-            });
-        }
-        if tx.tx.gas_price < c.min_gas_price {
-            return Err(Rejection::Underpriced {
-                offered: tx.tx.gas_price,
-                min: c.min_gas_price,
-            });
-        }
-        Ok(())
+/// Checks that need neither state nor the pool.
+fn check_static(c: &PoolConfig, tx: &SignedTransaction, bytes: usize) -> Result<(), Rejection> {
+    if bytes > c.max_tx_bytes {
+        return Err(Rejection::TooLarge {
+            bytes,
+            max: c.max_tx_bytes,
+        });
     }
+    if tx.tx.chain_id != c.chain_id {
+        return Err(Rejection::WrongChain {
+            expected: c.chain_id,
+            got: tx.tx.chain_id,
+        });
+    }
+    let intrinsic = c
+        .gas
+        .tx_base
+        .saturating_add(c.gas.tx_per_byte.saturating_mul(bytes as u64));
+    if tx.tx.gas_limit < intrinsic {
+        return Err(Rejection::GasLimitBelowIntrinsic {
+            gas_limit: tx.tx.gas_limit,
+            intrinsic,
+        });
+    }
+    if tx.tx.gas_limit > c.block_gas_limit {
+        return Err(Rejection::GasLimitAboveBlockLimit {
+            gas_limit: tx.tx.gas_limit,
+            block_gas_limit: c.block_gas_limit,
+        });
+    }
+    if tx.tx.gas_price < c.min_gas_price {
+        return Err(Rejection::Underpriced {
+            offered: tx.tx.gas_price,
+            min: c.min_gas_price,
+        });
+    }
+    Ok(())
+}
 
+impl Mempool {
     /// The cheapest transaction that is last in its sender's queue, if it pays less than
     /// `price` (evicting a middle one would strand the later ones).
     fn eviction_candidate(&self, price: u128) -> Option<Hash> {
