@@ -3,111 +3,20 @@
 //! filter and a WebSocket subscription, dry-run gas equal to charged gas, metrics served, a
 //! graceful stop on SIGTERM, and the same state after a restart.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
+
+use common::{Node, aether, json_of};
 
 use jsonrpsee_core::client::{ClientT, SubscriptionClientT};
 use jsonrpsee_core::rpc_params;
 use serde_json::{Value, json};
 
 const BOB: &str = "0x0202020202020202020202020202020202020202020202020202020202020202";
-
-/// A running node process.
-struct Node {
-    child: Child,
-    rpc: String,
-    metrics: String,
-}
-
-impl Node {
-    fn start(base: &Path) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_aether"))
-            .args([
-                "run",
-                "--dev",
-                "--base-path",
-                base.to_str().unwrap(),
-                "--rpc-addr",
-                "127.0.0.1:0",
-                "--metrics-addr",
-                "127.0.0.1:0",
-                "--block-time-ms",
-                "100",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start aether run --dev");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let (mut rpc, mut metrics) = (None, None);
-        while rpc.is_none() || metrics.is_none() {
-            let line = rx
-                .recv_timeout(Duration::from_secs(60))
-                .expect("the node logs its addresses");
-            if let Some(addr) = line.split("RPC listening on ").nth(1) {
-                rpc = Some(format!("http://{}", addr.trim()));
-            }
-            if let Some(addr) = line.split("metrics on http://").nth(1) {
-                metrics = Some(addr.trim().trim_end_matches("/metrics").to_string());
-            }
-        }
-        // Keep draining the log so the node never blocks on a full pipe.
-        std::thread::spawn(move || for _ in rx {});
-        Node {
-            child,
-            rpc: rpc.unwrap(),
-            metrics: metrics.unwrap(),
-        }
-    }
-
-    /// SIGTERM, and the exit status.
-    fn stop(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill -TERM");
-        self.child.wait().expect("wait for the node")
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn aether(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_aether"))
-        .args(args)
-        .output()
-        .expect("run aether")
-}
-
-fn json_of(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-}
 
 fn build_token(dir: &Path) -> (PathBuf, PathBuf) {
     let token = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts-sdk/examples/token");
@@ -269,7 +178,7 @@ fn a_dev_chain_runs_the_sdk_token_end_to_end_and_survives_a_restart() {
     assert_eq!(bob["balance"], "5");
 
     // Metrics are served.
-    let metrics = http_get(&node.metrics, "/metrics");
+    let metrics = http_get(node.metrics.as_deref().expect("metrics are on"), "/metrics");
     assert!(metrics.contains("aether_best_height"), "{metrics}");
     assert!(
         metrics.contains("aether_rpc_requests_total{method=\"contract_dryRun\"}"),

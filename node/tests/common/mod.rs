@@ -1,0 +1,115 @@
+//! Helpers shared by the process tests: running `aether` commands and nodes.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A running node process.
+pub struct Node {
+    child: Child,
+    /// The RPC URL.
+    pub rpc: String,
+    /// The metrics address (none with `--no-metrics`).
+    pub metrics: Option<String>,
+}
+
+impl Node {
+    /// `aether run --dev` on `base`.
+    pub fn start(base: &Path) -> Node {
+        Node::start_with(&["--dev", "--base-path", base.to_str().unwrap()])
+    }
+
+    /// `aether run` with `args`, on free loopback ports, sealing every 100 ms.
+    pub fn start_with(args: &[&str]) -> Node {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aether"))
+            .arg("run")
+            .args(args)
+            .args(["--rpc-addr", "127.0.0.1:0", "--block-time-ms", "100"])
+            .args(if args.contains(&"--no-metrics") {
+                &[][..]
+            } else {
+                &["--metrics-addr", "127.0.0.1:0"][..]
+            })
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start aether run --dev");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let want_metrics = !args.contains(&"--no-metrics");
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        let (mut rpc, mut metrics) = (None, None);
+        while rpc.is_none() || (want_metrics && metrics.is_none()) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the node did not log its addresses in time"
+            );
+            let line = rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("the node logs its addresses");
+            if let Some(addr) = line.split("RPC listening on ").nth(1) {
+                rpc = Some(format!("http://{}", addr.trim()));
+            }
+            if let Some(addr) = line.split("metrics on http://").nth(1) {
+                metrics = Some(addr.trim().trim_end_matches("/metrics").to_string());
+            }
+        }
+        // Keep draining the log so the node never blocks on a full pipe.
+        std::thread::spawn(move || for _ in rx {});
+        Node {
+            child,
+            rpc: rpc.unwrap(),
+            metrics,
+        }
+    }
+
+    /// SIGTERM, and the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill -TERM");
+        self.child.wait().expect("wait for the node")
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the `aether` binary.
+pub fn aether(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aether"))
+        .args(args)
+        .output()
+        .expect("run aether")
+}
+
+/// The JSON a successful command printed.
+pub fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}

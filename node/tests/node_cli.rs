@@ -1,0 +1,236 @@
+//! The node's command line as real processes: keys, `init-genesis`, `run --genesis` resuming
+//! from its database, `snapshots create|list|restore` onto a new base path, and clear errors
+//! for bad flags, files and keys.
+
+mod common;
+
+use common::{Node, aether, json_of};
+use serde_json::Value;
+
+fn fails_with(args: &[&str], needle: &str) {
+    let out = aether(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    assert!(
+        stderr.contains(needle),
+        "{args:?}: `{needle}` not in: {stderr}"
+    );
+}
+
+fn rpc(url: &str, method: &str) -> Value {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use jsonrpsee_core::client::ClientT;
+        let c = jsonrpsee_http_client::HttpClientBuilder::default()
+            .build(url)
+            .unwrap();
+        c.request::<Value, _>(method, jsonrpsee_core::rpc_params![])
+            .await
+            .unwrap()
+    })
+}
+
+#[test]
+fn keys_are_generated_and_inspected_for_every_scheme() {
+    for (scheme, public_len) in [("ed25519", 32), ("sr25519", 32), ("bls", 48), ("vrf", 32)] {
+        let k = json_of(&aether(&["keys", "generate", "--scheme", scheme, "--json"]));
+        let public = k["public_key"].as_str().unwrap();
+        assert_eq!(public.len(), 2 + 2 * public_len, "{scheme}: {k}");
+        let again = json_of(&aether(&[
+            "keys",
+            "inspect",
+            "--scheme",
+            scheme,
+            k["secret_seed"].as_str().unwrap(),
+            "--json",
+        ]));
+        assert_eq!(again, k, "inspect gives back what generate printed");
+    }
+    let alice = aether(&["keys", "inspect", "//alice", "--field", "address"]);
+    assert!(alice.status.success());
+    let address = String::from_utf8_lossy(&alice.stdout).trim().to_string();
+    assert_eq!(
+        address,
+        aether_engine::crypto::Keypair::dev("alice", false)
+            .address()
+            .to_string()
+    );
+    fails_with(&["keys", "inspect", "0x1234"], "2 bytes, expected 32");
+    fails_with(
+        &["keys", "inspect", "--scheme", "rsa", "0x00"],
+        "invalid value 'rsa'",
+    );
+}
+
+#[test]
+fn a_genesis_file_runs_resumes_and_restores_from_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = dir.path().join("genesis.json");
+    let g = genesis.to_str().unwrap();
+    let funded = "0x0707070707070707070707070707070707070707070707070707070707070707";
+    let out = aether(&[
+        "init-genesis",
+        "--dev",
+        "--out",
+        g,
+        "--chain-id",
+        "77",
+        "--balance",
+        &format!("{funded}=12345"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout).to_string();
+    let hash = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("genesis hash "))
+        .expect("the hash is printed")
+        .to_string();
+    fails_with(&["init-genesis", "--dev", "--out", g], "--force");
+    fails_with(
+        &[
+            "init-genesis",
+            "--out",
+            dir.path().join("x.json").to_str().unwrap(),
+            "--balance",
+            "0x12=5",
+        ],
+        "bad address",
+    );
+
+    let base = dir.path().join("base");
+    let b = base.to_str().unwrap();
+    let node = Node::start_with(&["--genesis", g, "--base-path", b, "--no-metrics"]);
+    let info = rpc(&node.rpc, "system_info");
+    assert_eq!(info["chainId"], 77);
+    assert_eq!(info["genesisHash"], hash.as_str());
+    let account = json_of(&aether(&["account", funded, "--rpc", &node.rpc, "--json"]));
+    assert_eq!(account["balance"], "12345");
+    let paid = json_of(&aether(&[
+        "transfer", "--from", "//alice", "--to", funded, "--amount", "5", "--rpc", &node.rpc,
+        "--json",
+    ]));
+    assert_eq!(paid["status"], "success");
+    assert!(node.stop().success());
+
+    // Resumes from its database.
+    let node = Node::start_with(&["--genesis", g, "--base-path", b, "--no-metrics"]);
+    let account = json_of(&aether(&["account", funded, "--rpc", &node.rpc, "--json"]));
+    assert_eq!(account["balance"], "12350");
+    assert!(node.stop().success());
+
+    // Snapshot of the stopped node, listed, restored onto a new base path, run from there.
+    let snaps = dir.path().join("snaps");
+    let s = snaps.to_str().unwrap();
+    let out = aether(&["snapshots", "create", "--base-path", b, "--out", s]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = aether(&["snapshots", "list", s]);
+    let listing = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(listing.contains("height"), "{listing}");
+    let file = std::fs::read_dir(&snaps)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "snapshot"))
+        .unwrap();
+    let restored = dir.path().join("restored");
+    let out = aether(&[
+        "snapshots",
+        "restore",
+        file.to_str().unwrap(),
+        "--base-path",
+        restored.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fails_with(
+        &[
+            "snapshots",
+            "restore",
+            file.to_str().unwrap(),
+            "--base-path",
+            restored.to_str().unwrap(),
+        ],
+        "not empty",
+    );
+    let node = Node::start_with(&[
+        "--genesis",
+        g,
+        "--base-path",
+        restored.to_str().unwrap(),
+        "--no-metrics",
+    ]);
+    let account = json_of(&aether(&["account", funded, "--rpc", &node.rpc, "--json"]));
+    assert_eq!(
+        account["balance"], "12350",
+        "the restored node has the state"
+    );
+    assert!(node.stop().success());
+}
+
+#[test]
+fn bad_flags_files_and_keys_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    fails_with(&["run"], "--genesis FILE");
+    fails_with(
+        &[
+            "run",
+            "--genesis",
+            "/nonexistent/genesis.json",
+            "--base-path",
+            "x",
+        ],
+        "/nonexistent/genesis.json",
+    );
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"chain_id\": 1}").unwrap();
+    fails_with(
+        &[
+            "run",
+            "--genesis",
+            bad.to_str().unwrap(),
+            "--base-path",
+            "x",
+        ],
+        "not a valid genesis file",
+    );
+    fails_with(
+        &[
+            "transfer", "--from", "alice", "--to", "0x00", "--amount", "1",
+        ],
+        "--from must be //NAME",
+    );
+    fails_with(
+        &[
+            "transfer", "--from", "//alice", "--to", "0x00", "--amount", "1",
+        ],
+        "not an address",
+    );
+    fails_with(
+        &[
+            "account",
+            "0x0101010101010101010101010101010101010101010101010101010101010101",
+            "--rpc",
+            "http://127.0.0.1:1",
+        ],
+        "state_getAccount",
+    );
+    fails_with(
+        &[
+            "snapshots",
+            "create",
+            "--base-path",
+            dir.path().join("none").to_str().unwrap(),
+        ],
+        "cannot open the node's database",
+    );
+}
