@@ -133,15 +133,34 @@ fn every_accepted_transaction_ends_in_a_block_with_a_receipt() {
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut pending: HashSet<Hash> = accepted.iter().copied().collect();
     let mut peak_rss = rss_kib();
+    let mut last_report = Instant::now();
     while !pending.is_empty() {
+        let status = || {
+            let head: Value = runtime
+                .block_on(client.request("chain_getHead", rpc_params![]))
+                .unwrap_or_default();
+            let pool: Value = runtime
+                .block_on(client.request("author_pendingCount", rpc_params![]))
+                .unwrap_or_default();
+            format!(
+                "{} without receipt, head {}, pool {}",
+                pending.len(),
+                head["height"],
+                pool
+            )
+        };
+        if last_report.elapsed() > Duration::from_secs(10) {
+            eprintln!("soak: {}", status());
+            last_report = Instant::now();
+        }
         assert!(
             Instant::now() < deadline,
-            "{} accepted transactions have no receipt after 10 minutes",
-            pending.len()
+            "no receipt after 10 minutes: {}",
+            status()
         );
         std::thread::sleep(Duration::from_millis(200));
         peak_rss = peak_rss.max(rss_kib());
-        let check: Vec<Hash> = pending.iter().take(500).copied().collect();
+        let check: Vec<Hash> = pending.iter().take(5_000).copied().collect();
         runtime.block_on(async {
             for chunk in check.chunks(50) {
                 let mut batch = BatchRequestBuilder::new();

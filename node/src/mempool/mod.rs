@@ -231,7 +231,10 @@ impl Mempool {
             return Err(Rejection::AlreadyKnown);
         }
         let sender = tx.sender();
-        let account_nonce = account.map_or(0, |a| a.nonce);
+        // The account may have been read before a block the pool already saw: never go back
+        // below the nonce the pool knows.
+        let known = self.senders.get(&sender).map_or(0, |q| q.account_nonce);
+        let account_nonce = account.map_or(0, |a| a.nonce).max(known);
         let balance = account.map_or(0, |a| a.balance);
         let nonce = tx.tx.nonce;
         if nonce < account_nonce {

@@ -260,3 +260,32 @@ fn old_transactions_expire() {
     assert_eq!(pool.len(), 1);
     assert_eq!(pool.bytes(), pool.get(&tx(&k, 1, 1).hash()).unwrap().bytes);
 }
+
+#[test]
+fn an_account_read_before_the_last_block_does_not_take_the_queue_back() {
+    // A submitter read the account (nonce 0), then a block included nonces 0 and 1, then the
+    // submission reached the pool with the stale account.
+    let mut pool = Mempool::new(config());
+    let k = key("alice");
+    let (t0, t1) = (tx(&k, 0, 1), tx(&k, 1, 1));
+    pool.submit(t0.clone(), Some(&rich()), 0).unwrap();
+    pool.submit(t1.clone(), Some(&rich()), 0).unwrap();
+    pool.submit(tx(&k, 2, 1), Some(&rich()), 0).unwrap();
+    pool.on_block(&[t0.clone(), t1], |_| 2);
+    let stale = rich();
+    assert_eq!(
+        pool.submit(t0, Some(&stale), 0),
+        Err(Rejection::NonceTooLow {
+            nonce: 0,
+            expected: 2
+        })
+    );
+    let late = pool.submit(tx(&k, 3, 1), Some(&stale), 0).unwrap();
+    assert!(late.ready, "nonce 3 follows the pending nonce 2");
+    let nonces: Vec<u64> = pool
+        .ready(u64::MAX, 10)
+        .iter()
+        .map(|t| t.tx.nonce)
+        .collect();
+    assert_eq!(nonces, vec![2, 3]);
+}
