@@ -389,6 +389,9 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<bool> {
         },
         &args.tx,
     )?;
+    if let Some(abi) = &abi {
+        decorate_json(&mut r, abi, "init");
+    }
     r["contract"] = json!(contract.to_string());
     r["codeHash"] = json!(code_hash.to_string());
     print(args.rpc.json, &r, || {
