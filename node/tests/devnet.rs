@@ -47,6 +47,16 @@ fn http_get(addr: &str, path: &str) -> String {
     body
 }
 
+fn head_height(runtime: &tokio::runtime::Runtime, rpc: &str) -> u64 {
+    runtime.block_on(async {
+        let c = jsonrpsee_http_client::HttpClientBuilder::default()
+            .build(rpc)
+            .unwrap();
+        let h: Value = c.request("chain_getHead", rpc_params![]).await.unwrap();
+        h["height"].as_u64().unwrap()
+    })
+}
+
 #[test]
 fn a_dev_chain_runs_the_sdk_token_end_to_end_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -177,6 +187,10 @@ fn a_dev_chain_runs_the_sdk_token_end_to_end_and_survives_a_restart() {
     let bob = json_of(&aether(&["account", BOB, "--rpc", &rpc, "--json"]));
     assert_eq!(bob["balance"], "5");
 
+    // A single node has no peers.
+    let peers = json_of(&aether(&["peers", "--rpc", &rpc, "--json"]));
+    assert_eq!(peers, json!([]));
+
     // Metrics are served.
     let metrics = http_get(node.metrics.as_deref().expect("metrics are on"), "/metrics");
     assert!(metrics.contains("aether_best_height"), "{metrics}");
@@ -188,13 +202,7 @@ fn a_dev_chain_runs_the_sdk_token_end_to_end_and_survives_a_restart() {
     let head_before: u64 = json_of(&aether(&["account", BOB, "--rpc", &rpc, "--json"]))["nonce"]
         .as_u64()
         .unwrap();
-    let height_before = runtime.block_on(async {
-        let c = jsonrpsee_http_client::HttpClientBuilder::default()
-            .build(&rpc)
-            .unwrap();
-        let h: Value = c.request("chain_getHead", rpc_params![]).await.unwrap();
-        h["height"].as_u64().unwrap()
-    });
+    let height_before = head_height(&runtime, &rpc);
     let status = node.stop();
     assert!(status.success(), "graceful stop exits 0: {status:?}");
 
@@ -220,13 +228,7 @@ fn a_dev_chain_runs_the_sdk_token_end_to_end_and_survives_a_restart() {
     let bob = json_of(&aether(&["account", BOB, "--rpc", &rpc, "--json"]));
     assert_eq!(bob["balance"], "5");
     assert_eq!(bob["nonce"].as_u64().unwrap(), head_before);
-    let height_after = runtime.block_on(async {
-        let c = jsonrpsee_http_client::HttpClientBuilder::default()
-            .build(&rpc)
-            .unwrap();
-        let h: Value = c.request("chain_getHead", rpc_params![]).await.unwrap();
-        h["height"].as_u64().unwrap()
-    });
+    let height_after = head_height(&runtime, &rpc);
     assert!(
         height_after >= height_before,
         "{height_after} < {height_before}"

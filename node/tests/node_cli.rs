@@ -103,7 +103,18 @@ fn a_genesis_file_runs_resumes_and_restores_from_a_snapshot() {
 
     let base = dir.path().join("base");
     let b = base.to_str().unwrap();
-    let node = Node::start_with(&["--genesis", g, "--base-path", b, "--no-metrics"]);
+    let node = Node::start_with(&[
+        "--genesis",
+        g,
+        "--base-path",
+        b,
+        "--no-metrics",
+        "--log-format",
+        "json",
+    ]);
+    let logged: Value = serde_json::from_str(&node.rpc_log_line)
+        .unwrap_or_else(|e| panic!("--log-format json logs JSON ({e}): {}", node.rpc_log_line));
+    assert_eq!(logged["level"], "INFO");
     let info = rpc(&node.rpc, "system_info");
     assert_eq!(info["chainId"], 77);
     assert_eq!(info["genesisHash"], hash.as_str());

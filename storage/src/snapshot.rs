@@ -155,26 +155,14 @@ impl Store {
             last = key_hash;
             if chunk.len() >= CHUNK_ENTRIES || chunk_bytes >= CHUNK_BYTES {
                 written += chunk.len() as u64;
-                flush_chunk(&tree, &mut out, &mut chunk, last, height).map_err(|e| match e {
-                    ChunkError::Io(source) => StorageError::Io {
-                        path: tmp.clone(),
-                        source,
-                    },
-                    ChunkError::Tree(e) => e,
-                })?;
+                flush_chunk(&tree, &mut out, &mut chunk, last, height, &tmp)?;
                 chunk_bytes = 0;
                 progress.set_position(written);
             }
         }
         if !chunk.is_empty() {
             written += chunk.len() as u64;
-            flush_chunk(&tree, &mut out, &mut chunk, last, height).map_err(|e| match e {
-                ChunkError::Io(source) => StorageError::Io {
-                    path: tmp.clone(),
-                    source,
-                },
-                ChunkError::Tree(e) => e,
-            })?;
+            flush_chunk(&tree, &mut out, &mut chunk, last, height, &tmp)?;
         }
         if written != entries {
             return Err(db.corrupt(
@@ -204,28 +192,27 @@ impl Store {
     }
 }
 
-enum ChunkError {
-    Io(std::io::Error),
-    Tree(StorageError),
-}
-
+/// Writes `chunk` (whose last key is `last`) with its range proof, and empties it.
 fn flush_chunk<W: Write>(
     tree: &StateTree<'_, NodeReader<'_>>,
     out: &mut W,
     chunk: &mut Vec<(StateKey, Vec<u8>)>,
     last: KeyHash,
     height: u64,
-) -> std::result::Result<(), ChunkError> {
+    path: &Path,
+) -> Result<()> {
     let proof = tree
         .get_range_proof(last, height)
-        .map_err(|e| ChunkError::Tree(StorageError::Tree(format!("{e:#}"))))?;
-    let proof =
-        borsh::to_vec(&proof).map_err(|e| ChunkError::Tree(StorageError::Tree(e.to_string())))?;
+        .map_err(|e| StorageError::Tree(format!("{e:#}")))?;
+    let proof = borsh::to_vec(&proof).map_err(|e| StorageError::Tree(e.to_string()))?;
     let record = Chunk {
         entries: std::mem::take(chunk),
         proof,
     };
-    write_record(out, &record.encode()).map_err(ChunkError::Io)
+    write_record(out, &record.encode()).map_err(|source| StorageError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn write_record<W: Write>(out: &mut W, bytes: &[u8]) -> std::io::Result<()> {
@@ -442,17 +429,17 @@ struct RestoreTarget(Arc<Database>);
 
 impl TreeReader for RestoreTarget {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        Ok(self.0.tree_node(node_key)?)
+        NodeReader(&self.0).get_node_option(node_key)
     }
     fn get_value_option(
         &self,
         max_version: Version,
         key_hash: KeyHash,
     ) -> anyhow::Result<Option<OwnedValue>> {
-        Ok(self.0.leaf_at(&key_hash, max_version)?)
+        NodeReader(&self.0).get_value_option(max_version, key_hash)
     }
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
-        Ok(None)
+        NodeReader(&self.0).get_rightmost_leaf()
     }
 }
 

@@ -16,6 +16,8 @@ pub struct Node {
     pub rpc: String,
     /// The metrics address (none with `--no-metrics`).
     pub metrics: Option<String>,
+    /// The line that announced the RPC address, as logged.
+    pub rpc_log_line: String,
 }
 
 impl Node {
@@ -50,7 +52,12 @@ impl Node {
         });
         let want_metrics = !args.contains(&"--no-metrics");
         let deadline = std::time::Instant::now() + Duration::from_secs(120);
-        let (mut rpc, mut metrics) = (None, None);
+        let (mut rpc, mut metrics, mut rpc_log_line) = (None, None, String::new());
+        let addr_in = |rest: &str| -> String {
+            rest.chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+                .collect()
+        };
         while rpc.is_none() || (want_metrics && metrics.is_none()) {
             assert!(
                 std::time::Instant::now() < deadline,
@@ -59,11 +66,12 @@ impl Node {
             let line = rx
                 .recv_timeout(Duration::from_secs(60))
                 .expect("the node logs its addresses");
-            if let Some(addr) = line.split("RPC listening on ").nth(1) {
-                rpc = Some(format!("http://{}", addr.trim()));
+            if let Some(rest) = line.split("RPC listening on ").nth(1) {
+                rpc = Some(format!("http://{}", addr_in(rest)));
+                rpc_log_line = line.clone();
             }
-            if let Some(addr) = line.split("metrics on http://").nth(1) {
-                metrics = Some(addr.trim().trim_end_matches("/metrics").to_string());
+            if let Some(rest) = line.split("metrics on http://").nth(1) {
+                metrics = Some(addr_in(rest));
             }
         }
         // Keep draining the log so the node never blocks on a full pipe.
@@ -72,6 +80,7 @@ impl Node {
             child,
             rpc: rpc.unwrap(),
             metrics,
+            rpc_log_line,
         }
     }
 
