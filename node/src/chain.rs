@@ -19,6 +19,9 @@ use tokio::sync::broadcast;
 use crate::genesis::Genesis;
 use crate::mempool::{Admitted, Mempool, PoolConfig, Rejection};
 
+/// Consensus-metadata key under which the chain records its genesis hash.
+const GENESIS_KEY: &[u8] = b"genesis_hash";
+
 /// Compiled modules kept in the VM's cache.
 const MODULE_CACHE: usize = 256;
 
@@ -84,6 +87,19 @@ impl Chain {
     /// checks that the store's genesis is this one.
     pub fn open(store: Store, genesis: Genesis) -> Result<Self, ChainError> {
         let changes = genesis.changes();
+        let identity = genesis.hash()?;
+        if let Some(stored) = store.consensus_value(GENESIS_KEY)?
+            && stored != identity.0
+        {
+            let mut found = [0u8; 32];
+            if stored.len() == 32 {
+                found.copy_from_slice(&stored);
+            }
+            return Err(ChainError::GenesisMismatch {
+                found: Hash(found),
+                expected: identity,
+            });
+        }
         let expected = if store.head().is_none() {
             let root = store.root_after(&changes)?;
             let block = genesis.block(root);
@@ -95,15 +111,22 @@ impl Chain {
             })?;
             hash
         } else {
-            let found = store.block_hash(0)?;
-            let expected = genesis.hash()?;
-            match found {
-                Some(found) if found != expected => {
-                    return Err(ChainError::GenesisMismatch { found, expected });
+            match store.block_hash(0)? {
+                Some(found) if found != identity => {
+                    return Err(ChainError::GenesisMismatch {
+                        found,
+                        expected: identity,
+                    });
                 }
-                _ => expected,
+                Some(_) => {}
+                None => tracing::warn!(
+                    "the database starts at a snapshot, without block 0: its genesis cannot be \
+                     checked the first time; it is recorded now and checked from then on"
+                ),
             }
+            identity
         };
+        store.set_consensus_values(vec![(GENESIS_KEY.to_vec(), Some(expected.0.to_vec()))])?;
         let pool_config = PoolConfig {
             min_gas_price: genesis.min_gas_price,
             ..PoolConfig::new(genesis.chain_id, genesis.block_gas_limit)
@@ -182,10 +205,21 @@ impl Chain {
         let sender = tx.sender();
         // Signatures are checked outside the pool's lock, in parallel across RPC workers.
         let checked = Mempool::precheck(&self.pool_config, tx)?;
+        // The account is read under the lock: a block's pool update (which follows its commit)
+        // then never lands between the read and the admission.
+        let mut pool = self.pool();
         let account = self
             .account(&sender)
             .map_err(|e| Rejection::Malformed(format!("cannot read the sender's account: {e}")))?;
-        self.pool().admit(checked, account.as_ref(), now_ms)
+        pool.admit(checked, account.as_ref(), now_ms)
+    }
+
+    /// The nonce `sender`'s next transaction should carry: its account nonce, plus the
+    /// pending transactions that follow it without a gap.
+    pub fn next_nonce(&self, sender: &Address) -> Result<u64, ChainError> {
+        let pool = self.pool();
+        let account_nonce = self.account(sender)?.map_or(0, |a| a.nonce);
+        Ok(pool.next_nonce(sender, account_nonce))
     }
 
     /// Whether the pool holds `hash`.

@@ -109,10 +109,11 @@ impl Rpc {
             .ok_or_else(|| anyhow!("system_info has no chainId"))
     }
 
+    /// The next nonce, counting the sender's pending transactions.
     fn nonce(&self, who: &Address) -> anyhow::Result<u64> {
-        self.call("state_getNonce", rpc_params![who.to_string()])?
+        self.call("author_nextNonce", rpc_params![who.to_string()])?
             .as_u64()
-            .ok_or_else(|| anyhow!("state_getNonce did not return a number"))
+            .ok_or_else(|| anyhow!("author_nextNonce did not return a number"))
     }
 
     /// Dry-runs `action` as `from`; the receipt as JSON.
@@ -287,6 +288,9 @@ fn print(json_out: bool, value: &Value, summary: impl FnOnce() -> String) {
 }
 
 fn receipt_summary(r: &Value) -> String {
+    if r["status"] == "submitted" {
+        return format!("submitted {}", r["txHash"].as_str().unwrap_or("?"));
+    }
     let mut s = format!(
         "{} in block {}: gas used {}",
         r["status"].as_str().unwrap_or("?"),

@@ -135,6 +135,12 @@ impl Genesis {
                 self.block_gas_limit
             ));
         }
+        if self.min_gas_price == 0 {
+            return Err(
+                "min_gas_price 0 would let accounts without funds fill the pool and blocks for free"
+                    .into(),
+            );
+        }
         let mut seen = std::collections::BTreeSet::new();
         for a in &self.accounts {
             if !seen.insert(a.address) {

@@ -160,12 +160,18 @@ pub async fn run(
             for output in consensus.handle(input) {
                 match output {
                     ConsensusOutput::Propose { timestamp_ms, .. } => {
+                        // A thread of its own, not the blocking pool RPC calls share, so a
+                        // flood of RPC calls cannot delay blocks.
                         let producing = chain.clone();
                         let proposer = config.proposer;
-                        let produced = tokio::task::spawn_blocking(move || {
-                            producing.produce(timestamp_ms, proposer)
-                        })
-                        .await;
+                        let (done, produced) = tokio::sync::oneshot::channel();
+                        std::thread::Builder::new()
+                            .name("block-production".into())
+                            .spawn(move || {
+                                let _ = done.send(producing.produce(timestamp_ms, proposer));
+                            })
+                            .map_err(|e| NodeError::Task(e.to_string()))?;
+                        let produced = produced.await;
                         match produced {
                             Ok(Ok(p)) => {
                                 metrics.block(
@@ -185,7 +191,10 @@ pub async fn run(
                                 inputs.push(ConsensusInput::Committed { header: p.header });
                             }
                             Ok(Err(e)) => failed = Some(NodeError::Chain(e)),
-                            Err(e) => failed = Some(NodeError::Task(e.to_string())),
+                            Err(_) => {
+                                failed =
+                                    Some(NodeError::Task("the block production thread died".into()))
+                            }
                         }
                     }
                     ConsensusOutput::Finalized { height } => {

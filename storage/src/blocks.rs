@@ -6,8 +6,8 @@ use aether_engine::types::{Address, Block, BlockHeader, Event, Hash, Receipt, Si
 use parity_scale_codec::{Decode, Encode};
 
 use crate::db::Write;
-use crate::error::Result;
-use crate::layout::{self, EVENT_BY_CONTRACT, EVENT_BY_TOPIC, event_key, receipt_key};
+use crate::error::{Result, StorageError};
+use crate::layout::{self, EVENT_BY_CONTRACT, EVENT_BY_TOPIC, event_key, meta, receipt_key};
 use crate::store::Store;
 
 /// Adds the writes of a block's header, body, height, receipts and indexes to `out`.
@@ -70,6 +70,9 @@ fn topic_prefix(position: u8, topic: &Hash) -> Vec<u8> {
     p.extend_from_slice(&topic.0);
     p
 }
+
+/// Most index entries or receipts one [`Store::events`] query looks at.
+pub const MAX_EVENTS_SCANNED: usize = 100_000;
 
 /// Which events to return: all conditions must hold.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -139,9 +142,22 @@ impl Store {
     }
 
     /// Events matching `filter`, in chain order, at most `limit`. Uses the contract index when
-    /// a contract is given, else the index of the first topic given, else scans receipts.
+    /// a contract is given, else the index of the first topic given, else scans receipts. A
+    /// query that would look at more than [`MAX_EVENTS_SCANNED`] index entries or receipts
+    /// fails with [`StorageError::TooBroad`].
     pub fn events(&self, filter: &EventFilter, limit: usize) -> Result<Vec<EventRecord>> {
         let mut out = Vec::new();
+        let mut scanned = 0usize;
+        let mut scan = || {
+            scanned += 1;
+            if scanned > MAX_EVENTS_SCANNED {
+                Err(StorageError::TooBroad(format!(
+                    "more than {MAX_EVENTS_SCANNED} candidate events; narrow the height range or add a contract or topic"
+                )))
+            } else {
+                Ok(())
+            }
+        };
         if limit == 0 || filter.from_height > filter.to_height {
             return Ok(out);
         }
@@ -165,6 +181,7 @@ impl Store {
                     if !key.starts_with(&prefix) || key.len() != prefix.len() + 16 {
                         break;
                     }
+                    scan()?;
                     let rest = &key[prefix.len()..];
                     let height = u64::from_be_bytes(rest[..8].try_into().expect("8 bytes"));
                     if height > filter.to_height {
@@ -207,6 +224,7 @@ impl Store {
                 iter.seek(&receipt_key(filter.from_height, 0))
                     .map_err(|e| db.db_error(e))?;
                 'scan: while let Some((key, bytes)) = iter.next().map_err(|e| db.db_error(e))? {
+                    scan()?;
                     let what = || format!("receipts/{}", crate::tree::hex(&key));
                     if key.len() != 12 {
                         return Err(db.corrupt(what(), "key is not 12 bytes"));
@@ -272,14 +290,23 @@ impl Store {
         let Some(header) = self.header(hash)? else {
             return Ok(None);
         };
-        let transactions: Vec<SignedTransaction> = self
-            .decoded(layout::BODIES, &hash.0, || format!("bodies/{hash}"))?
-            .ok_or_else(|| {
-                self.inner.db.corrupt(
-                    format!("bodies/{hash}"),
-                    "the block has a header but no body",
-                )
+        let Some(transactions) =
+            self.decoded::<Vec<SignedTransaction>>(layout::BODIES, &hash.0, || {
+                format!("bodies/{hash}")
+            })?
+        else {
+            // The block a snapshot restored the database at has its header only.
+            let restored_at: Option<u64> = self.decoded(layout::META, meta::RESTORED_AT, || {
+                "meta/restored_at".into()
             })?;
+            if restored_at == Some(header.height) {
+                return Ok(None);
+            }
+            return Err(self.inner.db.corrupt(
+                format!("bodies/{hash}"),
+                "the block has a header but no body",
+            ));
+        };
         Ok(Some(Block {
             header,
             transactions,

@@ -52,6 +52,9 @@ pub enum StorageError {
     /// The state at this height is not kept (pruned, or above the head).
     #[error("state at height {0} is not available (pruned, or not committed yet)")]
     Unavailable(u64),
+    /// A query would scan more than its budget; narrow it.
+    #[error("query too broad: {0}")]
+    TooBroad(String),
     /// The state tree failed.
     #[error("state tree: {0}")]
     Tree(String),

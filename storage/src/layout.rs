@@ -65,6 +65,8 @@ pub mod meta {
     pub const OLDEST: &[u8] = b"oldest";
     /// u64: the next version whose stale list is to be pruned.
     pub const PRUNED_BELOW: &[u8] = b"pruned_below";
+    /// u64: the height a snapshot restored this database at (its block has no body here).
+    pub const RESTORED_AT: &[u8] = b"restored_at";
     /// Present while a snapshot restore is in progress.
     pub const RESTORING: &[u8] = b"restoring";
 }

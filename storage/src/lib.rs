@@ -56,7 +56,7 @@ mod store;
 mod tree;
 mod view;
 
-pub use blocks::{EventFilter, EventRecord};
+pub use blocks::{EventFilter, EventRecord, MAX_EVENTS_SCANNED};
 pub use error::{Result, StorageError};
 pub use proof::{ProofError, StateProof};
 pub use snapshot::{

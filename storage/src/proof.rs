@@ -67,9 +67,13 @@ impl Store {
     pub fn prove(&self, key: &StateKey, height: u64) -> Result<StateProof> {
         let view = self.state_at(height)?;
         let reader = NodeReader(&self.inner.db);
-        let (leaf, proof) = StateTree::new(&reader)
-            .get_with_proof(key.key_hash(), height)
-            .map_err(|e| StorageError::Tree(format!("{e:#}")))?;
+        let tree = StateTree::new(&reader);
+        let proved = crate::tree::guarded(&self.inner.db, height, || {
+            tree.get_with_proof(key.key_hash(), height)
+        });
+        // A prune that overtook the walk shows as missing nodes: that is "not kept".
+        view.get(key)?;
+        let (leaf, proof) = proved?;
         let value = match leaf {
             None => None,
             Some(leaf) => {
@@ -84,8 +88,6 @@ impl Store {
                 Some(value)
             }
         };
-        // The tree answered from nodes that a concurrent prune may have removed.
-        drop(view.get(key)?);
         Ok(StateProof {
             height,
             key: key.clone(),

@@ -112,10 +112,9 @@ impl Store {
             .header(&block_hash)?
             .ok_or_else(|| snap_err(format!("no header for block {block_hash}")))?;
         let db = &self.inner.db;
-        let reader = Arc::new(NodeReader(db));
-        let tree = StateTree::new(reader.as_ref());
-        let tree_err = |e: anyhow::Error| StorageError::Tree(format!("{e:#}"));
-        let entries = tree.get_leaf_count(height).map_err(tree_err)? as u64;
+        let reader = NodeReader(db);
+        let tree = StateTree::new(&reader);
+        let entries = crate::tree::guarded(db, height, || tree.get_leaf_count(height))? as u64;
         let header = SnapshotHeader {
             height,
             state_root: block.state_root,
@@ -124,6 +123,43 @@ impl Store {
         };
 
         let tmp = path.with_extension("partial");
+        let written = self.write_snapshot(&header, &tmp, progress);
+        // Whatever went wrong, a prune that overtook the walk is the real reason.
+        let pruned = view.get(&StateKey::Code(Hash::default())).err();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(pruned.unwrap_or(e));
+        }
+        if let Some(e) = pruned {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        fs::rename(&tmp, path).map_err(|source| StorageError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && let Ok(d) = File::open(dir)
+        {
+            let _ = d.sync_all();
+        }
+        progress.finish();
+        read_info(path)
+    }
+
+    /// Writes the snapshot file `tmp` (synced) for `header`.
+    fn write_snapshot(
+        &self,
+        header: &SnapshotHeader,
+        tmp: &Path,
+        progress: &ProgressBar,
+    ) -> Result<()> {
+        let db = &self.inner.db;
+        let height = header.height;
+        let entries = header.entries;
+        let reader = Arc::new(NodeReader(db));
+        let tree = StateTree::new(reader.as_ref());
+        let tmp = tmp.to_path_buf();
         let io = |p: &Path| {
             let p = p.to_path_buf();
             move |source| StorageError::Io { path: p, source }
@@ -135,14 +171,17 @@ impl Store {
         write_record(&mut out, &header.encode()).map_err(io(&tmp))?;
 
         progress.set_length(entries);
-        let iter = JellyfishMerkleIterator::new(reader.clone(), height, KeyHash([0; 32]))
-            .map_err(tree_err)?;
+        let mut iter = crate::tree::guarded(db, height, || {
+            JellyfishMerkleIterator::new(reader.clone(), height, KeyHash([0; 32]))
+        })?;
         let mut chunk: Vec<(StateKey, Vec<u8>)> = Vec::new();
         let mut chunk_bytes = 0;
         let mut last = KeyHash([0; 32]);
         let mut written = 0u64;
-        for item in iter {
-            let (key_hash, leaf) = item.map_err(tree_err)?;
+        // jmt's iterator asserts on malformed nodes: each step runs guarded.
+        while let Some((key_hash, leaf)) =
+            crate::tree::guarded(db, height, || iter.next().transpose())?
+        {
             let (key, value) = decode_leaf(&leaf).map_err(|e| db.corrupt("state tree leaf", e))?;
             if key.key_hash() != key_hash {
                 return Err(db.corrupt(
@@ -155,14 +194,14 @@ impl Store {
             last = key_hash;
             if chunk.len() >= CHUNK_ENTRIES || chunk_bytes >= CHUNK_BYTES {
                 written += chunk.len() as u64;
-                flush_chunk(&tree, &mut out, &mut chunk, last, height, &tmp)?;
+                flush_chunk(db, &tree, &mut out, &mut chunk, last, height, &tmp)?;
                 chunk_bytes = 0;
                 progress.set_position(written);
             }
         }
         if !chunk.is_empty() {
             written += chunk.len() as u64;
-            flush_chunk(&tree, &mut out, &mut chunk, last, height, &tmp)?;
+            flush_chunk(db, &tree, &mut out, &mut chunk, last, height, &tmp)?;
         }
         if written != entries {
             return Err(db.corrupt(
@@ -170,8 +209,6 @@ impl Store {
                 format!("its root counts {entries} leaves but {written} were found"),
             ));
         }
-        // The nodes just read could have been pruned under us.
-        view.get(&StateKey::Code(Hash::default()))?;
         out.write_all(&0u32.to_le_bytes()).map_err(io(&tmp))?;
         let (mut file, digest) = out.finish();
         file.write_all(&digest).map_err(io(&tmp))?;
@@ -181,19 +218,13 @@ impl Store {
         })?;
         file.sync_all().map_err(io(&tmp))?;
         drop(file);
-        fs::rename(&tmp, path).map_err(io(path))?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-            && let Ok(d) = File::open(dir)
-        {
-            let _ = d.sync_all();
-        }
-        progress.finish();
-        read_info(path)
+        Ok(())
     }
 }
 
 /// Writes `chunk` (whose last key is `last`) with its range proof, and empties it.
 fn flush_chunk<W: Write>(
+    db: &Database,
     tree: &StateTree<'_, NodeReader<'_>>,
     out: &mut W,
     chunk: &mut Vec<(StateKey, Vec<u8>)>,
@@ -201,9 +232,7 @@ fn flush_chunk<W: Write>(
     height: u64,
     path: &Path,
 ) -> Result<()> {
-    let proof = tree
-        .get_range_proof(last, height)
-        .map_err(|e| StorageError::Tree(format!("{e:#}")))?;
+    let proof = crate::tree::guarded(db, height, || tree.get_range_proof(last, height))?;
     let proof = borsh::to_vec(&proof).map_err(|e| StorageError::Tree(e.to_string()))?;
     let record = Chunk {
         entries: std::mem::take(chunk),
@@ -237,7 +266,7 @@ pub fn read_info(path: &Path) -> Result<SnapshotInfo> {
             source,
         })?
         .len();
-    let mut input = SnapshotReader::new(path, BufReader::new(file));
+    let mut input = SnapshotReader::new(path, BufReader::new(file), bytes);
     let header = input.header()?;
     Ok(SnapshotInfo {
         path: path.to_path_buf(),
@@ -309,12 +338,22 @@ fn restore_into(snapshot: &Path, data_dir: &Path, progress: &ProgressBar) -> Res
         path: snapshot.to_path_buf(),
         source,
     })?;
-    let mut input = SnapshotReader::new(snapshot, BufReader::new(file));
+    let len = file
+        .metadata()
+        .map_err(|source| StorageError::Io {
+            path: snapshot.to_path_buf(),
+            source,
+        })?
+        .len();
+    let mut input = SnapshotReader::new(snapshot, BufReader::new(file), len);
     let header = input.header()?;
     let bad = |reason: String| StorageError::Snapshot {
         path: snapshot.to_path_buf(),
         reason,
     };
+    if header.height == u64::MAX {
+        return Err(bad("height u64::MAX is not a block height".into()));
+    }
     if header.block.height != header.height || header.block.state_root != header.state_root {
         return Err(bad(
             "its block header does not match its height and state root".into(),
@@ -418,6 +457,11 @@ fn restore_into(snapshot: &Path, data_dir: &Path, progress: &ProgressBar) -> Res
             meta::PRUNED_BELOW.to_vec(),
             Some(version.encode()),
         ),
+        (
+            layout::META,
+            meta::RESTORED_AT.to_vec(),
+            Some(version.encode()),
+        ),
         (layout::META, meta::RESTORING.to_vec(), None),
     ])?;
     progress.finish();
@@ -471,15 +515,18 @@ struct SnapshotReader<R> {
     input: R,
     hasher: sha2::Sha256,
     offset: u64,
+    /// The file's length: no record may claim more than what is left.
+    len: u64,
 }
 
 impl<R: Read> SnapshotReader<R> {
-    fn new(path: &Path, input: R) -> Self {
+    fn new(path: &Path, input: R, len: u64) -> Self {
         Self {
             path: path.to_path_buf(),
             input,
             hasher: sha2::Sha256::new(),
             offset: 0,
+            len,
         }
     }
 
@@ -518,6 +565,11 @@ impl<R: Read> SnapshotReader<R> {
                 "{what} claims {len} bytes, more than the 64 MiB limit"
             )));
         }
+        if u64::from(len) > self.len.saturating_sub(self.offset) {
+            return Err(self.bad(format!(
+                "truncated: the {what} claims {len} bytes, more than the file has left"
+            )));
+        }
         let mut buf = vec![0u8; len as usize];
         self.read_exact(&mut buf, what)?;
         Ok(buf)
@@ -537,8 +589,12 @@ impl<R: Read> SnapshotReader<R> {
         }
         let len = self.u32("header length")?;
         let bytes = self.record(len, "header")?;
-        let header = SnapshotHeader::decode(&mut &bytes[..])
+        let mut input = &bytes[..];
+        let header = SnapshotHeader::decode(&mut input)
             .map_err(|e| self.bad(format!("undecodable header: {e}")))?;
+        if !input.is_empty() {
+            return Err(self.bad("trailing bytes in the header"));
+        }
         Ok(header)
     }
 
@@ -560,9 +616,16 @@ impl<R: Read> SnapshotReader<R> {
     fn trailer(&mut self) -> Result<()> {
         let expected: [u8; 32] = self.hasher.clone().finalize().into();
         let mut found = [0u8; 32];
-        self.input
-            .read_exact(&mut found)
-            .map_err(|_| self.bad("truncated: no checksum"))?;
+        if let Err(e) = self.input.read_exact(&mut found) {
+            return Err(if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                self.bad("truncated: no checksum")
+            } else {
+                StorageError::Io {
+                    path: self.path.clone(),
+                    source: e,
+                }
+            });
+        }
         if found != expected {
             return Err(self.bad("checksum mismatch: the file is corrupt"));
         }

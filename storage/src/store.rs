@@ -279,12 +279,14 @@ impl Store {
             pruned_below = Some(inner.prune(up_to, &rewritten, &mut writes)?);
             writes.push((layout::META, meta::OLDEST.to_vec(), Some(oldest.encode())));
         }
+        // Readers must see the new oldest height before the pruned data disappears (ParityDB
+        // makes a commit visible at once); raising it early is harmless if the commit fails.
+        inner.oldest.fetch_max(oldest, Ordering::AcqRel);
         inner.db.commit(writes)?;
         *inner.head.write().unwrap_or_else(|p| p.into_inner()) = Some(Head {
             header: header.clone(),
             hash,
         });
-        inner.oldest.store(oldest, Ordering::Release);
         if let Some(p) = pruned_below {
             inner.pruned_below.store(p, Ordering::Release);
         }
@@ -337,6 +339,7 @@ impl Inner {
             .map(|(k, v, _)| (k.clone(), v.clone()))
             .collect();
         let (root, batch) = tree::update(&self.db, &tree_writes, version)?;
+        // (tree::update names the database in its errors)
         Ok(Plan {
             writes,
             root,
@@ -364,6 +367,11 @@ impl Inner {
             stale.nodes.push(
                 borsh::to_vec(&entry.node_key).map_err(|e| StorageError::Tree(e.to_string()))?,
             );
+        }
+        if plan.batch.stale_node_index_batch.is_empty() && version > 0 {
+            // Nothing changed: jmt copied the previous root to this version without marking
+            // the previous one stale.
+            stale.nodes.push(layout::tree_root_key(version - 1));
         }
         for (key, value, previous) in &plan.writes {
             let key_hash = key.key_hash();

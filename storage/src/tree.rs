@@ -72,10 +72,26 @@ pub fn update(
     let set = writes
         .iter()
         .map(|(k, v)| (k.key_hash(), v.as_ref().map(|v| k.leaf_value(v))));
-    let (root, batch) = tree
-        .put_value_set(set, version)
-        .map_err(|e| StorageError::Tree(format!("{e:#}")))?;
+    let (root, batch) = guarded(db, version, || tree.put_value_set(set, version))?;
     Ok((root.0, batch))
+}
+
+/// Runs a jmt operation on the tree at `version`: jmt panics on some missing or damaged nodes
+/// (`unwrap`s and `assert!`s inside it), so a panic or an error becomes a corruption error that
+/// names the database.
+pub fn guarded<T>(
+    db: &Database,
+    version: Version,
+    op: impl FnOnce() -> anyhow::Result<T>,
+) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(op)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(db.corrupt(format!("state tree at version {version}"), format!("{e:#}"))),
+        Err(_) => Err(db.corrupt(
+            format!("state tree at version {version}"),
+            "a node is missing or damaged (the tree code panicked)",
+        )),
+    }
 }
 
 /// Lower-case hex, for messages.

@@ -46,6 +46,10 @@ fn a_restored_snapshot_has_the_same_root_state_and_future() {
     )
     .unwrap();
     assert_eq!(restored.head(), store.head());
+    // The block at the snapshot's height has no body in the restored store: not found, not
+    // corrupt.
+    use aether_engine::ports::BlockReader;
+    assert_eq!(restored.block_by_height(1).unwrap(), None);
     let (a, b) = (store.state(), restored.state());
     for i in (0..10_000u32).step_by(97) {
         assert_eq!(

@@ -230,3 +230,22 @@ fn the_empty_store_reads_as_empty_state() {
         .unwrap_err();
     assert!(err.to_string().contains("height 0"), "{err}");
 }
+
+#[test]
+fn empty_blocks_do_not_leave_tree_roots_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig { state_history: 2 }).unwrap();
+    commit(&store, fund([addr(1)], 1));
+    for _ in 0..30 {
+        commit(&store, ChangeSet::default());
+    }
+    let counts = store.debug_entry_counts().unwrap();
+    assert!(
+        counts.tree_roots <= 3,
+        "roots of pruned empty blocks remain: {counts:?}"
+    );
+    assert_eq!(
+        store.state().account(&addr(1)).unwrap(),
+        Some(Account::with_balance(1))
+    );
+}

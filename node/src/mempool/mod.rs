@@ -94,6 +94,10 @@ impl PoolTx {
     fn nonce(&self) -> u64 {
         self.tx.tx.nonce
     }
+    /// Its key in the price-ordered sets.
+    fn tail_key(&self) -> (u128, Reverse<u64>, Hash) {
+        (self.price(), Reverse(self.seq), self.hash)
+    }
     fn price(&self) -> u128 {
         self.tx.tx.gas_price
     }
@@ -135,8 +139,11 @@ pub struct Mempool {
     config: PoolConfig,
     txs: HashMap<Hash, PoolTx>,
     senders: HashMap<Address, SenderQueue>,
-    /// Every pending transaction by (price, newest first): the first is the eviction candidate.
+    /// Every pending transaction by (price, newest first).
     by_price: BTreeSet<(u128, Reverse<u64>, Hash)>,
+    /// The last (highest-nonce) transaction of each sender, by (price, newest first): the only
+    /// ones that can be evicted without stranding later nonces; the first is the candidate.
+    tails: BTreeSet<(u128, Reverse<u64>, Hash)>,
     /// Arrival order, for expiry.
     by_arrival: BTreeSet<(u64, Hash)>,
     next_seq: u64,
@@ -151,6 +158,7 @@ impl Mempool {
             txs: HashMap::new(),
             senders: HashMap::new(),
             by_price: BTreeSet::new(),
+            tails: BTreeSet::new(),
             by_arrival: BTreeSet::new(),
             next_seq: 0,
             bytes: 0,
@@ -281,7 +289,7 @@ impl Mempool {
         }
         let mut evicted = None;
         if replacing.is_none() && self.txs.len() >= self.config.max_txs {
-            match self.eviction_candidate(tx.tx.gas_price) {
+            match self.eviction_candidate(tx.tx.gas_price, &sender) {
                 Some(victim) => {
                     self.remove(&victim);
                     evicted = Some(victim);
@@ -311,11 +319,24 @@ impl Mempool {
         self.by_price.insert((entry.price(), Reverse(seq), hash));
         self.by_arrival.insert((now_ms, hash));
         self.bytes += bytes;
+        let tail_entry = (entry.price(), Reverse(seq), hash);
         let queue = self.senders.entry(sender).or_default();
+        let old_tail = queue.by_nonce.last_key_value().map(|(n, h)| (*n, *h));
         queue.account_nonce = account_nonce;
         queue.by_nonce.insert(nonce, hash);
         queue.committed_cost = queue.committed_cost.saturating_add(cost);
         let ready = nonce < account_nonce + ready_run(queue) as u64;
+        match old_tail {
+            Some((last, _)) if last > nonce => {}
+            Some((_, old)) => {
+                let old = self.txs[&old].tail_key();
+                self.tails.remove(&old);
+                self.tails.insert(tail_entry);
+            }
+            None => {
+                self.tails.insert(tail_entry);
+            }
+        }
         self.txs.insert(hash, entry);
         Ok(Admitted {
             hash,
@@ -366,20 +387,15 @@ fn check_static(c: &PoolConfig, tx: &SignedTransaction, bytes: usize) -> Result<
 }
 
 impl Mempool {
-    /// The cheapest transaction that is last in its sender's queue, if it pays less than
-    /// `price` (evicting a middle one would strand the later ones).
-    fn eviction_candidate(&self, price: u128) -> Option<Hash> {
-        for (p, _, hash) in self.by_price.iter().take(1024) {
-            if *p >= price {
-                return None;
-            }
-            let tx = &self.txs[hash];
-            let queue = &self.senders[&tx.sender];
-            if queue.by_nonce.last_key_value().map(|(_, h)| h) == Some(hash) {
-                return Some(*hash);
-            }
-        }
-        None
+    /// The cheapest transaction that is last in its sender's queue (evicting a middle one
+    /// would strand the later ones), of another sender than `submitter` (evicting the
+    /// submitter's own last one would strand the new one), if it pays less than `price`.
+    fn eviction_candidate(&self, price: u128, submitter: &Address) -> Option<Hash> {
+        self.tails
+            .iter()
+            .take_while(|(p, _, _)| *p < price)
+            .map(|(_, _, h)| *h)
+            .find(|h| self.txs[h].sender != *submitter)
     }
 
     /// Drops a pending transaction (execution rejected it); whether it was pending.
@@ -389,17 +405,43 @@ impl Mempool {
 
     fn remove(&mut self, hash: &Hash) -> Option<PoolTx> {
         let tx = self.txs.remove(hash)?;
-        self.by_price.remove(&(tx.price(), Reverse(tx.seq), *hash));
+        self.by_price.remove(&tx.tail_key());
         self.by_arrival.remove(&(tx.arrived_ms, *hash));
         self.bytes -= tx.bytes;
+        let mut new_tail = None;
         if let Some(q) = self.senders.get_mut(&tx.sender) {
+            let was_tail = q.by_nonce.last_key_value().map(|(_, h)| h) == Some(hash);
             q.by_nonce.remove(&tx.nonce());
             q.committed_cost = q.committed_cost.saturating_sub(tx.cost);
             if q.by_nonce.is_empty() {
                 self.senders.remove(&tx.sender);
+            } else if was_tail {
+                new_tail = q.by_nonce.last_key_value().map(|(_, h)| *h);
             }
         }
+        if self.tails.remove(&tx.tail_key())
+            && let Some(h) = new_tail
+        {
+            let key = self.txs[&h].tail_key();
+            self.tails.insert(key);
+        }
         Some(tx)
+    }
+
+    /// The next nonce `sender` should use: after its account nonce and the pending
+    /// transactions that follow it without a gap.
+    pub fn next_nonce(&self, sender: &Address, account_nonce: u64) -> u64 {
+        match self.senders.get(sender) {
+            None => account_nonce,
+            Some(q) => {
+                let start = account_nonce.max(q.account_nonce);
+                let run = (start..)
+                    .zip(q.by_nonce.range(start..))
+                    .take_while(|(expected, (nonce, _))| *expected == **nonce)
+                    .count();
+                start + run as u64
+            }
+        }
     }
 
     /// Ready transactions for a block: best gas price first, each sender's in nonce order,

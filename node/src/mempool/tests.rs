@@ -289,3 +289,59 @@ fn an_account_read_before_the_last_block_does_not_take_the_queue_back() {
         .collect();
     assert_eq!(nonces, vec![2, 3]);
 }
+
+#[test]
+fn a_full_pool_of_gapped_queues_still_evicts_their_cheap_tails() {
+    // Senders fill the pool with future transactions (nonce 0 missing) whose cheap middle
+    // entries are the cheapest of the pool: their tails are still evictable.
+    let mut cfg = config();
+    cfg.max_txs = 40;
+    let mut pool = Mempool::new(cfg);
+    for s in 0..4 {
+        let k = key(&format!("spammer-{s}"));
+        for nonce in 1..=10 {
+            let price = if nonce == 10 { 2 } else { 1 };
+            pool.submit(tx(&k, nonce, price), Some(&rich()), 0).unwrap();
+        }
+    }
+    assert_eq!(pool.counts(), (0, 40));
+    let honest = pool
+        .submit(tx(&key("honest"), 0, 3), Some(&rich()), 0)
+        .unwrap();
+    assert!(honest.ready);
+    assert!(honest.evicted.is_some(), "a spammer's tail made room");
+    assert_eq!(pool.len(), 40);
+}
+
+#[test]
+fn a_sender_never_evicts_its_own_last_transaction() {
+    let mut cfg = config();
+    cfg.max_txs = 2;
+    let mut pool = Mempool::new(cfg);
+    let (a, b) = (key("alice"), key("bob"));
+    pool.submit(tx(&a, 0, 1), Some(&rich()), 0).unwrap();
+    let b0 = pool.submit(tx(&b, 0, 5), Some(&rich()), 0).unwrap();
+    // Alice's nonce 0 is the cheapest tail, but evicting it would strand her nonce 1; bob's
+    // pays more than she offers, so nothing can go.
+    assert_eq!(
+        pool.submit(tx(&a, 1, 2), Some(&rich()), 0),
+        Err(Rejection::PoolFull { limit: 2 })
+    );
+    let a1 = pool.submit(tx(&a, 1, 9), Some(&rich()), 0).unwrap();
+    assert_eq!(a1.evicted, Some(b0.hash));
+    assert!(a1.ready);
+}
+
+#[test]
+fn the_next_nonce_counts_pending_transactions_without_a_gap() {
+    let mut pool = Mempool::new(config());
+    let k = key("alice");
+    assert_eq!(pool.next_nonce(&k.address(), 3), 3);
+    pool.submit(tx(&k, 3, 1), Some(&Account { nonce: 3, ..rich() }), 0)
+        .unwrap();
+    pool.submit(tx(&k, 4, 1), Some(&Account { nonce: 3, ..rich() }), 0)
+        .unwrap();
+    pool.submit(tx(&k, 6, 1), Some(&Account { nonce: 3, ..rich() }), 0)
+        .unwrap();
+    assert_eq!(pool.next_nonce(&k.address(), 3), 5);
+}

@@ -35,6 +35,9 @@ pub fn chain(e: ChainError) -> ErrorObjectOwned {
                 None::<()>,
             )
         }
+        ChainError::Storage(e @ aether_storage::StorageError::TooBroad(_)) => {
+            ErrorObjectOwned::owned(INVALID_PARAMS, e.to_string(), None::<()>)
+        }
         ChainError::Storage(e) => {
             ErrorObjectOwned::owned(STORAGE_FAILURE, e.to_string(), None::<()>)
         }

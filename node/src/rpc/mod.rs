@@ -51,11 +51,14 @@ impl Default for RpcLimits {
 
 /// Most events one `chain_getLogs` call returns.
 pub const MAX_LOGS: usize = 10_000;
+/// Most heights one `chain_getLogs` call spans.
+pub const MAX_LOG_RANGE: u64 = 10_000;
 
 /// Every method and subscription the server offers.
 pub const METHODS: &[&str] = &[
     "author_submitTransaction",
     "author_pendingCount",
+    "author_nextNonce",
     "state_getAccount",
     "state_getBalance",
     "state_getNonce",
@@ -150,6 +153,12 @@ pub fn module(
         let (ready, future) = ctx.chain.pool_counts();
         Ok(json!({ "ready": ready, "future": future }))
     })?;
+    method(&mut m, "author_nextNonce", |p, ctx| {
+        let address: Address = parsed(&mut p.sequence(), "address")?;
+        Ok(json!(
+            ctx.chain.next_nonce(&address).map_err(errors::chain)?
+        ))
+    })?;
     method(&mut m, "state_getAccount", |p, ctx| {
         let mut seq = p.sequence();
         let address: Address = parsed(&mut seq, "address")?;
@@ -226,6 +235,11 @@ pub fn module(
     method(&mut m, "chain_getLogs", |p, ctx| {
         let filter: Value = p.sequence().next().map_err(bad)?;
         let (filter, limit) = log_filter(&filter, ctx.chain.head().height)?;
+        if filter.to_height.saturating_sub(filter.from_height) >= MAX_LOG_RANGE {
+            return Err(errors::invalid_params(format!(
+                "filter spans more than {MAX_LOG_RANGE} heights: narrow fromHeight..toHeight"
+            )));
+        }
         let records = ctx.chain.events(&filter, limit).map_err(errors::chain)?;
         Ok(Value::Array(
             records.iter().map(json::event_record).collect(),
