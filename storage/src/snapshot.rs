@@ -255,18 +255,8 @@ fn write_record<W: Write>(out: &mut W, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Reads the header of a snapshot file (without checking the rest).
 pub fn read_info(path: &Path) -> Result<SnapshotInfo> {
-    let file = File::open(path).map_err(|source| StorageError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let bytes = file
-        .metadata()
-        .map_err(|source| StorageError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .len();
-    let mut input = SnapshotReader::new(path, BufReader::new(file), bytes);
+    let mut input = SnapshotReader::open(path)?;
+    let bytes = input.len;
     let header = input.header()?;
     Ok(SnapshotInfo {
         path: path.to_path_buf(),
@@ -334,18 +324,7 @@ pub fn restore_snapshot(
 }
 
 fn restore_into(snapshot: &Path, data_dir: &Path, progress: &ProgressBar) -> Result<()> {
-    let file = File::open(snapshot).map_err(|source| StorageError::Io {
-        path: snapshot.to_path_buf(),
-        source,
-    })?;
-    let len = file
-        .metadata()
-        .map_err(|source| StorageError::Io {
-            path: snapshot.to_path_buf(),
-            source,
-        })?
-        .len();
-    let mut input = SnapshotReader::new(snapshot, BufReader::new(file), len);
+    let mut input = SnapshotReader::open(snapshot)?;
     let header = input.header()?;
     let bad = |reason: String| StorageError::Snapshot {
         path: snapshot.to_path_buf(),
@@ -517,6 +496,19 @@ struct SnapshotReader<R> {
     offset: u64,
     /// The file's length: no record may claim more than what is left.
     len: u64,
+}
+
+impl SnapshotReader<BufReader<File>> {
+    /// Opens a snapshot file for reading.
+    fn open(path: &Path) -> Result<Self> {
+        let io = |source| StorageError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        Ok(Self::new(path, BufReader::new(file), len))
+    }
 }
 
 impl<R: Read> SnapshotReader<R> {
