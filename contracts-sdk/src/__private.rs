@@ -2,9 +2,8 @@
 
 use parity_scale_codec::{Decode, Encode};
 
+pub use crate::buf::Buf;
 pub use crate::storage::StorageField;
-pub use alloc::vec;
-pub use alloc::vec::Vec;
 
 /// A contract's storage struct (implemented by the macro).
 pub trait Storage {
@@ -19,25 +18,35 @@ pub fn non_payable(method: &str) {
     }
 }
 
-/// Decodes the call input as `A` (the argument tuple), or reverts.
-pub fn input<A: Decode>(method: &str) -> A {
-    let input = crate::env::input();
-    let mut slice = &input[..];
-    match A::decode(&mut slice) {
-        Ok(args) if slice.is_empty() => args,
-        _ => crate::env::revert_with_message_parts(&[
-            "input of `",
-            method,
-            "` does not decode as its arguments",
-        ]),
+/// Decodes the next argument of `method` from its input, or reverts. Arguments are decoded
+/// one at a time (not as a tuple) so that a contract carries one decoder per argument type
+/// rather than one per method signature.
+pub fn arg<T: Decode>(input: &mut &[u8], method: &str) -> T {
+    T::decode(input).unwrap_or_else(|_| bad_input(method))
+}
+
+/// Reverts unless every byte of `method`'s input was decoded.
+pub fn input_end(rest: &[u8], method: &str) {
+    if !rest.is_empty() {
+        bad_input(method)
     }
+}
+
+#[cold]
+#[inline(never)]
+fn bad_input(method: &str) -> ! {
+    crate::env::revert_with_message_parts(&[
+        "input of `",
+        method,
+        "` does not decode as its arguments",
+    ])
 }
 
 /// Returns a message's plain value.
 pub fn finish_value<T: Encode>(value: &T) {
-    let data = value.encode();
+    let data = crate::buf::Buf::encode(value);
     if !data.is_empty() {
-        crate::env::return_bytes(&data)
+        crate::env::return_bytes(data.as_slice())
     }
 }
 
@@ -51,4 +60,4 @@ pub fn finish_result<T: Encode, E: Encode>(result: &Result<T, E>) {
 
 /// SHA-256 of a constant string, computed when the macro expands; re-exported for tests that
 /// check topics.
-pub use crate::event::topic_of;
+pub use crate::event::{topic_of, write_topic};

@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 
 use parity_scale_codec::{Decode, Encode};
 
+use crate::buf::Buf;
 use crate::env::ptr;
 use crate::sys;
 use crate::types::{Address, Hash};
@@ -60,13 +61,7 @@ impl CallError {
 
 /// Return data of the last call or instantiation.
 pub fn return_data() -> Vec<u8> {
-    // SAFETY: the buffer has exactly `return_data_len` bytes.
-    unsafe {
-        let len = sys::return_data_len() as usize;
-        let mut buf = alloc::vec![0u8; len];
-        sys::return_data_read(ptr(buf.as_mut_ptr()));
-        buf
-    }
+    Buf::return_data().as_slice().to_vec()
 }
 
 /// A call being built: `Call::new(&token, "transfer").value(0).gas(100_000).invoke(&(to, 5u128))`.
@@ -101,12 +96,18 @@ impl<'a> Call<'a> {
 
     /// Calls with `args` (a tuple of the method's arguments) and decodes the result as `R`.
     pub fn invoke<A: Encode, R: Decode>(self, args: &A) -> Result<R, CallError> {
-        let data = self.invoke_raw(&args.encode())?;
-        R::decode(&mut &data[..]).map_err(|_| CallError::Decode)
+        self.run(Buf::encode(args).as_slice())?;
+        let data = Buf::return_data();
+        R::decode(&mut data.as_slice()).map_err(|_| CallError::Decode)
     }
 
     /// Calls with raw input; returns the raw return data.
     pub fn invoke_raw(self, input: &[u8]) -> Result<Vec<u8>, CallError> {
+        self.run(input)?;
+        Ok(return_data())
+    }
+
+    fn run(self, input: &[u8]) -> Result<(), CallError> {
         let value = self.value.to_le_bytes();
         // SAFETY: every buffer is live for the call; sizes are passed alongside.
         let code = unsafe {
@@ -121,7 +122,7 @@ impl<'a> Call<'a> {
             )
         };
         match code {
-            0 => Ok(return_data()),
+            0 => Ok(()),
             c => Err(CallError::from_code(c)),
         }
     }
@@ -141,7 +142,8 @@ pub fn instantiate<A: Encode>(
     args: &A,
     value: u128,
 ) -> Result<Address, CallError> {
-    let input = args.encode();
+    let input = Buf::encode(args);
+    let input = input.as_slice();
     let value = value.to_le_bytes();
     let mut out = [0u8; 32];
     // SAFETY: every buffer is live; 32 bytes are written to `out`.

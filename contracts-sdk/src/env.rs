@@ -3,8 +3,9 @@
 
 use alloc::vec::Vec;
 
-use parity_scale_codec::Encode;
+use parity_scale_codec::{Encode, Output};
 
+use crate::buf::Buf;
 use crate::sys;
 use crate::types::Address;
 
@@ -92,13 +93,7 @@ pub fn gas_left() -> u64 {
 
 /// The raw call input.
 pub fn input() -> Vec<u8> {
-    // SAFETY: the buffer has exactly `input_len` bytes.
-    unsafe {
-        let len = sys::input_len() as usize;
-        let mut buf = alloc::vec![0u8; len];
-        sys::input_read(ptr(buf.as_mut_ptr()));
-        buf
-    }
+    Buf::input().as_slice().to_vec()
 }
 
 /// Ends the call successfully with `data` as return data.
@@ -115,9 +110,10 @@ pub fn revert_bytes(data: &[u8]) -> ! {
 
 /// Reverts with a contract error value (tag [`crate::revert_tag::ERROR`] + SCALE).
 pub fn revert<E: Encode>(error: &E) -> ! {
-    let mut data = alloc::vec![crate::revert_tag::ERROR];
+    let mut data = Buf::with_capacity(error.size_hint().saturating_add(1));
+    data.push_byte(crate::revert_tag::ERROR);
     error.encode_to(&mut data);
-    revert_bytes(&data)
+    revert_bytes(data.as_slice())
 }
 
 /// Reverts with a message (tag [`crate::revert_tag::PANIC`] + UTF-8), as a panic does.
@@ -127,10 +123,10 @@ pub fn revert_with_message(message: &str) -> ! {
 
 /// Reverts with the concatenation of `parts` as the message.
 pub fn revert_with_message_parts(parts: &[&str]) -> ! {
-    let mut data = Vec::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
-    data.push(crate::revert_tag::PANIC);
+    let mut data = Buf::with_capacity(64);
+    data.push_byte(crate::revert_tag::PANIC);
     for part in parts {
-        data.extend_from_slice(part.as_bytes());
+        data.write(part.as_bytes());
     }
-    revert_bytes(&data)
+    revert_bytes(data.as_slice())
 }

@@ -9,6 +9,8 @@
 //! - [`event`]: typed events with indexed topics;
 //! - [`call`]: typed calls to other contracts and instantiation;
 //! - [`crypto`]: SHA-256, Keccak-256, ed25519 and sr25519 verification.
+//! - [`Buf`]: the byte buffer the SDK encodes into (no `Vec`, no panicking path: see the
+//!   README's section on size).
 //!
 //! On `wasm32` the crate also installs the global allocator (a bump allocator: every call runs
 //! in a fresh instance, so nothing needs freeing) and a panic handler that reverts with the
@@ -19,6 +21,7 @@
 
 extern crate alloc;
 
+pub mod buf;
 pub mod call;
 pub mod crypto;
 pub mod env;
@@ -34,6 +37,7 @@ mod runtime;
 pub mod __private;
 
 pub use aether_contracts_macros::contract;
+pub use buf::Buf;
 pub use event::Event;
 pub use parity_scale_codec as codec;
 pub use storage::{Lazy, Mapping};

@@ -1,9 +1,10 @@
 //! The Wasm runtime pieces every contract needs: a global allocator and a panic handler.
 //!
 //! The allocator is a bump allocator: each call runs in a fresh instance that lives for that
-//! call only, so memory is never freed, and the smallest allocator is the right one (ink! makes
-//! the same choice). It grows linear memory a page at a time; past the engine's 32-page limit
-//! allocation fails and the call reverts.
+//! call only, so memory is never freed (but for the most recent allocation, given back or
+//! resized in place: the SDK's short-lived buffers), and the smallest allocator is the right one
+//! (ink! makes the same choice). It grows linear memory as needed; past the engine's 32-page
+//! limit allocation fails and the call reverts.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::arch::wasm32;
@@ -12,8 +13,8 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 const PAGE: usize = 64 * 1024;
 
 struct Bump {
+    /// First free byte; 0 until the first allocation.
     next: AtomicUsize,
-    end: AtomicUsize,
 }
 
 unsafe extern "C" {
@@ -23,50 +24,52 @@ unsafe extern "C" {
 #[global_allocator]
 static ALLOCATOR: Bump = Bump {
     next: AtomicUsize::new(0),
-    end: AtomicUsize::new(0),
 };
 
-// SAFETY: Wasm contracts are single-threaded; the atomics only give interior mutability.
+/// Grows linear memory so that it holds `end` bytes; false if the engine refuses.
+fn ensure_memory(end: usize) -> bool {
+    // Wraps only at 4 GiB of memory, far past the engine's limit; growing then fails.
+    let have = wasm32::memory_size(0).wrapping_mul(PAGE);
+    end <= have || wasm32::memory_grow(0, (end - have).div_ceil(PAGE)) != usize::MAX
+}
+
+// SAFETY: Wasm contracts are single-threaded; the atomic only gives interior mutability.
 unsafe impl GlobalAlloc for Bump {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let mut next = self.next.load(Ordering::Relaxed);
-        let mut end = self.end.load(Ordering::Relaxed);
         if next == 0 {
             next = core::ptr::addr_of!(__heap_base) as usize;
-            end = wasm32::memory_size(0) * PAGE;
         }
-        let start = (next + layout.align() - 1) & !(layout.align() - 1);
-        let Some(new_next) = start.checked_add(layout.size()) else {
+        let mask = layout.align().wrapping_sub(1);
+        let Some(start) = next.checked_add(mask).map(|n| n & !mask) else {
             return core::ptr::null_mut();
         };
-        if new_next > end {
-            let pages = (new_next - end).div_ceil(PAGE);
-            if wasm32::memory_grow(0, pages) == usize::MAX {
-                return core::ptr::null_mut();
+        match start.checked_add(layout.size()) {
+            Some(end) if ensure_memory(end) => {
+                self.next.store(end, Ordering::Relaxed);
+                start as *mut u8
             }
-            end += pages * PAGE;
+            _ => core::ptr::null_mut(),
         }
-        self.next.store(new_next, Ordering::Relaxed);
-        self.end.store(end, Ordering::Relaxed);
-        start as *mut u8
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // Give back the most recent allocation, the common case of a short-lived buffer.
-        if ptr as usize + layout.size() == self.next.load(Ordering::Relaxed) {
+        if (ptr as usize).wrapping_add(layout.size()) == self.next.load(Ordering::Relaxed) {
             self.next.store(ptr as usize, Ordering::Relaxed);
         }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let next = self.next.load(Ordering::Relaxed);
-        // Grow the most recent allocation in place.
-        if ptr as usize + layout.size() == next {
-            let new_end = ptr as usize + new_size;
-            if new_end <= self.end.load(Ordering::Relaxed) {
-                self.next.store(new_end, Ordering::Relaxed);
-                return ptr;
-            }
+        // Resize the most recent allocation in place.
+        if (ptr as usize).wrapping_add(layout.size()) == self.next.load(Ordering::Relaxed) {
+            return match (ptr as usize).checked_add(new_size) {
+                Some(end) if ensure_memory(end) => {
+                    self.next.store(end, Ordering::Relaxed);
+                    ptr
+                }
+                _ => core::ptr::null_mut(),
+            };
         }
         // SAFETY: as GlobalAlloc::realloc's default: a new block, copy, free the old one.
         unsafe {

@@ -8,44 +8,48 @@
 use alloc::vec::Vec;
 use core::marker::PhantomData;
 
-use parity_scale_codec::{Decode, Encode};
+use parity_scale_codec::{Decode, Encode, Output};
 
+use crate::buf::Buf;
 use crate::env::ptr;
 use crate::sys;
 
 /// Longest storage key the host accepts.
 pub const MAX_KEY_LEN: usize = 256;
 
-/// The raw value at `key`, if any.
-pub fn get_raw(key: &[u8]) -> Option<Vec<u8>> {
-    let mut buf = alloc::vec![0u8; 64];
-    // SAFETY: `key` is live; the host writes at most `buf.len()` bytes.
-    let len = unsafe {
-        sys::storage_read(
-            ptr(key.as_ptr()),
-            key.len() as i32,
-            ptr(buf.as_mut_ptr()),
-            buf.len() as i32,
-        )
+/// Reads the value at `key`: into a 64-byte buffer first, and again at its exact length if it
+/// is longer.
+fn read(key: &[u8]) -> Option<Buf> {
+    const FIRST: usize = 64;
+    let mut buf = Buf::with_capacity(FIRST);
+    let mut stored = -1;
+    // SAFETY: `key` is live; the host writes at most `FIRST` bytes and reports the full length.
+    unsafe {
+        buf.append_from_host(FIRST, |dst| {
+            stored = sys::storage_read(ptr(key.as_ptr()), key.len() as i32, dst, FIRST as i32);
+            stored.max(0) as usize
+        })
     };
-    if len < 0 {
+    if stored < 0 {
         return None;
     }
-    let len = len as usize;
-    if len > buf.len() {
-        buf.resize(len, 0);
-        // SAFETY: as above, with a buffer of the value's exact length.
+    let stored = stored as usize;
+    if stored > FIRST {
+        buf.truncate(0);
+        // SAFETY: as above, with room for the whole value.
         unsafe {
-            sys::storage_read(
-                ptr(key.as_ptr()),
-                key.len() as i32,
-                ptr(buf.as_mut_ptr()),
-                len as i32,
-            );
-        }
+            buf.append_from_host(stored, |dst| {
+                sys::storage_read(ptr(key.as_ptr()), key.len() as i32, dst, stored as i32);
+                stored
+            })
+        };
     }
-    buf.truncate(len);
     Some(buf)
+}
+
+/// The raw value at `key`, if any.
+pub fn get_raw(key: &[u8]) -> Option<Vec<u8>> {
+    read(key).map(|buf| buf.as_slice().to_vec())
 }
 
 /// Sets `key` to raw `value`.
@@ -75,15 +79,15 @@ pub fn contains(key: &[u8]) -> bool {
 
 /// The decoded value at `key`. Reverts if the stored bytes do not decode as `V`.
 pub fn get<V: Decode>(key: &[u8]) -> Option<V> {
-    get_raw(key).map(|bytes| {
-        V::decode(&mut &bytes[..])
+    read(key).map(|bytes| {
+        V::decode(&mut bytes.as_slice())
             .unwrap_or_else(|_| crate::env::revert_with_message("corrupt storage value"))
     })
 }
 
 /// Stores `value` at `key`, SCALE-encoded.
 pub fn set<V: Encode + ?Sized>(key: &[u8], value: &V) {
-    value.using_encoded(|bytes| set_raw(key, bytes))
+    set_raw(key, Buf::encode(value).as_slice())
 }
 
 /// A storage handle the [`crate::contract`] macro places at a fixed prefix: each field of a
@@ -94,120 +98,176 @@ pub trait StorageField {
     fn at(prefix: [u8; 8]) -> Self;
 }
 
-/// One value stored under the field's key, read when asked for.
-pub struct Lazy<T> {
-    key: [u8; 8],
+const PREFIX_LEN: usize = 8;
+
+/// One value stored under the 8-byte key `KEY.to_le_bytes()`, read when asked for.
+///
+/// In a `#[storage]` struct write `Lazy<T>`: the macro fills in `KEY` from the struct and field
+/// names. Write `Lazy<T, KEY>` to choose the key yourself. The handle is zero-sized: the key is a
+/// constant of the code, not data.
+pub struct Lazy<T, const KEY: u64> {
     _value: PhantomData<T>,
 }
 
-impl<T: Encode + Decode> Lazy<T> {
-    /// The handle at `key`.
-    pub const fn new(key: [u8; 8]) -> Self {
+impl<T: Encode + Decode, const KEY: u64> Lazy<T, KEY> {
+    /// The handle.
+    pub const fn new() -> Self {
         Self {
-            key,
             _value: PhantomData,
         }
     }
 
     /// The stored value, if set.
+    #[inline(always)]
     pub fn get(&self) -> Option<T> {
-        get(&self.key)
+        get(&KEY.to_le_bytes())
     }
 
     /// Stores `value`.
+    #[inline(always)]
     pub fn set(&mut self, value: &T) {
-        set(&self.key, value)
+        set(&KEY.to_le_bytes(), value)
     }
 
     /// Removes the value; returns whether there was one.
+    #[inline(always)]
     pub fn clear(&mut self) -> bool {
-        remove(&self.key)
+        remove(&KEY.to_le_bytes())
     }
 
     /// Whether a value is stored.
+    #[inline(always)]
     pub fn exists(&self) -> bool {
-        contains(&self.key)
+        contains(&KEY.to_le_bytes())
     }
 }
 
-impl<T: Encode + Decode + Default> Lazy<T> {
+impl<T: Encode + Decode + Default, const KEY: u64> Lazy<T, KEY> {
     /// The stored value, or `T::default()`.
+    #[inline(always)]
     pub fn get_or_default(&self) -> T {
         self.get().unwrap_or_default()
     }
 }
 
-impl<T> StorageField for Lazy<T> {
-    fn at(prefix: [u8; 8]) -> Self {
+impl<T: Encode + Decode, const KEY: u64> Default for Lazy<T, KEY> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, const KEY: u64> StorageField for Lazy<T, KEY> {
+    /// The handle; its key is `KEY` (the macro gives the same prefix to both).
+    fn at(_prefix: [u8; 8]) -> Self {
         Self {
-            key: prefix,
             _value: PhantomData,
         }
     }
 }
 
+/// Replaces the encoded key after the prefix by its SHA-256 if the whole key is longer than
+/// [`MAX_KEY_LEN`].
+fn hash_long_key(k: &mut Buf) {
+    if k.len() > MAX_KEY_LEN {
+        let digest = crate::crypto::sha256(k.as_slice().get(PREFIX_LEN..).unwrap_or_default());
+        k.truncate(PREFIX_LEN);
+        k.write(&digest);
+    }
+}
+
+/// The storage key of `key` in the map at `prefix`.
+fn map_key<K: Encode + ?Sized>(prefix: u64, key: &K) -> Buf {
+    // Room for the usual 32-byte key; `size_hint` is not asked (for tuples it is an
+    // overflow-checked sum: a panic path in every contract with such a key).
+    let mut k = Buf::with_capacity(PREFIX_LEN + 32);
+    k.write(&prefix.to_le_bytes());
+    key.encode_to(&mut k);
+    hash_long_key(&mut k);
+    k
+}
+
+// The map operations, shared by every map with the same key and value types (the handles'
+// methods are inlined wrappers that pass their prefix).
+fn map_get<K: Encode, V: Decode>(prefix: u64, key: &K) -> Option<V> {
+    get(map_key(prefix, key).as_slice())
+}
+
+fn map_insert<K: Encode, V: Encode>(prefix: u64, key: &K, value: &V) {
+    set(map_key(prefix, key).as_slice(), value)
+}
+
 /// A map from SCALE-encodable keys to values, each entry its own storage slot: the storage key
-/// is the field prefix followed by the encoded key (or, if that would exceed
-/// [`MAX_KEY_LEN`], by its SHA-256).
-pub struct Mapping<K, V> {
-    prefix: [u8; 8],
+/// is the 8-byte prefix `PREFIX.to_le_bytes()` followed by the encoded key (or, if that would
+/// exceed [`MAX_KEY_LEN`], by its SHA-256).
+///
+/// In a `#[storage]` struct write `Mapping<K, V>`: the macro fills in `PREFIX` from the struct
+/// and field names. Write `Mapping<K, V, PREFIX>` to choose the prefix yourself. The handle is
+/// zero-sized.
+pub struct Mapping<K, V, const PREFIX: u64> {
     _types: PhantomData<(K, V)>,
 }
 
-impl<K: Encode, V: Encode + Decode> Mapping<K, V> {
-    /// The map at `prefix`.
-    pub const fn new(prefix: [u8; 8]) -> Self {
+impl<K: Encode, V: Encode + Decode, const PREFIX: u64> Mapping<K, V, PREFIX> {
+    /// The map.
+    pub const fn new() -> Self {
         Self {
-            prefix,
             _types: PhantomData,
         }
     }
 
-    fn key(&self, key: &K) -> Vec<u8> {
-        let mut k = Vec::with_capacity(8 + key.size_hint());
-        k.extend_from_slice(&self.prefix);
-        key.encode_to(&mut k);
-        if k.len() > MAX_KEY_LEN {
-            let digest = crate::crypto::sha256(&k[8..]);
-            k.truncate(8);
-            k.extend_from_slice(&digest);
-        }
-        k
-    }
-
     /// The value at `key`, if any.
+    #[inline(always)]
     pub fn get(&self, key: &K) -> Option<V> {
-        get(&self.key(key))
+        map_get(PREFIX, key)
     }
 
     /// Sets `key` to `value`.
+    #[inline(always)]
     pub fn insert(&mut self, key: &K, value: &V) {
-        set(&self.key(key), value)
+        map_insert(PREFIX, key, value)
     }
 
     /// Removes `key`; returns whether it was set.
     pub fn remove(&mut self, key: &K) -> bool {
-        remove(&self.key(key))
+        remove(map_key(PREFIX, key).as_slice())
     }
 
     /// Whether `key` is set.
     pub fn contains(&self, key: &K) -> bool {
-        contains(&self.key(key))
+        contains(map_key(PREFIX, key).as_slice())
     }
 }
 
-impl<K: Encode, V: Encode + Decode + Default> Mapping<K, V> {
+impl<K: Encode, V: Encode + Decode + Default, const PREFIX: u64> Mapping<K, V, PREFIX> {
     /// The value at `key`, or `V::default()`.
+    #[inline(always)]
     pub fn get_or_default(&self, key: &K) -> V {
         self.get(key).unwrap_or_default()
     }
 }
 
-impl<K, V> StorageField for Mapping<K, V> {
-    fn at(prefix: [u8; 8]) -> Self {
+impl<K: Encode, V: Encode + Decode, const PREFIX: u64> Default for Mapping<K, V, PREFIX> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K, V, const PREFIX: u64> StorageField for Mapping<K, V, PREFIX> {
+    /// The handle; its prefix is `PREFIX` (the macro gives the same prefix to both).
+    fn at(_prefix: [u8; 8]) -> Self {
         Self {
-            prefix,
             _types: PhantomData,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_handles_are_zero_sized() {
+        assert_eq!(core::mem::size_of::<Lazy<u128, 1>>(), 0);
+        assert_eq!(core::mem::size_of::<Mapping<crate::Address, u128, 2>>(), 0);
     }
 }

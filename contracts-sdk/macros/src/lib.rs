@@ -60,6 +60,47 @@ fn type_name(ty: &impl ToTokens) -> String {
         .collect()
 }
 
+/// The 8-byte storage prefix of field `field` of storage struct `storage`.
+fn field_prefix(storage: &syn::Ident, field: &syn::Ident) -> [u8; 8] {
+    let digest = sha256(format!("{storage}::{field}").as_bytes());
+    let mut prefix = [0u8; 8];
+    prefix.copy_from_slice(&digest[..8]);
+    prefix
+}
+
+/// Gives each `Lazy<T>` and `Mapping<K, V>` field of the storage struct its key as the const
+/// parameter (`Lazy<T, KEY>`), so the handles are zero-sized and the keys constants of the
+/// code. Fields that already name a key, and other handle types, are left as written.
+fn key_storage_handles(s: &mut ItemStruct) {
+    let ident = s.ident.clone();
+    let Fields::Named(named) = &mut s.fields else {
+        return;
+    };
+    for f in named.named.iter_mut() {
+        let Some(name) = f.ident.clone() else {
+            continue;
+        };
+        let Type::Path(p) = &mut f.ty else { continue };
+        let Some(last) = p.path.segments.last_mut() else {
+            continue;
+        };
+        let wanted = match last.ident.to_string().as_str() {
+            "Lazy" => 1,
+            "Mapping" => 2,
+            _ => continue,
+        };
+        let syn::PathArguments::AngleBracketed(args) = &mut last.arguments else {
+            continue;
+        };
+        if args.args.len() != wanted {
+            continue;
+        }
+        let key = u64::from_le_bytes(field_prefix(&ident, &name));
+        let key = proc_macro2::Literal::u64_suffixed(key);
+        args.args.push(syn::parse_quote!({ #key }));
+    }
+}
+
 /// Removes the attribute named `name` from `attrs`; returns it if present.
 fn take_attr(attrs: &mut Vec<Attribute>, name: &str) -> Option<Attribute> {
     let i = attrs.iter().position(|a| a.path().is_ident(name))?;
@@ -129,6 +170,7 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream> {
                             "only one `#[storage]` struct is allowed",
                         ));
                     }
+                    key_storage_handles(s);
                     storage = Some(s.clone());
                 } else if take_attr(&mut s.attrs, "event").is_some() {
                     events.push(event(s, &mut extra)?);
@@ -164,8 +206,7 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream> {
     };
     let inits = fields.iter().map(|f| {
         let name = f.ident.as_ref().expect("named field");
-        let digest = sha256(format!("{storage_ident}::{name}").as_bytes());
-        let prefix = &digest[..8];
+        let prefix = field_prefix(&storage_ident, name);
         quote!(#name: ::aether_contracts_sdk::__private::StorageField::at([#(#prefix),*]))
     });
     let body = if matches!(storage.fields, Fields::Unit) {
@@ -274,8 +315,8 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream> {
 
         #[cfg(target_arch = "wasm32")]
         #[unsafe(link_section = "aether:abi")]
-        #[used]
-        static __AETHER_ABI: [u8; #abi_len] = *#abi_bytes;
+        #[doc(hidden)]
+        pub static __AETHER_ABI: [u8; #abi_len] = *#abi_bytes;
     });
 
     for ts in extra {
@@ -385,8 +426,10 @@ fn export(storage: &syn::Ident, m: &Method, export_name: &str) -> TokenStream {
             #[unsafe(export_name = #export_name)]
             extern "C" fn __aether_export() {
                 #value_check
-                let (#(#vars,)*): (#(#types,)*) =
-                    ::aether_contracts_sdk::__private::input(#method_name);
+                let __input = ::aether_contracts_sdk::__private::Buf::input();
+                let mut __rest = __input.as_slice();
+                #(let #vars: #types = ::aether_contracts_sdk::__private::arg(&mut __rest, #method_name);)*
+                ::aether_contracts_sdk::__private::input_end(__rest, #method_name);
                 #binding = <#storage as ::aether_contracts_sdk::__private::Storage>::load();
                 let __result = #storage::#method(#receiver, #(#vars),*);
                 #finish
@@ -424,11 +467,9 @@ fn event(s: &mut ItemStruct, extra: &mut Vec<TokenStream>) -> syn::Result<Value>
         impl ::aether_contracts_sdk::Event for #ident {
             const NAME: &'static str = #name;
             const SIGNATURE_TOPIC: [u8; 32] = [#(#sig),*];
-            fn topics(&self) -> ::aether_contracts_sdk::__private::Vec<[u8; 32]> {
-                ::aether_contracts_sdk::__private::vec![
-                    Self::SIGNATURE_TOPIC,
-                    #(::aether_contracts_sdk::__private::topic_of(&self.#topics)),*
-                ]
+            fn write_topics(&self, out: &mut ::aether_contracts_sdk::__private::Buf) {
+                ::aether_contracts_sdk::codec::Output::write(out, &Self::SIGNATURE_TOPIC);
+                #(::aether_contracts_sdk::__private::write_topic(&self.#topics, out);)*
             }
         }
     });

@@ -216,6 +216,12 @@ impl TestEnv {
         self.sandbox.balance(&eng(who))
     }
 
+    /// The raw value `contract` stores at `key`: for checking a storage layout (a `Lazy` field
+    /// lives at its 8-byte key, a `Mapping` entry at prefix ‖ SCALE(key); values are SCALE).
+    pub fn storage(&self, contract: Address, key: &[u8]) -> Option<Vec<u8>> {
+        self.sandbox.storage(&eng(contract), key).cloned()
+    }
+
     fn submit(&mut self, from: Address, action: Action) -> Outcome {
         let gas = self.gas_limit;
         self.sandbox

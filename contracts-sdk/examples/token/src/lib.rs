@@ -145,6 +145,12 @@ mod tests {
     }
 
     #[test]
+    fn the_built_module_fits_in_10_kib() {
+        let size = TestEnv::build(DIR).wasm.len();
+        assert!(size <= 10 * 1024, "token.wasm is {size} bytes");
+    }
+
+    #[test]
     fn constructor_mints_the_supply_to_the_deployer() {
         let (env, token) = setup();
         assert_eq!(balance(&env, token, ALICE), SUPPLY);
