@@ -8,6 +8,15 @@
 //! `aether:abi` custom section, and checks the result against the engine's upload validation,
 //! so a module that builds is a module the chain accepts.
 //!
+//! Builds are reproducible: the same source, lock file and toolchain give the same bytes (the
+//! same code hash) on any machine, in any directory and with any cargo home, as long as every
+//! dependency comes from a registry, from git or from the contract's own workspace. Source
+//! paths that panic messages carry are remapped (`--remap-path-prefix`: cargo's home to
+//! `/cargo`, path dependencies outside the workspace to `/deps/<name>-<version>`), so no path
+//! of the building machine ends up in the module. A path dependency outside the workspace still
+//! changes the bytes with its location: cargo hashes its absolute path into symbol names, which
+//! reorders functions (measured: same size, different order).
+//!
 //! Used by `aether contract build` and by `aether-contracts-testing`.
 
 pub mod abi;
@@ -182,17 +191,13 @@ struct CrateInfo {
     name: String,
     lib_name: String,
     target_dir: PathBuf,
+    /// Directories of path dependencies outside the workspace, with `name-version`.
+    outside_path_deps: Vec<(PathBuf, String)>,
 }
 
 fn crate_info(manifest: &Path) -> Result<CrateInfo, BuildError> {
     let out = Command::new(cargo())
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--manifest-path",
-        ])
+        .args(["metadata", "--format-version", "1", "--manifest-path"])
         .arg(manifest)
         .stderr(Stdio::inherit())
         .output()
@@ -240,11 +245,76 @@ fn crate_info(manifest: &Path) -> Result<CrateInfo, BuildError> {
                 "crate `{name}` has no cdylib target: add `[lib] crate-type = [\"cdylib\", \"rlib\"]` to its Cargo.toml"
             ))
         })?;
+    let members: Vec<&str> = meta["workspace_members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.as_str())
+        .collect();
+    let outside_path_deps = meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["source"].is_null())
+        .filter(|p| !p["id"].as_str().is_some_and(|id| members.contains(&id)))
+        .filter_map(|p| {
+            let dir = Path::new(p["manifest_path"].as_str()?)
+                .parent()?
+                .to_path_buf();
+            let label = format!("{}-{}", p["name"].as_str()?, p["version"].as_str()?);
+            Some((dir, label))
+        })
+        .collect();
     Ok(CrateInfo {
+        outside_path_deps,
         lib_name: lib["name"].as_str().unwrap_or(&name).replace('-', "_"),
         name,
         target_dir: PathBuf::from(target_dir),
     })
+}
+
+/// Where this machine keeps cargo's downloads (registry sources, git checkouts).
+fn cargo_home() -> Option<PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+}
+
+/// The path remappings that make a build independent of where it runs: panic locations name
+/// source files, and without them a module would carry this machine's cargo home (registry
+/// sources) and the absolute paths of path dependencies, so the same source would give a
+/// different code hash on every machine. Workspace members are named relative to the workspace
+/// already. Later flags win in rustc, so the most specific paths come last.
+fn path_remaps(info: &CrateInfo) -> Vec<String> {
+    let mut remaps: Vec<(PathBuf, String)> = Vec::new();
+    if let Some(home) = cargo_home() {
+        remaps.push((home, "/cargo".into()));
+    }
+    for (dir, label) in &info.outside_path_deps {
+        remaps.push((dir.clone(), format!("/deps/{label}")));
+    }
+    remaps.sort_by_key(|(from, _)| from.as_os_str().len());
+    remaps
+        .into_iter()
+        .map(|(from, to)| format!("--remap-path-prefix={}={to}", from.display()))
+        .collect()
+}
+
+/// The `--config` value setting the contract's rustflags: stack size, Wasm features and the
+/// path remappings (TOML strings, escaped as JSON strings, which TOML accepts).
+fn rustflags_config(info: &CrateInfo) -> String {
+    let mut flags = vec![
+        "-C".to_string(),
+        format!("link-arg=-zstack-size={STACK_SIZE}"),
+        "-C".to_string(),
+        format!("target-feature={TARGET_FEATURES}"),
+    ];
+    flags.extend(path_remaps(info));
+    let quoted: Vec<String> = flags
+        .iter()
+        .map(|f| serde_json::Value::from(f.as_str()).to_string())
+        .collect();
+    format!("target.{TARGET}.rustflags=[{}]", quoted.join(", "))
 }
 
 /// Builds the contract crate described by `opts`.
@@ -274,12 +344,7 @@ pub fn build(opts: &BuildOptions) -> Result<Built, BuildError> {
         .args(["--config", &format!("{profile}.debug=false")])
         .args(["--config", &format!("{profile}.strip=true")])
         .args(["--config", &format!("{profile}.overflow-checks=true")])
-        .args([
-            "--config",
-            &format!(
-                "target.{TARGET}.rustflags=[\"-C\", \"link-arg=-zstack-size={STACK_SIZE}\", \"-C\", \"target-feature={TARGET_FEATURES}\"]"
-            ),
-        ])
+        .args(["--config", &rustflags_config(&info)])
         // Flags meant for the outer build must not leak into the contract's.
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")

@@ -197,6 +197,24 @@ mod tests {
     }
 
     #[test]
+    fn the_module_carries_no_path_of_the_building_machine() {
+        // The escrow keeps formatted panics, so its module names source files (panic
+        // locations): those of registry crates must be remapped, not this machine's paths.
+        let wasm = &TestEnv::build(DIR).wasm;
+        let contains = |needle: &[u8]| wasm.windows(needle.len()).any(|w| w == needle);
+        assert!(
+            contains(b"/cargo/registry/src/"),
+            "no remapped registry path found"
+        );
+        let home = std::env::var("CARGO_HOME")
+            .unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap()));
+        assert!(!contains(home.as_bytes()), "the module names {home}");
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let root = std::path::Path::new(root).canonicalize().unwrap();
+        assert!(!contains(root.to_str().unwrap().as_bytes()));
+    }
+
+    #[test]
     fn deposit_then_release_pays_the_seller_through_the_token() {
         let mut d = setup(AMOUNT);
         let r = d.env.call(ALICE, d.escrow, "deposit", &());
