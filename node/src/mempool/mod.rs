@@ -36,6 +36,10 @@ pub struct PoolConfig {
     pub max_txs: usize,
     /// Most transactions of one sender.
     pub max_per_sender: usize,
+    /// Most future transactions (behind a nonce gap) in the pool. They cannot go into a block
+    /// until the gap is filled, so they cost their sender nothing while they wait: without a
+    /// cap, funded accounts could fill the pool with them for free.
+    pub max_future: usize,
     /// Most a nonce may run ahead of the account's.
     pub max_nonce_gap: u64,
     /// Largest encoded transaction, in bytes.
@@ -53,13 +57,15 @@ pub struct PoolConfig {
 }
 
 impl PoolConfig {
-    /// Defaults for a chain: 100k transactions, 64 per sender, nonces up to 64 ahead, 256 KiB
-    /// transactions, price floor 1, 10% replacement bump, 10 minutes expiry.
+    /// Defaults for a chain: 100k transactions (at most a quarter of them future), 64 per
+    /// sender, nonces up to 64 ahead, 256 KiB transactions, price floor 1, 10% replacement bump,
+    /// 10 minutes expiry.
     pub fn new(chain_id: u64, block_gas_limit: u64) -> Self {
         Self {
             chain_id,
             max_txs: 100_000,
             max_per_sender: 64,
+            max_future: 25_000,
             max_nonce_gap: 64,
             max_tx_bytes: 256 * 1024,
             min_gas_price: 1,
@@ -95,7 +101,7 @@ impl PoolTx {
         self.tx.tx.nonce
     }
     /// Its key in the price-ordered sets.
-    fn tail_key(&self) -> (u128, Reverse<u64>, Hash) {
+    fn tail_key(&self) -> TailKey {
         (self.price(), Reverse(self.seq), self.hash)
     }
     fn price(&self) -> u128 {
@@ -132,7 +138,14 @@ struct SenderQueue {
     account_nonce: u64,
     /// Sum of the costs of the pending transactions.
     committed_cost: u128,
+    /// How many of them are future (behind a gap), as of the last [`Mempool::resync`].
+    future: usize,
+    /// The tail's key in `Mempool::future_tails`, when the queue has future transactions.
+    future_tail: Option<TailKey>,
 }
+
+/// A transaction's key in the price-ordered sets: (price, newest first, hash).
+type TailKey = (u128, Reverse<u64>, Hash);
 
 /// The pool. Not thread-safe by itself; the node keeps it behind a lock.
 pub struct Mempool {
@@ -140,10 +153,15 @@ pub struct Mempool {
     txs: HashMap<Hash, PoolTx>,
     senders: HashMap<Address, SenderQueue>,
     /// Every pending transaction by (price, newest first).
-    by_price: BTreeSet<(u128, Reverse<u64>, Hash)>,
+    by_price: BTreeSet<TailKey>,
     /// The last (highest-nonce) transaction of each sender, by (price, newest first): the only
     /// ones that can be evicted without stranding later nonces; the first is the candidate.
-    tails: BTreeSet<(u128, Reverse<u64>, Hash)>,
+    tails: BTreeSet<TailKey>,
+    /// The tails of the senders whose queues have a gap (those tails are future
+    /// transactions): evicted first.
+    future_tails: BTreeSet<TailKey>,
+    /// Number of future transactions in the pool.
+    future_total: usize,
     /// Arrival order, for expiry.
     by_arrival: BTreeSet<(u64, Hash)>,
     next_seq: u64,
@@ -159,6 +177,8 @@ impl Mempool {
             senders: HashMap::new(),
             by_price: BTreeSet::new(),
             tails: BTreeSet::new(),
+            future_tails: BTreeSet::new(),
+            future_total: 0,
             by_arrival: BTreeSet::new(),
             next_seq: 0,
             bytes: 0,
@@ -192,11 +212,7 @@ impl Mempool {
 
     /// Number of ready and future transactions.
     pub fn counts(&self) -> (usize, usize) {
-        let mut ready = 0;
-        for q in self.senders.values() {
-            ready += ready_run(q);
-        }
-        (ready, self.txs.len() - ready)
+        (self.txs.len() - self.future_total, self.future_total)
     }
 
     /// Checks and admits `tx`. `account` is the sender's account at the head (`None` if it
@@ -287,18 +303,28 @@ impl Mempool {
         if need > balance {
             return Err(Rejection::CannotPay { need, balance });
         }
+        // Ready: no gap before it once admitted (it extends or replaces the sender's run).
+        let will_be_ready = nonce <= self.next_nonce(&sender, account_nonce);
         let mut evicted = None;
-        if replacing.is_none() && self.txs.len() >= self.config.max_txs {
-            match self.eviction_candidate(tx.tx.gas_price, &sender) {
-                Some(victim) => {
-                    self.remove(&victim);
-                    evicted = Some(victim);
-                }
-                None => {
-                    return Err(Rejection::PoolFull {
+        if replacing.is_none() {
+            let price = tx.tx.gas_price;
+            if !will_be_ready && self.future_total >= self.config.max_future {
+                // Only another future transaction can make room for a future one.
+                let victim =
+                    self.future_victim(price, &sender, false)
+                        .ok_or(Rejection::FutureFull {
+                            limit: self.config.max_future,
+                        })?;
+                self.remove(&victim);
+                evicted = Some(victim);
+            } else if self.txs.len() >= self.config.max_txs {
+                let victim = self
+                    .eviction_candidate(price, &sender, will_be_ready)
+                    .ok_or(Rejection::PoolFull {
                         limit: self.config.max_txs,
-                    });
-                }
+                    })?;
+                self.remove(&victim);
+                evicted = Some(victim);
             }
         }
         if let Some(old) = replacing {
@@ -338,6 +364,7 @@ impl Mempool {
             }
         }
         self.txs.insert(hash, entry);
+        self.resync(&sender);
         Ok(Admitted {
             hash,
             ready,
@@ -387,15 +414,60 @@ fn check_static(c: &PoolConfig, tx: &SignedTransaction, bytes: usize) -> Result<
 }
 
 impl Mempool {
-    /// The cheapest transaction that is last in its sender's queue (evicting a middle one
-    /// would strand the later ones), of another sender than `submitter` (evicting the
-    /// submitter's own last one would strand the new one), if it pays less than `price`.
-    fn eviction_candidate(&self, price: u128, submitter: &Address) -> Option<Hash> {
-        self.tails
+    /// What to evict from a full pool for a transaction paying `price`: a future transaction
+    /// first (the tail of a queue with a gap; for a ready newcomer whatever it pays, since it
+    /// cannot be mined before its gap is filled), then, for a ready newcomer only, the cheapest
+    /// transaction paying less that is last in its sender's queue. Only tails are evicted
+    /// (evicting a middle one would strand the later ones), and never the submitter's own
+    /// (that would strand the new one).
+    fn eviction_candidate(&self, price: u128, submitter: &Address, ready: bool) -> Option<Hash> {
+        self.future_victim(price, submitter, ready).or_else(|| {
+            if !ready {
+                return None;
+            }
+            self.tails
+                .iter()
+                .take_while(|(p, _, _)| *p < price)
+                .map(|(_, _, h)| *h)
+                .find(|h| self.txs[h].sender != *submitter)
+        })
+    }
+
+    /// The cheapest future tail of another sender than `submitter`: paying less than `price`,
+    /// or any if `any_price`.
+    fn future_victim(&self, price: u128, submitter: &Address, any_price: bool) -> Option<Hash> {
+        self.future_tails
             .iter()
-            .take_while(|(p, _, _)| *p < price)
+            .take_while(|(p, _, _)| any_price || *p < price)
             .map(|(_, _, h)| *h)
             .find(|h| self.txs[h].sender != *submitter)
+    }
+
+    /// Brings `sender`'s future count and future tail up to date after its queue or account
+    /// nonce changed, and forgets the sender when its queue is empty.
+    fn resync(&mut self, sender: &Address) {
+        let Some(q) = self.senders.get_mut(sender) else {
+            return;
+        };
+        self.future_total -= q.future;
+        if let Some(key) = q.future_tail.take() {
+            self.future_tails.remove(&key);
+        }
+        // Entries below the account nonce are stale (the next block report removes them):
+        // neither ready nor future.
+        q.future = q.by_nonce.range(q.account_nonce..).count() - ready_run(q);
+        if q.by_nonce.is_empty() {
+            self.senders.remove(sender);
+            return;
+        }
+        self.future_total += q.future;
+        if q.future > 0
+            && let Some((_, tail)) = q.by_nonce.last_key_value()
+        {
+            let key = self.txs[tail].tail_key();
+            self.future_tails.insert(key);
+            q.future_tail = Some(key);
+        }
     }
 
     /// Drops a pending transaction (execution rejected it); whether it was pending.
@@ -413,9 +485,7 @@ impl Mempool {
             let was_tail = q.by_nonce.last_key_value().map(|(_, h)| h) == Some(hash);
             q.by_nonce.remove(&tx.nonce());
             q.committed_cost = q.committed_cost.saturating_sub(tx.cost);
-            if q.by_nonce.is_empty() {
-                self.senders.remove(&tx.sender);
-            } else if was_tail {
+            if was_tail {
                 new_tail = q.by_nonce.last_key_value().map(|(_, h)| *h);
             }
         }
@@ -425,6 +495,7 @@ impl Mempool {
             let key = self.txs[&h].tail_key();
             self.tails.insert(key);
         }
+        self.resync(&tx.sender);
         Some(tx)
     }
 
@@ -505,6 +576,8 @@ impl Mempool {
                 self.remove(&h);
                 removed += 1;
             }
+            // The new account nonce may have closed a gap.
+            self.resync(&sender);
         }
         removed
     }

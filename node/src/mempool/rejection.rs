@@ -103,6 +103,15 @@ pub enum Rejection {
         /// The pool's limit.
         limit: usize,
     },
+    /// The pool holds as many future transactions (behind a nonce gap) as it allows and this
+    /// one pays too little to replace any.
+    #[error(
+        "transaction pool holds {limit} future transactions (behind a nonce gap), the most allowed, and this one pays too little to replace any; send the missing nonces first"
+    )]
+    FutureFull {
+        /// The limit on future transactions.
+        limit: usize,
+    },
 }
 
 impl Rejection {
@@ -123,6 +132,7 @@ impl Rejection {
             Rejection::CannotPay { .. } => -32021,
             Rejection::SenderFull { .. } => -32022,
             Rejection::PoolFull { .. } => -32023,
+            Rejection::FutureFull { .. } => -32024,
         }
     }
 }

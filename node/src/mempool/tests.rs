@@ -345,3 +345,142 @@ fn the_next_nonce_counts_pending_transactions_without_a_gap() {
         .unwrap();
     assert_eq!(pool.next_nonce(&k.address(), 3), 5);
 }
+
+#[test]
+fn future_transactions_beyond_their_share_are_refused_or_replace_cheaper_ones() {
+    let mut cfg = config();
+    cfg.max_future = 3;
+    let mut pool = Mempool::new(cfg);
+    let (a, b, c) = (key("alice"), key("bob"), key("charlie"));
+    // Nonce 0 missing: all future.
+    pool.submit(tx(&a, 1, 5), Some(&rich()), 0).unwrap();
+    let a2 = pool.submit(tx(&a, 2, 2), Some(&rich()), 0).unwrap();
+    pool.submit(tx(&b, 1, 4), Some(&rich()), 0).unwrap();
+    assert_eq!(pool.counts(), (0, 3));
+    assert_eq!(
+        pool.submit(tx(&c, 1, 2), Some(&rich()), 0),
+        Err(Rejection::FutureFull { limit: 3 })
+    );
+    // Paying more than the cheapest future tail of another sender (alice's nonce 2) replaces
+    // it.
+    let c1 = pool.submit(tx(&c, 1, 3), Some(&rich()), 0).unwrap();
+    assert_eq!(c1.evicted, Some(a2.hash));
+    assert_eq!(pool.counts(), (0, 3));
+    // Ready transactions are not limited by the share.
+    assert!(pool.submit(tx(&c, 0, 1), Some(&rich()), 0).unwrap().ready);
+    assert_eq!(pool.counts(), (2, 2), "charlie's nonce 1 became ready");
+}
+
+#[test]
+fn a_ready_transaction_evicts_a_future_one_whatever_it_pays() {
+    let mut cfg = config();
+    cfg.max_txs = 3;
+    let mut pool = Mempool::new(cfg);
+    let (a, b) = (key("alice"), key("bob"));
+    pool.submit(tx(&a, 0, 1), Some(&rich()), 0).unwrap();
+    let b5 = pool.submit(tx(&b, 5, 100), Some(&rich()), 0).unwrap();
+    pool.submit(tx(&a, 1, 1), Some(&rich()), 0).unwrap();
+    // Bob's transaction pays most but cannot be mined before his nonces 0 to 4.
+    let c = pool
+        .submit(tx(&key("charlie"), 0, 1), Some(&rich()), 0)
+        .unwrap();
+    assert_eq!(c.evicted, Some(b5.hash));
+    assert_eq!(pool.counts(), (3, 0));
+}
+
+#[test]
+fn a_future_transaction_never_evicts_a_ready_one() {
+    let mut cfg = config();
+    cfg.max_txs = 2;
+    let mut pool = Mempool::new(cfg);
+    pool.submit(tx(&key("alice"), 0, 1), Some(&rich()), 0)
+        .unwrap();
+    pool.submit(tx(&key("bob"), 0, 1), Some(&rich()), 0)
+        .unwrap();
+    assert_eq!(
+        pool.submit(tx(&key("charlie"), 3, 1_000), Some(&rich()), 0),
+        Err(Rejection::PoolFull { limit: 2 })
+    );
+}
+
+/// The future count and the future tails, recomputed from the queues.
+fn brute_force_future(pool: &Mempool) -> (usize, BTreeSet<TailKey>) {
+    let mut total = 0;
+    let mut tails = BTreeSet::new();
+    for q in pool.senders.values() {
+        let future = q.by_nonce.range(q.account_nonce..).count() - ready_run(q);
+        total += future;
+        if future > 0 {
+            let (_, tail) = q.by_nonce.last_key_value().unwrap();
+            tails.insert(pool.txs[tail].tail_key());
+        }
+    }
+    (total, tails)
+}
+
+#[test]
+fn the_future_bookkeeping_matches_the_queues_through_any_sequence() {
+    let mut cfg = config();
+    cfg.max_txs = 60;
+    cfg.max_future = 20;
+    cfg.max_per_sender = 8;
+    cfg.expiry_ms = 200;
+    let mut pool = Mempool::new(cfg);
+    let keys: Vec<Keypair> = (0..6).map(|i| key(&format!("s{i}"))).collect();
+    let mut nonces = vec![0u64; keys.len()];
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let (mut refused_future, mut steps_with_future) = (0, 0);
+    for step in 0..3_000u64 {
+        match next() % 10 {
+            // Submit a nonce at or somewhat after the account's.
+            0..=6 => {
+                let s = (next() % keys.len() as u64) as usize;
+                let nonce = nonces[s] + next() % 6;
+                let price = 1 + next() % 20;
+                let account = Account {
+                    nonce: nonces[s],
+                    ..rich()
+                };
+                let r = pool.submit(tx(&keys[s], nonce, price as u128), Some(&account), step);
+                refused_future += usize::from(matches!(r, Err(Rejection::FutureFull { .. })));
+            }
+            // A block includes what is ready.
+            7 | 8 => {
+                let included: Vec<SignedTransaction> = pool
+                    .ready(u64::MAX, (next() % 10) as usize)
+                    .iter()
+                    .map(|t| (**t).clone())
+                    .collect();
+                for t in &included {
+                    let s = keys.iter().position(|k| k.address() == t.sender()).unwrap();
+                    nonces[s] = nonces[s].max(t.tx.nonce + 1);
+                }
+                let current = nonces.clone();
+                let addrs: Vec<Address> = keys.iter().map(|k| k.address()).collect();
+                pool.on_block(&included, |a| {
+                    current[addrs.iter().position(|x| x == a).unwrap()]
+                });
+            }
+            // Old ones expire (arrival time is the step).
+            _ => {
+                pool.expire(step);
+            }
+        }
+        let (total, tails) = brute_force_future(&pool);
+        assert_eq!(pool.future_total, total, "future count at step {step}");
+        assert_eq!(pool.future_tails, tails, "future tails at step {step}");
+        assert_eq!(pool.counts().0 + pool.counts().1, pool.len());
+        steps_with_future += usize::from(total > 0);
+    }
+    // The sequence did reach the cases under test.
+    assert!(
+        refused_future > 0 && steps_with_future > 1_000,
+        "{refused_future} {steps_with_future}"
+    );
+}
