@@ -4,12 +4,16 @@
 //! [`aether_engine::ports::Consensus`] port: no clock, no I/O, no threads. The node feeds them
 //! ticks, commits and peer messages and carries out what they return.
 //!
-//! Today: [`DevSealer`], the single-node sealer of dev chains. HotStuff (BLS quorum
-//! certificates, RFC 9381 ECVRF leader election) comes next behind the same port.
+//! Today: [`DevSealer`], the single-node sealer of dev chains, and the cryptography HotStuff
+//! builds on: [`bls`] (validator sets with proofs of possession, signatures aggregated into
+//! quorum signatures with a signer bitmap) and [`vrf`] (ECVRF-EDWARDS25519-SHA512-TAI of RFC
+//! 9381, for leader election and randomness). HotStuff comes next behind the same port.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bls;
 mod dev;
+pub mod vrf;
 
 pub use dev::DevSealer;

@@ -2,6 +2,8 @@
 //! edwards25519 for leader election), generated from 32 random bytes or inspected from a
 //! secret seed.
 
+use aether_consensus::bls::{BlsPublicKey, BlsSecretKey, BlsSignature};
+use aether_consensus::vrf::VrfSecretKey;
 use aether_engine::crypto::Keypair;
 use serde_json::{Value, json};
 
@@ -67,11 +69,15 @@ pub fn describe(scheme: Scheme, seed: &[u8; 32]) -> Result<Value, KeyError> {
                 "address": pair.address().to_string(),
             })
         }
-        Scheme::Bls => json!({
-            "scheme": "bls12-381",
-            "secret_seed": secret,
-            "public_key": format!("0x{}", hex::encode(bls_public(seed)?)),
-        }),
+        Scheme::Bls => {
+            let (public, pop) = bls_public(seed)?;
+            json!({
+                "scheme": "bls12-381",
+                "secret_seed": secret,
+                "public_key": format!("0x{}", hex::encode(public.0)),
+                "proof_of_possession": format!("0x{}", hex::encode(pop.0)),
+            })
+        }
         Scheme::Vrf => json!({
             "scheme": "ecvrf-edwards25519-sha512-tai",
             "secret_seed": secret,
@@ -80,20 +86,18 @@ pub fn describe(scheme: Scheme, seed: &[u8; 32]) -> Result<Value, KeyError> {
     })
 }
 
-/// The BLS12-381 public key (compressed G1, 48 bytes) of the key generated from `seed` with
-/// the IETF KeyGen of draft-irtf-cfrg-bls-signature.
-pub fn bls_public(seed: &[u8; 32]) -> Result<[u8; 48], KeyError> {
-    let sk = blst::min_pk::SecretKey::key_gen(seed, &[])
-        .map_err(|e| KeyError::Scheme(format!("bls key generation failed: {e:?}")))?;
-    Ok(sk.sk_to_pk().compress())
+/// The BLS12-381 key generated from `seed` with the IETF KeyGen of
+/// draft-irtf-cfrg-bls-signature: its public key (compressed G1, 48 bytes) and its proof of
+/// possession (which a validator set requires).
+pub fn bls_public(seed: &[u8; 32]) -> Result<(BlsPublicKey, BlsSignature), KeyError> {
+    let sk = BlsSecretKey::from_seed(seed).map_err(|e| KeyError::Scheme(e.to_string()))?;
+    Ok((sk.public_key(), sk.proof_of_possession()))
 }
 
 /// The ECVRF-EDWARDS25519 public key of secret `seed`: as for Ed25519, the point of the
-/// clamped first half of SHA-512(seed) (RFC 9381 section 5.1 uses RFC 8032 key generation).
+/// clamped first half of SHA-512(seed) (RFC 9381 section 5.5 uses RFC 8032 key generation).
 pub fn vrf_public(seed: &[u8; 32]) -> [u8; 32] {
-    ed25519_dalek::SigningKey::from_bytes(seed)
-        .verifying_key()
-        .to_bytes()
+    VrfSecretKey::from_seed(seed).public_key()
 }
 
 fn dev_seed(name: &str, purpose: &str) -> [u8; 32] {
@@ -102,8 +106,8 @@ fn dev_seed(name: &str, purpose: &str) -> [u8; 32] {
 
 /// The dev validator `name`'s BLS public key, as 0x-hex.
 pub fn dev_bls_public_hex(name: &str) -> String {
-    let public = bls_public(&dev_seed(name, "bls")).expect("32-byte seeds are valid IKM");
-    format!("0x{}", hex::encode(public))
+    let (public, _) = bls_public(&dev_seed(name, "bls")).expect("32-byte seeds are valid IKM");
+    format!("0x{}", hex::encode(public.0))
 }
 
 /// The dev validator `name`'s VRF public key, as 0x-hex.
@@ -141,11 +145,16 @@ mod tests {
     }
 
     #[test]
-    fn bls_keys_are_deterministic_48_byte_g1_points() {
-        let a = bls_public(&[7; 32]).unwrap();
-        assert_eq!(a, bls_public(&[7; 32]).unwrap());
-        assert_ne!(a, bls_public(&[8; 32]).unwrap());
-        assert!(blst::min_pk::PublicKey::uncompress(&a).is_ok());
+    fn bls_keys_are_deterministic_and_come_with_a_valid_proof_of_possession() {
+        let (a, pop) = bls_public(&[7; 32]).unwrap();
+        assert_eq!(a, bls_public(&[7; 32]).unwrap().0);
+        assert_ne!(a, bls_public(&[8; 32]).unwrap().0);
+        assert_eq!(aether_consensus::bls::verify_possession(&a, &pop), Ok(()));
+        let d = describe(Scheme::Bls, &[7; 32]).unwrap();
+        assert_eq!(
+            d["proof_of_possession"],
+            format!("0x{}", hex::encode(pop.0))
+        );
     }
 
     #[test]

@@ -1,0 +1,49 @@
+//! The validator cryptography consensus pays per message: `cargo bench -p aether-consensus`.
+
+use aether_consensus::bls::{BlsSecretKey, ValidatorSet};
+use aether_consensus::vrf::{self, VrfSecretKey};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn bls(c: &mut Criterion) {
+    let msg = b"vote: round 1000, block 0x0123456789abcdef";
+    let keys: Vec<BlsSecretKey> = (0..100u8)
+        .map(|i| BlsSecretKey::from_seed(&[i; 32]).unwrap())
+        .collect();
+    let entries: Vec<_> = keys
+        .iter()
+        .map(|k| (k.public_key(), k.proof_of_possession()))
+        .collect();
+    let set = ValidatorSet::new(&entries).unwrap();
+    let votes: Vec<_> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (i, k.sign(msg)))
+        .collect();
+    let qc = set.aggregate(&votes[..set.quorum()]).unwrap();
+
+    c.bench_function("bls/sign", |b| b.iter(|| keys[0].sign(msg)));
+    c.bench_function("bls/verify_vote", |b| {
+        b.iter(|| set.verify(0, msg, &votes[0].1).unwrap())
+    });
+    c.bench_function("bls/aggregate_67_of_100", |b| {
+        b.iter(|| set.aggregate(&votes[..set.quorum()]).unwrap())
+    });
+    c.bench_function("bls/verify_quorum_67_of_100", |b| {
+        b.iter(|| set.verify_quorum(msg, &qc).unwrap())
+    });
+}
+
+fn ecvrf(c: &mut Criterion) {
+    let key = VrfSecretKey::from_seed(&[9; 32]);
+    let public = key.public_key();
+    let proof = key.prove(b"epoch 7, round 1000").unwrap();
+    c.bench_function("vrf/prove", |b| {
+        b.iter(|| key.prove(b"epoch 7, round 1000").unwrap())
+    });
+    c.bench_function("vrf/verify", |b| {
+        b.iter(|| vrf::verify(&public, b"epoch 7, round 1000", &proof).unwrap())
+    });
+}
+
+criterion_group!(benches, bls, ecvrf);
+criterion_main!(benches);
