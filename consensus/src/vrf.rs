@@ -118,12 +118,9 @@ pub fn verify(
     alpha: &[u8],
     proof: &VrfProof,
 ) -> Result<[u8; OUTPUT_LEN], VrfError> {
-    // 1-2. Y = string_to_point(PK_string).
+    // 1-3. Y = string_to_point(PK_string); ECVRF_validate_key (section 5.4.5).
+    validate_public_key(public)?;
     let y = string_to_point(public).ok_or(VrfError::BadPublicKey)?;
-    // 3. ECVRF_validate_key (section 5.4.5): refuse small-order keys.
-    if y.is_small_order() {
-        return Err(VrfError::WeakPublicKey);
-    }
     // 4-5. D = ECVRF_decode_proof(pi_string).
     let (gamma, c, s) = decode_proof(proof)?;
     // 6. H = ECVRF_encode_to_curve(encode_to_curve_salt = PK_string, alpha_string).
@@ -146,6 +143,16 @@ pub fn verify(
     } else {
         Err(VrfError::Invalid)
     }
+}
+
+/// `ECVRF_validate_key` (section 5.4.5) on an encoded key: a canonical point that is not of
+/// small order. [`verify`] applies it; registries of keys (a genesis) check with it up front.
+pub fn validate_public_key(public: &[u8; 32]) -> Result<(), VrfError> {
+    let y = string_to_point(public).ok_or(VrfError::BadPublicKey)?;
+    if y.is_small_order() {
+        return Err(VrfError::WeakPublicKey);
+    }
+    Ok(())
 }
 
 /// `ECVRF_proof_to_hash` (section 5.2): the output of a proof. Only meaningful for a proof that

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use aether_consensus::bls::{BlsError, BlsPublicKey, BlsSignature, ValidatorSet};
 use aether_engine::crypto::Keypair;
 use aether_engine::state::ChangeSet;
 use aether_engine::types::{
@@ -58,6 +59,10 @@ pub struct Validator {
     pub account: Address,
     /// Its BLS12-381 public key (48 bytes, 0x-hex), for consensus votes.
     pub bls_public_key: String,
+    /// Its proof of possession of that key (96 bytes, 0x-hex; `aether keys generate --scheme
+    /// bls` prints it): without it, one validator could choose a key that cancels the others'
+    /// in an aggregate signature.
+    pub bls_proof_of_possession: String,
     /// Its ECVRF-EDWARDS25519 public key (32 bytes, 0x-hex), for leader election.
     pub vrf_public_key: String,
 }
@@ -104,6 +109,7 @@ impl Genesis {
                 name: "alice".into(),
                 account: alice,
                 bls_public_key: crate::keys::dev_bls_public_hex("alice"),
+                bls_proof_of_possession: crate::keys::dev_bls_pop_hex("alice"),
                 vrf_public_key: crate::keys::dev_vrf_public_hex("alice"),
             }],
         }
@@ -153,10 +159,43 @@ impl Genesis {
         for v in &self.validators {
             crate::keys::check_hex_len(&v.bls_public_key, 48)
                 .map_err(|e| format!("validator {}: bls_public_key: {e}", v.name))?;
+            crate::keys::check_hex_len(&v.bls_proof_of_possession, 96)
+                .map_err(|e| format!("validator {}: bls_proof_of_possession: {e}", v.name))?;
             crate::keys::check_hex_len(&v.vrf_public_key, 32)
                 .map_err(|e| format!("validator {}: vrf_public_key: {e}", v.name))?;
+            aether_consensus::vrf::validate_public_key(&hex_array(&v.vrf_public_key))
+                .map_err(|e| format!("validator {}: vrf_public_key: {e}", v.name))?;
         }
+        self.validator_set()?;
         Ok(())
+    }
+
+    /// The validators' BLS keys as a set, every proof of possession checked.
+    pub fn validator_set(&self) -> Result<ValidatorSet, String> {
+        let entries: Vec<(BlsPublicKey, BlsSignature)> = self
+            .validators
+            .iter()
+            .map(|v| {
+                (
+                    BlsPublicKey(hex_array(&v.bls_public_key)),
+                    BlsSignature(hex_array(&v.bls_proof_of_possession)),
+                )
+            })
+            .collect();
+        ValidatorSet::new(&entries).map_err(|e| {
+            let name = |i: usize| self.validators.get(i).map_or("?", |v| v.name.as_str());
+            match e {
+                BlsError::BadPossession { index } => format!(
+                    "validator {}: the BLS proof of possession does not verify for its key",
+                    name(index)
+                ),
+                BlsError::DuplicateKey { index } => format!(
+                    "validator {}: the BLS key is already another validator's",
+                    name(index)
+                ),
+                other => format!("validators: {other}"),
+            }
+        })
     }
 
     /// The state the chain starts from.
@@ -181,7 +220,7 @@ impl Genesis {
     /// the genesis block carries it as its parent hash, so the genesis hash commits to them.
     pub fn params_hash(&self) -> Hash {
         use parity_scale_codec::Encode;
-        let validators: Vec<(&str, Address, &str, &str)> = self
+        let validators: Vec<(&str, Address, &str, &str, &str)> = self
             .validators
             .iter()
             .map(|v| {
@@ -189,6 +228,7 @@ impl Genesis {
                     v.name.as_str(),
                     v.account,
                     v.bls_public_key.as_str(),
+                    v.bls_proof_of_possession.as_str(),
                     v.vrf_public_key.as_str(),
                 )
             })
@@ -225,6 +265,15 @@ impl Genesis {
             transactions: Vec::new(),
         }
     }
+}
+
+/// The bytes of 0x-hex already checked by [`crate::keys::check_hex_len`] (zeros otherwise,
+/// which every later check refuses).
+fn hex_array<const N: usize>(text: &str) -> [u8; N] {
+    hex::decode(text.trim_start_matches("0x"))
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .unwrap_or([0; N])
 }
 
 /// Serde through `Display` and `FromStr` (addresses and hashes as 0x-hex).

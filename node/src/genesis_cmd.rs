@@ -29,9 +29,10 @@ pub struct InitGenesisArgs {
     /// An initial balance, `ADDRESS=AMOUNT` (repeatable).
     #[arg(long = "balance", value_name = "ADDRESS=AMOUNT")]
     balances: Vec<String>,
-    /// A validator, `NAME:ACCOUNT:BLS_PUBLIC_KEY:VRF_PUBLIC_KEY` (repeatable; keys from
-    /// `aether keys generate --scheme bls|vrf`). Replaces the dev validator.
-    #[arg(long = "validator", value_name = "NAME:ACCOUNT:BLS:VRF")]
+    /// A validator, `NAME:ACCOUNT:BLS_PUBLIC_KEY:BLS_PROOF_OF_POSSESSION:VRF_PUBLIC_KEY`
+    /// (repeatable; keys and proof from `aether keys generate --scheme bls|vrf`). Replaces the
+    /// dev validator.
+    #[arg(long = "validator", value_name = "NAME:ACCOUNT:BLS:POP:VRF")]
     validators: Vec<String>,
     /// Overwrite the file if it exists.
     #[arg(long)]
@@ -80,8 +81,10 @@ pub fn run(args: InitGenesisArgs) -> anyhow::Result<bool> {
             .iter()
             .map(|v| {
                 let parts: Vec<&str> = v.split(':').collect();
-                let [name, account, bls, vrf] = parts[..] else {
-                    bail!("--validator `{v}` must be NAME:ACCOUNT:BLS_PUBLIC_KEY:VRF_PUBLIC_KEY");
+                let [name, account, bls, pop, vrf] = parts[..] else {
+                    bail!(
+                        "--validator `{v}` must be NAME:ACCOUNT:BLS_PUBLIC_KEY:BLS_PROOF_OF_POSSESSION:VRF_PUBLIC_KEY"
+                    );
                 };
                 Ok(Validator {
                     name: name.to_string(),
@@ -89,6 +92,7 @@ pub fn run(args: InitGenesisArgs) -> anyhow::Result<bool> {
                         .parse()
                         .map_err(|e| anyhow!("--validator `{v}`: bad account: {e}"))?,
                     bls_public_key: bls.to_string(),
+                    bls_proof_of_possession: pop.to_string(),
                     vrf_public_key: vrf.to_string(),
                 })
             })

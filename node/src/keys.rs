@@ -110,6 +110,12 @@ pub fn dev_bls_public_hex(name: &str) -> String {
     format!("0x{}", hex::encode(public.0))
 }
 
+/// The dev validator `name`'s BLS proof of possession, as 0x-hex.
+pub fn dev_bls_pop_hex(name: &str) -> String {
+    let (_, pop) = bls_public(&dev_seed(name, "bls")).expect("32-byte seeds are valid IKM");
+    format!("0x{}", hex::encode(pop.0))
+}
+
 /// The dev validator `name`'s VRF public key, as 0x-hex.
 pub fn dev_vrf_public_hex(name: &str) -> String {
     format!("0x{}", hex::encode(vrf_public(&dev_seed(name, "vrf"))))

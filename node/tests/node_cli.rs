@@ -245,3 +245,69 @@ fn bad_flags_files_and_keys_get_clear_errors() {
         "cannot open the node's database",
     );
 }
+
+#[test]
+fn a_genesis_takes_validators_only_with_their_own_proof_of_possession() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("genesis.json");
+    let out = out.to_str().unwrap();
+    let key = |scheme: &str| json_of(&aether(&["keys", "generate", "--scheme", scheme, "--json"]));
+    let (bls_a, bls_b, vrf) = (key("bls"), key("bls"), key("vrf"));
+    let account = "0x0101010101010101010101010101010101010101010101010101010101010101";
+    let validator = |bls: &Value, pop: &Value| {
+        format!(
+            "v1:{account}:{}:{}:{}",
+            bls["public_key"].as_str().unwrap(),
+            pop["proof_of_possession"].as_str().unwrap(),
+            vrf["public_key"].as_str().unwrap()
+        )
+    };
+    let ok = aether(&[
+        "init-genesis",
+        "--dev",
+        "--out",
+        out,
+        "--validator",
+        &validator(&bls_a, &bls_a),
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+    assert_eq!(
+        written["validators"][0]["bls_proof_of_possession"],
+        bls_a["proof_of_possession"]
+    );
+    // Key A with B's proof: refused, naming the validator.
+    fails_with(
+        &[
+            "init-genesis",
+            "--dev",
+            "--force",
+            "--out",
+            out,
+            "--validator",
+            &validator(&bls_a, &bls_b),
+        ],
+        "validator v1: the BLS proof of possession does not verify for its key",
+    );
+    // A small-order VRF key (the identity point) is refused too.
+    let weak = validator(&bls_a, &bls_a).replace(
+        vrf["public_key"].as_str().unwrap(),
+        "0x0100000000000000000000000000000000000000000000000000000000000000",
+    );
+    fails_with(
+        &[
+            "init-genesis",
+            "--dev",
+            "--force",
+            "--out",
+            out,
+            "--validator",
+            &weak,
+        ],
+        "vrf_public_key: the VRF public key has small order",
+    );
+}
