@@ -12,6 +12,8 @@
 //!   pruned as blocks commit;
 //! - blocks, a height index, receipts, a transaction index, an event index by contract and
 //!   topic ([`Store::events`]) and consensus metadata;
+//! - [`durable::DurableRecord`]: a small record in its own file, fsync'd before a write
+//!   returns (consensus safety data, which ParityDB's delayed sync cannot hold);
 //! - snapshots: the state at a height in one file, restored onto an empty directory with the
 //!   root checked chunk by chunk ([`restore_snapshot`]).
 //!
@@ -46,6 +48,7 @@
 
 mod blocks;
 pub mod db;
+pub mod durable;
 mod error;
 mod hasher;
 pub mod layout;

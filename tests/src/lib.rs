@@ -5,6 +5,7 @@
 //! its receipts and change set (so two processes can be compared).
 
 pub mod crash_load;
+pub mod kill;
 
 use std::sync::Arc;
 

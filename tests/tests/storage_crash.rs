@@ -5,50 +5,27 @@
 //! `AETHER_CRASH_KILLS=200` for a longer run.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use aether_engine::ports::StateReader;
 use aether_engine::types::Hash;
 use aether_storage::{Store, StoreConfig};
 use aether_tests::crash_load::{ACCOUNTS, CONTRACTS, KEYS, account, contract, state_after};
+use aether_tests::kill::{KillClock, kills, run_then_kill};
 
 #[test]
 fn a_killed_writer_leaves_a_committed_prefix_with_the_matching_root() {
-    let kills: u32 = std::env::var("AETHER_CRASH_KILLS")
-        .ok()
-        .and_then(|k| k.parse().ok())
-        .unwrap_or(20);
+    let kills = kills(20);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
     let mut roots: HashMap<u64, Hash> = HashMap::new();
     let mut reopened_at: Option<u64> = None;
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut clock = KillClock::new(0x9e37_79b9_7f4a_7c15, 150, 400);
     for kill in 0..kills {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_aether-storage-crash"))
-            .arg(&db)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn the crash child");
-        let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-                .collect::<Vec<_>>()
-        });
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        std::thread::sleep(Duration::from_millis(150 + seed % 400));
-        child.kill().expect("SIGKILL the child");
-        let status = child.wait().unwrap();
-        let lines = reader.join().unwrap();
-        if status.success() {
-            panic!("the child finished before it was killed");
-        }
+        let (_, lines) = run_then_kill(
+            env!("CARGO_BIN_EXE_aether-storage-crash"),
+            &db,
+            clock.next_delay(),
+        );
         let mut printed = 0;
         for line in &lines {
             let Some((h, r)) = line.split_once(' ') else {
