@@ -241,6 +241,12 @@ impl ValidatorSet {
             // would cost ~57 µs a signature.
             parts.push(Signature::uncompress(&sig.0).map_err(|_| BlsError::BadSignature)?);
         }
+        if parts.is_empty() {
+            return Err(BlsError::NoQuorum {
+                signers: 0,
+                quorum: self.quorum(),
+            });
+        }
         let refs: Vec<&Signature> = parts.iter().collect();
         let aggregate =
             BlstAggregate::aggregate(&refs, false).map_err(|_| BlsError::BadSignature)?;

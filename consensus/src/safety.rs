@@ -8,6 +8,15 @@
 //! [`SafetyData`] to persist. The runtime must write that data durably (a
 //! `aether_storage::durable::DurableRecord`) *before* the signed message leaves the node, and
 //! load it at start. Losing it lets a restarted validator vote twice in a round.
+//!
+//! The rules take the rounds of certificates as numbers: the caller must pass only rounds of
+//! quorum and timeout certificates it has verified (`bls::ValidatorSet::verify_quorum`) and
+//! holds. A forged round would be persisted: a huge `one_chain_round` refuses every later
+//! timeout, a huge vote round every later vote. The HotStuff state machine should hand these
+//! methods its verified certificate types only. Two more things for it: the rules key
+//! retransmissions on (round, block id) and (round, QC round), which is right only while those
+//! fix the signed bytes (an epoch or other signed fields would need a hash of the message
+//! here), and `SafetyData` has no epoch yet (rounds restarting at a new epoch need one).
 
 use parity_scale_codec::{Decode, Encode};
 
@@ -194,9 +203,7 @@ impl SafetyRules {
             Some((r, _)) if r == round => return Err(SafetyError::OtherTimeoutSigned { round }),
             _ => {}
         }
-        if round < self.data.last_voted_round
-            || self.data.last_timeout.is_some_and(|(r, _)| r > round)
-        {
+        if round < self.data.last_voted_round {
             return Err(SafetyError::RoundAlreadyVoted {
                 round,
                 last_voted_round: self.data.last_voted_round,

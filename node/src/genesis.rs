@@ -156,15 +156,28 @@ impl Genesis {
         if self.validators.is_empty() {
             return Err("no validators".into());
         }
+        let mut names = std::collections::BTreeSet::new();
+        let mut vrf_keys = std::collections::BTreeSet::new();
         for v in &self.validators {
+            if !names.insert(v.name.as_str()) {
+                return Err(format!("validator name {} is used twice", v.name));
+            }
             crate::keys::check_hex_len(&v.bls_public_key, 48)
                 .map_err(|e| format!("validator {}: bls_public_key: {e}", v.name))?;
             crate::keys::check_hex_len(&v.bls_proof_of_possession, 96)
                 .map_err(|e| format!("validator {}: bls_proof_of_possession: {e}", v.name))?;
             crate::keys::check_hex_len(&v.vrf_public_key, 32)
                 .map_err(|e| format!("validator {}: vrf_public_key: {e}", v.name))?;
-            aether_consensus::vrf::validate_public_key(&hex_array(&v.vrf_public_key))
+            let vrf_key: [u8; 32] = hex_array(&v.vrf_public_key);
+            aether_consensus::vrf::validate_public_key(&vrf_key)
                 .map_err(|e| format!("validator {}: vrf_public_key: {e}", v.name))?;
+            // Another validator's VRF key would let it replay that validator's proofs.
+            if !vrf_keys.insert(vrf_key) {
+                return Err(format!(
+                    "validator {}: the VRF key is already another validator's",
+                    v.name
+                ));
+            }
         }
         self.validator_set()?;
         Ok(())
@@ -220,16 +233,17 @@ impl Genesis {
     /// the genesis block carries it as its parent hash, so the genesis hash commits to them.
     pub fn params_hash(&self) -> Hash {
         use parity_scale_codec::Encode;
-        let validators: Vec<(&str, Address, &str, &str, &str)> = self
+        // The keys' bytes, not their spelling: `0xAB…` and `0xab…` are one genesis.
+        let validators: Vec<(&str, Address, [u8; 48], [u8; 96], [u8; 32])> = self
             .validators
             .iter()
             .map(|v| {
                 (
                     v.name.as_str(),
                     v.account,
-                    v.bls_public_key.as_str(),
-                    v.bls_proof_of_possession.as_str(),
-                    v.vrf_public_key.as_str(),
+                    hex_array(&v.bls_public_key),
+                    hex_array(&v.bls_proof_of_possession),
+                    hex_array(&v.vrf_public_key),
                 )
             })
             .collect();
@@ -309,5 +323,59 @@ mod u128_string {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
         let s = String::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_second_validator(edit: impl FnOnce(&mut Validator)) -> Genesis {
+        let mut g = Genesis::dev();
+        let mut v = g.validators[0].clone();
+        v.name = "bob".into();
+        v.bls_public_key = crate::keys::dev_bls_public_hex("bob");
+        v.bls_proof_of_possession = crate::keys::dev_bls_pop_hex("bob");
+        v.vrf_public_key = crate::keys::dev_vrf_public_hex("bob");
+        edit(&mut v);
+        g.validators.push(v);
+        g
+    }
+
+    #[test]
+    fn validators_must_have_distinct_names_and_keys() {
+        assert_eq!(with_second_validator(|_| {}).check(), Ok(()));
+        let g = with_second_validator(|v| v.name = "alice".into());
+        assert_eq!(
+            g.check(),
+            Err("validator name alice is used twice".to_string())
+        );
+        let g =
+            with_second_validator(|v| v.vrf_public_key = crate::keys::dev_vrf_public_hex("alice"));
+        assert_eq!(
+            g.check(),
+            Err("validator bob: the VRF key is already another validator's".to_string())
+        );
+        let g = with_second_validator(|v| {
+            v.bls_public_key = crate::keys::dev_bls_public_hex("alice");
+            v.bls_proof_of_possession = crate::keys::dev_bls_pop_hex("alice");
+        });
+        assert_eq!(
+            g.check(),
+            Err("validator bob: the BLS key is already another validator's".to_string())
+        );
+    }
+
+    #[test]
+    fn the_genesis_hash_depends_on_key_bytes_not_their_spelling() {
+        let g = Genesis::dev();
+        let mut upper = g.clone();
+        upper.validators[0].bls_public_key =
+            format!("0x{}", g.validators[0].bls_public_key[2..].to_uppercase());
+        assert_eq!(upper.check(), Ok(()));
+        assert_eq!(upper.params_hash(), g.params_hash());
+        let mut other = g.clone();
+        other.validators[0].name = "alice2".into();
+        assert_ne!(other.params_hash(), g.params_hash());
     }
 }

@@ -6,7 +6,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 fn durable(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let record = DurableRecord::new(dir.path().join("safety"));
+    let mut record = DurableRecord::open(dir.path().join("safety")).unwrap();
     let payload = [7u8; 100];
     c.bench_function("durable/store_100_bytes", |b| {
         b.iter(|| record.store(&payload).unwrap())

@@ -8,6 +8,10 @@
 //! fsync'd: a crash at any point leaves either the old record or the new one, whole. The file
 //! carries a magic, the length and a SHA-256 of the payload; a damaged file is an error naming
 //! it, never an empty record (forgetting safety data is how a validator equivocates).
+//!
+//! One writer only: [`DurableRecord::open`] takes an exclusive lock on `<file>.lock` for as
+//! long as the handle lives (a second node on the same directory is refused), and
+//! [`DurableRecord::store`] takes `&mut self`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -42,18 +46,48 @@ pub enum DurableError {
     /// The payload is larger than [`MAX_RECORD_BYTES`].
     #[error("record of {0} bytes is larger than the {MAX_RECORD_BYTES} allowed")]
     TooLarge(usize),
+    /// Another handle (in this process or another one) holds the record.
+    #[error("{path} is in use by another process (its lock file is held)")]
+    InUse {
+        /// The record.
+        path: PathBuf,
+    },
 }
 
-/// A record in one file, replaced atomically and durably.
-#[derive(Debug, Clone)]
+/// A record in one file, replaced atomically and durably; the only writer while it lives.
+#[derive(Debug)]
 pub struct DurableRecord {
     path: PathBuf,
+    /// Held open (and locked) for the handle's lifetime.
+    _lock: File,
 }
 
 impl DurableRecord {
-    /// The record at `path` (the file need not exist yet; its directory must).
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+    /// The record at `path` (the file need not exist yet; its directory must), locked for this
+    /// handle: another open of the same record fails with [`DurableError::InUse`] until this
+    /// one is dropped (or its process dies).
+    pub fn open(path: impl Into<PathBuf>) -> Result<Self, DurableError> {
+        let path = path.into();
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(".lock");
+        let lock_path = path.with_file_name(name);
+        let lock = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|source| DurableError::Io {
+                path: lock_path.clone(),
+                source,
+            })?;
+        match lock.try_lock() {
+            Ok(()) => Ok(Self { path, _lock: lock }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(DurableError::InUse { path }),
+            Err(std::fs::TryLockError::Error(source)) => Err(DurableError::Io {
+                path: lock_path,
+                source,
+            }),
+        }
     }
 
     /// The file.
@@ -75,6 +109,18 @@ impl DurableRecord {
     /// The stored payload, or `None` if nothing was ever stored. A leftover `.tmp` file (a
     /// write cut short) is ignored: the record is the last write that completed.
     pub fn load(&self) -> Result<Option<Vec<u8>>, DurableError> {
+        // The size first: a damaged or foreign file must not make us read gigabytes.
+        match fs::metadata(&self.path) {
+            Ok(m) if m.len() > (MAX_RECORD_BYTES + MAGIC.len() + 4 + 32) as u64 => {
+                return Err(DurableError::Corrupt {
+                    path: self.path.clone(),
+                    reason: format!("{} bytes, larger than any record", m.len()),
+                });
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.io(&self.path)(e)),
+        }
         let bytes = match fs::read(&self.path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -111,7 +157,7 @@ impl DurableRecord {
     }
 
     /// Replaces the record with `payload`; when this returns, it survives a crash.
-    pub fn store(&self, payload: &[u8]) -> Result<(), DurableError> {
+    pub fn store(&mut self, payload: &[u8]) -> Result<(), DurableError> {
         if payload.len() > MAX_RECORD_BYTES {
             return Err(DurableError::TooLarge(payload.len()));
         }
@@ -132,14 +178,24 @@ impl DurableRecord {
         file.sync_all().map_err(self.io(&tmp))?;
         drop(file);
         fs::rename(&tmp, &self.path).map_err(self.io(&self.path))?;
-        // The rename is durable only once the directory entry is.
-        let dir = match self.path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(self.io(dir))
+        self.sync_dir()
+    }
+
+    /// Makes the rename durable: on Unix a directory entry is durable only once the directory
+    /// is fsync'd. (Elsewhere a directory cannot be opened for that; the rename is what the
+    /// platform offers.)
+    fn sync_dir(&self) -> Result<(), DurableError> {
+        #[cfg(unix)]
+        {
+            let dir = match self.path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(self.io(dir))?;
+        }
+        Ok(())
     }
 }
 
@@ -150,7 +206,7 @@ mod tests {
     #[test]
     fn a_stored_record_reads_back_and_is_replaced_whole() {
         let dir = tempfile::tempdir().unwrap();
-        let record = DurableRecord::new(dir.path().join("safety"));
+        let mut record = DurableRecord::open(dir.path().join("safety")).unwrap();
         assert_eq!(record.load().unwrap(), None);
         record.store(b"round 7").unwrap();
         assert_eq!(record.load().unwrap().as_deref(), Some(&b"round 7"[..]));
@@ -167,7 +223,7 @@ mod tests {
     #[test]
     fn a_write_cut_short_leaves_the_previous_record() {
         let dir = tempfile::tempdir().unwrap();
-        let record = DurableRecord::new(dir.path().join("safety"));
+        let mut record = DurableRecord::open(dir.path().join("safety")).unwrap();
         record.store(b"round 7").unwrap();
         // A crash between writing the temporary file and the rename.
         fs::write(record.tmp_path(), b"AETHREC1 half a rec").unwrap();
@@ -180,7 +236,7 @@ mod tests {
     fn any_damage_is_an_error_naming_the_file_never_an_empty_record() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("safety");
-        let record = DurableRecord::new(&path);
+        let mut record = DurableRecord::open(&path).unwrap();
         record.store(b"last voted round 42").unwrap();
         let good = fs::read(&path).unwrap();
         for i in 0..good.len() {
@@ -205,9 +261,32 @@ mod tests {
     }
 
     #[test]
+    fn a_second_handle_on_the_same_record_is_refused_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("safety");
+        let first = DurableRecord::open(&path).unwrap();
+        assert!(matches!(
+            DurableRecord::open(&path),
+            Err(DurableError::InUse { .. })
+        ));
+        drop(first);
+        DurableRecord::open(&path).unwrap();
+    }
+
+    #[test]
+    fn a_file_too_large_to_be_a_record_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("safety");
+        let record = DurableRecord::open(&path).unwrap();
+        let f = File::create(&path).unwrap();
+        f.set_len(64 << 20).unwrap();
+        assert!(matches!(record.load(), Err(DurableError::Corrupt { .. })));
+    }
+
+    #[test]
     fn oversized_records_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let record = DurableRecord::new(dir.path().join("safety"));
+        let mut record = DurableRecord::open(dir.path().join("safety")).unwrap();
         assert!(matches!(
             record.store(&vec![0; MAX_RECORD_BYTES + 1]),
             Err(DurableError::TooLarge(_))

@@ -13,7 +13,6 @@ fn a_killed_writer_leaves_the_last_record_it_stored_whole() {
     let kills = kills(20);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("safety");
-    let record = DurableRecord::new(&path);
     let mut last_seen = 0u64;
     let mut clock = KillClock::new(0x2545_f491_4f6c_dd1d, 20, 120);
     for kill in 0..kills {
@@ -27,7 +26,9 @@ fn a_killed_writer_leaves_the_last_record_it_stored_whole() {
             .filter_map(|l| l.parse::<u64>().ok())
             .next_back()
             .unwrap_or(last_seen);
-        let stored = record
+        // The child is dead, so its lock is released.
+        let stored = DurableRecord::open(&path)
+            .unwrap_or_else(|e| panic!("kill {kill}: {e}"))
             .load()
             .unwrap_or_else(|e| panic!("kill {kill}: {e}"))
             .expect("a record after the first run");

@@ -15,7 +15,13 @@ fn main() {
     let path = std::env::args()
         .nth(1)
         .expect("usage: aether-durable-crash FILE");
-    let record = DurableRecord::new(path);
+    let mut record = match DurableRecord::open(path) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
     let start = match record.load() {
         Ok(Some(p)) => u64::from_le_bytes(p[..8].try_into().expect("8-byte counter")),
         Ok(None) => 0,
