@@ -234,7 +234,8 @@ impl Genesis {
     pub fn params_hash(&self) -> Hash {
         use parity_scale_codec::Encode;
         // The keys' bytes, not their spelling: `0xAB…` and `0xab…` are one genesis.
-        let validators: Vec<(&str, Address, [u8; 48], [u8; 96], [u8; 32])> = self
+        type ValidatorBytes<'a> = (&'a str, Address, [u8; 48], [u8; 96], [u8; 32]);
+        let validators: Vec<ValidatorBytes> = self
             .validators
             .iter()
             .map(|v| {
