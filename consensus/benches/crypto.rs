@@ -1,6 +1,7 @@
 //! The validator cryptography consensus pays per message: `cargo bench -p aether-consensus`.
 
 use aether_consensus::bls::{BlsSecretKey, ValidatorSet};
+use aether_consensus::certs::{TimeoutCert, TimeoutData, Verifier};
 use aether_consensus::vrf::{self, VrfSecretKey};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -30,6 +31,34 @@ fn bls(c: &mut Criterion) {
     });
     c.bench_function("bls/verify_quorum_67_of_100", |b| {
         b.iter(|| set.verify_quorum(msg, &qc).unwrap())
+    });
+
+    // A timeout certificate: 67 signers, each over its own highest-QC round (distinct
+    // messages, so one pairing per signer).
+    let verifier = Verifier::new(1, set.clone(), [0; 32]);
+    let tc_parts: Vec<_> = keys
+        .iter()
+        .enumerate()
+        .take(set.quorum())
+        .map(|(i, k)| {
+            let data = TimeoutData {
+                epoch: 1,
+                round: 1_000,
+                hqc_round: 900 + i as u64,
+            };
+            (i, k.sign(&data.signing_bytes()), data.hqc_round)
+        })
+        .collect();
+    let tc = TimeoutCert {
+        epoch: 1,
+        round: 1_000,
+        hqc_rounds: tc_parts.iter().map(|p| p.2).collect(),
+        signatures: set
+            .aggregate(&tc_parts.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>())
+            .unwrap(),
+    };
+    c.bench_function("bls/verify_timeout_cert_67_of_100", |b| {
+        b.iter(|| verifier.tc(tc.clone()).unwrap())
     });
 }
 

@@ -260,6 +260,21 @@ impl ValidatorSet {
     /// least [`ValidatorSet::quorum`] validators, and the aggregate verifies against the sum of
     /// their keys (one pairing check).
     pub fn verify_quorum(&self, message: &[u8], agg: &AggregateSignature) -> Result<(), BlsError> {
+        let indices = self.quorum_signers(agg)?;
+        let keys: Vec<&PublicKey> = indices.iter().map(|&i| &self.points[i]).collect();
+        // The keys were validated when the set was built.
+        let key = AggregatePublicKey::aggregate(&keys, false)
+            .map_err(|_| BlsError::BadPublicKey)?
+            .to_public_key();
+        let sig = signature(&agg.signature)?;
+        check(sig.verify(false, message, SIGNATURE_DST, &[], &key, false))
+    }
+}
+
+impl ValidatorSet {
+    /// The signers an aggregate names, checked against this set: the bitmap's size, every
+    /// index, and the quorum.
+    fn quorum_signers(&self, agg: &AggregateSignature) -> Result<Vec<usize>, BlsError> {
         let expected = SignerBitmap::bytes_for(self.len());
         if agg.signers.0.len() != expected {
             return Err(BlsError::BitmapSize {
@@ -281,13 +296,23 @@ impl ValidatorSet {
                 quorum: self.quorum(),
             });
         }
+        Ok(indices)
+    }
+
+    /// Verifies that a quorum of this set signed, each signer its own message: `message_of(i)`
+    /// is what validator `i` signed (timeouts, which carry each signer's highest QC round).
+    /// One multi-pairing over the signers.
+    pub fn verify_quorum_each(
+        &self,
+        agg: &AggregateSignature,
+        message_of: impl Fn(usize) -> Vec<u8>,
+    ) -> Result<(), BlsError> {
+        let indices = self.quorum_signers(agg)?;
+        let messages: Vec<Vec<u8>> = indices.iter().map(|&i| message_of(i)).collect();
+        let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
         let keys: Vec<&PublicKey> = indices.iter().map(|&i| &self.points[i]).collect();
-        // The keys were validated when the set was built.
-        let key = AggregatePublicKey::aggregate(&keys, false)
-            .map_err(|_| BlsError::BadPublicKey)?
-            .to_public_key();
         let sig = signature(&agg.signature)?;
-        check(sig.verify(false, message, SIGNATURE_DST, &[], &key, false))
+        check(sig.aggregate_verify(false, &refs, SIGNATURE_DST, &keys, false))
     }
 }
 

@@ -7,14 +7,17 @@
 //! Today: [`DevSealer`], the single-node sealer of dev chains, and the cryptography HotStuff
 //! builds on: [`bls`] (validator sets with proofs of possession, signatures aggregated into
 //! quorum signatures with a signer bitmap) and [`vrf`] (ECVRF-EDWARDS25519-SHA512-TAI of RFC
-//! 9381, for leader election and randomness), and [`safety`] (the 2-chain voting and timeout
-//! rules, with the data a validator must persist before it signs). HotStuff comes next behind
-//! the same port.
+//! 9381, for leader election and randomness), [`certs`] (votes, timeouts, quorum and timeout
+//! certificates, the [`certs::Verifier`] that alone builds their verified forms, and the
+//! collectors that turn verified votes and timeouts into certificates), and [`safety`] (the
+//! 2-chain voting and timeout rules over verified certificates, with the data a validator must
+//! persist before it signs). The HotStuff protocol comes next behind the same port.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod bls;
+pub mod certs;
 mod dev;
 pub mod safety;
 pub mod vrf;

@@ -9,16 +9,16 @@
 //! `aether_storage::durable::DurableRecord`) *before* the signed message leaves the node, and
 //! load it at start. Losing it lets a restarted validator vote twice in a round.
 //!
-//! The rules take the rounds of certificates as numbers: the caller must pass only rounds of
-//! quorum and timeout certificates it has verified (`bls::ValidatorSet::verify_quorum`) and
-//! holds. A forged round would be persisted: a huge `one_chain_round` refuses every later
-//! timeout, a huge vote round every later vote. The HotStuff state machine should hand these
-//! methods its verified certificate types only. Two more things for it: the rules key
-//! retransmissions on (round, block id) and (round, QC round), which is right only while those
-//! fix the signed bytes (an epoch or other signed fields would need a hash of the message
-//! here), and `SafetyData` has no epoch yet (rounds restarting at a new epoch need one).
+//! The public methods take certificates only as [`VerifiedQc`] and [`VerifiedTc`], which only
+//! verification builds: a forged round would be persisted (a huge `one_chain_round` refuses
+//! every later timeout, a huge vote round every later vote). Two things for the HotStuff work:
+//! the rules key retransmissions on (round, block id) and (round, QC round), which is right
+//! while those (with the epoch) fix the signed bytes, and `SafetyData` has no epoch yet (rounds
+//! restarting at a new epoch need one).
 
 use parity_scale_codec::{Decode, Encode};
+
+use crate::certs::{Round, VerifiedQc, VerifiedTc, VoteData};
 
 /// The state safety depends on. SCALE-encoded into the durable record.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode)]
@@ -124,10 +124,42 @@ impl SafetyRules {
         &self.data
     }
 
-    /// Notes a quorum certificate of round `qc_round` seen anywhere (in a proposal, a timeout
-    /// certificate or a sync): later timeouts must carry a QC at least as high. Returns the
-    /// data to persist if it changed.
-    pub fn observe_qc(&mut self, qc_round: u64) -> Option<SafetyData> {
+    /// Notes a verified QC this validator now holds (from a proposal or a sync): later
+    /// timeouts must carry a QC at least as high, so the validator must also make it the
+    /// highest QC it reports. Returns the data to persist if it changed.
+    pub fn observe(&mut self, qc: &VerifiedQc) -> Option<SafetyData> {
+        self.observe_qc(qc.round())
+    }
+
+    /// May this validator sign the vote `data` for a block carrying `qc` (and `tc`, when the
+    /// previous round timed out)? See [`SafetyRules::vote`]. On success, persist the returned
+    /// data, then sign and send.
+    pub fn sign_vote(
+        &mut self,
+        data: &VoteData,
+        qc: &VerifiedQc,
+        tc: Option<&VerifiedTc>,
+    ) -> Result<SafetyData, SafetyError> {
+        let tc = tc.map(|tc| TimeoutCertRounds {
+            round: tc.round(),
+            highest_qc_round: tc.highest_qc_round(),
+        });
+        self.vote(data.round, data.block_id, qc.round(), tc)
+    }
+
+    /// May this validator time out in `round`, reporting `high_qc` (its highest QC) and
+    /// holding `tc` (the last TC it has, if any)? See [`SafetyRules::timeout`].
+    pub fn sign_timeout(
+        &mut self,
+        round: Round,
+        high_qc: &VerifiedQc,
+        tc: Option<&VerifiedTc>,
+    ) -> Result<SafetyData, SafetyError> {
+        self.timeout(round, high_qc.round(), tc.map(VerifiedTc::round))
+    }
+
+    /// [`SafetyRules::observe`] on a round.
+    pub(crate) fn observe_qc(&mut self, qc_round: u64) -> Option<SafetyData> {
         if qc_round > self.data.one_chain_round {
             self.data.one_chain_round = qc_round;
             Some(self.data)
@@ -144,7 +176,7 @@ impl SafetyRules {
     /// it and carries a QC at least as high as every QC that TC's signers reported (so it
     /// cannot skip a block that may have been committed). On success, returns the data to
     /// persist before the vote is sent.
-    pub fn vote(
+    pub(crate) fn vote(
         &mut self,
         round: u64,
         block_id: [u8; 32],
@@ -192,7 +224,7 @@ impl SafetyRules {
     /// later round. A validator that voted in a round may still time out in it (the vote may
     /// not make a QC), but it signs one timeout per round. On success, returns the data to
     /// persist before the timeout is sent.
-    pub fn timeout(
+    pub(crate) fn timeout(
         &mut self,
         round: u64,
         qc_round: u64,

@@ -4,6 +4,7 @@
 use aether_consensus::bls::{
     AggregateSignature, BlsPublicKey, BlsSecretKey, BlsSignature, SignerBitmap, ValidatorSet,
 };
+use aether_consensus::certs::{QuorumCert, Timeout, TimeoutCert, Verifier, Vote};
 use aether_consensus::vrf::{self, VrfProof, VrfSecretKey};
 use parity_scale_codec::Decode;
 use proptest::prelude::*;
@@ -55,6 +56,25 @@ proptest! {
     ) {
         if let Ok(agg) = AggregateSignature::decode(&mut &bytes[..]) {
             prop_assert!(set().verify_quorum(b"m", &agg).is_err());
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_verify_as_votes_timeouts_or_certificates(
+        bytes in proptest::collection::vec(any::<u8>(), 0..400),
+    ) {
+        let verifier = Verifier::new(0, set(), [7; 32]);
+        if let Ok(v) = Vote::decode(&mut &bytes[..]) {
+            prop_assert!(verifier.vote(v).is_err());
+        }
+        if let Ok(qc) = QuorumCert::decode(&mut &bytes[..]) {
+            prop_assert!(verifier.qc(qc).is_err());
+        }
+        if let Ok(t) = Timeout::decode(&mut &bytes[..]) {
+            prop_assert!(verifier.timeout(t).is_err());
+        }
+        if let Ok(tc) = TimeoutCert::decode(&mut &bytes[..]) {
+            prop_assert!(verifier.tc(tc).is_err());
         }
     }
 }

@@ -1,0 +1,514 @@
+//! Votes, timeouts and the certificates they make in 2-chain HotStuff, and the checks that
+//! turn bytes from the network into values consensus may act on.
+//!
+//! Only verified values reach vote counting: [`VerifiedVote`], [`VerifiedQc`],
+//! [`VerifiedTimeout`] and [`VerifiedTc`] can be built only by a [`Verifier`] (which checks
+//! epoch, signer and signature) or by the collectors from verified parts. A quorum certificate
+//! (QC) is a quorum's aggregated votes for one block of one round; a timeout certificate (TC)
+//! is a quorum's aggregated timeouts for one round, each carrying the round of the highest QC
+//! its signer held, so the next leader cannot be made to skip a block that may have committed.
+//!
+//! Signed bytes are domain-separated (`aether/vote/v1`, `aether/timeout/v1`) and SCALE.
+
+use std::collections::{BTreeMap, HashMap};
+
+use parity_scale_codec::{Decode, Encode};
+
+use crate::bls::{AggregateSignature, BlsError, BlsSecretKey, BlsSignature, ValidatorSet};
+
+/// A consensus round.
+pub type Round = u64;
+
+/// Why a vote, timeout or certificate is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertError {
+    /// From another epoch (another validator set).
+    #[error("epoch {got}, this validator set is epoch {expected}")]
+    WrongEpoch {
+        /// This set's epoch.
+        expected: u64,
+        /// The message's.
+        got: u64,
+    },
+    /// A signature or signer set does not check out.
+    #[error(transparent)]
+    Bls(#[from] BlsError),
+    /// A round-0 certificate that is not this chain's genesis certificate.
+    #[error("a certificate of round 0 must be the genesis certificate")]
+    NotGenesis,
+    /// A timeout claims a highest QC that is not the QC it carries, or not below its round.
+    #[error(
+        "timeout for round {round} claims a highest QC of round {claimed}, carries one of round {carried}"
+    )]
+    HighQcMismatch {
+        /// The timeout's round.
+        round: Round,
+        /// The QC round it claims.
+        claimed: Round,
+        /// The round of the QC it carries.
+        carried: Round,
+    },
+    /// A TC's list of QC rounds does not match its signers, or names a round not below its own.
+    #[error("timeout certificate for round {round}: {reason}")]
+    BadTimeoutCert {
+        /// The TC's round.
+        round: Round,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// What a vote signs: a block of a round, in an epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+pub struct VoteData {
+    /// The epoch (validator set).
+    pub epoch: u64,
+    /// The block's round.
+    pub round: Round,
+    /// The block's id (its header hash).
+    pub block_id: [u8; 32],
+}
+
+impl VoteData {
+    /// The bytes signed.
+    pub fn signing_bytes(&self) -> Vec<u8> {
+        (b"aether/vote/v1", self).encode()
+    }
+}
+
+/// What a timeout signs: a round given up on, and the round of the highest QC the signer
+/// holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Encode, Decode)]
+pub struct TimeoutData {
+    /// The epoch.
+    pub epoch: u64,
+    /// The round that timed out.
+    pub round: Round,
+    /// The round of the signer's highest QC.
+    pub hqc_round: Round,
+}
+
+impl TimeoutData {
+    /// The bytes signed.
+    pub fn signing_bytes(&self) -> Vec<u8> {
+        (b"aether/timeout/v1", self).encode()
+    }
+}
+
+/// A validator's vote, as it travels.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Vote {
+    /// What it votes for.
+    pub data: VoteData,
+    /// The voter's index in the validator set.
+    pub signer: u32,
+    /// Its signature of [`VoteData::signing_bytes`].
+    pub signature: BlsSignature,
+}
+
+impl Vote {
+    /// Signs `data` as validator `signer` (after [`crate::safety::SafetyRules`] allowed it).
+    pub fn sign(data: VoteData, signer: u32, key: &BlsSecretKey) -> Self {
+        Self {
+            signature: key.sign(&data.signing_bytes()),
+            data,
+            signer,
+        }
+    }
+}
+
+/// A quorum's votes for one block, as it travels.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct QuorumCert {
+    /// What was voted for.
+    pub data: VoteData,
+    /// The voters and their aggregated signature (empty for the genesis certificate).
+    pub signatures: AggregateSignature,
+}
+
+/// A validator's timeout, as it travels: it carries the highest QC its signer holds.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Timeout {
+    /// What it signs.
+    pub data: TimeoutData,
+    /// The QC of round `data.hqc_round`.
+    pub high_qc: QuorumCert,
+    /// The signer's index.
+    pub signer: u32,
+    /// Its signature of [`TimeoutData::signing_bytes`].
+    pub signature: BlsSignature,
+}
+
+/// A quorum's timeouts for one round, as it travels.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct TimeoutCert {
+    /// The epoch.
+    pub epoch: u64,
+    /// The round that timed out.
+    pub round: Round,
+    /// Each signer's highest QC round, in the order of the bitmap (ascending index).
+    pub hqc_rounds: Vec<Round>,
+    /// The signers and their aggregated signature (each signed its own [`TimeoutData`]).
+    pub signatures: AggregateSignature,
+}
+
+impl TimeoutCert {
+    /// The highest QC round any signer reported: a block after this TC must carry a QC at
+    /// least this high.
+    pub fn highest_qc_round(&self) -> Round {
+        self.hqc_rounds.iter().copied().max().unwrap_or(0)
+    }
+}
+
+macro_rules! verified {
+    ($(#[$doc:meta])* $name:ident($inner:ty)) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub struct $name($inner);
+
+        impl $name {
+            /// The verified value.
+            pub fn get(&self) -> &$inner {
+                &self.0
+            }
+
+            /// The value, to send on.
+            pub fn into_inner(self) -> $inner {
+                self.0
+            }
+        }
+    };
+}
+
+verified!(
+    /// A vote whose signer and signature were checked.
+    VerifiedVote(Vote)
+);
+verified!(
+    /// A quorum certificate that was checked (or built from verified votes, or the genesis one).
+    VerifiedQc(QuorumCert)
+);
+verified!(
+    /// A timeout whose signature and carried QC were checked.
+    VerifiedTimeout(Timeout)
+);
+verified!(
+    /// A timeout certificate that was checked (or built from verified timeouts).
+    VerifiedTc(TimeoutCert)
+);
+
+impl VerifiedQc {
+    /// The certified round.
+    pub fn round(&self) -> Round {
+        self.0.data.round
+    }
+
+    /// The certified block.
+    pub fn block_id(&self) -> [u8; 32] {
+        self.0.data.block_id
+    }
+}
+
+impl VerifiedTc {
+    /// The round that timed out.
+    pub fn round(&self) -> Round {
+        self.0.round
+    }
+
+    /// See [`TimeoutCert::highest_qc_round`].
+    pub fn highest_qc_round(&self) -> Round {
+        self.0.highest_qc_round()
+    }
+}
+
+/// Checks messages of one epoch against its validator set.
+#[derive(Clone, Debug)]
+pub struct Verifier {
+    epoch: u64,
+    set: ValidatorSet,
+    genesis: QuorumCert,
+}
+
+impl Verifier {
+    /// The verifier of `epoch`, whose chain starts at block `genesis_block` (certified by
+    /// the genesis certificate: round 0, no signatures, taken on trust by every validator).
+    pub fn new(epoch: u64, set: ValidatorSet, genesis_block: [u8; 32]) -> Self {
+        let genesis = QuorumCert {
+            data: VoteData {
+                epoch,
+                round: 0,
+                block_id: genesis_block,
+            },
+            signatures: AggregateSignature {
+                signers: crate::bls::SignerBitmap::new(set.len()),
+                signature: BlsSignature([0; 96]),
+            },
+        };
+        Self {
+            epoch,
+            set,
+            genesis,
+        }
+    }
+
+    /// The validator set.
+    pub fn validators(&self) -> &ValidatorSet {
+        &self.set
+    }
+
+    /// The epoch.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The genesis certificate.
+    pub fn genesis_qc(&self) -> VerifiedQc {
+        VerifiedQc(self.genesis.clone())
+    }
+
+    fn epoch_is(&self, got: u64) -> Result<(), CertError> {
+        if got == self.epoch {
+            Ok(())
+        } else {
+            Err(CertError::WrongEpoch {
+                expected: self.epoch,
+                got,
+            })
+        }
+    }
+
+    /// Checks a vote's epoch, signer and signature.
+    pub fn vote(&self, vote: Vote) -> Result<VerifiedVote, CertError> {
+        self.epoch_is(vote.data.epoch)?;
+        self.set.verify(
+            vote.signer as usize,
+            &vote.data.signing_bytes(),
+            &vote.signature,
+        )?;
+        Ok(VerifiedVote(vote))
+    }
+
+    /// Checks a QC: the genesis certificate, or a quorum's aggregated votes.
+    pub fn qc(&self, qc: QuorumCert) -> Result<VerifiedQc, CertError> {
+        self.epoch_is(qc.data.epoch)?;
+        if qc.data.round == 0 {
+            return if qc == self.genesis {
+                Ok(VerifiedQc(qc))
+            } else {
+                Err(CertError::NotGenesis)
+            };
+        }
+        self.set
+            .verify_quorum(&qc.data.signing_bytes(), &qc.signatures)?;
+        Ok(VerifiedQc(qc))
+    }
+
+    /// Checks a timeout: epoch, signer, signature, and that the QC it carries is valid and of
+    /// the round it claims, below the timeout's round.
+    pub fn timeout(&self, timeout: Timeout) -> Result<VerifiedTimeout, CertError> {
+        self.epoch_is(timeout.data.epoch)?;
+        let carried = timeout.high_qc.data.round;
+        if carried != timeout.data.hqc_round || carried >= timeout.data.round {
+            return Err(CertError::HighQcMismatch {
+                round: timeout.data.round,
+                claimed: timeout.data.hqc_round,
+                carried,
+            });
+        }
+        self.set.verify(
+            timeout.signer as usize,
+            &timeout.data.signing_bytes(),
+            &timeout.signature,
+        )?;
+        self.qc(timeout.high_qc.clone())?;
+        Ok(VerifiedTimeout(timeout))
+    }
+
+    /// Checks a TC: one QC round per signer, each below the TC's round, and the aggregate of
+    /// a quorum's timeouts, each over its own QC round.
+    pub fn tc(&self, tc: TimeoutCert) -> Result<VerifiedTc, CertError> {
+        self.epoch_is(tc.epoch)?;
+        let bad = |reason: String| CertError::BadTimeoutCert {
+            round: tc.round,
+            reason,
+        };
+        let signers: Vec<usize> = tc.signatures.signers.iter().collect();
+        if signers.len() != tc.hqc_rounds.len() {
+            return Err(bad(format!(
+                "{} QC rounds for {} signers",
+                tc.hqc_rounds.len(),
+                signers.len()
+            )));
+        }
+        if let Some(r) = tc.hqc_rounds.iter().find(|&&r| r >= tc.round) {
+            return Err(bad(format!("a QC round {r} is not below the TC's round")));
+        }
+        let position: HashMap<usize, usize> =
+            signers.iter().enumerate().map(|(p, &i)| (i, p)).collect();
+        self.set.verify_quorum_each(&tc.signatures, |i| {
+            TimeoutData {
+                epoch: tc.epoch,
+                round: tc.round,
+                hqc_round: position.get(&i).map_or(0, |&p| tc.hqc_rounds[p]),
+            }
+            .signing_bytes()
+        })?;
+        Ok(VerifiedTc(tc))
+    }
+}
+
+/// What adding a vote did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VoteOutcome {
+    /// Counted; no quorum yet (or a QC was already formed for this block).
+    Counted,
+    /// The same vote again: ignored.
+    Duplicate,
+    /// This vote completed a quorum: the new certificate.
+    Certified(VerifiedQc),
+    /// The signer voted for two blocks in one round: evidence of equivocation (the vote is
+    /// not counted).
+    Equivocation {
+        /// The first vote.
+        first: Box<Vote>,
+        /// The conflicting one.
+        second: Box<Vote>,
+    },
+}
+
+/// Collects verified votes into quorum certificates.
+#[derive(Debug)]
+pub struct VoteCollector {
+    quorum: usize,
+    /// Votes per (round, block), by signer.
+    votes: BTreeMap<(Round, [u8; 32]), BTreeMap<usize, BlsSignature>>,
+    /// Each signer's vote per round.
+    by_signer: HashMap<(Round, usize), Vote>,
+}
+
+impl VoteCollector {
+    /// A collector for `set`.
+    pub fn new(set: &ValidatorSet) -> Self {
+        Self {
+            quorum: set.quorum(),
+            votes: BTreeMap::new(),
+            by_signer: HashMap::new(),
+        }
+    }
+
+    /// Adds a verified vote.
+    pub fn add(&mut self, set: &ValidatorSet, vote: VerifiedVote) -> VoteOutcome {
+        let vote = vote.0;
+        let signer = vote.signer as usize;
+        let round = vote.data.round;
+        if let Some(first) = self.by_signer.get(&(round, signer)) {
+            return if first.data == vote.data {
+                VoteOutcome::Duplicate
+            } else {
+                VoteOutcome::Equivocation {
+                    first: Box::new(first.clone()),
+                    second: Box::new(vote),
+                }
+            };
+        }
+        self.by_signer.insert((round, signer), vote.clone());
+        let entry = self.votes.entry((round, vote.data.block_id)).or_default();
+        entry.insert(signer, vote.signature);
+        if entry.len() != self.quorum {
+            return VoteOutcome::Counted;
+        }
+        let parts: Vec<(usize, BlsSignature)> = entry.iter().map(|(&i, s)| (i, *s)).collect();
+        match set.aggregate(&parts) {
+            Ok(signatures) => VoteOutcome::Certified(VerifiedQc(QuorumCert {
+                data: vote.data,
+                signatures,
+            })),
+            // Verified votes always aggregate; a failure means the set changed under us.
+            Err(_) => VoteOutcome::Counted,
+        }
+    }
+
+    /// Forgets everything below `round` (rounds that can no longer matter).
+    pub fn prune_below(&mut self, round: Round) {
+        self.votes.retain(|(r, _), _| *r >= round);
+        self.by_signer.retain(|(r, _), _| *r >= round);
+    }
+}
+
+/// What adding a timeout did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TimeoutOutcome {
+    /// Counted; no quorum yet (or the TC was already formed).
+    Counted,
+    /// This signer already timed out in this round: ignored.
+    Duplicate,
+    /// This timeout completed a quorum: the TC, and the highest QC the timeouts carried
+    /// (which the next leader's proposal must extend).
+    Certified {
+        /// The timeout certificate.
+        tc: Box<VerifiedTc>,
+        /// The highest QC among the quorum's timeouts.
+        high_qc: Box<VerifiedQc>,
+    },
+}
+
+/// Collects verified timeouts into timeout certificates.
+#[derive(Debug)]
+pub struct TimeoutCollector {
+    quorum: usize,
+    /// Timeouts per round, by signer.
+    rounds: BTreeMap<Round, BTreeMap<usize, Timeout>>,
+}
+
+impl TimeoutCollector {
+    /// A collector for `set`.
+    pub fn new(set: &ValidatorSet) -> Self {
+        Self {
+            quorum: set.quorum(),
+            rounds: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a verified timeout.
+    pub fn add(&mut self, set: &ValidatorSet, timeout: VerifiedTimeout) -> TimeoutOutcome {
+        let timeout = timeout.0;
+        let round = timeout.data.round;
+        let entry = self.rounds.entry(round).or_default();
+        let signer = timeout.signer as usize;
+        if entry.contains_key(&signer) {
+            return TimeoutOutcome::Duplicate;
+        }
+        entry.insert(signer, timeout.clone());
+        if entry.len() != self.quorum {
+            return TimeoutOutcome::Counted;
+        }
+        let parts: Vec<(usize, BlsSignature)> =
+            entry.iter().map(|(&i, t)| (i, t.signature)).collect();
+        let Ok(signatures) = set.aggregate(&parts) else {
+            return TimeoutOutcome::Counted;
+        };
+        let hqc_rounds = entry.values().map(|t| t.data.hqc_round).collect();
+        let high_qc = entry
+            .values()
+            .max_by_key(|t| t.high_qc.data.round)
+            .map(|t| t.high_qc.clone())
+            .unwrap_or_else(|| timeout.high_qc.clone());
+        TimeoutOutcome::Certified {
+            tc: Box::new(VerifiedTc(TimeoutCert {
+                epoch: timeout.data.epoch,
+                round,
+                hqc_rounds,
+                signatures,
+            })),
+            high_qc: Box::new(VerifiedQc(high_qc)),
+        }
+    }
+
+    /// Forgets everything below `round`.
+    pub fn prune_below(&mut self, round: Round) {
+        self.rounds.retain(|r, _| *r >= round);
+    }
+}
+
+#[cfg(test)]
+mod tests;

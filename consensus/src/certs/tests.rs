@@ -1,0 +1,287 @@
+use parity_scale_codec::{Decode, Encode};
+
+use super::*;
+use crate::bls::{BlsSecretKey, ValidatorSet};
+
+const EPOCH: u64 = 3;
+const GENESIS: [u8; 32] = [0x9e; 32];
+const A: [u8; 32] = [0xa; 32];
+const B: [u8; 32] = [0xb; 32];
+
+struct Net {
+    keys: Vec<BlsSecretKey>,
+    verifier: Verifier,
+}
+
+fn net(n: u8) -> Net {
+    let keys: Vec<BlsSecretKey> = (0..n)
+        .map(|i| BlsSecretKey::from_seed(&[i + 1; 32]).unwrap())
+        .collect();
+    let entries: Vec<_> = keys
+        .iter()
+        .map(|k| (k.public_key(), k.proof_of_possession()))
+        .collect();
+    let verifier = Verifier::new(EPOCH, ValidatorSet::new(&entries).unwrap(), GENESIS);
+    Net { keys, verifier }
+}
+
+impl Net {
+    fn vote(&self, signer: u32, round: Round, block_id: [u8; 32]) -> Vote {
+        let data = VoteData {
+            epoch: EPOCH,
+            round,
+            block_id,
+        };
+        Vote::sign(data, signer, &self.keys[signer as usize])
+    }
+
+    /// A QC of `round` for `block` from the first quorum of validators.
+    fn qc(&self, round: Round, block: [u8; 32]) -> VerifiedQc {
+        let set = self.verifier.validators();
+        let mut c = VoteCollector::new(set);
+        for i in 0..set.quorum() as u32 {
+            let v = self.verifier.vote(self.vote(i, round, block)).unwrap();
+            if let VoteOutcome::Certified(qc) = c.add(set, v) {
+                return qc;
+            }
+        }
+        unreachable!("a quorum certifies")
+    }
+
+    fn timeout(&self, signer: u32, round: Round, high_qc: &VerifiedQc) -> Timeout {
+        let data = TimeoutData {
+            epoch: EPOCH,
+            round,
+            hqc_round: high_qc.round(),
+        };
+        Timeout {
+            signature: self.keys[signer as usize].sign(&data.signing_bytes()),
+            data,
+            high_qc: high_qc.get().clone(),
+            signer,
+        }
+    }
+}
+
+#[test]
+fn a_vote_counts_only_with_its_own_signer_epoch_and_signature() {
+    let n = net(4);
+    assert!(n.verifier.vote(n.vote(1, 5, A)).is_ok());
+    // Signed by validator 1, claimed as validator 2's.
+    let mut forged = n.vote(1, 5, A);
+    forged.signer = 2;
+    assert_eq!(
+        n.verifier.vote(forged),
+        Err(CertError::Bls(BlsError::Invalid))
+    );
+    let mut ghost = n.vote(1, 5, A);
+    ghost.signer = 9;
+    assert!(matches!(
+        n.verifier.vote(ghost),
+        Err(CertError::Bls(BlsError::UnknownSigner { index: 9, .. }))
+    ));
+    // The round or block changed after signing.
+    let mut moved = n.vote(1, 5, A);
+    moved.data.round = 6;
+    assert!(n.verifier.vote(moved).is_err());
+    let mut other_epoch = n.vote(1, 5, A);
+    other_epoch.data.epoch = EPOCH + 1;
+    assert_eq!(
+        n.verifier.vote(other_epoch),
+        Err(CertError::WrongEpoch {
+            expected: EPOCH,
+            got: EPOCH + 1
+        })
+    );
+}
+
+#[test]
+fn a_quorum_of_votes_for_one_block_certifies_it_once() {
+    let n = net(4);
+    let set = n.verifier.validators();
+    let mut c = VoteCollector::new(set);
+    let add = |c: &mut VoteCollector, i| c.add(set, n.verifier.vote(n.vote(i, 7, A)).unwrap());
+    assert_eq!(add(&mut c, 0), VoteOutcome::Counted);
+    assert_eq!(add(&mut c, 0), VoteOutcome::Duplicate);
+    assert_eq!(add(&mut c, 1), VoteOutcome::Counted);
+    let VoteOutcome::Certified(qc) = add(&mut c, 2) else {
+        panic!("three of four certify")
+    };
+    assert_eq!((qc.round(), qc.block_id()), (7, A));
+    assert_eq!(add(&mut c, 3), VoteOutcome::Counted, "no second QC");
+    // The QC travels and verifies on arrival.
+    let bytes = qc.get().encode();
+    let back = QuorumCert::decode(&mut &bytes[..]).unwrap();
+    assert_eq!(n.verifier.qc(back).unwrap(), qc);
+    // Pointed at another block, it fails.
+    let mut moved = qc.into_inner();
+    moved.data.block_id = B;
+    assert!(n.verifier.qc(moved).is_err());
+}
+
+#[test]
+fn split_votes_make_no_certificate_and_double_votes_are_evidence() {
+    let n = net(4);
+    let set = n.verifier.validators();
+    let mut c = VoteCollector::new(set);
+    let mut add = |i, block| c.add(set, n.verifier.vote(n.vote(i, 2, block)).unwrap());
+    assert_eq!(add(0, A), VoteOutcome::Counted);
+    assert_eq!(add(1, A), VoteOutcome::Counted);
+    assert_eq!(add(2, B), VoteOutcome::Counted);
+    assert_eq!(add(3, B), VoteOutcome::Counted);
+    // Validator 2 also votes for A: evidence, not a third vote for A.
+    match add(2, A) {
+        VoteOutcome::Equivocation { first, second } => {
+            assert_eq!((first.data.block_id, second.data.block_id), (B, A));
+        }
+        other => panic!("expected evidence, got {other:?}"),
+    }
+}
+
+#[test]
+fn round_zero_certifies_only_the_genesis_block() {
+    let n = net(4);
+    let genesis = n.verifier.genesis_qc();
+    assert_eq!(n.verifier.qc(genesis.get().clone()).unwrap(), genesis);
+    let mut other = genesis.into_inner();
+    other.data.block_id = A;
+    assert_eq!(n.verifier.qc(other), Err(CertError::NotGenesis));
+}
+
+#[test]
+fn a_quorum_of_timeouts_certifies_the_round_with_every_signers_qc_round() {
+    let n = net(4);
+    let set = n.verifier.validators();
+    let genesis = n.verifier.genesis_qc();
+    let qc1 = n.qc(1, A);
+    let mut c = TimeoutCollector::new(set);
+    // Round 2 times out; validator 1 holds the QC of round 1, the others only genesis.
+    let t = |i, qc: &VerifiedQc| n.verifier.timeout(n.timeout(i, 2, qc)).unwrap();
+    assert_eq!(c.add(set, t(0, &genesis)), TimeoutOutcome::Counted);
+    assert_eq!(c.add(set, t(0, &genesis)), TimeoutOutcome::Duplicate);
+    assert_eq!(c.add(set, t(1, &qc1)), TimeoutOutcome::Counted);
+    let TimeoutOutcome::Certified { tc, high_qc } = c.add(set, t(3, &genesis)) else {
+        panic!("three of four certify the timeout")
+    };
+    assert_eq!(tc.round(), 2);
+    assert_eq!(
+        tc.get().hqc_rounds,
+        vec![0, 1, 0],
+        "in signer order 0, 1, 3"
+    );
+    assert_eq!(tc.highest_qc_round(), 1);
+    assert_eq!(*high_qc, qc1, "the next leader extends the highest QC");
+
+    let bytes = tc.get().encode();
+    let back = TimeoutCert::decode(&mut &bytes[..]).unwrap();
+    assert_eq!(n.verifier.tc(back.clone()).unwrap(), *tc);
+    // Lowering the reported QC round of validator 1 (to hide its QC) breaks the signature.
+    let mut hidden = back.clone();
+    hidden.hqc_rounds[1] = 0;
+    assert_eq!(
+        n.verifier.tc(hidden),
+        Err(CertError::Bls(BlsError::Invalid))
+    );
+    let mut short = back.clone();
+    short.hqc_rounds.pop();
+    assert!(matches!(
+        n.verifier.tc(short),
+        Err(CertError::BadTimeoutCert { .. })
+    ));
+    let mut late = back;
+    late.hqc_rounds[0] = 2;
+    assert!(matches!(
+        n.verifier.tc(late),
+        Err(CertError::BadTimeoutCert { .. })
+    ));
+}
+
+#[test]
+fn a_timeout_must_carry_the_valid_qc_it_claims() {
+    let n = net(4);
+    let genesis = n.verifier.genesis_qc();
+    let qc1 = n.qc(1, A);
+    // Claims round 1, carries genesis.
+    let mut claim = n.timeout(0, 3, &genesis);
+    claim.data.hqc_round = 1;
+    assert!(matches!(
+        n.verifier.timeout(claim),
+        Err(CertError::HighQcMismatch { .. })
+    ));
+    // A QC not below the timeout's round.
+    assert!(matches!(
+        n.verifier.timeout(n.timeout(0, 1, &qc1)),
+        Err(CertError::HighQcMismatch { .. })
+    ));
+    // A carried QC with too few signers.
+    let mut weak = qc1.clone().into_inner();
+    weak.signatures.signers.0[0] = 0b0001;
+    let mut t = n.timeout(0, 3, &qc1);
+    t.high_qc = weak;
+    assert!(matches!(
+        n.verifier.timeout(t),
+        Err(CertError::Bls(BlsError::NoQuorum { .. }))
+    ));
+    assert!(n.verifier.timeout(n.timeout(0, 3, &qc1)).is_ok());
+}
+
+#[test]
+fn collectors_forget_old_rounds() {
+    let n = net(4);
+    let set = n.verifier.validators();
+    let mut c = VoteCollector::new(set);
+    c.add(set, n.verifier.vote(n.vote(0, 1, A)).unwrap());
+    c.prune_below(2);
+    // After pruning, the same vote counts as new (its round is gone).
+    assert_eq!(
+        c.add(set, n.verifier.vote(n.vote(0, 1, A)).unwrap()),
+        VoteOutcome::Counted
+    );
+    let mut t = TimeoutCollector::new(set);
+    let g = n.verifier.genesis_qc();
+    t.add(set, n.verifier.timeout(n.timeout(0, 1, &g)).unwrap());
+    t.prune_below(2);
+    assert_eq!(
+        t.add(set, n.verifier.timeout(n.timeout(0, 1, &g)).unwrap()),
+        TimeoutOutcome::Counted
+    );
+}
+
+#[test]
+fn safety_rules_take_verified_certificates() {
+    use crate::safety::SafetyRules;
+    let n = net(4);
+    let genesis = n.verifier.genesis_qc();
+    let qc1 = n.qc(1, A);
+    let mut rules = SafetyRules::default();
+    let block = |round, block_id| VoteData {
+        epoch: EPOCH,
+        round,
+        block_id,
+    };
+    rules.sign_vote(&block(1, A), &genesis, None).unwrap();
+    // Block A of round 1 is certified; this validator sees the QC.
+    assert!(rules.observe(&qc1).is_some());
+    // Round 2's leader is silent: it times out holding QC 1, and so does a quorum.
+    rules.sign_timeout(2, &qc1, None).unwrap();
+    let set = n.verifier.validators();
+    let mut c = TimeoutCollector::new(set);
+    let mut tc = None;
+    for i in 0..3 {
+        if let TimeoutOutcome::Certified { tc: t, .. } =
+            c.add(set, n.verifier.timeout(n.timeout(i, 2, &qc1)).unwrap())
+        {
+            tc = Some(t);
+        }
+    }
+    let tc = tc.unwrap();
+    // Round 3's block extends QC 1 after TC 2: safe. On genesis instead: it would skip A.
+    assert!(rules.sign_vote(&block(3, B), &genesis, Some(&tc)).is_err());
+    rules.sign_vote(&block(3, A), &qc1, Some(&tc)).unwrap();
+    // Round 3 may still time out, but not carrying a QC below the highest seen.
+    assert!(matches!(
+        rules.sign_timeout(3, &genesis, Some(&tc)),
+        Err(crate::safety::SafetyError::StaleTimeoutQc { .. })
+    ));
+    rules.sign_timeout(3, &qc1, Some(&tc)).unwrap();
+}
