@@ -132,7 +132,12 @@ impl SafetyRules {
     }
 
     /// May this validator sign the vote `data` for a block carrying `qc` (and `tc`, when the
-    /// previous round timed out)? See [`SafetyRules::vote`]. On success, persist the returned
+    /// previous round timed out)?
+    ///
+    /// The 2-chain voting rule: the round is after every round voted in, and the block
+    /// extends the QC of the round just before it, or follows a TC of the round just before
+    /// it and carries a QC at least as high as every QC that TC's signers reported (so it
+    /// cannot skip a block that may have been committed). On success, persist the returned
     /// data, then sign and send.
     pub fn sign_vote(
         &mut self,
@@ -148,7 +153,13 @@ impl SafetyRules {
     }
 
     /// May this validator time out in `round`, reporting `high_qc` (its highest QC) and
-    /// holding `tc` (the last TC it has, if any)? See [`SafetyRules::timeout`].
+    /// holding `tc` (the last TC it has, if any)?
+    ///
+    /// The timeout rule: the round follows the QC or the TC it holds (it is in that round),
+    /// the QC is at least as high as any it has seen, and it has not voted or timed out in a
+    /// later round. A validator that voted in a round may still time out in it (the vote may
+    /// not make a QC), but it signs one timeout per round. On success, persist the returned
+    /// data, then sign and send.
     pub fn sign_timeout(
         &mut self,
         round: Round,
@@ -158,7 +169,7 @@ impl SafetyRules {
         self.timeout(round, high_qc.round(), tc.map(VerifiedTc::round))
     }
 
-    /// [`SafetyRules::observe`] on a round.
+    /// `observe` on a round.
     pub(crate) fn observe_qc(&mut self, qc_round: u64) -> Option<SafetyData> {
         if qc_round > self.data.one_chain_round {
             self.data.one_chain_round = qc_round;
