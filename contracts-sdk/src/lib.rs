@@ -3,7 +3,7 @@
 //! Write Aether smart contracts in Rust. The crate wraps the host ABI (`docs/host-abi.md`) in
 //! typed APIs and provides the [`contract`] macro that turns a module into a contract:
 //!
-//! - [`env`]: caller, own address, value, block, balances and transfers, input and exit;
+//! - [`env`](mod@env): caller, own address, value, block, balances and transfers, input and exit;
 //! - [`storage`]: raw storage plus [`Lazy`] single values and [`Mapping`]s keyed by any
 //!   SCALE-encodable key, read only when accessed;
 //! - [`event`]: typed events with indexed topics;

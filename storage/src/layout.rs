@@ -8,21 +8,21 @@ pub const LAYOUT_VERSION: u32 = 1;
 
 /// Small records: layout version, head, oldest kept state, pruning progress, restore marker.
 pub const META: ColId = 0;
-/// Latest account values: address → (version, Option<SCALE(Account)>).
+/// Latest account values: address → (version, `Option<SCALE(Account)>`).
 pub const ACCOUNTS: ColId = 1;
-/// Latest contract code: code hash → (version, Option<wasm>).
+/// Latest contract code: code hash → (version, `Option<wasm>`).
 pub const CODE: ColId = 2;
-/// Latest contract storage: address ‖ key → (version, Option<value>).
+/// Latest contract storage: address ‖ key → (version, `Option<value>`).
 pub const STORAGE: ColId = 3;
 /// State-tree nodes: borsh(NodeKey) → borsh(Node).
 pub const TREE_NODES: ColId = 4;
-/// State-tree leaf values by version (B-tree): key hash ‖ BE(!version) → SCALE(Option<leaf>).
+/// State-tree leaf values by version (B-tree): key hash ‖ BE(!version) → `SCALE(Option<leaf>)`.
 pub const TREE_VALUES: ColId = 5;
 /// What became unreachable at each version: BE(version) → SCALE(stale list).
 pub const STALE: ColId = 6;
 /// Block headers: block hash → SCALE(BlockHeader).
 pub const HEADERS: ColId = 7;
-/// Block bodies: block hash → SCALE(Vec<SignedTransaction>).
+/// Block bodies: block hash → `SCALE(Vec<SignedTransaction>)`.
 pub const BODIES: ColId = 8;
 /// Canonical chain: BE(height) → block hash.
 pub const HEIGHTS: ColId = 9;
