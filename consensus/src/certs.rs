@@ -209,6 +209,24 @@ impl VerifiedQc {
     }
 }
 
+#[cfg(test)]
+impl VerifiedQc {
+    /// A certificate for tests of the structures that take verified ones (no signatures).
+    pub(crate) fn unchecked_for_tests(round: Round, block_id: [u8; 32]) -> Self {
+        VerifiedQc(QuorumCert {
+            data: VoteData {
+                epoch: 0,
+                round,
+                block_id,
+            },
+            signatures: AggregateSignature {
+                signers: crate::bls::SignerBitmap(Vec::new()),
+                signature: BlsSignature([0; 96]),
+            },
+        })
+    }
+}
+
 impl VerifiedTc {
     /// The round that timed out.
     pub fn round(&self) -> Round {

@@ -7,7 +7,8 @@
 //! Today: [`DevSealer`], the single-node sealer of dev chains, and the cryptography HotStuff
 //! builds on: [`bls`] (validator sets with proofs of possession, signatures aggregated into
 //! quorum signatures with a signer bitmap) and [`vrf`] (ECVRF-EDWARDS25519-SHA512-TAI of RFC
-//! 9381, for leader election and randomness), [`certs`] (votes, timeouts, quorum and timeout
+//! 9381, for leader election and randomness), [`block_tree`] (pending blocks and the 2-chain
+//! commit rule), [`certs`] (votes, timeouts, quorum and timeout
 //! certificates, the [`certs::Verifier`] that alone builds their verified forms, and the
 //! collectors that turn verified votes and timeouts into certificates), and [`safety`] (the
 //! 2-chain voting and timeout rules over verified certificates, with the data a validator must
@@ -16,6 +17,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod block_tree;
 pub mod bls;
 pub mod certs;
 mod dev;

@@ -1,0 +1,161 @@
+//! The 2-chain commit rule (Jolteon): a block commits once its child of the next round is
+//! certified.
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn id(n: u8) -> [u8; 32] {
+    [n; 32]
+}
+
+fn block(n: u8, parent: u8, round: Round, height: u64) -> BlockInfo {
+    BlockInfo {
+        id: id(n),
+        parent: id(parent),
+        round,
+        height,
+    }
+}
+
+fn qc(b: &BlockInfo) -> VerifiedQc {
+    VerifiedQc::unchecked_for_tests(b.round, b.id)
+}
+
+fn genesis() -> BlockTree {
+    BlockTree::new(block(0, 0, 0, 0))
+}
+
+#[test]
+fn a_block_commits_when_its_next_round_child_is_certified() {
+    let mut t = genesis();
+    let (b1, b2, b3) = (block(1, 0, 1, 1), block(2, 1, 2, 2), block(3, 2, 3, 3));
+    for b in [b1, b2, b3] {
+        t.insert(b).unwrap();
+    }
+    // QC(B1): its parent is the root, already committed.
+    assert_eq!(t.certify(&qc(&b1)).unwrap(), vec![]);
+    // QC(B2): B1 ← B2 in consecutive rounds: B1 commits.
+    assert_eq!(t.certify(&qc(&b2)).unwrap(), vec![b1]);
+    assert_eq!(t.root().id, b1.id);
+    assert_eq!(t.certify(&qc(&b3)).unwrap(), vec![b2]);
+    assert_eq!(t.highest_certified(), (3, b3.id));
+}
+
+#[test]
+fn a_gap_in_rounds_delays_the_commit_until_a_direct_chain_forms() {
+    let mut t = genesis();
+    // Round 2 timed out: B3 (round 3) extends B1 (round 1).
+    let (b1, b3, b4) = (block(1, 0, 1, 1), block(3, 1, 3, 2), block(4, 3, 4, 3));
+    for b in [b1, b3, b4] {
+        t.insert(b).unwrap();
+    }
+    t.certify(&qc(&b1)).unwrap();
+    assert_eq!(
+        t.certify(&qc(&b3)).unwrap(),
+        vec![],
+        "rounds 1 and 3 are not a direct chain"
+    );
+    // B3 ← B4 in rounds 3, 4: B3 commits, and B1 with it (oldest first).
+    assert_eq!(t.certify(&qc(&b4)).unwrap(), vec![b1, b3]);
+}
+
+#[test]
+fn committing_drops_the_branches_that_lost() {
+    let mut t = genesis();
+    let b1 = block(1, 0, 1, 1);
+    let (a2, a3) = (block(2, 1, 2, 2), block(3, 2, 3, 3));
+    // A competing branch from B1: round 4 after a timeout.
+    let (c4, c5) = (block(4, 1, 4, 2), block(5, 4, 5, 3));
+    for b in [b1, a2, a3, c4, c5] {
+        t.insert(b).unwrap();
+    }
+    assert_eq!(t.certify(&qc(&a2)).unwrap(), vec![b1]);
+    assert_eq!(t.certify(&qc(&a3)).unwrap(), vec![a2]);
+    assert_eq!(t.pending_len(), 1, "only A3 is left above the root A2");
+    assert!(t.get(&c4.id).is_none() && t.get(&c5.id).is_none());
+    assert_eq!(
+        t.certify(&qc(&c5)),
+        Err(TreeError::UnknownBlock { round: 5 })
+    );
+}
+
+#[test]
+fn blocks_that_do_not_fit_are_refused_with_the_reason() {
+    let mut t = genesis();
+    let b1 = block(1, 0, 1, 1);
+    t.insert(b1).unwrap();
+    t.insert(b1).unwrap();
+    assert_eq!(
+        t.insert(block(9, 8, 5, 2)),
+        Err(TreeError::UnknownParent { round: 5 })
+    );
+    assert_eq!(
+        t.insert(block(2, 1, 1, 2)),
+        Err(TreeError::RoundNotAfterParent {
+            round: 1,
+            parent_round: 1
+        })
+    );
+    assert_eq!(
+        t.insert(block(2, 1, 2, 3)),
+        Err(TreeError::HeightNotNext {
+            height: 3,
+            parent_height: 1
+        })
+    );
+    assert_eq!(t.insert(block(1, 0, 2, 1)), Err(TreeError::ConflictingId));
+    assert_eq!(
+        t.certify(&VerifiedQc::unchecked_for_tests(4, b1.id)),
+        Err(TreeError::RoundMismatch {
+            qc_round: 4,
+            block_round: 1
+        })
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Any tree of proposals and any order of certificates: what commits is one chain from
+    /// genesis, in order, and a block commits only after a certified child of the next round.
+    #[test]
+    fn commits_form_one_chain_in_order(
+        shape in proptest::collection::vec((0..8usize, 1..3u64), 1..24),
+        order in proptest::collection::vec(0..24usize, 0..48),
+    ) {
+        let mut t = genesis();
+        let mut blocks = vec![block(0, 0, 0, 0)];
+        for (i, (parent_pick, round_gap)) in shape.iter().enumerate() {
+            let parent = blocks[parent_pick % blocks.len()];
+            let b = BlockInfo {
+                id: id(i as u8 + 1),
+                parent: parent.id,
+                round: parent.round + round_gap,
+                height: parent.height + 1,
+            };
+            // Blocks of pruned branches are refused; that is fine.
+            if t.insert(b).is_ok() {
+                blocks.push(b);
+            }
+        }
+        let mut committed = vec![block(0, 0, 0, 0)];
+        for pick in order {
+            let b = blocks[pick % blocks.len()];
+            let Ok(newly) = t.certify(&qc(&b)) else { continue };
+            // The 2-chain rule: what commits ends with the certified block's parent, one
+            // round below it.
+            if let Some(last) = newly.last() {
+                prop_assert_eq!(last.id, b.parent);
+                prop_assert_eq!(last.round + 1, b.round);
+            }
+            for c in newly {
+                let last = committed.last().unwrap();
+                prop_assert_eq!(c.parent, last.id, "commits extend the previous commit");
+                prop_assert!(c.round > last.round);
+                committed.push(c);
+            }
+            prop_assert_eq!(t.root().id, committed.last().unwrap().id);
+        }
+    }
+}
