@@ -10,7 +10,8 @@
 //! 9381, for leader election and randomness), [`block_tree`] (pending blocks and the 2-chain
 //! commit rule), [`certs`] (votes, timeouts, quorum and timeout
 //! certificates, the [`certs::Verifier`] that alone builds their verified forms, and the
-//! collectors that turn verified votes and timeouts into certificates), and [`safety`] (the
+//! collectors that turn verified votes and timeouts into certificates), [`pacemaker`] (rounds,
+//! timeouts and their backoff), and [`safety`] (the
 //! 2-chain voting and timeout rules over verified certificates, with the data a validator must
 //! persist before it signs). The HotStuff protocol comes next behind the same port.
 
@@ -21,6 +22,7 @@ pub mod block_tree;
 pub mod bls;
 pub mod certs;
 mod dev;
+pub mod pacemaker;
 pub mod safety;
 pub mod vrf;
 
