@@ -25,6 +25,11 @@ const GENESIS_KEY: &[u8] = b"genesis_hash";
 /// Compiled modules kept in the VM's cache.
 const MODULE_CACHE: usize = 256;
 
+/// Compiled modules kept by the VM of dry runs. Dry runs are free to whoever asks, so they
+/// get a VM of their own: a stream of dry-run uploads cannot evict the modules blocks use.
+/// (Gas does not depend on the cache, so dry runs still charge what blocks charge.)
+const DRY_RUN_MODULE_CACHE: usize = 32;
+
 /// What the chain announces.
 #[derive(Clone, Debug)]
 pub enum ChainEvent {
@@ -74,6 +79,7 @@ pub struct Produced {
 pub struct Chain {
     store: Store,
     executor: Executor,
+    dry_runs: Executor,
     pool: Mutex<Mempool>,
     pool_config: PoolConfig,
     genesis: Genesis,
@@ -137,6 +143,7 @@ impl Chain {
         Ok(Self {
             store,
             executor: Executor::new(Vm::new(GasSchedule::V1, MODULE_CACHE)),
+            dry_runs: Executor::new(Vm::new(GasSchedule::V1, DRY_RUN_MODULE_CACHE)),
             pool: Mutex::new(pool),
             pool_config,
             genesis,
@@ -320,6 +327,11 @@ impl Chain {
         Ok(())
     }
 
+    /// Compiled modules the block VM keeps (dry runs use a VM of their own).
+    pub fn cached_modules(&self) -> usize {
+        self.executor.vm().cached_modules()
+    }
+
     /// Runs `action` as `sender` against the head without committing: the receipt carries the
     /// exact gas a transaction with this action would be charged in the next block (its
     /// intrinsic gas counts a signed transaction's size).
@@ -361,7 +373,7 @@ impl Chain {
             gas_limit: self.genesis.block_gas_limit,
         };
         let mut overlay = Overlay::new(state);
-        self.executor
+        self.dry_runs
             .apply(&mut overlay, &env, &checked, self.genesis.block_gas_limit)
             .map_err(|e| ChainError::Execution(e.to_string()))
     }

@@ -90,3 +90,22 @@ fn a_database_of_another_genesis_is_refused() {
     let chain = open(dir.path(), Genesis::dev()).unwrap();
     assert_eq!(chain.head().height, 0);
 }
+
+#[test]
+fn dry_runs_do_not_fill_the_module_cache_blocks_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = open(dir.path(), Genesis::dev()).unwrap();
+    let alice = Keypair::dev("alice", false);
+    let before = chain.cached_modules();
+    let token = wat::parse_str(include_str!("../../examples/wat/token.wat")).unwrap();
+    for i in 0..5u8 {
+        // Distinct modules: the token with a different custom section each time.
+        let mut code = token.clone();
+        code.extend_from_slice(&[0, 3, 1, b'a' + i, 0]);
+        let r = chain
+            .dry_run(alice.address(), Action::UploadCode { code }, None)
+            .unwrap();
+        assert_eq!(r.status, Status::Success, "{r:?}");
+    }
+    assert_eq!(chain.cached_modules(), before);
+}
