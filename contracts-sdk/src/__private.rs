@@ -3,7 +3,7 @@
 use parity_scale_codec::{Decode, Encode};
 
 pub use crate::buf::Buf;
-pub use crate::storage::StorageField;
+pub use crate::storage::{StorageField, keys_repeat};
 
 /// A contract's storage struct (implemented by the macro).
 pub trait Storage {

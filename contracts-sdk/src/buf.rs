@@ -42,7 +42,9 @@ impl Buf {
 
     /// `value`, SCALE-encoded.
     pub fn encode<T: Encode + ?Sized>(value: &T) -> Self {
-        let mut buf = Self::with_capacity(value.size_hint());
+        // Not `size_hint`: for tuples it is an overflow-checked sum, a panic path in every
+        // contract; growing the last allocation is cheap with the SDK's allocator.
+        let mut buf = Self::with_capacity(32);
         value.encode_to(&mut buf);
         buf
     }
@@ -114,14 +116,16 @@ impl Buf {
     /// the first free byte and returns how many it initialised (clamped to `room`).
     ///
     /// # Safety
-    /// `f` must initialise at least as many bytes as it returns (up to `room`) and write no
-    /// more than `room`.
+    /// `f` must initialise at least as many bytes as it returns and write no more than `room`
+    /// (a count above `room` is taken as 0).
     pub(crate) unsafe fn append_from_host(&mut self, room: usize, f: impl FnOnce(i32) -> usize) {
         self.reserve(room);
         // SAFETY: `reserve` made room for `room` bytes past `len`.
         let written = f(ptr(unsafe { self.ptr.as_ptr().add(self.len) }));
+        // A count past the room cannot be bytes the host wrote: count none.
+        let written = if written > room { 0 } else { written };
         // Cannot overflow: `reserve` checked `len + room`.
-        self.len = self.len.wrapping_add(written.min(room));
+        self.len = self.len.wrapping_add(written);
     }
 
     /// A whole host-held byte string: `len()` gives its length, `read(dst)` writes exactly

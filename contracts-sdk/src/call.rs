@@ -98,7 +98,11 @@ impl<'a> Call<'a> {
     pub fn invoke<A: Encode, R: Decode>(self, args: &A) -> Result<R, CallError> {
         self.run(Buf::encode(args).as_slice())?;
         let data = Buf::return_data();
-        R::decode(&mut data.as_slice()).map_err(|_| CallError::Decode)
+        let mut rest = data.as_slice();
+        match R::decode(&mut rest) {
+            Ok(value) if rest.is_empty() => Ok(value),
+            _ => Err(CallError::Decode),
+        }
     }
 
     /// Calls with raw input; returns the raw return data.

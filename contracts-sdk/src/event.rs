@@ -27,7 +27,9 @@ pub trait Event: Encode {
 pub const MAX_TOPICS: usize = 4;
 
 /// Appends the topic of a field value to `out`: its SCALE encoding zero-padded to 32 bytes, or
-/// its SHA-256 if the encoding is longer.
+/// its SHA-256 if the encoding is longer. (As in ink!, a topic does not say which: a search by
+/// topic can match a value whose hash equals another's padded encoding. Topics narrow a
+/// search; the event data is what a client checks.)
 pub fn write_topic<T: Encode + ?Sized>(value: &T, out: &mut Buf) {
     let start = out.len();
     value.encode_to(out);
@@ -66,7 +68,8 @@ pub fn emit<E: Event>(event: &E) {
 }
 
 /// Emits an event from raw parts: `topics` is up to [`MAX_TOPICS`] 32-byte topics, back to
-/// back (the host traps the contract on more); `data` is the payload.
+/// back (the host traps the contract on more; a trailing partial topic is not sent); `data` is
+/// the payload.
 pub fn emit_raw(topics: &[u8], data: &[u8]) {
     // SAFETY: both buffers are live; the host reads `topics.len() / 32` whole topics.
     unsafe {

@@ -71,7 +71,8 @@ unsafe impl GlobalAlloc for Bump {
                 _ => core::ptr::null_mut(),
             };
         }
-        // SAFETY: as GlobalAlloc::realloc's default: a new block, copy, free the old one.
+        // SAFETY: as GlobalAlloc::realloc's default: a new block and a copy. The old block is
+        // not the last one, so a bump allocator cannot take it back: it is left unused.
         unsafe {
             let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
             let new = self.alloc(new_layout);
@@ -90,6 +91,12 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
         Some(s) => crate::env::revert_with_message(s),
         #[cfg(feature = "formatted-panics")]
         None => {
+            // Formatting allocates; if that panics too (memory exhausted), do not format again.
+            static FORMATTING: core::sync::atomic::AtomicBool =
+                core::sync::atomic::AtomicBool::new(false);
+            if FORMATTING.swap(true, Ordering::Relaxed) {
+                crate::env::revert_with_message("panic while formatting a panic message")
+            }
             let text = alloc::format!("{message}");
             crate::env::revert_with_message(&text)
         }

@@ -23,11 +23,16 @@ fn read(key: &[u8]) -> Option<Buf> {
     const FIRST: usize = 64;
     let mut buf = Buf::with_capacity(FIRST);
     let mut stored = -1;
-    // SAFETY: `key` is live; the host writes at most `FIRST` bytes and reports the full length.
+    // SAFETY: `key` is live. The host reports the value's full length and copies it only if
+    // it fits in `FIRST` bytes (`docs/host-abi.md`), so only then are bytes initialised.
     unsafe {
         buf.append_from_host(FIRST, |dst| {
             stored = sys::storage_read(ptr(key.as_ptr()), key.len() as i32, dst, FIRST as i32);
-            stored.max(0) as usize
+            if (0..=FIRST as i32).contains(&stored) {
+                stored as usize
+            } else {
+                0
+            }
         })
     };
     if stored < 0 {
@@ -35,8 +40,7 @@ fn read(key: &[u8]) -> Option<Buf> {
     }
     let stored = stored as usize;
     if stored > FIRST {
-        buf.truncate(0);
-        // SAFETY: as above, with room for the whole value.
+        // SAFETY: as above, with room for the whole value (nothing was written before).
         unsafe {
             buf.append_from_host(stored, |dst| {
                 sys::storage_read(ptr(key.as_ptr()), key.len() as i32, dst, stored as i32);
@@ -94,8 +98,31 @@ pub fn set<V: Encode + ?Sized>(key: &[u8], value: &V) {
 /// contract's `#[storage]` struct gets a distinct 8-byte prefix derived from the struct and
 /// field names.
 pub trait StorageField {
+    /// The key (or map prefix) the handle's type fixes, if any: the macro checks at compile
+    /// time that no two fields of a storage struct share one.
+    const KEY: Option<u64> = None;
+
     /// The handle at `prefix`.
     fn at(prefix: [u8; 8]) -> Self;
+}
+
+/// Whether two of `keys` are equal (for the macro's compile-time check).
+#[doc(hidden)]
+pub const fn keys_repeat(keys: &[Option<u64>]) -> bool {
+    let mut i = 0;
+    while i < keys.len() {
+        let mut j = i + 1;
+        while j < keys.len() {
+            if let (Some(a), Some(b)) = (keys[i], keys[j])
+                && a == b
+            {
+                return true;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    false
 }
 
 const PREFIX_LEN: usize = 8;
@@ -157,6 +184,8 @@ impl<T: Encode + Decode, const KEY: u64> Default for Lazy<T, KEY> {
 }
 
 impl<T, const KEY: u64> StorageField for Lazy<T, KEY> {
+    const KEY: Option<u64> = Some(KEY);
+
     /// The handle; its key is `KEY` (the macro gives the same prefix to both).
     fn at(_prefix: [u8; 8]) -> Self {
         Self {
@@ -165,22 +194,31 @@ impl<T, const KEY: u64> StorageField for Lazy<T, KEY> {
     }
 }
 
-/// Replaces the encoded key after the prefix by its SHA-256 if the whole key is longer than
-/// [`MAX_KEY_LEN`].
+/// Map-key forms: the byte after the prefix says whether the encoded key follows or its hash.
+/// Without it, a short key whose encoding happens to equal the hash of a long key would share
+/// its slot (an attacker can search for one: 256 tries for `Vec<u8>` keys).
+const KEY_PLAIN: u8 = 0;
+const KEY_HASHED: u8 = 1;
+
+/// Replaces the encoded key after prefix and tag by its SHA-256, re-tagged, if the whole key
+/// is longer than [`MAX_KEY_LEN`].
 fn hash_long_key(k: &mut Buf) {
     if k.len() > MAX_KEY_LEN {
-        let digest = crate::crypto::sha256(k.as_slice().get(PREFIX_LEN..).unwrap_or_default());
+        let digest = crate::crypto::sha256(k.as_slice().get(PREFIX_LEN + 1..).unwrap_or_default());
         k.truncate(PREFIX_LEN);
+        k.push_byte(KEY_HASHED);
         k.write(&digest);
     }
 }
 
-/// The storage key of `key` in the map at `prefix`.
+/// The storage key of `key` in the map at `prefix`: prefix ‖ 0x00 ‖ SCALE(key), or
+/// prefix ‖ 0x01 ‖ SHA-256(SCALE(key)) when that would be longer than [`MAX_KEY_LEN`].
 fn map_key<K: Encode + ?Sized>(prefix: u64, key: &K) -> Buf {
     // Room for the usual 32-byte key; `size_hint` is not asked (for tuples it is an
     // overflow-checked sum: a panic path in every contract with such a key).
-    let mut k = Buf::with_capacity(PREFIX_LEN + 32);
+    let mut k = Buf::with_capacity(PREFIX_LEN + 1 + 32);
     k.write(&prefix.to_le_bytes());
+    k.push_byte(KEY_PLAIN);
     key.encode_to(&mut k);
     hash_long_key(&mut k);
     k
@@ -197,8 +235,8 @@ fn map_insert<K: Encode, V: Encode>(prefix: u64, key: &K, value: &V) {
 }
 
 /// A map from SCALE-encodable keys to values, each entry its own storage slot: the storage key
-/// is the 8-byte prefix `PREFIX.to_le_bytes()` followed by the encoded key (or, if that would
-/// exceed [`MAX_KEY_LEN`], by its SHA-256).
+/// is the 8-byte prefix `PREFIX.to_le_bytes()`, then 0x00 and the encoded key, or, if that
+/// would exceed [`MAX_KEY_LEN`], 0x01 and its SHA-256.
 ///
 /// In a `#[storage]` struct write `Mapping<K, V>`: the macro fills in `PREFIX` from the struct
 /// and field names. Write `Mapping<K, V, PREFIX>` to choose the prefix yourself. The handle is
@@ -253,6 +291,8 @@ impl<K: Encode, V: Encode + Decode, const PREFIX: u64> Default for Mapping<K, V,
 }
 
 impl<K, V, const PREFIX: u64> StorageField for Mapping<K, V, PREFIX> {
+    const KEY: Option<u64> = Some(PREFIX);
+
     /// The handle; its prefix is `PREFIX` (the macro gives the same prefix to both).
     fn at(_prefix: [u8; 8]) -> Self {
         Self {
@@ -264,6 +304,14 @@ impl<K, V, const PREFIX: u64> StorageField for Mapping<K, V, PREFIX> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_keys_are_found_and_keyless_handles_ignored() {
+        assert!(!keys_repeat(&[Some(1), Some(2), None, None]));
+        assert!(keys_repeat(&[Some(1), None, Some(1)]));
+        assert!(!keys_repeat(&[]));
+        assert_eq!(<Lazy<u8, 5> as StorageField>::KEY, Some(5));
+    }
 
     #[test]
     fn storage_handles_are_zero_sized() {

@@ -296,7 +296,11 @@ fn path_remaps(info: &CrateInfo) -> Vec<String> {
     remaps.sort_by_key(|(from, _)| from.as_os_str().len());
     remaps
         .into_iter()
-        .map(|(from, to)| format!("--remap-path-prefix={}={to}", from.display()))
+        // With a trailing separator, `/x/foo` does not also rewrite `/x/foo-bar/…`.
+        .map(|(from, to)| {
+            let from = from.display().to_string();
+            format!("--remap-path-prefix={}/={to}/", from.trim_end_matches('/'))
+        })
         .collect()
 }
 
@@ -446,4 +450,41 @@ pub fn custom_section(wasm: &[u8], name: &str) -> Option<Vec<u8>> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remaps_name_cargo_home_and_outside_path_deps_most_specific_last() {
+        let info = CrateInfo {
+            name: "c".into(),
+            lib_name: "c".into(),
+            target_dir: PathBuf::from("/t"),
+            outside_path_deps: vec![
+                (PathBuf::from("/src/sdk/macros"), "m-0.1.0".into()),
+                (PathBuf::from("/src/sdk"), "s-0.1.0".into()),
+            ],
+        };
+        let remaps = path_remaps(&info);
+        let home = cargo_home().unwrap().display().to_string();
+        assert!(remaps.contains(&format!("--remap-path-prefix={home}/=/cargo/")));
+        let sdk = remaps
+            .iter()
+            .position(|r| r == "--remap-path-prefix=/src/sdk/=/deps/s-0.1.0/")
+            .unwrap();
+        let macros = remaps
+            .iter()
+            .position(|r| r == "--remap-path-prefix=/src/sdk/macros/=/deps/m-0.1.0/")
+            .unwrap();
+        assert!(
+            sdk < macros,
+            "rustc applies the last match: the longer path comes later"
+        );
+        // The flags reach cargo as a TOML array of strings.
+        let config = rustflags_config(&info);
+        assert!(config.starts_with(&format!("target.{TARGET}.rustflags=[\"-C\"")));
+        assert!(config.contains("\"--remap-path-prefix=/src/sdk/=/deps/s-0.1.0/\""));
+    }
 }

@@ -214,12 +214,21 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream> {
     } else {
         quote!(#storage_ident { #(#inits),* })
     };
+    let field_types: Vec<&Type> = fields.iter().map(|f| &f.ty).collect();
     extra.push(quote! {
         impl ::aether_contracts_sdk::__private::Storage for #storage_ident {
             fn load() -> Self {
                 #body
             }
         }
+
+        // Two handles on one key would read and write each other's data.
+        const _: () = assert!(
+            !::aether_contracts_sdk::__private::keys_repeat(&[
+                #(<#field_types as ::aether_contracts_sdk::__private::StorageField>::KEY),*
+            ]),
+            "two fields of the #[storage] struct use the same storage key"
+        );
     });
 
     // Constructor and messages.

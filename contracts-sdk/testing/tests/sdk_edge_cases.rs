@@ -38,11 +38,13 @@ fn map_keys_longer_than_the_host_limit_are_stored_under_their_hash() {
         let got: Option<Vec<u8>> = env.query(ALICE, c, "get", &(key.clone(),)).decode();
         assert_eq!(got, Some(vec![value]));
     }
-    // The layout: prefix ‖ SCALE(key), or prefix ‖ SHA-256(SCALE(key)) past 256 bytes.
+    // The layout: prefix ‖ 0 ‖ SCALE(key), or prefix ‖ 1 ‖ SHA-256(SCALE(key)) past 256 bytes.
     let mut short_key = blobs_prefix().to_vec();
+    short_key.push(0);
     short_key.extend(short.encode());
     assert_eq!(env.storage(c, &short_key), Some(vec![30u8].encode()));
     let mut hashed_key = blobs_prefix().to_vec();
+    hashed_key.push(1);
     hashed_key.extend(Sha256::digest(long_a.encode()));
     assert_eq!(env.storage(c, &hashed_key), Some(vec![10u8].encode()));
 
@@ -57,6 +59,42 @@ fn map_keys_longer_than_the_host_limit_are_stored_under_their_hash() {
             .decode::<bool>()
     );
     assert!(env.query(ALICE, c, "has", &(long_a,)).decode::<bool>());
+}
+
+#[test]
+fn a_short_key_cannot_land_on_the_slot_of_a_long_keys_hash() {
+    // Find a long key whose hash starts with 0x7c, the SCALE length prefix of a 31-byte
+    // vector: the short key of the hash's other 31 bytes then encodes to exactly the hash.
+    let (long, digest) = (0u32..)
+        .map(|i| {
+            let mut k = vec![7u8; 300];
+            k[..4].copy_from_slice(&i.to_le_bytes());
+            let d = Sha256::digest(k.encode());
+            (k, d)
+        })
+        .find(|(_, d)| d[0] == 0x7c)
+        .unwrap();
+    let short = digest[1..].to_vec();
+    assert_eq!(
+        short.encode(),
+        digest.to_vec(),
+        "the short key encodes to the long key's hash"
+    );
+    let (mut env, c) = setup();
+    assert!(
+        env.call(ALICE, c, "put", &(long.clone(), vec![1u8]))
+            .is_success()
+    );
+    assert!(
+        env.call(BOB, c, "put", &(short.clone(), vec![2u8]))
+            .is_success()
+    );
+    let get = |k: &Vec<u8>| {
+        env.query(ALICE, c, "get", &(k.clone(),))
+            .decode::<Option<Vec<u8>>>()
+    };
+    assert_eq!(get(&long), Some(vec![1]), "the long key keeps its value");
+    assert_eq!(get(&short), Some(vec![2]));
 }
 
 #[test]

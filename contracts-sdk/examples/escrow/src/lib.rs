@@ -198,14 +198,17 @@ mod tests {
 
     #[test]
     fn the_module_carries_no_path_of_the_building_machine() {
-        // The escrow keeps formatted panics, so its module names source files (panic
+        // The escrow keeps formatted panics, so its module may name source files (panic
         // locations): those of registry crates must be remapped, not this machine's paths.
+        // (How the remapping is built is tested in aether-contract-build.)
         let wasm = &TestEnv::build(DIR).wasm;
         let contains = |needle: &[u8]| wasm.windows(needle.len()).any(|w| w == needle);
-        assert!(
-            contains(b"/cargo/registry/src/"),
-            "no remapped registry path found"
-        );
+        if contains(b"/registry/src/") {
+            assert!(
+                contains(b"/cargo/registry/src/"),
+                "a registry path is not remapped"
+            );
+        }
         let home = std::env::var("CARGO_HOME")
             .unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap()));
         assert!(!contains(home.as_bytes()), "the module names {home}");
