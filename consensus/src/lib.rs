@@ -10,7 +10,8 @@
 //! 9381, for leader election and randomness), [`block_tree`] (pending blocks and the 2-chain
 //! commit rule), [`certs`] (votes, timeouts, quorum and timeout
 //! certificates, the [`certs::Verifier`] that alone builds their verified forms, and the
-//! collectors that turn verified votes and timeouts into certificates), [`pacemaker`] (rounds,
+//! collectors that turn verified votes and timeouts into certificates), [`leader`] (the leader
+//! of each round from an epoch seed that VRF outputs renew), [`pacemaker`] (rounds,
 //! timeouts and their backoff), and [`safety`] (the
 //! 2-chain voting and timeout rules over verified certificates, with the data a validator must
 //! persist before it signs). The HotStuff protocol comes next behind the same port.
@@ -22,6 +23,7 @@ pub mod block_tree;
 pub mod bls;
 pub mod certs;
 mod dev;
+pub mod leader;
 pub mod pacemaker;
 pub mod safety;
 pub mod vrf;
