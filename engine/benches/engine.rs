@@ -209,15 +209,55 @@ fn native(c: &mut Criterion) {
     });
 }
 
+/// A module of about `kib` KiB of dense straight-line code (loads, stores, arithmetic on
+/// locals) in functions of about 1 KiB: the most translation work per uploaded byte among the
+/// shapes tried.
+fn dense_module(kib: usize) -> Vec<u8> {
+    let body = "(local.set $a (i64.add (local.get $a) (i64.load offset=8 (local.get $p))))
+                (i64.store offset=16 (local.get $p) (i64.mul (local.get $a) (local.get $b)))
+                (local.set $b (i64.xor (local.get $b) (i64.rotl (local.get $a) (i64.const 7))))
+                (local.set $p (i32.and (i32.add (local.get $p) (i32.const 8)) (i32.const 4095)))\n"
+        .repeat(26);
+    let mut funcs = String::new();
+    for i in 0..kib {
+        funcs += &format!(
+            "(func (export \"f{i}\") (local $p i32) (local $a i64) (local $b i64) {body})\n"
+        );
+    }
+    wat::parse_str(format!("(module (memory (export \"memory\") 1) {funcs})")).unwrap()
+}
+
 fn compile(c: &mut Criterion) {
     let vm = Vm::new(GasSchedule::V1, 1);
+    // The engine before issue 16 translated lazily (each function on its first call): the same
+    // configuration but the compilation mode, on bare wasmi.
+    let mut lazy_config = aether_engine::vm::wasmi_config();
+    lazy_config.compilation_mode(wasmi::CompilationMode::LazyTranslation);
+    let lazy = wasmi::Engine::new(&lazy_config);
+    let mut g = c.benchmark_group("compile");
+    for code in [module_7kb(), dense_module(16), dense_module(120)] {
+        let n = code.len();
+        eprintln!("cold-compile module: {n} bytes");
+        g.throughput(Throughput::Bytes(n as u64));
+        g.bench_function(format!("cold_{n}B"), |b| {
+            b.iter(|| black_box(vm.compile(black_box(&code)).unwrap()))
+        });
+        g.bench_function(format!("lazy_translation_validate_only_{n}B"), |b| {
+            b.iter(|| black_box(wasmi::Module::new(&lazy, black_box(&code)).unwrap()))
+        });
+    }
     let code = module_7kb();
-    eprintln!("cold-compile module: {} bytes", code.len());
-    c.bench_function(&format!("compile/cold_{}B", code.len()), |b| {
-        b.iter(|| black_box(vm.compile(black_box(&code)).unwrap()))
-    });
-    c.bench_function("compile/structure_check_only", |b| {
+    g.throughput(Throughput::Bytes(code.len() as u64));
+    g.bench_function("structure_check_only", |b| {
         b.iter(|| black_box(aether_engine::vm::check_structure(black_box(&code)).unwrap()))
+    });
+    g.finish();
+    // The reference of the gas schedule: one ed25519 check is priced 25,000 gas.
+    let key = Keypair::ed25519_from_seed(&[7; 32]);
+    let msg = [0x5A; 64];
+    let (pk, sig) = (key.public(), key.sign(&msg));
+    c.bench_function("gas_reference/ed25519_verify_64B", |b| {
+        b.iter(|| black_box(aether_engine::crypto::verify(&pk, black_box(&msg), &sig)))
     });
 }
 

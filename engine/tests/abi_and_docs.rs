@@ -109,3 +109,21 @@ fn gas_doc_table_matches_the_schedule() {
     b.sort();
     assert_eq!(a, b, "docs/gas.md table differs from GasSchedule::V1");
 }
+
+/// The wasmi release the engine names in refusals and docs is the one `Cargo.toml` pins.
+#[test]
+fn the_named_wasmi_version_is_the_pinned_one() {
+    let manifest = include_str!("../../Cargo.toml");
+    let line = manifest
+        .lines()
+        .find(|l| l.starts_with("wasmi = "))
+        .expect("the workspace pins wasmi");
+    let pin = format!("version = \"={}\"", aether_engine::vm::WASMI_VERSION);
+    assert!(line.contains(&pin), "{line} does not contain {pin}");
+    let lock = include_str!("../../Cargo.lock");
+    let locked = format!(
+        "name = \"wasmi\"\nversion = \"{}\"",
+        aether_engine::vm::WASMI_VERSION
+    );
+    assert!(lock.contains(&locked), "Cargo.lock has another wasmi");
+}

@@ -9,6 +9,8 @@ use aether_engine::types::{Action, Address, Receipt, Status};
 use aether_engine::vm::{AbiType, HOST_FUNCTIONS};
 use proptest::prelude::*;
 
+mod edge_modules;
+
 const ALICE: Address = Address([0xA1; 32]);
 
 fn cases() -> u32 {
@@ -161,6 +163,18 @@ proptest! {
     }
 
     #[test]
+    fn modules_with_immediates_at_their_limits_never_panic_and_are_deterministic(
+        a in edge_modules::body(),
+        b in edge_modules::body(),
+        input in prop::collection::vec(any::<u8>(), 0..8),
+    ) {
+        let code = edge_modules::module(&a, &b);
+        let first = exercise(&code, &input);
+        let second = exercise(&code, &input);
+        prop_assert_eq!(first, second);
+    }
+
+    #[test]
     fn arbitrary_bytes_are_rejected_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
         let receipts = exercise(&bytes, &[]);
         prop_assert!(receipts[0].status == Status::InvalidModule, "{:?}", receipts[0]);
@@ -212,5 +226,33 @@ fn generated_modules_mostly_pass_validation_and_run() {
     assert!(
         executed * 4 >= generated,
         "only {executed}/{generated} reached execution"
+    );
+}
+
+/// The edge generator must reach both execution and the translator fault of issue 16 (refused
+/// at upload as `wasm-translation`), or its fuzzing is hollow.
+#[test]
+fn edge_modules_reach_execution_and_the_translation_fault_of_issue_16() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = (edge_modules::body(), edge_modules::body());
+    let (mut refused, mut executed, total) = (0, 0, 500);
+    for _ in 0..total {
+        let (a, b) = strategy.new_tree(&mut runner).unwrap().current();
+        let receipts = exercise(&edge_modules::module(&a, &b), &[]);
+        let up = &receipts[0];
+        if up.status == Status::InvalidModule {
+            let error = up.error.as_deref().unwrap_or_default();
+            assert!(error.starts_with("rule `wasm-translation`"), "{error}");
+            refused += 1;
+        } else if receipts.len() > 2 {
+            executed += 1;
+        }
+    }
+    eprintln!("{total} edge modules: {refused} refused as translation faults, {executed} executed");
+    assert!(refused >= 1, "no edge module reached the translation fault");
+    assert!(
+        executed * 2 >= total,
+        "only {executed}/{total} reached execution"
     );
 }

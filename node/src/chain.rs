@@ -50,6 +50,10 @@ pub enum ChainError {
     /// Execution could not read state.
     #[error("execution: {0}")]
     Execution(String),
+    /// The engine failed (panicked) outside a contract frame while serving a request; the
+    /// fault is logged. A fault inside a frame is a receipt instead (`trap`, "engine fault").
+    #[error("engine fault: the engine failed on this request (logged by the node)")]
+    EngineFault,
     /// The database belongs to another chain.
     #[error(
         "the database holds chain {found} but the genesis gives {expected}: use another --base-path"
@@ -373,9 +377,19 @@ impl Chain {
             gas_limit: self.genesis.block_gas_limit,
         };
         let mut overlay = Overlay::new(state);
-        self.dry_runs
-            .apply(&mut overlay, &env, &checked, self.genesis.block_gas_limit)
-            .map_err(|e| ChainError::Execution(e.to_string()))
+        // Frames catch their own faults; this guard is for the rest of the engine, so that no
+        // request can take an RPC worker with it. The overlay is dropped either way.
+        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.dry_runs
+                .apply(&mut overlay, &env, &checked, self.genesis.block_gas_limit)
+        }));
+        match applied {
+            Ok(receipt) => receipt.map_err(|e| ChainError::Execution(e.to_string())),
+            Err(_) => {
+                tracing::error!(%sender, tx_hash = %checked.hash, "the engine faulted in a dry run");
+                Err(ChainError::EngineFault)
+            }
+        }
     }
 
     /// Events matching `filter`.

@@ -235,3 +235,74 @@ fn a_dev_chain_runs_the_sdk_token_end_to_end_and_survives_a_restart() {
     );
     assert!(node.stop().success());
 }
+
+/// Issue 16: a module that panicked wasmi's translator stopped the dev chain ("the block
+/// production thread died") once a forced transaction called it. Now its upload is refused in
+/// the dry run and, forced into a block, ends as an `invalid_module` receipt; the chain goes on
+/// sealing and serving.
+#[test]
+fn a_dev_chain_refuses_a_module_wasmi_cannot_translate_and_keeps_sealing() {
+    let dir = tempfile::tempdir().unwrap();
+    let crash = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../engine/tests/regressions/wasmi-2.0.0-store-offset-register-pair.wat");
+    let crash = crash.to_str().unwrap();
+    let node = Node::start(&dir.path().join("node"));
+    let rpc = node.rpc.clone();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+
+    // Without a gas limit the CLI dry-runs first: the dry run answers with the rule.
+    let out = aether(&[
+        "contract", "deploy", "--wasm", crash, "--from", "//alice", "--rpc", &rpc,
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("invalid_module") && stderr.contains("wasm-translation"),
+        "{stderr}"
+    );
+
+    // Forced into a block, the upload ends as a receipt.
+    let out = aether(&[
+        "contract",
+        "deploy",
+        "--wasm",
+        crash,
+        "--from",
+        "//alice",
+        "--gas-limit",
+        "1000000",
+        "--rpc",
+        &rpc,
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "a failed deploy exits 1");
+    let forced: Value = serde_json::from_slice(&out.stdout).expect("a JSON receipt");
+    assert!(
+        forced["height"].as_u64().is_some(),
+        "it is in a block: {forced}"
+    );
+    assert_eq!(forced["status"], "invalid_module", "{forced}");
+    assert!(
+        forced["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("rule `wasm-translation`"),
+        "{forced}"
+    );
+
+    // The chain goes on: new blocks are sealed and a transfer lands.
+    let after = head_height(&runtime, &rpc);
+    let sent = json_of(&aether(&[
+        "transfer", "--from", "//alice", "--to", BOB, "--amount", "5", "--rpc", &rpc, "--json",
+    ]));
+    assert_eq!(sent["status"], "success", "{sent}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while head_height(&runtime, &rpc) < after + 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the chain stopped sealing"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(node);
+}

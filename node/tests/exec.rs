@@ -210,3 +210,27 @@ fn bad_usage_and_unreadable_input_exit_two_without_panicking() {
         assert!(!stderr.trim().is_empty(), "{args:?} explains itself");
     }
 }
+
+/// Issue 16: the six-instruction module that panicked wasmi's translator (and `aether exec`
+/// with it, exit 101) is refused with its rule, exit 1, a JSON receipt.
+#[test]
+fn a_module_wasmi_cannot_translate_is_refused_without_a_panic() {
+    let crash = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../engine/tests/regressions/wasmi-2.0.0-store-offset-register-pair.wat");
+    let out = aether(&["exec", "--wasm", crash.to_str().unwrap(), "--call", "run"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = receipt(&out);
+    assert_eq!(r["status"], "invalid_module", "{r}");
+    assert!(
+        r["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("rule `wasm-translation`"),
+        "{r}"
+    );
+}

@@ -5,11 +5,15 @@ use std::sync::Arc;
 
 use wasmi::{Store, TrapCode};
 
-use super::Compiled;
 use super::host::{Exit, HostState, HostTrap, Limiter, TxContext};
+use super::{Compiled, guard};
 use crate::gas::mul;
 use crate::ports::StoreError;
 use crate::types::{Address, Status};
+
+/// The receipt message of a frame ended by a fault of the engine (a panic caught inside wasmi
+/// or a host function). Fixed, so that every node writes the same receipt.
+pub const ENGINE_FAULT: &str = "engine fault";
 
 /// Which export a frame runs.
 pub(crate) enum Entry {
@@ -129,12 +133,25 @@ fn execute(
         },
     );
     store.limiter(|st| &mut st.limiter);
-    let outcome = run_in_store(&mut store, &vm, &req.compiled, method, limit - load_cost);
+    let outcome =
+        guard::catch(|| run_in_store(&mut store, &vm, &req.compiled, method, limit - load_cost));
     let remaining = store.get_fuel().unwrap_or(0);
     let mut state = store.into_data();
     let used = limit - remaining.min(limit);
     let result = match outcome {
-        Ok(()) => {
+        Err(fault) => {
+            // A panic inside wasmi or a host function: a fault of the engine, not of the
+            // contract. It ends this frame alone (its changes are reverted by `run_frame`) with
+            // a fixed message and its whole gas limit, the same on every node.
+            tracing::error!(
+                contract = %req.contract,
+                code_hash = %req.compiled.code_hash,
+                fault = %fault,
+                "the engine faulted while running a contract; the frame ends as a trap"
+            );
+            Ok(FrameResult::failed(Status::Trap, limit, ENGINE_FAULT))
+        }
+        Ok(Ok(())) => {
             let data = match state.exit.take() {
                 Some(Exit::Return(d)) => d,
                 _ => Vec::new(),
@@ -146,7 +163,7 @@ fn execute(
                 error: None,
             })
         }
-        Err(e) => classify(e, &mut state, used, limit),
+        Ok(Err(e)) => classify(e, &mut state, used, limit),
     };
     (state.tx, result)
 }

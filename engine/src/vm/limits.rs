@@ -50,12 +50,15 @@ pub const ALLOWED_PROPOSALS: &[&str] = &[
 pub fn wasmi_config() -> Config {
     let mut c = Config::default();
     c.consume_fuel(true)
-        // Validation is eager (at upload, every function); translation to wasmi IR happens on a
-        // function's first call. Translation is priced at zero fuel so that gas never depends on
-        // what a node's module cache holds: loading is paid per code byte on every call
-        // (`code_load_per_byte`) instead. (`CompilationMode::Lazy`, lazy validation, is not
-        // deterministic and is not used.)
-        .compilation_mode(CompilationMode::LazyTranslation)
+        // Validation and translation to wasmi IR are both eager: every function of a module is
+        // translated when the module is compiled (at upload, and again on a cache miss), under
+        // the panic guard of `Vm::compile`, so that no wasmi translator fault can surface in the
+        // middle of a call. Translation is a pure function of the code and is priced at zero
+        // fuel, so gas never depends on what a node's module cache holds: loading is paid per
+        // code byte on every call (`code_load_per_byte`), compiling at upload
+        // (`upload_per_byte`). (`CompilationMode::Lazy`, lazy validation, is not deterministic;
+        // `LazyTranslation` let a translator panic reach a running call: issue 16.)
+        .compilation_mode(CompilationMode::Eager)
         .fuel_cost(CustomFuelCosts {
             bytes_copied_per_fuel: 64,
             fuel_per_bytes_translated: 0,

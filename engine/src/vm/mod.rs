@@ -3,6 +3,7 @@
 
 pub mod abi;
 mod frame;
+mod guard;
 mod host;
 pub mod limits;
 mod validate;
@@ -14,8 +15,9 @@ use lru::LruCache;
 
 pub use abi::{AbiType, HOST_FUNCTIONS, HostFn, call_status};
 pub use limits::*;
-pub use validate::{ModuleInfo, ValidationError, check_structure};
+pub use validate::{ModuleInfo, ValidationError, WASMI_VERSION, check_structure};
 
+pub use frame::ENGINE_FAULT;
 pub(crate) use frame::{Entry, FrameRequest, FrameResult, run_frame};
 pub(crate) use host::TxContext;
 
@@ -29,10 +31,12 @@ pub const DEFAULT_CACHE_MODULES: usize = 256;
 
 /// A validated, compiled module.
 pub struct Compiled {
-    /// The wasmi module.
+    /// The wasmi module, every function translated.
     pub module: wasmi::Module,
     /// What validation learned about it.
     pub info: ModuleInfo,
+    /// The hash of its code (named in logs when it faults the engine).
+    pub code_hash: Hash,
 }
 
 /// Why a contract's code could not be loaded.
@@ -57,7 +61,17 @@ pub struct Vm {
 impl Vm {
     /// A VM with the given schedule and a cache of `cache_modules` compiled modules.
     pub fn new(schedule: GasSchedule, cache_modules: usize) -> Arc<Self> {
-        let engine = wasmi::Engine::new(&limits::wasmi_config());
+        Self::with_config(schedule, cache_modules, &limits::wasmi_config())
+    }
+
+    /// A VM on another wasmi configuration: only for tests that need wasmi to behave as the
+    /// consensus configuration does not let it (say, to fault in the middle of a call).
+    fn with_config(
+        schedule: GasSchedule,
+        cache_modules: usize,
+        config: &wasmi::Config,
+    ) -> Arc<Self> {
+        let engine = wasmi::Engine::new(config);
         let linker = host::linker(&engine);
         let cap = NonZeroUsize::new(cache_modules.max(1)).unwrap_or(NonZeroUsize::MIN);
         Arc::new(Self {
@@ -73,12 +87,30 @@ impl Vm {
         &self.schedule
     }
 
-    /// Validates `code` fully (structure, then wasmi validation and eager compilation).
+    /// Validates `code` fully: structure, then wasmi validation and translation of every
+    /// function. A panic inside wasmi (a fault of its compiler, issue 16) refuses the module as
+    /// [`ValidationError::Translation`] instead of reaching the caller.
     pub fn compile(&self, code: &[u8]) -> Result<Compiled, ValidationError> {
+        self.compile_hashed(Hash::of(code), code)
+    }
+
+    fn compile_hashed(&self, code_hash: Hash, code: &[u8]) -> Result<Compiled, ValidationError> {
         let info = check_structure(code)?;
-        let module = wasmi::Module::new(&self.engine, code)
+        let module = guard::catch(|| wasmi::Module::new(&self.engine, code))
+            .map_err(|fault| {
+                tracing::error!(
+                    code_hash = %code_hash,
+                    fault = %fault,
+                    "wasmi faulted while compiling a module; refused as `wasm-translation`"
+                );
+                ValidationError::Translation
+            })?
             .map_err(|e| validate::classify_wasmi_error(&e))?;
-        Ok(Compiled { module, info })
+        Ok(Compiled {
+            module,
+            info,
+            code_hash,
+        })
     }
 
     /// Validates and caches `code` under `hash`.
@@ -90,7 +122,7 @@ impl Vm {
         if let Some(c) = self.cached(&hash) {
             return Ok(c);
         }
-        let compiled = Arc::new(self.compile(code)?);
+        let compiled = Arc::new(self.compile_hashed(hash, code)?);
         self.lock_cache().put(hash, compiled.clone());
         Ok(compiled)
     }

@@ -104,7 +104,18 @@ pub enum ValidationError {
     /// wasmi rejected the module (a limit of its strict preset or a validation error).
     #[error("rule `wasm-validation`: {0}")]
     Wasmi(String),
+    /// wasmi failed (panicked) while validating or translating the module: a fault of the
+    /// engine's compiler, not a rule of the Wasm specification. Such a module would fault on
+    /// every node alike, so it is refused at upload rather than run. The message is fixed (it is
+    /// consensus data); the fault itself is logged.
+    #[error(
+        "rule `wasm-translation`: the engine's compiler (wasmi {WASMI_VERSION}) cannot translate this code"
+    )]
+    Translation,
 }
+
+/// The wasmi release the engine runs: part of consensus (see docs/architecture.md).
+pub const WASMI_VERSION: &str = "2.0.0";
 
 /// What the engine needs to know about a validated module.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -14,6 +14,8 @@ pub const INTERNAL: i32 = -32603;
 pub const STATE_UNAVAILABLE: i32 = -32030;
 /// The node's storage failed.
 pub const STORAGE_FAILURE: i32 = -32031;
+/// The engine failed on the request (a fault of the node, logged; not of the caller).
+pub const ENGINE_FAULT: i32 = -32032;
 
 /// An invalid-parameters error with a reason.
 pub fn invalid_params(reason: impl Into<String>) -> ErrorObjectOwned {
@@ -41,6 +43,26 @@ pub fn chain(e: ChainError) -> ErrorObjectOwned {
         ChainError::Storage(e) => {
             ErrorObjectOwned::owned(STORAGE_FAILURE, e.to_string(), None::<()>)
         }
+        e @ ChainError::EngineFault => {
+            ErrorObjectOwned::owned(ENGINE_FAULT, e.to_string(), None::<()>)
+        }
         other => ErrorObjectOwned::owned(INTERNAL, other.to_string(), None::<()>),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_engine_fault_has_its_own_documented_code() {
+        let e = chain(ChainError::EngineFault);
+        assert_eq!(e.code(), ENGINE_FAULT);
+        assert!(e.message().starts_with("engine fault"), "{}", e.message());
+        let doc = include_str!("../../../docs/rpc.md");
+        assert!(
+            doc.contains("| -32032 | engine fault"),
+            "docs/rpc.md lists -32032"
+        );
     }
 }
