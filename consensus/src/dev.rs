@@ -1,31 +1,49 @@
-//! The single-node dev sealer: one block every block time, final as soon as it is committed.
+//! The single-node dev sealer: a one-validator chain on the same build → verify → commit path
+//! as HotStuff. One block every block time, final as soon as it is committed.
 
-use aether_engine::ports::{Consensus, ConsensusInput, ConsensusOutput};
+use aether_engine::ports::{BlockId, Consensus, ConsensusInput, ConsensusOutput};
+use aether_engine::types::{Address, BlockHeader};
 
-/// Seals a block every `block_time_ms` on a single node. A block is final once committed (there
-/// is nobody to disagree). Timestamps strictly increase even if the clock stalls or steps back.
+/// Where the sealer is in the life of its current block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// Waiting for the next block time.
+    Idle,
+    /// Asked the node to build a block.
+    Building,
+    /// Asked the node to verify the block it built.
+    Verifying(BlockId),
+    /// Asked the node to commit it.
+    Committing(BlockId),
+}
+
+/// Seals a block every `block_time_ms` on a single node: builds it on the head, verifies it
+/// (the node knows it at once: it built it), commits it with an empty proof (there is nobody to
+/// certify it). A block is final once committed. Timestamps strictly increase even if the
+/// clock stalls or steps back.
 #[derive(Clone, Debug)]
 pub struct DevSealer {
     block_time_ms: u64,
-    /// Height of the next block.
-    next_height: u64,
-    /// Timestamp of the last committed block.
-    last_timestamp_ms: Option<u64>,
-    /// A proposal is out and not yet committed.
-    awaiting: bool,
-    finalized: Option<u64>,
+    proposer: Address,
+    head: BlockId,
+    head_height: u64,
+    head_timestamp_ms: u64,
+    stage: Stage,
+    finalized: u64,
 }
 
 impl DevSealer {
-    /// A sealer for a chain whose head is at `head` (`None`: nothing committed yet, not even
-    /// genesis).
-    pub fn new(block_time_ms: u64, head: Option<(u64, u64)>) -> Self {
+    /// A sealer for a chain whose committed head is `head`, proposing as `proposer` (who
+    /// receives the fees).
+    pub fn new(block_time_ms: u64, proposer: Address, head: &BlockHeader) -> Self {
         Self {
             block_time_ms: block_time_ms.max(1),
-            next_height: head.map_or(0, |(h, _)| h + 1),
-            last_timestamp_ms: head.map(|(_, t)| t),
-            awaiting: false,
-            finalized: head.map(|(h, _)| h),
+            proposer,
+            head: head.hash(),
+            head_height: head.height,
+            head_timestamp_ms: head.timestamp_ms,
+            stage: Stage::Idle,
+            finalized: head.height,
         }
     }
 
@@ -33,47 +51,74 @@ impl DevSealer {
     pub fn block_time_ms(&self) -> u64 {
         self.block_time_ms
     }
+
+    fn tick(&mut self, now_ms: u64) -> Vec<ConsensusOutput> {
+        if self.stage != Stage::Idle {
+            return Vec::new();
+        }
+        if now_ms < self.head_timestamp_ms.saturating_add(self.block_time_ms) {
+            return Vec::new();
+        }
+        self.stage = Stage::Building;
+        vec![ConsensusOutput::Build {
+            parent: self.head,
+            height: self.head_height + 1,
+            timestamp_ms: now_ms.max(self.head_timestamp_ms + 1),
+            proposer: self.proposer,
+        }]
+    }
 }
 
 impl Consensus for DevSealer {
     fn handle(&mut self, input: ConsensusInput) -> Vec<ConsensusOutput> {
         match input {
-            ConsensusInput::Tick { now_ms } => {
-                if self.awaiting {
+            ConsensusInput::Tick { now_ms } => self.tick(now_ms),
+            ConsensusInput::Built { block } if self.stage == Stage::Building => {
+                let id = block.header.hash();
+                self.stage = Stage::Verifying(id);
+                vec![ConsensusOutput::Verify { block }]
+            }
+            ConsensusInput::BuildFailed { .. } if self.stage == Stage::Building => {
+                // Tried again at the next tick.
+                self.stage = Stage::Idle;
+                Vec::new()
+            }
+            ConsensusInput::Verified { id, verdict } if self.stage == Stage::Verifying(id) => {
+                if verdict.is_err() {
+                    // The node refused the block it built itself; build anew at the next tick.
+                    self.stage = Stage::Idle;
                     return Vec::new();
                 }
-                let due = self
-                    .last_timestamp_ms
-                    .map_or(0, |t| t.saturating_add(self.block_time_ms));
-                if now_ms < due {
-                    return Vec::new();
-                }
-                let timestamp_ms = match self.last_timestamp_ms {
-                    Some(last) => now_ms.max(last + 1),
-                    None => now_ms,
-                };
-                self.awaiting = true;
-                vec![ConsensusOutput::Propose {
-                    height: self.next_height,
-                    timestamp_ms,
+                self.stage = Stage::Committing(id);
+                vec![ConsensusOutput::Commit {
+                    blocks: vec![id],
+                    proof: Vec::new(),
                 }]
             }
             ConsensusInput::Committed { header } => {
-                self.awaiting = false;
-                self.next_height = header.height + 1;
-                self.last_timestamp_ms = Some(header.timestamp_ms);
-                self.finalized = Some(header.height);
-                vec![ConsensusOutput::Finalized {
-                    height: header.height,
-                }]
+                let id = header.hash();
+                if self.stage == Stage::Committing(id) {
+                    self.stage = Stage::Idle;
+                }
+                if header.height > self.head_height {
+                    self.head = id;
+                    self.head_height = header.height;
+                    self.head_timestamp_ms = header.timestamp_ms;
+                    self.finalized = header.height;
+                }
+                Vec::new()
             }
-            // A single node has no peers to hear from.
-            ConsensusInput::Message { .. } => Vec::new(),
+            // Answers to requests this sealer did not make, and messages: a single node has no
+            // peers to hear from.
+            ConsensusInput::Built { .. }
+            | ConsensusInput::BuildFailed { .. }
+            | ConsensusInput::Verified { .. }
+            | ConsensusInput::Message { .. } => Vec::new(),
         }
     }
 
     fn finalized_height(&self) -> Option<u64> {
-        self.finalized
+        Some(self.finalized)
     }
 
     fn name(&self) -> &'static str {
@@ -83,77 +128,143 @@ impl Consensus for DevSealer {
 
 #[cfg(test)]
 mod tests {
-    use aether_engine::types::BlockHeader;
+    use aether_engine::ports::{BuildFailure, InvalidBlock, PeerId, Topic};
+    use aether_engine::types::Block;
 
     use super::*;
 
-    fn committed(height: u64, timestamp_ms: u64) -> ConsensusInput {
-        ConsensusInput::Committed {
-            header: BlockHeader {
-                height,
-                timestamp_ms,
-                ..BlockHeader::default()
-            },
+    const ME: Address = Address([7; 32]);
+
+    fn header(height: u64, timestamp_ms: u64) -> BlockHeader {
+        BlockHeader {
+            height,
+            timestamp_ms,
+            ..BlockHeader::default()
         }
     }
 
-    #[test]
-    fn proposes_once_per_block_time_and_waits_for_the_commit() {
-        let mut s = DevSealer::new(1_000, Some((0, 5_000)));
-        assert!(s.handle(ConsensusInput::Tick { now_ms: 5_999 }).is_empty());
+    fn child_of(parent: &BlockHeader, timestamp_ms: u64) -> Block {
+        Block {
+            header: BlockHeader {
+                height: parent.height + 1,
+                timestamp_ms,
+                parent_hash: parent.hash(),
+                proposer: ME,
+                ..BlockHeader::default()
+            },
+            transactions: Vec::new(),
+        }
+    }
+
+    /// Runs one block through build → verify → commit; returns its header.
+    fn seal(s: &mut DevSealer, parent: &BlockHeader, now_ms: u64) -> BlockHeader {
+        let out = s.handle(ConsensusInput::Tick { now_ms });
+        let expected_ts = now_ms.max(parent.timestamp_ms + 1);
         assert_eq!(
-            s.handle(ConsensusInput::Tick { now_ms: 6_000 }),
-            vec![ConsensusOutput::Propose {
-                height: 1,
-                timestamp_ms: 6_000
+            out,
+            vec![ConsensusOutput::Build {
+                parent: parent.hash(),
+                height: parent.height + 1,
+                timestamp_ms: expected_ts,
+                proposer: ME,
             }]
         );
-        // Nothing more until the proposal is committed.
-        assert!(s.handle(ConsensusInput::Tick { now_ms: 9_000 }).is_empty());
+        let block = child_of(parent, expected_ts);
+        let id = block.header.hash();
         assert_eq!(
-            s.handle(committed(1, 6_000)),
-            vec![ConsensusOutput::Finalized { height: 1 }]
+            s.handle(ConsensusInput::Built {
+                block: block.clone()
+            }),
+            vec![ConsensusOutput::Verify {
+                block: block.clone()
+            }]
         );
+        assert_eq!(
+            s.handle(ConsensusInput::Verified {
+                id,
+                verdict: Ok(())
+            }),
+            vec![ConsensusOutput::Commit {
+                blocks: vec![id],
+                proof: Vec::new()
+            }]
+        );
+        assert!(
+            s.handle(ConsensusInput::Committed {
+                header: block.header.clone()
+            })
+            .is_empty()
+        );
+        block.header
+    }
+
+    #[test]
+    fn builds_verifies_and_commits_once_per_block_time() {
+        let genesis = header(0, 5_000);
+        let mut s = DevSealer::new(1_000, ME, &genesis);
+        assert!(s.handle(ConsensusInput::Tick { now_ms: 5_999 }).is_empty());
+        let one = seal(&mut s, &genesis, 6_000);
         assert_eq!(s.finalized_height(), Some(1));
         assert!(s.handle(ConsensusInput::Tick { now_ms: 6_500 }).is_empty());
-        assert_eq!(
-            s.handle(ConsensusInput::Tick { now_ms: 7_200 }),
-            vec![ConsensusOutput::Propose {
-                height: 2,
-                timestamp_ms: 7_200
-            }]
+        let two = seal(&mut s, &one, 7_200);
+        assert_eq!(two.height, 2);
+        assert_eq!(s.finalized_height(), Some(2));
+    }
+
+    #[test]
+    fn nothing_more_is_asked_while_a_block_is_in_flight() {
+        let genesis = header(0, 0);
+        let mut s = DevSealer::new(10, ME, &genesis);
+        assert_eq!(s.handle(ConsensusInput::Tick { now_ms: 100 }).len(), 1);
+        assert!(s.handle(ConsensusInput::Tick { now_ms: 10_000 }).is_empty());
+        // A stray answer for another block changes nothing.
+        let stray = child_of(&genesis, 55).header.hash();
+        assert!(
+            s.handle(ConsensusInput::Verified {
+                id: stray,
+                verdict: Ok(())
+            })
+            .is_empty()
         );
+        assert!(s.handle(ConsensusInput::Tick { now_ms: 20_000 }).is_empty());
+    }
+
+    #[test]
+    fn a_failed_build_or_refused_block_is_retried_at_the_next_tick() {
+        let genesis = header(0, 0);
+        let mut s = DevSealer::new(10, ME, &genesis);
+        assert_eq!(s.handle(ConsensusInput::Tick { now_ms: 100 }).len(), 1);
+        s.handle(ConsensusInput::BuildFailed {
+            parent: genesis.hash(),
+            reason: BuildFailure::TooManyPending(64),
+        });
+        assert_eq!(s.handle(ConsensusInput::Tick { now_ms: 101 }).len(), 1);
+        let block = child_of(&genesis, 101);
+        let id = block.header.hash();
+        s.handle(ConsensusInput::Built { block });
+        assert!(
+            s.handle(ConsensusInput::Verified {
+                id,
+                verdict: Err(InvalidBlock::TooManyPending(64))
+            })
+            .is_empty()
+        );
+        assert_eq!(s.handle(ConsensusInput::Tick { now_ms: 102 }).len(), 1);
     }
 
     #[test]
     fn timestamps_increase_even_when_the_clock_goes_back() {
-        let mut s = DevSealer::new(1, Some((3, 10_000)));
-        assert_eq!(
-            s.handle(ConsensusInput::Tick { now_ms: 10_001 }),
-            vec![ConsensusOutput::Propose {
-                height: 4,
-                timestamp_ms: 10_001
-            }]
-        );
-        s.handle(committed(4, 10_001));
+        let head = header(3, 10_000);
+        let mut s = DevSealer::new(1, ME, &head);
+        let four = seal(&mut s, &head, 10_001);
         // The clock stepped back below the last timestamp plus the block time: not due yet.
         assert!(s.handle(ConsensusInput::Tick { now_ms: 9_000 }).is_empty());
-    }
-
-    #[test]
-    fn an_empty_chain_starts_with_genesis_at_once() {
-        let mut s = DevSealer::new(1_000, None);
-        assert_eq!(s.finalized_height(), None);
-        assert_eq!(
-            s.handle(ConsensusInput::Tick { now_ms: 42 }),
-            vec![ConsensusOutput::Propose {
-                height: 0,
-                timestamp_ms: 42
-            }]
-        );
+        let five = seal(&mut s, &four, 10_002);
+        assert_eq!(five.timestamp_ms, 10_002);
         assert!(
             s.handle(ConsensusInput::Message {
-                from: aether_engine::ports::PeerId(vec![1]),
+                from: PeerId(vec![1]),
+                topic: Topic::Proposals,
                 payload: vec![]
             })
             .is_empty()

@@ -15,6 +15,7 @@ use parity_scale_codec::Encode;
 use crate::crypto;
 use crate::gas::mul;
 use crate::ports::{StateReader, StoreError};
+use crate::signatures::VerifiedSignatures;
 use crate::state::{ChangeSet, Overlay};
 use crate::types::{
     Account, Action, Address, BlockEnv, Hash, Receipt, SignedTransaction, Status, Transaction,
@@ -37,6 +38,7 @@ pub struct BlockOutcome {
 #[derive(Clone)]
 pub struct Executor {
     vm: Arc<Vm>,
+    verified: Option<Arc<VerifiedSignatures>>,
 }
 
 /// A transaction whose sender has been established (by signature, or by the caller of a dry run).
@@ -54,7 +56,17 @@ pub struct Checked<'a> {
 impl Executor {
     /// An executor over `vm`.
     pub fn new(vm: Arc<Vm>) -> Self {
-        Self { vm }
+        Self { vm, verified: None }
+    }
+
+    /// An executor over `vm` that skips the signature check of transactions whose hash is in
+    /// `verified` (checked on admission to the pool, or in an earlier block), and records there
+    /// the ones it checks itself. Outcomes are the same with or without it.
+    pub fn with_verified_signatures(vm: Arc<Vm>, verified: Arc<VerifiedSignatures>) -> Self {
+        Self {
+            vm,
+            verified: Some(verified),
+        }
     }
 
     /// The VM.
@@ -76,12 +88,13 @@ impl Executor {
         if rayon::current_thread_index().is_some() {
             // Called from inside the pool: waiting here for pool work could deadlock.
             for (i, chunk) in txs.chunks(PIPELINE_CHUNK).enumerate() {
-                let prepared = prepare(chunk);
+                let prepared = prepare(chunk, self.verified.as_deref());
                 run.execute(self, env, &txs[i * PIPELINE_CHUNK..], prepared)?;
             }
             return Ok(run.finish());
         }
         let (send, recv) = std::sync::mpsc::channel::<(usize, Vec<Prepared>)>();
+        let verified = self.verified.as_deref();
         std::thread::scope(|scope| {
             scope.spawn(move || {
                 use rayon::prelude::*;
@@ -89,7 +102,7 @@ impl Executor {
                     send,
                     |send, (i, chunk)| {
                         // The receiver only hangs up after an error; nothing is lost then.
-                        let _ = send.send((i, prepare(chunk)));
+                        let _ = send.send((i, prepare(chunk, verified)));
                     },
                 );
             });
@@ -152,9 +165,7 @@ impl Executor {
                 ),
             ));
         }
-        let intrinsic = s
-            .tx_base
-            .saturating_add(mul(c.encoded_len as u64, s.tx_per_byte));
+        let intrinsic = s.intrinsic(c.encoded_len);
         if tx.gas_limit < intrinsic {
             return Ok(rejected(
                 c.hash,
@@ -451,23 +462,37 @@ struct Prepared {
     encoded_len: usize,
 }
 
-fn prepare(chunk: &[SignedTransaction]) -> Vec<Prepared> {
-    let items: Vec<_> = chunk
+fn prepare(chunk: &[SignedTransaction], verified: Option<&VerifiedSignatures>) -> Vec<Prepared> {
+    let mut out: Vec<Prepared> = chunk
         .iter()
-        .map(|t| (t.signer, t.tx.signing_payload(), t.signature))
-        .collect();
-    crypto::verify_many_sequential(&items)
-        .into_iter()
-        .zip(chunk)
-        .map(|(signature_ok, t)| {
+        .map(|t| {
             let encoded = t.encode();
+            let hash = Hash::of(&encoded);
             Prepared {
-                signature_ok,
-                hash: Hash::of(&encoded),
+                signature_ok: verified.is_some_and(|v| v.contains(&hash)),
+                hash,
                 encoded_len: encoded.len(),
             }
         })
-        .collect()
+        .collect();
+    let unchecked: Vec<usize> = (0..out.len()).filter(|&i| !out[i].signature_ok).collect();
+    let items: Vec<_> = unchecked
+        .iter()
+        .map(|&i| {
+            let t = &chunk[i];
+            (t.signer, t.tx.signing_payload(), t.signature)
+        })
+        .collect();
+    for (i, ok) in unchecked
+        .into_iter()
+        .zip(crypto::verify_many_sequential(&items))
+    {
+        out[i].signature_ok = ok;
+        if ok && let Some(v) = verified {
+            v.insert(out[i].hash);
+        }
+    }
+    out
 }
 
 /// The state of a block's execution between chunks.

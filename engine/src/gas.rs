@@ -96,6 +96,14 @@ impl GasSchedule {
 }
 
 impl GasSchedule {
+    /// The intrinsic gas of a transaction whose signed SCALE encoding is `encoded_len` bytes:
+    /// charged before anything runs; a gas limit below it is rejected (by the pool and by
+    /// execution alike).
+    pub fn intrinsic(&self, encoded_len: usize) -> u64 {
+        self.tx_base
+            .saturating_add(mul(encoded_len as u64, self.tx_per_byte))
+    }
+
     /// Every price with its field name, in declaration order (for documentation checks and
     /// display).
     pub fn fields(&self) -> Vec<(&'static str, u64)> {

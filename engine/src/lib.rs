@@ -32,11 +32,13 @@ pub mod gas;
 pub mod memory;
 pub mod ports;
 pub mod sandbox;
+pub mod signatures;
 pub mod state;
 pub mod types;
 pub mod vm;
 
 pub use executor::{BlockOutcome, Checked, Executor};
 pub use gas::GasSchedule;
+pub use signatures::VerifiedSignatures;
 pub use types::contract_address;
 pub use vm::Vm;

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aether_consensus::DevSealer;
-use aether_engine::ports::{Consensus, ConsensusInput, ConsensusOutput, Network};
-use aether_engine::types::Address;
+use aether_engine::ports::{BlockId, Consensus, ConsensusInput, ConsensusOutput, Network};
+use aether_engine::types::{Address, Block};
 use aether_net::LocalNetwork;
 use aether_storage::{Store, StoreConfig};
 
-use crate::chain::{Chain, ChainError};
+use crate::chain::{Chain, ChainError, CommittedBlock, now_ms};
 use crate::genesis::Genesis;
 use crate::metrics::Metrics;
 use crate::rpc::{self, RpcContext, RpcLimits};
@@ -91,8 +91,7 @@ pub async fn run(
     let head = chain.head();
     metrics.block(head.height, 0.0, head.gas_used, 0);
     metrics.finalized(chain.finalized_height());
-    let mut consensus =
-        DevSealer::new(config.block_time_ms, Some((head.height, head.timestamp_ms)));
+    let mut consensus = DevSealer::new(config.block_time_ms, config.proposer, &head);
 
     let peers_network = network.clone();
     let (rpc_addr, rpc_handle) = rpc::start(
@@ -143,83 +142,87 @@ pub async fn run(
         metrics: metrics_task.as_ref().map(|(a, _)| *a),
     });
 
+    let (jobs, worker) = ExecutionWorker::start(chain.clone())?;
+    let ExecutionWorker {
+        handle: worker_handle,
+        mut done,
+    } = worker;
     let tick = Duration::from_millis((config.block_time_ms / 4).clamp(5, 50));
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last_expiry = now_ms();
     tokio::pin!(shutdown);
     let result = loop {
+        let mut inputs = Vec::new();
         tokio::select! {
             _ = &mut shutdown => break Ok(()),
-            _ = interval.tick() => {}
+            _ = interval.tick() => {
+                let now = now_ms();
+                inputs.push(ConsensusInput::Tick { now_ms: now });
+                if now.saturating_sub(last_expiry) >= 10_000 {
+                    last_expiry = now;
+                    chain.expire_pool(now);
+                }
+                let (ready, future) = chain.pool_counts();
+                metrics.pool(ready, future);
+            }
+            finished = done.recv() => match finished {
+                None => break Err(NodeError::Task("the block execution thread died".into())),
+                Some(Done::Failed(e)) => break Err(NodeError::Chain(e)),
+                Some(Done::Input(input)) => inputs.push(input),
+                Some(Done::Committed(blocks)) => {
+                    for b in blocks {
+                        metrics.block(
+                            b.header.height,
+                            b.execution_seconds + b.commit_seconds,
+                            b.header.gas_used,
+                            b.transactions,
+                        );
+                        metrics.finalized(b.header.height);
+                        tracing::info!(
+                            height = b.header.height,
+                            txs = b.transactions,
+                            gas = b.header.gas_used,
+                            ms = ((b.execution_seconds + b.commit_seconds) * 1000.0).round() as u64,
+                            hash = %b.header.hash(),
+                            "sealed block"
+                        );
+                        inputs.push(ConsensusInput::Committed { header: b.header });
+                    }
+                }
+            },
         }
-        let now = now_ms();
-        let mut inputs = vec![ConsensusInput::Tick { now_ms: now }];
-        let mut failed = None;
-        while let Some(input) = inputs.pop() {
+        for input in inputs {
             for output in consensus.handle(input) {
                 match output {
-                    ConsensusOutput::Propose { timestamp_ms, .. } => {
-                        // A thread of its own, not the blocking pool RPC calls share, so a
-                        // flood of RPC calls cannot delay blocks.
-                        let producing = chain.clone();
-                        let proposer = config.proposer;
-                        let (done, produced) = tokio::sync::oneshot::channel();
-                        std::thread::Builder::new()
-                            .name("block-production".into())
-                            .spawn(move || {
-                                let _ = done.send(producing.produce(timestamp_ms, proposer));
-                            })
-                            .map_err(|e| NodeError::Task(e.to_string()))?;
-                        let produced = produced.await;
-                        match produced {
-                            Ok(Ok(p)) => {
-                                metrics.block(
-                                    p.header.height,
-                                    p.seconds,
-                                    p.header.gas_used,
-                                    p.transactions,
-                                );
-                                tracing::info!(
-                                    height = p.header.height,
-                                    txs = p.transactions,
-                                    gas = p.header.gas_used,
-                                    ms = (p.seconds * 1000.0).round() as u64,
-                                    hash = %p.header.hash(),
-                                    "sealed block"
-                                );
-                                inputs.push(ConsensusInput::Committed { header: p.header });
-                            }
-                            Ok(Err(e)) => failed = Some(NodeError::Chain(e)),
-                            Err(_) => {
-                                failed =
-                                    Some(NodeError::Task("the block production thread died".into()))
-                            }
-                        }
+                    ConsensusOutput::Build {
+                        parent,
+                        height,
+                        timestamp_ms,
+                        proposer,
+                    } => jobs.send(Job::Build {
+                        parent,
+                        height,
+                        timestamp_ms,
+                        proposer,
+                    }),
+                    ConsensusOutput::Verify { block } => jobs.send(Job::Verify { block }),
+                    ConsensusOutput::Commit { blocks, proof } => {
+                        jobs.send(Job::Commit { blocks, proof })
                     }
-                    ConsensusOutput::Finalized { height } => {
-                        if let Err(e) = chain.finalize(height) {
-                            failed = Some(NodeError::Chain(e));
-                        }
-                        metrics.finalized(height);
+                    ConsensusOutput::Broadcast { topic, payload } => {
+                        network.broadcast(topic, payload)
                     }
-                    ConsensusOutput::Broadcast { payload } => {
-                        network.broadcast("consensus", payload);
+                    ConsensusOutput::Send { to, topic, payload } => {
+                        network.send(&to, topic, payload)
                     }
-                    ConsensusOutput::Send { to, payload } => network.send(&to, payload),
                 }
             }
         }
-        if let Some(e) = failed {
-            break Err(e);
-        }
-        if now.saturating_sub(last_expiry) >= 10_000 {
-            last_expiry = now;
-            chain.expire_pool(now);
-        }
-        let (ready, future) = chain.pool_counts();
-        metrics.pool(ready, future);
     };
+    // Finish the block in progress: the worker ends after its current job.
+    drop(jobs);
+    let _ = tokio::task::spawn_blocking(move || worker_handle.join()).await;
     tracing::info!("stopping: closing the RPC server and the database");
     let _ = rpc_handle.stop();
     rpc_handle.stopped().await;
@@ -231,8 +234,104 @@ pub async fn run(
     result
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+/// A job for the execution thread: what consensus asked of the node.
+enum Job {
+    Build {
+        parent: BlockId,
+        height: u64,
+        timestamp_ms: u64,
+        proposer: Address,
+    },
+    Verify {
+        block: Block,
+    },
+    Commit {
+        blocks: Vec<BlockId>,
+        proof: Vec<u8>,
+    },
+}
+
+/// What the execution thread hands back.
+enum Done {
+    /// An answer for consensus.
+    Input(ConsensusInput),
+    /// Blocks committed (consensus hears of each).
+    Committed(Vec<CommittedBlock>),
+    /// The chain failed (storage, say): the node stops.
+    Failed(ChainError),
+}
+
+/// Sends jobs to the execution thread.
+struct Jobs(std::sync::mpsc::Sender<Job>);
+
+impl Jobs {
+    fn send(&self, job: Job) {
+        // The thread only hangs up after it failed, which `Done` reports.
+        let _ = self.0.send(job);
+    }
+}
+
+/// The thread that builds, verifies and commits blocks, off the consensus loop: a thread of
+/// its own, not the blocking pool RPC calls share, so a flood of RPC calls cannot delay blocks.
+struct ExecutionWorker {
+    handle: std::thread::JoinHandle<()>,
+    done: tokio::sync::mpsc::UnboundedReceiver<Done>,
+}
+
+impl ExecutionWorker {
+    fn start(chain: Arc<Chain>) -> Result<(Jobs, Self), NodeError> {
+        let (jobs, inbox) = std::sync::mpsc::channel::<Job>();
+        let (results, done) = tokio::sync::mpsc::unbounded_channel();
+        let handle = std::thread::Builder::new()
+            .name("block-execution".into())
+            .spawn(move || {
+                for job in inbox {
+                    let finished = run_job(&chain, job);
+                    let failed = matches!(finished, Done::Failed(_));
+                    if results.send(finished).is_err() || failed {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| NodeError::Task(e.to_string()))?;
+        Ok((Jobs(jobs), Self { handle, done }))
+    }
+}
+
+fn run_job(chain: &Chain, job: Job) -> Done {
+    let answer = match job {
+        Job::Build {
+            parent,
+            height,
+            timestamp_ms,
+            proposer,
+        } => chain
+            .build(parent, height, timestamp_ms, proposer)
+            .map(|built| match built {
+                Ok(block) => ConsensusInput::Built { block },
+                Err(reason) => {
+                    tracing::warn!(%parent, %reason, "could not build a block");
+                    ConsensusInput::BuildFailed { parent, reason }
+                }
+            }),
+        Job::Verify { block } => {
+            let id = block.header.hash();
+            chain.verify(&block, now_ms()).map(|verdict| {
+                if let Err(reason) = &verdict {
+                    tracing::warn!(block = %id, %reason, "refused an invalid block");
+                }
+                ConsensusInput::Verified { id, verdict }
+            })
+        }
+        Job::Commit { blocks, proof } => {
+            return match chain.commit(&blocks, &proof) {
+                Ok(committed) => Done::Committed(committed),
+                Err(e) => Done::Failed(e),
+            };
+        }
+    };
+    match answer {
+        Ok(input) => Done::Input(input),
+        Err(e) => Done::Failed(e),
+    }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use parity_db::{BTreeIterator, ColId, Db, Options};
 
 use crate::error::{Result, StorageError};
-use crate::layout::{COLUMN_NAMES, COLUMNS, column_options};
+use crate::layout::{COLUMN_NAMES, COLUMNS, COLUMNS_LAYOUT_1, column_options};
 
 /// One write of a commit: `Some(value)` sets, `None` removes.
 pub type Write = (ColId, Vec<u8>, Option<Vec<u8>>);
@@ -21,6 +21,7 @@ impl Database {
     /// Opens the database at `path`, creating it when `create` is set.
     pub fn open(path: &Path, create: bool) -> Result<Self> {
         check_index_files(path)?;
+        add_missing_columns(path)?;
         let mut options = Options::with_columns(path, COLUMNS);
         options.columns = column_options();
         let opened = if create {
@@ -83,6 +84,50 @@ impl Database {
 /// The name of a column, for messages.
 pub fn column_name(col: ColId) -> &'static str {
     COLUMN_NAMES.get(col as usize).copied().unwrap_or("unknown")
+}
+
+/// Upgrades ParityDB's metadata of a layout-1 database (columns 0 to 13, exactly as this build
+/// configures them) to the current columns: the added column ([`crate::layout::PROOFS`]) starts
+/// empty. Any other column configuration is left for ParityDB to refuse. The database is opened
+/// with its old columns first, so that ParityDB replays its log, and the new metadata is written
+/// to a temporary file, synced and renamed over the old: a crash leaves the old metadata or the
+/// new, and the upgrade runs again on the next open if it did not finish.
+fn add_missing_columns(path: &Path) -> Result<()> {
+    let db_error = |source| StorageError::Db {
+        path: path.to_path_buf(),
+        source,
+    };
+    let io_error = |file: &Path| {
+        let file = file.to_path_buf();
+        move |source| StorageError::Io { path: file, source }
+    };
+    let Some(meta) = Options::load_metadata(path).map_err(db_error)? else {
+        return Ok(());
+    };
+    let all = column_options();
+    let old = COLUMNS_LAYOUT_1 as usize;
+    if meta.columns.len() != old || meta.columns[..] != all[..old] {
+        return Ok(());
+    }
+    let mut options = Options::with_columns(path, COLUMNS_LAYOUT_1);
+    options.columns = all[..old].to_vec();
+    drop(Db::open(&options).map_err(db_error)?);
+    options.columns = all;
+    options.salt = Some(meta.salt);
+    let tmp = path.join("metadata.upgrade");
+    options
+        .write_metadata_file_with_version(&tmp, &meta.salt, Some(meta.version))
+        .map_err(db_error)?;
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(io_error(&tmp))?;
+    let target = path.join("metadata");
+    std::fs::rename(&tmp, &target).map_err(io_error(&target))?;
+    std::fs::File::open(path)
+        .and_then(|d| d.sync_all())
+        .map_err(io_error(path))?;
+    tracing::info!(path = %path.display(), "added the commit-proof column (layout 1 to 2)");
+    Ok(())
 }
 
 /// ParityDB silently re-extends a truncated index file on open, losing the entries it held.

@@ -49,6 +49,23 @@ pub enum StorageError {
         /// Why.
         reason: String,
     },
+    /// A pending state no longer extends the committed chain: a block at one of its heights
+    /// was committed that is not its ancestor (the head moved on another branch), so neither
+    /// its root nor its reads mean anything for this chain any more. Drop it.
+    #[error(
+        "pending state at height {version} no longer extends the committed chain (head: {})",
+        head.map_or_else(|| "none".to_string(), |h| format!("height {h}"))
+    )]
+    StalePending {
+        /// The pending state's version (its block's height).
+        version: u64,
+        /// The committed head's height.
+        head: Option<u64>,
+    },
+    /// A pending state computed by another store handle (another open of this database, or
+    /// another database) was passed to this one.
+    #[error("database {0}: the pending state was computed by another store handle")]
+    ForeignPending(PathBuf),
     /// The state at this height is not kept (pruned, or above the head).
     #[error("state at height {0} is not available (pruned, or not committed yet)")]
     Unavailable(u64),

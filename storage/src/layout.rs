@@ -4,7 +4,15 @@
 use parity_db::{ColId, ColumnOptions, CompressionType};
 
 /// Version of this layout, stored under [`meta::LAYOUT`]. Bumped on any incompatible change.
-pub const LAYOUT_VERSION: u32 = 1;
+///
+/// - 1: columns 0 to 13.
+/// - 2: adds [`PROOFS`]. A layout-1 database is upgraded in place when opened (the column is
+///   added to ParityDB's metadata, then the layout record is set to 2); a build that reads
+///   layout 1 cannot open it afterwards.
+pub const LAYOUT_VERSION: u32 = 2;
+
+/// The layout version that [`LAYOUT_VERSION`] upgrades in place on open.
+pub const UPGRADABLE_LAYOUT_VERSION: u32 = 1;
 
 /// Small records: layout version, head, oldest kept state, pruning progress, restore marker.
 pub const META: ColId = 0;
@@ -34,8 +42,12 @@ pub const TX_INDEX: ColId = 11;
 pub const EVENTS: ColId = 12;
 /// Consensus metadata: opaque keys and values owned by the consensus adapter.
 pub const CONSENSUS: ColId = 13;
+/// Commit proofs (layout 2): BE(height) → the opaque proof the block was committed with.
+pub const PROOFS: ColId = 14;
 /// Number of columns.
-pub const COLUMNS: u8 = 14;
+pub const COLUMNS: u8 = 15;
+/// Number of columns of layout 1 (all but [`PROOFS`]).
+pub const COLUMNS_LAYOUT_1: u8 = 14;
 
 /// Names of the columns, by id, for error messages and docs.
 pub const COLUMN_NAMES: [&str; COLUMNS as usize] = [
@@ -53,6 +65,7 @@ pub const COLUMN_NAMES: [&str; COLUMNS as usize] = [
     "tx_index",
     "events",
     "consensus",
+    "proofs",
 ];
 
 /// Keys in [`META`].

@@ -14,6 +14,9 @@
 //!   topic ([`Store::events`]) and consensus metadata;
 //! - [`durable::DurableRecord`]: a small record in its own file, fsync'd before a write
 //!   returns (consensus safety data, which ParityDB's delayed sync cannot hold);
+//! - pending blocks: the state update of an executed, uncommitted block computed over its
+//!   uncommitted ancestors ([`Store::speculate`]), read ([`Store::pending_view`]) and committed
+//!   later without hashing again ([`Store::commit_pending`], with the consensus commit proof);
 //! - snapshots: the state at a height in one file, restored onto an empty directory with the
 //!   root checked chunk by chunk ([`restore_snapshot`]).
 //!
@@ -52,6 +55,7 @@ pub mod durable;
 mod error;
 mod hasher;
 pub mod layout;
+mod pending;
 mod proof;
 mod snapshot;
 mod state_key;
@@ -61,6 +65,7 @@ mod view;
 
 pub use blocks::{EventFilter, EventRecord, MAX_EVENTS_SCANNED};
 pub use error::{Result, StorageError};
+pub use pending::{PendingState, PendingView};
 pub use proof::{ProofError, StateProof};
 pub use snapshot::{
     CHUNK_BYTES, CHUNK_ENTRIES, SnapshotHeader, SnapshotInfo, SnapshotListing, file_name,

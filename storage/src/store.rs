@@ -7,14 +7,14 @@ use std::sync::{Arc, Mutex, RwLock};
 use aether_engine::ports::ExecutedBlock;
 use aether_engine::state::ChangeSet;
 use aether_engine::types::{BlockHeader, Hash};
-use jmt::storage::TreeUpdateBatch;
 use parity_scale_codec::{Decode, Encode};
 
 use crate::db::{Database, Write};
 use crate::error::{Result, StorageError};
 use crate::hasher::StateTree;
 use crate::layout::{self, meta};
-use crate::state_key::{StateKey, writes_of};
+use crate::pending::{Layer, PendingState};
+use crate::state_key::StateKey;
 use crate::tree::{self, NodeReader};
 
 /// How a store keeps history.
@@ -44,25 +44,9 @@ pub(crate) struct Head {
     pub hash: Hash,
 }
 
-/// A tree update computed for a change set, kept so that committing the block it was computed
-/// for does not compute it again.
-struct Prepared {
-    version: u64,
-    changes: Hash,
-    plan: Plan,
-}
-
-/// A change set made ready for the database.
-#[derive(Clone)]
-struct Plan {
-    /// Writes that change something (removals of absent keys dropped), with the version of
-    /// the entry each replaces in its latest column, if any.
-    writes: Vec<(StateKey, Option<Vec<u8>>, Option<u64>)>,
-    root: [u8; 32],
-    batch: TreeUpdateBatch,
-}
-
 pub(crate) struct Inner {
+    /// Tells the pending states of this handle from those of another ([`next_store_id`]).
+    pub id: u64,
     pub db: Database,
     pub config: StoreConfig,
     pub head: RwLock<Option<Head>>,
@@ -71,7 +55,15 @@ pub(crate) struct Inner {
     /// The next version whose stale list is to be pruned.
     pruned_below: AtomicU64,
     commit_lock: Mutex<()>,
-    prepared: Mutex<Option<Prepared>>,
+    /// The pending state [`Store::root_after`] computed last, which [`Store::commit`] uses when
+    /// given the same changes at the same height (callers that do not keep pending states).
+    prepared: Mutex<Option<Arc<PendingState>>>,
+}
+
+/// A new store-handle id: pending states carry the id of the handle that computed them.
+fn next_store_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Aether's persistent store: state (with its Merkle root and history), blocks, receipts and
@@ -110,7 +102,14 @@ impl Store {
             Some(bytes) => {
                 let found =
                     u32::decode(&mut &bytes[..]).map_err(|e| db.corrupt("meta/layout", e))?;
-                if found != layout::LAYOUT_VERSION {
+                if found == layout::UPGRADABLE_LAYOUT_VERSION {
+                    // `Database::open` added the columns layout 1 lacks; nothing else differs.
+                    db.commit(vec![(
+                        layout::META,
+                        meta::LAYOUT.to_vec(),
+                        Some(layout::LAYOUT_VERSION.encode()),
+                    )])?;
+                } else if found != layout::LAYOUT_VERSION {
                     return Err(StorageError::Version {
                         path: path.to_path_buf(),
                         found,
@@ -159,6 +158,7 @@ impl Store {
         }
         Ok(Self {
             inner: Arc::new(Inner {
+                id: next_store_id(),
                 db,
                 config,
                 head: RwLock::new(head),
@@ -190,75 +190,117 @@ impl Store {
         self.inner.oldest.load(Ordering::Acquire)
     }
 
-    /// The state root the head would have after `changes`, computed without writing. The
-    /// result is kept, so committing the block built from it reuses the work.
+    /// The state root the head would have after `changes`, computed without writing: the root
+    /// of [`Store::speculate`] on the head. The pending state is kept, so that [`Store::commit`]
+    /// of the block built from it reuses the work (for callers that do not keep pending states
+    /// themselves; a later call replaces it).
     pub fn root_after(&self, changes: &ChangeSet) -> Result<Hash> {
-        let version = self.inner.next_height();
-        let plan = self.inner.plan(changes, version)?;
-        let root = Hash(plan.root);
-        *lock(&self.inner.prepared) = Some(Prepared {
-            version,
-            changes: changes.hash(),
-            plan,
-        });
+        let pending = self.speculate(None, changes)?;
+        let root = pending.root();
+        *lock(&self.inner.prepared) = Some(pending);
         Ok(root)
     }
 
-    /// Commits an executed block: block, state changes, receipts and indexes in one atomic
-    /// write. The block must extend the head and carry the state root of its changes.
+    /// Commits an executed block on the head: block, state changes, receipts and indexes in
+    /// one atomic write. The block must extend the head and carry the state root of its
+    /// changes. Stores no commit proof ([`Store::commit_proof`] answers `None`). Equivalent to
+    /// [`Store::speculate`] on the head followed by [`Store::commit_pending`], reusing the
+    /// pending state of the last [`Store::root_after`] when it was computed for these changes.
     pub fn commit(&self, executed: &ExecutedBlock) -> Result<()> {
+        let _guard = lock(&self.inner.commit_lock);
+        self.inner.check_extends(executed)?;
+        let height = executed.block.header.height;
+        let cached = lock(&self.inner.prepared).take().filter(|p| {
+            p.version() == height
+                && !p.is_committed()
+                && p.changes_hash() == executed.changes.hash()
+        });
+        let pending = match cached {
+            Some(p) => p,
+            None => self.speculate(None, &executed.changes)?,
+        };
+        self.commit_locked(executed, &pending, None)
+    }
+
+    /// Commits an executed block from its pending state: the block must extend the head
+    /// (height head + 1, parent hash the head's hash, a receipt per transaction), `pending`
+    /// must be the state [`Store::speculate`] computed for its changes (same height, same
+    /// change set, its root the header's `state_root`) and `pending`'s parent must be
+    /// committed already (or it was computed on the head). Writes the tree update computed
+    /// then (no hashing again), the latest values, history and stale lists, the block, its
+    /// receipts and indexes, and `proof` (the consensus commit certificate, opaque here), all
+    /// in one atomic ParityDB commit.
+    ///
+    /// On success `pending` is marked committed and releases its tree update, its writes and
+    /// its parent: its children keep working (they read what it wrote from the database) and
+    /// no longer hold memory for it; views taken before keep their own reference to its
+    /// update until they are dropped. Errors: [`StorageError::InvalidBlock`] when the block or pending state does not fit,
+    /// [`StorageError::StalePending`] when `pending` does not extend the head (another block
+    /// was committed at its height or its parent's), [`StorageError::ForeignPending`] for a
+    /// pending state of another store handle. Nothing is written on error.
+    pub fn commit_pending(
+        &self,
+        executed: &ExecutedBlock,
+        pending: &PendingState,
+        proof: &[u8],
+    ) -> Result<()> {
+        let _guard = lock(&self.inner.commit_lock);
+        self.inner.check_extends(executed)?;
+        self.commit_locked(executed, pending, Some(proof))
+    }
+
+    /// The commit proof stored with the block at `height`: `None` when the block was committed
+    /// without one ([`Store::commit`], a database of layout 1, the block a snapshot restored
+    /// the store at) or there is no block there.
+    pub fn commit_proof(&self, height: u64) -> Result<Option<Vec<u8>>> {
+        self.inner.db.get(layout::PROOFS, &height.to_be_bytes())
+    }
+
+    /// The rest of a commit, under the commit lock, once the block is known to extend the head.
+    fn commit_locked(
+        &self,
+        executed: &ExecutedBlock,
+        pending: &PendingState,
+        proof: Option<&[u8]>,
+    ) -> Result<()> {
         let inner = &self.inner;
-        let _guard = lock(&inner.commit_lock);
         let header = &executed.block.header;
         let height = header.height;
         let refuse = |reason: String| StorageError::InvalidBlock { height, reason };
-        match inner.head() {
-            None if height != 0 && inner.oldest.load(Ordering::Acquire) == 0 => {
-                return Err(refuse(format!(
-                    "the store is empty, so the first block must have height 0, not {height}"
-                )));
-            }
-            None => {}
-            Some(head) => {
-                if height != head.header.height + 1 {
-                    return Err(refuse(format!(
-                        "the head is at height {}, so the next block must have height {}",
-                        head.header.height,
-                        head.header.height + 1
-                    )));
-                }
-                if header.parent_hash != head.hash {
-                    return Err(refuse(format!(
-                        "its parent is {} but the head is {}",
-                        header.parent_hash, head.hash
-                    )));
-                }
-            }
+        if pending.store_id() != inner.id {
+            return Err(StorageError::ForeignPending(inner.db.path().to_path_buf()));
         }
-        if executed.receipts.len() != executed.block.transactions.len() {
+        if pending.version() != height {
             return Err(refuse(format!(
-                "{} receipts for {} transactions",
-                executed.receipts.len(),
-                executed.block.transactions.len()
+                "its pending state is for height {}",
+                pending.version()
             )));
         }
-        let cached = lock(&inner.prepared).take().filter(|p| p.version == height);
-        let plan = match cached {
-            Some(p) if p.changes == executed.changes.hash() => p.plan,
-            _ => inner.plan(&executed.changes, height)?,
-        };
-        if plan.root != header.state_root.0 {
+        if pending.changes_hash() != executed.changes.hash() {
+            return Err(refuse(
+                "its changes are not those its pending state was computed from".into(),
+            ));
+        }
+        if pending.root() != header.state_root {
             return Err(refuse(format!(
                 "its state root is {} but its changes give {}",
                 header.state_root,
-                Hash(plan.root)
+                pending.root()
             )));
         }
+        let layer = inner.layer_to_commit(pending)?;
 
-        let mut writes = Vec::with_capacity(plan.batch.node_batch.nodes().len() * 2 + 64);
-        inner.state_writes(&plan, height, &mut writes)?;
+        let mut writes = Vec::with_capacity(layer.batch.node_batch.nodes().len() * 2 + 64);
+        let rewritten = inner.state_writes(&layer, &mut writes)?;
         let hash = header.hash();
         crate::blocks::block_writes(executed, hash, &mut writes);
+        if let Some(proof) = proof {
+            writes.push((
+                layout::PROOFS,
+                height.to_be_bytes().to_vec(),
+                Some(proof.to_vec()),
+            ));
+        }
         writes.push((
             layout::META,
             meta::HEAD.to_vec(),
@@ -269,11 +311,6 @@ impl Store {
         let mut oldest = inner.oldest.load(Ordering::Acquire);
         if history != u64::MAX && height + 1 > history {
             oldest = oldest.max(height + 1 - history);
-            let rewritten: std::collections::HashSet<(u8, Vec<u8>)> = plan
-                .writes
-                .iter()
-                .map(|(k, _, _)| latest_location(k))
-                .collect();
             // The list of this very version is in this commit: it is pruned by a later one.
             let up_to = oldest.min(height - 1);
             pruned_below = Some(inner.prune(up_to, &rewritten, &mut writes)?);
@@ -283,12 +320,25 @@ impl Store {
         // makes a commit visible at once); raising it early is harmless if the commit fails.
         inner.oldest.fetch_max(oldest, Ordering::AcqRel);
         inner.db.commit(writes)?;
-        *inner.head.write().unwrap_or_else(|p| p.into_inner()) = Some(Head {
-            header: header.clone(),
-            hash,
-        });
+        drop(layer);
+        let released = {
+            let mut head = inner.head.write().unwrap_or_else(|p| p.into_inner());
+            *head = Some(Head {
+                header: header.clone(),
+                hash,
+            });
+            // Under the head lock: whoever reads the head and then this mark sees both or
+            // neither.
+            pending.mark_committed(hash)
+        };
+        // The layer and the parent are dropped outside the head lock.
+        drop(released);
         if let Some(p) = pruned_below {
             inner.pruned_below.store(p, Ordering::Release);
+        }
+        let mut prepared = lock(&inner.prepared);
+        if prepared.as_ref().is_some_and(|p| p.version() <= height) {
+            *prepared = None;
         }
         Ok(())
     }
@@ -297,10 +347,6 @@ impl Store {
 impl Inner {
     pub fn head(&self) -> Option<Head> {
         self.head.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    pub fn next_height(&self) -> u64 {
-        self.head().map_or(0, |h| h.header.height + 1)
     }
 
     /// The latest-column entry of `key`: the version that wrote it and the value (`None` for a
@@ -324,38 +370,64 @@ impl Inner {
         }
     }
 
-    fn plan(&self, changes: &ChangeSet, version: u64) -> Result<Plan> {
-        let mut writes = Vec::with_capacity(changes.len());
-        for (key, value) in writes_of(changes) {
-            let previous = self.latest(&key)?;
-            let exists = matches!(previous, Some((_, Some(_))));
-            if value.is_none() && !exists {
-                continue;
+    /// Checks that `executed` extends the head: its height and parent hash, and a receipt per
+    /// transaction.
+    fn check_extends(&self, executed: &ExecutedBlock) -> Result<()> {
+        let header = &executed.block.header;
+        let height = header.height;
+        let refuse = |reason: String| StorageError::InvalidBlock { height, reason };
+        match self.head() {
+            None if height != 0 && self.oldest.load(Ordering::Acquire) == 0 => {
+                return Err(refuse(format!(
+                    "the store is empty, so the first block must have height 0, not {height}"
+                )));
             }
-            writes.push((key, value, previous.map(|(v, _)| v)));
+            None => {}
+            Some(head) => {
+                if Some(height) != head.header.height.checked_add(1) {
+                    return Err(refuse(format!(
+                        "the head is at height {}, so the next block must have height {}",
+                        head.header.height,
+                        head.header.height.saturating_add(1)
+                    )));
+                }
+                if header.parent_hash != head.hash {
+                    return Err(refuse(format!(
+                        "its parent is {} but the head is {}",
+                        header.parent_hash, head.hash
+                    )));
+                }
+            }
         }
-        let tree_writes: Vec<_> = writes
-            .iter()
-            .map(|(k, v, _)| (k.clone(), v.clone()))
-            .collect();
-        let (root, batch) = tree::update(&self.db, &tree_writes, version)?;
-        // (tree::update names the database in its errors)
-        Ok(Plan {
-            writes,
-            root,
-            batch,
-        })
+        if executed.receipts.len() != executed.block.transactions.len() {
+            return Err(refuse(format!(
+                "{} receipts for {} transactions",
+                executed.receipts.len(),
+                executed.block.transactions.len()
+            )));
+        }
+        Ok(())
     }
 
-    fn state_writes(&self, plan: &Plan, version: u64, out: &mut Vec<Write>) -> Result<()> {
-        for (node_key, node) in plan.batch.node_batch.nodes() {
+    /// Adds to `out` the state writes of committing `layer` on the head: its tree nodes and
+    /// leaf values as computed, the latest columns, and the stale list of its version. Returns
+    /// the latest-column entries written. The version each write replaces is read from the
+    /// latest columns now, when the layer's parent is the head.
+    fn state_writes(
+        &self,
+        layer: &Layer,
+        out: &mut Vec<Write>,
+    ) -> Result<std::collections::HashSet<(u8, Vec<u8>)>> {
+        let version = layer.version;
+        let batch = &layer.batch;
+        for (node_key, node) in batch.node_batch.nodes() {
             out.push((
                 layout::TREE_NODES,
                 borsh::to_vec(node_key).map_err(|e| StorageError::Tree(e.to_string()))?,
                 Some(borsh::to_vec(node).map_err(|e| StorageError::Tree(e.to_string()))?),
             ));
         }
-        for ((v, key_hash), leaf) in plan.batch.node_batch.values() {
+        for ((v, key_hash), leaf) in batch.node_batch.values() {
             out.push((
                 layout::TREE_VALUES,
                 layout::tree_value_key(&key_hash.0, *v).to_vec(),
@@ -363,28 +435,30 @@ impl Inner {
             ));
         }
         let mut stale = StaleList::default();
-        for entry in &plan.batch.stale_node_index_batch {
+        for entry in &batch.stale_node_index_batch {
             stale.nodes.push(
                 borsh::to_vec(&entry.node_key).map_err(|e| StorageError::Tree(e.to_string()))?,
             );
         }
-        if plan.batch.stale_node_index_batch.is_empty() && version > 0 {
+        if batch.stale_node_index_batch.is_empty() && version > 0 {
             // Nothing changed: jmt copied the previous root to this version without marking
             // the previous one stale.
             stale.nodes.push(layout::tree_root_key(version - 1));
         }
-        for (key, value, previous) in &plan.writes {
+        let mut rewritten = std::collections::HashSet::with_capacity(layer.writes.len());
+        for (key, value) in &layer.writes {
             let key_hash = key.key_hash();
-            if let Some(previous) = previous {
+            if let Some((previous, _)) = self.latest(key)? {
                 stale
                     .values
-                    .push(layout::tree_value_key(&key_hash.0, *previous));
+                    .push(layout::tree_value_key(&key_hash.0, previous));
             }
             let (col, db_key) = latest_location(key);
             if value.is_none() {
                 stale.tombstones.push((key_hash.0, col, db_key.clone()));
             }
-            out.push((col, db_key, Some((version, value).encode())));
+            out.push((col, db_key.clone(), Some((version, value).encode())));
+            rewritten.insert((col, db_key));
         }
         if !stale.is_empty() {
             out.push((
@@ -393,7 +467,7 @@ impl Inner {
                 Some(stale.encode()),
             ));
         }
-        Ok(())
+        Ok(rewritten)
     }
 
     /// Adds to `out` the removal of what the stale lists of versions up to `oldest` name, for

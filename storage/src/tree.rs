@@ -1,7 +1,7 @@
 //! The state tree's view of the database: [`jmt::storage::TreeReader`] over ParityDB, and how a
 //! change set becomes a tree update.
 
-use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
+use jmt::storage::{LeafNode, Node, NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue, Version};
 use parity_scale_codec::Decode;
 
@@ -9,7 +9,6 @@ use crate::db::Database;
 use crate::error::{Result, StorageError};
 use crate::hasher::StateTree;
 use crate::layout::{TREE_NODES, TREE_VALUES, tree_value_key};
-use crate::state_key::StateKey;
 
 /// Reads tree nodes and leaf values from the database.
 pub struct NodeReader<'a>(pub &'a Database);
@@ -59,21 +58,6 @@ impl Database {
             _ => Ok(None),
         }
     }
-}
-
-/// Computes the tree update of applying `writes` on top of the tree at `version - 1`.
-pub fn update(
-    db: &Database,
-    writes: &[(StateKey, Option<Vec<u8>>)],
-    version: Version,
-) -> Result<([u8; 32], TreeUpdateBatch)> {
-    let reader = NodeReader(db);
-    let tree = StateTree::new(&reader);
-    let set = writes
-        .iter()
-        .map(|(k, v)| (k.key_hash(), v.as_ref().map(|v| k.leaf_value(v))));
-    let (root, batch) = guarded(db, version, || tree.put_value_set(set, version))?;
-    Ok((root.0, batch))
 }
 
 /// Runs a jmt operation on the tree at `version`: jmt panics on some missing or damaged nodes

@@ -41,6 +41,11 @@ impl Store {
 }
 
 impl StateView {
+    /// A view at `height`, unchecked (reads check it).
+    pub(crate) fn pinned(inner: Arc<Inner>, height: Option<u64>) -> Self {
+        Self { inner, height }
+    }
+
     /// The height this view reads at (`None`: before the first block).
     pub fn height(&self) -> Option<u64> {
         self.height

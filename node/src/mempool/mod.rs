@@ -21,8 +21,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::sync::Arc;
 
-use aether_engine::GasSchedule;
 use aether_engine::types::{Account, Action, Address, Hash, SignedTransaction};
+use aether_engine::{GasSchedule, VerifiedSignatures};
 use parity_scale_codec::Encode;
 
 pub use rejection::Rejection;
@@ -243,6 +243,25 @@ impl Mempool {
         })
     }
 
+    /// As [`Mempool::precheck`], skipping the signature check of a transaction whose hash is
+    /// in `verified` and recording there the ones it checks.
+    pub fn precheck_cached(
+        config: &PoolConfig,
+        tx: SignedTransaction,
+        verified: &VerifiedSignatures,
+    ) -> Result<Prechecked, Rejection> {
+        let bytes = tx.encoded_size();
+        check_static(config, &tx, bytes)?;
+        let hash = tx.hash();
+        if !verified.contains(&hash) {
+            if !tx.verify_signature() {
+                return Err(Rejection::BadSignature);
+            }
+            verified.insert(hash);
+        }
+        Ok(Prechecked { hash, tx, bytes })
+    }
+
     /// Admits a prechecked transaction: duplicate, nonce, replacement, funds and limits.
     pub fn admit(
         &mut self,
@@ -388,10 +407,7 @@ fn check_static(c: &PoolConfig, tx: &SignedTransaction, bytes: usize) -> Result<
             got: tx.tx.chain_id,
         });
     }
-    let intrinsic = c
-        .gas
-        .tx_base
-        .saturating_add(c.gas.tx_per_byte.saturating_mul(bytes as u64));
+    let intrinsic = c.gas.intrinsic(bytes);
     if tx.tx.gas_limit < intrinsic {
         return Err(Rejection::GasLimitBelowIntrinsic {
             gas_limit: tx.tx.gas_limit,
@@ -518,6 +534,18 @@ impl Mempool {
     /// Ready transactions for a block: best gas price first, each sender's in nonce order,
     /// while their gas limits fit in `gas_limit` and at most `max_count`.
     pub fn ready(&self, gas_limit: u64, max_count: usize) -> Vec<Arc<SignedTransaction>> {
+        self.ready_skipping(gas_limit, max_count, |_| false)
+    }
+
+    /// As [`Mempool::ready`], passing over the transactions `skip` names (those already in
+    /// the pending blocks a new block builds on): they take no gas or count, and the sender's
+    /// later transactions follow them.
+    pub fn ready_skipping(
+        &self,
+        gas_limit: u64,
+        max_count: usize,
+        skip: impl Fn(&Hash) -> bool,
+    ) -> Vec<Arc<SignedTransaction>> {
         let mut heap = BinaryHeap::new();
         for (sender, q) in &self.senders {
             if let Some(hash) = q.by_nonce.get(&q.account_nonce) {
@@ -532,17 +560,25 @@ impl Mempool {
                 break;
             }
             let q = &self.senders[&sender];
-            let tx = &self.txs[&q.by_nonce[&nonce]];
+            let hash = q.by_nonce[&nonce];
+            let tx = &self.txs[&hash];
+            let push_next = |heap: &mut BinaryHeap<_>| {
+                if let Some(next) = q.by_nonce.get(&(nonce + 1)) {
+                    let next_tx = &self.txs[next];
+                    heap.push((next_tx.price(), Reverse(next_tx.seq), sender, nonce + 1));
+                }
+            };
+            if skip(&hash) {
+                push_next(&mut heap);
+                continue;
+            }
             if tx.tx.tx.gas_limit > gas_left {
                 // This sender's chain stops here; others may still fit.
                 continue;
             }
             gas_left -= tx.tx.tx.gas_limit;
             out.push(tx.tx.clone());
-            if let Some(next) = q.by_nonce.get(&(nonce + 1)) {
-                let next_tx = &self.txs[next];
-                heap.push((next_tx.price(), Reverse(next_tx.seq), sender, nonce + 1));
-            }
+            push_next(&mut heap);
         }
         out
     }

@@ -43,6 +43,16 @@ pub fn chain(e: ChainError) -> ErrorObjectOwned {
         ChainError::Storage(e) => {
             ErrorObjectOwned::owned(STORAGE_FAILURE, e.to_string(), None::<()>)
         }
+        ChainError::State(aether_engine::ports::StoreError::Unavailable(h)) => {
+            ErrorObjectOwned::owned(
+                STATE_UNAVAILABLE,
+                format!("state at height {h} is not available (pruned, or not committed yet)"),
+                None::<()>,
+            )
+        }
+        e @ ChainError::State(_) => {
+            ErrorObjectOwned::owned(STORAGE_FAILURE, e.to_string(), None::<()>)
+        }
         e @ ChainError::EngineFault => {
             ErrorObjectOwned::owned(ENGINE_FAULT, e.to_string(), None::<()>)
         }

@@ -165,7 +165,7 @@ pub fn module(
         let height: Option<u64> = seq.optional_next().map_err(bad)?;
         let view = view_at(ctx, height)?;
         let account = aether_engine::ports::StateReader::account(&view, &address)
-            .map_err(|e| errors::chain(crate::chain::ChainError::Execution(e.to_string())))?;
+            .map_err(|e| errors::chain(e.into()))?;
         Ok(account.as_ref().map_or(Value::Null, json::account))
     })?;
     method(&mut m, "state_getBalance", |p, ctx| {
@@ -213,23 +213,19 @@ pub fn module(
         let mut seq = p.sequence();
         let height: u64 = seq.next().map_err(bad)?;
         let full: Option<bool> = seq.optional_next().map_err(bad)?;
-        let block =
-            aether_engine::ports::BlockReader::block_by_height(ctx.chain.store(), height)
-                .map_err(|e| errors::chain(crate::chain::ChainError::Execution(e.to_string())))?;
+        let block = ctx.chain.block_by_height(height).map_err(errors::chain)?;
         Ok(block.map_or(Value::Null, |b| json::block(&b, full.unwrap_or(false))))
     })?;
     method(&mut m, "chain_getBlockByHash", |p, ctx| {
         let mut seq = p.sequence();
         let hash: Hash = parsed(&mut seq, "block hash")?;
         let full: Option<bool> = seq.optional_next().map_err(bad)?;
-        let block = aether_engine::ports::BlockReader::block_by_hash(ctx.chain.store(), &hash)
-            .map_err(|e| errors::chain(crate::chain::ChainError::Execution(e.to_string())))?;
+        let block = ctx.chain.block_by_hash(&hash).map_err(errors::chain)?;
         Ok(block.map_or(Value::Null, |b| json::block(&b, full.unwrap_or(false))))
     })?;
     method(&mut m, "chain_getReceipt", |p, ctx| {
         let hash: Hash = parsed(&mut p.sequence(), "transaction hash")?;
-        let found = aether_engine::ports::BlockReader::receipt(ctx.chain.store(), &hash)
-            .map_err(|e| errors::chain(crate::chain::ChainError::Execution(e.to_string())))?;
+        let found = ctx.chain.receipt(&hash).map_err(errors::chain)?;
         Ok(found.map_or(Value::Null, |(h, r)| json::receipt(&r, Some(h))))
     })?;
     method(&mut m, "chain_getLogs", |p, ctx| {

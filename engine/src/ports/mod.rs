@@ -10,6 +10,16 @@ use std::sync::Arc;
 use crate::state::ChangeSet;
 use crate::types::{Account, Address, Block, BlockHeader, Hash, Receipt};
 
+mod consensus;
+mod network;
+
+pub use consensus::{
+    BlockId, BuildFailure, Consensus, ConsensusInput, ConsensusOutput, InvalidBlock,
+};
+pub use network::{
+    Inbound, InboundSink, Network, PeerId, Protocol, RequestFailure, RequestId, Topic,
+};
+
 /// A failure of the backing store.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -74,84 +84,4 @@ pub trait BlockReader {
     fn block_by_hash(&self, hash: &Hash) -> Result<Option<Block>, StoreError>;
     /// Receipt of the transaction with hash `tx_hash`, with the height of its block.
     fn receipt(&self, tx_hash: &Hash) -> Result<Option<(u64, Receipt)>, StoreError>;
-}
-
-/// An opaque network peer identity (the libp2p `PeerId` bytes in `aether-net`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PeerId(pub Vec<u8>);
-
-/// What consensus and the mempool need from the network: best-effort gossip and direct sends.
-/// Delivery is never guaranteed; protocols must tolerate loss, delay and duplication.
-pub trait Network: Send + Sync {
-    /// Gossips `payload` on `topic` to all interested peers.
-    fn broadcast(&self, topic: &'static str, payload: Vec<u8>);
-    /// Sends `payload` to one peer.
-    fn send(&self, peer: &PeerId, payload: Vec<u8>);
-    /// Currently connected peers.
-    fn peers(&self) -> Vec<PeerId>;
-}
-
-/// What the node tells consensus.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ConsensusInput {
-    /// Time passed: the node's clock, milliseconds since the Unix epoch.
-    Tick {
-        /// Now.
-        now_ms: u64,
-    },
-    /// The node executed and committed a block (its own proposal or one consensus accepted).
-    Committed {
-        /// The committed block's header.
-        header: BlockHeader,
-    },
-    /// A consensus message arrived from a peer.
-    Message {
-        /// The sender.
-        from: PeerId,
-        /// The message bytes, undecoded.
-        payload: Vec<u8>,
-    },
-}
-
-/// What consensus asks of the node.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ConsensusOutput {
-    /// Build the block at `height` on the head from the pool, with this timestamp; execute it,
-    /// commit it and report [`ConsensusInput::Committed`].
-    Propose {
-        /// The height of the block to build.
-        height: u64,
-        /// Its timestamp.
-        timestamp_ms: u64,
-    },
-    /// Every block up to `height` is final.
-    Finalized {
-        /// The highest final height.
-        height: u64,
-    },
-    /// Send `payload` to every peer.
-    Broadcast {
-        /// The message.
-        payload: Vec<u8>,
-    },
-    /// Send `payload` to one peer.
-    Send {
-        /// The peer.
-        to: PeerId,
-        /// The message.
-        payload: Vec<u8>,
-    },
-}
-
-/// A consensus engine as a pure state machine: the node feeds it inputs (time, commits,
-/// messages) and carries out the outputs it returns. It reads no clock and does no I/O, so it
-/// is tested and simulated deterministically. The single-node dev sealer and HotStuff both sit
-/// behind this trait.
-pub trait Consensus: Send {
-    /// Handles one input.
-    fn handle(&mut self, input: ConsensusInput) -> Vec<ConsensusOutput>;
-    /// The highest height known final, if any.
-    fn finalized_height(&self) -> Option<u64>;
-    /// A short name for logs and `system_info` (`dev-sealer`, `hotstuff`).
-    fn name(&self) -> &'static str;
 }

@@ -1,17 +1,23 @@
-//! [`Chain`]: the node's state machine around the store: genesis, the pool, building, executing
-//! and committing blocks, dry runs, and notifications of new heads and events.
+//! [`Chain`]: the node's state machine around the store: genesis, the pool, the pending blocks
+//! (built or verified, not yet committed; `blocks.rs`), committing them, dry runs, and
+//! notifications of new heads and events.
+
+mod blocks;
+mod pending;
+
+pub use blocks::{CommittedBlock, MAX_DRIFT_MS};
+pub use pending::DEFAULT_MAX_PENDING;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use aether_engine::ports::{ExecutedBlock, StateReader};
 use aether_engine::state::Overlay;
 use aether_engine::types::{
-    Account, Action, Address, Block, BlockEnv, BlockHeader, EXECUTION_VERSION, Hash, Receipt,
-    SignedTransaction, Status, Transaction, list_root,
+    Account, Action, Address, Block, BlockEnv, BlockHeader, Hash, Receipt, SignedTransaction,
+    Transaction,
 };
-use aether_engine::{Checked, Executor, GasSchedule, Vm};
+use aether_engine::{Checked, Executor, GasSchedule, VerifiedSignatures, Vm};
 use aether_storage::{EventFilter, EventRecord, StateView, StorageError, Store};
 use parity_scale_codec::Encode;
 use tokio::sync::broadcast;
@@ -24,6 +30,9 @@ const GENESIS_KEY: &[u8] = b"genesis_hash";
 
 /// Compiled modules kept in the VM's cache.
 const MODULE_CACHE: usize = 256;
+
+/// Transaction hashes kept by the verified-signature cache: twice the pool's default size.
+const SIGNATURE_CACHE: usize = 200_000;
 
 /// Compiled modules kept by the VM of dry runs. Dry runs are free to whoever asks, so they
 /// get a VM of their own: a stream of dry-run uploads cannot evict the modules blocks use.
@@ -47,9 +56,25 @@ pub enum ChainError {
     /// The store failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
-    /// Execution could not read state.
-    #[error("execution: {0}")]
-    Execution(String),
+    /// The state backend failed under execution.
+    #[error(transparent)]
+    State(#[from] aether_engine::ports::StoreError),
+    /// A block to commit is not pending (never built or verified, or dropped).
+    #[error("block {0} is not pending")]
+    NotPending(Hash),
+    /// A block to commit does not extend the committed head.
+    #[error("block {block} extends {parent}, not the head {head}")]
+    NotOnHead {
+        /// The block.
+        block: Hash,
+        /// Its parent.
+        parent: Hash,
+        /// The committed head.
+        head: Hash,
+    },
+    /// A block could not be built or verified (`Chain::produce`).
+    #[error("block production: {0}")]
+    Build(String),
     /// The engine failed (panicked) outside a contract frame while serving a request; the
     /// fault is logged. A fault inside a frame is a receipt instead (`trap`, "engine fault").
     #[error("engine fault: the engine failed on this request (logged by the node)")]
@@ -66,19 +91,6 @@ pub enum ChainError {
     },
 }
 
-/// A block the chain produced, with what it took.
-#[derive(Clone, Debug)]
-pub struct Produced {
-    /// Its header.
-    pub header: BlockHeader,
-    /// Number of transactions included.
-    pub transactions: usize,
-    /// Transactions dropped from the pool because execution rejected them.
-    pub dropped: usize,
-    /// Time to build, execute and commit, in seconds.
-    pub seconds: f64,
-}
-
 /// The node's chain: store, executor, pool.
 pub struct Chain {
     store: Store,
@@ -86,6 +98,8 @@ pub struct Chain {
     dry_runs: Executor,
     pool: Mutex<Mempool>,
     pool_config: PoolConfig,
+    pending: Mutex<pending::PendingTree>,
+    verified: Arc<VerifiedSignatures>,
     genesis: Genesis,
     genesis_hash: Hash,
     finalized: AtomicU64,
@@ -144,12 +158,18 @@ impl Chain {
         let pool = Mempool::new(pool_config.clone());
         let head = store.head().map_or(0, |h| h.height);
         let (events, _) = broadcast::channel(1024);
+        let verified = Arc::new(VerifiedSignatures::new(SIGNATURE_CACHE));
         Ok(Self {
             store,
-            executor: Executor::new(Vm::new(GasSchedule::V1, MODULE_CACHE)),
+            executor: Executor::with_verified_signatures(
+                Vm::new(GasSchedule::V1, MODULE_CACHE),
+                verified.clone(),
+            ),
             dry_runs: Executor::new(Vm::new(GasSchedule::V1, DRY_RUN_MODULE_CACHE)),
             pool: Mutex::new(pool),
             pool_config,
+            pending: Mutex::new(pending::PendingTree::new(DEFAULT_MAX_PENDING)),
+            verified,
             genesis,
             genesis_hash: expected,
             finalized: AtomicU64::new(head),
@@ -199,7 +219,7 @@ impl Chain {
         self.store
             .state()
             .account(address)
-            .map_err(|e| ChainError::Execution(e.to_string()))
+            .map_err(ChainError::State)
     }
 
     /// Pool size: (ready, future).
@@ -211,11 +231,25 @@ impl Chain {
         self.pool.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn pending(&self) -> std::sync::MutexGuard<'_, pending::PendingTree> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Number of pending (executed, uncommitted) blocks.
+    pub fn pending_blocks(&self) -> usize {
+        self.pending().len()
+    }
+
+    /// The verified-signature cache the pool fills and block execution reads.
+    pub fn verified_signatures(&self) -> &Arc<VerifiedSignatures> {
+        &self.verified
+    }
+
     /// Checks a transaction and admits it to the pool.
     pub fn submit(&self, tx: SignedTransaction, now_ms: u64) -> Result<Admitted, Rejection> {
         let sender = tx.sender();
         // Signatures are checked outside the pool's lock, in parallel across RPC workers.
-        let checked = Mempool::precheck(&self.pool_config, tx)?;
+        let checked = Mempool::precheck_cached(&self.pool_config, tx, &self.verified)?;
         // The account is read under the lock: a block's pool update (which follows its commit)
         // then never lands between the read and the admission.
         let mut pool = self.pool();
@@ -223,6 +257,11 @@ impl Chain {
             .account(&sender)
             .map_err(|e| Rejection::Malformed(format!("cannot read the sender's account: {e}")))?;
         pool.admit(checked, account.as_ref(), now_ms)
+    }
+
+    /// Offers a transaction again (from a dropped fork): the same checks as a submission.
+    fn readmit(&self, tx: SignedTransaction, now_ms: u64) -> Result<Admitted, Rejection> {
+        self.submit(tx, now_ms)
     }
 
     /// The nonce `sender`'s next transaction should carry: its account nonce, plus the
@@ -236,99 +275,6 @@ impl Chain {
     /// Whether the pool holds `hash`.
     pub fn is_pending(&self, hash: &Hash) -> bool {
         self.pool().get(hash).is_some()
-    }
-
-    /// Builds the block at the head + 1 from the pool, executes and commits it.
-    pub fn produce(&self, timestamp_ms: u64, proposer: Address) -> Result<Produced, ChainError> {
-        let started = Instant::now();
-        let parent = self.head();
-        let gas_limit = self.genesis.block_gas_limit;
-        let candidates: Vec<SignedTransaction> = self
-            .pool()
-            .ready(gas_limit, 20_000)
-            .into_iter()
-            .map(|t| (*t).clone())
-            .collect();
-        let env = BlockEnv {
-            chain_id: self.genesis.chain_id,
-            height: parent.height + 1,
-            timestamp_ms,
-            proposer,
-            gas_limit,
-        };
-        let state: Arc<StateView> = Arc::new(self.store.state());
-        let outcome = self
-            .executor
-            .execute_block(state, &env, &candidates)
-            .map_err(|e| ChainError::Execution(e.to_string()))?;
-        // A transaction execution rejects changed nothing and paid nothing: it leaves the
-        // block, and the pool, instead of taking space in it.
-        let mut transactions = Vec::with_capacity(candidates.len());
-        let mut receipts = Vec::with_capacity(candidates.len());
-        let mut rejected = Vec::new();
-        for (tx, receipt) in candidates.into_iter().zip(outcome.receipts) {
-            if receipt.status == Status::Rejected {
-                tracing::debug!(tx = %receipt.tx_hash, error = ?receipt.error, "dropping a transaction execution rejected");
-                rejected.push(receipt.tx_hash);
-            } else {
-                transactions.push(tx);
-                receipts.push(receipt);
-            }
-        }
-        let state_root = self.store.root_after(&outcome.changes)?;
-        let header = BlockHeader {
-            height: env.height,
-            timestamp_ms,
-            parent_hash: parent.hash(),
-            proposer,
-            execution_version: EXECUTION_VERSION,
-            tx_root: list_root(&transactions),
-            state_root,
-            receipts_root: list_root(&receipts),
-            gas_used: outcome.gas_used,
-            gas_limit,
-        };
-        let executed = ExecutedBlock {
-            block: Block {
-                header: header.clone(),
-                transactions,
-            },
-            receipts,
-            changes: outcome.changes,
-        };
-        self.store.commit(&executed)?;
-        {
-            let state = self.store.state();
-            let mut pool = self.pool();
-            pool.on_block(&executed.block.transactions, |a| {
-                state.account(a).ok().flatten().map_or(0, |acc| acc.nonce)
-            });
-            for h in &rejected {
-                pool.drop_tx(h);
-            }
-        }
-        let records = block_events(&executed);
-        let _ = self.events.send(ChainEvent::NewHead(header.clone()));
-        if !records.is_empty() {
-            let _ = self.events.send(ChainEvent::Events(Arc::new(records)));
-        }
-        Ok(Produced {
-            header,
-            transactions: executed.block.transactions.len(),
-            dropped: rejected.len(),
-            seconds: started.elapsed().as_secs_f64(),
-        })
-    }
-
-    /// Marks blocks up to `height` final.
-    pub fn finalize(&self, height: u64) -> Result<(), ChainError> {
-        self.finalized.fetch_max(height, Ordering::AcqRel);
-        if let Some(hash) = self.store.block_hash(height)?
-            && let Some(header) = self.store.header(&hash)?
-        {
-            let _ = self.events.send(ChainEvent::Finalized(header));
-        }
-        Ok(())
     }
 
     /// Compiled modules the block VM keeps (dry runs use a VM of their own).
@@ -349,7 +295,7 @@ impl Chain {
         let state: Arc<StateView> = Arc::new(self.store.state());
         let nonce = state
             .account(&sender)
-            .map_err(|e| ChainError::Execution(e.to_string()))?
+            .map_err(ChainError::State)?
             .map_or(0, |a| a.nonce);
         let gas_limit = gas_limit.unwrap_or(self.genesis.block_gas_limit);
         let tx = Transaction {
@@ -384,12 +330,36 @@ impl Chain {
                 .apply(&mut overlay, &env, &checked, self.genesis.block_gas_limit)
         }));
         match applied {
-            Ok(receipt) => receipt.map_err(|e| ChainError::Execution(e.to_string())),
+            Ok(receipt) => receipt.map_err(ChainError::State),
             Err(_) => {
                 tracing::error!(%sender, tx_hash = %checked.hash, "the engine faulted in a dry run");
                 Err(ChainError::EngineFault)
             }
         }
+    }
+
+    /// The committed block at `height`.
+    pub fn block_by_height(&self, height: u64) -> Result<Option<Block>, ChainError> {
+        Ok(aether_engine::ports::BlockReader::block_by_height(
+            &self.store,
+            height,
+        )?)
+    }
+
+    /// The committed block whose header hash is `hash`.
+    pub fn block_by_hash(&self, hash: &Hash) -> Result<Option<Block>, ChainError> {
+        Ok(aether_engine::ports::BlockReader::block_by_hash(
+            &self.store,
+            hash,
+        )?)
+    }
+
+    /// The receipt of the committed transaction `tx_hash`, with its block's height.
+    pub fn receipt(&self, tx_hash: &Hash) -> Result<Option<(u64, Receipt)>, ChainError> {
+        Ok(aether_engine::ports::BlockReader::receipt(
+            &self.store,
+            tx_hash,
+        )?)
     }
 
     /// Events matching `filter`.
@@ -425,4 +395,11 @@ impl Chain {
     pub fn expire_pool(&self, now_ms: u64) -> usize {
         self.pool().expire(now_ms)
     }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }

@@ -1,0 +1,561 @@
+//! Pending blocks: state updates of executed but uncommitted blocks, kept in memory.
+//!
+//! A HotStuff validator executes a block before voting on it and commits it only rounds later,
+//! possibly after executing a competing fork. For each executed block the node asks
+//! [`Store::speculate`] for a [`PendingState`]: the block's tree update (nodes and leaf values
+//! of the Jellyfish Merkle tree), its root and its writes, computed over the committed state
+//! plus the pending states of its ancestors (a [`jmt::storage::TreeReader`] that reads the
+//! ancestors' node batches, newest first, over the database) without writing anything.
+//! [`Store::pending_view`] reads a pending block's post-state (the newest layer holding a key
+//! wins, else the committed state). [`Store::commit_pending`] writes the tree update as
+//! computed. A fork that loses is dropped: it never touched the database.
+//!
+//! Tree node keys are `(version, nibble path)`: the nodes a batch computes over the overlay are
+//! exactly those a batch computed on the committed parent would hold, because the overlay
+//! serves exactly the parent's tree. Nodes of versions at or below the committed base come from
+//! the database; nodes above it come from the layers only, never from the database, where
+//! another branch's nodes of the same version may have been committed.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aether_engine::ports::{StateReader, StoreError};
+use aether_engine::state::ChangeSet;
+use aether_engine::types::{Account, Address, Hash};
+use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
+use jmt::{KeyHash, OwnedValue, Version};
+
+use crate::db::Database;
+use crate::error::{Result, StorageError};
+use crate::hasher::StateTree;
+use crate::state_key::{StateKey, decode_account, writes_of};
+use crate::store::{Inner, Store, lock};
+use crate::view::StateView;
+
+/// The speculative state update of one executed, uncommitted block: its version (the block's
+/// height), its state root, its tree update and its writes, and its parent (another pending
+/// state, or none: the block was computed on the committed head).
+///
+/// Children computed on it ([`Store::speculate`] with it as parent) and views of it
+/// ([`Store::pending_view`]) read through it. Once [`Store::commit_pending`] commits it, it
+/// keeps only its version, root and block hash: its tree update, its writes and its parent
+/// are released, and children read what it wrote from the database.
+///
+/// **What the node must do.** Commit every pending block with [`Store::commit_pending`], in
+/// chain order (a block committed with [`Store::commit`] instead does not mark its pending
+/// state committed, and the pending states built on it become stale). Drop the pending states
+/// (and views) of forks that can no longer commit: until they are dropped they hold their
+/// memory. Nothing else: committing releases what the committed block held, and a child that
+/// still points at a committed parent holds only that small record, which the next
+/// speculation or view through the child cuts.
+pub struct PendingState {
+    store: u64,
+    version: u64,
+    root: Hash,
+    changes: Hash,
+    link: Mutex<Link>,
+}
+
+pub(crate) enum Link {
+    /// Not committed yet: its update, and its parent (`None`: the committed block at the
+    /// version below, or the empty store).
+    Pending {
+        layer: Arc<Layer>,
+        parent: Option<Arc<PendingState>>,
+    },
+    /// Committed as the block with this hash.
+    Committed(Hash),
+}
+
+/// The update of one pending block.
+pub(crate) struct Layer {
+    /// The block height.
+    pub version: u64,
+    /// Each key written with its new value (`None`: removed); removals of keys absent from the
+    /// parent's state are left out.
+    pub writes: BTreeMap<StateKey, Option<Vec<u8>>>,
+    /// The tree nodes and leaf values of this version, and the nodes it made stale.
+    pub batch: TreeUpdateBatch,
+}
+
+impl PendingState {
+    /// The version: the height of the block it is the state after.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The state root after the block.
+    pub fn root(&self) -> Hash {
+        self.root
+    }
+
+    /// The hash of the change set it was computed from ([`ChangeSet::hash`]).
+    pub fn changes_hash(&self) -> Hash {
+        self.changes
+    }
+
+    /// The hash of the block it was committed as, once [`Store::commit_pending`] committed it.
+    pub fn committed(&self) -> Option<Hash> {
+        match &*lock(&self.link) {
+            Link::Committed(hash) => Some(*hash),
+            Link::Pending { .. } => None,
+        }
+    }
+
+    /// Whether [`Store::commit_pending`] committed it.
+    pub fn is_committed(&self) -> bool {
+        self.committed().is_some()
+    }
+
+    pub(crate) fn store_id(&self) -> u64 {
+        self.store
+    }
+
+    /// Marks it committed as `hash`; returns what it released, for the caller to drop outside
+    /// its locks.
+    pub(crate) fn mark_committed(&self, hash: Hash) -> Link {
+        std::mem::replace(&mut *lock(&self.link), Link::Committed(hash))
+    }
+}
+
+impl std::fmt::Debug for PendingState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingState")
+            .field("version", &self.version)
+            .field("root", &self.root)
+            .field("committed", &self.committed())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A pending state's uncommitted ancestry, resolved against the head.
+pub(crate) struct Chain {
+    /// The uncommitted layers, newest first, of consecutive versions down to `base + 1`.
+    pub layers: Vec<Arc<Layer>>,
+    /// The committed version they sit on (`None`: the empty store).
+    pub base: Option<u64>,
+    /// The head's height when resolved.
+    pub head: Option<u64>,
+}
+
+impl Chain {
+    /// Whether the layers extend the head: no block was committed at a layer's height.
+    fn extends_head(&self) -> bool {
+        self.base == self.head
+    }
+}
+
+enum Step {
+    Base(Option<u64>),
+    Parent(Arc<PendingState>),
+}
+
+impl Inner {
+    /// Resolves the uncommitted ancestry of `pending` (itself included), under the head lock
+    /// so that the head and the committed marks are read together. `None`: the head.
+    pub(crate) fn resolve(&self, pending: Option<&PendingState>) -> Result<Chain> {
+        let head_guard = self.head.read().unwrap_or_else(|p| p.into_inner());
+        let head = head_guard.as_ref().map(|h| h.header.height);
+        let Some(first) = pending else {
+            return Ok(Chain {
+                layers: Vec::new(),
+                base: head,
+                head,
+            });
+        };
+        if first.store != self.id {
+            return Err(StorageError::ForeignPending(self.db.path().to_path_buf()));
+        }
+        let mut layers = Vec::new();
+        let mut step = visit(first, &mut layers);
+        let base = loop {
+            match step {
+                Step::Base(base) => break base,
+                Step::Parent(parent) => step = visit(&parent, &mut layers),
+            }
+        };
+        Ok(Chain { layers, base, head })
+    }
+
+    /// The layer of `pending` if it can be committed now: it extends the head directly.
+    pub(crate) fn layer_to_commit(&self, pending: &PendingState) -> Result<Arc<Layer>> {
+        let chain = self.resolve(Some(pending))?;
+        match &chain.layers[..] {
+            [layer] if chain.extends_head() => Ok(layer.clone()),
+            _ => Err(StorageError::StalePending {
+                version: pending.version,
+                head: chain.head,
+            }),
+        }
+    }
+}
+
+/// One step up the ancestry: records `p`'s layer if it is uncommitted. A parent found
+/// committed is cut off (its child then sits on the committed block, which is the same).
+fn visit(p: &PendingState, layers: &mut Vec<Arc<Layer>>) -> Step {
+    let mut link = lock(&p.link);
+    match &mut *link {
+        Link::Committed(_) => Step::Base(Some(p.version)),
+        Link::Pending { layer, parent } => {
+            layers.push(layer.clone());
+            match parent {
+                Some(up) if up.is_committed() => {
+                    *parent = None;
+                    Step::Base(p.version.checked_sub(1))
+                }
+                Some(up) => Step::Parent(up.clone()),
+                None => Step::Base(p.version.checked_sub(1)),
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Computes the state update of a block with `changes` on top of `parent` (a pending block)
+    /// or, with `None`, on top of the committed head, without writing anything. Its version is
+    /// the parent's plus one (or the head's height plus one, 0 on an empty store). The tree is
+    /// computed over the committed state and the pending ancestors' updates, at the cost of
+    /// one root update: changed keys × log₁₆ n node reads and hashes, each node read looking
+    /// at one layer or the database. Removals of keys absent from the parent's state are
+    /// dropped, as [`Store::commit`] does.
+    ///
+    /// Errors: [`StorageError::StalePending`] when `parent`'s ancestry does not extend the head
+    /// (a block not among its ancestors was committed at one of its heights), before or after
+    /// the computation (the result of a computation that raced a competing commit is never
+    /// returned); [`StorageError::ForeignPending`] for a parent from another store handle.
+    pub fn speculate(
+        &self,
+        parent: Option<&Arc<PendingState>>,
+        changes: &ChangeSet,
+    ) -> Result<Arc<PendingState>> {
+        let inner = &self.inner;
+        let parent_arc = parent;
+        let parent = parent.map(|p| &**p);
+        let chain = inner.resolve(parent)?;
+        let version = match parent {
+            Some(p) => p.version.checked_add(1),
+            None => chain.head.map_or(Some(0), |h| h.checked_add(1)),
+        }
+        .ok_or_else(|| StorageError::InvalidBlock {
+            height: u64::MAX,
+            reason: "no height follows u64::MAX".into(),
+        })?;
+        // The pending state that does not extend the head: the parent, or the one computed.
+        let stale = |head| StorageError::StalePending {
+            version: parent.map_or(version, |p| p.version),
+            head,
+        };
+        if !chain.extends_head() {
+            return Err(stale(chain.head));
+        }
+        // Still valid after the computation: a parent's ancestry still extends the head, or
+        // the head the computation started from is still the head.
+        let still_valid = || -> Result<Option<Chain>> {
+            let now = inner.resolve(parent)?;
+            let ok = now.extends_head() && (parent.is_some() || now.base == chain.base);
+            Ok(ok.then_some(now))
+        };
+        let computed = self.compute(&chain, version, changes);
+        // A computation that failed because the chain went stale meanwhile (a node of its
+        // base pruned) is stale, not corrupt.
+        let Some(now) = still_valid()? else {
+            return Err(stale(inner.head().map(|h| h.header.height)));
+        };
+        let (root, writes, batch) = computed?;
+        Ok(Arc::new(PendingState {
+            store: inner.id,
+            version,
+            root,
+            changes: changes.hash(),
+            link: Mutex::new(Link::Pending {
+                layer: Arc::new(Layer {
+                    version,
+                    writes,
+                    batch,
+                }),
+                // A parent committed meanwhile is the committed base: no need to hold it.
+                parent: if now.layers.is_empty() {
+                    None
+                } else {
+                    parent_arc.cloned()
+                },
+            }),
+        }))
+    }
+
+    /// The tree update of `changes` at `version` on top of `chain`.
+    #[allow(clippy::type_complexity)]
+    fn compute(
+        &self,
+        chain: &Chain,
+        version: u64,
+        changes: &ChangeSet,
+    ) -> Result<(Hash, BTreeMap<StateKey, Option<Vec<u8>>>, TreeUpdateBatch)> {
+        let inner = &self.inner;
+        let before = PendingView {
+            layers: chain.layers.clone(),
+            base: StateView::pinned(inner.clone(), chain.base),
+        };
+        let mut writes = BTreeMap::new();
+        for (key, value) in writes_of(changes) {
+            if value.is_none() && before.get(&key)?.is_none() {
+                continue;
+            }
+            writes.insert(key, value);
+        }
+        let overlay = Overlay {
+            db: &inner.db,
+            base: chain.base,
+            layers: &chain.layers,
+        };
+        let tree = StateTree::new(&overlay);
+        let set = writes
+            .iter()
+            .map(|(k, v)| (k.key_hash(), v.as_ref().map(|v| k.leaf_value(v))));
+        let (root, batch) =
+            crate::tree::guarded(&inner.db, version, || tree.put_value_set(set, version))?;
+        Ok((Hash(root.0), writes, batch))
+    }
+
+    /// A view of the state after `pending` (with `None`, after the head): the newest pending
+    /// layer that wrote a key wins (a removal hides older values), else the committed state
+    /// the pending chain sits on, read as a [`StateView`] of that height. The view is a stable
+    /// snapshot: its layers are its own, and blocks committed underneath do not change what it
+    /// reads, until its committed height is pruned (reads then fail with
+    /// [`StorageError::Unavailable`]). A view of a committed pending state reads the state at
+    /// its height.
+    ///
+    /// Errors: [`StorageError::StalePending`] when `pending`'s ancestry does not extend the
+    /// head, [`StorageError::ForeignPending`], [`StorageError::Unavailable`].
+    pub fn pending_view(&self, pending: Option<&Arc<PendingState>>) -> Result<PendingView> {
+        let chain = self.inner.resolve(pending.map(|p| &**p))?;
+        if !chain.extends_head() && !chain.layers.is_empty() {
+            return Err(StorageError::StalePending {
+                version: pending.map_or(0, |p| p.version),
+                head: chain.head,
+            });
+        }
+        let base = match chain.base {
+            None => StateView::pinned(self.inner.clone(), None),
+            Some(height) => self.state_at(height)?,
+        };
+        Ok(PendingView {
+            layers: chain.layers,
+            base,
+        })
+    }
+}
+
+/// The state after a pending block (see [`Store::pending_view`]). Cheap to clone.
+#[derive(Clone)]
+pub struct PendingView {
+    /// Newest first.
+    layers: Vec<Arc<Layer>>,
+    base: StateView,
+}
+
+impl std::fmt::Debug for PendingView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingView")
+            .field("height", &self.height())
+            .field("pending_layers", &self.layers.len())
+            .field("committed_height", &self.base.height())
+            .finish()
+    }
+}
+
+impl PendingView {
+    /// The height whose post-state this is (`None`: the empty state before the first block).
+    pub fn height(&self) -> Option<u64> {
+        match self.layers.first() {
+            Some(layer) => Some(layer.version),
+            None => self.base.height(),
+        }
+    }
+
+    /// The value of a state entry (account encoding, code, or storage bytes).
+    pub fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>> {
+        for layer in &self.layers {
+            if let Some(value) = layer.writes.get(key) {
+                return Ok(value.clone());
+            }
+        }
+        self.base.get(key)
+    }
+}
+
+impl StateReader for PendingView {
+    fn account(&self, address: &Address) -> Result<Option<Account>, StoreError> {
+        match self.get(&StateKey::Account(*address))? {
+            None => Ok(None),
+            Some(bytes) => decode_account(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt {
+                    what: "account",
+                    reason: e.to_string(),
+                }),
+        }
+    }
+
+    fn code(&self, hash: &Hash) -> Result<Option<Arc<[u8]>>, StoreError> {
+        Ok(self.get(&StateKey::Code(*hash))?.map(Arc::from))
+    }
+
+    fn storage(&self, contract: &Address, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.get(&StateKey::Storage(*contract, key.to_vec()))?)
+    }
+}
+
+/// The tree as a pending chain sees it: nodes of versions up to the committed base from the
+/// database, newer ones from the layers only.
+struct Overlay<'a> {
+    db: &'a Database,
+    base: Option<u64>,
+    /// Newest first, consecutive versions down to `base + 1`.
+    layers: &'a [Arc<Layer>],
+}
+
+impl TreeReader for Overlay<'_> {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        let version = node_key.version();
+        if self.base.is_some_and(|base| version <= base) {
+            return Ok(self.db.tree_node(node_key)?);
+        }
+        Ok(self
+            .layers
+            .iter()
+            .find(|l| l.version == version)
+            .and_then(|l| l.batch.node_batch.get_node(node_key).cloned()))
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        for layer in self.layers.iter().filter(|l| l.version <= max_version) {
+            if let Some(value) = layer
+                .batch
+                .node_batch
+                .values()
+                .get(&(layer.version, key_hash))
+            {
+                return Ok(value.clone());
+            }
+        }
+        match self.base {
+            Some(base) => Ok(self.db.leaf_at(&key_hash, max_version.min(base))?),
+            None => Ok(None),
+        }
+    }
+
+    /// Only snapshot restores ask for this.
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aether_engine::ports::ExecutedBlock;
+    use aether_engine::types::{Block, BlockHeader};
+
+    use super::*;
+    use crate::store::StoreConfig;
+    use crate::tree::NodeReader;
+
+    fn executed(pending: &PendingState, parent_hash: Hash, changes: &ChangeSet) -> ExecutedBlock {
+        ExecutedBlock {
+            block: Block {
+                header: BlockHeader {
+                    height: pending.version(),
+                    parent_hash,
+                    state_root: pending.root(),
+                    ..BlockHeader::default()
+                },
+                transactions: vec![],
+            },
+            receipts: vec![],
+            changes: changes.clone(),
+        }
+    }
+
+    fn layer(p: &PendingState) -> Arc<Layer> {
+        match &*lock(&p.link) {
+            Link::Pending { layer, .. } => layer.clone(),
+            Link::Committed(_) => panic!("committed"),
+        }
+    }
+
+    fn storage(writes: &[(u8, Option<&[u8]>)]) -> ChangeSet {
+        let mut c = ChangeSet::default();
+        for (k, v) in writes {
+            c.storage
+                .insert((Address([7; 32]), vec![*k]), v.map(<[u8]>::to_vec));
+        }
+        c
+    }
+
+    #[test]
+    fn an_update_computed_over_pending_ancestors_is_the_update_computed_on_the_committed_parent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+        let g = storage(&[(1, Some(b"a")), (2, Some(b"b")), (3, Some(b"c"))]);
+        let a = storage(&[(1, Some(b"a2")), (2, None), (4, Some(b"d")), (9, None)]);
+        let b = storage(&[(1, None), (4, Some(b"d2")), (2, None), (5, Some(b"e"))]);
+        let pg = store.speculate(None, &g).unwrap();
+        let pa = store.speculate(Some(&pg), &a).unwrap();
+        let pb = store.speculate(Some(&pa), &b).unwrap();
+        let (la, lb) = (layer(&pa), layer(&pb));
+        assert!(
+            !la.writes
+                .contains_key(&StateKey::Storage(Address([7; 32]), vec![9]))
+        );
+        assert!(
+            !lb.writes
+                .contains_key(&StateKey::Storage(Address([7; 32]), vec![2]))
+        );
+
+        let eg = executed(&pg, Hash::default(), &g);
+        store.commit_pending(&eg, &pg, b"g").unwrap();
+        // The update of A, computed with only the database below it, is the one computed over
+        // G's layer; then the same for B over A's layer once A is committed.
+        for (pending, layer, changes) in [(&pa, &la, &a), (&pb, &lb, &b)] {
+            let db = &store.inner.db;
+            let reader = NodeReader(db);
+            let set = layer
+                .writes
+                .iter()
+                .map(|(k, v)| (k.key_hash(), v.as_ref().map(|v| k.leaf_value(v))));
+            let (root, batch) = StateTree::new(&reader)
+                .put_value_set(set, layer.version)
+                .unwrap();
+            assert_eq!(Hash(root.0), pending.root());
+            assert!(batch == layer.batch, "the batches differ");
+            let e = executed(pending, store.head().unwrap().hash(), changes);
+            store.commit_pending(&e, pending, b"x").unwrap();
+        }
+    }
+
+    #[test]
+    fn committing_releases_the_update_and_children_let_go_of_their_committed_parent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+        let g = storage(&[(1, Some(b"a"))]);
+        let a = storage(&[(2, Some(b"b"))]);
+        let pg = store.speculate(None, &g).unwrap();
+        let pa = store.speculate(Some(&pg), &a).unwrap();
+        let weak_layer = Arc::downgrade(&layer(&pg));
+        store
+            .commit_pending(&executed(&pg, Hash::default(), &g), &pg, &[])
+            .unwrap();
+        assert!(pg.is_committed());
+        assert!(
+            weak_layer.upgrade().is_none(),
+            "the committed update is freed"
+        );
+        assert_eq!(Arc::strong_count(&pg), 2, "the child still points at it");
+        store.pending_view(Some(&pa)).unwrap();
+        assert_eq!(Arc::strong_count(&pg), 1, "a walk through the child cut it");
+    }
+}
