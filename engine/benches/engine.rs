@@ -235,7 +235,7 @@ fn compile(c: &mut Criterion) {
     lazy_config.compilation_mode(wasmi::CompilationMode::LazyTranslation);
     let lazy = wasmi::Engine::new(&lazy_config);
     let mut g = c.benchmark_group("compile");
-    for code in [module_7kb(), dense_module(16), dense_module(120)] {
+    for code in [module_7kb(), dense_module(16), dense_module(110)] {
         let n = code.len();
         eprintln!("cold-compile module: {n} bytes");
         g.throughput(Throughput::Bytes(n as u64));

@@ -21,7 +21,7 @@ use crate::types::{
     Account, Action, Address, BlockEnv, Hash, Receipt, SignedTransaction, Status, Transaction,
     contract_address,
 };
-use crate::vm::{self, Entry, FrameRequest, FrameResult, LoadError, TxContext, Vm};
+use crate::vm::{self, CompileError, Entry, FrameRequest, FrameResult, LoadError, TxContext, Vm};
 
 /// The outcome of executing a block's transactions.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -270,7 +270,10 @@ impl Executor {
                         overlay.put_code(hash, Arc::from(code.as_slice()));
                         Ok((done(Status::Success, Vec::new(), None, Some(hash.0)), cost))
                     }
-                    Err(e) => Ok((fail(Status::InvalidModule, e.to_string()), cost)),
+                    Err(CompileError::Invalid(e)) => {
+                        Ok((fail(Status::InvalidModule, e.to_string()), cost))
+                    }
+                    Err(e @ CompileError::Engine(_)) => Err(StoreError::Backend(e.to_string())),
                 }
             }
             Action::Instantiate {
@@ -403,7 +406,13 @@ impl Executor {
             Err(LoadError::Missing(h)) => {
                 Ok(Err((Status::Revert, format!("code {h} is not uploaded"))))
             }
-            Err(LoadError::Invalid(e)) => Ok(Err((Status::InvalidModule, e.to_string()))),
+            Err(LoadError::Compile(CompileError::Invalid(e))) => {
+                Ok(Err((Status::InvalidModule, e.to_string())))
+            }
+            // This node's engine failed, not the code: the block cannot be executed here.
+            Err(LoadError::Compile(e @ CompileError::Engine(_))) => {
+                Err(StoreError::Backend(e.to_string()))
+            }
         }
     }
 
@@ -440,12 +449,13 @@ impl Executor {
         req: FrameRequest,
     ) -> Result<FrameResult, StoreError> {
         let backend = overlay.backend().clone();
-        let tx = Box::new(TxContext {
-            overlay: std::mem::replace(overlay, Overlay::new(backend)),
-            env: *env,
-            vm: self.vm.clone(),
-            stack: Vec::new(),
-        });
+        let tx = TxContext::new(
+            std::mem::replace(overlay, Overlay::new(backend)),
+            *env,
+            self.vm.clone(),
+        );
+        // A frame always gives the context back; a hollow one comes with an error, and the
+        // caller then drops this overlay with the block.
         let (tx, result) = vm::run_frame(tx, req);
         *overlay = tx.overlay;
         result

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use aether_engine::GasSchedule;
-use aether_engine::vm::{ValidationError, Vm};
+use aether_engine::vm::{CompileError, Vm};
 
 /// The Wasm target contracts are built for: Wasm MVP plus mutable globals, all of which the
 /// engine accepts.
@@ -97,7 +97,7 @@ pub enum BuildError {
         /// The module.
         path: PathBuf,
         /// The rule broken.
-        error: ValidationError,
+        error: CompileError,
     },
 }
 

@@ -56,14 +56,47 @@ impl FrameResult {
 
 /// Runs a frame. The context always comes back, whatever happened; a backend failure is the
 /// only error.
+///
+/// The whole frame runs under the panic guard, with the transaction context in a slot that
+/// outlives the guard: outside wasmi the context stays in the slot, and inside wasmi it lives
+/// in the frame's store, which its own guard (in [`execute`]) keeps alive. So a panic anywhere
+/// in the frame (wasmi, a host function, this code, a nested frame's) ends this frame as an
+/// engine fault with its changes reverted, and the transaction goes on. Should the context
+/// ever be lost all the same, the frame answers a backend error, which aborts the block rather
+/// than letting it commit a state without the transaction's earlier writes.
 pub(crate) fn run_frame(
     mut tx: Box<TxContext>,
     req: FrameRequest,
 ) -> (Box<TxContext>, Result<FrameResult, StoreError>) {
     let cp = tx.overlay.checkpoint();
+    let depth = tx.stack.len();
     tx.stack.push(req.contract);
-    let (mut tx, result) = execute(tx, req);
-    tx.stack.pop();
+    let (contract, code_hash, limit) = (req.contract, req.compiled.code_hash, req.gas_limit);
+    let spare = tx.hollow();
+    let mut slot = Some(tx);
+    let outcome = guard::catch(|| execute(&mut slot, req));
+    let Some(mut tx) = slot.filter(|tx| !tx.is_hollow()) else {
+        tracing::error!(%contract, %code_hash, "the engine faulted and lost a transaction's state");
+        return (
+            spare,
+            Err(StoreError::Backend(
+                "engine fault: a frame lost its transaction's state".into(),
+            )),
+        );
+    };
+    tx.stack.truncate(depth);
+    let result = outcome.unwrap_or_else(|fault| {
+        // A panic inside wasmi, a host function or the engine: a fault of the engine, not of
+        // the contract. It ends this frame alone with a fixed message and its whole gas limit,
+        // the same on every node.
+        tracing::error!(
+            %contract,
+            %code_hash,
+            %fault,
+            "the engine faulted while running a contract; the frame ends as a trap"
+        );
+        Ok(FrameResult::failed(Status::Trap, limit, ENGINE_FAULT))
+    });
     match &result {
         Ok(r) if r.status == Status::Success => {}
         _ => tx.overlay.revert_to(cp),
@@ -71,10 +104,14 @@ pub(crate) fn run_frame(
     (tx, result)
 }
 
+/// Runs the frame with the context in `slot`: it is taken into the wasmi store only while the
+/// store exists, and put back as soon as the store ends, also after a panic inside it.
 fn execute(
-    mut tx: Box<TxContext>,
+    slot: &mut Option<Box<TxContext>>,
     req: FrameRequest,
-) -> (Box<TxContext>, Result<FrameResult, StoreError>) {
+) -> Result<FrameResult, StoreError> {
+    let lost = || StoreError::Backend("engine fault: a frame lost its transaction's state".into());
+    let tx = slot.as_mut().ok_or_else(lost)?;
     let vm = tx.vm.clone();
     let s = *vm.schedule();
     let limit = req.gas_limit;
@@ -86,28 +123,18 @@ fn execute(
         })
         .saturating_add(if req.value > 0 { s.transfer } else { 0 });
     if load_cost > limit {
-        return (
-            tx,
-            Ok(FrameResult::failed(
-                Status::OutOfGas,
-                limit,
-                "out of gas loading the contract",
-            )),
-        );
+        return Ok(FrameResult::failed(
+            Status::OutOfGas,
+            limit,
+            "out of gas loading the contract",
+        ));
     }
-    match tx.overlay.transfer(&req.caller, &req.contract, req.value) {
-        Ok(true) => {}
-        Ok(false) => {
-            return (
-                tx,
-                Ok(FrameResult::failed(
-                    Status::Revert,
-                    load_cost,
-                    format!("caller {} cannot pay value {}", req.caller, req.value),
-                )),
-            );
-        }
-        Err(e) => return (tx, Err(e)),
+    if !tx.overlay.transfer(&req.caller, &req.contract, req.value)? {
+        return Ok(FrameResult::failed(
+            Status::Revert,
+            load_cost,
+            format!("caller {} cannot pay value {}", req.caller, req.value),
+        ));
     }
     let method = match &req.entry {
         Entry::Method(m) => Some(m.as_str()),
@@ -117,6 +144,9 @@ fn execute(
             .has_constructor
             .then_some(super::abi::CONSTRUCTOR),
     };
+    #[cfg(test)]
+    fault_injection::before_store();
+    let tx = slot.take().ok_or_else(lost)?;
     let mut store = Store::new(
         &vm.engine,
         HostState {
@@ -139,17 +169,11 @@ fn execute(
     let mut state = store.into_data();
     let used = limit - remaining.min(limit);
     let result = match outcome {
+        // Caught here so that the store, which holds the context, outlives the panic;
+        // `run_frame` turns it into the frame's engine fault.
         Err(fault) => {
-            // A panic inside wasmi or a host function: a fault of the engine, not of the
-            // contract. It ends this frame alone (its changes are reverted by `run_frame`) with
-            // a fixed message and its whole gas limit, the same on every node.
-            tracing::error!(
-                contract = %req.contract,
-                code_hash = %req.compiled.code_hash,
-                fault = %fault,
-                "the engine faulted while running a contract; the frame ends as a trap"
-            );
-            Ok(FrameResult::failed(Status::Trap, limit, ENGINE_FAULT))
+            *slot = Some(state.tx);
+            std::panic::resume_unwind(Box::new(fault));
         }
         Ok(Ok(())) => {
             let data = match state.exit.take() {
@@ -165,7 +189,8 @@ fn execute(
         }
         Ok(Err(e)) => classify(e, &mut state, used, limit),
     };
-    (state.tx, result)
+    *slot = Some(state.tx);
+    result
 }
 
 fn run_in_store(
@@ -268,5 +293,53 @@ fn classify(
         Some(HostTrap::Abort(msg)) => Ok(FrameResult::failed(Status::Trap, used, msg)),
         Some(HostTrap::Store(e)) => Err(e),
         None => Ok(FrameResult::failed(Status::Trap, used, "trap")),
+    }
+}
+
+/// Test-only fault injection: makes the `n`th frame entered on this thread panic in the
+/// engine's own code, outside wasmi (where the context is in the slot, not in a store).
+#[cfg(test)]
+pub(crate) mod fault_injection {
+    use std::cell::Cell;
+
+    thread_local! {
+        static COUNTDOWN: Cell<u32> = const { Cell::new(0) };
+    }
+
+    thread_local! {
+        static FAULT_NEXT_COMPILE: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// The next compile on a VM's own engine panics (a fresh engine does not).
+    pub fn fault_next_compile() {
+        FAULT_NEXT_COMPILE.with(|c| c.set(true));
+    }
+
+    pub(in crate::vm) fn before_compile() {
+        if FAULT_NEXT_COMPILE.with(|c| c.replace(false)) {
+            panic!("injected engine fault while compiling");
+        }
+    }
+
+    /// The `n`th frame from now (1 = the next) panics before its store is created.
+    pub fn panic_at_frame(n: u32) {
+        COUNTDOWN.with(|c| c.set(n));
+    }
+
+    pub(super) fn before_store() {
+        let hit = COUNTDOWN.with(|c| match c.get() {
+            0 => false,
+            1 => {
+                c.set(0);
+                true
+            }
+            n => {
+                c.set(n - 1);
+                false
+            }
+        });
+        if hit {
+            panic!("injected engine fault");
+        }
     }
 }

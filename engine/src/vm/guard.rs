@@ -1,6 +1,8 @@
-//! The panic guard around wasmi: a panic inside wasmi (or inside a host function it calls) is
-//! caught and turned into a value, so a contract can never take the node's thread with it.
-//! What such a fault means for a frame or an upload is decided by the caller.
+//! The panic guard around wasmi: a panic inside wasmi, a host function or the engine's frame
+//! code is caught and turned into a value, so a contract cannot take the node's thread with it
+//! that way (a native stack overflow or an allocation failure still aborts the process; the
+//! engine's limits keep contracts from those). What such a fault means for a frame or an
+//! upload is decided by the caller (`frame.rs`, `Vm::compile`).
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -9,8 +11,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 /// consensus data).
 ///
 /// `AssertUnwindSafe` is sound here because every caller discards or resets what `f` touched
-/// when it fails: a failed compile keeps nothing, a faulted frame's store is dropped and its
-/// state changes are reverted to the frame's checkpoint.
+/// when it fails: a failed compile keeps nothing; a faulted frame's store is dropped, its
+/// context comes back through a slot outside the guard and is reverted to the frame's
+/// checkpoint, and a frame that lost its context fails the block instead.
 pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     catch_unwind(AssertUnwindSafe(f)).map_err(|payload| message(payload.as_ref()))
 }
@@ -121,6 +124,94 @@ mod tests {
         assert_eq!(stored(b"status"), Some(vec![2]));
         // The callee's whole nested gas cap was charged to the caller.
         assert!(r.gas_used > 1_000_000, "{}", r.gas_used);
+    }
+
+    /// A panic in the engine's own code of a nested frame (outside wasmi, where the context is
+    /// not in a store) ends that frame alone too: the caller goes on with the transaction's
+    /// state whole, earlier transactions' writes included.
+    #[test]
+    fn a_fault_outside_wasmi_in_a_nested_frame_loses_nothing_of_the_transaction() {
+        let mut sb = Sandbox::new(MemoryState::with_balances([(ALICE, 1 << 80)]));
+        let callee_wat = CALLER.replacen(
+            r#"(func (export "init"))"#,
+            r#"(func (export "init")) (func (export "run"))"#,
+            1,
+        );
+        let callee = sb
+            .deploy(ALICE, wat::parse_str(callee_wat).unwrap(), vec![])
+            .unwrap();
+        let caller = sb
+            .deploy(ALICE, wat::parse_str(CALLER).unwrap(), vec![])
+            .unwrap();
+        let balance_before = sb.balance(&ALICE);
+        // Frame 1 is the caller's, frame 2 the callee's.
+        crate::vm::frame::fault_injection::panic_at_frame(2);
+        let r = sb
+            .call(ALICE, caller, "go", callee.0.to_vec(), 0, GAS)
+            .unwrap();
+        assert_eq!(r.status, Status::Success, "{r:?}");
+        assert_eq!(r.return_data, vec![crate::vm::call_status::TRAPPED as u8]);
+        let stored = |c: Address, key: &[u8]| sb.state().storage.get(&(c, key.to_vec())).cloned();
+        assert_eq!(stored(caller, b"before"), Some(vec![1]));
+        assert_eq!(stored(caller, b"status"), Some(vec![2]));
+        assert_eq!(
+            stored(callee, b"before"),
+            None,
+            "the faulted callee wrote nothing"
+        );
+        // The sender paid the fee once and its nonce moved on: the context was not lost.
+        assert_eq!(
+            sb.balance(&ALICE),
+            balance_before,
+            "gas price 0: nothing paid"
+        );
+        assert_eq!(
+            sb.state().accounts[&ALICE].nonce,
+            5,
+            "two deploys, then the call"
+        );
+    }
+
+    /// A compile fault a fresh engine does not repeat belongs to this node, not to the code:
+    /// the upload fails as a node error (the block is not executed here), never as a refusal
+    /// that other nodes would not make.
+    #[test]
+    fn a_compile_fault_of_this_engine_alone_is_a_node_error_not_a_refusal() {
+        let mut sb = Sandbox::new(MemoryState::with_balances([(ALICE, 1 << 80)]));
+        let before = sb.state().clone();
+        crate::vm::frame::fault_injection::fault_next_compile();
+        let code = wat::parse_str(CALLER).unwrap();
+        let r = sb.submit(
+            ALICE,
+            crate::types::Action::UploadCode { code: code.clone() },
+            GAS,
+        );
+        match r {
+            Err(crate::ports::StoreError::Backend(msg)) => {
+                assert!(msg.contains("engine fault while compiling"), "{msg}")
+            }
+            other => panic!("expected a node error, got {other:?}"),
+        }
+        assert_eq!(sb.state(), &before, "nothing was applied");
+        // The same upload then succeeds: the code was never at fault.
+        sb.upload(ALICE, code).expect("uploads");
+    }
+
+    #[test]
+    fn a_fault_outside_wasmi_in_the_top_frame_is_a_trap_receipt() {
+        let mut sb = Sandbox::new(MemoryState::with_balances([(ALICE, 1 << 80)]));
+        let caller = sb
+            .deploy(ALICE, wat::parse_str(CALLER).unwrap(), vec![])
+            .unwrap();
+        crate::vm::frame::fault_injection::panic_at_frame(1);
+        let r = sb
+            .call(ALICE, caller, "go", caller.0.to_vec(), 0, GAS)
+            .unwrap();
+        assert_eq!(r.status, Status::Trap);
+        assert_eq!(r.error.as_deref(), Some(ENGINE_FAULT));
+        assert_eq!(r.gas_used, GAS);
+        assert_eq!(sb.state().storage.get(&(caller, b"before".to_vec())), None);
+        assert_eq!(sb.state().accounts[&ALICE].nonce, 3);
     }
 
     #[test]

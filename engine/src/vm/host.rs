@@ -12,7 +12,7 @@ use wasmi_core::LimiterError;
 use super::abi::call_status as cs;
 use super::frame::{self, Entry, FrameRequest};
 use super::limits::*;
-use super::{LoadError, Vm};
+use super::{CompileError, LoadError, Vm};
 use crate::crypto;
 use crate::gas::{GasSchedule, mul};
 use crate::ports::StoreError;
@@ -26,17 +26,38 @@ pub(crate) struct TxContext {
     pub vm: Arc<Vm>,
     /// Contracts currently executing, outermost first.
     pub stack: Vec<Address>,
+    /// A placeholder, not the transaction's context (see [`TxContext::hollow`]).
+    pub hollow: bool,
 }
 
 impl TxContext {
-    /// An empty context left in a frame's store while a nested frame holds the real one.
-    fn hollow(&self) -> Box<TxContext> {
+    /// A context for `overlay`.
+    pub fn new(overlay: Overlay, env: BlockEnv, vm: Arc<Vm>) -> Box<Self> {
+        Box::new(TxContext {
+            overlay,
+            env,
+            vm,
+            stack: Vec::new(),
+            hollow: false,
+        })
+    }
+
+    /// An empty placeholder: left in a frame's store while a nested frame holds the real
+    /// context, and returned by a frame that lost it. Never committed: a frame that finds one
+    /// where its context should be fails with a backend error.
+    pub fn hollow(&self) -> Box<TxContext> {
         Box::new(TxContext {
             overlay: Overlay::new(self.overlay.backend().clone()),
             env: self.env,
             vm: self.vm.clone(),
             stack: Vec::new(),
+            hollow: true,
         })
+    }
+
+    /// Whether this is a placeholder.
+    pub fn is_hollow(&self) -> bool {
+        self.hollow
     }
 }
 
@@ -345,6 +366,10 @@ fn host_call(
     let compiled = match tx.vm.load(&code_hash, &tx.overlay) {
         Ok(c) => c,
         Err(LoadError::Store(e)) => return Err(store_err(e)),
+        // This node's engine failed, not the code: the block cannot be executed here.
+        Err(LoadError::Compile(e @ CompileError::Engine(_))) => {
+            return Err(store_err(StoreError::Backend(e.to_string())));
+        }
         Err(_) => return Ok(cs::NOT_FOUND),
     };
     if !compiled.info.methods.contains(&method) {
@@ -407,6 +432,10 @@ fn host_instantiate(
     let compiled = match tx.vm.load(&code_hash, &tx.overlay) {
         Ok(c) => c,
         Err(LoadError::Store(e)) => return Err(store_err(e)),
+        // This node's engine failed, not the code: the block cannot be executed here.
+        Err(LoadError::Compile(e @ CompileError::Engine(_))) => {
+            return Err(store_err(StoreError::Backend(e.to_string())));
+        }
         Err(_) => return Ok(cs::NOT_FOUND),
     };
     if tx.overlay.balance(&me).map_err(store_err)? < value {

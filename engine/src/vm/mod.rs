@@ -39,6 +39,18 @@ pub struct Compiled {
     pub code_hash: Hash,
 }
 
+/// Why code could not be compiled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompileError {
+    /// The code breaks a rule: every node refuses it.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// wasmi faulted on this node only (a fresh engine compiles the code): a failure of the
+    /// node, not of the code. The message is the panic's, for logs.
+    #[error("engine fault while compiling: {0}")]
+    Engine(String),
+}
+
 /// Why a contract's code could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum LoadError {
@@ -47,12 +59,15 @@ pub(crate) enum LoadError {
     #[error("code {0} is not stored")]
     Missing(Hash),
     #[error(transparent)]
-    Invalid(#[from] ValidationError),
+    Compile(#[from] CompileError),
 }
 
 /// The VM: engine, linker, gas schedule and module cache. One per node, shared by all executions.
 pub struct Vm {
     engine: wasmi::Engine,
+    /// The engine's configuration (a fresh engine tells a fault of the code from one of this
+    /// engine).
+    config: wasmi::Config,
     linker: wasmi::Linker<host::HostState>,
     schedule: GasSchedule,
     cache: Mutex<LruCache<Hash, Arc<Compiled>>>,
@@ -73,9 +88,11 @@ impl Vm {
     ) -> Arc<Self> {
         let engine = wasmi::Engine::new(config);
         let linker = host::linker(&engine);
+        let config = config.clone();
         let cap = NonZeroUsize::new(cache_modules.max(1)).unwrap_or(NonZeroUsize::MIN);
         Arc::new(Self {
             engine,
+            config,
             linker,
             schedule,
             cache: Mutex::new(LruCache::new(cap)),
@@ -88,24 +105,51 @@ impl Vm {
     }
 
     /// Validates `code` fully: structure, then wasmi validation and translation of every
-    /// function. A panic inside wasmi (a fault of its compiler, issue 16) refuses the module as
-    /// [`ValidationError::Translation`] instead of reaching the caller.
-    pub fn compile(&self, code: &[u8]) -> Result<Compiled, ValidationError> {
+    /// function, all under the panic guard. A panic that a fresh wasmi engine repeats is a
+    /// property of the code (a fault of wasmi's compiler, issue 16): the module is refused as
+    /// [`ValidationError::Translation`], as every node refuses it. A panic a fresh engine does
+    /// not repeat depends on this node's history (wasmi's engine only grows), not on the code:
+    /// it is [`CompileError::Engine`], a node failure, never a refusal other nodes would not
+    /// make.
+    pub fn compile(&self, code: &[u8]) -> Result<Compiled, CompileError> {
         self.compile_hashed(Hash::of(code), code)
     }
 
-    fn compile_hashed(&self, code_hash: Hash, code: &[u8]) -> Result<Compiled, ValidationError> {
-        let info = check_structure(code)?;
-        let module = guard::catch(|| wasmi::Module::new(&self.engine, code))
-            .map_err(|fault| {
-                tracing::error!(
-                    code_hash = %code_hash,
-                    fault = %fault,
-                    "wasmi faulted while compiling a module; refused as `wasm-translation`"
-                );
-                ValidationError::Translation
-            })?
-            .map_err(|e| validate::classify_wasmi_error(&e))?;
+    fn compile_hashed(&self, code_hash: Hash, code: &[u8]) -> Result<Compiled, CompileError> {
+        let compile = |engine: &wasmi::Engine| {
+            let info = check_structure(code)?;
+            let module =
+                wasmi::Module::new(engine, code).map_err(|e| validate::classify_wasmi_error(&e))?;
+            Ok::<_, ValidationError>((info, module))
+        };
+        let (info, module) = match guard::catch(|| {
+            #[cfg(test)]
+            frame::fault_injection::before_compile();
+            compile(&self.engine)
+        }) {
+            Ok(compiled) => compiled?,
+            Err(fault) => {
+                let fresh = wasmi::Engine::new(&self.config);
+                return Err(match guard::catch(|| compile(&fresh)) {
+                    Err(_) => {
+                        tracing::error!(
+                            %code_hash,
+                            %fault,
+                            "wasmi faulted compiling a module, on a fresh engine too; refused as `wasm-translation`"
+                        );
+                        CompileError::Invalid(ValidationError::Translation)
+                    }
+                    Ok(_) => {
+                        tracing::error!(
+                            %code_hash,
+                            %fault,
+                            "wasmi faulted compiling a module that a fresh engine compiles: a fault of this node's engine"
+                        );
+                        CompileError::Engine(fault)
+                    }
+                });
+            }
+        };
         Ok(Compiled {
             module,
             info,
@@ -118,7 +162,7 @@ impl Vm {
         &self,
         hash: Hash,
         code: &[u8],
-    ) -> Result<Arc<Compiled>, ValidationError> {
+    ) -> Result<Arc<Compiled>, CompileError> {
         if let Some(c) = self.cached(&hash) {
             return Ok(c);
         }

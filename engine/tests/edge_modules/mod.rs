@@ -1,8 +1,8 @@
 //! A generator of small modules whose immediates sit at their limits: memory offsets at and
 //! beyond 65,536 up to `u32::MAX`, constants at the edges of their types, shifts by the width,
 //! divisions by -1 and 0, `memory.grow`/`fill`/`copy` with extreme lengths, and the operand
-//! sources that place values in wasmi's register or its slots (`memory.size`, a call result,
-//! `local.get`/`local.tee` of one local twice). wasm-smith draws immediates uniformly, so it
+//! sources that place values in wasmi's register or its slots (`memory.size`, a call result, a
+//! global, one local read twice, a local just set or teed from a fresh result). wasm-smith draws immediates uniformly, so it
 //! reached the store fault of issue 16 about once in 300,000 modules; this reaches it in tens.
 //!
 //! Every snippet is stack-neutral, so any sequence of them is a valid function body.
