@@ -1,7 +1,7 @@
 //! The single-node dev sealer: a one-validator chain on the same build → verify → commit path
 //! as HotStuff. One block every block time, final as soon as it is committed.
 
-use aether_engine::ports::{BlockId, Consensus, ConsensusInput, ConsensusOutput};
+use aether_engine::ports::{BlockId, Consensus, ConsensusInput, ConsensusOutput, Verdict};
 use aether_engine::types::{Address, BlockHeader};
 
 /// Where the sealer is in the life of its current block.
@@ -84,7 +84,7 @@ impl Consensus for DevSealer {
                 Vec::new()
             }
             ConsensusInput::Verified { id, verdict } if self.stage == Stage::Verifying(id) => {
-                if verdict.is_err() {
+                if verdict != Verdict::Valid {
                     // The node refused the block it built itself; build anew at the next tick.
                     self.stage = Stage::Idle;
                     return Vec::new();
@@ -94,6 +94,13 @@ impl Consensus for DevSealer {
                     blocks: vec![id],
                     proof: Vec::new(),
                 }]
+            }
+            ConsensusInput::CommitFailed { block, .. }
+                if self.stage == Stage::Committing(block) =>
+            {
+                // Built anew at the next tick.
+                self.stage = Stage::Idle;
+                Vec::new()
             }
             ConsensusInput::Committed { header } => {
                 let id = header.hash();
@@ -113,6 +120,7 @@ impl Consensus for DevSealer {
             ConsensusInput::Built { .. }
             | ConsensusInput::BuildFailed { .. }
             | ConsensusInput::Verified { .. }
+            | ConsensusInput::CommitFailed { .. }
             | ConsensusInput::Message { .. } => Vec::new(),
         }
     }
@@ -128,7 +136,7 @@ impl Consensus for DevSealer {
 
 #[cfg(test)]
 mod tests {
-    use aether_engine::ports::{BuildFailure, InvalidBlock, PeerId, Topic};
+    use aether_engine::ports::{BuildFailure, CommitFailure, NotYet, PeerId, Topic};
     use aether_engine::types::Block;
 
     use super::*;
@@ -182,7 +190,7 @@ mod tests {
         assert_eq!(
             s.handle(ConsensusInput::Verified {
                 id,
-                verdict: Ok(())
+                verdict: Verdict::Valid
             }),
             vec![ConsensusOutput::Commit {
                 blocks: vec![id],
@@ -222,7 +230,7 @@ mod tests {
         assert!(
             s.handle(ConsensusInput::Verified {
                 id: stray,
-                verdict: Ok(())
+                verdict: Verdict::Valid
             })
             .is_empty()
         );
@@ -245,11 +253,28 @@ mod tests {
         assert!(
             s.handle(ConsensusInput::Verified {
                 id,
-                verdict: Err(InvalidBlock::TooManyPending(64))
+                verdict: Verdict::NotYet(NotYet::TooManyPending(64))
             })
             .is_empty()
         );
         assert_eq!(s.handle(ConsensusInput::Tick { now_ms: 102 }).len(), 1);
+        // A commit the node could not carry out is built anew as well.
+        let block = child_of(&genesis, 102);
+        let id = block.header.hash();
+        s.handle(ConsensusInput::Built { block });
+        assert_eq!(
+            s.handle(ConsensusInput::Verified {
+                id,
+                verdict: Verdict::Valid
+            })
+            .len(),
+            1
+        );
+        s.handle(ConsensusInput::CommitFailed {
+            block: id,
+            reason: CommitFailure::NotPending(id),
+        });
+        assert_eq!(s.handle(ConsensusInput::Tick { now_ms: 103 }).len(), 1);
     }
 
     #[test]

@@ -18,8 +18,8 @@ use crate::ports::{StateReader, StoreError};
 use crate::signatures::VerifiedSignatures;
 use crate::state::{ChangeSet, Overlay};
 use crate::types::{
-    Account, Action, Address, BlockEnv, Hash, Receipt, SignedTransaction, Status, Transaction,
-    contract_address,
+    Account, Action, Address, BlockEnv, Hash, Receipt, SealedTransaction, SignedTransaction,
+    Status, Transaction, contract_address,
 };
 use crate::vm::{self, CompileError, Entry, FrameRequest, FrameResult, LoadError, TxContext, Vm};
 
@@ -84,24 +84,80 @@ impl Executor {
         env: &BlockEnv,
         txs: &[SignedTransaction],
     ) -> Result<BlockOutcome, StoreError> {
-        let mut run = BlockRun::new(state, txs.len());
+        match self.execute(state, env, txs, false)? {
+            Ok(outcome) => Ok(outcome),
+            Err((_, receipt)) => Err(StoreError::Backend(format!(
+                "block execution stopped at {} unasked",
+                receipt.tx_hash
+            ))),
+        }
+    }
+
+    /// As [`Executor::execute_block`], for transactions already hashed (the pool's
+    /// [`SealedTransaction`]s, owned or shared).
+    pub fn execute_sealed<T: BlockTx>(
+        &self,
+        state: Arc<dyn StateReader>,
+        env: &BlockEnv,
+        txs: &[T],
+    ) -> Result<BlockOutcome, StoreError> {
+        match self.execute(state, env, txs, false)? {
+            Ok(outcome) => Ok(outcome),
+            // Not asked to stop: every transaction ran.
+            Err((_, receipt)) => Err(StoreError::Backend(format!(
+                "block execution stopped at {} unasked",
+                receipt.tx_hash
+            ))),
+        }
+    }
+
+    /// Executes a block to verify it: as [`Executor::execute_sealed`], but a block with a
+    /// transaction execution rejects (bad signature, nonce, chain id, fee, gas left) is invalid,
+    /// so execution stops at the first one, whose index and receipt are returned, and the
+    /// signature checks of later chunks are skipped: a block of bad signatures costs its
+    /// verifier one chunk of checks, not the whole block.
+    pub fn verify_sealed<T: BlockTx>(
+        &self,
+        state: Arc<dyn StateReader>,
+        env: &BlockEnv,
+        txs: &[T],
+    ) -> Result<Result<BlockOutcome, (usize, Receipt)>, StoreError> {
+        self.execute(state, env, txs, true)
+    }
+
+    fn execute<T: BlockTx>(
+        &self,
+        state: Arc<dyn StateReader>,
+        env: &BlockEnv,
+        txs: &[T],
+        stop_at_rejected: bool,
+    ) -> Result<Result<BlockOutcome, (usize, Receipt)>, StoreError> {
+        let mut run = BlockRun::new(state, txs.len(), stop_at_rejected);
         if rayon::current_thread_index().is_some() {
             // Called from inside the pool: waiting here for pool work could deadlock.
             for (i, chunk) in txs.chunks(PIPELINE_CHUNK).enumerate() {
                 let prepared = prepare(chunk, self.verified.as_deref());
-                run.execute(self, env, &txs[i * PIPELINE_CHUNK..], prepared)?;
+                if let Some(stop) = run.execute(self, env, i * PIPELINE_CHUNK, chunk, prepared)? {
+                    return Ok(Err(stop));
+                }
             }
-            return Ok(run.finish());
+            return Ok(Ok(run.finish()));
         }
         let (send, recv) = std::sync::mpsc::channel::<(usize, Vec<Prepared>)>();
         let verified = self.verified.as_deref();
-        std::thread::scope(|scope| {
+        let cancelled = std::sync::atomic::AtomicBool::new(false);
+        let cancelled = &cancelled;
+        let stopped = std::thread::scope(|scope| {
             scope.spawn(move || {
                 use rayon::prelude::*;
                 txs.par_chunks(PIPELINE_CHUNK).enumerate().for_each_with(
                     send,
                     |send, (i, chunk)| {
-                        // The receiver only hangs up after an error; nothing is lost then.
+                        if cancelled.load(std::sync::atomic::Ordering::Relaxed) {
+                            return;
+                        }
+                        // The receiver only hangs up after an error or a stop; nothing is lost
+                        // then.
                         let _ = send.send((i, prepare(chunk, verified)));
                     },
                 );
@@ -109,6 +165,7 @@ impl Executor {
             let chunks = txs.len().div_ceil(PIPELINE_CHUNK);
             let mut ready = std::collections::BTreeMap::new();
             let mut next = 0;
+            let stop_pipeline = || cancelled.store(true, std::sync::atomic::Ordering::Relaxed);
             while next < chunks {
                 let Ok((i, prepared)) = recv.recv() else {
                     return Err(StoreError::Backend(
@@ -117,13 +174,24 @@ impl Executor {
                 };
                 ready.insert(i, prepared);
                 while let Some(prepared) = ready.remove(&next) {
-                    run.execute(self, env, &txs[next * PIPELINE_CHUNK..], prepared)?;
+                    let start = next * PIPELINE_CHUNK;
+                    let chunk = &txs[start..(start + PIPELINE_CHUNK).min(txs.len())];
+                    let outcome = run.execute(self, env, start, chunk, prepared);
+                    if !matches!(outcome, Ok(None)) {
+                        stop_pipeline();
+                    }
+                    if let Some(stop) = outcome? {
+                        return Ok(Some(stop));
+                    }
                     next += 1;
                 }
             }
-            Ok(())
+            Ok(None)
         })?;
-        Ok(run.finish())
+        Ok(match stopped {
+            Some(stop) => Err(stop),
+            None => Ok(run.finish()),
+        })
     }
 
     /// Applies one transaction whose sender is established. Used by block execution, dry runs
@@ -472,16 +540,52 @@ struct Prepared {
     encoded_len: usize,
 }
 
-fn prepare(chunk: &[SignedTransaction], verified: Option<&VerifiedSignatures>) -> Vec<Prepared> {
+/// A transaction as block execution takes it: signed, with its hash and encoded length (given,
+/// or computed here).
+pub trait BlockTx: Sync {
+    /// The signed transaction.
+    fn signed(&self) -> &SignedTransaction;
+    /// Its hash and the length of its encoding.
+    fn hash_and_len(&self) -> (Hash, usize);
+}
+
+impl BlockTx for SignedTransaction {
+    fn signed(&self) -> &SignedTransaction {
+        self
+    }
+    fn hash_and_len(&self) -> (Hash, usize) {
+        let encoded = self.encode();
+        (Hash::of(&encoded), encoded.len())
+    }
+}
+
+impl BlockTx for SealedTransaction {
+    fn signed(&self) -> &SignedTransaction {
+        SealedTransaction::signed(self)
+    }
+    fn hash_and_len(&self) -> (Hash, usize) {
+        (self.hash(), self.encoded_len())
+    }
+}
+
+impl BlockTx for Arc<SealedTransaction> {
+    fn signed(&self) -> &SignedTransaction {
+        SealedTransaction::signed(self)
+    }
+    fn hash_and_len(&self) -> (Hash, usize) {
+        (self.hash(), self.encoded_len())
+    }
+}
+
+fn prepare<T: BlockTx>(chunk: &[T], verified: Option<&VerifiedSignatures>) -> Vec<Prepared> {
     let mut out: Vec<Prepared> = chunk
         .iter()
         .map(|t| {
-            let encoded = t.encode();
-            let hash = Hash::of(&encoded);
+            let (hash, encoded_len) = t.hash_and_len();
             Prepared {
                 signature_ok: verified.is_some_and(|v| v.contains(&hash)),
                 hash,
-                encoded_len: encoded.len(),
+                encoded_len,
             }
         })
         .collect();
@@ -489,7 +593,7 @@ fn prepare(chunk: &[SignedTransaction], verified: Option<&VerifiedSignatures>) -
     let items: Vec<_> = unchecked
         .iter()
         .map(|&i| {
-            let t = &chunk[i];
+            let t = chunk[i].signed();
             (t.signer, t.tx.signing_payload(), t.signature)
         })
         .collect();
@@ -510,26 +614,32 @@ struct BlockRun {
     overlay: Overlay,
     receipts: Vec<Receipt>,
     gas_used: u64,
+    stop_at_rejected: bool,
 }
 
 impl BlockRun {
-    fn new(state: Arc<dyn StateReader>, n: usize) -> Self {
+    fn new(state: Arc<dyn StateReader>, n: usize, stop_at_rejected: bool) -> Self {
         Self {
             overlay: Overlay::new(state),
             receipts: Vec::with_capacity(n),
             gas_used: 0,
+            stop_at_rejected,
         }
     }
 
-    /// Executes the transactions of one prepared chunk (`txs` starts at the chunk).
-    fn execute(
+    /// Executes the transactions of one prepared chunk, which starts at index `start` of the
+    /// block. Answers the first rejected transaction (its index and receipt) when asked to
+    /// stop there.
+    fn execute<T: BlockTx>(
         &mut self,
         exec: &Executor,
         env: &BlockEnv,
-        txs: &[SignedTransaction],
+        start: usize,
+        txs: &[T],
         prepared: Vec<Prepared>,
-    ) -> Result<(), StoreError> {
-        for (stx, p) in txs.iter().zip(prepared) {
+    ) -> Result<Option<(usize, Receipt)>, StoreError> {
+        for (offset, (stx, p)) in txs.iter().zip(prepared).enumerate() {
+            let stx = stx.signed();
             let checked = Checked {
                 sender: stx.sender(),
                 tx: &stx.tx,
@@ -542,10 +652,13 @@ impl BlockRun {
             } else {
                 rejected(checked.hash, "invalid signature".into())
             };
+            if self.stop_at_rejected && receipt.status == Status::Rejected {
+                return Ok(Some((start + offset, receipt)));
+            }
             self.gas_used += receipt.gas_used;
             self.receipts.push(receipt);
         }
-        Ok(())
+        Ok(None)
     }
 
     fn finish(self) -> BlockOutcome {

@@ -37,7 +37,7 @@ pub mod state;
 pub mod types;
 pub mod vm;
 
-pub use executor::{BlockOutcome, Checked, Executor};
+pub use executor::{BlockOutcome, BlockTx, Checked, Executor};
 pub use gas::GasSchedule;
 pub use signatures::VerifiedSignatures;
 pub use types::contract_address;

@@ -169,3 +169,70 @@ fn backend_failure_aborts_the_block_with_an_error_instead_of_charging_the_sender
     let err = exec.execute_block(state, &env(), &[tx]).unwrap_err();
     assert!(err.to_string().contains("disk on fire"), "{err}");
 }
+
+/// Verification stops at the first transaction execution rejects, and skips the signature
+/// checks of the chunks after it; with the verified-signature cache, a transaction checked
+/// once is not checked again, and outcomes are the same with or without the cache.
+#[test]
+fn verification_stops_at_the_first_rejected_transaction_and_the_cache_changes_no_outcome() {
+    use aether_engine::VerifiedSignatures;
+    use aether_engine::types::SealedTransaction;
+    let keys: Vec<Keypair> = (0..4_000)
+        .map(|i| Keypair::dev(&format!("v{i}"), false))
+        .collect();
+    let state = Arc::new(MemoryState::with_balances(
+        keys.iter().map(|k| (k.address(), 1_000_000_000)),
+    ));
+    let env = BlockEnv {
+        gas_limit: u64::MAX,
+        ..env()
+    };
+    let mut txs: Vec<SealedTransaction> = keys
+        .iter()
+        .map(|k| SealedTransaction::seal(transfer(k, 0, 1)))
+        .collect();
+    let plain = Executor::new(Vm::new(GasSchedule::V1, 4));
+    let cache = Arc::new(VerifiedSignatures::new(100_000));
+    let cached = Executor::with_verified_signatures(Vm::new(GasSchedule::V1, 4), cache.clone());
+
+    // A valid block: the same outcome with and without the cache, and again from the cache.
+    let expected = plain.execute_sealed(state.clone(), &env, &txs).unwrap();
+    assert_eq!(
+        cached.execute_sealed(state.clone(), &env, &txs).unwrap(),
+        expected
+    );
+    assert_eq!(
+        cache.len(),
+        txs.len(),
+        "every checked signature is remembered"
+    );
+    assert_eq!(
+        cached.verify_sealed(state.clone(), &env, &txs).unwrap(),
+        Ok(expected)
+    );
+
+    // A bad signature first: verification stops there, and most later chunks go unchecked.
+    let mut bad = txs[0].signed().clone();
+    bad.signature.0[0] ^= 1;
+    txs[0] = SealedTransaction::seal(bad);
+    let fresh = Arc::new(VerifiedSignatures::new(100_000));
+    let verifier = Executor::with_verified_signatures(Vm::new(GasSchedule::V1, 4), fresh.clone());
+    match verifier.verify_sealed(state.clone(), &env, &txs).unwrap() {
+        Err((index, receipt)) => {
+            assert_eq!(index, 0);
+            assert_eq!(receipt.status, Status::Rejected);
+            assert_eq!(receipt.error.as_deref(), Some("invalid signature"));
+        }
+        Ok(_) => panic!("a block with a bad signature verified"),
+    }
+    assert!(
+        fresh.len() < txs.len() / 2,
+        "{} of {} signatures were checked after the stop",
+        fresh.len(),
+        txs.len()
+    );
+    // Executing (not verifying) it runs every transaction, the bad one rejected.
+    let out = plain.execute_sealed(state, &env, &txs).unwrap();
+    assert_eq!(out.receipts.len(), txs.len());
+    assert_eq!(out.receipts[0].status, Status::Rejected);
+}

@@ -11,6 +11,7 @@
 use std::time::{Duration, Instant};
 
 use aether_engine::crypto::Keypair;
+use aether_engine::ports::Verdict;
 use aether_engine::types::{Action, Address, Hash, SignedTransaction, Transaction};
 use aether_node::chain::Chain;
 use aether_node::genesis::{Genesis, GenesisAccount};
@@ -138,10 +139,10 @@ fn main() {
             );
             let now = block.header.timestamp_ms;
             let t = Instant::now();
-            uncached.verify(&block, now).unwrap().unwrap();
+            assert_eq!(uncached.verify(&block, now).unwrap(), Verdict::Valid);
             p.verify_uncached.push(t.elapsed());
             let t = Instant::now();
-            cached.verify(&block, now).unwrap().unwrap();
+            assert_eq!(cached.verify(&block, now).unwrap(), Verdict::Valid);
             p.verify_cached.push(t.elapsed());
             let id = [block.header.hash()];
             let t = Instant::now();

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aether_consensus::DevSealer;
-use aether_engine::ports::{BlockId, Consensus, ConsensusInput, ConsensusOutput, Network};
+use aether_engine::ports::{
+    BlockId, CommitFailure, Consensus, ConsensusInput, ConsensusOutput, Network, Verdict,
+};
 use aether_engine::types::{Address, Block};
 use aether_net::LocalNetwork;
 use aether_storage::{Store, StoreConfig};
@@ -69,7 +71,7 @@ pub struct Listening {
     pub metrics: Option<SocketAddr>,
 }
 
-/// Runs a node until `shutdown` completes: then finishes the block in progress, stops the
+/// Runs a node until `shutdown` completes: then finishes the execution job in progress, stops the
 /// servers and closes the database (which flushes everything committed). `on_listening` is
 /// called once the servers are up.
 pub async fn run(
@@ -170,7 +172,8 @@ pub async fn run(
                 None => break Err(NodeError::Task("the block execution thread died".into())),
                 Some(Done::Failed(e)) => break Err(NodeError::Chain(e)),
                 Some(Done::Input(input)) => inputs.push(input),
-                Some(Done::Committed(blocks)) => {
+                Some(Done::Nothing) => {}
+                Some(Done::Committed(blocks, failure)) => {
                     for b in blocks {
                         metrics.block(
                             b.header.height,
@@ -188,6 +191,13 @@ pub async fn run(
                             "sealed block"
                         );
                         inputs.push(ConsensusInput::Committed { header: b.header });
+                    }
+                    if let Some(reason) = failure {
+                        let block = match &reason {
+                            CommitFailure::NotPending(id) => *id,
+                            CommitFailure::NotOnHead { block, .. } => *block,
+                        };
+                        inputs.push(ConsensusInput::CommitFailed { block, reason });
                     }
                 }
             },
@@ -210,6 +220,7 @@ pub async fn run(
                     ConsensusOutput::Commit { blocks, proof } => {
                         jobs.send(Job::Commit { blocks, proof })
                     }
+                    ConsensusOutput::Prune { keep } => jobs.send(Job::Prune { keep }),
                     ConsensusOutput::Broadcast { topic, payload } => {
                         network.broadcast(topic, payload)
                     }
@@ -220,7 +231,8 @@ pub async fn run(
             }
         }
     };
-    // Finish the block in progress: the worker ends after its current job.
+    // The worker ends after its current job (a block being built or committed is finished;
+    // one built and not yet committed is left: it was never final).
     drop(jobs);
     let _ = tokio::task::spawn_blocking(move || worker_handle.join()).await;
     tracing::info!("stopping: closing the RPC server and the database");
@@ -249,14 +261,20 @@ enum Job {
         blocks: Vec<BlockId>,
         proof: Vec<u8>,
     },
+    Prune {
+        keep: BlockId,
+    },
 }
 
 /// What the execution thread hands back.
 enum Done {
     /// An answer for consensus.
     Input(ConsensusInput),
-    /// Blocks committed (consensus hears of each).
-    Committed(Vec<CommittedBlock>),
+    /// Blocks committed (consensus hears of each), and why the next one of the list was
+    /// not.
+    Committed(Vec<CommittedBlock>, Option<CommitFailure>),
+    /// A job without an answer.
+    Nothing,
     /// The chain failed (storage, say): the node stops.
     Failed(ChainError),
 }
@@ -317,17 +335,32 @@ fn run_job(chain: &Chain, job: Job) -> Done {
         Job::Verify { block } => {
             let id = block.header.hash();
             chain.verify(&block, now_ms()).map(|verdict| {
-                if let Err(reason) = &verdict {
-                    tracing::warn!(block = %id, %reason, "refused an invalid block");
+                match &verdict {
+                    Verdict::Valid => {}
+                    Verdict::Invalid(reason) => {
+                        tracing::warn!(block = %id, %reason, "refused an invalid block")
+                    }
+                    Verdict::NotYet(reason) => {
+                        tracing::info!(block = %id, %reason, "cannot verify a block yet")
+                    }
                 }
                 ConsensusInput::Verified { id, verdict }
             })
         }
         Job::Commit { blocks, proof } => {
             return match chain.commit(&blocks, &proof) {
-                Ok(committed) => Done::Committed(committed),
+                Ok((committed, failure)) => {
+                    if let Some(reason) = &failure {
+                        tracing::warn!(%reason, "could not commit a block");
+                    }
+                    Done::Committed(committed, failure)
+                }
                 Err(e) => Done::Failed(e),
             };
+        }
+        Job::Prune { keep } => {
+            chain.prune(&keep);
+            return Done::Nothing;
         }
     };
     match answer {

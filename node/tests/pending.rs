@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aether_engine::crypto::Keypair;
-use aether_engine::ports::{BlockId, BuildFailure, InvalidBlock};
+use aether_engine::ports::{BlockId, BuildFailure, CommitFailure, InvalidBlock, NotYet, Verdict};
 use aether_engine::types::{
     Action, Address, Block, BlockHeader, SignedTransaction, Transaction, list_root,
 };
@@ -52,10 +52,10 @@ fn build(chain: &Chain, parent: &BlockHeader, timestamp_ms: u64) -> Block {
 }
 
 fn refused(chain: &Chain, block: &Block) -> InvalidBlock {
-    chain
-        .verify(block, block.header.timestamp_ms)
-        .unwrap()
-        .expect_err("the block must be refused")
+    match chain.verify(block, block.header.timestamp_ms).unwrap() {
+        Verdict::Invalid(why) => why,
+        other => panic!("the block must be refused as invalid, got {other:?}"),
+    }
 }
 
 /// Re-signs nothing: recomputes the header's transaction root after the transactions changed.
@@ -121,18 +121,25 @@ fn a_second_node_verifies_what_the_first_built_and_refuses_each_tampered_block()
         refused(&verifier, &b),
         InvalidBlock::Height { .. }
     ));
+    // Not decidable yet (not invalid): an unknown parent, a timestamp ahead of the clock.
     let mut b = block.clone();
     b.header.parent_hash.0[0] ^= 1;
     assert!(matches!(
-        refused(&verifier, &b),
-        InvalidBlock::UnknownParent(_)
+        verifier.verify(&b, 10_000).unwrap(),
+        Verdict::NotYet(NotYet::UnknownParent(_))
     ));
     let ahead = verifier
         .verify(&block, block.header.timestamp_ms - MAX_DRIFT_MS - 1)
         .unwrap();
     assert!(matches!(
         ahead,
-        Err(InvalidBlock::TimestampTooFarAhead { .. })
+        Verdict::NotYet(NotYet::TimestampAhead { .. })
+    ));
+    // More transactions than the gas limit can pay for, refused before anything runs.
+    let many = vec![block.transactions[0].clone(); builder.max_block_txs() + 1];
+    assert!(matches!(
+        refused(&verifier, &with_txs(&block, many)),
+        InvalidBlock::TooManyTransactions { .. }
     ));
 
     // A bad signature.
@@ -166,8 +173,8 @@ fn a_second_node_verifies_what_the_first_built_and_refuses_each_tampered_block()
     }
 
     // The block itself is valid, and verifying it again is known at once.
-    assert_eq!(verifier.verify(&block, 10_000).unwrap(), Ok(()));
-    assert_eq!(verifier.verify(&block, 10_000).unwrap(), Ok(()));
+    assert_eq!(verifier.verify(&block, 10_000).unwrap(), Verdict::Valid);
+    assert_eq!(verifier.verify(&block, 10_000).unwrap(), Verdict::Valid);
     assert_eq!(verifier.pending_blocks(), 1);
 
     // A nonce replayed from a pending ancestor: a child on the pending block that carries one
@@ -194,6 +201,14 @@ fn a_second_node_verifies_what_the_first_built_and_refuses_each_tampered_block()
     builder.commit(&[block.header.hash()], b"proof").unwrap();
     verifier.commit(&[block.header.hash()], b"proof").unwrap();
     assert_eq!(builder.head(), verifier.head());
+    // A certificate that overlaps what is committed reports it again; an unknown block is a
+    // failure for consensus to hear, not an error of the node.
+    let (again, failure) = verifier.commit(&[block.header.hash()], b"proof").unwrap();
+    assert_eq!((again.len(), failure), (1, None));
+    let unknown = BlockId::of(b"never seen");
+    let (none, failure) = verifier.commit(&[unknown], b"proof").unwrap();
+    assert!(none.is_empty());
+    assert_eq!(failure, Some(CommitFailure::NotPending(unknown)));
     assert_eq!(
         verifier.store().commit_proof(1).unwrap().as_deref(),
         Some(&b"proof"[..])
@@ -308,12 +323,13 @@ proptest! {
         }
         let ids: Vec<BlockId> = branch.iter().map(|b| b.header.hash()).collect();
         let on_branch: BTreeSet<BlockId> = ids.iter().copied().collect();
-        x.commit(&ids, b"qc").unwrap();
+        let (committed, failure) = x.commit(&ids, b"qc").unwrap();
+        prop_assert_eq!((committed.len(), failure), (ids.len(), None));
 
         // A fresh node that only ever sees the branch: verify and commit it block by block.
         let y = open(y_dir.path());
         for b in &branch {
-            prop_assert_eq!(y.verify(b, b.header.timestamp_ms).unwrap(), Ok(()));
+            prop_assert_eq!(y.verify(b, b.header.timestamp_ms).unwrap(), Verdict::Valid);
             y.commit(&[b.header.hash()], b"qc").unwrap();
         }
         prop_assert_eq!(x.head(), y.head());
@@ -361,4 +377,49 @@ proptest! {
             }
         }
     }
+}
+
+/// A peer's block whose transactions this node never had in its pool, on a fork that loses:
+/// its transactions that are still valid come back to the pool; pruning to a locked branch
+/// drops the other forks the same way.
+#[test]
+fn a_losing_forks_transactions_return_to_the_pool_and_pruning_keeps_one_branch() {
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (peer, local) = (open(a_dir.path()), open(b_dir.path()));
+    let (alice, bob) = (key("alice"), key("bob"));
+    let genesis = local.head();
+    // The peer's block: alice 0 and 1, which the local pool never saw.
+    for nonce in 0..2 {
+        peer.submit(transfer(&alice, nonce, 5, 1), 0).unwrap();
+    }
+    let theirs = build(&peer, &genesis, 1_000);
+    assert_eq!(local.verify(&theirs, 1_000).unwrap(), Verdict::Valid);
+    // The local fork: bob 0.
+    local.submit(transfer(&bob, 0, 5, 1), 0).unwrap();
+    let ours = build(&local, &genesis, 1_001);
+    let on_ours = build(&local, &ours.header, 1_002);
+    assert_eq!(local.pending_blocks(), 3);
+    // Consensus locks our fork: the peer's block is pruned, its transactions come back.
+    local.prune(&ours.header.hash());
+    assert_eq!(local.pending_blocks(), 2, "our fork and its child stay");
+    for tx in &theirs.transactions {
+        assert!(
+            local.is_pending(&tx.hash()),
+            "a dropped fork's transaction is back"
+        );
+    }
+    // Our fork commits; the peer's transactions are still valid and still in the pool.
+    let (committed, failure) = local.commit(&[ours.header.hash()], b"qc").unwrap();
+    assert_eq!((committed.len(), failure), (1, None));
+    assert_eq!(
+        local.pending_blocks(),
+        1,
+        "the child of the new head stays pending"
+    );
+    for tx in &theirs.transactions {
+        assert!(local.is_pending(&tx.hash()));
+    }
+    // And the next block on the new head takes them.
+    let next = build(&local, &on_ours.header, 1_003);
+    assert_eq!(next.transactions.len(), 2);
 }

@@ -47,9 +47,6 @@ pub enum BuildFailure {
 /// Why a block is invalid. Each reason names what was expected and what the block says.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidBlock {
-    /// The parent is neither the committed head nor a pending block.
-    #[error("unknown parent {0}")]
-    UnknownParent(BlockId),
     /// Its height is not its parent's plus one.
     #[error("height {found}, but its parent is at height {parent}")]
     Height {
@@ -65,16 +62,6 @@ pub enum InvalidBlock {
         parent: u64,
         /// The block's timestamp.
         found: u64,
-    },
-    /// Its timestamp is further ahead of the verifier's clock than the allowed drift.
-    #[error("timestamp {found} is more than {max_drift_ms} ms ahead of the local clock ({now})")]
-    TimestampTooFarAhead {
-        /// The verifier's clock.
-        now: u64,
-        /// The block's timestamp.
-        found: u64,
-        /// The allowed drift.
-        max_drift_ms: u64,
     },
     /// Its execution rules version is not the one this node runs.
     #[error("execution version {found}, this node runs {expected}")]
@@ -135,9 +122,75 @@ pub enum InvalidBlock {
         /// In the header.
         found: Hash,
     },
+    /// It has more transactions than a block may have.
+    #[error("{found} transactions, a block may have {max}")]
+    TooManyTransactions {
+        /// The limit.
+        max: usize,
+        /// The block's count.
+        found: usize,
+    },
+    /// Its transactions take more bytes than a block may.
+    #[error("{found} bytes of transactions, a block may have {max}")]
+    TooLarge {
+        /// The limit.
+        max: usize,
+        /// The block's size.
+        found: usize,
+    },
+}
+
+/// Why the node cannot tell yet whether a block is valid: nothing is wrong with the block as
+/// far as it knows, and asking again later (after fetching the parent, after the clock caught
+/// up, after a prune) may succeed. Consensus must not remember such a block as invalid.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotYet {
+    /// The parent is neither the committed head nor a pending block (not fetched yet, or on a
+    /// pruned fork).
+    #[error("unknown parent {0}")]
+    UnknownParent(BlockId),
+    /// Its timestamp is further ahead of the verifier's clock than the allowed drift.
+    #[error("timestamp {found} is more than {max_drift_ms} ms ahead of the local clock ({now})")]
+    TimestampAhead {
+        /// The verifier's clock.
+        now: u64,
+        /// The block's timestamp.
+        found: u64,
+        /// The allowed drift.
+        max_drift_ms: u64,
+    },
     /// The node holds as many pending blocks as it keeps.
-    #[error("{0} pending blocks already: cannot keep another until some commit")]
+    #[error("{0} pending blocks already: prune or commit first")]
     TooManyPending(usize),
+}
+
+/// The node's answer to [`ConsensusOutput::Verify`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Valid: executed, and kept pending.
+    Valid,
+    /// Invalid, for good: the same block is invalid on every correct node, now and later.
+    Invalid(InvalidBlock),
+    /// Not decided on this node now; may be asked again.
+    NotYet(NotYet),
+}
+
+/// Why a commit could not be carried out (nothing was wrong with the store).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CommitFailure {
+    /// The block is not pending here (never built or verified, or pruned).
+    #[error("block {0} is not pending")]
+    NotPending(BlockId),
+    /// The block does not extend the committed head.
+    #[error("block {block} extends {parent}, not the head {head}")]
+    NotOnHead {
+        /// The block.
+        block: BlockId,
+        /// Its parent.
+        parent: BlockId,
+        /// The committed head.
+        head: BlockId,
+    },
 }
 
 /// What the node tells consensus.
@@ -161,18 +214,27 @@ pub enum ConsensusInput {
         /// Why.
         reason: BuildFailure,
     },
-    /// The answer to [`ConsensusOutput::Verify`]: valid (now pending) or invalid, with why.
+    /// The answer to [`ConsensusOutput::Verify`]: valid (now pending), invalid with why, or
+    /// not decidable yet.
     Verified {
         /// The block's id.
         id: BlockId,
-        /// `Ok` when valid.
-        verdict: Result<(), InvalidBlock>,
+        /// The answer.
+        verdict: Verdict,
     },
     /// A block asked for with [`ConsensusOutput::Commit`] was committed (one input per block,
-    /// in order).
+    /// in order; a block already committed is reported again).
     Committed {
         /// The committed block's header.
         header: BlockHeader,
+    },
+    /// A block of a [`ConsensusOutput::Commit`] could not be committed; the blocks before it in
+    /// the list were (and were reported), the ones after it were not tried.
+    CommitFailed {
+        /// The block.
+        block: BlockId,
+        /// Why.
+        reason: CommitFailure,
     },
     /// A consensus message arrived from a peer (untrusted bytes).
     Message {
@@ -203,7 +265,9 @@ pub enum ConsensusOutput {
     },
     /// Verify a block (a peer's proposal, or one this node built, which is known at once):
     /// execute it on its parent's speculative state, check it, keep it pending when valid, and
-    /// answer [`ConsensusInput::Verified`].
+    /// answer [`ConsensusInput::Verified`]. The node checks what the block itself commits to;
+    /// consensus checks the rest first (its proposer is the round's leader, its signature, its
+    /// certificates): the header carries no round.
     Verify {
         /// The block.
         block: Block,
@@ -217,6 +281,13 @@ pub enum ConsensusOutput {
         blocks: Vec<BlockId>,
         /// The finality proof (a commit certificate), opaque to the node.
         proof: Vec<u8>,
+    },
+    /// Drop the pending blocks that are neither `keep`, nor its ancestors, nor its
+    /// descendants (forks that can no longer commit once `keep` is locked), freeing room in
+    /// the bounded pending tree. Nothing is answered.
+    Prune {
+        /// The block whose branch stays.
+        keep: BlockId,
     },
     /// Gossip `payload` on `topic`.
     Broadcast {

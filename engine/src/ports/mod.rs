@@ -14,7 +14,8 @@ mod consensus;
 mod network;
 
 pub use consensus::{
-    BlockId, BuildFailure, Consensus, ConsensusInput, ConsensusOutput, InvalidBlock,
+    BlockId, BuildFailure, CommitFailure, Consensus, ConsensusInput, ConsensusOutput, InvalidBlock,
+    NotYet, Verdict,
 };
 pub use network::{
     Inbound, InboundSink, Network, PeerId, Protocol, RequestFailure, RequestId, Topic,

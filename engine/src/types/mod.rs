@@ -11,7 +11,9 @@ pub use account::Account;
 pub use block::{Block, BlockEnv, BlockHeader, EXECUTION_VERSION, list_root};
 pub use primitives::{Address, Hash, ParseIdError};
 pub use receipt::{Event, Receipt, Status};
-pub use transaction::{Action, SignedTransaction, TX_SIGNING_DOMAIN, Transaction};
+pub use transaction::{
+    Action, SealedTransaction, SignedTransaction, TX_SIGNING_DOMAIN, Transaction,
+};
 
 /// Address of a contract created by `deployer` from `code_hash` with `salt`:
 /// `SHA-256(b"aether/contract" ++ deployer ++ code_hash ++ SCALE(salt))`.

@@ -118,3 +118,59 @@ impl SignedTransaction {
         crypto::verify(&self.signer, &self.tx.signing_payload(), &self.signature)
     }
 }
+
+/// A signed transaction with what its bytes give, computed once: its hash and the length of its
+/// encoding. The pool keeps transactions in this form and block execution takes it, so a
+/// transaction is encoded and hashed once on its way from admission to a block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedTransaction {
+    signed: SignedTransaction,
+    hash: Hash,
+    encoded_len: usize,
+}
+
+impl SealedTransaction {
+    /// Encodes and hashes `signed`.
+    pub fn seal(signed: SignedTransaction) -> Self {
+        let encoded = signed.encode();
+        Self {
+            hash: Hash::of(&encoded),
+            encoded_len: encoded.len(),
+            signed,
+        }
+    }
+
+    /// The transaction hash (as [`SignedTransaction::hash`]).
+    pub fn hash(&self) -> Hash {
+        self.hash
+    }
+
+    /// The length of its SCALE encoding, in bytes.
+    pub fn encoded_len(&self) -> usize {
+        self.encoded_len
+    }
+
+    /// The signed transaction.
+    pub fn signed(&self) -> &SignedTransaction {
+        &self.signed
+    }
+
+    /// The signed transaction, unwrapped.
+    pub fn into_signed(self) -> SignedTransaction {
+        self.signed
+    }
+}
+
+impl std::ops::Deref for SealedTransaction {
+    type Target = SignedTransaction;
+
+    fn deref(&self) -> &SignedTransaction {
+        &self.signed
+    }
+}
+
+impl From<SignedTransaction> for SealedTransaction {
+    fn from(signed: SignedTransaction) -> Self {
+        Self::seal(signed)
+    }
+}

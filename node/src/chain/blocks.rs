@@ -5,10 +5,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use aether_engine::BlockOutcome;
-use aether_engine::ports::{BlockId, BuildFailure, ExecutedBlock, InvalidBlock, StateReader};
+use aether_engine::ports::{
+    BlockId, BuildFailure, CommitFailure, ExecutedBlock, InvalidBlock, NotYet, StateReader, Verdict,
+};
 use aether_engine::types::{
-    Address, Block, BlockEnv, BlockHeader, EXECUTION_VERSION, Hash, SignedTransaction, Status,
+    Address, Block, BlockEnv, BlockHeader, EXECUTION_VERSION, Hash, SealedTransaction, Status,
     list_root,
 };
 use aether_storage::PendingState;
@@ -18,9 +19,6 @@ use super::{Chain, ChainError, ChainEvent, block_events};
 
 /// How far ahead of the verifier's clock a block's timestamp may be.
 pub const MAX_DRIFT_MS: u64 = 5_000;
-
-/// Most transactions a built block takes from the pool.
-const MAX_BLOCK_TXS: usize = 20_000;
 
 /// The parent a block builds on: the committed head, or a pending block.
 struct Parent {
@@ -67,15 +65,9 @@ impl Chain {
         })
     }
 
-    /// Executes `txs` on `parent`'s post-state.
-    fn execute_on(
-        &self,
-        parent: &Parent,
-        env: &BlockEnv,
-        txs: &[SignedTransaction],
-    ) -> Result<BlockOutcome, ChainError> {
-        let view: Arc<dyn StateReader> = Arc::new(self.store.pending_view(parent.state.as_ref())?);
-        Ok(self.executor.execute_block(view, env, txs)?)
+    /// The post-state of `parent`, for execution.
+    fn view_of(&self, parent: &Parent) -> Result<Arc<dyn StateReader>, ChainError> {
+        Ok(Arc::new(self.store.pending_view(parent.state.as_ref())?))
     }
 
     fn env(&self, height: u64, timestamp_ms: u64, proposer: Address) -> BlockEnv {
@@ -119,13 +111,15 @@ impl Chain {
             return Ok(Err(BuildFailure::TooManyPending(limit)));
         }
         let env = self.env(height, timestamp_ms, proposer);
-        let candidates: Vec<SignedTransaction> = self
-            .pool()
-            .ready_skipping(env.gas_limit, MAX_BLOCK_TXS, |h| base.txs.contains(h))
-            .into_iter()
-            .map(|t| (*t).clone())
-            .collect();
-        let outcome = self.execute_on(&base, &env, &candidates)?;
+        // Taken from the pool as shared handles: nothing is copied under its lock.
+        let candidates: Vec<Arc<SealedTransaction>> =
+            self.pool()
+                .ready_skipping(env.gas_limit, self.max_block_txs(), |h| {
+                    base.txs.contains(h)
+                });
+        let outcome = self
+            .executor
+            .execute_sealed(self.view_of(&base)?, &env, &candidates)?;
         // A transaction execution rejects changed nothing and paid nothing: it leaves the
         // block, and the pool, instead of taking space in it; unless its sender has
         // transactions in the pending ancestors, whose fork may be what made it fail (it stays
@@ -144,7 +138,7 @@ impl Chain {
             } else {
                 tx_hashes.insert(receipt.tx_hash);
                 senders.insert(tx.sender());
-                transactions.push(tx);
+                transactions.push(tx.signed().clone());
                 receipts.push(receipt);
             }
         }
@@ -194,58 +188,84 @@ impl Chain {
     /// Verifies a block (a peer's proposal, or one built here, which is known at once): checks
     /// it against its parent (the head or a pending block), executes it on the parent's
     /// speculative state, compares what the header commits to, and keeps it pending when
-    /// valid. `now_ms` is the local clock, for the timestamp drift.
-    pub fn verify(
-        &self,
-        block: &Block,
-        now_ms: u64,
-    ) -> Result<Result<(), InvalidBlock>, ChainError> {
+    /// valid. `now_ms` is the local clock, for the timestamp drift. A block with more
+    /// transactions or bytes than its gas limit can pay for is refused before anything runs,
+    /// and execution stops at the first transaction that may not be in a block.
+    pub fn verify(&self, block: &Block, now_ms: u64) -> Result<Verdict, ChainError> {
         let started = Instant::now();
         let header = &block.header;
         let id = header.hash();
         if self.pending().get(&id).is_some() {
-            return Ok(Ok(()));
+            return Ok(Verdict::Valid);
         }
         let Some(base) = self.parent(&header.parent_hash) else {
-            return Ok(Err(InvalidBlock::UnknownParent(header.parent_hash)));
+            return Ok(Verdict::NotYet(NotYet::UnknownParent(header.parent_hash)));
         };
-        if let Err(invalid) = self.check_header(header, &base.header, now_ms) {
-            return Ok(Err(invalid));
+        if let Err(invalid) = self.check_header(header, &base.header) {
+            return Ok(Verdict::Invalid(invalid));
+        }
+        if header.timestamp_ms > now_ms.saturating_add(MAX_DRIFT_MS) {
+            return Ok(Verdict::NotYet(NotYet::TimestampAhead {
+                now: now_ms,
+                found: header.timestamp_ms,
+                max_drift_ms: MAX_DRIFT_MS,
+            }));
+        }
+        let max_txs = self.max_block_txs();
+        if block.transactions.len() > max_txs {
+            return Ok(Verdict::Invalid(InvalidBlock::TooManyTransactions {
+                max: max_txs,
+                found: block.transactions.len(),
+            }));
+        }
+        let sealed: Vec<SealedTransaction> = block
+            .transactions
+            .iter()
+            .cloned()
+            .map(SealedTransaction::seal)
+            .collect();
+        let bytes: usize = sealed.iter().map(|t| t.encoded_len()).sum();
+        let max_bytes = self.max_block_bytes();
+        if bytes > max_bytes {
+            return Ok(Verdict::Invalid(InvalidBlock::TooLarge {
+                max: max_bytes,
+                found: bytes,
+            }));
         }
         let computed = list_root(&block.transactions);
         if computed != header.tx_root {
-            return Ok(Err(InvalidBlock::TxRoot {
+            return Ok(Verdict::Invalid(InvalidBlock::TxRoot {
                 computed,
                 found: header.tx_root,
             }));
         }
         let limit = self.pending().limit();
         if self.pending().is_full() {
-            return Ok(Err(InvalidBlock::TooManyPending(limit)));
+            return Ok(Verdict::NotYet(NotYet::TooManyPending(limit)));
         }
         let env = self.env(header.height, header.timestamp_ms, header.proposer);
-        let outcome = self.execute_on(&base, &env, &block.transactions)?;
-        if let Some((index, r)) = outcome
-            .receipts
-            .iter()
-            .enumerate()
-            .find(|(_, r)| r.status == Status::Rejected)
+        let outcome = match self
+            .executor
+            .verify_sealed(self.view_of(&base)?, &env, &sealed)?
         {
-            return Ok(Err(InvalidBlock::Inadmissible {
-                index,
-                tx: r.tx_hash,
-                reason: r.error.clone().unwrap_or_default(),
-            }));
-        }
+            Ok(outcome) => outcome,
+            Err((index, r)) => {
+                return Ok(Verdict::Invalid(InvalidBlock::Inadmissible {
+                    index,
+                    tx: r.tx_hash,
+                    reason: r.error.unwrap_or_default(),
+                }));
+            }
+        };
         if outcome.gas_used != header.gas_used {
-            return Ok(Err(InvalidBlock::GasUsed {
+            return Ok(Verdict::Invalid(InvalidBlock::GasUsed {
                 computed: outcome.gas_used,
                 found: header.gas_used,
             }));
         }
         let computed = list_root(&outcome.receipts);
         if computed != header.receipts_root {
-            return Ok(Err(InvalidBlock::ReceiptsRoot {
+            return Ok(Verdict::Invalid(InvalidBlock::ReceiptsRoot {
                 computed,
                 found: header.receipts_root,
             }));
@@ -254,7 +274,7 @@ impl Chain {
             .store
             .speculate(base.state.as_ref(), &outcome.changes)?;
         if state.root() != header.state_root {
-            return Ok(Err(InvalidBlock::StateRoot {
+            return Ok(Verdict::Invalid(InvalidBlock::StateRoot {
                 computed: state.root(),
                 found: header.state_root,
             }));
@@ -263,7 +283,7 @@ impl Chain {
         let senders = block.transactions.iter().map(|t| t.sender()).collect();
         let mut pending = self.pending();
         if pending.is_full() {
-            return Ok(Err(InvalidBlock::TooManyPending(limit)));
+            return Ok(Verdict::NotYet(NotYet::TooManyPending(limit)));
         }
         pending.insert(PendingBlock {
             executed: ExecutedBlock {
@@ -276,16 +296,24 @@ impl Chain {
             senders,
             seconds: started.elapsed().as_secs_f64(),
         });
-        Ok(Ok(()))
+        Ok(Verdict::Valid)
     }
 
-    /// The checks of a header against its parent and the local clock.
-    fn check_header(
-        &self,
-        header: &BlockHeader,
-        parent: &BlockHeader,
-        now_ms: u64,
-    ) -> Result<(), InvalidBlock> {
+    /// Most transactions a block can hold: each pays at least the base intrinsic gas out of
+    /// the block's gas limit, so a block over it is invalid whatever its transactions.
+    pub fn max_block_txs(&self) -> usize {
+        let base = self.executor.vm().schedule().tx_base.max(1);
+        usize::try_from(self.genesis.block_gas_limit / base).unwrap_or(usize::MAX)
+    }
+
+    /// Most bytes of transactions a block can hold: each byte pays intrinsic gas.
+    pub fn max_block_bytes(&self) -> usize {
+        let per_byte = self.executor.vm().schedule().tx_per_byte.max(1);
+        usize::try_from(self.genesis.block_gas_limit / per_byte).unwrap_or(usize::MAX)
+    }
+
+    /// The checks of a header against its parent.
+    fn check_header(&self, header: &BlockHeader, parent: &BlockHeader) -> Result<(), InvalidBlock> {
         if header.height != parent.height + 1 {
             return Err(InvalidBlock::Height {
                 parent: parent.height,
@@ -296,13 +324,6 @@ impl Chain {
             return Err(InvalidBlock::TimestampNotAfterParent {
                 parent: parent.timestamp_ms,
                 found: header.timestamp_ms,
-            });
-        }
-        if header.timestamp_ms > now_ms.saturating_add(MAX_DRIFT_MS) {
-            return Err(InvalidBlock::TimestampTooFarAhead {
-                now: now_ms,
-                found: header.timestamp_ms,
-                max_drift_ms: MAX_DRIFT_MS,
             });
         }
         if header.execution_version != EXECUTION_VERSION {
@@ -321,56 +342,112 @@ impl Chain {
     }
 
     /// Commits pending blocks in order (the first extends the committed head), each with
-    /// `proof` beside it; committed blocks are final. Then drops the pending blocks that do not
-    /// descend from the new head and returns their transactions that are still valid to the
-    /// pool.
-    pub fn commit(&self, ids: &[BlockId], proof: &[u8]) -> Result<Vec<CommittedBlock>, ChainError> {
+    /// `proof` beside it; committed blocks are final. A block already committed is reported
+    /// again (certificates can overlap). Stops at the first block that is neither committed
+    /// nor pending on the head, and says why beside what it did commit. Then drops the pending
+    /// blocks that do not descend from the new head and offers their transactions back to the
+    /// pool. A storage failure is the only error.
+    pub fn commit(
+        &self,
+        ids: &[BlockId],
+        proof: &[u8],
+    ) -> Result<(Vec<CommittedBlock>, Option<CommitFailure>), ChainError> {
         let mut committed = Vec::with_capacity(ids.len());
+        let mut failure = None;
         for id in ids {
             let started = Instant::now();
-            let head = self.head().hash();
-            let block = {
-                let mut pending = self.pending();
-                match pending.get(id) {
-                    None => return Err(ChainError::NotPending(*id)),
-                    Some(b) if b.header().parent_hash != head => {
-                        return Err(ChainError::NotOnHead {
-                            block: *id,
-                            parent: b.header().parent_hash,
-                            head,
-                        });
-                    }
-                    Some(_) => {}
-                }
-                pending.remove(id).ok_or(ChainError::NotPending(*id))?
+            let head = self.head();
+            if let Some(done) = self.already_committed(id, &head)? {
+                committed.push(done);
+                continue;
+            }
+            let found = match self.pending().get(id) {
+                None => Err(CommitFailure::NotPending(*id)),
+                Some(b) if b.header().parent_hash != head.hash() => Err(CommitFailure::NotOnHead {
+                    block: *id,
+                    parent: b.header().parent_hash,
+                    head: head.hash(),
+                }),
+                Some(b) => Ok((b.state.clone(), b.executed.clone(), b.seconds)),
             };
-            self.store
-                .commit_pending(&block.executed, &block.state, proof)?;
-            self.after_commit(&block.executed);
+            let (state, executed, seconds) = match found {
+                Ok(found) => found,
+                Err(why) => {
+                    failure = Some(why);
+                    break;
+                }
+            };
+            // Out of the tree only once it is in the store: a failed write loses nothing.
+            self.store.commit_pending(&executed, &state, proof)?;
+            self.pending().remove(id);
+            self.after_commit(&executed);
             committed.push(CommittedBlock {
-                header: block.header().clone(),
-                transactions: block.executed.block.transactions.len(),
-                execution_seconds: block.seconds,
+                header: executed.block.header.clone(),
+                transactions: executed.block.transactions.len(),
+                execution_seconds: seconds,
                 commit_seconds: started.elapsed().as_secs_f64(),
             });
         }
         if !committed.is_empty() {
             let head = self.head().hash();
             let dropped = self.pending().retain_descendants_of(&head);
-            self.return_to_pool(&dropped);
+            self.return_to_pool(dropped);
         }
-        Ok(committed)
+        Ok((committed, failure))
+    }
+
+    /// The block `id` as committed, if it is committed at or below `head`.
+    fn already_committed(
+        &self,
+        id: &BlockId,
+        head: &BlockHeader,
+    ) -> Result<Option<CommittedBlock>, ChainError> {
+        if self.pending().get(id).is_some() {
+            return Ok(None);
+        }
+        let Some(block) = self.block_by_hash(id)? else {
+            return Ok(None);
+        };
+        if block.header.height > head.height {
+            return Ok(None);
+        }
+        Ok(Some(CommittedBlock {
+            transactions: block.transactions.len(),
+            header: block.header,
+            execution_seconds: 0.0,
+            commit_seconds: 0.0,
+        }))
+    }
+
+    /// Drops the pending blocks that are neither `keep`, nor its ancestors, nor its
+    /// descendants (forks that can no longer commit once consensus locked `keep`), and offers
+    /// their transactions back to the pool.
+    pub fn prune(&self, keep: &BlockId) {
+        let dropped = self.pending().retain_branch_of(keep);
+        self.return_to_pool(dropped);
     }
 
     /// The pool, finality and notifications after `executed` committed.
     fn after_commit(&self, executed: &ExecutedBlock) {
         let header = &executed.block.header;
         {
+            let included: Vec<(Hash, Address)> = executed
+                .receipts
+                .iter()
+                .zip(&executed.block.transactions)
+                .map(|(r, t)| (r.tx_hash, t.sender()))
+                .collect();
+            // Read before the pool's lock is taken.
             let state = self.store.state();
-            let mut pool = self.pool();
-            pool.on_block(&executed.block.transactions, |a| {
-                state.account(a).ok().flatten().map_or(0, |acc| acc.nonce)
-            });
+            let nonces: std::collections::HashMap<Address, u64> = included
+                .iter()
+                .map(|(_, sender)| {
+                    let nonce = state.account(sender).ok().flatten().map_or(0, |a| a.nonce);
+                    (*sender, nonce)
+                })
+                .collect();
+            self.pool()
+                .on_block(included, |a| nonces.get(a).copied().unwrap_or(0));
         }
         self.finalized
             .fetch_max(header.height, std::sync::atomic::Ordering::AcqRel);
@@ -384,9 +461,11 @@ impl Chain {
 
     /// Offers the transactions of dropped forks to the pool again; those no longer valid (their
     /// nonce was used on the committed chain, say) are refused by it, as any submission is.
-    fn return_to_pool(&self, dropped: &[PendingBlock]) {
+    fn return_to_pool(&self, mut dropped: Vec<PendingBlock>) {
+        // Oldest first, so each sender's transactions come back in nonce order.
+        dropped.sort_by_key(|b| b.header().height);
         let now = super::now_ms();
-        for block in dropped {
+        for block in &dropped {
             for tx in &block.executed.block.transactions {
                 if let Err(refused) = self.readmit(tx.clone(), now) {
                     tracing::trace!(tx = %tx.hash(), %refused, "a dropped fork's transaction did not return to the pool");
@@ -411,9 +490,14 @@ impl Chain {
                 proposer,
             )?
             .map_err(|e| ChainError::Build(e.to_string()))?;
-        self.verify(&block, block.header.timestamp_ms)?
-            .map_err(|e| ChainError::Build(e.to_string()))?;
-        let mut committed = self.commit(&[block.header.hash()], &[])?;
+        match self.verify(&block, block.header.timestamp_ms)? {
+            Verdict::Valid => {}
+            other => return Err(ChainError::Build(format!("{other:?}"))),
+        }
+        let (mut committed, failure) = self.commit(&[block.header.hash()], &[])?;
+        if let Some(why) = failure {
+            return Err(ChainError::Build(why.to_string()));
+        }
         committed
             .pop()
             .ok_or_else(|| ChainError::Build("nothing committed".into()))

@@ -18,7 +18,7 @@ use aether_engine::types::{
     Transaction,
 };
 use aether_engine::{Checked, Executor, GasSchedule, VerifiedSignatures, Vm};
-use aether_storage::{EventFilter, EventRecord, StateView, StorageError, Store};
+use aether_storage::{EventFilter, EventRecord, StateKey, StateView, StorageError, Store};
 use parity_scale_codec::Encode;
 use tokio::sync::broadcast;
 
@@ -59,19 +59,6 @@ pub enum ChainError {
     /// The state backend failed under execution.
     #[error(transparent)]
     State(#[from] aether_engine::ports::StoreError),
-    /// A block to commit is not pending (never built or verified, or dropped).
-    #[error("block {0} is not pending")]
-    NotPending(Hash),
-    /// A block to commit does not extend the committed head.
-    #[error("block {block} extends {parent}, not the head {head}")]
-    NotOnHead {
-        /// The block.
-        block: Hash,
-        /// Its parent.
-        parent: Hash,
-        /// The committed head.
-        head: Hash,
-    },
     /// A block could not be built or verified (`Chain::produce`).
     #[error("block production: {0}")]
     Build(String),
@@ -336,6 +323,31 @@ impl Chain {
                 Err(ChainError::EngineFault)
             }
         }
+    }
+
+    /// The committed state at `height` (the head's with `None`), a stable snapshot.
+    pub fn state_at(&self, height: Option<u64>) -> Result<StateView, ChainError> {
+        Ok(match height {
+            None => self.store.state(),
+            Some(h) => self.store.state_at(h)?,
+        })
+    }
+
+    /// A proof of `key`'s value (or absence) at `height` against that block's state root.
+    pub fn prove(
+        &self,
+        key: &StateKey,
+        height: u64,
+    ) -> Result<aether_storage::StateProof, ChainError> {
+        Ok(self.store.prove(key, height)?)
+    }
+
+    /// The header of the committed block at `height`.
+    pub fn header_at(&self, height: u64) -> Result<Option<BlockHeader>, ChainError> {
+        Ok(match self.store.block_hash(height)? {
+            Some(h) => self.store.header(&h)?,
+            None => None,
+        })
     }
 
     /// The committed block at `height`.

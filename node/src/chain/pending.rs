@@ -92,6 +92,39 @@ impl PendingTree {
         (txs, senders)
     }
 
+    /// Drops every block that is neither `keep`, nor a pending ancestor of it, nor a
+    /// descendant of it, and returns them.
+    pub fn retain_branch_of(&mut self, keep: &BlockId) -> Vec<PendingBlock> {
+        let mut branch: HashSet<BlockId> = HashSet::new();
+        let mut at = *keep;
+        while let Some(b) = self.blocks.get(&at) {
+            branch.insert(at);
+            at = b.header().parent_hash;
+        }
+        if branch.is_empty() {
+            // Not pending (committed, or unknown): nothing to keep a branch of.
+            return Vec::new();
+        }
+        let descends = |mut at: BlockId| {
+            while let Some(b) = self.blocks.get(&at) {
+                if at == *keep {
+                    return true;
+                }
+                at = b.header().parent_hash;
+            }
+            false
+        };
+        let drop: Vec<BlockId> = self
+            .blocks
+            .keys()
+            .copied()
+            .filter(|id| !branch.contains(id) && !descends(*id))
+            .collect();
+        drop.iter()
+            .filter_map(|id| self.blocks.remove(id))
+            .collect()
+    }
+
     /// Drops every block that does not descend from `head` (the new committed head) and
     /// returns them: forks that lost, and blocks at or below the head.
     pub fn retain_descendants_of(&mut self, head: &BlockId) -> Vec<PendingBlock> {

@@ -21,9 +21,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::sync::Arc;
 
-use aether_engine::types::{Account, Action, Address, Hash, SignedTransaction};
+use aether_engine::types::{Account, Action, Address, Hash, SealedTransaction, SignedTransaction};
 use aether_engine::{GasSchedule, VerifiedSignatures};
-use parity_scale_codec::Encode;
 
 pub use rejection::Rejection;
 
@@ -80,8 +79,8 @@ impl PoolConfig {
 /// A pending transaction.
 #[derive(Clone, Debug)]
 pub struct PoolTx {
-    /// The transaction.
-    pub tx: Arc<SignedTransaction>,
+    /// The transaction, with its hash and encoded length.
+    pub tx: Arc<SealedTransaction>,
     /// Its hash.
     pub hash: Hash,
     /// Its sender.
@@ -112,9 +111,7 @@ impl PoolTx {
 /// A transaction that passed [`Mempool::precheck`].
 #[derive(Clone, Debug)]
 pub struct Prechecked {
-    tx: SignedTransaction,
-    hash: Hash,
-    bytes: usize,
+    tx: SealedTransaction,
 }
 
 /// What the pool did with a submitted transaction.
@@ -231,16 +228,12 @@ impl Mempool {
     /// signature. Callers run it before taking the pool's lock, so signatures are checked in
     /// parallel.
     pub fn precheck(config: &PoolConfig, tx: SignedTransaction) -> Result<Prechecked, Rejection> {
-        let bytes = tx.encoded_size();
-        check_static(config, &tx, bytes)?;
+        let tx = SealedTransaction::seal(tx);
+        check_static(config, &tx, tx.encoded_len())?;
         if !tx.verify_signature() {
             return Err(Rejection::BadSignature);
         }
-        Ok(Prechecked {
-            hash: tx.hash(),
-            tx,
-            bytes,
-        })
+        Ok(Prechecked { tx })
     }
 
     /// As [`Mempool::precheck`], skipping the signature check of a transaction whose hash is
@@ -250,16 +243,15 @@ impl Mempool {
         tx: SignedTransaction,
         verified: &VerifiedSignatures,
     ) -> Result<Prechecked, Rejection> {
-        let bytes = tx.encoded_size();
-        check_static(config, &tx, bytes)?;
-        let hash = tx.hash();
-        if !verified.contains(&hash) {
+        let tx = SealedTransaction::seal(tx);
+        check_static(config, &tx, tx.encoded_len())?;
+        if !verified.contains(&tx.hash()) {
             if !tx.verify_signature() {
                 return Err(Rejection::BadSignature);
             }
-            verified.insert(hash);
+            verified.insert(tx.hash());
         }
-        Ok(Prechecked { hash, tx, bytes })
+        Ok(Prechecked { tx })
     }
 
     /// Admits a prechecked transaction: duplicate, nonce, replacement, funds and limits.
@@ -269,7 +261,8 @@ impl Mempool {
         account: Option<&Account>,
         now_ms: u64,
     ) -> Result<Admitted, Rejection> {
-        let Prechecked { tx, hash, bytes } = checked;
+        let Prechecked { tx } = checked;
+        let (hash, bytes) = (tx.hash(), tx.encoded_len());
         if self.txs.contains_key(&hash) {
             return Err(Rejection::AlreadyKnown);
         }
@@ -533,7 +526,7 @@ impl Mempool {
 
     /// Ready transactions for a block: best gas price first, each sender's in nonce order,
     /// while their gas limits fit in `gas_limit` and at most `max_count`.
-    pub fn ready(&self, gas_limit: u64, max_count: usize) -> Vec<Arc<SignedTransaction>> {
+    pub fn ready(&self, gas_limit: u64, max_count: usize) -> Vec<Arc<SealedTransaction>> {
         self.ready_skipping(gas_limit, max_count, |_| false)
     }
 
@@ -545,7 +538,7 @@ impl Mempool {
         gas_limit: u64,
         max_count: usize,
         skip: impl Fn(&Hash) -> bool,
-    ) -> Vec<Arc<SignedTransaction>> {
+    ) -> Vec<Arc<SealedTransaction>> {
         let mut heap = BinaryHeap::new();
         for (sender, q) in &self.senders {
             if let Some(hash) = q.by_nonce.get(&q.account_nonce) {
@@ -588,16 +581,16 @@ impl Mempool {
     /// account nonce.
     pub fn on_block(
         &mut self,
-        included: &[SignedTransaction],
+        included: impl IntoIterator<Item = (Hash, Address)>,
         nonce_of: impl Fn(&Address) -> u64,
     ) -> usize {
         let mut removed = 0;
         let mut touched = BTreeSet::new();
-        for tx in included {
-            if self.remove(&tx.hash()).is_some() {
+        for (hash, sender) in included {
+            if self.remove(&hash).is_some() {
                 removed += 1;
             }
-            touched.insert(tx.sender());
+            touched.insert(sender);
         }
         for sender in touched {
             let nonce = nonce_of(&sender);

@@ -234,7 +234,10 @@ fn included_and_outdated_transactions_leave_after_a_block() {
     pool.submit(tx(&a, 2, 1), Some(&rich()), 0).unwrap();
     pool.submit(tx(&b, 0, 1), Some(&rich()), 0).unwrap();
     // The block included alice's nonce 0, and her nonce 1 arrived by another route.
-    let removed = pool.on_block(&[t0], |addr| if *addr == a.address() { 2 } else { 0 });
+    let removed = pool.on_block(
+        included(&[t0]),
+        |addr| if *addr == a.address() { 2 } else { 0 },
+    );
     assert_eq!(removed, 2);
     assert_eq!(pool.len(), 2);
     let ready: Vec<u64> = pool
@@ -271,7 +274,7 @@ fn an_account_read_before_the_last_block_does_not_take_the_queue_back() {
     pool.submit(t0.clone(), Some(&rich()), 0).unwrap();
     pool.submit(t1.clone(), Some(&rich()), 0).unwrap();
     pool.submit(tx(&k, 2, 1), Some(&rich()), 0).unwrap();
-    pool.on_block(&[t0.clone(), t1], |_| 2);
+    pool.on_block(included(&[t0.clone(), t1]), |_| 2);
     let stale = rich();
     assert_eq!(
         pool.submit(t0, Some(&stale), 0),
@@ -455,7 +458,7 @@ fn the_future_bookkeeping_matches_the_queues_through_any_sequence() {
                 let included: Vec<SignedTransaction> = pool
                     .ready(u64::MAX, (next() % 10) as usize)
                     .iter()
-                    .map(|t| (**t).clone())
+                    .map(|t| t.signed().clone())
                     .collect();
                 for t in &included {
                     let s = keys.iter().position(|k| k.address() == t.sender()).unwrap();
@@ -463,7 +466,7 @@ fn the_future_bookkeeping_matches_the_queues_through_any_sequence() {
                 }
                 let current = nonces.clone();
                 let addrs: Vec<Address> = keys.iter().map(|k| k.address()).collect();
-                pool.on_block(&included, |a| {
+                pool.on_block(self::included(&included), |a| {
                     current[addrs.iter().position(|x| x == a).unwrap()]
                 });
             }
@@ -483,4 +486,9 @@ fn the_future_bookkeeping_matches_the_queues_through_any_sequence() {
         refused_future > 0 && steps_with_future > 1_000,
         "{refused_future} {steps_with_future}"
     );
+}
+
+/// What a block's commit tells the pool: each transaction's hash and sender.
+fn included(txs: &[SignedTransaction]) -> Vec<(Hash, Address)> {
+    txs.iter().map(|t| (t.hash(), t.sender())).collect()
 }

@@ -183,18 +183,15 @@ pub fn module(
         let contract: Address = parsed(&mut seq, "contract")?;
         let key = hex_param(&mut seq, "key")?;
         let height: Option<u64> = seq.optional_next().map_err(bad)?;
-        let store = ctx.chain.store();
         let height = height.unwrap_or_else(|| ctx.chain.head().height);
-        let proof = store
+        let proof = ctx
+            .chain
             .prove(&StateKey::Storage(contract, key), height)
-            .map_err(|e| errors::chain(e.into()))?;
-        let root = store
-            .block_hash(height)
-            .and_then(|h| match h {
-                Some(h) => store.header(&h),
-                None => Ok(None),
-            })
-            .map_err(|e| errors::chain(e.into()))?
+            .map_err(errors::chain)?;
+        let root = ctx
+            .chain
+            .header_at(height)
+            .map_err(errors::chain)?
             .map(|h| h.state_root.to_string());
         Ok(json!({
             "height": height,
@@ -413,14 +410,7 @@ fn view_at(
     ctx: &RpcContext,
     height: Option<u64>,
 ) -> Result<aether_storage::StateView, ErrorObjectOwned> {
-    match height {
-        None => Ok(ctx.chain.store().state()),
-        Some(h) => ctx
-            .chain
-            .store()
-            .state_at(h)
-            .map_err(|e| errors::chain(e.into())),
-    }
+    ctx.chain.state_at(height).map_err(errors::chain)
 }
 
 /// Parses a log filter: `{contract?, topics?: [hash | null], fromHeight?, toHeight?, limit?}`.
