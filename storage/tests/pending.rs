@@ -508,7 +508,7 @@ fn speculation_racing_commits_of_a_competing_branch_gives_the_right_root_or_stal
         .map(|i| commit(&expect, lose(i)).state_root)
         .collect();
     let loser = store.speculate(None, &lose(0)).unwrap();
-    std::thread::scope(|s| {
+    let tip = std::thread::scope(|s| {
         let store = &store;
         s.spawn(move || {
             for i in 0..20u8 {
@@ -526,7 +526,18 @@ fn speculation_racing_commits_of_a_competing_branch_gives_the_right_root_or_stal
                 Err(e) => panic!("{e}"),
             }
         }
+        tip
     });
+    // Whatever the interleaving, once the competing branch has committed, the losing chain is
+    // stale: no root, no view, no commit.
+    assert!(matches!(
+        store.speculate(Some(&tip), &lose(99)),
+        Err(StorageError::StalePending { .. })
+    ));
+    assert!(matches!(
+        store.pending_view(Some(&tip)),
+        Err(StorageError::StalePending { .. })
+    ));
 }
 
 #[test]
