@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aether_contract_build::abi::Abi;
+use aether_contract_build::abi::{Abi, DecodeError};
 use aether_engine::memory::MemoryState;
 use aether_engine::sandbox::Sandbox;
 use aether_engine::types::{Action, Address, Hash, Receipt, Status, contract_address};
@@ -180,28 +180,36 @@ pub(crate) fn encode_input(
     bail!("{flag} must be 0x-prefixed hex or a JSON array, got `{text}`")
 }
 
-/// Adds ABI-decoded forms of the return data and events to the receipt JSON.
+/// Adds ABI-decoded forms of the return data and events to the receipt JSON: `decoded` where
+/// the data decodes, `decodeError` where the ABI describes the type but the data does not fit
+/// it (truncated, trailing bytes, or beyond the decoder's bounds), nothing where the ABI does
+/// not describe it.
 pub(crate) fn decorate(out: &mut Value, r: &Receipt, abi: &Abi, method: &str) {
     let decoded = match r.status {
-        Status::Success => abi
-            .decode_return(method, &r.return_data)
-            .map(|v| json!({ "return": v })),
-        Status::Revert => abi.decode_revert(method, &r.return_data),
+        Status::Success => Some(
+            abi.decode_return(method, &r.return_data)
+                .map(|v| json!({ "return": v })),
+        ),
+        Status::Revert => Some(abi.decode_revert(method, &r.return_data)),
         _ => None,
     };
     if let Some(d) = decoded {
-        out["decoded"] = d;
+        put_decoded(out, d);
     }
     if let Some(events) = out["events"].as_array_mut() {
         for (json, e) in events.iter_mut().zip(&r.events) {
-            if let Some(d) = e
-                .topics
-                .first()
-                .and_then(|t| abi.decode_event(&t.0, &e.data))
-            {
-                json["decoded"] = d;
+            if let Some(t) = e.topics.first() {
+                put_decoded(json, abi.decode_event(&t.0, &e.data));
             }
         }
+    }
+}
+
+fn put_decoded(out: &mut Value, decoded: Result<Value, DecodeError>) {
+    match decoded {
+        Ok(v) => out["decoded"] = v,
+        Err(DecodeError::NotDescribed) => {}
+        Err(e) => out["decodeError"] = json!(e.to_string()),
     }
 }
 

@@ -88,6 +88,20 @@ pub enum GenesisError {
     },
 }
 
+/// How far ahead of the local clock a genesis timestamp may lie: a day.
+pub const MAX_GENESIS_AHEAD_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// A duration for messages: `36 h`, `12 min`, `3 s`, `250 ms`.
+pub fn human_ms(ms: u64) -> String {
+    match ms {
+        0..1_000 => format!("{ms} ms"),
+        1_000..120_000 => format!("{} s", ms / 1_000),
+        120_000..7_200_000 => format!("{} min", ms / 60_000),
+        7_200_000..172_800_000 => format!("{} h", ms / 3_600_000),
+        _ => format!("{} days", ms / 86_400_000),
+    }
+}
+
 impl Genesis {
     /// The dev chain's genesis: the dev accounts funded, one validator (alice).
     pub fn dev() -> Self {
@@ -131,6 +145,23 @@ impl Genesis {
             reason,
         })?;
         Ok(genesis)
+    }
+
+    /// Refuses a genesis whose timestamp lies more than [`MAX_GENESIS_AHEAD_MS`] after `now_ms`:
+    /// no block can follow it until the clock passes it, so a chain built on it would sit
+    /// silent (a chain may be prepared up to a day before it starts).
+    pub fn check_clock(&self, now_ms: u64) -> Result<(), String> {
+        let ahead = self.timestamp_ms.saturating_sub(now_ms);
+        if ahead > MAX_GENESIS_AHEAD_MS {
+            return Err(format!(
+                "timestamp_ms {} is {} ahead of this machine's clock ({now_ms}); at most {} is allowed, \
+                 as no block can follow the genesis before its time",
+                self.timestamp_ms,
+                human_ms(ahead),
+                human_ms(MAX_GENESIS_AHEAD_MS)
+            ));
+        }
+        Ok(())
     }
 
     /// The rules a genesis must follow.

@@ -26,6 +26,10 @@ pub struct InitGenesisArgs {
     /// Lowest gas price the pool accepts.
     #[arg(long)]
     min_gas_price: Option<u128>,
+    /// The genesis timestamp, milliseconds since the Unix epoch (default: 0). At most a day
+    /// ahead of this machine's clock.
+    #[arg(long)]
+    timestamp_ms: Option<u64>,
     /// An initial balance, `ADDRESS=AMOUNT` (repeatable).
     #[arg(long = "balance", value_name = "ADDRESS=AMOUNT")]
     balances: Vec<String>,
@@ -62,6 +66,11 @@ pub fn run(args: InitGenesisArgs) -> anyhow::Result<bool> {
     if let Some(p) = args.min_gas_price {
         g.min_gas_price = p;
     }
+    if let Some(t) = args.timestamp_ms {
+        g.timestamp_ms = t;
+    }
+    g.check_clock(aether_node::chain::now_ms())
+        .map_err(|e| anyhow!("--timestamp-ms: {e}"))?;
     for b in &args.balances {
         let (addr, amount) = b
             .split_once('=')

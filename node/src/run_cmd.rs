@@ -102,6 +102,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
         }
         (None, false) => bail!("give --base-path DIR"),
     };
+    if let Err(why) = genesis.check_clock(aether_node::chain::now_ms()) {
+        tracing::warn!(
+            "THE GENESIS LIES IN THE FUTURE: {why}. This node will not seal a block before then."
+        );
+    }
     if args.dev {
         print_dev_accounts();
     }

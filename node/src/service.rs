@@ -153,6 +153,7 @@ pub async fn run(
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last_expiry = now_ms();
+    let mut last_future_warning = 0;
     tokio::pin!(shutdown);
     let result = loop {
         let mut inputs = Vec::new();
@@ -161,6 +162,15 @@ pub async fn run(
             _ = interval.tick() => {
                 let now = now_ms();
                 inputs.push(ConsensusInput::Tick { now_ms: now });
+                let head = chain.head();
+                if head.timestamp_ms > now && now.saturating_sub(last_future_warning) >= 60_000 {
+                    last_future_warning = now;
+                    tracing::warn!(
+                        height = head.height,
+                        ahead = %crate::genesis::human_ms(head.timestamp_ms - now),
+                        "not sealing: the head's timestamp lies in the future, and no block can follow it before then"
+                    );
+                }
                 if now.saturating_sub(last_expiry) >= 10_000 {
                     last_expiry = now;
                     chain.expire_pool(now);

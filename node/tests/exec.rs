@@ -234,3 +234,85 @@ fn a_module_wasmi_cannot_translate_is_refused_without_a_panic() {
         "{r}"
     );
 }
+
+/// A module whose method `run` returns the given bytes.
+fn returning(bytes: &[u8]) -> String {
+    let data: String = bytes.iter().map(|b| format!("\\{b:02x}")).collect();
+    format!(
+        r#"(module
+  (import "env" "return" (func $return (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "{data}")
+  (func (export "run") (call $return (i32.const 0) (i32.const {}))))"#,
+        bytes.len()
+    )
+}
+
+fn abi_returning(returns: &str) -> String {
+    serde_json::json!({
+        "abi_version": 1,
+        "contract": "Hostile",
+        "constructor": null,
+        "methods": [{"name": "run", "args": [], "returns": returns, "error": null,
+                     "mutates": false, "payable": false}],
+        "events": [],
+        "errors": [],
+    })
+    .to_string()
+}
+
+/// Issue 18: the three ways a contract's author crashed `aether exec` (stack overflow on a
+/// deeply nested type, unbounded allocation for a huge zero-sized array type, and for a
+/// truthful `Vec<()>` whose data claims a billion elements) now end with a clear message.
+#[test]
+fn hostile_abis_and_return_data_get_clear_messages_not_crashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let module = write("m.wat", &returning(&[0x03, 0xff, 0xff, 0xff, 0xff]));
+
+    // 30,000 levels of `Vec<`: the ABI is refused, exit 2, naming the limit.
+    let deep = format!("{}u8{}", "Vec<".repeat(30_000), ">".repeat(30_000));
+    let abi = write("deep.abi.json", &abi_returning(&deep));
+    let out = aether(&["exec", "--wasm", &module, "--call", "run", "--abi", &abi]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("method `run` return type: type is 150002 bytes long, the limit is 1024"),
+        "{stderr}"
+    );
+    // 100,000 parentheses: the same.
+    let abi = write("parens.abi.json", &abi_returning(&"(".repeat(100_000)));
+    let out = aether(&["exec", "--wasm", &module, "--call", "run", "--abi", &abi]);
+    assert_eq!(out.status.code(), Some(2));
+    // Deep within the length limit: refused by depth.
+    let abi = write("nested.abi.json", &abi_returning(&"(".repeat(500)));
+    let out = aether(&["exec", "--wasm", &module, "--call", "run", "--abi", &abi]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("type nests deeper than 32 levels"),
+        "{stderr}"
+    );
+
+    // `[(); 100000000000]`: the call runs, the return is shown raw with why it is not decoded.
+    for returns in ["[();100000000000]", "Vec<()>"] {
+        let abi = write("zero.abi.json", &abi_returning(returns));
+        let out = aether(&["exec", "--wasm", &module, "--call", "run", "--abi", &abi]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r = receipt(&out);
+        assert_eq!(r["status"], "success");
+        assert_eq!(r["return"], "0x03ffffffff");
+        assert!(r.get("decoded").is_none(), "{r}");
+        let why = r["decodeError"].as_str().unwrap();
+        assert!(why.contains("zero-sized elements"), "{returns}: {why}");
+    }
+}

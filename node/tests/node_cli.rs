@@ -306,3 +306,62 @@ fn a_genesis_takes_validators_only_with_their_own_proof_of_possession() {
     );
     refused(&weak, "vrf_public_key: the VRF public key has small order");
 }
+
+/// Issue 18: a genesis far in the future started a node that answered RPC but never sealed a
+/// block, and said nothing. `init-genesis` refuses one more than a day ahead; `run` warns
+/// loudly, logs why it is not sealing, and `system_health` shows how far ahead the head is.
+#[test]
+fn a_genesis_in_the_future_is_refused_or_announced() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("genesis.json");
+    let path = path.to_str().unwrap();
+    let far = (1u64 << 63).to_string();
+    fails_with(
+        &[
+            "init-genesis",
+            "--dev",
+            "--out",
+            path,
+            "--timestamp-ms",
+            &far,
+        ],
+        "ahead of this machine's clock",
+    );
+    // Within a day is fine (a chain prepared before it starts).
+    let soon = (aether_node::chain::now_ms() + 3_600_000).to_string();
+    let out = aether(&[
+        "init-genesis",
+        "--dev",
+        "--out",
+        path,
+        "--timestamp-ms",
+        &soon,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A genesis file edited by hand far into the future still runs, loudly.
+    let mut genesis: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    genesis["timestamp_ms"] = serde_json::json!(1u64 << 62);
+    std::fs::write(path, genesis.to_string()).unwrap();
+    let base = dir.path().join("node");
+    let node = Node::start_with(&["--genesis", path, "--base-path", base.to_str().unwrap()]);
+    assert!(
+        node.wait_for_log("THE GENESIS LIES IN THE FUTURE", 10)
+            .is_some(),
+        "no warning at start"
+    );
+    assert!(
+        node.wait_for_log("not sealing: the head's timestamp lies in the future", 10)
+            .is_some(),
+        "no explanation while not sealing"
+    );
+    let health = rpc(&node.rpc, "system_health");
+    assert!(
+        health["headAheadOfClockMs"].as_u64().unwrap() > 1 << 61,
+        "{health}"
+    );
+    assert_eq!(health["bestHeight"], 0);
+}

@@ -254,12 +254,18 @@ pub fn module(
     })?;
     method(&mut m, "system_health", |_, ctx| {
         let peers = (ctx.peers)().len();
+        let ahead = ctx
+            .chain
+            .head()
+            .timestamp_ms
+            .saturating_sub(crate::chain::now_ms());
         Ok(json!({
             "peers": peers,
             "isSyncing": false,
             "shouldHavePeers": false,
             "bestHeight": ctx.chain.head().height,
             "finalizedHeight": ctx.chain.finalized_height(),
+            "headAheadOfClockMs": ahead,
         }))
     })?;
     method(&mut m, "system_info", |_, ctx| {

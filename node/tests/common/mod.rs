@@ -18,6 +18,8 @@ pub struct Node {
     pub metrics: Option<String>,
     /// The line that announced the RPC address, as logged.
     pub rpc_log_line: String,
+    /// Every line the node logged so far.
+    logs: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Node {
@@ -53,6 +55,7 @@ impl Node {
         let want_metrics = !args.contains(&"--no-metrics");
         let deadline = std::time::Instant::now() + Duration::from_secs(120);
         let (mut rpc, mut metrics, mut rpc_log_line) = (None, None, String::new());
+        let mut seen = Vec::new();
         let addr_in = |rest: &str| -> String {
             rest.chars()
                 .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
@@ -66,6 +69,7 @@ impl Node {
             let line = rx
                 .recv_timeout(Duration::from_secs(60))
                 .expect("the node logs its addresses");
+            seen.push(line.clone());
             if let Some(rest) = line.split("RPC listening on ").nth(1) {
                 rpc = Some(format!("http://{}", addr_in(rest)));
                 rpc_log_line = line.clone();
@@ -75,12 +79,39 @@ impl Node {
             }
         }
         // Keep draining the log so the node never blocks on a full pipe.
-        std::thread::spawn(move || for _ in rx {});
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(seen));
+        let keep = logs.clone();
+        std::thread::spawn(move || {
+            for line in rx {
+                keep.lock().unwrap().push(line);
+            }
+        });
         Node {
             child,
             rpc: rpc.unwrap(),
             metrics,
             rpc_log_line,
+            logs,
+        }
+    }
+
+    /// Waits up to `secs` seconds for a log line containing `needle`.
+    pub fn wait_for_log(&self, needle: &str, secs: u64) -> Option<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(line) = self
+                .logs
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains(needle))
+            {
+                return Some(line.clone());
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

@@ -1,0 +1,317 @@
+//! Contract ABI metadata (the JSON the `#[contract]` macro emits) and a codec between its types
+//! and JSON, so tools take arguments as JSON (`["0x…", 100]`) and show return values, errors
+//! and events decoded.
+//!
+//! Types are the Rust spellings the macro records: `bool`, `u8`…`u128`, `i8`…`i128`,
+//! `Address`, `Hash`, `String`, `Vec<T>`, `Option<T>`, `Result<T,E>`, tuples `(A,B)`, arrays
+//! `[T;N]` and `()`. In JSON, integers are numbers (or decimal strings, for values beyond 2^53),
+//! addresses, hashes and byte vectors/arrays are `0x` hex, tuples and arrays are JSON arrays,
+//! `None` is `null`. Other types (a contract's own structs and enums) are not described by the
+//! ABI and are shown as hex.
+//!
+//! The ABI and the data come from a contract's author, so nothing here trusts them: a type
+//! string is at most [`MAX_TYPE_LEN`] bytes and [`MAX_TYPE_DEPTH`] levels deep (an ABI with
+//! a longer or deeper one is refused when parsed), and decoding is bounded by the data
+//! ([`MAX_ZERO_SIZED_RUN`], [`MAX_DECODED_ITEMS`]).
+
+mod codec;
+mod ty;
+
+pub use codec::{
+    DecodeError, MAX_DECODED_ITEMS, MAX_ZERO_SIZED_RUN, decode, decode_all, decode_exact, encode,
+};
+pub use ty::{MAX_TYPE_DEPTH, MAX_TYPE_LEN, Ty, TypeError};
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+/// ABI metadata, version 1.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Abi {
+    /// Format version (1).
+    pub abi_version: u64,
+    /// The storage struct's name.
+    pub contract: String,
+    /// The constructor (export `init`), if any.
+    pub constructor: Option<Method>,
+    /// The messages.
+    pub methods: Vec<Method>,
+    /// The events.
+    pub events: Vec<EventDef>,
+    /// The error enums.
+    pub errors: Vec<ErrorDef>,
+}
+
+/// A message or the constructor.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Method {
+    /// Export name.
+    pub name: String,
+    /// Arguments, in order (encoded as a tuple).
+    pub args: Vec<Field>,
+    /// The success type.
+    pub returns: String,
+    /// The error type, for messages returning `Result`.
+    pub error: Option<String>,
+    /// Whether it may change state.
+    pub mutates: bool,
+    /// Whether it accepts value.
+    pub payable: bool,
+}
+
+/// A named, typed field or argument.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Field {
+    /// Name.
+    pub name: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// For event fields: whether it is a topic.
+    #[serde(default)]
+    pub topic: bool,
+}
+
+/// An event.
+#[derive(Clone, Debug, Deserialize)]
+pub struct EventDef {
+    /// Name.
+    pub name: String,
+    /// `0x` hex SHA-256 of the name: the event's first topic.
+    pub signature_topic: String,
+    /// Fields in order (the data is their SCALE encoding).
+    pub fields: Vec<Field>,
+}
+
+/// An error enum.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ErrorDef {
+    /// Name.
+    pub name: String,
+    /// Variants in order (SCALE index = position).
+    pub variants: Vec<Variant>,
+}
+
+/// An error variant.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Variant {
+    /// Name.
+    pub name: String,
+    /// Field types.
+    pub fields: Vec<String>,
+}
+
+/// An argument or value that does not fit its type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AbiError {
+    /// The ABI JSON is malformed.
+    #[error("ABI metadata is not valid: {0}")]
+    Metadata(String),
+    /// No such method.
+    #[error("the ABI has no method `{0}`")]
+    NoMethod(String),
+    /// The arguments are not a JSON array of the right length.
+    #[error("`{method}` takes {expected} argument(s) ({types}); got {got}")]
+    Arity {
+        /// Method.
+        method: String,
+        /// Arguments expected.
+        expected: usize,
+        /// Their types.
+        types: String,
+        /// What was given.
+        got: String,
+    },
+    /// A value does not fit its type.
+    #[error("argument `{arg}`: expected {ty}, got {value}")]
+    Value {
+        /// Argument (path).
+        arg: String,
+        /// Type expected.
+        ty: String,
+        /// Value given.
+        value: String,
+    },
+    /// The type is not described by the ABI.
+    #[error("argument `{arg}` has type `{ty}`, which the ABI does not describe: pass raw 0x hex")]
+    Unsupported {
+        /// Argument.
+        arg: String,
+        /// Type.
+        ty: String,
+    },
+}
+
+impl Abi {
+    /// Parses ABI JSON. Every type string in it must be within [`MAX_TYPE_LEN`] and
+    /// [`MAX_TYPE_DEPTH`] (types it does not describe are fine: their values show as hex).
+    pub fn parse(json: &[u8]) -> Result<Abi, AbiError> {
+        let abi: Abi =
+            serde_json::from_slice(json).map_err(|e| AbiError::Metadata(e.to_string()))?;
+        if abi.abi_version != 1 {
+            return Err(AbiError::Metadata(format!(
+                "abi_version {} is not supported (expected 1)",
+                abi.abi_version
+            )));
+        }
+        for (place, ty) in abi.types() {
+            match Ty::parse_checked(ty) {
+                Ok(_) | Err(TypeError::NotDescribed) => {}
+                Err(e) => return Err(AbiError::Metadata(format!("{place}: {e}"))),
+            }
+        }
+        Ok(abi)
+    }
+
+    /// Every type string of the ABI, with where it is.
+    fn types(&self) -> Vec<(String, &str)> {
+        let mut out = Vec::new();
+        for m in self.constructor.iter().chain(&self.methods) {
+            for a in &m.args {
+                out.push((format!("method `{}` argument `{}`", m.name, a.name), &*a.ty));
+            }
+            out.push((format!("method `{}` return type", m.name), &*m.returns));
+            if let Some(e) = &m.error {
+                out.push((format!("method `{}` error type", m.name), &**e));
+            }
+        }
+        for e in &self.events {
+            for f in &e.fields {
+                out.push((format!("event `{}` field `{}`", e.name, f.name), &*f.ty));
+            }
+        }
+        for e in &self.errors {
+            for v in &e.variants {
+                for (i, f) in v.fields.iter().enumerate() {
+                    out.push((format!("error `{}::{}` field {i}", e.name, v.name), &**f));
+                }
+            }
+        }
+        out
+    }
+
+    /// The method named `name` (`init` is the constructor).
+    pub fn method(&self, name: &str) -> Option<&Method> {
+        if name == "init" {
+            return self.constructor.as_ref();
+        }
+        self.methods.iter().find(|m| m.name == name)
+    }
+
+    /// Encodes JSON `args` (an array) as the input of `method`.
+    pub fn encode_args(&self, method: &str, args: &Value) -> Result<Vec<u8>, AbiError> {
+        let m = self
+            .method(method)
+            .ok_or_else(|| AbiError::NoMethod(method.to_string()))?;
+        let types = m
+            .args
+            .iter()
+            .map(|a| format!("{}: {}", a.name, a.ty))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let arity = |got: String| AbiError::Arity {
+            method: method.to_string(),
+            expected: m.args.len(),
+            types: types.clone(),
+            got,
+        };
+        let Value::Array(values) = args else {
+            return Err(arity(format!("{args} (not a JSON array)")));
+        };
+        if values.len() != m.args.len() {
+            return Err(arity(format!("{} value(s)", values.len())));
+        }
+        let mut out = Vec::new();
+        for (a, v) in m.args.iter().zip(values) {
+            let ty = Ty::parse(&a.ty).ok_or_else(|| AbiError::Unsupported {
+                arg: a.name.clone(),
+                ty: a.ty.clone(),
+            })?;
+            encode(&ty, v, &a.name, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// Decodes what `method` returned.
+    pub fn decode_return(&self, method: &str, data: &[u8]) -> Result<Value, DecodeError> {
+        let m = self.method(method).ok_or(DecodeError::NotDescribed)?;
+        decode_exact(&described(&m.returns)?, data)
+    }
+
+    /// Decodes revert data of `method`: the contract error, or the panic message.
+    pub fn decode_revert(&self, method: &str, data: &[u8]) -> Result<Value, DecodeError> {
+        let (tag, rest) = data.split_first().ok_or(DecodeError::Truncated)?;
+        match tag {
+            0 => {
+                let name = self
+                    .method(method)
+                    .and_then(|m| m.error.as_ref())
+                    .ok_or(DecodeError::NotDescribed)?;
+                let def = self
+                    .errors
+                    .iter()
+                    .find(|e| &e.name == name)
+                    .ok_or(DecodeError::NotDescribed)?;
+                let (idx, mut fields) = rest.split_first().ok_or(DecodeError::Truncated)?;
+                let variant = def
+                    .variants
+                    .get(*idx as usize)
+                    .ok_or_else(|| DecodeError::Invalid(format!("an error of {}", def.name)))?;
+                let types = variant
+                    .fields
+                    .iter()
+                    .map(|f| described(f))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let values = decode_all(&types, &mut fields)?;
+                if !fields.is_empty() {
+                    return Err(DecodeError::Trailing(fields.len()));
+                }
+                Ok(if values.is_empty() {
+                    json!({"error": format!("{}::{}", def.name, variant.name)})
+                } else {
+                    json!({"error": format!("{}::{}", def.name, variant.name), "fields": values})
+                })
+            }
+            1 => Ok(json!({"panic": String::from_utf8_lossy(rest)})),
+            _ => Err(DecodeError::Invalid("revert data".into())),
+        }
+    }
+
+    /// Decodes an event by its first topic: `{"name": …, "fields": {…}}`. An event the ABI
+    /// does not list is [`DecodeError::NotDescribed`].
+    pub fn decode_event(&self, topic0: &[u8; 32], data: &[u8]) -> Result<Value, DecodeError> {
+        let hex0 = format!("0x{}", hex::encode(topic0));
+        let def = self
+            .events
+            .iter()
+            .find(|e| e.signature_topic == hex0)
+            .ok_or(DecodeError::NotDescribed)?;
+        let mut rest = data;
+        let mut fields = Map::new();
+        let mut described_fields = Vec::new();
+        for f in &def.fields {
+            match Ty::parse(&f.ty) {
+                Some(ty) => described_fields.push((f, ty)),
+                None => break,
+            }
+        }
+        let values = decode_all(described_fields.iter().map(|(_, t)| t), &mut rest)?;
+        for ((f, _), v) in described_fields.iter().zip(values) {
+            fields.insert(f.name.clone(), v);
+        }
+        // Undescribed types end decoding: the first one shows the rest as hex.
+        if let Some(f) = def.fields.get(described_fields.len()) {
+            fields.insert(f.name.clone(), json!(format!("0x{}", hex::encode(rest))));
+            rest = &[];
+        }
+        if !rest.is_empty() {
+            return Err(DecodeError::Trailing(rest.len()));
+        }
+        Ok(json!({"name": def.name, "fields": Value::Object(fields)}))
+    }
+}
+
+/// The type `s` names, if the ABI describes it.
+fn described(s: &str) -> Result<Ty, DecodeError> {
+    Ty::parse(s).ok_or(DecodeError::NotDescribed)
+}
