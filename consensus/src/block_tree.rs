@@ -2,8 +2,8 @@
 //! commits when a QC certifies its child *of the very next round* (a direct chain of two
 //! certified blocks); its uncommitted ancestors commit with it.
 //!
-//! The tree takes certificates only as [`VerifiedQc`]; it checks shape (known parent, rounds
-//! increasing, heights consecutive), not signatures. After a commit, branches that do not
+//! The tree takes certificates only as [`VerifiedQc`]; it checks shape (known parent certified
+//! by the QC the block carries, rounds increasing, heights consecutive), not signatures. After a commit, branches that do not
 //! extend the newly committed block are dropped.
 
 use std::collections::HashMap;
@@ -47,6 +47,16 @@ pub enum TreeError {
         height: u64,
         /// The parent's.
         parent_height: u64,
+    },
+    /// The QC a block carries does not certify its parent.
+    #[error(
+        "block of round {round} carries a QC of round {qc_round} that does not certify its parent"
+    )]
+    QcNotForParent {
+        /// The block's round.
+        round: Round,
+        /// The QC's round.
+        qc_round: Round,
     },
     /// Another block with this id but different contents.
     #[error("two different blocks claim one id")]
@@ -110,8 +120,11 @@ impl BlockTree {
         self.highest_certified
     }
 
-    /// Adds a proposed block. Adding the same block again is harmless.
-    pub fn insert(&mut self, block: BlockInfo) -> Result<(), TreeError> {
+    /// Adds a proposed block with the QC its proposal carries, which must certify the
+    /// block's parent (Jolteon, section 4: a proposal extends the block its QC certifies): so
+    /// every pending block's parent is certified, and the 2-chain rule commits only certified
+    /// blocks. Adding the same block again is harmless.
+    pub fn insert(&mut self, block: BlockInfo, qc: &VerifiedQc) -> Result<(), TreeError> {
         if let Some(known) = self.get(&block.id) {
             return if *known == block {
                 Ok(())
@@ -119,9 +132,15 @@ impl BlockTree {
                 Err(TreeError::ConflictingId)
             };
         }
-        let parent = self
+        let parent = *self
             .get(&block.parent)
             .ok_or(TreeError::UnknownParent { round: block.round })?;
+        if qc.block_id() != block.parent || qc.round() != parent.round {
+            return Err(TreeError::QcNotForParent {
+                round: block.round,
+                qc_round: qc.round(),
+            });
+        }
         if block.round <= parent.round {
             return Err(TreeError::RoundNotAfterParent {
                 round: block.round,
@@ -133,6 +152,9 @@ impl BlockTree {
                 height: block.height,
                 parent_height: parent.height,
             });
+        }
+        if parent.round > self.highest_certified.0 {
+            self.highest_certified = (parent.round, parent.id);
         }
         self.pending.insert(block.id, block);
         Ok(())

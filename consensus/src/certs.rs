@@ -150,6 +150,10 @@ pub struct TimeoutCert {
     pub hqc_rounds: Vec<Round>,
     /// The signers and their aggregated signature (each signed its own [`TimeoutData`]).
     pub signatures: AggregateSignature,
+    /// The QC of the highest round any signer reported: a TC must carry it, so that a signer
+    /// cannot claim a round no QC has and freeze voting (a block after the TC must carry a QC
+    /// at least this high, which must then exist).
+    pub high_qc: QuorumCert,
 }
 
 impl TimeoutCert {
@@ -236,6 +240,11 @@ impl VerifiedTc {
     /// See [`TimeoutCert::highest_qc_round`].
     pub fn highest_qc_round(&self) -> Round {
         self.0.highest_qc_round()
+    }
+
+    /// The QC of [`VerifiedTc::highest_qc_round`], verified with the TC.
+    pub fn high_qc(&self) -> VerifiedQc {
+        VerifiedQc(self.0.high_qc.clone())
     }
 }
 
@@ -361,6 +370,15 @@ impl Verifier {
         if let Some(r) = tc.hqc_rounds.iter().find(|&&r| r >= tc.round) {
             return Err(bad(format!("a QC round {r} is not below the TC's round")));
         }
+        // The highest round a signer claims must be a QC that exists: the TC carries it.
+        let claimed = tc.highest_qc_round();
+        if tc.high_qc.data.round != claimed {
+            return Err(bad(format!(
+                "its signers claim a highest QC of round {claimed}, it carries one of round {}",
+                tc.high_qc.data.round
+            )));
+        }
+        self.qc(tc.high_qc.clone())?;
         let position: HashMap<usize, usize> =
             signers.iter().enumerate().map(|(p, &i)| (i, p)).collect();
         self.set.verify_quorum_each(&tc.signatures, |i| {
@@ -384,6 +402,9 @@ pub enum VoteOutcome {
     Duplicate,
     /// This vote completed a quorum: the new certificate.
     Certified(VerifiedQc),
+    /// The vote's round is below the collector's window or [`ROUND_WINDOW`] rounds or more
+    /// above it: not kept.
+    OutOfWindow,
     /// The signer voted for two blocks in one round: evidence of equivocation (the vote is
     /// not counted).
     Equivocation {
@@ -394,10 +415,17 @@ pub enum VoteOutcome {
     },
 }
 
-/// Collects verified votes into quorum certificates.
+/// How many rounds from the lowest one still kept (see `prune_below`) the collectors accept:
+/// votes and timeouts for rounds beyond are refused, so a flood of messages for far-future
+/// rounds cannot grow them without bound.
+pub const ROUND_WINDOW: Round = 64;
+
+/// Collects verified votes into quorum certificates, for a window of [`ROUND_WINDOW`] rounds.
 #[derive(Debug)]
 pub struct VoteCollector {
     quorum: usize,
+    /// The lowest round kept.
+    floor: Round,
     /// Votes per (round, block), by signer.
     votes: BTreeMap<(Round, [u8; 32]), BTreeMap<usize, BlsSignature>>,
     /// Each signer's vote per round.
@@ -409,6 +437,7 @@ impl VoteCollector {
     pub fn new(set: &ValidatorSet) -> Self {
         Self {
             quorum: set.quorum(),
+            floor: 0,
             votes: BTreeMap::new(),
             by_signer: HashMap::new(),
         }
@@ -419,6 +448,9 @@ impl VoteCollector {
         let vote = vote.0;
         let signer = vote.signer as usize;
         let round = vote.data.round;
+        if !in_window(round, self.floor) {
+            return VoteOutcome::OutOfWindow;
+        }
         if let Some(first) = self.by_signer.get(&(round, signer)) {
             return if first.data == vote.data {
                 VoteOutcome::Duplicate
@@ -446,8 +478,10 @@ impl VoteCollector {
         }
     }
 
-    /// Forgets everything below `round` (rounds that can no longer matter).
+    /// Forgets everything below `round` (rounds that can no longer matter), and moves the
+    /// window of accepted rounds to start there.
     pub fn prune_below(&mut self, round: Round) {
+        self.floor = self.floor.max(round);
         self.votes.retain(|(r, _), _| *r >= round);
         self.by_signer.retain(|(r, _), _| *r >= round);
     }
@@ -460,6 +494,8 @@ pub enum TimeoutOutcome {
     Counted,
     /// This signer already timed out in this round: ignored.
     Duplicate,
+    /// The timeout's round is outside the collector's window: not kept.
+    OutOfWindow,
     /// This timeout completed a quorum: the TC, and the highest QC the timeouts carried
     /// (which the next leader's proposal must extend).
     Certified {
@@ -470,10 +506,13 @@ pub enum TimeoutOutcome {
     },
 }
 
-/// Collects verified timeouts into timeout certificates.
+/// Collects verified timeouts into timeout certificates, for a window of [`ROUND_WINDOW`]
+/// rounds.
 #[derive(Debug)]
 pub struct TimeoutCollector {
     quorum: usize,
+    /// The lowest round kept.
+    floor: Round,
     /// Timeouts per round, by signer.
     rounds: BTreeMap<Round, BTreeMap<usize, Timeout>>,
 }
@@ -483,6 +522,7 @@ impl TimeoutCollector {
     pub fn new(set: &ValidatorSet) -> Self {
         Self {
             quorum: set.quorum(),
+            floor: 0,
             rounds: BTreeMap::new(),
         }
     }
@@ -491,6 +531,9 @@ impl TimeoutCollector {
     pub fn add(&mut self, set: &ValidatorSet, timeout: VerifiedTimeout) -> TimeoutOutcome {
         let timeout = timeout.0;
         let round = timeout.data.round;
+        if !in_window(round, self.floor) {
+            return TimeoutOutcome::OutOfWindow;
+        }
         let entry = self.rounds.entry(round).or_default();
         let signer = timeout.signer as usize;
         if entry.contains_key(&signer) {
@@ -517,15 +560,22 @@ impl TimeoutCollector {
                 round,
                 hqc_rounds,
                 signatures,
+                high_qc: high_qc.clone(),
             })),
             high_qc: Box::new(VerifiedQc(high_qc)),
         }
     }
 
-    /// Forgets everything below `round`.
+    /// Forgets everything below `round`, and moves the window of accepted rounds to start
+    /// there.
     pub fn prune_below(&mut self, round: Round) {
+        self.floor = self.floor.max(round);
         self.rounds.retain(|r, _| *r >= round);
     }
+}
+
+fn in_window(round: Round, floor: Round) -> bool {
+    round >= floor && round - floor < ROUND_WINDOW
 }
 
 #[cfg(test)]

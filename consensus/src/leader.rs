@@ -63,11 +63,11 @@ pub fn vrf_input(epoch: u64, round: Round, seed: &[u8; 32]) -> Vec<u8> {
 }
 
 /// The next epoch's seed: the current one mixed with a verified VRF output (`beta`).
-pub fn next_seed(seed: &[u8; 32], beta: &[u8; crate::vrf::OUTPUT_LEN]) -> [u8; 32] {
+pub fn next_seed(seed: &[u8; 32], beta: &crate::vrf::VrfOutput) -> [u8; 32] {
     Sha256::new()
         .chain_update(b"aether/seed/v1")
         .chain_update(seed)
-        .chain_update(beta)
+        .chain_update(beta.as_bytes())
         .finalize()
         .into()
 }
@@ -115,7 +115,7 @@ mod tests {
         assert_eq!(next, next_seed(&seed, &beta), "deterministic");
         // Another round's proof gives another seed: the proposer cannot pick the output.
         let other = key.prove(&vrf_input(1, 43, &seed)).unwrap();
-        let beta2 = vrf::proof_to_hash(&other).unwrap();
+        let beta2 = vrf::verify(&key.public_key(), &vrf_input(1, 43, &seed), &other).unwrap();
         assert_ne!(next_seed(&seed, &beta2), next);
     }
 }

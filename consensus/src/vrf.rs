@@ -53,6 +53,19 @@ pub struct VrfSecretKey {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VrfProof(pub [u8; PROOF_LEN]);
 
+/// A VRF output `beta`. Only [`verify`] makes one, from a proof that verified for a key and an
+/// input, so no code path can take an output from a proof nobody checked: the output of a
+/// forged proof (whose Gamma its maker chose) never reaches leader election or a seed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VrfOutput([u8; OUTPUT_LEN]);
+
+impl VrfOutput {
+    /// The 64 output bytes.
+    pub fn as_bytes(&self) -> &[u8; OUTPUT_LEN] {
+        &self.0
+    }
+}
+
 impl VrfSecretKey {
     /// The key of RFC 8032 seed `seed`.
     pub fn from_seed(seed: &[u8; 32]) -> Self {
@@ -113,11 +126,7 @@ impl VrfSecretKey {
 
 /// `ECVRF_verify` (section 5.3) with `validate_key` on: the output `beta` if `proof` is `public`'s
 /// proof for `alpha`.
-pub fn verify(
-    public: &[u8; 32],
-    alpha: &[u8],
-    proof: &VrfProof,
-) -> Result<[u8; OUTPUT_LEN], VrfError> {
+pub fn verify(public: &[u8; 32], alpha: &[u8], proof: &VrfProof) -> Result<VrfOutput, VrfError> {
     // 1-3. Y = string_to_point(PK_string); ECVRF_validate_key (section 5.4.5).
     validate_public_key(public)?;
     let y = string_to_point(public).ok_or(VrfError::BadPublicKey)?;
@@ -139,7 +148,7 @@ pub fn verify(
     ]);
     // 10. If c and c' are equal, output ("VALID", ECVRF_proof_to_hash(pi_string)).
     if c_prime == c {
-        Ok(gamma_to_hash(&gamma))
+        Ok(VrfOutput(gamma_to_hash(&gamma)))
     } else {
         Err(VrfError::Invalid)
     }
@@ -155,9 +164,10 @@ pub fn validate_public_key(public: &[u8; 32]) -> Result<(), VrfError> {
     Ok(())
 }
 
-/// `ECVRF_proof_to_hash` (section 5.2): the output of a proof. Only meaningful for a proof that
-/// verified; use [`verify`], which returns it.
-pub fn proof_to_hash(proof: &VrfProof) -> Result<[u8; OUTPUT_LEN], VrfError> {
+/// `ECVRF_proof_to_hash` (section 5.2) of any decodable proof, verified or not: for the
+/// tests that compare it with what [`verify`] returns. Not public: see [`VrfOutput`].
+#[cfg(test)]
+fn proof_to_hash(proof: &VrfProof) -> Result<[u8; OUTPUT_LEN], VrfError> {
     let (gamma, _, _) = decode_proof(proof)?;
     Ok(gamma_to_hash(&gamma))
 }

@@ -26,12 +26,20 @@ fn genesis() -> BlockTree {
     BlockTree::new(block(0, 0, 0, 0))
 }
 
+/// Inserts `b` with a QC for its parent (as its proposal would carry).
+fn add(t: &mut BlockTree, b: BlockInfo) -> Result<(), TreeError> {
+    let parent = *t
+        .get(&b.parent)
+        .ok_or(TreeError::UnknownParent { round: b.round })?;
+    t.insert(b, &qc(&parent))
+}
+
 #[test]
 fn a_block_commits_when_its_next_round_child_is_certified() {
     let mut t = genesis();
     let (b1, b2, b3) = (block(1, 0, 1, 1), block(2, 1, 2, 2), block(3, 2, 3, 3));
     for b in [b1, b2, b3] {
-        t.insert(b).unwrap();
+        add(&mut t, b).unwrap();
     }
     // QC(B1): its parent is the root, already committed.
     assert_eq!(t.certify(&qc(&b1)).unwrap(), vec![]);
@@ -48,7 +56,7 @@ fn a_gap_in_rounds_delays_the_commit_until_a_direct_chain_forms() {
     // Round 2 timed out: B3 (round 3) extends B1 (round 1).
     let (b1, b3, b4) = (block(1, 0, 1, 1), block(3, 1, 3, 2), block(4, 3, 4, 3));
     for b in [b1, b3, b4] {
-        t.insert(b).unwrap();
+        add(&mut t, b).unwrap();
     }
     t.certify(&qc(&b1)).unwrap();
     assert_eq!(
@@ -68,7 +76,7 @@ fn committing_drops_the_branches_that_lost() {
     // A competing branch from B1: round 4 after a timeout.
     let (c4, c5) = (block(4, 1, 4, 2), block(5, 4, 5, 3));
     for b in [b1, a2, a3, c4, c5] {
-        t.insert(b).unwrap();
+        add(&mut t, b).unwrap();
     }
     assert_eq!(t.certify(&qc(&a2)).unwrap(), vec![b1]);
     assert_eq!(t.certify(&qc(&a3)).unwrap(), vec![a2]);
@@ -84,27 +92,30 @@ fn committing_drops_the_branches_that_lost() {
 fn blocks_that_do_not_fit_are_refused_with_the_reason() {
     let mut t = genesis();
     let b1 = block(1, 0, 1, 1);
-    t.insert(b1).unwrap();
-    t.insert(b1).unwrap();
+    add(&mut t, b1).unwrap();
+    add(&mut t, b1).unwrap();
     assert_eq!(
-        t.insert(block(9, 8, 5, 2)),
+        add(&mut t, block(9, 8, 5, 2)),
         Err(TreeError::UnknownParent { round: 5 })
     );
     assert_eq!(
-        t.insert(block(2, 1, 1, 2)),
+        add(&mut t, block(2, 1, 1, 2)),
         Err(TreeError::RoundNotAfterParent {
             round: 1,
             parent_round: 1
         })
     );
     assert_eq!(
-        t.insert(block(2, 1, 2, 3)),
+        add(&mut t, block(2, 1, 2, 3)),
         Err(TreeError::HeightNotNext {
             height: 3,
             parent_height: 1
         })
     );
-    assert_eq!(t.insert(block(1, 0, 2, 1)), Err(TreeError::ConflictingId));
+    assert_eq!(
+        add(&mut t, block(1, 0, 2, 1)),
+        Err(TreeError::ConflictingId)
+    );
     assert_eq!(
         t.certify(&VerifiedQc::unchecked_for_tests(4, b1.id)),
         Err(TreeError::RoundMismatch {
@@ -118,7 +129,8 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     /// Any tree of proposals and any order of certificates: what commits is one chain from
-    /// genesis, in order, and a block commits only after a certified child of the next round.
+    /// genesis, in order, of certified blocks only, and a block commits only after a
+    /// certified child of the next round.
     #[test]
     fn commits_form_one_chain_in_order(
         shape in proptest::collection::vec((0..8usize, 1..3u64), 1..24),
@@ -126,6 +138,8 @@ proptest! {
     ) {
         let mut t = genesis();
         let mut blocks = vec![block(0, 0, 0, 0)];
+        // Blocks a QC was shown for: parents of inserted blocks, and certified ones.
+        let mut certified = std::collections::HashSet::new();
         for (i, (parent_pick, round_gap)) in shape.iter().enumerate() {
             let parent = blocks[parent_pick % blocks.len()];
             let b = BlockInfo {
@@ -135,7 +149,8 @@ proptest! {
                 height: parent.height + 1,
             };
             // Blocks of pruned branches are refused; that is fine.
-            if t.insert(b).is_ok() {
+            if add(&mut t, b).is_ok() {
+                certified.insert(b.parent);
                 blocks.push(b);
             }
         }
@@ -143,6 +158,7 @@ proptest! {
         for pick in order {
             let b = blocks[pick % blocks.len()];
             let Ok(newly) = t.certify(&qc(&b)) else { continue };
+            certified.insert(b.id);
             // The 2-chain rule: what commits ends with the certified block's parent, one
             // round below it.
             if let Some(last) = newly.last() {
@@ -150,6 +166,7 @@ proptest! {
                 prop_assert_eq!(last.round + 1, b.round);
             }
             for c in newly {
+                prop_assert!(certified.contains(&c.id), "only certified blocks commit");
                 let last = committed.last().unwrap();
                 prop_assert_eq!(c.parent, last.id, "commits extend the previous commit");
                 prop_assert!(c.round > last.round);
@@ -158,4 +175,35 @@ proptest! {
             prop_assert_eq!(t.root().id, committed.last().unwrap().id);
         }
     }
+}
+
+/// Regression (review of the parts): a block used to enter the tree without a QC for its
+/// parent, so a block that never had a QC could commit by the 2-chain rule once its child of
+/// the next round was certified. Jolteon, section 4: a block commits when it heads a chain of
+/// two certified blocks in consecutive rounds; the tree now takes a block only with the QC of
+/// its parent.
+#[test]
+fn a_block_enters_only_with_a_qc_for_its_parent() {
+    let mut t = genesis();
+    let (b1, b2) = (block(1, 0, 1, 1), block(2, 1, 2, 2));
+    add(&mut t, b1).unwrap();
+    // B2 with a QC of another block (the genesis), or of B1's id at another round: refused.
+    assert_eq!(
+        t.insert(b2, &qc(&block(0, 0, 0, 0))),
+        Err(TreeError::QcNotForParent {
+            round: 2,
+            qc_round: 0
+        })
+    );
+    assert_eq!(
+        t.insert(b2, &VerifiedQc::unchecked_for_tests(0, b1.id)),
+        Err(TreeError::QcNotForParent {
+            round: 2,
+            qc_round: 0
+        })
+    );
+    // With QC(B1), B1 is known certified; QC(B2) then commits B1, a certified block.
+    t.insert(b2, &qc(&b1)).unwrap();
+    assert_eq!(t.highest_certified(), (1, b1.id));
+    assert_eq!(t.certify(&qc(&b2)).unwrap(), vec![b1]);
 }

@@ -175,9 +175,15 @@ fn a_quorum_of_timeouts_certifies_the_round_with_every_signers_qc_round() {
     let bytes = tc.get().encode();
     let back = TimeoutCert::decode(&mut &bytes[..]).unwrap();
     assert_eq!(n.verifier.tc(back.clone()).unwrap(), *tc);
-    // Lowering the reported QC round of validator 1 (to hide its QC) breaks the signature.
+    // Lowering the reported QC round of validator 1 (to hide its QC) no longer matches the QC
+    // the TC carries; carrying genesis instead breaks the signature.
     let mut hidden = back.clone();
     hidden.hqc_rounds[1] = 0;
+    assert!(matches!(
+        n.verifier.tc(hidden.clone()),
+        Err(CertError::BadTimeoutCert { .. })
+    ));
+    hidden.high_qc = genesis.get().clone();
     assert_eq!(
         n.verifier.tc(hidden),
         Err(CertError::Bls(BlsError::Invalid))
@@ -232,10 +238,10 @@ fn collectors_forget_old_rounds() {
     let mut c = VoteCollector::new(set);
     c.add(set, n.verifier.vote(n.vote(0, 1, A)).unwrap());
     c.prune_below(2);
-    // After pruning, the same vote counts as new (its round is gone).
+    // After pruning, the round is gone and stays refused (below the window).
     assert_eq!(
         c.add(set, n.verifier.vote(n.vote(0, 1, A)).unwrap()),
-        VoteOutcome::Counted
+        VoteOutcome::OutOfWindow
     );
     let mut t = TimeoutCollector::new(set);
     let g = n.verifier.genesis_qc();
@@ -243,7 +249,7 @@ fn collectors_forget_old_rounds() {
     t.prune_below(2);
     assert_eq!(
         t.add(set, n.verifier.timeout(n.timeout(0, 1, &g)).unwrap()),
-        TimeoutOutcome::Counted
+        TimeoutOutcome::OutOfWindow
     );
 }
 
@@ -284,4 +290,112 @@ fn safety_rules_take_verified_certificates() {
         Err(crate::safety::SafetyError::StaleTimeoutQc { .. })
     ));
     rules.sign_timeout(3, &qc1, Some(&tc)).unwrap();
+}
+
+/// Regression (review of the parts): a Byzantine validator's timeout may claim a highest QC of
+/// a round no QC has. A TC aggregating it used to verify, and since a proposal after a TC must
+/// carry a QC at least as high as any its signers claim (Jolteon, section 4: the locking rule
+/// after a timeout), nobody could propose or vote again: liveness lost. A TC must now carry
+/// the QC of its highest claimed round.
+#[test]
+fn a_tc_whose_signers_claim_a_qc_that_does_not_exist_is_refused() {
+    let n = net(4);
+    let set = n.verifier.validators();
+    let qc1 = n.qc(1, A);
+    // Validators 0 and 1 time out in round 3 holding QC(1); validator 3 signs a claim of a
+    // round-2 QC that no quorum ever formed.
+    let honest = |i: u32| n.timeout(i, 3, &qc1);
+    let lie = TimeoutData {
+        epoch: EPOCH,
+        round: 3,
+        hqc_round: 2,
+    };
+    let lie_sig = n.keys[3].sign(&lie.signing_bytes());
+    let parts = vec![
+        (0, honest(0).signature),
+        (1, honest(1).signature),
+        (3, lie_sig),
+    ];
+    let inflated = TimeoutCert {
+        epoch: EPOCH,
+        round: 3,
+        hqc_rounds: vec![1, 1, 2],
+        signatures: set.aggregate(&parts).unwrap(),
+        high_qc: qc1.get().clone(),
+    };
+    match n.verifier.tc(inflated.clone()) {
+        Err(CertError::BadTimeoutCert { reason, .. }) => assert!(
+            reason.contains("claim a highest QC of round 2, it carries one of round 1"),
+            "{reason}"
+        ),
+        other => panic!("the inflated TC was accepted: {other:?}"),
+    }
+    // Nor can it carry a made-up QC of round 2: its signatures do not check out.
+    let mut forged = qc1.get().clone();
+    forged.data.round = 2;
+    let with_forged = TimeoutCert {
+        high_qc: forged,
+        ..inflated
+    };
+    assert!(matches!(
+        n.verifier.tc(with_forged),
+        Err(CertError::Bls(BlsError::Invalid))
+    ));
+    // The honest TC of the same round (everyone claiming QC(1)) verifies and carries QC(1).
+    let mut c = TimeoutCollector::new(set);
+    let mut formed = None;
+    for i in [0, 1, 2] {
+        if let TimeoutOutcome::Certified { tc, .. } =
+            c.add(set, n.verifier.timeout(honest(i)).unwrap())
+        {
+            formed = Some(tc);
+        }
+    }
+    let tc = formed.expect("three of four certify");
+    assert_eq!(n.verifier.tc(tc.get().clone()).unwrap(), *tc);
+    assert_eq!(tc.high_qc(), qc1);
+}
+
+/// Regression (review of the parts): the collectors kept every round they were sent, so a
+/// validator could be made to hold votes and timeouts for millions of future rounds. They now
+/// keep a window of `ROUND_WINDOW` rounds from the lowest one still of use.
+#[test]
+fn collectors_keep_only_a_window_of_rounds() {
+    let n = net(4);
+    let set = n.verifier.validators();
+    let mut votes = VoteCollector::new(set);
+    let g = n.verifier.genesis_qc();
+    let far = ROUND_WINDOW + 5;
+    assert_eq!(
+        votes.add(set, n.verifier.vote(n.vote(0, far, A)).unwrap()),
+        VoteOutcome::OutOfWindow
+    );
+    assert_eq!(
+        votes.add(
+            set,
+            n.verifier.vote(n.vote(0, ROUND_WINDOW - 1, A)).unwrap()
+        ),
+        VoteOutcome::Counted
+    );
+    votes.prune_below(10);
+    assert_eq!(
+        votes.add(set, n.verifier.vote(n.vote(1, 9, A)).unwrap()),
+        VoteOutcome::OutOfWindow,
+        "below the window"
+    );
+    assert_eq!(
+        votes.add(set, n.verifier.vote(n.vote(1, far, A)).unwrap()),
+        VoteOutcome::Counted,
+        "the window moved up with the floor"
+    );
+    let mut timeouts = TimeoutCollector::new(set);
+    assert_eq!(
+        timeouts.add(set, n.verifier.timeout(n.timeout(0, far, &g)).unwrap()),
+        TimeoutOutcome::OutOfWindow
+    );
+    timeouts.prune_below(10);
+    assert_eq!(
+        timeouts.add(set, n.verifier.timeout(n.timeout(0, far, &g)).unwrap()),
+        TimeoutOutcome::Counted
+    );
 }

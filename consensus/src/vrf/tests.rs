@@ -40,7 +40,11 @@ fn rfc9381_appendix_b3_examples_prove_and_verify_exactly() {
         assert_eq!(hex::encode(proof.0), *pi, "example {example}: pi");
         // Verification from the published values alone.
         let out = verify(&unhex(pk), &alpha, &VrfProof(unhex(pi))).unwrap();
-        assert_eq!(hex::encode(out), *beta, "example {example}: beta");
+        assert_eq!(
+            hex::encode(out.as_bytes()),
+            *beta,
+            "example {example}: beta"
+        );
         assert_eq!(hex::encode(proof_to_hash(&proof).unwrap()), *beta);
     }
 }
@@ -56,7 +60,7 @@ fn a_proof_verifies_only_for_its_key_and_input() {
     let (sk, other) = (example_key(), VrfSecretKey::from_seed(&[5; 32]));
     let pi = sk.prove(b"round 12").unwrap();
     let beta = verify(&sk.public_key(), b"round 12", &pi).unwrap();
-    assert_eq!(proof_to_hash(&pi).unwrap(), beta);
+    assert_eq!(&proof_to_hash(&pi).unwrap(), beta.as_bytes());
     assert_eq!(
         verify(&sk.public_key(), b"round 13", &pi),
         Err(VrfError::Invalid)
@@ -110,4 +114,30 @@ fn an_s_at_or_above_the_group_order_is_refused() {
     let q = unhex::<32>("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010");
     pi.0[48..].copy_from_slice(&q);
     assert_eq!(verify(&sk.public_key(), b"", &pi), Err(VrfError::BadProof));
+}
+
+/// Regression (review of the parts): `proof_to_hash` was public and returned an output for
+/// any decodable proof, so a forged proof (a Gamma its maker chose, any c and s) gave an
+/// output of the forger's choosing to whoever took it without verifying. Outputs now come only
+/// from `verify`, as a `VrfOutput` no other code can build; a forged proof gets none.
+#[test]
+fn a_forged_proof_yields_no_output() {
+    let key = example_key();
+    let honest = key.prove(b"round 7").unwrap();
+    // Gamma taken from a proof for another input: a valid point, so it decodes.
+    let other = key.prove(b"round 8").unwrap();
+    let mut forged = honest;
+    forged.0[..32].copy_from_slice(&other.0[..32]);
+    assert!(
+        proof_to_hash(&forged).is_ok(),
+        "it decodes: the old API gave an output"
+    );
+    assert_eq!(
+        verify(&key.public_key(), b"round 7", &forged),
+        Err(VrfError::Invalid)
+    );
+    assert_ne!(
+        verify(&key.public_key(), b"round 8", &other).unwrap(),
+        verify(&key.public_key(), b"round 7", &honest).unwrap()
+    );
 }
