@@ -107,8 +107,9 @@ pub struct Vote {
 }
 
 impl Vote {
-    /// Signs `data` as validator `signer` (after [`crate::safety::SafetyRules`] allowed it).
-    pub fn sign(data: VoteData, signer: u32, key: &BlsSecretKey) -> Self {
+    /// Signs `data` as validator `signer`. Only [`crate::signer::SafetySigner`] calls it (after
+    /// the rules allowed the vote and its record was stored), and the crate's tests.
+    pub(crate) fn sign(data: VoteData, signer: u32, key: &BlsSecretKey) -> Self {
         Self {
             signature: key.sign(&data.signing_bytes()),
             data,
@@ -137,6 +138,24 @@ pub struct Timeout {
     pub signer: u32,
     /// Its signature of [`TimeoutData::signing_bytes`].
     pub signature: BlsSignature,
+}
+
+impl Timeout {
+    /// Signs `data` as validator `signer`, carrying `high_qc`. Only
+    /// [`crate::signer::SafetySigner`] calls it, and the crate's tests.
+    pub(crate) fn sign(
+        data: TimeoutData,
+        high_qc: &VerifiedQc,
+        signer: u32,
+        key: &BlsSecretKey,
+    ) -> Self {
+        Self {
+            signature: key.sign(&data.signing_bytes()),
+            data,
+            high_qc: high_qc.get().clone(),
+            signer,
+        }
+    }
 }
 
 /// A quorum's timeouts for one round, as it travels.

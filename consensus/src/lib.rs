@@ -26,6 +26,7 @@ mod dev;
 pub mod leader;
 pub mod pacemaker;
 pub mod safety;
+pub mod signer;
 pub mod vrf;
 
 pub use dev::DevSealer;

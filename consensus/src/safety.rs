@@ -5,16 +5,15 @@
 //! two conflicting messages.
 //!
 //! [`SafetyRules`] is pure: it answers whether a vote or timeout may be signed and returns the
-//! [`SafetyData`] to persist. The runtime must write that data durably (a
-//! `aether_storage::durable::DurableRecord`) *before* the signed message leaves the node, and
-//! load it at start. Losing it lets a restarted validator vote twice in a round.
+//! [`SafetyData`] to persist. [`crate::signer::SafetySigner`] is the one user: it writes that
+//! data durably, with the epoch, *before* it signs, and loads it at start. Losing it lets a
+//! restarted validator vote twice in a round.
 //!
 //! The public methods take certificates only as [`VerifiedQc`] and [`VerifiedTc`], which only
 //! verification builds: a forged round would be persisted (a huge `one_chain_round` refuses
-//! every later timeout, a huge vote round every later vote). Two things for the HotStuff work:
-//! the rules key retransmissions on (round, block id) and (round, QC round), which is right
-//! while those (with the epoch) fix the signed bytes, and `SafetyData` has no epoch yet (rounds
-//! restarting at a new epoch need one).
+//! every later timeout, a huge vote round every later vote). The rules key retransmissions
+//! on (round, block id) and (round, QC round), which is right while those (with the epoch,
+//! which the signer's record carries) fix the signed bytes.
 
 use parity_scale_codec::{Decode, Encode};
 

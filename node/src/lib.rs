@@ -2,7 +2,8 @@
 //!
 //! The node behind the `aether` binary, as a library so that it is tested and benchmarked
 //! directly: the transaction pool ([`mempool`]), the chain around the store ([`chain`]), the
-//! genesis ([`genesis`]), keys ([`keys`]), the JSON-RPC server ([`rpc`]), metrics
+//! genesis ([`genesis`]), keys ([`keys`]), the validator's safety record ([`safety_store`]), the
+//! JSON-RPC server ([`rpc`]), metrics
 //! ([`metrics`]) and the running service ([`service`]) that wires them to the consensus and
 //! network ports. The binary (`src/main.rs`) adds the command line.
 
@@ -15,4 +16,5 @@ pub mod keys;
 pub mod mempool;
 pub mod metrics;
 pub mod rpc;
+pub mod safety_store;
 pub mod service;

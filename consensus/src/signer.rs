@@ -1,0 +1,272 @@
+//! The one place a validator's consensus key signs: [`SafetySigner`] owns the BLS key, the
+//! safety rules and their durable record, and signs a vote, a timeout or a proposal only after
+//! the rules allowed it and the new safety data is stored (persist, then sign, then send; as
+//! Aptos's `safety-rules` and commonware's voter do). A failed store stops the signer for good:
+//! a validator that cannot remember what it signed must not sign again.
+//!
+//! Storage is a port ([`SafetyStorage`]): the node keeps the record in an fsync'd
+//! `DurableRecord` (ParityDB's commit is not durable on return), the simulator in memory.
+
+use parity_scale_codec::{Decode, Encode};
+
+use crate::bls::{BlsSecretKey, BlsSignature};
+use crate::certs::{Round, Timeout, TimeoutData, VerifiedQc, VerifiedTc, Vote, VoteData};
+use crate::safety::{SafetyData, SafetyError, SafetyRules};
+
+/// Where the safety record lives. `store` must return only once the record would survive a
+/// crash; `load` must tell a missing record (`None`) from a damaged one (an error).
+pub trait SafetyStorage {
+    /// Reads the record: `None` if there is none.
+    fn load(&self) -> Result<Option<Vec<u8>>, String>;
+    /// Writes the record durably.
+    fn store(&mut self, record: &[u8]) -> Result<(), String>;
+}
+
+/// The persisted record: the epoch and the rules' data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+struct Record {
+    epoch: u64,
+    data: SafetyData,
+}
+
+/// Why the signer did not sign.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignerError {
+    /// The safety rules refuse it.
+    #[error(transparent)]
+    Refused(#[from] SafetyError),
+    /// A proposal for a round not above the last one this validator voted or timed out in.
+    #[error(
+        "a proposal for round {round} is not above the last round voted in ({last_voted_round})"
+    )]
+    ProposalRound {
+        /// The round asked for.
+        round: Round,
+        /// The last round voted in.
+        last_voted_round: Round,
+    },
+    /// A message of another epoch than the signer's.
+    #[error("epoch {got}, the signer is in epoch {epoch}")]
+    WrongEpoch {
+        /// The signer's epoch.
+        epoch: u64,
+        /// The message's.
+        got: u64,
+    },
+    /// The record could not be stored: the signer has stopped and signs nothing more.
+    #[error("the safety record could not be stored, so this validator stops signing: {0}")]
+    Storage(String),
+    /// A store failed earlier: nothing is signed any more.
+    #[error("stopped after a failed store of the safety record")]
+    Stopped,
+}
+
+/// Why the signer cannot start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    /// The record exists but cannot be read.
+    #[error("the safety record cannot be read: {0}")]
+    Damaged(String),
+    /// No record, though the chain shows this validator's network made progress: a fresh
+    /// record could let it sign again in rounds it already signed in (restored from a backup
+    /// without its record, say).
+    #[error(
+        "no safety record, but the chain is past genesis: this validator may have signed in \
+         rounds it no longer remembers; restore the record, or reset it knowingly"
+    )]
+    Missing,
+    /// The record is of a later epoch than the one asked for.
+    #[error("the safety record is of epoch {stored}, later than epoch {epoch}")]
+    FutureEpoch {
+        /// The epoch asked for.
+        epoch: u64,
+        /// The record's.
+        stored: u64,
+    },
+}
+
+/// What to do when no safety record exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhenMissing {
+    /// Start fresh only if the chain has not moved past genesis (a new validator).
+    FreshAtGenesis,
+    /// Start fresh anyway: the operator said so, knowing the risk (logged by the caller).
+    Reset,
+}
+
+/// A validator's signer: key, rules and record.
+pub struct SafetySigner<S: SafetyStorage> {
+    key: BlsSecretKey,
+    index: u32,
+    epoch: u64,
+    rules: SafetyRules,
+    storage: S,
+    stopped: bool,
+}
+
+impl<S: SafetyStorage> SafetySigner<S> {
+    /// Opens the signer of validator `index` in `epoch` with its record from `storage`. A
+    /// record of an earlier epoch starts the rules afresh for this one (rounds restart with an
+    /// epoch). `past_genesis` says whether the chain shows progress, for a missing record.
+    pub fn open(
+        key: BlsSecretKey,
+        index: u32,
+        epoch: u64,
+        mut storage: S,
+        past_genesis: bool,
+        when_missing: WhenMissing,
+    ) -> Result<Self, OpenError> {
+        let record = match storage.load().map_err(OpenError::Damaged)? {
+            Some(bytes) => Some(
+                Record::decode(&mut &bytes[..])
+                    .map_err(|e| OpenError::Damaged(format!("not a safety record: {e}")))?,
+            ),
+            None => None,
+        };
+        let data = match record {
+            Some(r) if r.epoch > epoch => {
+                return Err(OpenError::FutureEpoch {
+                    epoch,
+                    stored: r.epoch,
+                });
+            }
+            Some(r) if r.epoch == epoch => r.data,
+            Some(_) => SafetyData::default(),
+            None if past_genesis && when_missing == WhenMissing::FreshAtGenesis => {
+                return Err(OpenError::Missing);
+            }
+            None => SafetyData::default(),
+        };
+        // The record says which epoch it is for from the start.
+        storage
+            .store(&Record { epoch, data }.encode())
+            .map_err(OpenError::Damaged)?;
+        Ok(Self {
+            key,
+            index,
+            epoch,
+            rules: SafetyRules::new(data),
+            storage,
+            stopped: false,
+        })
+    }
+
+    /// The rules' current data.
+    pub fn data(&self) -> &SafetyData {
+        self.rules.data()
+    }
+
+    /// The epoch signed in.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    fn persist(&mut self, data: SafetyData) -> Result<(), SignerError> {
+        if self.stopped {
+            return Err(SignerError::Stopped);
+        }
+        let record = Record {
+            epoch: self.epoch,
+            data,
+        };
+        self.storage.store(&record.encode()).map_err(|e| {
+            self.stopped = true;
+            SignerError::Storage(e)
+        })
+    }
+
+    fn epoch_is(&self, got: u64) -> Result<(), SignerError> {
+        if got == self.epoch {
+            Ok(())
+        } else {
+            Err(SignerError::WrongEpoch {
+                epoch: self.epoch,
+                got,
+            })
+        }
+    }
+
+    /// Votes for `data`'s block, which carries `qc` (and `tc` after a timed-out round), if the
+    /// rules allow: the record is stored before the vote exists.
+    pub fn vote(
+        &mut self,
+        data: VoteData,
+        qc: &VerifiedQc,
+        tc: Option<&VerifiedTc>,
+    ) -> Result<Vote, SignerError> {
+        if self.stopped {
+            return Err(SignerError::Stopped);
+        }
+        self.epoch_is(data.epoch)?;
+        let new = self.rules.sign_vote(&data, qc, tc)?;
+        self.persist(new)?;
+        Ok(Vote::sign(data, self.index, &self.key))
+    }
+
+    /// Times out in `round`, carrying `high_qc` (this validator's highest QC) and holding
+    /// `tc`, if the rules allow: the record is stored before the timeout exists.
+    pub fn timeout(
+        &mut self,
+        round: Round,
+        high_qc: &VerifiedQc,
+        tc: Option<&VerifiedTc>,
+    ) -> Result<Timeout, SignerError> {
+        if self.stopped {
+            return Err(SignerError::Stopped);
+        }
+        let new = self.rules.sign_timeout(round, high_qc, tc)?;
+        self.persist(new)?;
+        let data = TimeoutData {
+            epoch: self.epoch,
+            round,
+            hqc_round: high_qc.round(),
+        };
+        Ok(Timeout::sign(data, high_qc, self.index, &self.key))
+    }
+
+    /// Notes a verified QC this validator now holds; stored when it raises what later timeouts
+    /// must carry.
+    pub fn observe(&mut self, qc: &VerifiedQc) -> Result<(), SignerError> {
+        if self.stopped {
+            return Err(SignerError::Stopped);
+        }
+        match self.rules.observe(qc) {
+            Some(new) => self.persist(new),
+            None => Ok(()),
+        }
+    }
+
+    /// Signs the proposal `proposal_id` (the hash of everything the proposal carries) for
+    /// `round`, only if the round is above the last one this validator voted or timed out in
+    /// (a leader proposes before it votes in its round; a proposal for a round it already left
+    /// would be a second message for that round). The signed bytes are domain-separated
+    /// ([`proposal_signing_bytes`]), so a proposal signature is never a vote or a timeout.
+    pub fn sign_proposal(
+        &mut self,
+        round: Round,
+        proposal_id: [u8; 32],
+    ) -> Result<BlsSignature, SignerError> {
+        if self.stopped {
+            return Err(SignerError::Stopped);
+        }
+        let last_voted_round = self.rules.data().last_voted_round;
+        if round <= last_voted_round {
+            return Err(SignerError::ProposalRound {
+                round,
+                last_voted_round,
+            });
+        }
+        Ok(self
+            .key
+            .sign(&proposal_signing_bytes(self.epoch, round, &proposal_id)))
+    }
+}
+
+/// The bytes a proposal's author signs: `aether/proposal/v1`, epoch, round and the proposal's
+/// id, SCALE-encoded.
+pub fn proposal_signing_bytes(epoch: u64, round: Round, proposal_id: &[u8; 32]) -> Vec<u8> {
+    (b"aether/proposal/v1", epoch, round, proposal_id).encode()
+}
+
+#[cfg(test)]
+mod tests;
