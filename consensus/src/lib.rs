@@ -25,6 +25,7 @@ pub mod certs;
 mod dev;
 pub mod leader;
 pub mod pacemaker;
+pub mod proposal;
 pub mod safety;
 pub mod signer;
 pub mod vrf;

@@ -268,5 +268,21 @@ pub fn proposal_signing_bytes(epoch: u64, round: Round, proposal_id: &[u8; 32]) 
     (b"aether/proposal/v1", epoch, round, proposal_id).encode()
 }
 
+/// A record kept in memory, for tests of the structures that need a signer.
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct InMemory(Option<Vec<u8>>);
+
+#[cfg(test)]
+impl SafetyStorage for InMemory {
+    fn load(&self) -> Result<Option<Vec<u8>>, String> {
+        Ok(self.0.clone())
+    }
+    fn store(&mut self, record: &[u8]) -> Result<(), String> {
+        self.0 = Some(record.to_vec());
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests;

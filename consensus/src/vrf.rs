@@ -50,7 +50,9 @@ pub struct VrfSecretKey {
 }
 
 /// The 80-byte proof `pi`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, parity_scale_codec::Encode, parity_scale_codec::Decode,
+)]
 pub struct VrfProof(pub [u8; PROOF_LEN]);
 
 /// A VRF output `beta`. Only [`verify`] makes one, from a proof that verified for a key and an

@@ -1,10 +1,12 @@
-//! Keys, proofs, signatures and signer bitmaps arrive from the network: any bytes get an
+//! Keys, proofs, signatures, signer bitmaps and proposals arrive from the network: any bytes get an
 //! error, never a panic, and never an acceptance.
 
 use aether_consensus::bls::{
     AggregateSignature, BlsPublicKey, BlsSecretKey, BlsSignature, SignerBitmap, ValidatorSet,
 };
 use aether_consensus::certs::{QuorumCert, Timeout, TimeoutCert, Verifier, Vote};
+use aether_consensus::leader::LeaderSchedule;
+use aether_consensus::proposal::{Proposal, verify_proposal};
 use aether_consensus::vrf::{self, VrfProof, VrfSecretKey};
 use parity_scale_codec::Decode;
 use proptest::prelude::*;
@@ -75,6 +77,10 @@ proptest! {
         }
         if let Ok(tc) = TimeoutCert::decode(&mut &bytes[..]) {
             prop_assert!(verifier.tc(tc).is_err());
+        }
+        if let Ok(p) = Proposal::decode(&mut &bytes[..]) {
+            let schedule = LeaderSchedule::new([7; 32], 4);
+            prop_assert!(verify_proposal(&verifier, &schedule, &[[1; 32]; 4], p).is_err());
         }
     }
 }

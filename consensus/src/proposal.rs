@@ -1,0 +1,207 @@
+//! Block proposals of 2-chain HotStuff: what a leader sends, and the stateless checks every
+//! validator makes before anything else looks at one (Jolteon, section 4: a proposal of round
+//! r carries the QC of its parent and, when round r − 1 timed out, the TC of that round).
+//!
+//! A proposal is {epoch, round, the QC of the block it extends, an optional TC, author, the
+//! author's VRF proof for the round, the block}, signed by the author through its
+//! [`crate::signer::SafetySigner`]. Its id hashes all of it (the block by its header hash, which
+//! commits to the transactions, the post-state root and the receipts): votes and QCs name
+//! that id. What needs the node (executing the block) or the tree of known proposals (is the
+//! QC's block the block's parent?) comes after these checks.
+
+use parity_scale_codec::{Decode, Encode};
+use sha2::{Digest, Sha256};
+
+use aether_engine::types::Block;
+
+use crate::bls::BlsSignature;
+use crate::certs::{CertError, QuorumCert, Round, TimeoutCert, VerifiedQc, VerifiedTc, Verifier};
+use crate::leader::{LeaderSchedule, vrf_input};
+use crate::signer::proposal_signing_bytes;
+use crate::vrf::{self, VrfOutput, VrfProof};
+
+/// A proposal as it travels.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct Proposal {
+    /// The epoch.
+    pub epoch: u64,
+    /// The round.
+    pub round: Round,
+    /// The QC of the proposal this one extends (its parent).
+    pub qc: QuorumCert,
+    /// The TC of the round before, when that round timed out.
+    pub tc: Option<TimeoutCert>,
+    /// The author's index in the validator set.
+    pub author: u32,
+    /// The author's VRF proof over [`vrf_input`] of this epoch and round.
+    pub vrf_proof: VrfProof,
+    /// The block: engine header (with the state root after it) and transactions.
+    pub block: Block,
+    /// The author's signature of [`proposal_signing_bytes`] of this proposal's id.
+    pub signature: BlsSignature,
+}
+
+impl Proposal {
+    /// The proposal's id: SHA-256 of `aether/proposal-id/v1` and everything but the signature,
+    /// the block by its header hash.
+    pub fn id(&self) -> [u8; 32] {
+        Sha256::new()
+            .chain_update(b"aether/proposal-id/v1")
+            .chain_update(
+                (
+                    self.epoch,
+                    self.round,
+                    &self.qc,
+                    &self.tc,
+                    self.author,
+                    &self.vrf_proof,
+                    self.block.header.hash(),
+                )
+                    .encode(),
+            )
+            .finalize()
+            .into()
+    }
+}
+
+/// Why a proposal is refused before anything acts on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProposalError {
+    /// Of another epoch.
+    #[error("epoch {got}, this validator set is epoch {expected}")]
+    WrongEpoch {
+        /// This set's epoch.
+        expected: u64,
+        /// The proposal's.
+        got: u64,
+    },
+    /// Not from the leader of its round.
+    #[error("round {round} is led by validator {leader}, not {author}")]
+    NotLeader {
+        /// The round.
+        round: Round,
+        /// Its leader.
+        leader: usize,
+        /// The author named.
+        author: u32,
+    },
+    /// The author's signature does not verify.
+    #[error("the author's signature does not verify")]
+    BadSignature,
+    /// The author's VRF proof does not verify for this round.
+    #[error("the author's VRF proof does not verify for round {0}")]
+    BadVrfProof(Round),
+    /// A certificate it carries does not verify.
+    #[error(transparent)]
+    Certificate(#[from] CertError),
+    /// Its round does not follow its QC, nor a TC of the round before that its QC may follow.
+    #[error(
+        "round {round} follows neither its QC (round {qc_round}) nor a TC of round {round} − 1 that allows it"
+    )]
+    RoundDoesNotFollow {
+        /// The proposal's round.
+        round: Round,
+        /// Its QC's round.
+        qc_round: Round,
+    },
+}
+
+/// A proposal whose author, signature, VRF proof and certificates checked out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedProposal {
+    proposal: Proposal,
+    id: [u8; 32],
+    qc: VerifiedQc,
+    tc: Option<VerifiedTc>,
+    vrf_output: VrfOutput,
+}
+
+impl VerifiedProposal {
+    /// The proposal.
+    pub fn proposal(&self) -> &Proposal {
+        &self.proposal
+    }
+    /// Its id.
+    pub fn id(&self) -> [u8; 32] {
+        self.id
+    }
+    /// The verified QC it carries.
+    pub fn qc(&self) -> &VerifiedQc {
+        &self.qc
+    }
+    /// The verified TC it carries, if any.
+    pub fn tc(&self) -> Option<&VerifiedTc> {
+        self.tc.as_ref()
+    }
+    /// The author's VRF output for the round (randomness for the next seed).
+    pub fn vrf_output(&self) -> &VrfOutput {
+        &self.vrf_output
+    }
+}
+
+/// Checks a proposal: epoch, leader of its round, the author's signature, its VRF proof over
+/// the round's input (`vrf_keys[author]`), its QC and TC, and that its round follows them:
+/// the QC's round plus one, or the TC's round plus one with a QC at least as high as every QC
+/// the TC's signers reported (Jolteon, section 4, the proposing rule).
+pub fn verify_proposal(
+    verifier: &Verifier,
+    schedule: &LeaderSchedule,
+    vrf_keys: &[[u8; 32]],
+    proposal: Proposal,
+) -> Result<VerifiedProposal, ProposalError> {
+    if proposal.epoch != verifier.epoch() {
+        return Err(ProposalError::WrongEpoch {
+            expected: verifier.epoch(),
+            got: proposal.epoch,
+        });
+    }
+    let leader = schedule.leader(proposal.round);
+    if proposal.author as usize != leader {
+        return Err(ProposalError::NotLeader {
+            round: proposal.round,
+            leader,
+            author: proposal.author,
+        });
+    }
+    let id = proposal.id();
+    verifier
+        .validators()
+        .verify(
+            leader,
+            &proposal_signing_bytes(proposal.epoch, proposal.round, &id),
+            &proposal.signature,
+        )
+        .map_err(|_| ProposalError::BadSignature)?;
+    let vrf_key = vrf_keys
+        .get(leader)
+        .ok_or(ProposalError::BadVrfProof(proposal.round))?;
+    let vrf_output = vrf::verify(
+        vrf_key,
+        &vrf_input(proposal.epoch, proposal.round, &schedule.seed()),
+        &proposal.vrf_proof,
+    )
+    .map_err(|_| ProposalError::BadVrfProof(proposal.round))?;
+    let qc = verifier.qc(proposal.qc.clone())?;
+    let tc = proposal.tc.clone().map(|tc| verifier.tc(tc)).transpose()?;
+    let round = proposal.round;
+    let follows_qc = qc.round().checked_add(1) == Some(round);
+    let follows_tc = tc.as_ref().is_some_and(|tc| {
+        tc.round().checked_add(1) == Some(round) && qc.round() >= tc.highest_qc_round()
+    });
+    if !(follows_qc || follows_tc) {
+        return Err(ProposalError::RoundDoesNotFollow {
+            round,
+            qc_round: qc.round(),
+        });
+    }
+    Ok(VerifiedProposal {
+        proposal,
+        id,
+        qc,
+        tc,
+        vrf_output,
+    })
+}
+
+#[cfg(test)]
+mod tests;
