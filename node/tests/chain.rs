@@ -110,3 +110,27 @@ fn dry_runs_do_not_fill_the_module_cache_blocks_use() {
     }
     assert_eq!(chain.cached_modules(), before);
 }
+
+/// An upload the engine would refuse for its size is refused at the pool (-32025), before it
+/// could pay for its bytes in a block and fail there.
+#[test]
+fn an_upload_over_the_code_size_limit_is_refused_at_the_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = open(dir.path(), Genesis::dev()).unwrap();
+    let alice = Keypair::dev("alice", false);
+    let upload = |len: usize| {
+        alice.sign_tx(Transaction {
+            chain_id: 1337,
+            nonce: 0,
+            gas_limit: 20_000_000,
+            gas_price: 1,
+            action: Action::UploadCode { code: vec![0; len] },
+        })
+    };
+    let max = aether_engine::vm::MAX_CODE_SIZE;
+    let refused = chain.submit(upload(max + 1), 0).unwrap_err();
+    assert_eq!(refused.code(), -32025);
+    assert!(refused.to_string().contains("code-size"), "{refused}");
+    // At the limit it is admitted (and the engine judges the bytes).
+    assert!(chain.submit(upload(max), 0).is_ok());
+}

@@ -196,6 +196,38 @@ fn invalid_transactions_get_their_application_codes() {
     assert_eq!(pending["result"]["ready"], 1);
 }
 
+/// Requests that could only fail or mislead are refused with a reason: a storage key longer
+/// than any a contract can write, a log range that ends before it starts.
+#[test]
+fn storage_keys_and_log_ranges_are_validated() {
+    let s = server();
+    let long_key = format!("0x{}", "ab".repeat(aether_engine::vm::MAX_STORAGE_KEY + 1));
+    let r = call(
+        s.addr,
+        "state_getStorage",
+        json!([format!("0x{}", "01".repeat(32)), long_key]),
+    );
+    assert_eq!(code(&r), -32602, "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 256")
+    );
+    let r = call(
+        s.addr,
+        "chain_getLogs",
+        json!([{"fromHeight": 5, "toHeight": 2}]),
+    );
+    assert_eq!(code(&r), -32602, "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("above filter.toHeight")
+    );
+}
+
 #[test]
 fn every_documented_method_exists_and_the_docs_list_them() {
     let docs = include_str!("../../docs/rpc.md");

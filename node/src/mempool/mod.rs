@@ -394,6 +394,14 @@ fn check_static(c: &PoolConfig, tx: &SignedTransaction, bytes: usize) -> Result<
             max: c.max_tx_bytes,
         });
     }
+    if let Action::UploadCode { code } = &tx.tx.action
+        && code.len() > aether_engine::vm::MAX_CODE_SIZE
+    {
+        return Err(Rejection::CodeTooLarge {
+            size: code.len(),
+            max: aether_engine::vm::MAX_CODE_SIZE,
+        });
+    }
     if tx.tx.chain_id != c.chain_id {
         return Err(Rejection::WrongChain {
             expected: c.chain_id,

@@ -112,6 +112,15 @@ pub enum Rejection {
         /// The limit on future transactions.
         limit: usize,
     },
+    /// An upload larger than the engine accepts (rule `code-size`): it would certainly fail,
+    /// and pay for its size.
+    #[error("code of {size} bytes is over the engine's limit of {max} bytes (rule `code-size`)")]
+    CodeTooLarge {
+        /// The code's size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
 }
 
 impl Rejection {
@@ -133,6 +142,7 @@ impl Rejection {
             Rejection::SenderFull { .. } => -32022,
             Rejection::PoolFull { .. } => -32023,
             Rejection::FutureFull { .. } => -32024,
+            Rejection::CodeTooLarge { .. } => -32025,
         }
     }
 }

@@ -182,6 +182,13 @@ pub fn module(
         let mut seq = p.sequence();
         let contract: Address = parsed(&mut seq, "contract")?;
         let key = hex_param(&mut seq, "key")?;
+        if key.len() > aether_engine::vm::MAX_STORAGE_KEY {
+            return Err(errors::invalid_params(format!(
+                "key: {} bytes, a storage key has at most {}",
+                key.len(),
+                aether_engine::vm::MAX_STORAGE_KEY
+            )));
+        }
         let height: Option<u64> = seq.optional_next().map_err(bad)?;
         let height = height.unwrap_or_else(|| ctx.chain.head().height);
         let proof = ctx
@@ -475,6 +482,12 @@ fn log_filter(v: &Value, head: u64) -> Result<(EventFilter, usize), ErrorObjectO
         from_height: number("fromHeight", 0)?,
         to_height: number("toHeight", head)?,
     };
+    if filter.from_height > filter.to_height {
+        return Err(errors::invalid_params(format!(
+            "filter.fromHeight {} is above filter.toHeight {}",
+            filter.from_height, filter.to_height
+        )));
+    }
     let limit = number("limit", 1_000)?;
     if limit > MAX_LOGS as u64 {
         return Err(errors::invalid_params(format!(
