@@ -84,13 +84,7 @@ impl Executor {
         env: &BlockEnv,
         txs: &[SignedTransaction],
     ) -> Result<BlockOutcome, StoreError> {
-        match self.execute(state, env, txs, false)? {
-            Ok(outcome) => Ok(outcome),
-            Err((_, receipt)) => Err(StoreError::Backend(format!(
-                "block execution stopped at {} unasked",
-                receipt.tx_hash
-            ))),
-        }
+        self.execute_sealed(state, env, txs)
     }
 
     /// As [`Executor::execute_block`], for transactions already hashed (the pool's

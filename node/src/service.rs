@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use aether_consensus::DevSealer;
 use aether_engine::ports::{
-    BlockId, CommitFailure, Consensus, ConsensusInput, ConsensusOutput, Network, Verdict,
+    CommitFailure, Consensus, ConsensusInput, ConsensusOutput, Network, Verdict,
 };
-use aether_engine::types::{Address, Block};
+use aether_engine::types::Address;
 use aether_net::LocalNetwork;
 use aether_storage::{Store, StoreConfig};
 
@@ -215,28 +215,14 @@ pub async fn run(
         for input in inputs {
             for output in consensus.handle(input) {
                 match output {
-                    ConsensusOutput::Build {
-                        parent,
-                        height,
-                        timestamp_ms,
-                        proposer,
-                    } => jobs.send(Job::Build {
-                        parent,
-                        height,
-                        timestamp_ms,
-                        proposer,
-                    }),
-                    ConsensusOutput::Verify { block } => jobs.send(Job::Verify { block }),
-                    ConsensusOutput::Commit { blocks, proof } => {
-                        jobs.send(Job::Commit { blocks, proof })
-                    }
-                    ConsensusOutput::Prune { keep } => jobs.send(Job::Prune { keep }),
                     ConsensusOutput::Broadcast { topic, payload } => {
                         network.broadcast(topic, payload)
                     }
                     ConsensusOutput::Send { to, topic, payload } => {
                         network.send(&to, topic, payload)
                     }
+                    // Build, Verify, Commit and Prune: the execution thread's work.
+                    job => jobs.send(job),
                 }
             }
         }
@@ -256,26 +242,6 @@ pub async fn run(
     result
 }
 
-/// A job for the execution thread: what consensus asked of the node.
-enum Job {
-    Build {
-        parent: BlockId,
-        height: u64,
-        timestamp_ms: u64,
-        proposer: Address,
-    },
-    Verify {
-        block: Block,
-    },
-    Commit {
-        blocks: Vec<BlockId>,
-        proof: Vec<u8>,
-    },
-    Prune {
-        keep: BlockId,
-    },
-}
-
 /// What the execution thread hands back.
 enum Done {
     /// An answer for consensus.
@@ -289,11 +255,11 @@ enum Done {
     Failed(ChainError),
 }
 
-/// Sends jobs to the execution thread.
-struct Jobs(std::sync::mpsc::Sender<Job>);
+/// Sends jobs (the execution outputs of consensus) to the execution thread.
+struct Jobs(std::sync::mpsc::Sender<ConsensusOutput>);
 
 impl Jobs {
-    fn send(&self, job: Job) {
+    fn send(&self, job: ConsensusOutput) {
         // The thread only hangs up after it failed, which `Done` reports.
         let _ = self.0.send(job);
     }
@@ -308,7 +274,7 @@ struct ExecutionWorker {
 
 impl ExecutionWorker {
     fn start(chain: Arc<Chain>) -> Result<(Jobs, Self), NodeError> {
-        let (jobs, inbox) = std::sync::mpsc::channel::<Job>();
+        let (jobs, inbox) = std::sync::mpsc::channel::<ConsensusOutput>();
         let (results, done) = tokio::sync::mpsc::unbounded_channel();
         let handle = std::thread::Builder::new()
             .name("block-execution".into())
@@ -326,9 +292,9 @@ impl ExecutionWorker {
     }
 }
 
-fn run_job(chain: &Chain, job: Job) -> Done {
+fn run_job(chain: &Chain, job: ConsensusOutput) -> Done {
     let answer = match job {
-        Job::Build {
+        ConsensusOutput::Build {
             parent,
             height,
             timestamp_ms,
@@ -342,7 +308,7 @@ fn run_job(chain: &Chain, job: Job) -> Done {
                     ConsensusInput::BuildFailed { parent, reason }
                 }
             }),
-        Job::Verify { block } => {
+        ConsensusOutput::Verify { block } => {
             let id = block.header.hash();
             chain.verify(&block, now_ms()).map(|verdict| {
                 match &verdict {
@@ -357,7 +323,7 @@ fn run_job(chain: &Chain, job: Job) -> Done {
                 ConsensusInput::Verified { id, verdict }
             })
         }
-        Job::Commit { blocks, proof } => {
+        ConsensusOutput::Commit { blocks, proof } => {
             return match chain.commit(&blocks, &proof) {
                 Ok((committed, failure)) => {
                     if let Some(reason) = &failure {
@@ -368,10 +334,12 @@ fn run_job(chain: &Chain, job: Job) -> Done {
                 Err(e) => Done::Failed(e),
             };
         }
-        Job::Prune { keep } => {
+        ConsensusOutput::Prune { keep } => {
             chain.prune(&keep);
             return Done::Nothing;
         }
+        // Network outputs are the service loop's, never sent here.
+        ConsensusOutput::Broadcast { .. } | ConsensusOutput::Send { .. } => return Done::Nothing,
     };
     match answer {
         Ok(input) => Done::Input(input),

@@ -28,7 +28,7 @@ use jmt::{KeyHash, OwnedValue, Version};
 use crate::db::Database;
 use crate::error::{Result, StorageError};
 use crate::hasher::StateTree;
-use crate::state_key::{StateKey, decode_account, writes_of};
+use crate::state_key::{StateKey, writes_of};
 use crate::store::{Inner, Store, lock};
 use crate::view::StateView;
 
@@ -386,15 +386,7 @@ impl PendingView {
 
 impl StateReader for PendingView {
     fn account(&self, address: &Address) -> Result<Option<Account>, StoreError> {
-        match self.get(&StateKey::Account(*address))? {
-            None => Ok(None),
-            Some(bytes) => decode_account(&bytes)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt {
-                    what: "account",
-                    reason: e.to_string(),
-                }),
-        }
+        crate::view::account_from(self.get(&StateKey::Account(*address))?)
     }
 
     fn code(&self, hash: &Hash) -> Result<Option<Arc<[u8]>>, StoreError> {

@@ -88,17 +88,22 @@ impl StateView {
     }
 }
 
+/// An account's stored bytes, decoded.
+pub(crate) fn account_from(bytes: Option<Vec<u8>>) -> Result<Option<Account>, StoreError> {
+    match bytes {
+        None => Ok(None),
+        Some(bytes) => decode_account(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                what: "account",
+                reason: e.to_string(),
+            }),
+    }
+}
+
 impl StateReader for StateView {
     fn account(&self, address: &Address) -> Result<Option<Account>, StoreError> {
-        match self.get(&StateKey::Account(*address))? {
-            None => Ok(None),
-            Some(bytes) => decode_account(&bytes)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt {
-                    what: "account",
-                    reason: e.to_string(),
-                }),
-        }
+        account_from(self.get(&StateKey::Account(*address))?)
     }
 
     fn code(&self, hash: &Hash) -> Result<Option<Arc<[u8]>>, StoreError> {
