@@ -271,9 +271,16 @@ pub struct QueryArgs {
     pub rpc: RpcArgs,
 }
 
+/// An address: `0x` hex, or `//Name` for a dev account's (as `--from` takes).
 fn parse_address(text: &str, what: &str) -> anyhow::Result<Address> {
-    text.parse()
-        .map_err(|e| anyhow!("{what} `{text}` is not an address: {e}"))
+    if text.starts_with("//") {
+        return signer(text)
+            .map(|k| k.address())
+            .map_err(|e| anyhow!("{what} `{text}`: {e}"));
+    }
+    text.parse().map_err(|e| {
+        anyhow!("{what} `{text}` is not an address (0x and 64 hex digits, or //Name): {e}")
+    })
 }
 
 fn print(json_out: bool, value: &Value, summary: impl FnOnce() -> String) {
@@ -297,6 +304,9 @@ fn receipt_summary(r: &Value) -> String {
         r["height"],
         r["gasUsed"]
     );
+    if let Some(hash) = r["txHash"].as_str() {
+        s.push_str(&format!("\ntransaction {hash}"));
+    }
     if let Some(e) = r["error"].as_str() {
         s.push_str(&format!("\nerror: {e}"));
     }

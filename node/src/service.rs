@@ -48,7 +48,7 @@ pub enum NodeError {
     #[error(transparent)]
     Chain(#[from] ChainError),
     /// A server could not start.
-    #[error("{what} on {addr}: {source}")]
+    #[error("{what} on {addr}")]
     Listen {
         /// Which server.
         what: &'static str,

@@ -365,3 +365,22 @@ fn a_genesis_in_the_future_is_refused_or_announced() {
     );
     assert_eq!(health["bestHeight"], 0);
 }
+
+/// A busy port is reported once, with the address, not the OS error twice.
+#[test]
+fn a_busy_rpc_port_is_reported_once() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let out = aether(&["run", "--dev", "--rpc-addr", &addr, "--no-metrics"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!("RPC server on {addr}")),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("Address already in use").count(),
+        1,
+        "{stderr}"
+    );
+}
