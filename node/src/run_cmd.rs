@@ -57,6 +57,12 @@ pub struct RunArgs {
     /// Most calls in an RPC batch.
     #[arg(long, default_value_t = RpcLimits::default().max_batch)]
     rpc_max_batch: u32,
+    /// Most gas one `contract_dryRun` may use (dry runs are free to whoever asks).
+    #[arg(long, default_value_t = RpcLimits::default().max_dry_run_gas)]
+    rpc_max_dry_run_gas: u64,
+    /// Most `contract_dryRun` calls running at once.
+    #[arg(long, default_value_t = RpcLimits::default().max_concurrent_dry_runs)]
+    rpc_max_dry_runs: u32,
     /// The account that receives this node's block fees (default: the first validator's).
     #[arg(long)]
     proposer: Option<Address>,
@@ -122,6 +128,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
             max_request_bytes: args.rpc_max_request_bytes,
             max_connections: args.rpc_max_connections,
             max_batch: args.rpc_max_batch,
+            max_dry_run_gas: args.rpc_max_dry_run_gas,
+            max_concurrent_dry_runs: args.rpc_max_dry_runs,
             ..RpcLimits::default()
         },
         metrics_addr: (!args.no_metrics).then_some(args.metrics_addr),

@@ -17,6 +17,9 @@ use parity_scale_codec::Encode;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
+/// The test server's cap on dry-run gas.
+const DRY_RUN_GAS: u64 = 100_000;
+
 struct Server {
     addr: SocketAddr,
     _runtime: tokio::runtime::Runtime,
@@ -31,6 +34,7 @@ fn server() -> Server {
     let limits = RpcLimits {
         max_request_bytes: 64 * 1024,
         max_batch: 10,
+        max_dry_run_gas: DRY_RUN_GAS,
         ..RpcLimits::default()
     };
     let (addr, handle) = runtime
@@ -285,4 +289,36 @@ proptest! {
             Ok(())
         })?;
     }
+}
+
+/// Dry runs are free, so they are capped: a dry run asking for more gas than the node's cap
+/// runs with the cap (and ends out of gas when it needs more), whatever it asks.
+#[test]
+fn a_dry_run_uses_at_most_the_nodes_gas_cap() {
+    let s = server();
+    let alice = Keypair::dev("alice", false);
+    // An upload of 4 KiB costs about 260,000 gas, over the test server's cap of 100,000.
+    let upload = Action::UploadCode {
+        code: vec![0; 4096],
+    };
+    let action = format!("0x{}", hex::encode(upload.encode()));
+    let r = call(
+        s.addr,
+        "contract_dryRun",
+        json!([alice.address().to_string(), action, 50_000_000u64]),
+    );
+    assert_eq!(r["result"]["status"], "out_of_gas", "{r}");
+    assert_eq!(r["result"]["gasUsed"], DRY_RUN_GAS);
+    // Within the cap, a dry run is exact as before.
+    let transfer = Action::Transfer {
+        to: Address([2; 32]),
+        amount: 1,
+    };
+    let action = format!("0x{}", hex::encode(transfer.encode()));
+    let r = call(
+        s.addr,
+        "contract_dryRun",
+        json!([alice.address().to_string(), action]),
+    );
+    assert_eq!(r["result"]["status"], "success", "{r}");
 }

@@ -16,6 +16,13 @@ pub const STATE_UNAVAILABLE: i32 = -32030;
 pub const STORAGE_FAILURE: i32 = -32031;
 /// The engine failed on the request (a fault of the node, logged; not of the caller).
 pub const ENGINE_FAULT: i32 = -32032;
+/// As many of this kind of call are running as the node allows at once: retry.
+pub const BUSY: i32 = -32033;
+
+/// A busy refusal with a reason.
+pub fn busy(reason: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(BUSY, reason.into(), None::<()>)
+}
 
 /// An invalid-parameters error with a reason.
 pub fn invalid_params(reason: impl Into<String>) -> ErrorObjectOwned {

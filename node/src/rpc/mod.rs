@@ -35,6 +35,10 @@ pub struct RpcLimits {
     pub max_batch: u32,
     /// Most subscriptions per WebSocket connection.
     pub max_subscriptions: u32,
+    /// Most gas one `contract_dryRun` may use: dry runs are free to whoever asks.
+    pub max_dry_run_gas: u64,
+    /// Most `contract_dryRun` calls running at once (beyond: `-32033`, retry later).
+    pub max_concurrent_dry_runs: u32,
 }
 
 impl Default for RpcLimits {
@@ -45,6 +49,8 @@ impl Default for RpcLimits {
             max_connections: 100,
             max_batch: 50,
             max_subscriptions: 64,
+            max_dry_run_gas: 10_000_000,
+            max_concurrent_dry_runs: 2,
         }
     }
 }
@@ -107,7 +113,7 @@ pub async fn start(
         .build();
     let server = Server::builder().set_config(config).build(addr).await?;
     let local = server.local_addr()?;
-    let module = module(ctx).map_err(std::io::Error::other)?;
+    let module = module(ctx, &limits).map_err(std::io::Error::other)?;
     Ok((local, server.start(module)))
 }
 
@@ -129,8 +135,11 @@ where
 /// The RPC module with every method.
 pub fn module(
     ctx: RpcContext,
+    limits: &RpcLimits,
 ) -> Result<RpcModule<RpcContext>, jsonrpsee::core::RegisterMethodError> {
     let mut m = RpcModule::new(ctx);
+    let dry_runs = Arc::new(Gate::new(limits.max_concurrent_dry_runs as usize));
+    let max_dry_run_gas = limits.max_dry_run_gas;
     method(&mut m, "author_submitTransaction", |p, ctx| {
         let bytes = hex_param(&mut p.sequence(), "transaction")?;
         let tx = SignedTransaction::decode(&mut &bytes[..])
@@ -245,7 +254,7 @@ pub fn module(
             records.iter().map(json::event_record).collect(),
         ))
     })?;
-    method(&mut m, "contract_dryRun", |p, ctx| {
+    method(&mut m, "contract_dryRun", move |p, ctx| {
         let mut seq = p.sequence();
         let from: Address = parsed(&mut seq, "from")?;
         let action_bytes = hex_param(&mut seq, "action")?;
@@ -253,9 +262,18 @@ pub fn module(
         let action = Action::decode(&mut &action_bytes[..]).map_err(|e| {
             errors::invalid_params(format!("action: not a SCALE-encoded action: {e}"))
         })?;
+        let Some(_running) = dry_runs.enter() else {
+            return Err(errors::busy(format!(
+                "{} dry runs are running, the most at once: retry",
+                dry_runs.max()
+            )));
+        };
+        let gas = gas_limit
+            .unwrap_or(ctx.chain.genesis().block_gas_limit)
+            .min(max_dry_run_gas);
         let receipt = ctx
             .chain
-            .dry_run(from, action, gas_limit)
+            .dry_run(from, action, Some(gas))
             .map_err(errors::chain)?;
         Ok(json::receipt(&receipt, None))
     })?;
@@ -501,4 +519,62 @@ fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A counted admission: at most `max` holders at once.
+struct Gate {
+    max: usize,
+    inside: std::sync::atomic::AtomicUsize,
+}
+
+/// Holding a place in a [`Gate`]; leaving on drop.
+struct Inside<'a>(&'a Gate);
+
+impl Gate {
+    fn new(max: usize) -> Self {
+        Self {
+            max: max.max(1),
+            inside: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    fn max(&self) -> usize {
+        self.max
+    }
+
+    /// A place, if one is free.
+    fn enter(&self) -> Option<Inside<'_>> {
+        use std::sync::atomic::Ordering;
+        self.inside
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Inside(self))
+    }
+}
+
+impl Drop for Inside<'_> {
+    fn drop(&mut self) {
+        self.0
+            .inside
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod gate_tests {
+    use super::Gate;
+
+    #[test]
+    fn a_gate_admits_at_most_its_maximum_and_frees_a_place_on_leaving() {
+        let gate = Gate::new(2);
+        let a = gate.enter().expect("first");
+        let b = gate.enter().expect("second");
+        assert!(gate.enter().is_none(), "a third waits");
+        drop(a);
+        let c = gate.enter().expect("a place was freed");
+        drop((b, c));
+        assert!(gate.enter().is_some());
+    }
 }
