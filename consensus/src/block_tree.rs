@@ -13,7 +13,8 @@ use crate::certs::{Round, VerifiedQc};
 /// What the tree knows of a block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BlockInfo {
-    /// Its id (header hash).
+    /// Its consensus id: the id of the proposal that carried it (which covers the engine
+    /// header's hash).
     pub id: [u8; 32],
     /// Its parent's id.
     pub parent: [u8; 32],

@@ -65,7 +65,7 @@ pub struct VoteData {
     pub epoch: u64,
     /// The block's round.
     pub round: Round,
-    /// The block's id (its header hash).
+    /// The block's consensus id: its proposal's id (which covers the engine header's hash).
     pub block_id: [u8; 32],
 }
 

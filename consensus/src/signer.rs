@@ -22,11 +22,13 @@ pub trait SafetyStorage {
     fn store(&mut self, record: &[u8]) -> Result<(), String>;
 }
 
-/// The persisted record: the epoch and the rules' data.
+/// The persisted record: the epoch, the rules' data, and the last proposal signed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
 struct Record {
     epoch: u64,
     data: SafetyData,
+    /// (round, proposal id): one proposal per round, across crashes.
+    last_proposal: Option<(Round, [u8; 32])>,
 }
 
 /// Why the signer did not sign.
@@ -45,7 +47,13 @@ pub enum SignerError {
         /// The last round voted in.
         last_voted_round: Round,
     },
-    /// A message of another epoch than the signer's.
+    /// Already signed another proposal for this round.
+    #[error("already signed another proposal for round {round}")]
+    OtherProposalSigned {
+        /// The round.
+        round: Round,
+    },
+    /// A message or certificate of another epoch than the signer's.
     #[error("epoch {got}, the signer is in epoch {epoch}")]
     WrongEpoch {
         /// The signer's epoch.
@@ -75,6 +83,9 @@ pub enum OpenError {
          rounds it no longer remembers; restore the record, or reset it knowingly"
     )]
     Missing,
+    /// The record could not be written at start.
+    #[error("the safety record cannot be written: {0}")]
+    Storage(String),
     /// The record is of a later epoch than the one asked for.
     #[error("the safety record is of epoch {stored}, later than epoch {epoch}")]
     FutureEpoch {
@@ -100,6 +111,7 @@ pub struct SafetySigner<S: SafetyStorage> {
     index: u32,
     epoch: u64,
     rules: SafetyRules,
+    last_proposal: Option<(Round, [u8; 32])>,
     storage: S,
     stopped: bool,
 }
@@ -123,29 +135,35 @@ impl<S: SafetyStorage> SafetySigner<S> {
             ),
             None => None,
         };
-        let data = match record {
+        let fresh = Record {
+            epoch,
+            data: SafetyData::default(),
+            last_proposal: None,
+        };
+        let record = match record {
             Some(r) if r.epoch > epoch => {
                 return Err(OpenError::FutureEpoch {
                     epoch,
                     stored: r.epoch,
                 });
             }
-            Some(r) if r.epoch == epoch => r.data,
-            Some(_) => SafetyData::default(),
+            Some(r) if r.epoch == epoch => r,
+            Some(_) => fresh,
             None if past_genesis && when_missing == WhenMissing::FreshAtGenesis => {
                 return Err(OpenError::Missing);
             }
-            None => SafetyData::default(),
+            None => fresh,
         };
         // The record says which epoch it is for from the start.
         storage
-            .store(&Record { epoch, data }.encode())
-            .map_err(OpenError::Damaged)?;
+            .store(&record.encode())
+            .map_err(OpenError::Storage)?;
         Ok(Self {
             key,
             index,
             epoch,
-            rules: SafetyRules::new(data),
+            rules: SafetyRules::new(record.data),
+            last_proposal: record.last_proposal,
             storage,
             stopped: false,
         })
@@ -168,6 +186,7 @@ impl<S: SafetyStorage> SafetySigner<S> {
         let record = Record {
             epoch: self.epoch,
             data,
+            last_proposal: self.last_proposal,
         };
         self.storage.store(&record.encode()).map_err(|e| {
             self.stopped = true;
@@ -186,6 +205,20 @@ impl<S: SafetyStorage> SafetySigner<S> {
         }
     }
 
+    /// Certificates of another epoch must not move this epoch's rules (an old epoch's high
+    /// QC round would refuse every timeout of this one).
+    fn certificates_of_this_epoch(
+        &self,
+        qc: &VerifiedQc,
+        tc: Option<&VerifiedTc>,
+    ) -> Result<(), SignerError> {
+        self.epoch_is(qc.get().data.epoch)?;
+        if let Some(tc) = tc {
+            self.epoch_is(tc.get().epoch)?;
+        }
+        Ok(())
+    }
+
     /// Votes for `data`'s block, which carries `qc` (and `tc` after a timed-out round), if the
     /// rules allow: the record is stored before the vote exists.
     pub fn vote(
@@ -198,6 +231,7 @@ impl<S: SafetyStorage> SafetySigner<S> {
             return Err(SignerError::Stopped);
         }
         self.epoch_is(data.epoch)?;
+        self.certificates_of_this_epoch(qc, tc)?;
         let new = self.rules.sign_vote(&data, qc, tc)?;
         self.persist(new)?;
         Ok(Vote::sign(data, self.index, &self.key))
@@ -214,6 +248,7 @@ impl<S: SafetyStorage> SafetySigner<S> {
         if self.stopped {
             return Err(SignerError::Stopped);
         }
+        self.certificates_of_this_epoch(high_qc, tc)?;
         let new = self.rules.sign_timeout(round, high_qc, tc)?;
         self.persist(new)?;
         let data = TimeoutData {
@@ -230,6 +265,7 @@ impl<S: SafetyStorage> SafetySigner<S> {
         if self.stopped {
             return Err(SignerError::Stopped);
         }
+        self.certificates_of_this_epoch(qc, None)?;
         match self.rules.observe(qc) {
             Some(new) => self.persist(new),
             None => Ok(()),
@@ -237,7 +273,9 @@ impl<S: SafetyStorage> SafetySigner<S> {
     }
 
     /// Signs the proposal `proposal_id` (the hash of everything the proposal carries) for
-    /// `round`, only if the round is above the last one this validator voted or timed out in
+    /// `round`, once per round (the same proposal again is a retransmission; the record of it
+    /// is stored first), and only if the round is above the last one this validator voted or
+    /// timed out in
     /// (a leader proposes before it votes in its round; a proposal for a round it already left
     /// would be a second message for that round). The signed bytes are domain-separated
     /// ([`proposal_signing_bytes`]), so a proposal signature is never a vote or a timeout.
@@ -249,12 +287,22 @@ impl<S: SafetyStorage> SafetySigner<S> {
         if self.stopped {
             return Err(SignerError::Stopped);
         }
-        let last_voted_round = self.rules.data().last_voted_round;
-        if round <= last_voted_round {
-            return Err(SignerError::ProposalRound {
-                round,
-                last_voted_round,
-            });
+        match self.last_proposal {
+            // The same proposal again: a retransmission.
+            Some((r, id)) if r == round && id == proposal_id => {}
+            Some((r, _)) if r == round => return Err(SignerError::OtherProposalSigned { round }),
+            _ => {
+                let last_voted_round = self.rules.data().last_voted_round;
+                if round <= last_voted_round {
+                    return Err(SignerError::ProposalRound {
+                        round,
+                        last_voted_round,
+                    });
+                }
+                self.last_proposal = Some((round, proposal_id));
+                let data = *self.rules.data();
+                self.persist(data)?;
+            }
         }
         Ok(self
             .key

@@ -199,3 +199,57 @@ fn the_record_carries_its_epoch() {
         Err(SignerError::WrongEpoch { .. })
     ));
 }
+
+/// Review finding: a leader could sign two proposals for one round (called twice, or after a
+/// crash between sending a proposal and storing its vote). The signer now records the
+/// proposal before signing it.
+#[test]
+fn one_proposal_per_round_across_restarts() {
+    let storage = Memory::default();
+    let mut s = open(&storage, false).unwrap();
+    let first = s.sign_proposal(1, [1; 32]).unwrap();
+    assert_eq!(
+        s.sign_proposal(1, [1; 32]).unwrap(),
+        first,
+        "a retransmission"
+    );
+    assert_eq!(
+        s.sign_proposal(1, [2; 32]),
+        Err(SignerError::OtherProposalSigned { round: 1 })
+    );
+    drop(s);
+    let mut s = open(&storage, true).unwrap();
+    assert_eq!(
+        s.sign_proposal(1, [2; 32]),
+        Err(SignerError::OtherProposalSigned { round: 1 })
+    );
+    assert!(s.sign_proposal(2, [2; 32]).is_ok());
+}
+
+/// Review finding: a certificate of another epoch must not move this epoch's rules (an old
+/// epoch's high QC would refuse every later timeout).
+#[test]
+fn certificates_of_another_epoch_are_refused() {
+    let v = verifier();
+    let old_epoch = {
+        let entries: Vec<_> = (0..4)
+            .map(|i| (key(i).public_key(), key(i).proof_of_possession()))
+            .collect();
+        Verifier::new(EPOCH - 1, ValidatorSet::new(&entries).unwrap(), GENESIS)
+    };
+    let mut s = open(&Memory::default(), false).unwrap();
+    let stale = old_epoch.genesis_qc();
+    assert!(matches!(
+        s.observe(&stale),
+        Err(SignerError::WrongEpoch { .. })
+    ));
+    assert!(matches!(
+        s.timeout(1, &stale, None),
+        Err(SignerError::WrongEpoch { .. })
+    ));
+    assert!(matches!(
+        s.vote(vote_data(1, 7), &stale, None),
+        Err(SignerError::WrongEpoch { .. })
+    ));
+    assert!(s.vote(vote_data(1, 7), &v.genesis_qc(), None).is_ok());
+}

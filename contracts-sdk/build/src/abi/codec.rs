@@ -212,6 +212,9 @@ pub fn decode_all<'t>(
 
 /// Checks that `count` elements of `inner` can come from `input` before decoding any.
 fn check_run(inner: &Ty, count: u64, input: &[u8]) -> Result<(), DecodeError> {
+    if count == 0 {
+        return Ok(());
+    }
     let min = inner.min_encoded_len() as u64;
     if min == 0 {
         if count > MAX_ZERO_SIZED_RUN as u64 {
@@ -260,7 +263,7 @@ fn decode_bounded(ty: &Ty, input: &mut &[u8], budget: &mut usize) -> Result<Valu
             if **inner == Ty::Uint(1) {
                 json!(format!("0x{}", hex::encode(take(input, len as usize)?)))
             } else {
-                let mut items = Vec::with_capacity(len as usize);
+                let mut items = Vec::with_capacity((len as usize).min(*budget));
                 for _ in 0..len {
                     items.push(decode_bounded(inner, input, budget)?);
                 }
@@ -282,7 +285,7 @@ fn decode_bounded(ty: &Ty, input: &mut &[u8], budget: &mut usize) -> Result<Valu
             if **inner == Ty::Uint(1) {
                 json!(format!("0x{}", hex::encode(take(input, *n)?)))
             } else {
-                let mut items = Vec::with_capacity(*n);
+                let mut items = Vec::with_capacity((*n).min(*budget));
                 for _ in 0..*n {
                     items.push(decode_bounded(inner, input, budget)?);
                 }
@@ -396,6 +399,10 @@ mod tests {
             decode_exact(&unit_vec, &ok).map(|v| v.as_array().map(Vec::len)),
             Ok(Some(MAX_ZERO_SIZED_RUN))
         );
+        // A Result of huge arrays inside a Vec: refused, no overflow (review).
+        let huge = "[u8;18446744073709551615]";
+        let t = Ty::parse(&format!("Vec<Result<{huge},{huge}>>")).unwrap();
+        assert!(decode_exact(&t, &[0x04, 0, 0]).is_err());
         // `[(); 100000000000]` in an ABI: refused by count.
         let huge = Ty::parse("[();100000000000]").unwrap();
         assert!(matches!(

@@ -86,7 +86,9 @@ impl Ty {
             Ty::Bytes32 => 32,
             // A compact length or a tag.
             Ty::String | Ty::Vec(_) | Ty::Option(_) => 1,
-            Ty::Result(ok, err) => 1 + ok.min_encoded_len().min(err.min_encoded_len()),
+            Ty::Result(ok, err) => {
+                1usize.saturating_add(ok.min_encoded_len().min(err.min_encoded_len()))
+            }
             Ty::Array(inner, n) => inner.min_encoded_len().saturating_mul(*n),
             Ty::Tuple(items) => items
                 .iter()
@@ -255,6 +257,14 @@ mod tests {
         assert_eq!(Ty::parse("Result<u32,u8>").unwrap().min_encoded_len(), 2);
         assert_eq!(
             Ty::parse("[[u64;100000000000];100000000000]")
+                .unwrap()
+                .min_encoded_len(),
+            usize::MAX
+        );
+        // Saturating through a Result too (review: `1 + usize::MAX` overflowed).
+        let huge = "[u8;18446744073709551615]";
+        assert_eq!(
+            Ty::parse(&format!("Result<{huge},{huge}>"))
                 .unwrap()
                 .min_encoded_len(),
             usize::MAX
