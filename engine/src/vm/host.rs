@@ -26,7 +26,7 @@ pub(crate) struct TxContext {
     pub vm: Arc<Vm>,
     /// Contracts currently executing, outermost first.
     pub stack: Vec<Address>,
-    /// A placeholder, not the transaction's context (see [`TxContext::hollow`]).
+    /// An empty stand-in, not the transaction's context (see [`TxContext::hollow`]).
     pub hollow: bool,
 }
 
@@ -42,7 +42,7 @@ impl TxContext {
         })
     }
 
-    /// An empty placeholder: left in a frame's store while a nested frame holds the real
+    /// An empty stand-in: left in a frame's store while a nested frame holds the real
     /// context, and returned by a frame that lost it. Never committed: a frame that finds one
     /// where its context should be fails with a backend error.
     pub fn hollow(&self) -> Box<TxContext> {
@@ -55,7 +55,7 @@ impl TxContext {
         })
     }
 
-    /// Whether this is a placeholder.
+    /// Whether this is such a stand-in.
     pub fn is_hollow(&self) -> bool {
         self.hollow
     }
