@@ -138,9 +138,10 @@ fn oversized_bodies_and_batches_are_refused() {
     let (status, body) = post(s.addr, Value::Array(batch).to_string().as_bytes());
     assert_eq!(status, 200);
     let v: Value = serde_json::from_str(&body).unwrap();
-    assert!(
-        v["error"]["code"].as_i64().is_some(),
-        "batch over the limit: {v}"
+    assert_eq!(
+        v["error"]["code"].as_i64(),
+        Some(-32010),
+        "batch over the limit, as documented: {v}"
     );
 
     let batch: Vec<Value> = (0..10)
@@ -171,7 +172,7 @@ fn invalid_transactions_get_their_application_codes() {
         },
     };
     let submit = |hex: String| call(s.addr, "author_submitTransaction", json!([hex]));
-    assert_eq!(code(&submit("0x0102".into())), -32010, "garbage");
+    assert_eq!(code(&submit("0x0102".into())), -32026, "garbage");
     assert_eq!(code(&submit("nothex".into())), -32602);
     assert_eq!(
         code(&submit(tx(Transaction {

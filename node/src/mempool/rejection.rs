@@ -124,10 +124,11 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    /// The application error code reported over RPC (−32010 and below).
+    /// The application error code reported over RPC (−32011 and below; −32026 for a malformed
+    /// transaction, since jsonrpsee itself answers −32010 to a batch over the limit).
     pub fn code(&self) -> i32 {
         match self {
-            Rejection::Malformed(_) => -32010,
+            Rejection::Malformed(_) => -32026,
             Rejection::TooLarge { .. } => -32011,
             Rejection::WrongChain { .. } => -32012,
             Rejection::BadSignature => -32013,
