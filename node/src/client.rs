@@ -139,10 +139,15 @@ impl Rpc {
                 let dry = self.dry_run(&sender, &action, None)?;
                 let used = dry["gasUsed"].as_u64().unwrap_or(0);
                 if dry["status"] != "success" {
+                    let error = dry["error"].as_str().unwrap_or("no message");
+                    let hint = if error.contains("already exists") {
+                        "deploy it again under another address with --salt"
+                    } else {
+                        "pass --gas-limit to send it anyway"
+                    };
                     bail!(
-                        "a dry run of this transaction fails ({}): {}; pass --gas-limit to send it anyway",
+                        "a dry run of this transaction fails ({}): {error}; {hint}",
                         dry["status"].as_str().unwrap_or("?"),
-                        dry["error"].as_str().unwrap_or("no message")
                     );
                 }
                 used + used / 5 + 1_000

@@ -44,9 +44,14 @@ pub struct ExecArgs {
     /// Gas limit.
     #[arg(long, default_value_t = 10_000_000)]
     gas: u64,
-    /// Caller address (32 bytes, hex).
+    /// Caller address (32 bytes, hex; default 0x0101…01).
     #[arg(long)]
     caller: Option<Address>,
+    /// The account that uploads and instantiates the contract on first use (and is its
+    /// admin); the contract's address follows from it (default 0xdede…de, so one file always
+    /// maps to one address).
+    #[arg(long)]
+    deployer: Option<Address>,
     /// Value sent with the call.
     #[arg(long, default_value_t = 0)]
     value: u128,
@@ -217,14 +222,15 @@ fn put_decoded(out: &mut Value, decoded: Result<Value, DecodeError>) {
 /// and whether the receipt is that of a failed deployment.
 fn execute(args: &ExecArgs, p: Prepared) -> anyhow::Result<(Receipt, Option<Address>, bool)> {
     let caller = args.caller.unwrap_or(DEFAULT_CALLER);
+    let deployer = args.deployer.unwrap_or(SANDBOX_DEPLOYER);
     let mut sb = Sandbox::new(p.state);
-    for who in [caller, SANDBOX_DEPLOYER] {
+    for who in [caller, deployer] {
         if !sb.state().accounts.contains_key(&who) {
             sb.fund(who, STARTING_BALANCE);
         }
     }
     let code_hash = Hash::of(&p.code);
-    let contract = contract_address(&SANDBOX_DEPLOYER, &code_hash, &[]);
+    let contract = contract_address(&deployer, &code_hash, &[]);
     let deployed = sb
         .state()
         .accounts
@@ -233,7 +239,7 @@ fn execute(args: &ExecArgs, p: Prepared) -> anyhow::Result<(Receipt, Option<Addr
     let (receipt, deploy_failed) = if deployed {
         (call(&mut sb, args, caller, contract, p.input)?, false)
     } else {
-        match deploy(&mut sb, p.code, code_hash, p.init_input)? {
+        match deploy(&mut sb, deployer, p.code, code_hash, p.init_input)? {
             Some(failed) => (failed, true),
             None => (call(&mut sb, args, caller, contract, p.input)?, false),
         }
@@ -252,13 +258,14 @@ fn execute(args: &ExecArgs, p: Prepared) -> anyhow::Result<(Receipt, Option<Addr
 /// Uploads and instantiates; returns the failed receipt if either fails.
 fn deploy(
     sb: &mut Sandbox,
+    deployer: Address,
     code: Vec<u8>,
     code_hash: Hash,
     input: Vec<u8>,
 ) -> anyhow::Result<Option<Receipt>> {
     if !sb.state().code.contains_key(&code_hash) {
         let r = sb.submit(
-            SANDBOX_DEPLOYER,
+            deployer,
             Action::UploadCode { code },
             aether_engine::sandbox::DEFAULT_GAS,
         )?;
@@ -267,13 +274,13 @@ fn deploy(
         }
     }
     let r = sb.submit(
-        SANDBOX_DEPLOYER,
+        deployer,
         Action::Instantiate {
             code_hash,
             salt: Vec::new(),
             value: 0,
             input,
-            admin: Some(SANDBOX_DEPLOYER),
+            admin: Some(deployer),
         },
         aether_engine::sandbox::DEFAULT_GAS,
     )?;

@@ -250,6 +250,32 @@ fn a_dev_chain_refuses_a_module_wasmi_cannot_translate_and_keeps_sealing() {
     let rpc = node.rpc.clone();
     let runtime = tokio::runtime::Runtime::new().unwrap();
 
+    // Deploying the same code twice: the hint names --salt.
+    let counter = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/wat/counter.wat");
+    let counter = counter.to_str().unwrap();
+    let first = aether(&[
+        "contract", "deploy", "--wasm", counter, "--from", "//alice", "--rpc", &rpc,
+    ]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let again = aether(&[
+        "contract", "deploy", "--wasm", counter, "--from", "//alice", "--rpc", &rpc,
+    ]);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success());
+    assert!(stderr.contains("--salt"), "{stderr}");
+    assert!(
+        aether(&[
+            "contract", "deploy", "--wasm", counter, "--from", "//alice", "--salt", "0x01",
+            "--rpc", &rpc
+        ])
+        .status
+        .success()
+    );
+
     // Without a gas limit the CLI dry-runs first: the dry run answers with the rule.
     let out = aether(&[
         "contract", "deploy", "--wasm", crash, "--from", "//alice", "--rpc", &rpc,

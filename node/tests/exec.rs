@@ -316,3 +316,27 @@ fn hostile_abis_and_return_data_get_clear_messages_not_crashes() {
         assert!(why.contains("zero-sized elements"), "{returns}: {why}");
     }
 }
+
+/// `--deployer` deploys (and so places) the contract; `--caller` makes the call.
+#[test]
+fn the_deployer_and_the_caller_are_chosen_by_flags() {
+    let counter = example("counter.wat");
+    let counter = counter.to_str().unwrap();
+    let default = receipt(&aether(&["exec", "--wasm", counter, "--call", "increment"]));
+    let mine = "0x0707070707070707070707070707070707070707070707070707070707070707";
+    let chosen = receipt(&aether(&[
+        "exec",
+        "--wasm",
+        counter,
+        "--call",
+        "increment",
+        "--deployer",
+        mine,
+    ]));
+    assert_eq!(default["status"], "success");
+    assert_eq!(chosen["status"], "success");
+    assert_ne!(
+        default["contract"], chosen["contract"],
+        "the address follows from the deployer"
+    );
+}
