@@ -132,14 +132,32 @@ impl Rpc {
 
     /// Signs and submits `action`, and (unless `no_wait`) waits for its receipt.
     pub fn send(&self, key: &Keypair, action: Action, tx: &TxArgs) -> anyhow::Result<Value> {
+        self.send_with_abi(key, action, tx, None)
+    }
+
+    /// As [`Rpc::send`]; a failing dry run is decoded through `abi` for `method` (the
+    /// contract's error, or its panic message), so the refusal says why.
+    pub fn send_with_abi(
+        &self,
+        key: &Keypair,
+        action: Action,
+        tx: &TxArgs,
+        abi: Option<(&Abi, &str)>,
+    ) -> anyhow::Result<Value> {
         let sender = key.address();
         let gas_limit = match tx.gas_limit {
             Some(g) => g,
             None => {
-                let dry = self.dry_run(&sender, &action, None)?;
+                let mut dry = self.dry_run(&sender, &action, None)?;
                 let used = dry["gasUsed"].as_u64().unwrap_or(0);
                 if dry["status"] != "success" {
-                    let error = dry["error"].as_str().unwrap_or("no message");
+                    if let Some((abi, method)) = abi {
+                        decorate_json(&mut dry, abi, method);
+                    }
+                    let mut error = dry["error"].as_str().unwrap_or("no message").to_string();
+                    if let Some(decoded) = dry.get("decoded") {
+                        error.push_str(&format!(" ({decoded})"));
+                    }
                     let hint = if error.contains("already exists") {
                         "deploy it again under another address with --salt"
                     } else {
@@ -496,7 +514,12 @@ pub fn call(args: SendCallArgs) -> anyhow::Result<bool> {
     let abi = load_abi_file(args.call.abi.as_ref())?;
     let action = call_action(&args.call, abi.as_ref())?;
     let rpc = Rpc::connect(&args.rpc.rpc)?;
-    let mut r = rpc.send(&key, action, &args.tx)?;
+    let mut r = rpc.send_with_abi(
+        &key,
+        action,
+        &args.tx,
+        abi.as_ref().map(|a| (a, args.call.method.as_str())),
+    )?;
     if let Some(abi) = &abi {
         decorate_json(&mut r, abi, &args.call.method);
     }

@@ -146,6 +146,28 @@ fn a_dev_chain_runs_the_sdk_token_end_to_end_and_survives_a_restart() {
     );
     let event = &sent["events"][0];
     assert_eq!(event["decoded"]["name"], "Transfer", "{sent}");
+    // A call that can only fail is refused with the contract's own error, decoded.
+    let too_much = format!(r#"["{BOB}", 1000000000]"#);
+    let refused = aether(&[
+        "contract",
+        "call",
+        "--contract",
+        &contract,
+        "--method",
+        "transfer",
+        "--args",
+        &too_much,
+        "--abi",
+        abi,
+        "--from",
+        "//alice",
+        "--rpc",
+        &rpc,
+    ]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(stderr.contains("Error::InsufficientBalance"), "{stderr}");
+    assert!(stderr.contains("--gas-limit"), "{stderr}");
 
     // The Transfer event through the log filter and through the subscription.
     let topic0 = event["topics"][0].as_str().unwrap();
