@@ -3,7 +3,8 @@
 //! certified blocks); its uncommitted ancestors commit with it.
 //!
 //! The tree takes certificates only as [`VerifiedQc`]; it checks shape (known parent certified
-//! by the QC the block carries, rounds increasing, heights consecutive), not signatures. After a commit, branches that do not
+//! by the QC the block carries, its engine header on the parent's header, rounds increasing,
+//! heights consecutive), not signatures. After a commit, branches that do not
 //! extend the newly committed block are dropped.
 
 use std::collections::HashMap;
@@ -22,6 +23,11 @@ pub struct BlockInfo {
     pub round: Round,
     /// Its height (the parent's plus one).
     pub height: u64,
+    /// The hash of its engine header (what the node executes and commits).
+    pub header: [u8; 32],
+    /// Its engine header's `parent_hash`: must be the parent's `header`, so that the chain
+    /// consensus certifies is the chain the node executes.
+    pub header_parent: [u8; 32],
 }
 
 /// Why a block or certificate does not fit the tree.
@@ -58,6 +64,13 @@ pub enum TreeError {
         round: Round,
         /// The QC's round.
         qc_round: Round,
+    },
+    /// The block's engine header does not extend the header of the block its QC certifies:
+    /// a leader extending one block in consensus while executing on another.
+    #[error("block of round {round}: its header's parent is not the certified parent's header")]
+    HeaderNotOnParent {
+        /// The block's round.
+        round: Round,
     },
     /// Another block with this id but different contents.
     #[error("two different blocks claim one id")]
@@ -153,6 +166,9 @@ impl BlockTree {
                 height: block.height,
                 parent_height: parent.height,
             });
+        }
+        if block.header_parent != parent.header {
+            return Err(TreeError::HeaderNotOnParent { round: block.round });
         }
         if parent.round > self.highest_certified.0 {
             self.highest_certified = (parent.round, parent.id);

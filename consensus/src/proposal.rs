@@ -139,6 +139,23 @@ impl VerifiedProposal {
     }
 }
 
+impl VerifiedProposal {
+    /// What the block tree knows of it: its id, the block its QC certifies as parent, its
+    /// round, and the engine header's height, hash and parent hash (the tree checks the last
+    /// against the parent's header).
+    pub fn block_info(&self) -> crate::block_tree::BlockInfo {
+        let header = &self.proposal.block.header;
+        crate::block_tree::BlockInfo {
+            id: self.id,
+            parent: self.qc.block_id(),
+            round: self.proposal.round,
+            height: header.height,
+            header: header.hash().0,
+            header_parent: header.parent_hash.0,
+        }
+    }
+}
+
 /// Checks a proposal: epoch, leader of its round, the author's signature, its VRF proof over
 /// the round's input (`vrf_keys[author]`), its QC and TC, and that its round follows them:
 /// the QC's round plus one, or the TC's round plus one with a QC at least as high as every QC

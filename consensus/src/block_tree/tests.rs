@@ -9,12 +9,19 @@ fn id(n: u8) -> [u8; 32] {
     [n; 32]
 }
 
+/// The engine header hash of block `n` (distinct from its consensus id).
+fn header(n: u8) -> [u8; 32] {
+    [n.wrapping_add(128); 32]
+}
+
 fn block(n: u8, parent: u8, round: Round, height: u64) -> BlockInfo {
     BlockInfo {
         id: id(n),
         parent: id(parent),
         round,
         height,
+        header: header(n),
+        header_parent: header(parent),
     }
 }
 
@@ -147,6 +154,8 @@ proptest! {
                 parent: parent.id,
                 round: parent.round + round_gap,
                 height: parent.height + 1,
+                header: header(i as u8 + 1),
+                header_parent: parent.header,
             };
             // Blocks of pruned branches are refused; that is fine.
             if add(&mut t, b).is_ok() {
@@ -206,4 +215,24 @@ fn a_block_enters_only_with_a_qc_for_its_parent() {
     t.insert(b2, &qc(&b1)).unwrap();
     assert_eq!(t.highest_certified(), (1, b1.id));
     assert_eq!(t.certify(&qc(&b2)).unwrap(), vec![b1]);
+}
+
+/// Review finding: consensus ids and engine headers are two chains; nothing tied them, so a
+/// leader could extend one block by its QC while its header executes on another. The tree
+/// now takes a block only if its header's parent is the certified parent's header.
+#[test]
+fn a_block_whose_header_does_not_extend_its_certified_parent_is_refused() {
+    let mut t = genesis();
+    let (b1, b2) = (block(1, 0, 1, 1), block(2, 0, 2, 1));
+    add(&mut t, b1).unwrap();
+    add(&mut t, b2).unwrap();
+    // Certified on B1, executed on B2's header.
+    let mut b3 = block(3, 1, 3, 2);
+    b3.header_parent = header(2);
+    assert_eq!(
+        t.insert(b3, &qc(&b1)),
+        Err(TreeError::HeaderNotOnParent { round: 3 })
+    );
+    b3.header_parent = header(1);
+    assert!(t.insert(b3, &qc(&b1)).is_ok());
 }

@@ -134,6 +134,10 @@ fn the_leaders_proposal_verifies_and_round_trips() {
     assert_eq!(back, p);
     let v = n.check(back).unwrap();
     assert_eq!(v.id(), p.id());
+    let info = v.block_info();
+    assert_eq!((info.id, info.parent, info.round), (p.id(), GENESIS, 1));
+    assert_eq!(info.header, p.block.header.hash().0);
+    assert_eq!(info.header_parent, p.block.header.parent_hash.0);
     assert_eq!(*v.qc(), n.verifier.genesis_qc());
     // The VRF output is the author's, for this round.
     let author = p.author as usize;
