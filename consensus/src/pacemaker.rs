@@ -5,8 +5,10 @@
 //! before its deadline, the pacemaker reports a local timeout (the validator then signs a
 //! timeout, if its safety rules allow, and sends it), and reports it again every timeout
 //! interval until the round ends, so lost timeout messages are resent. Each round without a
-//! QC since the last one gets a longer timeout (exponential backoff, capped), so rounds outlast
-//! a slow network; a QC resets it.
+//! commit beyond the two a 2-chain commit takes gets a longer timeout (exponential backoff,
+//! capped), so rounds outlast a slow network; a commit resets it (a QC alone does not: rounds
+//! can certify without committing). After a restart it starts at max(highest QC, highest TC)
+//! + 1.
 
 use crate::certs::Round;
 
@@ -66,16 +68,35 @@ pub struct Pacemaker {
     config: PacemakerConfig,
     round: Round,
     highest_qc_round: Round,
+    /// The round of the last committed block: the timeout backs off by rounds since it.
+    last_commit_round: Round,
     deadline_ms: u64,
 }
 
+/// What a validator knows of the chain when its pacemaker starts (at genesis all zero; after a
+/// restart, from its stored certificates and committed head).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RoundStart {
+    /// The round of the highest QC it holds.
+    pub highest_qc_round: Round,
+    /// The round of the highest TC it holds (0 if none).
+    pub highest_tc_round: Round,
+    /// The round of the last committed block.
+    pub last_commit_round: Round,
+}
+
 impl Pacemaker {
-    /// A pacemaker starting in round `highest_qc_round + 1` (round 1 after the genesis QC).
-    pub fn new(config: PacemakerConfig, highest_qc_round: Round, now_ms: u64) -> Self {
+    /// A pacemaker starting in round max(highest QC, highest TC) + 1 (round 1 at genesis):
+    /// a restarted validator resumes where its certificates say the network is, not before.
+    pub fn new(config: PacemakerConfig, start: RoundStart, now_ms: u64) -> Self {
         let mut p = Self {
             config,
-            round: highest_qc_round.saturating_add(1),
-            highest_qc_round,
+            round: start
+                .highest_qc_round
+                .max(start.highest_tc_round)
+                .saturating_add(1),
+            highest_qc_round: start.highest_qc_round,
+            last_commit_round: start.last_commit_round,
             deadline_ms: 0,
         };
         p.deadline_ms = now_ms.saturating_add(p.timeout_ms());
@@ -93,11 +114,13 @@ impl Pacemaker {
     }
 
     /// The current round's timeout: the base, times the backoff once per round since the
-    /// last QC, capped.
+    /// last commit beyond the two a 2-chain commit takes (a block of round r commits in round
+    /// r + 2 when all goes well), capped. QCs alone do not reset it: rounds that certify but
+    /// never commit (forks, a leader withholding) keep backing off.
     pub fn timeout_ms(&self) -> u64 {
         let failed = self
             .round
-            .saturating_sub(self.highest_qc_round.saturating_add(1));
+            .saturating_sub(self.last_commit_round.saturating_add(2));
         let mut t = self.config.base_timeout_ms;
         for _ in 0..failed {
             let next = t.saturating_mul(self.config.backoff_percent) / 100;
@@ -115,6 +138,11 @@ impl Pacemaker {
     pub fn on_qc(&mut self, qc_round: Round, now_ms: u64) -> Option<PacemakerEvent> {
         self.highest_qc_round = self.highest_qc_round.max(qc_round);
         self.advance(qc_round, RoundCause::Qc, now_ms)
+    }
+
+    /// A block of `round` committed: later rounds' timeouts back off from here.
+    pub fn on_commit(&mut self, round: Round) {
+        self.last_commit_round = self.last_commit_round.max(round);
     }
 
     /// A verified TC of `tc_round`: enter the next round if it is ahead.
@@ -153,7 +181,7 @@ mod tests {
     use super::*;
 
     fn pm() -> Pacemaker {
-        Pacemaker::new(PacemakerConfig::default(), 0, 10_000)
+        Pacemaker::new(PacemakerConfig::default(), RoundStart::default(), 10_000)
     }
 
     #[test]
@@ -195,24 +223,54 @@ mod tests {
     }
 
     #[test]
-    fn rounds_without_a_qc_get_longer_until_a_qc_resets_them() {
+    fn rounds_without_a_commit_get_longer_until_a_commit_resets_them() {
         let mut p = pm();
-        // Rounds 1, 2, 3 time out: the timeouts grow ×1.5.
+        // Rounds 1, 2, 3 time out: from round 3 on (two rounds after the last commit, the
+        // genesis) the timeouts grow ×1.5.
         let mut timeouts = Vec::new();
         for r in 1..=3 {
             if let Some(PacemakerEvent::NewRound { timeout_ms, .. }) = p.on_tc(r, 20_000) {
                 timeouts.push(timeout_ms);
             }
         }
-        assert_eq!(timeouts, vec![1_500, 2_250, 3_375]);
+        assert_eq!(timeouts, vec![1_000, 1_500, 2_250]);
+        // A QC without a commit does not reset the backoff.
         assert!(matches!(
             p.on_qc(4, 30_000),
             Some(PacemakerEvent::NewRound {
                 round: 5,
+                timeout_ms: 3_375,
+                ..
+            })
+        ));
+        // A commit does: the block of round 4 committed, the next round is back to the base.
+        p.on_commit(4);
+        assert!(matches!(
+            p.on_qc(5, 31_000),
+            Some(PacemakerEvent::NewRound {
+                round: 6,
                 timeout_ms: 1_000,
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_restarted_pacemaker_resumes_after_its_highest_certificate() {
+        let start = RoundStart {
+            highest_qc_round: 5,
+            highest_tc_round: 7,
+            last_commit_round: 4,
+        };
+        let p = Pacemaker::new(PacemakerConfig::default(), start, 0);
+        assert_eq!(p.round(), 8, "max(QC 5, TC 7) + 1");
+        // Rounds 7 and 8 have passed without a commit since round 4: backed off twice.
+        assert_eq!(p.timeout_ms(), 2_250);
+        let start = RoundStart {
+            highest_qc_round: 9,
+            ..start
+        };
+        assert_eq!(Pacemaker::new(PacemakerConfig::default(), start, 0).round(), 10);
     }
 
     #[test]
@@ -237,9 +295,14 @@ mod tests {
             backoff_percent: 100,
             max_timeout_ms: 10,
         };
-        let mut p = Pacemaker::new(flat, u64::MAX, 0);
+        let top = RoundStart {
+            highest_qc_round: u64::MAX,
+            highest_tc_round: u64::MAX,
+            last_commit_round: 0,
+        };
+        let mut p = Pacemaker::new(flat, top, 0);
         assert_eq!(p.round(), u64::MAX);
-        let mut p2 = Pacemaker::new(flat, 0, 0);
+        let mut p2 = Pacemaker::new(flat, RoundStart::default(), 0);
         p2.on_tc(u64::MAX - 1, 0);
         assert_eq!(p2.timeout_ms(), 0);
         assert!(p.on_tick(0).is_some());
