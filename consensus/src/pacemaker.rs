@@ -270,7 +270,10 @@ mod tests {
             highest_qc_round: 9,
             ..start
         };
-        assert_eq!(Pacemaker::new(PacemakerConfig::default(), start, 0).round(), 10);
+        assert_eq!(
+            Pacemaker::new(PacemakerConfig::default(), start, 0).round(),
+            10
+        );
     }
 
     #[test]
