@@ -29,6 +29,22 @@ struct QueueLabel {
     queue: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StepLabel {
+    step: &'static str,
+}
+
+/// A step of a block's life on this node, timed separately.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockStep {
+    /// Building a block from the pool (execution and state root included).
+    Build,
+    /// Verifying a block (execution and state root included).
+    Verify,
+    /// Committing a block to the store.
+    Commit,
+}
+
 /// The node's metrics, all prefixed `aether_`.
 pub struct Metrics {
     registry: Registry,
@@ -38,6 +54,7 @@ pub struct Metrics {
     block_seconds: Histogram,
     block_gas: Histogram,
     block_txs: Histogram,
+    block_steps: Family<StepLabel, Histogram>,
     rpc_requests: Family<MethodLabel, Counter>,
 }
 
@@ -58,6 +75,9 @@ impl Metrics {
         let block_gas = Histogram::new(exponential_buckets(10_000.0, 4.0, 10));
         let block_txs = Histogram::new(exponential_buckets(1.0, 4.0, 9));
         let rpc_requests = Family::<MethodLabel, Counter>::default();
+        let block_steps = Family::<StepLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_5, 2.0, 16))
+        });
         registry.register(
             "best_height",
             "Height of the best (head) block",
@@ -89,6 +109,11 @@ impl Metrics {
             "RPC requests, by method",
             rpc_requests.clone(),
         );
+        registry.register(
+            "block_step_seconds",
+            "Time of each step of a block on this node, by step (build, verify, commit)",
+            block_steps.clone(),
+        );
         Self {
             registry,
             best_height,
@@ -97,8 +122,21 @@ impl Metrics {
             block_seconds,
             block_gas,
             block_txs,
+            block_steps,
             rpc_requests,
         }
+    }
+
+    /// Records how long one step of a block took.
+    pub fn block_step(&self, step: BlockStep, seconds: f64) {
+        let step = match step {
+            BlockStep::Build => "build",
+            BlockStep::Verify => "verify",
+            BlockStep::Commit => "commit",
+        };
+        self.block_steps
+            .get_or_create(&StepLabel { step })
+            .observe(seconds);
     }
 
     /// Counts one request of `method`.

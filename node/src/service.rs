@@ -17,7 +17,7 @@ use aether_storage::{Store, StoreConfig};
 
 use crate::chain::{Chain, ChainError, CommittedBlock, now_ms};
 use crate::genesis::Genesis;
-use crate::metrics::Metrics;
+use crate::metrics::{BlockStep, Metrics};
 use crate::rpc::{self, RpcContext, RpcLimits};
 
 /// How to run a node.
@@ -144,7 +144,7 @@ pub async fn run(
         metrics: metrics_task.as_ref().map(|(a, _)| *a),
     });
 
-    let (jobs, worker) = ExecutionWorker::start(chain.clone())?;
+    let (jobs, worker) = ExecutionWorker::start(chain.clone(), metrics.clone())?;
     let ExecutionWorker {
         handle: worker_handle,
         mut done,
@@ -273,14 +273,14 @@ struct ExecutionWorker {
 }
 
 impl ExecutionWorker {
-    fn start(chain: Arc<Chain>) -> Result<(Jobs, Self), NodeError> {
+    fn start(chain: Arc<Chain>, metrics: Arc<Metrics>) -> Result<(Jobs, Self), NodeError> {
         let (jobs, inbox) = std::sync::mpsc::channel::<ConsensusOutput>();
         let (results, done) = tokio::sync::mpsc::unbounded_channel();
         let handle = std::thread::Builder::new()
             .name("block-execution".into())
             .spawn(move || {
                 for job in inbox {
-                    let finished = run_job(&chain, job);
+                    let finished = run_job(&chain, &metrics, job);
                     let failed = matches!(finished, Done::Failed(_));
                     if results.send(finished).is_err() || failed {
                         break;
@@ -292,7 +292,8 @@ impl ExecutionWorker {
     }
 }
 
-fn run_job(chain: &Chain, job: ConsensusOutput) -> Done {
+fn run_job(chain: &Chain, metrics: &Metrics, job: ConsensusOutput) -> Done {
+    let started = std::time::Instant::now();
     let answer = match job {
         ConsensusOutput::Build {
             parent,
@@ -302,7 +303,10 @@ fn run_job(chain: &Chain, job: ConsensusOutput) -> Done {
         } => chain
             .build(parent, height, timestamp_ms, proposer)
             .map(|built| match built {
-                Ok(block) => ConsensusInput::Built { block },
+                Ok(block) => {
+                    metrics.block_step(BlockStep::Build, started.elapsed().as_secs_f64());
+                    ConsensusInput::Built { block }
+                }
                 Err(reason) => {
                     tracing::warn!(%parent, %reason, "could not build a block");
                     ConsensusInput::BuildFailed { parent, reason }
@@ -312,7 +316,9 @@ fn run_job(chain: &Chain, job: ConsensusOutput) -> Done {
             let id = block.header.hash();
             chain.verify(&block, now_ms()).map(|verdict| {
                 match &verdict {
-                    Verdict::Valid => {}
+                    Verdict::Valid => {
+                        metrics.block_step(BlockStep::Verify, started.elapsed().as_secs_f64())
+                    }
                     Verdict::Invalid(reason) => {
                         tracing::warn!(block = %id, %reason, "refused an invalid block")
                     }
@@ -326,6 +332,9 @@ fn run_job(chain: &Chain, job: ConsensusOutput) -> Done {
         ConsensusOutput::Commit { blocks, proof } => {
             return match chain.commit(&blocks, &proof) {
                 Ok((committed, failure)) => {
+                    for b in &committed {
+                        metrics.block_step(BlockStep::Commit, b.commit_seconds);
+                    }
                     if let Some(reason) = &failure {
                         tracing::warn!(%reason, "could not commit a block");
                     }

@@ -216,6 +216,14 @@ fn a_dev_chain_runs_the_sdk_token_end_to_end_and_survives_a_restart() {
     // Metrics are served.
     let metrics = http_get(node.metrics.as_deref().expect("metrics are on"), "/metrics");
     assert!(metrics.contains("aether_best_height"), "{metrics}");
+    for step in ["build", "verify", "commit"] {
+        assert!(
+            metrics.contains(&format!(
+                "aether_block_step_seconds_count{{step=\"{step}\"}}"
+            )),
+            "{step}: {metrics}"
+        );
+    }
     assert!(
         metrics.contains("aether_rpc_requests_total{method=\"contract_dryRun\"}"),
         "{metrics}"
