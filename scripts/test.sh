@@ -26,3 +26,6 @@ cargo test --workspace --doc
 # Optimised code uses the native stack differently: run the suites that attack it (deep
 # recursion, host re-entry, memory.grow loops, arbitrary modules) in release as well.
 run_tests --release -p aether-engine --test hostile --test fuzz
+# The consensus simulator's full campaigns (1,000 random fault mixes, Twins, determinism) need
+# optimised BLS and ParityDB to fit their budget.
+run_tests --release -p aether-tests --test simulator

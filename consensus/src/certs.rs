@@ -11,8 +11,12 @@
 //! Signed bytes are domain-separated (`aether/vote/v1`, `aether/timeout/v1`) and SCALE.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use parity_scale_codec::{Decode, Encode};
+use sha2::{Digest, Sha256};
+
+use crate::cache::VerifyCache;
 
 use crate::bls::{AggregateSignature, BlsError, BlsSecretKey, BlsSignature, ValidatorSet};
 
@@ -250,6 +254,13 @@ impl VerifiedQc {
     }
 }
 
+impl VerifiedTimeout {
+    /// The QC the timeout carries, verified with it.
+    pub fn high_qc(&self) -> VerifiedQc {
+        VerifiedQc(self.0.high_qc.clone())
+    }
+}
+
 impl VerifiedTc {
     /// The round that timed out.
     pub fn round(&self) -> Round {
@@ -273,6 +284,10 @@ pub struct Verifier {
     epoch: u64,
     set: ValidatorSet,
     genesis: QuorumCert,
+    /// Hash of the epoch, the genesis certificate and the keys: what a cached check was
+    /// checked against.
+    context: [u8; 32],
+    cache: Option<Arc<VerifyCache>>,
 }
 
 impl Verifier {
@@ -290,11 +305,46 @@ impl Verifier {
                 signature: BlsSignature([0; 96]),
             },
         };
+        let mut context = Sha256::new()
+            .chain_update(b"aether/verifier/v1")
+            .chain_update(genesis.encode());
+        for key in set.keys() {
+            context.update(key.0);
+        }
         Self {
             epoch,
             set,
             genesis,
+            context: context.finalize().into(),
+            cache: None,
         }
+    }
+
+    /// The same verifier, remembering the checks that pass in `cache` (shared with others,
+    /// possibly of other sets: keys include what was checked against).
+    pub fn with_cache(mut self, cache: Arc<VerifyCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// What `check` produced for `encoded` (a message of `kind`) when it passed before, else
+    /// runs it and remembers a success.
+    pub(crate) fn cached<T>(
+        &self,
+        kind: &[u8],
+        encoded: impl FnOnce() -> Vec<u8>,
+        check: impl FnOnce() -> Result<Vec<u8>, T>,
+    ) -> Result<Vec<u8>, T> {
+        let Some(cache) = &self.cache else {
+            return check();
+        };
+        let key = VerifyCache::key(&self.context, kind, &encoded());
+        if let Some(hit) = cache.get(&key) {
+            return Ok(hit);
+        }
+        let value = check()?;
+        cache.insert(key, value.clone());
+        Ok(value)
     }
 
     /// The validator set.
@@ -326,10 +376,18 @@ impl Verifier {
     /// Checks a vote's epoch, signer and signature.
     pub fn vote(&self, vote: Vote) -> Result<VerifiedVote, CertError> {
         self.epoch_is(vote.data.epoch)?;
-        self.set.verify(
-            vote.signer as usize,
-            &vote.data.signing_bytes(),
-            &vote.signature,
+        self.cached(
+            b"vote",
+            || vote.encode(),
+            || {
+                self.set
+                    .verify(
+                        vote.signer as usize,
+                        &vote.data.signing_bytes(),
+                        &vote.signature,
+                    )
+                    .map(|()| Vec::new())
+            },
         )?;
         Ok(VerifiedVote(vote))
     }
@@ -344,8 +402,15 @@ impl Verifier {
                 Err(CertError::NotGenesis)
             };
         }
-        self.set
-            .verify_quorum(&qc.data.signing_bytes(), &qc.signatures)?;
+        self.cached(
+            b"qc",
+            || qc.encode(),
+            || {
+                self.set
+                    .verify_quorum(&qc.data.signing_bytes(), &qc.signatures)
+                    .map(|()| Vec::new())
+            },
+        )?;
         Ok(VerifiedQc(qc))
     }
 
@@ -361,12 +426,18 @@ impl Verifier {
                 carried,
             });
         }
-        self.set.verify(
-            timeout.signer as usize,
-            &timeout.data.signing_bytes(),
-            &timeout.signature,
+        self.cached(
+            b"timeout",
+            || timeout.encode(),
+            || {
+                self.set.verify(
+                    timeout.signer as usize,
+                    &timeout.data.signing_bytes(),
+                    &timeout.signature,
+                )?;
+                self.qc(timeout.high_qc.clone()).map(|_| Vec::new())
+            },
         )?;
-        self.qc(timeout.high_qc.clone())?;
         Ok(VerifiedTimeout(timeout))
     }
 
@@ -378,6 +449,15 @@ impl Verifier {
             round: tc.round,
             reason,
         };
+        // The bitmap's size first: a hostile TC's bitmap may be megabytes of ones.
+        let expected = crate::bls::SignerBitmap::bytes_for(self.set.len());
+        if tc.signatures.signers.0.len() != expected {
+            return Err(CertError::Bls(BlsError::BitmapSize {
+                got: tc.signatures.signers.0.len(),
+                expected,
+                validators: self.set.len(),
+            }));
+        }
         let signers: Vec<usize> = tc.signatures.signers.iter().collect();
         if signers.len() != tc.hqc_rounds.len() {
             return Err(bad(format!(
@@ -397,17 +477,24 @@ impl Verifier {
                 tc.high_qc.data.round
             )));
         }
-        self.qc(tc.high_qc.clone())?;
-        let position: HashMap<usize, usize> =
-            signers.iter().enumerate().map(|(p, &i)| (i, p)).collect();
-        self.set.verify_quorum_each(&tc.signatures, |i| {
-            TimeoutData {
-                epoch: tc.epoch,
-                round: tc.round,
-                hqc_round: position.get(&i).map_or(0, |&p| tc.hqc_rounds[p]),
-            }
-            .signing_bytes()
-        })?;
+        self.cached(
+            b"tc",
+            || tc.encode(),
+            || {
+                self.qc(tc.high_qc.clone())?;
+                let position: HashMap<usize, usize> =
+                    signers.iter().enumerate().map(|(p, &i)| (i, p)).collect();
+                self.set.verify_quorum_each(&tc.signatures, |i| {
+                    TimeoutData {
+                        epoch: tc.epoch,
+                        round: tc.round,
+                        hqc_round: position.get(&i).map_or(0, |&p| tc.hqc_rounds[p]),
+                    }
+                    .signing_bytes()
+                })?;
+                Ok::<_, CertError>(Vec::new())
+            },
+        )?;
         Ok(VerifiedTc(tc))
     }
 }
@@ -583,6 +670,11 @@ impl TimeoutCollector {
             })),
             high_qc: Box::new(VerifiedQc(high_qc)),
         }
+    }
+
+    /// How many validators timed out in `round` (so far as this collector heard).
+    pub fn signers(&self, round: Round) -> usize {
+        self.rounds.get(&round).map_or(0, BTreeMap::len)
     }
 
     /// Forgets everything below `round`, and moves the window of accepted rounds to start

@@ -14,15 +14,19 @@
 //! of each round from an epoch seed that VRF outputs renew), [`pacemaker`] (rounds,
 //! timeouts and their backoff), and [`safety`] (the
 //! 2-chain voting and timeout rules over verified certificates, with the data a validator must
-//! persist before it signs). The HotStuff protocol comes next behind the same port.
+//! persist before it signs). [`hotstuff`] ties them into the 2-chain protocol behind the same
+//! port ([`HotStuff`]), with a [`VerifyCache`] so a certificate seen in many messages is
+//! checked once.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod block_tree;
 pub mod bls;
+mod cache;
 pub mod certs;
 mod dev;
+pub mod hotstuff;
 pub mod leader;
 pub mod pacemaker;
 pub mod proposal;
@@ -30,4 +34,6 @@ pub mod safety;
 pub mod signer;
 pub mod vrf;
 
+pub use cache::VerifyCache;
 pub use dev::DevSealer;
+pub use hotstuff::HotStuff;

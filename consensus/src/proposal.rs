@@ -43,7 +43,47 @@ pub struct Proposal {
 
 impl Proposal {
     /// The proposal's id: SHA-256 of `aether/proposal-id/v1` and everything but the signature,
-    /// the block by its header hash.
+    /// the block by its header hash (see [`ProposalStub::id`]).
+    pub fn id(&self) -> [u8; 32] {
+        self.stub().id()
+    }
+
+    /// The proposal without its transactions and signature: what a commit proof carries.
+    pub fn stub(&self) -> ProposalStub {
+        ProposalStub {
+            epoch: self.epoch,
+            round: self.round,
+            qc: self.qc.clone(),
+            tc: self.tc.clone(),
+            author: self.author,
+            vrf_proof: self.vrf_proof,
+            header: self.block.header.hash().0,
+        }
+    }
+}
+
+/// A proposal's identity without its block's transactions or its signature: enough to
+/// recompute its id and to see which block its QC certifies. Commit proofs carry two.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct ProposalStub {
+    /// The epoch.
+    pub epoch: u64,
+    /// The round.
+    pub round: Round,
+    /// The QC of its parent.
+    pub qc: QuorumCert,
+    /// The TC it carried, if any.
+    pub tc: Option<TimeoutCert>,
+    /// The author's index.
+    pub author: u32,
+    /// The author's VRF proof.
+    pub vrf_proof: VrfProof,
+    /// The engine header's hash.
+    pub header: [u8; 32],
+}
+
+impl ProposalStub {
+    /// The id of the proposal this stub is of.
     pub fn id(&self) -> [u8; 32] {
         Sha256::new()
             .chain_update(b"aether/proposal-id/v1")
@@ -55,7 +95,7 @@ impl Proposal {
                     &self.tc,
                     self.author,
                     &self.vrf_proof,
-                    self.block.header.hash(),
+                    self.header,
                 )
                     .encode(),
             )
@@ -181,23 +221,33 @@ pub fn verify_proposal(
         });
     }
     let id = proposal.id();
-    verifier
-        .validators()
-        .verify(
-            leader,
-            &proposal_signing_bytes(proposal.epoch, proposal.round, &id),
-            &proposal.signature,
-        )
-        .map_err(|_| ProposalError::BadSignature)?;
     let vrf_key = vrf_keys
         .get(leader)
         .ok_or(ProposalError::BadVrfProof(proposal.round))?;
-    let vrf_output = vrf::verify(
-        vrf_key,
-        &vrf_input(proposal.epoch, proposal.round, &schedule.seed()),
-        &proposal.vrf_proof,
-    )
-    .map_err(|_| ProposalError::BadVrfProof(proposal.round))?;
+    // The signature and the VRF proof, checked once per (id, signature, VRF key, seed).
+    let output = verifier.cached(
+        b"proposal",
+        || (id, proposal.signature, vrf_key, schedule.seed()).encode(),
+        || {
+            verifier
+                .validators()
+                .verify(
+                    leader,
+                    &proposal_signing_bytes(proposal.epoch, proposal.round, &id),
+                    &proposal.signature,
+                )
+                .map_err(|_| ProposalError::BadSignature)?;
+            vrf::verify(
+                vrf_key,
+                &vrf_input(proposal.epoch, proposal.round, &schedule.seed()),
+                &proposal.vrf_proof,
+            )
+            .map(|output| output.as_bytes().to_vec())
+            .map_err(|_| ProposalError::BadVrfProof(proposal.round))
+        },
+    )?;
+    let vrf_output =
+        VrfOutput::from_verified(&output).ok_or(ProposalError::BadVrfProof(proposal.round))?;
     let qc = verifier.qc(proposal.qc.clone())?;
     let tc = proposal.tc.clone().map(|tc| verifier.tc(tc)).transpose()?;
     let round = proposal.round;

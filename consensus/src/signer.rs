@@ -10,7 +10,9 @@
 use parity_scale_codec::{Decode, Encode};
 
 use crate::bls::{BlsSecretKey, BlsSignature};
-use crate::certs::{Round, Timeout, TimeoutData, VerifiedQc, VerifiedTc, Vote, VoteData};
+use crate::certs::{
+    QuorumCert, Round, Timeout, TimeoutCert, TimeoutData, VerifiedQc, VerifiedTc, Vote, VoteData,
+};
 use crate::safety::{SafetyData, SafetyError, SafetyRules};
 
 /// Where the safety record lives. `store` must return only once the record would survive a
@@ -22,13 +24,22 @@ pub trait SafetyStorage {
     fn store(&mut self, record: &[u8]) -> Result<(), String>;
 }
 
-/// The persisted record: the epoch, the rules' data, and the last proposal signed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+/// The persisted record: the epoch, the rules' data, the last proposal signed, and the
+/// highest certificates held (so that a restarted validator resumes in a round it may time
+/// out in: the timeout rule needs a QC or TC of the round before).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 struct Record {
     epoch: u64,
     data: SafetyData,
     /// (round, proposal id): one proposal per round, across crashes.
     last_proposal: Option<(Round, [u8; 32])>,
+    /// The highest QC observed.
+    high_qc: Option<QuorumCert>,
+    /// The highest TC observed.
+    high_tc: Option<TimeoutCert>,
+    /// The last timeout signed, sent again when asked for its round again (with another QC,
+    /// say, after a restart): one timeout per round.
+    last_timeout: Option<Timeout>,
 }
 
 /// Why the signer did not sign.
@@ -112,6 +123,9 @@ pub struct SafetySigner<S: SafetyStorage> {
     epoch: u64,
     rules: SafetyRules,
     last_proposal: Option<(Round, [u8; 32])>,
+    high_qc: Option<QuorumCert>,
+    high_tc: Option<TimeoutCert>,
+    last_timeout: Option<Timeout>,
     storage: S,
     stopped: bool,
 }
@@ -139,6 +153,9 @@ impl<S: SafetyStorage> SafetySigner<S> {
             epoch,
             data: SafetyData::default(),
             last_proposal: None,
+            high_qc: None,
+            high_tc: None,
+            last_timeout: None,
         };
         let record = match record {
             Some(r) if r.epoch > epoch => {
@@ -164,6 +181,9 @@ impl<S: SafetyStorage> SafetySigner<S> {
             epoch,
             rules: SafetyRules::new(record.data),
             last_proposal: record.last_proposal,
+            high_qc: record.high_qc,
+            high_tc: record.high_tc,
+            last_timeout: record.last_timeout,
             storage,
             stopped: false,
         })
@@ -187,6 +207,9 @@ impl<S: SafetyStorage> SafetySigner<S> {
             epoch: self.epoch,
             data,
             last_proposal: self.last_proposal,
+            high_qc: self.high_qc.clone(),
+            high_tc: self.high_tc.clone(),
+            last_timeout: self.last_timeout.clone(),
         };
         self.storage.store(&record.encode()).map_err(|e| {
             self.stopped = true;
@@ -249,27 +272,62 @@ impl<S: SafetyStorage> SafetySigner<S> {
             return Err(SignerError::Stopped);
         }
         self.certificates_of_this_epoch(high_qc, tc)?;
+        // The timeout of this round signed before (perhaps with a lower QC, before a restart):
+        // the same one again, never a second one.
+        if let Some(t) = &self.last_timeout
+            && t.data.round == round
+        {
+            return Ok(t.clone());
+        }
         let new = self.rules.sign_timeout(round, high_qc, tc)?;
-        self.persist(new)?;
         let data = TimeoutData {
             epoch: self.epoch,
             round,
             hqc_round: high_qc.round(),
         };
-        Ok(Timeout::sign(data, high_qc, self.index, &self.key))
+        let timeout = Timeout::sign(data, high_qc, self.index, &self.key);
+        self.last_timeout = Some(timeout.clone());
+        self.persist(new)?;
+        Ok(timeout)
     }
 
-    /// Notes a verified QC this validator now holds; stored when it raises what later timeouts
-    /// must carry.
+    /// Notes a verified QC this validator now holds; stored when it is the highest yet (it
+    /// raises what later timeouts must carry, and a restart resumes after it).
     pub fn observe(&mut self, qc: &VerifiedQc) -> Result<(), SignerError> {
         if self.stopped {
             return Err(SignerError::Stopped);
         }
         self.certificates_of_this_epoch(qc, None)?;
+        let higher = self
+            .high_qc
+            .as_ref()
+            .is_none_or(|h| qc.round() > h.data.round);
+        if higher {
+            self.high_qc = Some(qc.get().clone());
+        }
         match self.rules.observe(qc) {
             Some(new) => self.persist(new),
+            None if higher => self.persist(*self.rules.data()),
             None => Ok(()),
         }
+    }
+
+    /// Notes a verified TC this validator now holds; stored when it is the highest yet.
+    pub fn observe_tc(&mut self, tc: &VerifiedTc) -> Result<(), SignerError> {
+        if self.stopped {
+            return Err(SignerError::Stopped);
+        }
+        self.epoch_is(tc.get().epoch)?;
+        if self.high_tc.as_ref().is_none_or(|h| tc.round() > h.round) {
+            self.high_tc = Some(tc.get().clone());
+            return self.persist(*self.rules.data());
+        }
+        Ok(())
+    }
+
+    /// The highest QC and TC stored (unverified: check them before use).
+    pub fn certificates(&self) -> (Option<&QuorumCert>, Option<&TimeoutCert>) {
+        (self.high_qc.as_ref(), self.high_tc.as_ref())
     }
 
     /// Signs the proposal `proposal_id` (the hash of everything the proposal carries) for

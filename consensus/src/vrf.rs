@@ -66,6 +66,11 @@ impl VrfOutput {
     pub fn as_bytes(&self) -> &[u8; OUTPUT_LEN] {
         &self.0
     }
+
+    /// An output [`verify`] gave before (kept by the verification cache).
+    pub(crate) fn from_verified(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(Self)
+    }
 }
 
 impl VrfSecretKey {

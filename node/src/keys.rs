@@ -100,7 +100,9 @@ pub fn vrf_public(seed: &[u8; 32]) -> [u8; 32] {
     VrfSecretKey::from_seed(seed).public_key()
 }
 
-fn dev_seed(name: &str, purpose: &str) -> [u8; 32] {
+/// The seed of dev key `name` for `purpose` (`bls`, `vrf`): public, so dev keys are for dev
+/// chains only.
+pub(crate) fn dev_seed(name: &str, purpose: &str) -> [u8; 32] {
     aether_engine::crypto::sha256(format!("{name}/{purpose}").as_bytes())
 }
 

@@ -2,7 +2,8 @@
 //!
 //! The node behind the `aether` binary, as a library so that it is tested and benchmarked
 //! directly: the transaction pool ([`mempool`]), the chain around the store ([`chain`]), the
-//! genesis ([`genesis`]), keys ([`keys`]), the validator's safety record ([`safety_store`]), the
+//! genesis ([`genesis`]), keys ([`keys`]), the validator's safety record ([`safety_store`]) and
+//! HotStuff wiring ([`validator`]), the
 //! JSON-RPC server ([`rpc`]), metrics
 //! ([`metrics`]) and the running service ([`service`]) that wires them to the consensus and
 //! network ports. The binary (`src/main.rs`) adds the command line.
@@ -18,3 +19,4 @@ pub mod metrics;
 pub mod rpc;
 pub mod safety_store;
 pub mod service;
+pub mod validator;

@@ -7,7 +7,7 @@ use aether_engine::crypto::Keypair;
 use aether_engine::types::Address;
 use aether_node::genesis::{DEV_ACCOUNTS, Genesis};
 use aether_node::rpc::RpcLimits;
-use aether_node::service::{self, NodeConfig};
+use aether_node::service::{self, ConsensusMode, NodeConfig};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
@@ -69,6 +69,29 @@ pub struct RunArgs {
     /// Log format.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Consensus: `dev` (this node seals every block, final at once) or `hotstuff` (2-chain
+    /// HotStuff over the genesis's validators; a block is final one round after it).
+    #[arg(long, value_enum, default_value = "dev")]
+    consensus: ConsensusChoice,
+    /// With `--consensus hotstuff`: validate as the validator whose keys derive from this dev
+    /// name (`alice` is the dev chain's validator). Dev keys are public: for dev and test
+    /// chains only. Without it the node follows the chain.
+    #[arg(long)]
+    validator: Option<String>,
+    /// With `--consensus hotstuff`: start even if the validator's safety record
+    /// (`<base-path>/consensus/safety`) is missing while the chain is past genesis. The
+    /// validator may then sign again in rounds it signed in before it lost the record.
+    #[arg(long)]
+    reset_safety_record: bool,
+}
+
+/// The consensus a node runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ConsensusChoice {
+    /// The single-node dev sealer.
+    Dev,
+    /// 2-chain HotStuff.
+    Hotstuff,
 }
 
 /// Sets up logging: `RUST_LOG` filters (default `info`), on stderr.
@@ -136,6 +159,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
         block_time_ms: args.block_time_ms,
         state_history: args.state_history,
         proposer,
+        consensus: match args.consensus {
+            ConsensusChoice::Dev => {
+                if args.validator.is_some() || args.reset_safety_record {
+                    bail!("--validator and --reset-safety-record need --consensus hotstuff");
+                }
+                ConsensusMode::DevSealer
+            }
+            ConsensusChoice::Hotstuff => ConsensusMode::HotStuff {
+                dev_validator: args.validator.clone(),
+                reset_safety_record: args.reset_safety_record,
+            },
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

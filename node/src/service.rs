@@ -37,8 +37,26 @@ pub struct NodeConfig {
     pub block_time_ms: u64,
     /// Heights of state kept for queries and proofs.
     pub state_history: u64,
-    /// The account that receives the fees of the blocks this node seals.
+    /// The account that receives the fees of the blocks this node seals (dev sealer).
     pub proposer: Address,
+    /// Which consensus runs.
+    pub consensus: ConsensusMode,
+}
+
+/// Which consensus a node runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConsensusMode {
+    /// The single-node dev sealer: one block every block time, final at once.
+    DevSealer,
+    /// 2-chain HotStuff over the genesis's validator set, one block per round at most every
+    /// block time, final one round later.
+    HotStuff {
+        /// Run as the validator whose keys derive from this dev name (`alice` on the dev
+        /// chain); none: follow the chain.
+        dev_validator: Option<String>,
+        /// Start even though the safety record is missing past genesis.
+        reset_safety_record: bool,
+    },
 }
 
 /// A node failure.
@@ -60,6 +78,9 @@ pub enum NodeError {
     /// A background task failed.
     #[error("block production: {0}")]
     Task(String),
+    /// Consensus cannot start.
+    #[error(transparent)]
+    Validator(#[from] crate::validator::ValidatorError),
 }
 
 /// Where a started node listens.
@@ -93,7 +114,34 @@ pub async fn run(
     let head = chain.head();
     metrics.block(head.height, 0.0, head.gas_used, 0);
     metrics.finalized(chain.finalized_height());
-    let mut consensus = DevSealer::new(config.block_time_ms, config.proposer, &head);
+    let mut consensus: Box<dyn Consensus> = match &config.consensus {
+        ConsensusMode::DevSealer => {
+            Box::new(DevSealer::new(config.block_time_ms, config.proposer, &head))
+        }
+        ConsensusMode::HotStuff {
+            dev_validator,
+            reset_safety_record,
+        } => {
+            if *reset_safety_record {
+                tracing::warn!(
+                    "--reset-safety-record: if the safety record is missing, this validator starts \
+                     with a fresh one and may sign again in rounds it signed in before"
+                );
+            }
+            let hs = crate::validator::config(&config.genesis, config.block_time_ms)?;
+            let keys = dev_validator
+                .as_deref()
+                .map(crate::validator::ValidatorKeys::dev);
+            Box::new(crate::validator::open(
+                &chain,
+                hs,
+                keys,
+                &config.base_path.join("consensus"),
+                *reset_safety_record,
+                now_ms(),
+            )?)
+        }
+    };
 
     let peers_network = network.clone();
     let (rpc_addr, rpc_handle) = rpc::start(
@@ -149,7 +197,10 @@ pub async fn run(
         handle: worker_handle,
         mut done,
     } = worker;
-    let tick = Duration::from_millis((config.block_time_ms / 4).clamp(5, 50));
+    let tick = match config.consensus {
+        ConsensusMode::DevSealer => Duration::from_millis((config.block_time_ms / 4).clamp(5, 50)),
+        ConsensusMode::HotStuff { .. } => Duration::from_millis(20),
+    };
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last_expiry = now_ms();

@@ -57,6 +57,7 @@ fn every_accepted_transaction_ends_in_a_block_with_a_receipt() {
         block_time_ms: 100,
         state_history: 64,
         proposer: Address([0xfe; 32]),
+        consensus: aether_node::service::ConsensusMode::DevSealer,
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();

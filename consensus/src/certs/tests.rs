@@ -399,3 +399,34 @@ fn collectors_keep_only_a_window_of_rounds() {
         TimeoutOutcome::Counted
     );
 }
+
+#[test]
+fn a_cached_check_answers_what_checking_again_would() {
+    let n = net(4);
+    let cache = Arc::new(VerifyCache::new(100));
+    let cached = n.verifier.clone().with_cache(cache.clone());
+    let qc = n.qc(5, A);
+    assert!(cached.qc(qc.get().clone()).is_ok());
+    assert!(cached.qc(qc.get().clone()).is_ok(), "a hit passes again");
+    let after_pass = cache.len();
+    // A forged certificate is refused every time, and never remembered.
+    let mut forged = qc.get().clone();
+    forged.data.block_id = B;
+    for _ in 0..2 {
+        assert!(matches!(cached.qc(forged.clone()), Err(CertError::Bls(_))));
+    }
+    assert_eq!(cache.len(), after_pass, "failures are not cached");
+    // Another validator set sharing the cache does not take this set's hits.
+    let other = net(7);
+    let other = other.verifier.clone().with_cache(cache.clone());
+    assert!(
+        other.qc(qc.get().clone()).is_err(),
+        "another set's quorum is not this one's"
+    );
+    // A timeout and a TC are cached the same way.
+    let t = n.timeout(1, 6, &qc);
+    assert!(cached.timeout(t.clone()).is_ok());
+    let mut bad = t;
+    bad.signature = n.keys[2].sign(b"something else");
+    assert!(cached.timeout(bad).is_err());
+}

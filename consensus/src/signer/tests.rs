@@ -253,3 +253,22 @@ fn certificates_of_another_epoch_are_refused() {
     ));
     assert!(s.vote(vote_data(1, 7), &v.genesis_qc(), None).is_ok());
 }
+
+#[test]
+fn the_highest_certificates_survive_a_restart() {
+    let v = verifier();
+    let storage = Memory::default();
+    let mut s = open(&storage, false).unwrap();
+    let qc3 = qc(&v, 3, 7);
+    s.observe(&qc3).unwrap();
+    s.observe(&qc(&v, 2, 6)).unwrap();
+    drop(s);
+    let s = open(&storage, true).unwrap();
+    let (high_qc, high_tc) = s.certificates();
+    assert_eq!(
+        high_qc,
+        Some(qc3.get()),
+        "the highest QC, not the last one seen"
+    );
+    assert_eq!(high_tc, None);
+}
