@@ -11,8 +11,8 @@
 //! seed is [`next_seed`] of the current one and the VRF output of the epoch's last committed
 //! block. A proposer can only withhold its block, which costs it the proposal: the last
 //! proposer of an epoch can so choose between two next seeds (the known limit of VRF beacons),
-//! no more. The first epoch's seed is the genesis hash. (The HotStuff state machine that will
-//! carry the proofs in blocks is not built yet.)
+//! no more. The first epoch's seed is the genesis hash. (HotStuff carries and verifies the
+//! proofs in every proposal; there is one epoch so far, so no seed is renewed yet.)
 
 use sha2::{Digest, Sha256};
 
