@@ -430,3 +430,25 @@ fn a_cached_check_answers_what_checking_again_would() {
     bad.signature = n.keys[2].sign(b"something else");
     assert!(cached.timeout(bad).is_err());
 }
+
+/// Review finding: a TC's signer bitmap was expanded into indices before its size was
+/// checked, so a peer could make a node allocate gigabytes with one message of ones.
+#[test]
+fn a_tc_with_an_oversized_bitmap_is_refused_before_it_is_read() {
+    let n = net(4);
+    let qc = n.qc(5, A);
+    let tc = TimeoutCert {
+        epoch: EPOCH,
+        round: 6,
+        hqc_rounds: vec![5; 3],
+        signatures: AggregateSignature {
+            signers: crate::bls::SignerBitmap(vec![0xff; 1 << 20]),
+            signature: n.keys[0].sign(b"x"),
+        },
+        high_qc: qc.get().clone(),
+    };
+    assert!(matches!(
+        n.verifier.tc(tc),
+        Err(CertError::Bls(BlsError::BitmapSize { .. }))
+    ));
+}

@@ -6,6 +6,7 @@ use aether_engine::ports::{ConsensusOutput, PeerId, Topic, Verdict};
 
 use super::{
     Body, Exec, FETCH_ATTEMPTS, HotStuff, Known, MAX_BLOCKS, MAX_MISSING, Missing, RETRY_MS,
+    SERVED_PER_ROUND,
 };
 use crate::proposal::{Proposal, verify_proposal};
 use crate::signer::SafetyStorage;
@@ -276,8 +277,21 @@ impl<S: SafetyStorage> HotStuff<S> {
         }
     }
 
-    /// Answers a peer's block request, if this node holds the block.
+    /// Answers a peer's block request, if this node holds the block: at most
+    /// [`SERVED_PER_ROUND`] per peer per round (a 32-byte request can ask for megabytes).
     pub(super) fn serve(&mut self, id: [u8; 32], to: PeerId) {
+        let round = self.pacemaker.round();
+        let served = self.served.entry(to.clone()).or_insert((round, 0));
+        if served.0 != round {
+            *served = (round, 0);
+        }
+        if served.1 >= SERVED_PER_ROUND {
+            return;
+        }
+        served.1 += 1;
+        if self.served.len() > 1_024 {
+            self.served.clear();
+        }
         let found = self
             .blocks
             .get(&id)

@@ -71,6 +71,10 @@ pub const MAX_MISSING: usize = 64;
 /// verification the node could not decide yet.
 pub const RETRY_MS: u64 = 500;
 
+/// Blocks served to one peer per round (block retrieval answers): a validator catching up
+/// asks for one block at a time, per round trip.
+pub const SERVED_PER_ROUND: u32 = 64;
+
 /// Attempts at fetching one block before giving up on it (it is asked for again when a
 /// message names it again).
 pub const FETCH_ATTEMPTS: u32 = 16;
@@ -304,6 +308,8 @@ pub struct HotStuff<S: SafetyStorage> {
     last_timeout: Option<Timeout>,
     /// The round each peer that was behind was last sent sync info for.
     synced_peers: BTreeMap<PeerId, Round>,
+    /// Blocks served to each peer in a round.
+    served: BTreeMap<PeerId, (Round, u32)>,
     finalized: u64,
     stats: Stats,
     out: Vec<ConsensusOutput>,
@@ -376,6 +382,7 @@ impl<S: SafetyStorage> HotStuff<S> {
             voted_round: 0,
             last_timeout: None,
             synced_peers: BTreeMap::new(),
+            served: BTreeMap::new(),
             stats: Stats::default(),
             out: Vec::new(),
             config,

@@ -272,3 +272,31 @@ fn the_highest_certificates_survive_a_restart() {
     );
     assert_eq!(high_tc, None);
 }
+
+/// DiemBFT v4 section 5 (one timeout per round): a validator that timed out in a round, then
+/// learned a higher QC and restarted, sends the same timeout again (it cannot sign a second one
+/// for that round, and without the first it could never help form the round's TC).
+#[test]
+fn a_timeout_is_sent_again_after_a_restart_even_with_a_higher_qc() {
+    let v = verifier();
+    let storage = Memory::default();
+    let mut s = open(&storage, false).unwrap();
+    let qc1 = qc(&v, 1, 7);
+    s.observe(&qc1).unwrap();
+    let first = s.timeout(2, &qc1, None).unwrap();
+    drop(s);
+    let mut s = open(&storage, true).unwrap();
+    let again = s.timeout(2, &qc1, None).unwrap();
+    assert_eq!(again, first, "the stored timeout, byte for byte");
+    let qc2 = qc(&v, 2, 8);
+    s.observe(&qc2).unwrap();
+    assert_eq!(
+        s.timeout(2, &qc2, None).unwrap(),
+        first,
+        "still the one timeout of round 2"
+    );
+    // The next round is a new timeout.
+    let third = s.timeout(3, &qc2, None).unwrap();
+    assert_eq!(third.data.round, 3);
+    assert_eq!(third.data.hqc_round, 2);
+}
