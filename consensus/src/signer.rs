@@ -42,6 +42,32 @@ struct Record {
     last_timeout: Option<Timeout>,
 }
 
+/// What a stored safety record says a validator last signed, for tools and tests that audit
+/// a validator through its record (every vote, timeout and proposal is recorded before it is
+/// signed, so a sequence of records shows everything signed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordSummary {
+    /// The epoch.
+    pub epoch: u64,
+    /// The last vote: (round, block id).
+    pub last_vote: Option<(Round, [u8; 32])>,
+    /// The last timeout: (round, round of the QC it carried).
+    pub last_timeout: Option<(Round, Round)>,
+    /// The last proposal: (round, proposal id).
+    pub last_proposal: Option<(Round, [u8; 32])>,
+}
+
+/// Reads a stored record's summary (`None` if the bytes are not a record).
+pub fn record_summary(bytes: &[u8]) -> Option<RecordSummary> {
+    let record = Record::decode(&mut &bytes[..]).ok()?;
+    Some(RecordSummary {
+        epoch: record.epoch,
+        last_vote: record.data.last_vote,
+        last_timeout: record.data.last_timeout,
+        last_proposal: record.last_proposal,
+    })
+}
+
 /// Why the signer did not sign.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignerError {

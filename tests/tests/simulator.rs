@@ -9,6 +9,7 @@
 use aether_consensus::bls::BlsSignature;
 use aether_consensus::certs::{QuorumCert, Vote, VoteData};
 use aether_consensus::hotstuff::{Body, Message, SyncInfo};
+use aether_consensus::signer::RecordSummary;
 use aether_tests::sim::check::Checker;
 use aether_tests::sim::{self, Scenario};
 use parity_scale_codec::Encode;
@@ -34,7 +35,16 @@ fn seeds(default_release: u64) -> u64 {
 
 fn campaign(validators: usize, first: u64, count: u64) {
     let mut failures = Vec::new();
+    let started = std::time::Instant::now();
     for seed in first..first + count {
+        let done = seed - first;
+        if done > 0 && done.is_multiple_of(1_000) {
+            eprintln!(
+                "{validators} validators: {done} of {count} seeds in {:.0} s, {} failing",
+                started.elapsed().as_secs_f64(),
+                failures.len()
+            );
+        }
         let scenario = Scenario::random(seed, validators);
         let out = sim::run(&scenario);
         if !out.violations.is_empty() || !out.live {
@@ -266,6 +276,30 @@ fn the_checker_reports_forks_and_double_signatures() {
     c.on_honest_send(3, &vote(8));
     assert_eq!(c.violations.len(), 1, "{:?}", c.violations);
     assert!(c.violations[0].contains("voted for two blocks in round 9"));
+
+    // Through the safety record: a vote the next leader gives itself is seen there too.
+    let record = |vote: Option<(u64, [u8; 32])>, timeout: Option<(u64, u64)>| RecordSummary {
+        epoch: 1,
+        last_vote: vote,
+        last_timeout: timeout,
+        last_proposal: None,
+    };
+    let mut c = Checker::default();
+    c.on_honest_record(2, &record(Some((4, [1; 32])), None));
+    c.on_honest_record(2, &record(Some((4, [1; 32])), Some((4, 3))));
+    assert!(c.violations.is_empty(), "{:?}", c.violations);
+    c.on_honest_record(2, &record(Some((4, [1; 32])), Some((4, 2))));
+    c.on_honest_record(2, &record(Some((4, [9; 32])), Some((4, 2))));
+    assert!(
+        c.violations
+            .iter()
+            .any(|v| v.contains("two timeouts in round 4"))
+            && c.violations
+                .iter()
+                .any(|v| v.contains("votes for two blocks in round 4")),
+        "{:?}",
+        c.violations
+    );
 }
 
 /// A validator that lost its safety record after the chain moved on must refuse to start

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use aether_consensus::hotstuff::{Body, Message};
+use aether_consensus::signer::RecordSummary;
 
 /// What the checker saw go wrong.
 #[derive(Default)]
@@ -87,6 +88,55 @@ impl Checker {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Honest key `key` stored a safety record: what it was about to sign. Every vote, timeout
+    /// and proposal is recorded before it is signed, so this sees all of them (also a vote the
+    /// next leader gives itself, which no message carries).
+    pub fn on_honest_record(&mut self, key: u32, record: &RecordSummary) {
+        if let Some((round, block)) = record.last_vote {
+            Self::once(
+                &mut self.votes,
+                (key, round),
+                block,
+                &mut self.violations,
+                || format!("honest key {key} recorded votes for two blocks in round {round}"),
+            );
+        }
+        if let Some((round, qc_round)) = record.last_timeout {
+            Self::once(
+                &mut self.timeouts,
+                (key, round),
+                qc_round,
+                &mut self.violations,
+                || format!("honest key {key} recorded two timeouts in round {round}"),
+            );
+        }
+        if let Some((round, id)) = record.last_proposal {
+            Self::once(
+                &mut self.proposals,
+                (key, round),
+                id,
+                &mut self.violations,
+                || format!("honest key {key} recorded two proposals in round {round}"),
+            );
+        }
+    }
+
+    fn once<V: PartialEq + Copy>(
+        seen: &mut BTreeMap<(u32, u64), V>,
+        key: (u32, u64),
+        value: V,
+        violations: &mut Vec<String>,
+        what: impl FnOnce() -> String,
+    ) {
+        match seen.get(&key) {
+            Some(v) if *v != value => violations.push(what()),
+            Some(_) => {}
+            None => {
+                seen.insert(key, value);
+            }
         }
     }
 

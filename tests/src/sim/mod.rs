@@ -422,6 +422,7 @@ impl Sim {
             }
             Event::LoseRecord(node) => {
                 *self.nodes[node].record.0.lock().expect("the record") = None;
+                self.nodes[node].record.take_stored();
             }
             Event::Restart { node, reset } => {
                 if self.nodes[node].running.is_none() {
@@ -479,6 +480,13 @@ impl Sim {
             return;
         };
         let outputs = run.hs.handle(input);
+        let stored = self.nodes[node].record.take_stored();
+        if honest {
+            let key = self.nodes[node].key as u32;
+            for record in &stored {
+                self.checker.on_honest_record(key, record);
+            }
+        }
         let incarnation = self.nodes[node].incarnation;
         for output in outputs {
             match output {

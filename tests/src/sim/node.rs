@@ -8,15 +8,22 @@ use std::sync::{Arc, Mutex};
 use aether_consensus::HotStuff;
 use aether_consensus::bls::BlsSecretKey;
 use aether_consensus::hotstuff::{HotStuffConfig, Identity, MemoryBlocks, Root};
-use aether_consensus::signer::{OpenError, SafetySigner, SafetyStorage, WhenMissing};
+use aether_consensus::signer::{
+    OpenError, RecordSummary, SafetySigner, SafetyStorage, WhenMissing, record_summary,
+};
 use aether_consensus::vrf::VrfSecretKey;
 use aether_node::chain::Chain;
 use aether_node::genesis::Genesis;
 use aether_storage::{Store, StoreConfig};
 
-/// A safety record that outlives the node's crash.
+/// A safety record that outlives the node's crash, and the summary of every record stored
+/// (what the validator was about to sign), for the checker: every vote, timeout and proposal,
+/// including a vote a leader gives itself, which never leaves the state machine.
 #[derive(Clone, Default)]
-pub struct SharedRecord(pub Arc<Mutex<Option<Vec<u8>>>>);
+pub struct SharedRecord(
+    pub Arc<Mutex<Option<Vec<u8>>>>,
+    pub Arc<Mutex<Vec<RecordSummary>>>,
+);
 
 impl SafetyStorage for SharedRecord {
     fn load(&self) -> Result<Option<Vec<u8>>, String> {
@@ -24,7 +31,16 @@ impl SafetyStorage for SharedRecord {
     }
     fn store(&mut self, record: &[u8]) -> Result<(), String> {
         *self.0.lock().map_err(|e| e.to_string())? = Some(record.to_vec());
+        let summary = record_summary(record).ok_or("the signer stored something else")?;
+        self.1.lock().map_err(|e| e.to_string())?.push(summary);
         Ok(())
+    }
+}
+
+impl SharedRecord {
+    /// The summaries stored since the last call.
+    pub fn take_stored(&self) -> Vec<RecordSummary> {
+        std::mem::take(&mut *self.1.lock().expect("the record log"))
     }
 }
 
