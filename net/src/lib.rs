@@ -1,11 +1,16 @@
 //! # aether-net
 //!
-//! Networking for Aether behind the engine's [`aether_engine::ports::Network`] port. Today:
-//! [`LocalNetwork`], the network of a single node, which has no peers. The libp2p adapter
-//! (gossip and request-response over QUIC and TCP) comes next behind the same port.
+//! Networking for Aether behind the engine's [`aether_engine::ports::Network`] port:
+//! [`LocalNetwork`], the network of a single node, which has no peers; and [`p2p`], the libp2p
+//! adapter ([`Libp2pNetwork`]: gossipsub, request-response for direct messages and requests,
+//! identify, ping, connection limits, penalties and bans, over TCP with Noise and Yamux).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod p2p;
+
+pub use p2p::Libp2pNetwork;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

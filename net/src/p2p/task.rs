@@ -1,0 +1,461 @@
+//! The task that owns the swarm: carries out the handle's commands, turns swarm events into
+//! inbound messages, requests and responses, and keeps peers' scores, bans and limits.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use aether_engine::ports::{Inbound, Protocol, RequestFailure, RequestId, Topic};
+use futures::StreamExt;
+use libp2p::request_response as rr;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify};
+use tokio::sync::mpsc;
+
+use super::behaviour::{Behaviour, BehaviourEvent, GOSSIPED, gossip_topic, tag, topic_of_tag};
+use super::{
+    Acceptance, BAN_SCORE, BAN_SECONDS, Command, GossipValidator, Limits, P2pConfig, Shared,
+    port_peer,
+};
+
+/// Inbound requests awaiting the node's answer, at most.
+const MAX_INBOUND: usize = 1_024;
+
+/// Penalties.
+const INVALID_GOSSIP: i64 = 50;
+const UNDECODABLE: i64 = 100;
+const FLOOD: i64 = 10;
+const WRONG_CHAIN: i64 = 1_000;
+
+/// A peer's standing.
+struct Standing {
+    score: i64,
+    window: Instant,
+    messages: u32,
+}
+
+pub(super) struct Task {
+    swarm: Swarm<Behaviour>,
+    inbox: mpsc::Receiver<Command>,
+    shared: Arc<Shared>,
+    validator: Arc<dyn GossipValidator>,
+    limits: Limits,
+    protocol_version: String,
+    bootnodes: Vec<Multiaddr>,
+    outbound: HashMap<(Protocol, rr::OutboundRequestId), (RequestId, PeerId)>,
+    inbound: HashMap<RequestId, rr::ResponseChannel<Vec<u8>>>,
+    topics: HashMap<gossipsub::TopicHash, Topic>,
+    standing: HashMap<PeerId, Standing>,
+    banned: HashMap<PeerId, Instant>,
+}
+
+fn index(topic: Topic) -> usize {
+    Topic::ALL.iter().position(|t| *t == topic).unwrap_or(0)
+}
+
+impl Task {
+    pub(super) fn new(
+        swarm: Swarm<Behaviour>,
+        inbox: mpsc::Receiver<Command>,
+        shared: Arc<Shared>,
+        config: P2pConfig,
+    ) -> Self {
+        Self {
+            swarm,
+            inbox,
+            shared,
+            validator: config.validator,
+            limits: config.limits,
+            protocol_version: config.protocol_version,
+            bootnodes: config.bootnodes,
+            outbound: HashMap::new(),
+            inbound: HashMap::new(),
+            topics: GOSSIPED
+                .into_iter()
+                .map(|t| (gossip_topic(t).hash(), t))
+                .collect(),
+            standing: HashMap::new(),
+            banned: HashMap::new(),
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        for addr in self.bootnodes.clone() {
+            self.dial(addr);
+        }
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                command = self.inbox.recv() => match command {
+                    // The handle is gone: the node is stopping.
+                    None => break,
+                    Some(c) => self.command(c),
+                },
+                event = self.swarm.select_next_some() => self.event(event),
+                _ = tick.tick() => self.housekeeping(),
+            }
+        }
+    }
+
+    fn dial(&mut self, addr: Multiaddr) {
+        if let Err(e) = self.swarm.dial(addr.clone()) {
+            tracing::debug!(%addr, %e, "cannot dial");
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        let stats = &self.shared.stats;
+        match command {
+            Command::Broadcast(topic, payload) => {
+                stats.messages_out[index(topic)].fetch_add(1, Ordering::Relaxed);
+                stats
+                    .bytes_out
+                    .fetch_add(payload.len() as u64, Ordering::Relaxed);
+                match self
+                    .swarm
+                    .behaviour_mut()
+                    .gossip
+                    .publish(gossip_topic(topic), payload)
+                {
+                    Ok(_) | Err(gossipsub::PublishError::Duplicate) => {}
+                    Err(e) => {
+                        stats.dropped.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!(?topic, %e, "gossip not sent");
+                    }
+                }
+            }
+            Command::Send(peer, topic, payload) => {
+                if !self.swarm.is_connected(&peer) {
+                    stats.dropped.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                stats.messages_out[index(topic)].fetch_add(1, Ordering::Relaxed);
+                stats
+                    .bytes_out
+                    .fetch_add(payload.len() as u64, Ordering::Relaxed);
+                let mut message = Vec::with_capacity(payload.len() + 1);
+                message.push(tag(topic));
+                message.extend_from_slice(&payload);
+                self.swarm
+                    .behaviour_mut()
+                    .direct
+                    .send_request(&peer, message);
+            }
+            Command::Request(peer, protocol, payload, id) => {
+                if !self.swarm.is_connected(&peer) {
+                    self.shared.deliver(Inbound::Response {
+                        from: port_peer(&peer),
+                        id,
+                        result: Err(RequestFailure::NotConnected),
+                    });
+                    return;
+                }
+                let behaviour = self.swarm.behaviour_mut();
+                let sent = match protocol {
+                    Protocol::BlockById => behaviour.block_by_id.send_request(&peer, payload),
+                    Protocol::CommittedRange => {
+                        behaviour.committed_range.send_request(&peer, payload)
+                    }
+                };
+                self.outbound.insert((protocol, sent), (id, peer));
+            }
+            Command::Respond(id, payload) => {
+                if let Some(channel) = self.inbound.remove(&id) {
+                    stats
+                        .bytes_out
+                        .fetch_add(payload.len() as u64, Ordering::Relaxed);
+                    // Both request behaviours answer through their own channels; a channel
+                    // knows its stream, so either behaviour's `send_response` would do.
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .block_by_id
+                        .send_response(channel, payload);
+                }
+            }
+            Command::Dial(addr) => self.dial(addr),
+        }
+    }
+
+    /// Counts a message from `peer`; false (and a penalty) beyond the rate limit.
+    fn within_rate(&mut self, peer: &PeerId) -> bool {
+        let now = Instant::now();
+        let max = self.limits.max_messages_per_second;
+        let s = self.standing.entry(*peer).or_insert(Standing {
+            score: 0,
+            window: now,
+            messages: 0,
+        });
+        if now.duration_since(s.window) >= Duration::from_secs(1) {
+            s.window = now;
+            s.messages = 0;
+        }
+        s.messages += 1;
+        if s.messages > max {
+            self.penalise(peer, FLOOD, "over the message rate");
+            return false;
+        }
+        true
+    }
+
+    fn penalise(&mut self, peer: &PeerId, amount: i64, why: &str) {
+        self.shared.stats.penalties.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        let s = self.standing.entry(*peer).or_insert(Standing {
+            score: 0,
+            window: now,
+            messages: 0,
+        });
+        s.score -= amount;
+        tracing::debug!(%peer, why, score = s.score, "penalised a peer");
+        if s.score <= BAN_SCORE && !self.banned.contains_key(peer) {
+            tracing::info!(%peer, why, "banning a peer for {BAN_SECONDS} s");
+            self.shared.stats.bans.fetch_add(1, Ordering::Relaxed);
+            self.banned.insert(*peer, now);
+            self.swarm.behaviour_mut().blocked.block_peer(*peer);
+            let _ = self.swarm.disconnect_peer_id(*peer);
+        }
+    }
+
+    fn received(&self, topic: Topic, bytes: usize) {
+        let stats = &self.shared.stats;
+        stats.messages_in[index(topic)].fetch_add(1, Ordering::Relaxed);
+        stats.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    fn event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "network listening");
+                self.shared
+                    .listening
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(address);
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                self.shared
+                    .peers
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(peer_id);
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                self.shared
+                    .peers
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(&peer_id);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => self.gossip(propagation_source, message_id, message),
+            SwarmEvent::Behaviour(BehaviourEvent::Direct(rr::Event::Message {
+                peer,
+                message:
+                    rr::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            })) => {
+                // Acknowledged at once: the sender waits for nothing more.
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .direct
+                    .send_response(channel, Vec::new());
+                if !self.within_rate(&peer) {
+                    return;
+                }
+                match request
+                    .split_first()
+                    .and_then(|(t, rest)| Some((topic_of_tag(*t)?, rest)))
+                {
+                    Some((topic, payload)) if !payload.is_empty() => {
+                        self.received(topic, payload.len());
+                        self.shared.deliver(Inbound::Message {
+                            from: port_peer(&peer),
+                            topic,
+                            payload: payload.to_vec(),
+                        });
+                    }
+                    _ => self.penalise(&peer, UNDECODABLE, "an undecodable direct message"),
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Direct(rr::Event::InboundFailure {
+                peer,
+                error: rr::InboundFailure::Io(_),
+                ..
+            })) => self.penalise(&peer, UNDECODABLE, "an oversized or broken direct message"),
+            SwarmEvent::Behaviour(BehaviourEvent::BlockById(event)) => {
+                self.request_event(Protocol::BlockById, event)
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::CommittedRange(event)) => {
+                self.request_event(Protocol::CommittedRange, event)
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                if info.protocol_version != self.protocol_version {
+                    tracing::info!(peer = %peer_id, theirs = %info.protocol_version, "a peer of another chain");
+                    self.penalise(&peer_id, WRONG_CHAIN, "another chain");
+                    return;
+                }
+                for addr in info.listen_addrs {
+                    self.swarm.add_peer_address(peer_id, addr);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn gossip(&mut self, source: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
+        let verdict = match self.topics.get(&message.topic).copied() {
+            None => Acceptance::Reject,
+            Some(_) if !self.within_rate(&source) => Acceptance::Ignore,
+            Some(topic) => self.validator.validate(topic, &message.data),
+        };
+        let acceptance = match verdict {
+            Acceptance::Accept => gossipsub::MessageAcceptance::Accept,
+            Acceptance::Reject => gossipsub::MessageAcceptance::Reject,
+            Acceptance::Ignore => gossipsub::MessageAcceptance::Ignore,
+        };
+        self.swarm
+            .behaviour_mut()
+            .gossip
+            .report_message_validation_result(&id, &source, acceptance);
+        match (verdict, self.topics.get(&message.topic).copied()) {
+            (Acceptance::Accept, Some(topic)) => {
+                self.received(topic, message.data.len());
+                self.shared.deliver(Inbound::Message {
+                    from: port_peer(&source),
+                    topic,
+                    payload: message.data,
+                });
+            }
+            (Acceptance::Reject, _) => self.penalise(&source, INVALID_GOSSIP, "invalid gossip"),
+            _ => {}
+        }
+    }
+
+    fn request_event(&mut self, protocol: Protocol, event: rr::Event<Vec<u8>, Vec<u8>>) {
+        match event {
+            rr::Event::Message {
+                peer,
+                message:
+                    rr::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                // A dropped channel answers the asker "no answer" (it sees `Refused`).
+                if !self.within_rate(&peer) || self.inbound.len() >= MAX_INBOUND {
+                    return;
+                }
+                let id = self.shared.request_id();
+                self.shared
+                    .stats
+                    .bytes_in
+                    .fetch_add(request.len() as u64, Ordering::Relaxed);
+                self.inbound.insert(id, channel);
+                self.shared.deliver(Inbound::Request {
+                    from: port_peer(&peer),
+                    id,
+                    protocol,
+                    payload: request,
+                });
+            }
+            rr::Event::Message {
+                peer,
+                message:
+                    rr::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let Some((id, _)) = self.outbound.remove(&(protocol, request_id)) {
+                    self.shared
+                        .stats
+                        .bytes_in
+                        .fetch_add(response.len() as u64, Ordering::Relaxed);
+                    self.shared.deliver(Inbound::Response {
+                        from: port_peer(&peer),
+                        id,
+                        result: Ok(response),
+                    });
+                }
+            }
+            rr::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if let Some((id, _)) = self.outbound.remove(&(protocol, request_id)) {
+                    let why = match &error {
+                        rr::OutboundFailure::Timeout => RequestFailure::Timeout,
+                        rr::OutboundFailure::DialFailure
+                        | rr::OutboundFailure::ConnectionClosed => RequestFailure::NotConnected,
+                        other => RequestFailure::Refused(other.to_string()),
+                    };
+                    if let rr::OutboundFailure::Io(e) = &error
+                        && e.kind() == std::io::ErrorKind::InvalidData
+                    {
+                        self.penalise(&peer, UNDECODABLE, "an oversized answer");
+                    }
+                    self.shared.deliver(Inbound::Response {
+                        from: port_peer(&peer),
+                        id,
+                        result: Err(why),
+                    });
+                }
+            }
+            rr::Event::InboundFailure {
+                peer,
+                error: rr::InboundFailure::Io(_),
+                ..
+            } => self.penalise(&peer, UNDECODABLE, "an oversized or broken request"),
+            _ => {}
+        }
+    }
+
+    /// Every few seconds: scores recover, bans expire, bootnodes are dialed again, answers
+    /// nobody waits for any more are forgotten.
+    fn housekeeping(&mut self) {
+        for s in self.standing.values_mut() {
+            s.score = (s.score + 5).min(0);
+        }
+        self.standing.retain(|_, s| s.score < 0);
+        let expired: Vec<PeerId> = self
+            .banned
+            .iter()
+            .filter(|(_, at)| at.elapsed() >= Duration::from_secs(BAN_SECONDS))
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in expired {
+            self.banned.remove(&peer);
+            self.swarm.behaviour_mut().blocked.unblock_peer(peer);
+        }
+        self.inbound.retain(|_, channel| channel.is_open());
+        for addr in self.bootnodes.clone() {
+            let connected = addr.iter().any(|p| match p {
+                libp2p::multiaddr::Protocol::P2p(id) => self.swarm.is_connected(&id),
+                _ => false,
+            });
+            if !connected {
+                self.dial(addr);
+            }
+        }
+    }
+}

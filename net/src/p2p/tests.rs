@@ -1,0 +1,218 @@
+//! Two and three nodes on 127.0.0.1 over TCP: gossip, direct messages, requests with their
+//! answers or failures, validation with penalties and bans. Every wait is bounded.
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use super::*;
+
+struct Sink(Mutex<mpsc::Sender<Inbound>>);
+
+impl InboundSink for Sink {
+    fn deliver(&self, inbound: Inbound) {
+        let _ = self.0.lock().unwrap().send(inbound);
+    }
+}
+
+/// Refuses payloads that start with 0xff.
+struct NoFf;
+
+impl GossipValidator for NoFf {
+    fn validate(&self, _: Topic, payload: &[u8]) -> Acceptance {
+        if payload.first() == Some(&0xff) {
+            Acceptance::Reject
+        } else {
+            Acceptance::Accept
+        }
+    }
+}
+
+fn node(bootnodes: Vec<Multiaddr>) -> (Libp2pNetwork, mpsc::Receiver<Inbound>) {
+    let net = Libp2pNetwork::start(P2pConfig {
+        key: Keypair::generate_ed25519(),
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        bootnodes,
+        protocol_version: "/aether/test/1".into(),
+        validator: Arc::new(NoFf),
+        limits: Limits {
+            heartbeat: Duration::from_millis(100),
+            request_timeout: Duration::from_secs(2),
+            ..Limits::default()
+        },
+    })
+    .unwrap();
+    let (tx, rx) = mpsc::channel();
+    net.set_inbound(Arc::new(Sink(Mutex::new(tx))));
+    (net, rx)
+}
+
+fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn address(net: &Libp2pNetwork) -> Multiaddr {
+    let addr = wait_for("a listen address", || net.listening().first().cloned());
+    addr.with(libp2p::multiaddr::Protocol::P2p(net.local_peer_id()))
+}
+
+fn next(rx: &mpsc::Receiver<Inbound>) -> Inbound {
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("an inbound message")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_gossip_send_and_answer_requests() {
+    let (a, a_in) = node(Vec::new());
+    let (b, b_in) = node(vec![address(&a)]);
+    let a_id = port_peer(&a.local_peer_id());
+    let b_id = port_peer(&b.local_peer_id());
+    tokio::task::spawn_blocking(move || {
+        wait_for("the peers to connect", || {
+            (a.peers() == vec![b_id.clone()] && b.peers() == vec![a_id.clone()]).then_some(())
+        });
+
+        // Gossip: resent until the subscription is known (publishing before fails quietly).
+        let got = wait_for("gossip", || {
+            b.broadcast(Topic::Proposals, vec![1, 2, 3]);
+            match a_in.recv_timeout(Duration::from_millis(200)) {
+                Ok(Inbound::Message {
+                    from,
+                    topic,
+                    payload,
+                }) => Some((from, topic, payload)),
+                _ => None,
+            }
+        });
+        assert_eq!(got, (b_id.clone(), Topic::Proposals, vec![1, 2, 3]));
+
+        // Direct.
+        a.send(&b_id, Topic::Votes, vec![9; 100]);
+        match next(&b_in) {
+            Inbound::Message {
+                from,
+                topic,
+                payload,
+            } => {
+                assert_eq!(
+                    (from, topic, payload),
+                    (a_id.clone(), Topic::Votes, vec![9; 100])
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // A request and its answer.
+        let asked = b.request(&a_id, Protocol::BlockById, vec![7; 32]);
+        let (id, payload) = loop {
+            match next(&a_in) {
+                Inbound::Request {
+                    id,
+                    protocol,
+                    payload,
+                    from,
+                } => {
+                    assert_eq!((protocol, from), (Protocol::BlockById, b_id.clone()));
+                    break (id, payload);
+                }
+                // Gossip resent above may still arrive.
+                Inbound::Message { .. } => continue,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(payload, vec![7; 32]);
+        a.respond(id, b"the block".to_vec());
+        a.respond(id, b"a second answer is ignored".to_vec());
+        match next(&b_in) {
+            Inbound::Response { id, result, from } => {
+                assert_eq!((id, from), (asked, a_id.clone()));
+                assert_eq!(result, Ok(b"the block".to_vec()));
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // A request nobody answers times out; one to a peer not connected fails at once.
+        let asked = b.request(&a_id, Protocol::CommittedRange, vec![1]);
+        while !matches!(next(&a_in), Inbound::Request { .. }) {}
+        match next(&b_in) {
+            Inbound::Response { id, result, .. } => {
+                assert_eq!(id, asked);
+                assert!(result.is_err(), "{result:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let stranger = port_peer(&Keypair::generate_ed25519().public().to_peer_id());
+        let asked = b.request(&stranger, Protocol::BlockById, vec![1]);
+        match next(&b_in) {
+            Inbound::Response { id, result, .. } => {
+                assert_eq!((id, result), (asked, Err(RequestFailure::NotConnected)));
+            }
+            other => panic!("{other:?}"),
+        }
+        let garbage = PeerId(vec![1, 2, 3]);
+        let asked = b.request(&garbage, Protocol::BlockById, vec![1]);
+        match next(&b_in) {
+            Inbound::Response { id, result, .. } => {
+                assert_eq!((id, result), (asked, Err(RequestFailure::NotConnected)));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(a.stats().messages_in[1].load(Ordering::Relaxed) >= 1);
+        assert!(b.stats().messages_in[2].load(Ordering::Relaxed) >= 1);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_gossip_is_not_forwarded_and_gets_its_sender_banned() {
+    // A line: bad — relay — far. The relay rejects what starts with 0xff.
+    let (relay, relay_in) = node(Vec::new());
+    let (far, far_in) = node(vec![address(&relay)]);
+    let (bad, _bad_in) = node(vec![address(&relay)]);
+    let relay_id = port_peer(&relay.local_peer_id());
+    let bad_id = port_peer(&bad.local_peer_id());
+    tokio::task::spawn_blocking(move || {
+        wait_for("the line to connect", || {
+            (relay.peers().len() == 2 && far.peers() == vec![relay_id.clone()]).then_some(())
+        });
+        // A valid message crosses the relay (resent until the mesh knows the topic).
+        wait_for("a valid message at the far end", || {
+            bad.broadcast(Topic::Transactions, vec![1]);
+            match far_in.recv_timeout(Duration::from_millis(200)) {
+                Ok(Inbound::Message { payload, .. }) if payload == vec![1] => Some(()),
+                _ => None,
+            }
+        });
+        // Invalid ones are not delivered at the relay nor forwarded, and cost the sender
+        // its connection.
+        for i in 0..3u8 {
+            bad.broadcast(Topic::Transactions, vec![0xff, i]);
+        }
+        wait_for("the ban", || {
+            (relay.stats().bans.load(Ordering::Relaxed) == 1).then_some(())
+        });
+        wait_for("the disconnection", || {
+            (!relay.peers().contains(&bad_id)).then_some(())
+        });
+        let leaked = |rx: &mpsc::Receiver<Inbound>| {
+            rx.try_iter().any(
+                |m| matches!(m, Inbound::Message { payload, .. } if payload.first() == Some(&0xff)),
+            )
+        };
+        assert!(!leaked(&relay_in), "the relay delivered an invalid message");
+        assert!(!leaked(&far_in), "an invalid message was forwarded");
+        // The banned peer cannot come back at once.
+        bad.dial(address(&relay));
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(!relay.peers().contains(&bad_id));
+    })
+    .await
+    .unwrap();
+}
