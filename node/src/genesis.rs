@@ -65,6 +65,30 @@ pub struct Validator {
     pub bls_proof_of_possession: String,
     /// Its ECVRF-EDWARDS25519 public key (32 bytes, 0x-hex), for leader election.
     pub vrf_public_key: String,
+    /// Its network identity (a libp2p peer id, base58, from its network key): consensus sends
+    /// its votes there. Without it the validator can validate only a chain it runs alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_id: Option<String>,
+}
+
+impl Validator {
+    /// The dev validator `name`: every key derived from the name (public: dev and test chains
+    /// only), its account the dev account of that name.
+    pub fn dev(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            account: Keypair::dev(name, false).address(),
+            bls_public_key: crate::keys::dev_bls_public_hex(name),
+            bls_proof_of_possession: crate::keys::dev_bls_pop_hex(name),
+            vrf_public_key: crate::keys::dev_vrf_public_hex(name),
+            peer_id: Some(
+                crate::keys::dev_network_key(name)
+                    .public()
+                    .to_peer_id()
+                    .to_string(),
+            ),
+        }
+    }
 }
 
 /// Why a genesis file is unusable.
@@ -125,6 +149,7 @@ impl Genesis {
                 bls_public_key: crate::keys::dev_bls_public_hex("alice"),
                 bls_proof_of_possession: crate::keys::dev_bls_pop_hex("alice"),
                 vrf_public_key: crate::keys::dev_vrf_public_hex("alice"),
+                peer_id: None,
             }],
         }
     }
@@ -189,6 +214,7 @@ impl Genesis {
         }
         let mut names = std::collections::BTreeSet::new();
         let mut vrf_keys = std::collections::BTreeSet::new();
+        let mut peer_ids = std::collections::BTreeSet::new();
         for v in &self.validators {
             if !names.insert(v.name.as_str()) {
                 return Err(format!("validator name {} is used twice", v.name));
@@ -208,6 +234,17 @@ impl Genesis {
                     "validator {}: the VRF key is already another validator's",
                     v.name
                 ));
+            }
+            if let Some(id) = &v.peer_id {
+                let id: aether_net::p2p::PeerIdOf = id
+                    .parse()
+                    .map_err(|e| format!("validator {}: peer_id: {e}", v.name))?;
+                if !peer_ids.insert(id) {
+                    return Err(format!(
+                        "validator {}: the peer id is already another validator's",
+                        v.name
+                    ));
+                }
             }
         }
         self.validator_set()?;
@@ -279,17 +316,26 @@ impl Genesis {
                 )
             })
             .collect();
-        Hash::of(
-            &(
-                b"aether/genesis".as_slice(),
-                self.chain_id,
-                self.timestamp_ms,
-                self.block_gas_limit,
-                self.min_gas_price,
-                validators,
-            )
-                .encode(),
+        let mut bytes = (
+            b"aether/genesis".as_slice(),
+            self.chain_id,
+            self.timestamp_ms,
+            self.block_gas_limit,
+            self.min_gas_price,
+            validators,
         )
+            .encode();
+        // Network identities, when the genesis gives them (a genesis without them hashes as
+        // before they existed).
+        if self.validators.iter().any(|v| v.peer_id.is_some()) {
+            let ids: Vec<Option<&str>> = self
+                .validators
+                .iter()
+                .map(|v| v.peer_id.as_deref())
+                .collect();
+            bytes.extend(ids.encode());
+        }
+        Hash::of(&bytes)
     }
 
     /// The genesis block (height 0, no transactions) for state root `state_root`. Its parent

@@ -38,6 +38,11 @@ pub struct InitGenesisArgs {
     /// dev validator.
     #[arg(long = "validator", value_name = "NAME:ACCOUNT:BLS:POP:VRF")]
     validators: Vec<String>,
+    /// Dev validators `v0`, `v1`, … (this many) instead of the dev validator: every key
+    /// derived from the name (public: dev and test chains only), network identities included;
+    /// run each with `aether run --consensus hotstuff --validator vN`.
+    #[arg(long, conflicts_with = "validators")]
+    dev_validators: Option<usize>,
     /// Overwrite the file if it exists.
     #[arg(long)]
     force: bool,
@@ -103,9 +108,16 @@ pub fn run(args: InitGenesisArgs) -> anyhow::Result<bool> {
                     bls_public_key: bls.to_string(),
                     bls_proof_of_possession: pop.to_string(),
                     vrf_public_key: vrf.to_string(),
+                    peer_id: None,
                 })
             })
             .collect::<anyhow::Result<_>>()?;
+    }
+    if let Some(n) = args.dev_validators {
+        if n == 0 {
+            bail!("--dev-validators needs at least one");
+        }
+        g.validators = (0..n).map(|i| Validator::dev(&format!("v{i}"))).collect();
     }
     g.check()
         .map_err(|e| anyhow!("the genesis is not valid: {e}"))?;

@@ -106,6 +106,13 @@ pub(crate) fn dev_seed(name: &str, purpose: &str) -> [u8; 32] {
     aether_engine::crypto::sha256(format!("{name}/{purpose}").as_bytes())
 }
 
+/// The dev validator `name`'s network key (its libp2p identity).
+pub fn dev_network_key(name: &str) -> aether_net::p2p::NetworkKey {
+    let mut seed = dev_seed(name, "net");
+    aether_net::p2p::NetworkKey::ed25519_from_bytes(&mut seed)
+        .expect("any 32 bytes are an Ed25519 secret key")
+}
+
 /// The dev validator `name`'s BLS public key, as 0x-hex.
 pub fn dev_bls_public_hex(name: &str) -> String {
     let (public, _) = bls_public(&dev_seed(name, "bls")).expect("32-byte seeds are valid IKM");

@@ -7,7 +7,7 @@ use aether_engine::crypto::Keypair;
 use aether_engine::types::Address;
 use aether_node::genesis::{DEV_ACCOUNTS, Genesis};
 use aether_node::rpc::RpcLimits;
-use aether_node::service::{self, ConsensusMode, NodeConfig};
+use aether_node::service::{self, ConsensusMode, NetworkSettings, NodeConfig};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
@@ -78,6 +78,18 @@ pub struct RunArgs {
     /// chains only. Without it the node follows the chain.
     #[arg(long)]
     validator: Option<String>,
+    /// Listen for peers on this address (a multiaddr such as `/ip4/127.0.0.1/tcp/30333`;
+    /// repeatable). With it, or with --port or --bootnodes, the node joins the peer-to-peer
+    /// network; without, it runs alone.
+    #[arg(long = "listen-addr", value_name = "MULTIADDR")]
+    listen_addrs: Vec<String>,
+    /// Listen for peers on TCP port PORT of every interface (as Substrate's --port).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Peers to dial and keep dialing, `MULTIADDR/p2p/PEER_ID` (repeatable, or several
+    /// after one flag).
+    #[arg(long, num_args = 1.., value_name = "MULTIADDR")]
+    bootnodes: Vec<String>,
     /// With `--consensus hotstuff`: start even if the validator's safety record
     /// (`<base-path>/consensus/safety`) is missing while the chain is past genesis. The
     /// validator may then sign again in rounds it signed in before it lost the record.
@@ -159,6 +171,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
         block_time_ms: args.block_time_ms,
         state_history: args.state_history,
         proposer,
+        network: {
+            let mut listen = args.listen_addrs.clone();
+            if let Some(port) = args.port {
+                listen.push(format!("/ip4/0.0.0.0/tcp/{port}"));
+            }
+            (!listen.is_empty() || !args.bootnodes.is_empty()).then(|| NetworkSettings {
+                listen,
+                bootnodes: args.bootnodes.clone(),
+                dev_key: args.validator.clone(),
+            })
+        },
         consensus: match args.consensus {
             ConsensusChoice::Dev => {
                 if args.validator.is_some() || args.reset_safety_record {

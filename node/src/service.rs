@@ -9,11 +9,14 @@ use std::time::Duration;
 
 use aether_consensus::DevSealer;
 use aether_engine::ports::{
-    CommitFailure, Consensus, ConsensusInput, ConsensusOutput, Network, Verdict,
+    CommitFailure, Consensus, ConsensusInput, ConsensusOutput, Inbound, InboundSink, Network,
+    Topic, Verdict,
 };
-use aether_engine::types::Address;
+use aether_engine::types::{Address, SignedTransaction};
 use aether_net::LocalNetwork;
+use aether_net::p2p::{Acceptance, GossipValidator, Libp2pNetwork, P2pConfig};
 use aether_storage::{Store, StoreConfig};
+use parity_scale_codec::Decode;
 
 use crate::chain::{Chain, ChainError, CommittedBlock, now_ms};
 use crate::genesis::Genesis;
@@ -41,6 +44,20 @@ pub struct NodeConfig {
     pub proposer: Address,
     /// Which consensus runs.
     pub consensus: ConsensusMode,
+    /// The peer-to-peer network (none: the node runs alone).
+    pub network: Option<NetworkSettings>,
+}
+
+/// The node's peer-to-peer network.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NetworkSettings {
+    /// Addresses to listen on (multiaddrs, `/ip4/127.0.0.1/tcp/30333`).
+    pub listen: Vec<String>,
+    /// Peers to dial and keep dialing (multiaddrs with `/p2p/<peer id>`).
+    pub bootnodes: Vec<String>,
+    /// The network key's dev name (`--validator NAME` on a dev chain); none: the key in
+    /// `<base-path>/network/secret_ed25519`, created on first start.
+    pub dev_key: Option<String>,
 }
 
 /// Which consensus a node runs.
@@ -81,6 +98,9 @@ pub enum NodeError {
     /// Consensus cannot start.
     #[error(transparent)]
     Validator(#[from] crate::validator::ValidatorError),
+    /// The network cannot start.
+    #[error("network: {0}")]
+    Network(String),
 }
 
 /// Where a started node listens.
@@ -110,7 +130,12 @@ pub async fn run(
     .map_err(ChainError::from)?;
     let chain = Arc::new(Chain::open(store, config.genesis.clone())?);
     let metrics = Arc::new(Metrics::new());
-    let network = Arc::new(LocalNetwork::new());
+    let (inbound_tx, mut inbound) = tokio::sync::mpsc::channel::<Inbound>(INBOUND_QUEUE);
+    let network: Arc<dyn Network> = match &config.network {
+        None => Arc::new(LocalNetwork::new()),
+        Some(settings) => Arc::new(start_network(settings, &config, &chain)?),
+    };
+    network.set_inbound(Arc::new(QueueSink(inbound_tx)));
     let head = chain.head();
     metrics.block(head.height, 0.0, head.gas_used, 0);
     metrics.finalized(chain.finalized_height());
@@ -155,9 +180,17 @@ pub async fn run(
                 peers_network
                     .peers()
                     .into_iter()
-                    .map(|p| format!("0x{}", hex::encode(p.0)))
+                    .map(|p| match aether_net::p2p::libp2p_peer(&p) {
+                        Some(id) => id.to_string(),
+                        None => format!("0x{}", hex::encode(p.0)),
+                    })
                     .collect()
             }),
+            gossip_tx: {
+                let network = network.clone();
+                Arc::new(move |tx| network.broadcast(Topic::Transactions, tx))
+            },
+            networked: config.network.is_some(),
         },
     )
     .await
@@ -229,6 +262,22 @@ pub async fn run(
                 let (ready, future) = chain.pool_counts();
                 metrics.pool(ready, future);
             }
+            Some(message) = inbound.recv() => match message {
+                Inbound::Message { topic: Topic::Transactions, payload, .. } => {
+                    // Validated (decoded, signed) before it was delivered; the pool decides.
+                    if let Ok(tx) = SignedTransaction::decode(&mut &payload[..])
+                        && let Err(why) = chain.submit(tx, now_ms())
+                    {
+                        tracing::trace!(%why, "a gossiped transaction was not admitted");
+                    }
+                }
+                Inbound::Message { from, topic, payload } => {
+                    inputs.push(ConsensusInput::Message { from, topic, payload })
+                }
+                // Committed-range sync is not served yet: the request's channel closes and the
+                // asker sees a refusal.
+                Inbound::Request { .. } | Inbound::Response { .. } => {}
+            },
             finished = done.recv() => match finished {
                 None => break Err(NodeError::Task("the block execution thread died".into())),
                 Some(Done::Failed(e)) => break Err(NodeError::Chain(e)),
@@ -291,6 +340,90 @@ pub async fn run(
     // The last reference to the chain closes the store; ParityDB flushes what was committed.
     drop(chain);
     result
+}
+
+/// Messages from the network queued for the service loop at most; beyond, they are dropped
+/// (delivery is never guaranteed; consensus retries).
+const INBOUND_QUEUE: usize = 16_384;
+
+/// Hands the network's inbound messages to the service loop without blocking the network.
+struct QueueSink(tokio::sync::mpsc::Sender<Inbound>);
+
+impl InboundSink for QueueSink {
+    fn deliver(&self, inbound: Inbound) {
+        if self.0.try_send(inbound).is_err() {
+            tracing::debug!("the inbound queue is full: a network message was dropped");
+        }
+    }
+}
+
+/// The node's verdict on gossip before it is forwarded: a transaction must decode (no
+/// trailing bytes) and carry a valid signature; a consensus message must decode, within its
+/// size, with a body of its topic. Signatures of consensus messages are checked by consensus.
+struct NodeGossip;
+
+impl GossipValidator for NodeGossip {
+    fn validate(&self, topic: Topic, payload: &[u8]) -> Acceptance {
+        let valid = match topic {
+            Topic::Transactions => {
+                let mut rest = payload;
+                SignedTransaction::decode(&mut rest)
+                    .is_ok_and(|tx| rest.is_empty() && tx.verify_signature())
+            }
+            Topic::Proposals | Topic::Timeouts => {
+                use aether_consensus::hotstuff::{Body, Message};
+                Message::decode_bounded(payload, crate::validator::MAX_MESSAGE_BYTES).is_ok_and(
+                    |m| match m.body {
+                        Body::Proposal(_) => topic == Topic::Proposals,
+                        Body::Timeout(_) | Body::Sync => topic == Topic::Timeouts,
+                        _ => false,
+                    },
+                )
+            }
+            Topic::Votes => false,
+        };
+        if valid {
+            Acceptance::Accept
+        } else {
+            Acceptance::Reject
+        }
+    }
+}
+
+/// Starts the libp2p network: the node's key (the dev validator's, or the one in the base
+/// path), its chain's protocol version, the listen addresses and bootnodes.
+fn start_network(
+    settings: &NetworkSettings,
+    config: &NodeConfig,
+    chain: &Chain,
+) -> Result<Libp2pNetwork, NodeError> {
+    let bad = |what: &str, e: &dyn std::fmt::Display| NodeError::Network(format!("{what}: {e}"));
+    let key = match &settings.dev_key {
+        Some(name) => crate::keys::dev_network_key(name),
+        None => aether_net::p2p::key::load_or_create(
+            &config.base_path.join("network").join("secret_ed25519"),
+        )
+        .map_err(|e| NodeError::Network(e.to_string()))?,
+    };
+    let parse = |list: &[String], what: &str| -> Result<Vec<aether_net::p2p::Address>, NodeError> {
+        list.iter()
+            .map(|a| a.parse().map_err(|e| bad(&format!("{what} `{a}`"), &e)))
+            .collect()
+    };
+    let network = Libp2pNetwork::start(P2pConfig {
+        key,
+        listen: parse(&settings.listen, "listen address")?,
+        bootnodes: parse(&settings.bootnodes, "bootnode")?,
+        protocol_version: format!("/aether/{}/{}", chain.chain_id(), chain.genesis_hash()),
+        validator: Arc::new(NodeGossip),
+        limits: aether_net::p2p::Limits {
+            max_message_bytes: crate::validator::MAX_MESSAGE_BYTES,
+            ..Default::default()
+        },
+    })
+    .map_err(|e| NodeError::Network(e.to_string()))?;
+    tracing::info!(peer_id = %network.local_peer_id(), "network started");
+    Ok(network)
 }
 
 /// What the execution thread hands back.

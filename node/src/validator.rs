@@ -79,7 +79,8 @@ pub enum ValidatorError {
 }
 
 /// The consensus configuration of the genesis's validator set: leader seed and genesis
-/// certificate from the genesis hash, each validator's network identity its BLS public key.
+/// certificate from the genesis hash, each validator's network identity its genesis peer id
+/// (its BLS public key when it has none: a validator alone needs none).
 pub fn config(genesis: &Genesis, block_time_ms: u64) -> Result<HotStuffConfig, ValidatorError> {
     let validators = genesis.validator_set().map_err(ValidatorError::Genesis)?;
     let vrf_keys = genesis
@@ -93,13 +94,22 @@ pub fn config(genesis: &Genesis, block_time_ms: u64) -> Result<HotStuffConfig, V
         })
         .collect::<Result<Vec<_>, _>>()?;
     let genesis_hash = genesis.hash()?.0;
+    let peers = genesis
+        .validators
+        .iter()
+        .zip(validators.keys())
+        .map(|(v, bls)| match &v.peer_id {
+            Some(id) => id
+                .parse::<aether_net::p2p::PeerIdOf>()
+                .map(|id| PeerId(id.to_bytes()))
+                .map_err(|e| ValidatorError::Genesis(format!("{}: peer_id: {e}", v.name))),
+            // No network identity: only a validator that runs alone can do without one.
+            None => Ok(PeerId(bls.0.to_vec())),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(HotStuffConfig {
         epoch: 1,
-        peers: validators
-            .keys()
-            .iter()
-            .map(|k| PeerId(k.0.to_vec()))
-            .collect(),
+        peers,
         validators,
         vrf_keys,
         accounts: genesis.validators.iter().map(|v| v.account).collect(),

@@ -46,6 +46,8 @@ fn server() -> Server {
                 metrics: Arc::new(Metrics::new()),
                 consensus: "dev-sealer",
                 peers: Arc::new(Vec::new),
+                gossip_tx: Arc::new(|_| {}),
+                networked: false,
             },
         ))
         .unwrap();

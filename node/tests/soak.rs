@@ -58,6 +58,7 @@ fn every_accepted_transaction_ends_in_a_block_with_a_receipt() {
         state_history: 64,
         proposer: Address([0xfe; 32]),
         consensus: aether_node::service::ConsensusMode::DevSealer,
+        network: None,
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();

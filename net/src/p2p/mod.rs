@@ -35,6 +35,12 @@ use libp2p::identity::Keypair;
 use tokio::sync::mpsc;
 
 pub use behaviour::BuildError;
+/// A network address.
+pub use libp2p::Multiaddr as Address;
+/// A libp2p peer id (base58 in text), re-exported for the genesis.
+pub use libp2p::PeerId as PeerIdOf;
+/// A node's network key (Ed25519), re-exported so the node needs no libp2p of its own.
+pub use libp2p::identity::Keypair as NetworkKey;
 
 /// Score at which a peer is disconnected and refused.
 pub const BAN_SCORE: i64 = -100;

@@ -94,6 +94,10 @@ pub struct RpcContext {
     pub consensus: &'static str,
     /// The node's network peers (none for a single node).
     pub peers: Arc<dyn Fn() -> Vec<String> + Send + Sync>,
+    /// Gossips a transaction the pool admitted (SCALE bytes) to the network.
+    pub gossip_tx: Arc<dyn Fn(Vec<u8>) + Send + Sync>,
+    /// Whether the node runs with a network (so `system_health` expects peers).
+    pub networked: bool,
 }
 
 type RpcResult = Result<Value, ErrorObjectOwned>;
@@ -156,6 +160,7 @@ pub fn module(
             )));
         }
         let admitted = ctx.chain.submit(tx, now_ms()).map_err(errors::rejected)?;
+        (ctx.gossip_tx)(bytes);
         Ok(json!(admitted.hash.to_string()))
     })?;
     method(&mut m, "author_pendingCount", |_, ctx| {
@@ -287,7 +292,7 @@ pub fn module(
         Ok(json!({
             "peers": peers,
             "isSyncing": false,
-            "shouldHavePeers": false,
+            "shouldHavePeers": ctx.networked,
             "bestHeight": ctx.chain.head().height,
             "finalizedHeight": ctx.chain.finalized_height(),
             "headAheadOfClockMs": ahead,

@@ -160,6 +160,8 @@ impl Sim {
                         hex::encode(key.proof_of_possession().0)
                     ),
                     vrf_public_key: format!("0x{}", hex::encode(vrf_key(i).public_key())),
+                    // The simulator's network addresses validators by index.
+                    peer_id: None,
                 }
             })
             .collect();
