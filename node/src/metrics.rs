@@ -34,6 +34,28 @@ struct StepLabel {
     step: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TrafficLabel {
+    topic: &'static str,
+    direction: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DirectionLabel {
+    direction: &'static str,
+}
+
+/// The network's metrics, and the counters last exported (they grow by the difference).
+struct NetMetrics {
+    peers: Gauge,
+    messages: Family<TrafficLabel, Counter>,
+    bytes: Family<DirectionLabel, Counter>,
+    penalties: Counter,
+    bans: Counter,
+    dropped: Counter,
+    last: std::sync::Mutex<aether_net::p2p::NetCounters>,
+}
+
 /// A step of a block's life on this node, timed separately.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BlockStep {
@@ -56,6 +78,7 @@ pub struct Metrics {
     block_txs: Histogram,
     block_steps: Family<StepLabel, Histogram>,
     rpc_requests: Family<MethodLabel, Counter>,
+    net: NetMetrics,
 }
 
 impl Default for Metrics {
@@ -114,7 +137,39 @@ impl Metrics {
             "Time of each step of a block on this node, by step (build, verify, commit)",
             block_steps.clone(),
         );
+        let net = NetMetrics {
+            peers: Gauge::default(),
+            messages: Family::default(),
+            bytes: Family::default(),
+            penalties: Counter::default(),
+            bans: Counter::default(),
+            dropped: Counter::default(),
+            last: Default::default(),
+        };
+        registry.register("net_peers", "Connected peers", net.peers.clone());
+        registry.register(
+            "net_messages",
+            "Network messages, by topic and direction (in, out)",
+            net.messages.clone(),
+        );
+        registry.register(
+            "net_bytes",
+            "Network payload bytes, by direction (in, out)",
+            net.bytes.clone(),
+        );
+        registry.register(
+            "net_penalties",
+            "Penalties given to peers (invalid, undecodable, flooding, another chain)",
+            net.penalties.clone(),
+        );
+        registry.register("net_bans", "Peers banned", net.bans.clone());
+        registry.register(
+            "net_dropped",
+            "Network messages dropped (no peer, queue full, over a limit)",
+            net.dropped.clone(),
+        );
         Self {
+            net,
             registry,
             best_height,
             finalized_height,
@@ -154,6 +209,43 @@ impl Metrics {
         self.block_seconds.observe(seconds);
         self.block_gas.observe(gas as f64);
         self.block_txs.observe(txs as f64);
+    }
+
+    /// Records the network's counters and peers.
+    pub fn network(&self, peers: usize, now: aether_net::p2p::NetCounters) {
+        let net = &self.net;
+        net.peers.set(peers as i64);
+        let mut last = net
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (i, topic) in aether_engine::ports::Topic::ALL.iter().enumerate() {
+            let name = topic.name();
+            for (direction, now, before) in [
+                ("in", now.messages_in[i], last.messages_in[i]),
+                ("out", now.messages_out[i], last.messages_out[i]),
+            ] {
+                net.messages
+                    .get_or_create(&TrafficLabel {
+                        topic: name,
+                        direction,
+                    })
+                    .inc_by(now.saturating_sub(before));
+            }
+        }
+        for (direction, now, before) in [
+            ("in", now.bytes_in, last.bytes_in),
+            ("out", now.bytes_out, last.bytes_out),
+        ] {
+            net.bytes
+                .get_or_create(&DirectionLabel { direction })
+                .inc_by(now.saturating_sub(before));
+        }
+        net.penalties
+            .inc_by(now.penalties.saturating_sub(last.penalties));
+        net.bans.inc_by(now.bans.saturating_sub(last.bans));
+        net.dropped.inc_by(now.dropped.saturating_sub(last.dropped));
+        *last = now;
     }
 
     /// Records the final height.

@@ -131,9 +131,13 @@ pub async fn run(
     let chain = Arc::new(Chain::open(store, config.genesis.clone())?);
     let metrics = Arc::new(Metrics::new());
     let (inbound_tx, mut inbound) = tokio::sync::mpsc::channel::<Inbound>(INBOUND_QUEUE);
-    let network: Arc<dyn Network> = match &config.network {
+    let p2p = match &config.network {
+        None => None,
+        Some(settings) => Some(Arc::new(start_network(settings, &config, &chain)?)),
+    };
+    let network: Arc<dyn Network> = match &p2p {
         None => Arc::new(LocalNetwork::new()),
-        Some(settings) => Arc::new(start_network(settings, &config, &chain)?),
+        Some(p2p) => p2p.clone(),
     };
     network.set_inbound(Arc::new(QueueSink(inbound_tx)));
     let head = chain.head();
@@ -261,6 +265,9 @@ pub async fn run(
                 }
                 let (ready, future) = chain.pool_counts();
                 metrics.pool(ready, future);
+                if let Some(p2p) = &p2p {
+                    metrics.network(network.peers().len(), p2p.stats().snapshot());
+                }
             }
             Some(message) = inbound.recv() => match message {
                 Inbound::Message { topic: Topic::Transactions, payload, .. } => {

@@ -58,6 +58,19 @@ fn all(nodes: &[Option<Node>]) -> Vec<&Node> {
     nodes.iter().flatten().collect()
 }
 
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect to metrics");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    body
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -93,7 +106,6 @@ fn four_validators_agree_over_the_network_and_survive_one_stopping() {
             g,
             "--base-path",
             base.to_str().unwrap(),
-            "--no-metrics",
             "--consensus",
             "hotstuff",
             "--validator",
@@ -124,6 +136,18 @@ fn four_validators_agree_over_the_network_and_survive_one_stopping() {
             "height {h}: {hashes:?}"
         );
     }
+    // The network's metrics count what went through it.
+    let metrics = http_get(all(&nodes)[0].metrics.as_deref().unwrap(), "/metrics");
+    assert!(metrics.contains("aether_net_peers 3"), "{metrics}");
+    let votes_out = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("aether_net_messages_total{topic=\"aether/votes/1\",direction=\"out\"}")
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(votes_out > 0, "{metrics}");
     // A transaction sent to one node is gossiped to the proposers and included.
     let paid = json_of(&aether(&[
         "transfer",

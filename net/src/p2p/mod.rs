@@ -154,6 +154,41 @@ pub struct NetStats {
     pub dropped: AtomicU64,
 }
 
+/// The counters of [`NetStats`] at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetCounters {
+    /// Messages received, by topic index ([`Topic::ALL`]).
+    pub messages_in: [u64; 4],
+    /// Messages sent, by topic index.
+    pub messages_out: [u64; 4],
+    /// Payload bytes received.
+    pub bytes_in: u64,
+    /// Payload bytes sent.
+    pub bytes_out: u64,
+    /// Penalties given.
+    pub penalties: u64,
+    /// Peers banned.
+    pub bans: u64,
+    /// Messages dropped.
+    pub dropped: u64,
+}
+
+impl NetStats {
+    /// The counters now.
+    pub fn snapshot(&self) -> NetCounters {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        NetCounters {
+            messages_in: std::array::from_fn(|i| load(&self.messages_in[i])),
+            messages_out: std::array::from_fn(|i| load(&self.messages_out[i])),
+            bytes_in: load(&self.bytes_in),
+            bytes_out: load(&self.bytes_out),
+            penalties: load(&self.penalties),
+            bans: load(&self.bans),
+            dropped: load(&self.dropped),
+        }
+    }
+}
+
 /// What the handle and the task share.
 struct Shared {
     sink: Mutex<Option<Arc<dyn InboundSink>>>,
