@@ -1,6 +1,7 @@
 //! # aether
 //!
-//! The Aether command-line binary: the node (`run`, `init-genesis`, `keys`, `snapshots`), its
+//! The Aether command-line binary: the node (`run`, `init-genesis`, `keys`, `snapshots`,
+//! `devnet`), its
 //! RPC client commands (`account`, `transfer`, `peers`, `contract deploy|call|query`), the local
 //! contract sandbox (`exec`) and contract tooling (`contract build`).
 //!
@@ -8,6 +9,7 @@
 
 mod client;
 mod contract;
+mod devnet_cmd;
 mod exec;
 mod genesis_cmd;
 mod keys_cmd;
@@ -53,6 +55,9 @@ enum Command {
     Transfer(client::TransferArgs),
     /// The peers of a running node (over RPC).
     Peers(client::RpcArgs),
+    /// A local network of HotStuff validators as separate processes.
+    #[command(subcommand)]
+    Devnet(devnet_cmd::DevnetCommand),
 }
 
 fn main() -> ExitCode {
@@ -74,6 +79,7 @@ fn main() -> ExitCode {
         Command::Account(args) => client::account(args),
         Command::Transfer(args) => client::transfer(args),
         Command::Peers(args) => client::peers(args),
+        Command::Devnet(cmd) => devnet_cmd::run(cmd),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

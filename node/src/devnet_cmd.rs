@@ -1,0 +1,354 @@
+//! `aether devnet up|status|down`: a local network of HotStuff validators as separate
+//! processes on 127.0.0.1, for trying the chain as a network. `up` writes a genesis with dev
+//! validators `v0`… (their keys derived from their names), starts one `aether run` per
+//! validator with its own base path, ports and log file in the devnet directory, every node a
+//! bootnode of the others, and records them in `devnet.json`; `status` asks each over RPC;
+//! `down` stops them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use clap::{Args, Subcommand};
+use jsonrpsee_core::rpc_params;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::client::Rpc;
+
+/// `aether devnet …`.
+#[derive(Subcommand, Debug)]
+pub enum DevnetCommand {
+    /// Write a genesis and start the validators.
+    Up(UpArgs),
+    /// Show each validator: running, heights, peers.
+    Status(DirArgs),
+    /// Stop the validators.
+    Down(DirArgs),
+}
+
+/// Where the devnet lives.
+#[derive(Args, Debug)]
+pub struct DirArgs {
+    /// The devnet's directory (genesis, base paths, logs, `devnet.json`).
+    #[arg(long, default_value = "devnet")]
+    dir: PathBuf,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `aether devnet up`.
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    /// How many validators (4 tolerate one faulty, 7 two).
+    #[arg(long, default_value_t = 4)]
+    validators: usize,
+    /// The devnet's directory (created; must not hold a running devnet).
+    #[arg(long, default_value = "devnet")]
+    dir: PathBuf,
+    /// Milliseconds between blocks.
+    #[arg(long, default_value_t = 1000)]
+    block_time_ms: u64,
+    /// First port: validator i listens for peers on BASE + i, RPC on BASE + 100 + i, metrics
+    /// on BASE + 200 + i. Default: free ports the system picks.
+    #[arg(long)]
+    base_port: Option<u16>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One validator of a devnet, as `devnet.json` records it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Member {
+    name: String,
+    pid: u32,
+    rpc: String,
+    metrics: String,
+    p2p: String,
+    peer_id: String,
+    log: PathBuf,
+}
+
+/// What `devnet.json` holds.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Devnet {
+    genesis: PathBuf,
+    validators: Vec<Member>,
+}
+
+const RECORD: &str = "devnet.json";
+
+/// Runs a devnet command.
+pub fn run(command: DevnetCommand) -> anyhow::Result<bool> {
+    match command {
+        DevnetCommand::Up(args) => up(args),
+        DevnetCommand::Status(args) => status(&args),
+        DevnetCommand::Down(args) => down(&args),
+    }
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false)
+}
+
+fn load(dir: &Path) -> anyhow::Result<Devnet> {
+    let path = dir.join(RECORD);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("no devnet in {} (no {RECORD})", dir.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))
+}
+
+fn up(args: UpArgs) -> anyhow::Result<bool> {
+    if args.validators == 0 || args.validators > 64 {
+        bail!("--validators must be 1 to 64");
+    }
+    if let Ok(existing) = load(&args.dir)
+        && existing.validators.iter().any(|m| alive(m.pid))
+    {
+        bail!(
+            "a devnet is already running in {}: `aether devnet down --dir {}` first",
+            args.dir.display(),
+            args.dir.display()
+        );
+    }
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("cannot create {}", args.dir.display()))?;
+    let dir = args.dir.canonicalize()?;
+    let exe = std::env::current_exe().context("cannot find the aether binary")?;
+    let genesis = dir.join("genesis.json");
+    let out = Command::new(&exe)
+        .args(["init-genesis", "--dev", "--force", "--dev-validators"])
+        .arg(args.validators.to_string())
+        .arg("--out")
+        .arg(&genesis)
+        .output()
+        .context("cannot run init-genesis")?;
+    if !out.status.success() {
+        bail!(
+            "init-genesis failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let spec = aether_node::genesis::Genesis::load(&genesis)?;
+    // Free ports are held until all are picked, so no two validators get the same one.
+    let mut held = Vec::new();
+    let mut port = |offset: u16, i: usize| -> anyhow::Result<u16> {
+        match args.base_port {
+            Some(base) => base
+                .checked_add(offset + i as u16)
+                .ok_or_else(|| anyhow!("--base-port is too high")),
+            None => {
+                let listener = std::net::TcpListener::bind("127.0.0.1:0")
+                    .context("cannot find a free port")?;
+                let port = listener.local_addr()?.port();
+                held.push(listener);
+                Ok(port)
+            }
+        }
+    };
+    let mut members = Vec::new();
+    for (i, v) in spec.validators.iter().enumerate() {
+        let peer_id = v
+            .peer_id
+            .clone()
+            .ok_or_else(|| anyhow!("validator {} has no peer id", v.name))?;
+        members.push(Member {
+            name: v.name.clone(),
+            pid: 0,
+            rpc: format!("127.0.0.1:{}", port(100, i)?),
+            metrics: format!("127.0.0.1:{}", port(200, i)?),
+            p2p: format!("/ip4/127.0.0.1/tcp/{}", port(0, i)?),
+            peer_id,
+            log: dir.join(format!("{}.log", v.name)),
+        });
+    }
+    drop(held);
+    for i in 0..members.len() {
+        let m = &members[i];
+        let log = std::fs::File::create(&m.log)
+            .with_context(|| format!("cannot create {}", m.log.display()))?;
+        let mut command = Command::new(&exe);
+        command
+            .arg("run")
+            .arg("--genesis")
+            .arg(&genesis)
+            .arg("--base-path")
+            .arg(dir.join(&m.name))
+            .args(["--consensus", "hotstuff", "--validator", &m.name])
+            .args(["--rpc-addr", &m.rpc, "--metrics-addr", &m.metrics])
+            .args(["--listen-addr", &m.p2p])
+            .args(["--block-time-ms", &args.block_time_ms.to_string()]);
+        for (j, other) in members.iter().enumerate() {
+            if j != i {
+                command
+                    .arg("--bootnodes")
+                    .arg(format!("{}/p2p/{}", other.p2p, other.peer_id));
+            }
+        }
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("cannot start validator {}", m.name))?;
+        members[i].pid = child.id();
+    }
+    let devnet = Devnet {
+        genesis,
+        validators: members,
+    };
+    std::fs::write(
+        dir.join(RECORD),
+        serde_json::to_string_pretty(&devnet)? + "\n",
+    )?;
+    if let Err(e) = wait_up(&devnet) {
+        // None is left running half-started.
+        stop(&devnet);
+        return Err(e);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&devnet)?);
+    } else {
+        println!(
+            "devnet of {} validators in {}",
+            devnet.validators.len(),
+            dir.display()
+        );
+        for m in &devnet.validators {
+            println!(
+                "  {:4} rpc http://{}  metrics http://{}/metrics  log {}",
+                m.name,
+                m.rpc,
+                m.metrics,
+                m.log.display()
+            );
+        }
+        println!(
+            "`aether devnet status --dir {0}`, `aether devnet down --dir {0}`",
+            args.dir.display()
+        );
+    }
+    Ok(true)
+}
+
+/// Waits until every validator's RPC answers; an error if one stopped or stays silent.
+fn wait_up(devnet: &Devnet) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for m in &devnet.validators {
+        loop {
+            if !alive(m.pid) {
+                bail!(
+                    "validator {} stopped at start; see {}",
+                    m.name,
+                    m.log.display()
+                );
+            }
+            let up = Rpc::connect(&format!("http://{}", m.rpc))
+                .and_then(|r| r.call("system_health", rpc_params![]))
+                .is_ok();
+            if up {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "validator {} does not answer; see {}",
+                    m.name,
+                    m.log.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    Ok(())
+}
+
+/// Stops every validator still running: SIGTERM, then SIGKILL after 20 s.
+fn stop(devnet: &Devnet) {
+    for m in devnet.validators.iter().filter(|m| alive(m.pid)) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &m.pid.to_string()])
+            .status();
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while devnet.validators.iter().any(|m| alive(m.pid)) {
+        if Instant::now() > deadline {
+            for m in devnet.validators.iter().filter(|m| alive(m.pid)) {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &m.pid.to_string()])
+                    .status();
+            }
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn status(args: &DirArgs) -> anyhow::Result<bool> {
+    let devnet = load(&args.dir)?;
+    let mut rows = Vec::new();
+    for m in &devnet.validators {
+        let running = alive(m.pid);
+        let health = if running {
+            Rpc::connect(&format!("http://{}", m.rpc))
+                .and_then(|r| r.call("system_health", rpc_params![]))
+                .ok()
+        } else {
+            None
+        };
+        rows.push(json!({
+            "name": m.name,
+            "pid": m.pid,
+            "running": running,
+            "rpc": format!("http://{}", m.rpc),
+            "peers": health.as_ref().map(|h| h["peers"].clone()),
+            "bestHeight": health.as_ref().map(|h| h["bestHeight"].clone()),
+            "finalizedHeight": health.as_ref().map(|h| h["finalizedHeight"].clone()),
+        }));
+    }
+    let all_up = rows.iter().all(|r| r["running"] == true);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&Value::Array(rows))?);
+    } else {
+        for r in &rows {
+            let show = |v: &Value| match v {
+                Value::Null => "-".to_string(),
+                v => v.to_string(),
+            };
+            println!(
+                "{:4} {:8} best {:>6} final {:>6} peers {:>3}  {}",
+                r["name"].as_str().unwrap_or("?"),
+                if r["running"] == true {
+                    "running"
+                } else {
+                    "stopped"
+                },
+                show(&r["bestHeight"]),
+                show(&r["finalizedHeight"]),
+                show(&r["peers"]),
+                r["rpc"].as_str().unwrap_or("")
+            );
+        }
+    }
+    Ok(all_up)
+}
+
+fn down(args: &DirArgs) -> anyhow::Result<bool> {
+    let devnet = load(&args.dir)?;
+    stop(&devnet);
+    if args.json {
+        println!("{}", json!({"stopped": devnet.validators.len()}));
+    } else {
+        println!(
+            "stopped {} validators (their data stays in {})",
+            devnet.validators.len(),
+            args.dir.display()
+        );
+    }
+    Ok(true)
+}

@@ -1,0 +1,67 @@
+//! `aether devnet up|status|down`: four validator processes started, agreeing, reported and
+//! stopped.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::aether;
+use serde_json::Value;
+
+fn status(dir: &str) -> (bool, Vec<Value>) {
+    let out = aether(&["devnet", "status", "--dir", dir, "--json"]);
+    let rows: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.success(), rows.as_array().unwrap().clone())
+}
+
+#[test]
+fn a_devnet_comes_up_agrees_and_goes_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("net");
+    let d = d.to_str().unwrap();
+    let up = aether(&[
+        "devnet",
+        "up",
+        "--validators",
+        "4",
+        "--dir",
+        d,
+        "--block-time-ms",
+        "200",
+    ]);
+    let printed = String::from_utf8_lossy(&up.stdout).to_string();
+    assert!(
+        up.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    assert_eq!(
+        printed.matches("rpc http://127.0.0.1:").count(),
+        4,
+        "{printed}"
+    );
+    // A second devnet in the same place is refused while this one runs.
+    let again = aether(&["devnet", "up", "--dir", d]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already running"));
+
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (all_up, rows) = status(d);
+        assert!(all_up, "{rows:?}");
+        let done = rows
+            .iter()
+            .all(|r| r["finalizedHeight"].as_u64().is_some_and(|h| h >= 3) && r["peers"] == 3);
+        if done {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{rows:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let down = aether(&["devnet", "down", "--dir", d]);
+    assert!(down.status.success());
+    let (all_up, rows) = status(d);
+    assert!(!all_up);
+    assert!(rows.iter().all(|r| r["running"] == false), "{rows:?}");
+}
