@@ -3,7 +3,7 @@
 //! The node behind the `aether` binary, as a library so that it is tested and benchmarked
 //! directly: the transaction pool ([`mempool`]), the chain around the store ([`chain`]), the
 //! genesis ([`genesis`]), keys ([`keys`]), the validator's safety record ([`safety_store`]) and
-//! HotStuff wiring ([`validator`]), the
+//! HotStuff wiring ([`validator`]), catching up from peers ([`sync`]), the
 //! JSON-RPC server ([`rpc`]), metrics
 //! ([`metrics`]) and the running service ([`service`]) that wires them to the consensus and
 //! network ports. The binary (`src/main.rs`) adds the command line.
@@ -19,4 +19,5 @@ pub mod metrics;
 pub mod rpc;
 pub mod safety_store;
 pub mod service;
+pub mod sync;
 pub mod validator;

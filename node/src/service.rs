@@ -10,7 +10,7 @@ use std::time::Duration;
 use aether_consensus::DevSealer;
 use aether_engine::ports::{
     CommitFailure, Consensus, ConsensusInput, ConsensusOutput, Inbound, InboundSink, Network,
-    Topic, Verdict,
+    Protocol, Topic, Verdict,
 };
 use aether_engine::types::{Address, SignedTransaction};
 use aether_net::LocalNetwork;
@@ -143,35 +143,11 @@ pub async fn run(
     let head = chain.head();
     metrics.block(head.height, 0.0, head.gas_used, 0);
     metrics.finalized(chain.finalized_height());
-    let mut consensus: Box<dyn Consensus> = match &config.consensus {
-        ConsensusMode::DevSealer => {
-            Box::new(DevSealer::new(config.block_time_ms, config.proposer, &head))
-        }
-        ConsensusMode::HotStuff {
-            dev_validator,
-            reset_safety_record,
-        } => {
-            if *reset_safety_record {
-                tracing::warn!(
-                    "--reset-safety-record: if the safety record is missing, this validator starts \
-                     with a fresh one and may sign again in rounds it signed in before"
-                );
-            }
-            let hs = crate::validator::config(&config.genesis, config.block_time_ms)?;
-            let keys = dev_validator
-                .as_deref()
-                .map(crate::validator::ValidatorKeys::dev);
-            Box::new(crate::validator::open(
-                &chain,
-                hs,
-                keys,
-                &config.base_path.join("consensus"),
-                *reset_safety_record,
-                now_ms(),
-            )?)
-        }
+    let consensus_name = match config.consensus {
+        ConsensusMode::DevSealer => "dev-sealer",
+        ConsensusMode::HotStuff { .. } => "hotstuff",
     };
-
+    let syncing = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let peers_network = network.clone();
     let (rpc_addr, rpc_handle) = rpc::start(
         config.rpc_addr,
@@ -179,7 +155,8 @@ pub async fn run(
         RpcContext {
             chain: chain.clone(),
             metrics: metrics.clone(),
-            consensus: consensus.name(),
+            consensus: consensus_name,
+            syncing: syncing.clone(),
             peers: Arc::new(move || {
                 peers_network
                     .peers()
@@ -228,6 +205,48 @@ pub async fn run(
         rpc: rpc_addr,
         metrics: metrics_task.as_ref().map(|(a, _)| *a),
     });
+
+    // A HotStuff node on a network first catches up from its peers' stores.
+    if let (ConsensusMode::HotStuff { .. }, Some(p2p)) = (&config.consensus, &p2p) {
+        syncing.store(true, std::sync::atomic::Ordering::Release);
+        let verifier = crate::validator::config(&config.genesis, config.block_time_ms)?.verifier();
+        let synced = crate::sync::catch_up(p2p.as_ref(), &mut inbound, &chain, &verifier).await;
+        syncing.store(false, std::sync::atomic::Ordering::Release);
+        if synced > 0 {
+            let head = chain.head();
+            metrics.block(head.height, 0.0, head.gas_used, 0);
+            metrics.finalized(chain.finalized_height());
+        }
+    }
+    let head = chain.head();
+    let mut consensus: Box<dyn Consensus> = match &config.consensus {
+        ConsensusMode::DevSealer => {
+            Box::new(DevSealer::new(config.block_time_ms, config.proposer, &head))
+        }
+        ConsensusMode::HotStuff {
+            dev_validator,
+            reset_safety_record,
+        } => {
+            if *reset_safety_record {
+                tracing::warn!(
+                    "--reset-safety-record: if the safety record is missing, this validator starts \
+                     with a fresh one and may sign again in rounds it signed in before"
+                );
+            }
+            let hs = crate::validator::config(&config.genesis, config.block_time_ms)?;
+            let keys = dev_validator
+                .as_deref()
+                .map(crate::validator::ValidatorKeys::dev);
+            Box::new(crate::validator::open(
+                &chain,
+                hs,
+                keys,
+                &config.base_path.join("consensus"),
+                *reset_safety_record,
+                now_ms(),
+            )?)
+        }
+    };
 
     let (jobs, worker) = ExecutionWorker::start(chain.clone(), metrics.clone())?;
     let ExecutionWorker {
@@ -281,8 +300,15 @@ pub async fn run(
                 Inbound::Message { from, topic, payload } => {
                     inputs.push(ConsensusInput::Message { from, topic, payload })
                 }
-                // Committed-range sync is not served yet: the request's channel closes and the
-                // asker sees a refusal.
+                Inbound::Request { id, protocol: Protocol::CommittedRange, payload, .. } => {
+                    let chain = chain.clone();
+                    let network = network.clone();
+                    tokio::task::spawn_blocking(move || {
+                        network.respond(id, crate::sync::serve(&chain, &payload));
+                    });
+                }
+                // Blocks by id are served by consensus (block retrieval): the request's channel
+                // closes and the asker sees a refusal. Responses come only while syncing.
                 Inbound::Request { .. } | Inbound::Response { .. } => {}
             },
             finished = done.recv() => match finished {

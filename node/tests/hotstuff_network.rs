@@ -1,7 +1,8 @@
 //! Four validators as separate `aether run --consensus hotstuff` processes on 127.0.0.1, over
 //! the libp2p network: they agree on the same blocks (each executed by every node), a
 //! transaction sent to one node reaches the proposers, the chain goes on when one validator
-//! stops (three of four are a quorum), and the stopped one catches up when it comes back.
+//! stops (three of four are a quorum), the stopped one catches up when it comes back, and a new
+//! node syncs the committed chain from its peers' stores and then follows consensus.
 
 mod common;
 
@@ -172,6 +173,33 @@ fn four_validators_agree_over_the_network_and_survive_one_stopping() {
     // It comes back and catches up.
     nodes[2] = Some(start(2));
     let now = all(&nodes).iter().map(|n| finalized(n)).max().unwrap();
+    wait_all(&all(&nodes), now + 2, 90);
+    // A new node (a follower, no validator key) joins a chain 30 blocks long: it syncs the
+    // committed blocks with their proofs from its peers' stores, then follows consensus.
+    wait_all(&all(&nodes), 30, 120);
+    let follower_base = dir.path().join("follower");
+    let mut args: Vec<String> = vec![
+        "--genesis".into(),
+        g.into(),
+        "--base-path".into(),
+        follower_base.to_str().unwrap().into(),
+        "--consensus".into(),
+        "hotstuff".into(),
+        "--listen-addr".into(),
+        format!("/ip4/127.0.0.1/tcp/{}", free_port()),
+    ];
+    for j in 0..4 {
+        args.push("--bootnodes".into());
+        args.push(addr(j));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let follower = Node::start_with(&args);
+    assert!(
+        follower.wait_for_log("synced", 60).is_some(),
+        "the new node did not sync"
+    );
+    let now = all(&nodes).iter().map(|n| finalized(n)).max().unwrap();
+    nodes.push(Some(follower));
     wait_all(&all(&nodes), now + 2, 90);
     let h = all(&nodes).iter().map(|n| finalized(n)).min().unwrap();
     let hashes: Vec<String> = all(&nodes).iter().map(|n| block_hash(n, h)).collect();

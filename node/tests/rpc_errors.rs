@@ -48,6 +48,7 @@ fn server() -> Server {
                 peers: Arc::new(Vec::new),
                 gossip_tx: Arc::new(|_| {}),
                 networked: false,
+                syncing: Default::default(),
             },
         ))
         .unwrap();

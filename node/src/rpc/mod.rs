@@ -98,6 +98,8 @@ pub struct RpcContext {
     pub gossip_tx: Arc<dyn Fn(Vec<u8>) + Send + Sync>,
     /// Whether the node runs with a network (so `system_health` expects peers).
     pub networked: bool,
+    /// Whether the node is catching up with its peers.
+    pub syncing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 type RpcResult = Result<Value, ErrorObjectOwned>;
@@ -291,7 +293,7 @@ pub fn module(
             .saturating_sub(crate::chain::now_ms());
         Ok(json!({
             "peers": peers,
-            "isSyncing": false,
+            "isSyncing": ctx.syncing.load(std::sync::atomic::Ordering::Acquire),
             "shouldHavePeers": ctx.networked,
             "bestHeight": ctx.chain.head().height,
             "finalizedHeight": ctx.chain.finalized_height(),
