@@ -90,10 +90,15 @@ pub fn run(command: DevnetCommand) -> anyhow::Result<bool> {
     }
 }
 
+/// Whether process `pid` runs and is an `aether` process (a recorded pid may have been reused
+/// by another program since). Linux (`/proc`).
 fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-        && std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| !s.contains(") Z "))
+    let running = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.contains(") Z "))
+        .unwrap_or(false);
+    running
+        && std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|c| String::from_utf8_lossy(&c).contains("aether"))
             .unwrap_or(false)
 }
 
@@ -195,9 +200,19 @@ fn up(args: UpArgs) -> anyhow::Result<bool> {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
-            .spawn()
-            .with_context(|| format!("cannot start validator {}", m.name))?;
-        members[i].pid = child.id();
+            .spawn();
+        match child {
+            Ok(child) => members[i].pid = child.id(),
+            Err(e) => {
+                // None is left running half-started.
+                let started = Devnet {
+                    genesis: genesis.clone(),
+                    validators: members[..i].to_vec(),
+                };
+                stop(&started);
+                bail!("cannot start validator {}: {e}", members[i].name);
+            }
+        }
     }
     let devnet = Devnet {
         genesis,

@@ -206,11 +206,25 @@ pub async fn run(
         metrics: metrics_task.as_ref().map(|(a, _)| *a),
     });
 
+    // Ranges served at once, at most (each reads up to 16 MiB of blocks).
+    let serving = Arc::new(tokio::sync::Semaphore::new(crate::sync::MAX_SERVING));
+    tokio::pin!(shutdown);
     // A HotStuff node on a network first catches up from its peers' stores.
     if let (ConsensusMode::HotStuff { .. }, Some(p2p)) = (&config.consensus, &p2p) {
         syncing.store(true, std::sync::atomic::Ordering::Release);
         let verifier = crate::validator::config(&config.genesis, config.block_time_ms)?.verifier();
-        let synced = crate::sync::catch_up(p2p.as_ref(), &mut inbound, &chain, &verifier).await;
+        let synced = tokio::select! {
+            _ = &mut shutdown => {
+                tracing::info!("stopping during sync");
+                let _ = rpc_handle.stop();
+                rpc_handle.stopped().await;
+                if let Some((_, task)) = metrics_task {
+                    task.abort();
+                }
+                return Ok(());
+            }
+            n = crate::sync::catch_up(p2p.as_ref(), &network, &mut inbound, &chain, &verifier, &serving) => n,
+        };
         syncing.store(false, std::sync::atomic::Ordering::Release);
         if synced > 0 {
             let head = chain.head();
@@ -261,7 +275,6 @@ pub async fn run(
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last_expiry = now_ms();
     let mut last_future_warning = 0;
-    tokio::pin!(shutdown);
     let result = loop {
         let mut inputs = Vec::new();
         tokio::select! {
@@ -301,15 +314,12 @@ pub async fn run(
                     inputs.push(ConsensusInput::Message { from, topic, payload })
                 }
                 Inbound::Request { id, protocol: Protocol::CommittedRange, payload, .. } => {
-                    let chain = chain.clone();
-                    let network = network.clone();
-                    tokio::task::spawn_blocking(move || {
-                        network.respond(id, crate::sync::serve(&chain, &payload));
-                    });
+                    crate::sync::serve_request(&chain, &network, &serving, id, payload)
                 }
-                // Blocks by id are served by consensus (block retrieval): the request's channel
-                // closes and the asker sees a refusal. Responses come only while syncing.
-                Inbound::Request { .. } | Inbound::Response { .. } => {}
+                // Blocks by id are served by consensus (block retrieval): answered empty.
+                Inbound::Request { id, .. } => network.respond(id, Vec::new()),
+                // Responses come only while syncing.
+                Inbound::Response { .. } => {}
             },
             finished = done.recv() => match finished {
                 None => break Err(NodeError::Task("the block execution thread died".into())),
@@ -443,10 +453,19 @@ fn start_network(
             .map(|a| a.parse().map_err(|e| bad(&format!("{what} `{a}`"), &e)))
             .collect()
     };
+    let bootnodes = parse(&settings.bootnodes, "bootnode")?;
+    if let Some(b) = bootnodes.iter().find(|b| {
+        !b.iter()
+            .any(|p| matches!(p, aether_net::p2p::AddressPart::P2p(_)))
+    }) {
+        return Err(NodeError::Network(format!(
+            "bootnode `{b}` does not say who it is: end it with /p2p/<peer id>"
+        )));
+    }
     let network = Libp2pNetwork::start(P2pConfig {
         key,
         listen: parse(&settings.listen, "listen address")?,
-        bootnodes: parse(&settings.bootnodes, "bootnode")?,
+        bootnodes,
         protocol_version: format!("/aether/{}/{}", chain.chain_id(), chain.genesis_hash()),
         validator: Arc::new(NodeGossip),
         limits: aether_net::p2p::Limits {

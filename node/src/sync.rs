@@ -29,6 +29,39 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a starting node waits for its first peer before it starts without syncing.
 const FIRST_PEER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Longest a catch-up lasts: then consensus starts from wherever the node got (its peers'
+/// recent blocks come through consensus; a node still far behind syncs again at its next
+/// start). Bounds what peers that drip blocks slowly can cost.
+const CATCH_UP_LIMIT: Duration = Duration::from_secs(15 * 60);
+
+/// Peers that must say they have nothing newer before a catch-up ends (fewer if fewer are
+/// connected): one peer that is behind, or lies, does not end it.
+const DONE_WHEN_EMPTY_FROM: usize = 2;
+
+/// Ranges served at once, at most; beyond, a request is answered empty at once.
+pub const MAX_SERVING: usize = 4;
+
+/// Answers a range request off the async runtime, if fewer than [`MAX_SERVING`] are being
+/// served; otherwise at once with nothing (the asker turns to another peer).
+pub fn serve_request(
+    chain: &Arc<Chain>,
+    network: &Arc<dyn Network>,
+    serving: &Arc<tokio::sync::Semaphore>,
+    id: aether_engine::ports::RequestId,
+    payload: Vec<u8>,
+) {
+    match serving.clone().try_acquire_owned() {
+        Ok(permit) => {
+            let (chain, network) = (chain.clone(), network.clone());
+            tokio::task::spawn_blocking(move || {
+                network.respond(id, serve(&chain, &payload));
+                drop(permit);
+            });
+        }
+        Err(_) => network.respond(id, Vec::<RangeEntry>::new().encode()),
+    }
+}
+
 /// A request: committed blocks from height `from`, at most `max`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct RangeRequest {
@@ -162,19 +195,22 @@ pub fn apply(
 }
 
 /// Catches up before consensus starts: waits for a first peer (a while), then asks peers in
-/// turn for the blocks after the head until one answers that it has none, or none of them
-/// helps. Returns the blocks committed. Other inbound messages meanwhile are dropped
-/// (consensus is not running yet; its peers resend).
+/// turn for the blocks after the head until two of them (or every one, if fewer) answer that
+/// they have none, or none of them helps, or [`CATCH_UP_LIMIT`] passes. Returns the blocks
+/// committed. Range requests from peers are served meanwhile; other inbound messages are
+/// dropped (consensus is not running yet; its peers resend).
 pub async fn catch_up(
     network: &dyn Network,
+    shared: &Arc<dyn Network>,
     inbound: &mut mpsc::Receiver<Inbound>,
     chain: &Arc<Chain>,
     verifier: &Verifier,
+    serving: &Arc<tokio::sync::Semaphore>,
 ) -> u64 {
-    let waited = tokio::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let mut peers: Vec<PeerId> = network.peers();
     while peers.is_empty() {
-        if waited.elapsed() >= FIRST_PEER_TIMEOUT {
+        if started.elapsed() >= FIRST_PEER_TIMEOUT {
             tracing::info!("no peer to sync from: starting from the local head");
             return 0;
         }
@@ -183,8 +219,12 @@ pub async fn catch_up(
     }
     let mut total = 0u64;
     let mut unhelpful = 0;
+    let mut empty_from = std::collections::BTreeSet::new();
     let mut turn = 0usize;
-    while unhelpful < peers.len() {
+    while unhelpful < peers.len().max(1) && started.elapsed() < CATCH_UP_LIMIT {
+        if empty_from.len() >= DONE_WHEN_EMPTY_FROM.min(peers.len()) {
+            break;
+        }
         let peer = peers[turn % peers.len()].clone();
         turn += 1;
         let from = chain.head().height + 1;
@@ -196,17 +236,29 @@ pub async fn catch_up(
         let id = network.request(&peer, Protocol::CommittedRange, request);
         let answer = tokio::time::timeout(ANSWER_TIMEOUT, async {
             while let Some(message) = inbound.recv().await {
-                if let Inbound::Response {
-                    id: got, result, ..
-                } = message
-                    && got == id
-                {
-                    return Some(result);
+                match message {
+                    Inbound::Response {
+                        id: got, result, ..
+                    } if got == id => {
+                        return Some(result);
+                    }
+                    Inbound::Request {
+                        id,
+                        protocol: Protocol::CommittedRange,
+                        payload,
+                        ..
+                    } => serve_request(chain, shared, serving, id, payload),
+                    Inbound::Request { id, .. } => network.respond(id, Vec::new()),
+                    _ => {}
                 }
             }
             None
         })
         .await;
+        let refreshed = network.peers();
+        if !refreshed.is_empty() {
+            peers = refreshed;
+        }
         let entries = match answer {
             Ok(Some(Ok(bytes))) => match decode(&bytes) {
                 Ok(entries) => entries,
@@ -222,8 +274,9 @@ pub async fn catch_up(
             }
         };
         if entries.is_empty() {
-            // This peer has nothing after our head: caught up with it.
-            break;
+            // This peer has nothing after our head.
+            empty_from.insert(peer);
+            continue;
         }
         let chain = chain.clone();
         let verifier = verifier.clone();
@@ -234,6 +287,7 @@ pub async fn catch_up(
             Ok(0) => unhelpful += 1,
             Ok(n) => {
                 unhelpful = 0;
+                empty_from.clear();
                 total += n as u64;
                 tracing::info!(height = from + n as u64 - 1, blocks = total, "syncing");
             }
@@ -241,10 +295,6 @@ pub async fn catch_up(
                 tracing::warn!(%e, "a peer's range was refused");
                 unhelpful += 1;
             }
-        }
-        peers = network.peers();
-        if peers.is_empty() {
-            break;
         }
     }
     if total > 0 {

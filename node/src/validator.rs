@@ -104,7 +104,12 @@ pub fn config(genesis: &Genesis, block_time_ms: u64) -> Result<HotStuffConfig, V
                 .map(|id| PeerId(id.to_bytes()))
                 .map_err(|e| ValidatorError::Genesis(format!("{}: peer_id: {e}", v.name))),
             // No network identity: only a validator that runs alone can do without one.
-            None => Ok(PeerId(bls.0.to_vec())),
+            None if genesis.validators.len() == 1 => Ok(PeerId(bls.0.to_vec())),
+            None => Err(ValidatorError::Genesis(format!(
+                "validator {} has no peer_id: validators of a network must give theirs (votes \
+                 are sent there)",
+                v.name
+            ))),
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(HotStuffConfig {

@@ -15,11 +15,21 @@ fn status(dir: &str) -> (bool, Vec<Value>) {
     (out.status.success(), rows.as_array().unwrap().clone())
 }
 
+/// Stops the devnet whatever happens in the test.
+struct Down(String);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        let _ = aether(&["devnet", "down", "--dir", &self.0]);
+    }
+}
+
 #[test]
 fn a_devnet_comes_up_agrees_and_goes_down() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("net");
     let d = d.to_str().unwrap();
+    let _down = Down(d.to_string());
     let up = aether(&[
         "devnet",
         "up",

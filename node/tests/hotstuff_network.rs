@@ -149,6 +149,12 @@ fn four_validators_agree_over_the_network_and_survive_one_stopping() {
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or_else(|| panic!("{metrics}"));
     assert!(votes_out > 0, "{metrics}");
+    // Honest validators never penalise each other.
+    assert!(metrics.contains("aether_net_bans_total 0"), "{metrics}");
+    assert!(
+        metrics.contains("aether_net_penalties_total 0"),
+        "{metrics}"
+    );
     // A transaction sent to one node is gossiped to the proposers and included.
     let paid = json_of(&aether(&[
         "transfer",
@@ -197,6 +203,10 @@ fn four_validators_agree_over_the_network_and_survive_one_stopping() {
     assert!(
         follower.wait_for_log("synced", 60).is_some(),
         "the new node did not sync"
+    );
+    assert!(
+        finalized(&follower) >= 30,
+        "sync brought it to the chain's height"
     );
     let now = all(&nodes).iter().map(|n| finalized(n)).max().unwrap();
     nodes.push(Some(follower));

@@ -91,13 +91,24 @@ pub fn build(
         )
         .map_err(|e| err(&e))?
         .with_behaviour(|key| {
+            let timeouts = gossip_topic(Topic::Timeouts).hash();
             let mut gossip = gossipsub::ConfigBuilder::default();
             gossip
                 .validation_mode(gossipsub::ValidationMode::Anonymous)
                 // Nothing is forwarded before the node's verdict on it.
                 .validate_messages()
-                .message_id_fn(|m: &gossipsub::Message| {
-                    gossipsub::MessageId::from(Sha256::digest(&m.data).to_vec())
+                .message_id_fn(move |m: &gossipsub::Message| {
+                    // By content, so one message is one message whoever relays it; timeouts
+                    // also by the 10-second window they are sent in, so that consensus resending
+                    // an unchanged timeout (to make up for a lost one) is not a duplicate.
+                    let mut id = Sha256::new().chain_update(&m.data);
+                    if m.topic == timeouts {
+                        let window = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_secs() / 10);
+                        id.update(window.to_le_bytes());
+                    }
+                    gossipsub::MessageId::from(id.finalize().to_vec())
                 })
                 .max_transmit_size(limits.max_message_bytes + 1024)
                 .heartbeat_interval(limits.heartbeat);

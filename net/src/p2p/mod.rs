@@ -41,6 +41,8 @@ pub use libp2p::Multiaddr as Address;
 pub use libp2p::PeerId as PeerIdOf;
 /// A node's network key (Ed25519), re-exported so the node needs no libp2p of its own.
 pub use libp2p::identity::Keypair as NetworkKey;
+/// A part of a network address.
+pub use libp2p::multiaddr::Protocol as AddressPart;
 
 /// Score at which a peer is disconnected and refused.
 pub const BAN_SCORE: i64 = -100;
@@ -91,8 +93,10 @@ pub struct Limits {
     /// Incoming connections being set up.
     pub max_pending_incoming: u32,
     /// Messages (gossip and direct) and requests one peer may send per second; beyond, they
-    /// are dropped and cost a penalty.
+    /// are dropped (and the peer penalised once for that second).
     pub max_messages_per_second: u32,
+    /// Bytes of messages and requests one peer may send per second, likewise.
+    pub max_bytes_per_second: u64,
     /// Concurrent request-response streams per connection.
     pub max_streams: usize,
     /// How long a request waits for its answer.
@@ -111,6 +115,7 @@ impl Default for Limits {
             max_connections_per_peer: 2,
             max_pending_incoming: 32,
             max_messages_per_second: 1_000,
+            max_bytes_per_second: 64 << 20,
             max_streams: 64,
             request_timeout: Duration::from_secs(10),
             heartbeat: Duration::from_secs(1),

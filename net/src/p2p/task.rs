@@ -19,8 +19,9 @@ use super::{
     port_peer,
 };
 
-/// Inbound requests awaiting the node's answer, at most.
+/// Inbound requests awaiting the node's answer, at most, and per peer.
 const MAX_INBOUND: usize = 1_024;
+const MAX_INBOUND_PER_PEER: usize = 16;
 
 /// Penalties.
 const INVALID_GOSSIP: i64 = 50;
@@ -33,6 +34,8 @@ struct Standing {
     score: i64,
     window: Instant,
     messages: u32,
+    bytes: u64,
+    penalised: bool,
 }
 
 pub(super) struct Task {
@@ -44,7 +47,7 @@ pub(super) struct Task {
     protocol_version: String,
     bootnodes: Vec<Multiaddr>,
     outbound: HashMap<(Protocol, rr::OutboundRequestId), (RequestId, PeerId)>,
-    inbound: HashMap<RequestId, rr::ResponseChannel<Vec<u8>>>,
+    inbound: HashMap<RequestId, (PeerId, Protocol, rr::ResponseChannel<Vec<u8>>)>,
     topics: HashMap<gossipsub::TopicHash, Topic>,
     standing: HashMap<PeerId, Standing>,
     banned: HashMap<PeerId, Instant>,
@@ -162,39 +165,55 @@ impl Task {
                 self.outbound.insert((protocol, sent), (id, peer));
             }
             Command::Respond(id, payload) => {
-                if let Some(channel) = self.inbound.remove(&id) {
+                if let Some((_, protocol, channel)) = self.inbound.remove(&id) {
                     stats
                         .bytes_out
                         .fetch_add(payload.len() as u64, Ordering::Relaxed);
-                    // Both request behaviours answer through their own channels; a channel
-                    // knows its stream, so either behaviour's `send_response` would do.
-                    let _ = self
-                        .swarm
-                        .behaviour_mut()
-                        .block_by_id
-                        .send_response(channel, payload);
+                    let behaviour = self.swarm.behaviour_mut();
+                    let _ = match protocol {
+                        Protocol::BlockById => {
+                            behaviour.block_by_id.send_response(channel, payload)
+                        }
+                        Protocol::CommittedRange => {
+                            behaviour.committed_range.send_response(channel, payload)
+                        }
+                    };
                 }
             }
             Command::Dial(addr) => self.dial(addr),
         }
     }
 
-    /// Counts a message from `peer`; false (and a penalty) beyond the rate limit.
-    fn within_rate(&mut self, peer: &PeerId) -> bool {
+    /// Counts a message of `bytes` from `peer`; false beyond the per-second limits on
+    /// messages and bytes (one penalty per second over, not one per message: a burst relayed
+    /// by an honest peer must not get it banned).
+    fn within_rate(&mut self, peer: &PeerId, bytes: usize) -> bool {
         let now = Instant::now();
-        let max = self.limits.max_messages_per_second;
+        let (max, max_bytes) = (
+            self.limits.max_messages_per_second,
+            self.limits.max_bytes_per_second,
+        );
         let s = self.standing.entry(*peer).or_insert(Standing {
             score: 0,
             window: now,
             messages: 0,
+            bytes: 0,
+            penalised: false,
         });
         if now.duration_since(s.window) >= Duration::from_secs(1) {
             s.window = now;
             s.messages = 0;
+            s.bytes = 0;
+            s.penalised = false;
         }
         s.messages += 1;
-        if s.messages > max {
-            self.penalise(peer, FLOOD, "over the message rate");
+        s.bytes = s.bytes.saturating_add(bytes as u64);
+        if s.messages > max || s.bytes > max_bytes {
+            self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            if !s.penalised {
+                s.penalised = true;
+                self.penalise(peer, FLOOD, "over the message or byte rate");
+            }
             return false;
         }
         true
@@ -207,6 +226,8 @@ impl Task {
             score: 0,
             window: now,
             messages: 0,
+            bytes: 0,
+            penalised: false,
         });
         s.score -= amount;
         tracing::debug!(%peer, why, score = s.score, "penalised a peer");
@@ -272,7 +293,7 @@ impl Task {
                     .behaviour_mut()
                     .direct
                     .send_response(channel, Vec::new());
-                if !self.within_rate(&peer) {
+                if !self.within_rate(&peer, request.len()) {
                     return;
                 }
                 match request
@@ -292,9 +313,11 @@ impl Task {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Direct(rr::Event::InboundFailure {
                 peer,
-                error: rr::InboundFailure::Io(_),
+                error: rr::InboundFailure::Io(e),
                 ..
-            })) => self.penalise(&peer, UNDECODABLE, "an oversized or broken direct message"),
+            })) if e.kind() == std::io::ErrorKind::InvalidData => {
+                self.penalise(&peer, UNDECODABLE, "an oversized direct message")
+            }
             SwarmEvent::Behaviour(BehaviourEvent::BlockById(event)) => {
                 self.request_event(Protocol::BlockById, event)
             }
@@ -322,7 +345,7 @@ impl Task {
     fn gossip(&mut self, source: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
         let verdict = match self.topics.get(&message.topic).copied() {
             None => Acceptance::Reject,
-            Some(_) if !self.within_rate(&source) => Acceptance::Ignore,
+            Some(_) if !self.within_rate(&source, message.data.len()) => Acceptance::Ignore,
             Some(topic) => self.validator.validate(topic, &message.data),
         };
         let acceptance = match verdict {
@@ -359,7 +382,11 @@ impl Task {
                 ..
             } => {
                 // A dropped channel answers the asker "no answer" (it sees `Refused`).
-                if !self.within_rate(&peer) || self.inbound.len() >= MAX_INBOUND {
+                let of_peer = self.inbound.values().filter(|(p, _, _)| *p == peer).count();
+                if !self.within_rate(&peer, request.len())
+                    || self.inbound.len() >= MAX_INBOUND
+                    || of_peer >= MAX_INBOUND_PER_PEER
+                {
                     return;
                 }
                 let id = self.shared.request_id();
@@ -367,7 +394,7 @@ impl Task {
                     .stats
                     .bytes_in
                     .fetch_add(request.len() as u64, Ordering::Relaxed);
-                self.inbound.insert(id, channel);
+                self.inbound.insert(id, (peer, protocol, channel));
                 self.shared.deliver(Inbound::Request {
                     from: port_peer(&peer),
                     id,
@@ -421,11 +448,15 @@ impl Task {
                     });
                 }
             }
+            // Only what our codec refused (too large); a reset stream may be the asker's
+            // timeout, not hostility.
             rr::Event::InboundFailure {
                 peer,
-                error: rr::InboundFailure::Io(_),
+                error: rr::InboundFailure::Io(e),
                 ..
-            } => self.penalise(&peer, UNDECODABLE, "an oversized or broken request"),
+            } if e.kind() == std::io::ErrorKind::InvalidData => {
+                self.penalise(&peer, UNDECODABLE, "an oversized request")
+            }
             _ => {}
         }
     }
@@ -447,7 +478,7 @@ impl Task {
             self.banned.remove(&peer);
             self.swarm.behaviour_mut().blocked.unblock_peer(peer);
         }
-        self.inbound.retain(|_, channel| channel.is_open());
+        self.inbound.retain(|_, (_, _, channel)| channel.is_open());
         for addr in self.bootnodes.clone() {
             let connected = addr.iter().any(|p| match p {
                 libp2p::multiaddr::Protocol::P2p(id) => self.swarm.is_connected(&id),
