@@ -1,6 +1,6 @@
 //! Catching up with the network at start: a node that was down, is new, or was restored from a
 //! snapshot asks peers for the committed blocks after its head, with the commit proof stored
-//! beside each (`/aether/committed-range/1`), checks each proof against the validator set (a
+//! beside each (`/aether/committed-range/2`), checks each proof against the validator set (a
 //! quorum's QC over a 2-chain from the block), executes each block on its head (the header's
 //! state, receipts and transaction roots must match what execution gives) and commits it; then
 //! consensus starts from the new head. Peers serve the same ranges from their stores.

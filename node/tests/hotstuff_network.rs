@@ -1,32 +1,23 @@
-//! Four validators as separate `aether run --consensus hotstuff` processes on 127.0.0.1, over
-//! the libp2p network: they agree on the same blocks (each executed by every node), a
-//! transaction sent to one node reaches the proposers, the chain goes on when one validator
-//! stops (three of four are a quorum), the stopped one catches up when it comes back, and a new
-//! node syncs the committed chain from its peers' stores and then follows consensus (and takes
-//! transactions); a validator killed with SIGKILL is caught up and votes again; with two of
-//! four killed nothing is final, and once they return the chain goes on without a fork.
+//! Four validators as separate `aether run --consensus hotstuff` processes over the libp2p
+//! network: they agree on the same blocks (each executed by every node), a transaction sent to
+//! one node reaches the proposers, the chain goes on when one validator stops (three of four are
+//! a quorum), the stopped one catches up when it comes back, and a new node syncs the committed
+//! chain from its peers' stores and then follows consensus (and takes transactions); a validator
+//! killed with SIGKILL is caught up and votes again; with two of four killed nothing is final,
+//! and once they return the chain goes on without a fork. Kill/restart cycles lose no committed
+//! block (`AETHER_NET_CYCLES` sets how many: 3 by default, 50 in the long mode). In network
+//! namespaces the test creates, a validator cut off by a partition forks nothing and catches up
+//! after the heal, and a 2–2 split finalizes nothing on either side until it heals.
 
 mod common;
+#[path = "hotstuff_network/netns.rs"]
+mod netns;
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{Node, aether, json_of};
+use common::{Node, aether, free_port, http_get, json_of, rpc};
 use serde_json::Value;
-
-fn rpc(url: &str, method: &str, params: Vec<Value>) -> Value {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        use jsonrpsee_core::client::ClientT;
-        let c = jsonrpsee_http_client::HttpClientBuilder::default()
-            .build(url)
-            .unwrap();
-        let mut p = jsonrpsee_core::params::ArrayParams::new();
-        for v in params {
-            p.insert(v).unwrap();
-        }
-        c.request::<Value, _>(method, p).await.unwrap()
-    })
-}
 
 fn finalized(node: &Node) -> u64 {
     rpc(&node.rpc, "system_health", vec![])["finalizedHeight"]
@@ -41,10 +32,18 @@ fn wait_all(nodes: &[&Node], height: u64, secs: u64) {
         if heights.iter().all(|h| *h >= height) {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "not all at height {height}: {heights:?}"
-        );
+        if Instant::now() > deadline {
+            let behind: Vec<String> = nodes
+                .iter()
+                .zip(&heights)
+                .filter(|(_, h)| **h < height)
+                .map(|(n, h)| format!("--- a node at {h}, its last lines:\n{}", n.log_tail(40)))
+                .collect();
+            panic!(
+                "not all at height {height}: {heights:?}\n{}",
+                behind.join("\n")
+            );
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -61,72 +60,142 @@ fn all(nodes: &[Option<Node>]) -> Vec<&Node> {
     nodes.iter().flatten().collect()
 }
 
-fn http_get(addr: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).expect("connect to metrics");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut body = String::new();
-    s.read_to_string(&mut body).unwrap();
-    body
+fn highest(nodes: &[Option<Node>]) -> u64 {
+    all(nodes).iter().map(|n| finalized(n)).max().unwrap()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Every node holds the same block at every height from `from` to the lowest finalized one,
+/// which is returned.
+fn assert_one_chain(nodes: &[&Node], from: u64) -> u64 {
+    let top = nodes.iter().map(|n| finalized(n)).min().unwrap();
+    for h in from..=top {
+        let hashes: Vec<String> = nodes.iter().map(|n| block_hash(n, h)).collect();
+        assert!(
+            hashes.windows(2).all(|w| w[0] == w[1]),
+            "fork at height {h}: {hashes:?}"
+        );
+    }
+    top
 }
 
-#[test]
-fn four_validators_agree_through_stops_kills_a_lost_quorum_and_a_new_node() {
-    let dir = tempfile::tempdir().unwrap();
-    let genesis = dir.path().join("genesis.json");
-    let g = genesis.to_str().unwrap();
-    let out = aether(&["init-genesis", "--dev", "--dev-validators", "4", "--out", g]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let spec: Value = serde_json::from_str(&std::fs::read_to_string(&genesis).unwrap()).unwrap();
-    let peer_ids: Vec<String> = spec["validators"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["peer_id"].as_str().unwrap().to_string())
-        .collect();
-    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
-    let addr = |i: usize| format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", ports[i], peer_ids[i]);
-    let start = |i: usize| {
-        let base = dir.path().join(format!("v{i}"));
+/// A genesis with `n` dev validators and where each one listens.
+struct Cluster {
+    dir: tempfile::TempDir,
+    genesis: PathBuf,
+    peer_ids: Vec<String>,
+    /// Each validator's IP and TCP port on the libp2p network.
+    listen: Vec<(String, u16)>,
+    /// Namespaces to run the validators in, when the test partitions the network.
+    lab: Option<netns::Lab>,
+}
+
+impl Cluster {
+    fn new(n: usize, lab: Option<netns::Lab>) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let genesis = dir.path().join("genesis.json");
+        let out = aether(&[
+            "init-genesis",
+            "--dev",
+            "--dev-validators",
+            &n.to_string(),
+            "--out",
+            genesis.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let spec: Value =
+            serde_json::from_str(&std::fs::read_to_string(&genesis).unwrap()).unwrap();
+        let peer_ids = spec["validators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["peer_id"].as_str().unwrap().to_string())
+            .collect();
+        let listen = (0..n)
+            .map(|i| match lab {
+                // Each namespace has its own ports: all may use one.
+                Some(_) => (netns::data_ip(i), 30333),
+                None => ("127.0.0.1".to_string(), free_port()),
+            })
+            .collect();
+        Cluster {
+            dir,
+            genesis,
+            peer_ids,
+            listen,
+            lab,
+        }
+    }
+
+    /// Validator `i`'s address with its peer id, as a bootnode.
+    fn addr(&self, i: usize) -> String {
+        let (ip, port) = &self.listen[i];
+        format!("/ip4/{ip}/tcp/{port}/p2p/{}", self.peer_ids[i])
+    }
+
+    /// Starts `aether run` on `base`, listening at `listen`, with every other validator as a
+    /// bootnode, in validator `slot`'s namespace when there is a lab.
+    fn run(&self, base: &str, listen: (&str, u16), extra: &[&str], slot: usize) -> Node {
+        let genesis = self.genesis.to_str().unwrap();
+        let base = self.dir.path().join(base);
         let mut args: Vec<String> = [
             "--genesis",
-            g,
+            genesis,
             "--base-path",
             base.to_str().unwrap(),
             "--consensus",
             "hotstuff",
-            "--validator",
-            &format!("v{i}"),
             "--listen-addr",
-            &format!("/ip4/127.0.0.1/tcp/{}", ports[i]),
+            &format!("/ip4/{}/tcp/{}", listen.0, listen.1),
         ]
         .iter()
+        .chain(extra)
         .map(|s| s.to_string())
         .collect();
-        for j in (0..4).filter(|j| *j != i) {
+        for j in (0..self.listen.len())
+            .filter(|j| (self.listen[*j].0.as_str(), self.listen[*j].1) != listen)
+        {
             args.push("--bootnodes".into());
-            args.push(addr(j));
+            args.push(self.addr(j));
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        Node::start_with(&args)
-    };
-    let mut nodes: Vec<Option<Node>> = (0..4).map(|i| Some(start(i))).collect();
+        match &self.lab {
+            Some(lab) => {
+                let wrapper = lab.wrapper(slot);
+                let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
+                Node::launch(&wrapper, &args, &lab.mgmt_ip(slot))
+            }
+            None => Node::start_with(&args),
+        }
+    }
+
+    /// Starts validator `i` (its base path kept across restarts).
+    fn start(&self, i: usize) -> Node {
+        let (ip, port) = self.listen[i].clone();
+        self.run(
+            &format!("v{i}"),
+            (&ip, port),
+            &["--validator", &format!("v{i}")],
+            i,
+        )
+    }
+
+    /// Starts every validator.
+    fn start_all(&self) -> Vec<Option<Node>> {
+        (0..self.listen.len())
+            .map(|i| Some(self.start(i)))
+            .collect()
+    }
+}
+
+#[test]
+fn four_validators_agree_through_stops_kills_a_lost_quorum_and_a_new_node() {
+    let cluster = Cluster::new(4, None);
+    let start = |i: usize| cluster.start(i);
+    let mut nodes = cluster.start_all();
 
     wait_all(&all(&nodes), 5, 90);
     let health = rpc(&all(&nodes)[0].rpc, "system_health", vec![]);
@@ -185,23 +254,7 @@ fn four_validators_agree_through_stops_kills_a_lost_quorum_and_a_new_node() {
     // A new node (a follower, no validator key) joins a chain 30 blocks long: it syncs the
     // committed blocks with their proofs from its peers' stores, then follows consensus.
     wait_all(&all(&nodes), 30, 120);
-    let follower_base = dir.path().join("follower");
-    let mut args: Vec<String> = vec![
-        "--genesis".into(),
-        g.into(),
-        "--base-path".into(),
-        follower_base.to_str().unwrap().into(),
-        "--consensus".into(),
-        "hotstuff".into(),
-        "--listen-addr".into(),
-        format!("/ip4/127.0.0.1/tcp/{}", free_port()),
-    ];
-    for j in 0..4 {
-        args.push("--bootnodes".into());
-        args.push(addr(j));
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let follower = Node::start_with(&args);
+    let follower = cluster.run("follower", ("127.0.0.1", free_port()), &[], 0);
     assert!(
         follower.wait_for_log("synced", 60).is_some(),
         "the new node did not sync"
@@ -265,10 +318,90 @@ fn four_validators_agree_through_stops_kills_a_lost_quorum_and_a_new_node() {
     nodes[3] = Some(start(3));
     wait_all(&all(&nodes), after + 3, 120);
 
-    let h = all(&nodes).iter().map(|n| finalized(n)).min().unwrap();
-    let hashes: Vec<String> = all(&nodes).iter().map(|n| block_hash(n, h)).collect();
+    assert_one_chain(&all(&nodes), 1);
+}
+
+#[test]
+fn kill_restart_cycles_lose_no_committed_block_and_fork_nothing() {
+    let cycles: usize = std::env::var("AETHER_NET_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let cluster = Cluster::new(4, None);
+    let mut nodes = cluster.start_all();
+    wait_all(&all(&nodes), 3, 90);
+    let (started, mut checked) = (Instant::now(), 1);
+    for cycle in 0..cycles {
+        // Each validator in turn, so every one is killed as leader, voter and next leader.
+        let victim = cycle % nodes.len();
+        let before = finalized(nodes[victim].as_ref().unwrap());
+        drop(nodes[victim].take()); // SIGKILL
+        let now = highest(&nodes);
+        wait_all(&all(&nodes), now + 2, 90);
+        nodes[victim] = Some(cluster.start(victim));
+        let back = finalized(nodes[victim].as_ref().unwrap());
+        assert!(
+            back >= before,
+            "cycle {cycle}: v{victim} lost committed blocks ({before} before the kill, {back} after)"
+        );
+        let now = highest(&nodes);
+        wait_all(&all(&nodes), now + 2, 90);
+        checked = assert_one_chain(&all(&nodes), checked);
+        eprintln!(
+            "cycle {} of {cycles}: v{victim} killed at {before}, back at {back}; one chain to {checked} ({:.0?})",
+            cycle + 1,
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn partitions_fork_nothing_and_the_cut_off_catch_up_after_the_heal() {
+    let lab = match netns::Lab::new(4) {
+        Ok(lab) => lab,
+        Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
+            eprintln!("skipped: no network namespaces here ({e}); run as root with iproute2");
+            return;
+        }
+        Err(e) => panic!("CI runs this test in network namespaces: {e}"),
+    };
+    let cluster = Cluster::new(4, Some(lab));
+    let lab = cluster.lab.as_ref().unwrap();
+    let nodes = cluster.start_all();
+    let nodes = all(&nodes);
+    wait_all(&nodes, 3, 90);
+
+    // One validator cut off: the other three are a quorum and go on; it finalizes nothing new
+    // (a block whose QC reached it just before may still commit).
+    lab.partition(&[&[0, 1, 2][..], &[3]]).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let cut = finalized(nodes[3]);
+    let majority = &nodes[..3];
+    let now = majority.iter().map(|n| finalized(n)).max().unwrap();
+    wait_all(majority, now + 5, 90);
+    let alone = finalized(nodes[3]);
     assert!(
-        hashes.windows(2).all(|w| w[0] == w[1]),
-        "height {h}: {hashes:?}"
+        alone <= cut + 1,
+        "a validator alone finalized {cut} -> {alone}"
     );
+    // Healed: it catches up, and all four hold one chain.
+    lab.heal().unwrap();
+    let now = majority.iter().map(|n| finalized(n)).max().unwrap();
+    wait_all(&nodes, now + 3, 120);
+    let checked = assert_one_chain(&nodes, 1);
+
+    // A 2–2 split: neither half is a quorum, so nothing more is final on either side.
+    lab.partition(&[&[0, 1][..], &[2, 3]]).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let stalled = nodes.iter().map(|n| finalized(n)).max().unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let after = nodes.iter().map(|n| finalized(n)).max().unwrap();
+    assert!(
+        after <= stalled + 1,
+        "progress without a quorum: {stalled} -> {after}"
+    );
+    // Healed: the chain goes on, with no fork.
+    lab.heal().unwrap();
+    wait_all(&nodes, after + 3, 120);
+    assert_one_chain(&nodes, checked);
 }

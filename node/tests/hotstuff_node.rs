@@ -5,24 +5,10 @@
 
 mod common;
 
-use common::{Node, aether};
-use serde_json::Value;
-
-fn rpc(url: &str, method: &str) -> Value {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        use jsonrpsee_core::client::ClientT;
-        let c = jsonrpsee_http_client::HttpClientBuilder::default()
-            .build(url)
-            .unwrap();
-        c.request::<Value, _>(method, jsonrpsee_core::rpc_params![])
-            .await
-            .unwrap()
-    })
-}
+use common::{Node, aether, rpc};
 
 fn finalized(node: &Node) -> u64 {
-    rpc(&node.rpc, "system_health")["finalizedHeight"]
+    rpc(&node.rpc, "system_health", vec![])["finalizedHeight"]
         .as_u64()
         .expect("a finalized height")
 }
@@ -54,7 +40,10 @@ fn a_hotstuff_validator_commits_resumes_and_guards_its_safety_record() {
         "alice",
     ];
     let node = Node::start_with(&args);
-    assert_eq!(rpc(&node.rpc, "system_info")["consensus"], "hotstuff");
+    assert_eq!(
+        rpc(&node.rpc, "system_info", vec![])["consensus"],
+        "hotstuff"
+    );
     let before = wait_finalized(&node, 3);
     // Transactions go through HotStuff blocks.
     let paid = common::json_of(&aether(&[

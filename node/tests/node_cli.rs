@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Node, aether, json_of};
+use common::{Node, aether, json_of, rpc};
 use serde_json::Value;
 
 fn fails_with(args: &[&str], needle: &str) {
@@ -15,19 +15,6 @@ fn fails_with(args: &[&str], needle: &str) {
         stderr.contains(needle),
         "{args:?}: `{needle}` not in: {stderr}"
     );
-}
-
-fn rpc(url: &str, method: &str) -> Value {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        use jsonrpsee_core::client::ClientT;
-        let c = jsonrpsee_http_client::HttpClientBuilder::default()
-            .build(url)
-            .unwrap();
-        c.request::<Value, _>(method, jsonrpsee_core::rpc_params![])
-            .await
-            .unwrap()
-    })
 }
 
 #[test]
@@ -115,7 +102,7 @@ fn a_genesis_file_runs_resumes_and_restores_from_a_snapshot() {
     let logged: Value = serde_json::from_str(&node.rpc_log_line)
         .unwrap_or_else(|e| panic!("--log-format json logs JSON ({e}): {}", node.rpc_log_line));
     assert_eq!(logged["level"], "INFO");
-    let info = rpc(&node.rpc, "system_info");
+    let info = rpc(&node.rpc, "system_info", vec![]);
     assert_eq!(info["chainId"], 77);
     assert_eq!(info["genesisHash"], hash.as_str());
     let account = json_of(&aether(&["account", funded, "--rpc", &node.rpc, "--json"]));
@@ -358,7 +345,7 @@ fn a_genesis_in_the_future_is_refused_or_announced() {
             .is_some(),
         "no explanation while not sealing"
     );
-    let health = rpc(&node.rpc, "system_health");
+    let health = rpc(&node.rpc, "system_health", vec![]);
     assert!(
         health["headAheadOfClockMs"].as_u64().unwrap() > 1 << 61,
         "{health}"

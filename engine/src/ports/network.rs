@@ -56,8 +56,8 @@ impl Protocol {
     /// The protocol's wire name.
     pub fn name(self) -> &'static str {
         match self {
-            Protocol::BlockById => "/aether/block-by-id/1",
-            Protocol::CommittedRange => "/aether/committed-range/1",
+            Protocol::BlockById => "/aether/block-by-id/2",
+            Protocol::CommittedRange => "/aether/committed-range/2",
         }
     }
 }

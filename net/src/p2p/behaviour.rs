@@ -18,7 +18,7 @@ use super::Limits;
 use super::codec::BytesCodec;
 
 /// The protocol of direct messages: one topic tag byte, then the payload; acknowledged empty.
-pub const DIRECT: StreamProtocol = StreamProtocol::new("/aether/direct/1");
+pub const DIRECT: StreamProtocol = StreamProtocol::new("/aether/direct/2");
 
 /// The behaviours, composed.
 #[derive(NetworkBehaviour)]
@@ -47,6 +47,20 @@ pub const GOSSIPED: [Topic; 3] = [Topic::Transactions, Topic::Proposals, Topic::
 /// The gossipsub topic of `topic`.
 pub fn gossip_topic(topic: Topic) -> gossipsub::IdentTopic {
     gossipsub::IdentTopic::new(topic.name())
+}
+
+/// A gossip message's id: by content, so one message is one message whoever relays it;
+/// timeouts also by the 10-second window they are sent in, so that consensus resending an
+/// unchanged timeout (to make up for a lost one) is not a duplicate.
+pub fn message_id(topic: &gossipsub::TopicHash, data: &[u8]) -> gossipsub::MessageId {
+    let mut id = Sha256::new().chain_update(data);
+    if *topic == gossip_topic(Topic::Timeouts).hash() {
+        let window = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() / 10);
+        id.update(window.to_le_bytes());
+    }
+    gossipsub::MessageId::from(id.finalize().to_vec())
 }
 
 /// The tag byte of `topic` in direct messages.
@@ -91,25 +105,12 @@ pub fn build(
         )
         .map_err(|e| err(&e))?
         .with_behaviour(|key| {
-            let timeouts = gossip_topic(Topic::Timeouts).hash();
             let mut gossip = gossipsub::ConfigBuilder::default();
             gossip
                 .validation_mode(gossipsub::ValidationMode::Anonymous)
                 // Nothing is forwarded before the node's verdict on it.
                 .validate_messages()
-                .message_id_fn(move |m: &gossipsub::Message| {
-                    // By content, so one message is one message whoever relays it; timeouts
-                    // also by the 10-second window they are sent in, so that consensus resending
-                    // an unchanged timeout (to make up for a lost one) is not a duplicate.
-                    let mut id = Sha256::new().chain_update(&m.data);
-                    if m.topic == timeouts {
-                        let window = std::time::SystemTime::now()
-                            .duration_since(std::time::UNIX_EPOCH)
-                            .map_or(0, |d| d.as_secs() / 10);
-                        id.update(window.to_le_bytes());
-                    }
-                    gossipsub::MessageId::from(id.finalize().to_vec())
-                })
+                .message_id_fn(|m: &gossipsub::Message| message_id(&m.topic, &m.data))
                 .max_transmit_size(limits.max_message_bytes + 1024)
                 .heartbeat_interval(limits.heartbeat);
             let gossip = gossipsub::Behaviour::new(
@@ -142,7 +143,12 @@ pub fn build(
                     protocol_version,
                     key.public(),
                 )),
-                ping: ping::Behaviour::new(ping::Config::new()),
+                // A ping every 5 s, answered within 10 s, or the connection is closed (see the task).
+                ping: ping::Behaviour::new(
+                    ping::Config::new()
+                        .with_interval(Duration::from_secs(5))
+                        .with_timeout(Duration::from_secs(10)),
+                ),
                 gossip,
                 direct: make(limits.max_message_bytes + 1, 0, DIRECT),
                 block_by_id: make(

@@ -6,11 +6,11 @@
 //!   timeouts. Each message is held until the node's [`GossipValidator`] judged it: accepted
 //!   messages are delivered and forwarded, rejected ones are dropped and cost their
 //!   propagator a penalty, ignored ones are dropped.
-//! - **Direct** (`send`): a request on `/aether/direct/1` carrying a topic tag and the payload,
+//! - **Direct** (`send`): a request on `/aether/direct/2` carrying a topic tag and the payload,
 //!   acknowledged empty; a message to a peer not connected is dropped (delivery is never
 //!   guaranteed).
-//! - **Requests** (`request`/`respond`): `/aether/block-by-id/1` and
-//!   `/aether/committed-range/1`; every request gets exactly one answer at the sink (the
+//! - **Requests** (`request`/`respond`): `/aether/block-by-id/2` and
+//!   `/aether/committed-range/2`; every request gets exactly one answer at the sink (the
 //!   response, or why there is none).
 //! - **Limits and penalties**: message and request sizes, connections in all and per peer,
 //!   messages per peer per second; a peer that sends undecodable or rejected messages or

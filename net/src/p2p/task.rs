@@ -10,10 +10,12 @@ use aether_engine::ports::{Inbound, Protocol, RequestFailure, RequestId, Topic};
 use futures::StreamExt;
 use libp2p::request_response as rr;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify};
+use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, ping};
 use tokio::sync::mpsc;
 
-use super::behaviour::{Behaviour, BehaviourEvent, GOSSIPED, gossip_topic, tag, topic_of_tag};
+use super::behaviour::{
+    Behaviour, BehaviourEvent, GOSSIPED, gossip_topic, message_id, tag, topic_of_tag,
+};
 use super::{
     Acceptance, BAN_SCORE, BAN_SECONDS, Command, GossipValidator, Limits, P2pConfig, Shared,
     port_peer,
@@ -28,6 +30,8 @@ const INVALID_GOSSIP: i64 = 50;
 const UNDECODABLE: i64 = 100;
 const FLOOD: i64 = 10;
 const WRONG_CHAIN: i64 = 1_000;
+/// How long gossipsub remembers a message id (its `duplicate_cache_time`, left at the default).
+const GOSSIP_DUPLICATE_WINDOW: Duration = Duration::from_secs(60);
 
 /// A peer's standing.
 struct Standing {
@@ -36,6 +40,19 @@ struct Standing {
     messages: u32,
     bytes: u64,
     penalised: bool,
+}
+
+impl Standing {
+    /// A peer with a clean record, its rate window opening at `now`.
+    fn new(now: Instant) -> Standing {
+        Standing {
+            score: 0,
+            window: now,
+            messages: 0,
+            bytes: 0,
+            penalised: false,
+        }
+    }
 }
 
 pub(super) struct Task {
@@ -50,6 +67,8 @@ pub(super) struct Task {
     inbound: HashMap<RequestId, (PeerId, Protocol, rr::ResponseChannel<Vec<u8>>)>,
     topics: HashMap<gossipsub::TopicHash, Topic>,
     standing: HashMap<PeerId, Standing>,
+    /// Consensus messages published, by gossip id, and when.
+    published: HashMap<gossipsub::MessageId, Instant>,
     banned: HashMap<PeerId, Instant>,
 }
 
@@ -79,6 +98,7 @@ impl Task {
                 .map(|t| (gossip_topic(t).hash(), t))
                 .collect(),
             standing: HashMap::new(),
+            published: HashMap::new(),
             banned: HashMap::new(),
         }
     }
@@ -112,6 +132,18 @@ impl Task {
         let stats = &self.shared.stats;
         match command {
             Command::Broadcast(topic, payload) => {
+                // Consensus resends what may have been lost; gossipsub refuses (and warns of)
+                // a message it published within its duplicate window: skip those here.
+                if topic != Topic::Transactions {
+                    let id = message_id(&gossip_topic(topic).hash(), &payload);
+                    let now = Instant::now();
+                    if let Some(at) = self.published.get(&id)
+                        && now.duration_since(*at) < GOSSIP_DUPLICATE_WINDOW
+                    {
+                        return;
+                    }
+                    self.published.insert(id, now);
+                }
                 stats.messages_out[index(topic)].fetch_add(1, Ordering::Relaxed);
                 stats
                     .bytes_out
@@ -193,13 +225,10 @@ impl Task {
             self.limits.max_messages_per_second,
             self.limits.max_bytes_per_second,
         );
-        let s = self.standing.entry(*peer).or_insert(Standing {
-            score: 0,
-            window: now,
-            messages: 0,
-            bytes: 0,
-            penalised: false,
-        });
+        let s = self
+            .standing
+            .entry(*peer)
+            .or_insert_with(|| Standing::new(now));
         if now.duration_since(s.window) >= Duration::from_secs(1) {
             s.window = now;
             s.messages = 0;
@@ -222,13 +251,10 @@ impl Task {
     fn penalise(&mut self, peer: &PeerId, amount: i64, why: &str) {
         self.shared.stats.penalties.fetch_add(1, Ordering::Relaxed);
         let now = Instant::now();
-        let s = self.standing.entry(*peer).or_insert(Standing {
-            score: 0,
-            window: now,
-            messages: 0,
-            bytes: 0,
-            penalised: false,
-        });
+        let s = self
+            .standing
+            .entry(*peer)
+            .or_insert_with(|| Standing::new(now));
         s.score -= amount;
         tracing::debug!(%peer, why, score = s.score, "penalised a peer");
         if s.score <= BAN_SCORE && !self.banned.contains_key(peer) {
@@ -323,6 +349,17 @@ impl Task {
             }
             SwarmEvent::Behaviour(BehaviourEvent::CommittedRange(event)) => {
                 self.request_event(Protocol::CommittedRange, event)
+            }
+            // A connection whose pings go unanswered is dead (the peer's host is gone or the
+            // network between is cut), though TCP may not say so for many minutes: close it,
+            // so that the bootnodes are dialed again and a healed link is used at once.
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
+                peer,
+                connection,
+                result: Err(e),
+            })) => {
+                tracing::debug!(%peer, %e, "ping failed: closing the connection");
+                self.swarm.close_connection(connection);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
@@ -439,7 +476,7 @@ impl Task {
                     if let rr::OutboundFailure::Io(e) = &error
                         && e.kind() == std::io::ErrorKind::InvalidData
                     {
-                        self.penalise(&peer, UNDECODABLE, "an oversized answer");
+                        self.penalise(&peer, UNDECODABLE, "an oversized or malformed answer");
                     }
                     self.shared.deliver(Inbound::Response {
                         from: port_peer(&peer),
@@ -479,6 +516,8 @@ impl Task {
             self.swarm.behaviour_mut().blocked.unblock_peer(peer);
         }
         self.inbound.retain(|_, (_, _, channel)| channel.is_open());
+        self.published
+            .retain(|_, at| at.elapsed() < GOSSIP_DUPLICATE_WINDOW);
         for addr in self.bootnodes.clone() {
             let connected = addr.iter().any(|p| match p {
                 libp2p::multiaddr::Protocol::P2p(id) => self.swarm.is_connected(&id),

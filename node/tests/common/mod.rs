@@ -30,14 +30,32 @@ impl Node {
 
     /// `aether run` with `args`, on free loopback ports, sealing every 100 ms.
     pub fn start_with(args: &[&str]) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_aether"))
+        Node::launch(&[], args, "127.0.0.1")
+    }
+
+    /// `aether run` with `args` started through `wrapper` (such as `ip netns exec NS`, which
+    /// execs the node, so the child is the node itself), with RPC and metrics on free ports of
+    /// `host`, sealing every 100 ms.
+    pub fn launch(wrapper: &[&str], args: &[&str], host: &str) -> Node {
+        let aether = env!("CARGO_BIN_EXE_aether");
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(aether);
+                c
+            }
+            None => Command::new(aether),
+        };
+        let any_port = format!("{host}:0");
+        let metrics = ["--metrics-addr", any_port.as_str()];
+        let mut child = command
             .arg("run")
             .args(args)
-            .args(["--rpc-addr", "127.0.0.1:0", "--block-time-ms", "100"])
+            .args(["--rpc-addr", &any_port, "--block-time-ms", "100"])
             .args(if args.contains(&"--no-metrics") {
                 &[][..]
             } else {
-                &["--metrics-addr", "127.0.0.1:0"][..]
+                &metrics[..]
             })
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -115,6 +133,12 @@ impl Node {
         }
     }
 
+    /// The last `n` lines the node logged, for failure messages.
+    pub fn log_tail(&self, n: usize) -> String {
+        let logs = self.logs.lock().unwrap();
+        logs[logs.len().saturating_sub(n)..].join("\n")
+    }
+
     /// SIGTERM, and the exit status.
     pub fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
@@ -152,4 +176,45 @@ pub fn json_of(out: &Output) -> Value {
     );
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// A JSON-RPC call over HTTP; panics on an error answer.
+pub fn rpc(url: &str, method: &str, params: Vec<Value>) -> Value {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        use jsonrpsee_core::client::ClientT;
+        let c = jsonrpsee_http_client::HttpClientBuilder::default()
+            .build(url)
+            .unwrap();
+        let mut p = jsonrpsee_core::params::ArrayParams::new();
+        for v in params {
+            p.insert(v).unwrap();
+        }
+        c.request::<Value, _>(method, p)
+            .await
+            .unwrap_or_else(|e| panic!("{method} at {url}: {e}"))
+    })
+}
+
+/// A plain HTTP GET (the metrics endpoint), the whole answer with its headers.
+pub fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect over HTTP");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    body
+}
+
+/// A loopback port free at the time of the call.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
