@@ -13,6 +13,7 @@ mod devnet_cmd;
 mod exec;
 mod genesis_cmd;
 mod keys_cmd;
+mod load_cmd;
 mod run_cmd;
 mod snapshots_cmd;
 mod state_file;
@@ -58,6 +59,8 @@ enum Command {
     /// A local network of HotStuff validators as separate processes.
     #[command(subcommand)]
     Devnet(devnet_cmd::DevnetCommand),
+    /// Load a running chain with signed transfers and report finalized tx/s and latency.
+    Load(load_cmd::LoadArgs),
 }
 
 fn main() -> ExitCode {
@@ -80,6 +83,7 @@ fn main() -> ExitCode {
         Command::Transfer(args) => client::transfer(args),
         Command::Peers(args) => client::peers(args),
         Command::Devnet(cmd) => devnet_cmd::run(cmd),
+        Command::Load(args) => load_cmd::run(args),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

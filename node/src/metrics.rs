@@ -56,6 +56,19 @@ struct NetMetrics {
     last: std::sync::Mutex<aether_net::p2p::NetCounters>,
 }
 
+/// Consensus progress: rounds as gauges, the engine's counters as counters (they grow by the
+/// difference from the last export).
+struct ConsensusMetrics {
+    round: Gauge,
+    high_qc_round: Gauge,
+    committed_round: Gauge,
+    pending_blocks: Gauge,
+    timeouts: Counter,
+    tcs: Counter,
+    refused: Counter,
+    last: std::sync::Mutex<aether_engine::ports::ConsensusProgress>,
+}
+
 /// A step of a block's life on this node, timed separately.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BlockStep {
@@ -79,6 +92,7 @@ pub struct Metrics {
     block_steps: Family<StepLabel, Histogram>,
     rpc_requests: Family<MethodLabel, Counter>,
     net: NetMetrics,
+    consensus: ConsensusMetrics,
 }
 
 impl Default for Metrics {
@@ -168,8 +182,62 @@ impl Metrics {
             "Network messages dropped (no peer, queue full, over a limit)",
             net.dropped.clone(),
         );
+        let consensus = ConsensusMetrics {
+            round: Gauge::default(),
+            high_qc_round: Gauge::default(),
+            committed_round: Gauge::default(),
+            pending_blocks: Gauge::default(),
+            timeouts: Counter::default(),
+            tcs: Counter::default(),
+            refused: Counter::default(),
+            last: Default::default(),
+        };
+        for (name, help, gauge) in [
+            (
+                "consensus_round",
+                "The consensus round this node is in",
+                &consensus.round,
+            ),
+            (
+                "consensus_high_qc_round",
+                "The round of the highest quorum certificate held",
+                &consensus.high_qc_round,
+            ),
+            (
+                "consensus_committed_round",
+                "The round of the last committed block",
+                &consensus.committed_round,
+            ),
+            (
+                "consensus_pending_blocks",
+                "Proposals held and not yet committed",
+                &consensus.pending_blocks,
+            ),
+        ] {
+            registry.register(name, help, gauge.clone());
+        }
+        for (name, help, counter) in [
+            (
+                "consensus_timeouts_signed",
+                "Timeouts this validator signed (rounds it gave up on)",
+                &consensus.timeouts,
+            ),
+            (
+                "consensus_tcs_formed",
+                "Timeout certificates formed here",
+                &consensus.tcs,
+            ),
+            (
+                "consensus_refused",
+                "Consensus messages, proposals and certificates refused",
+                &consensus.refused,
+            ),
+        ] {
+            registry.register(name, help, counter.clone());
+        }
         Self {
             net,
+            consensus,
             registry,
             best_height,
             finalized_height,
@@ -180,6 +248,24 @@ impl Metrics {
             block_steps,
             rpc_requests,
         }
+    }
+
+    /// Records where consensus stands.
+    pub fn consensus(&self, now: aether_engine::ports::ConsensusProgress) {
+        let c = &self.consensus;
+        c.round.set(now.round as i64);
+        c.high_qc_round.set(now.high_qc_round as i64);
+        c.committed_round.set(now.committed_round as i64);
+        c.pending_blocks.set(now.pending_blocks as i64);
+        let mut last = c
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        c.timeouts
+            .inc_by(now.timeouts_signed.saturating_sub(last.timeouts_signed));
+        c.tcs.inc_by(now.tcs_formed.saturating_sub(last.tcs_formed));
+        c.refused.inc_by(now.refused.saturating_sub(last.refused));
+        *last = now;
     }
 
     /// Records how long one step of a block took.

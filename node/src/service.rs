@@ -148,6 +148,7 @@ pub async fn run(
         ConsensusMode::HotStuff { .. } => "hotstuff",
     };
     let syncing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let progress = Arc::new(std::sync::Mutex::new(None));
     let peers_network = network.clone();
     let (rpc_addr, rpc_handle) = rpc::start(
         config.rpc_addr,
@@ -157,6 +158,7 @@ pub async fn run(
             metrics: metrics.clone(),
             consensus: consensus_name,
             syncing: syncing.clone(),
+            progress: progress.clone(),
             peers: Arc::new(move || {
                 peers_network
                     .peers()
@@ -368,6 +370,12 @@ pub async fn run(
                     job => jobs.send(job),
                 }
             }
+        }
+        if let Some(now) = consensus.progress() {
+            metrics.consensus(now);
+            *progress
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(now);
         }
     };
     // The worker ends after its current job (a block being built or committed is finished;

@@ -1,5 +1,5 @@
-//! `aether devnet up|status|down`: four validator processes started, agreeing, reported and
-//! stopped.
+//! `aether devnet up|status|down`: four validator processes started, agreeing, reported,
+//! loaded by `aether load` (every transfer finalized once) and stopped.
 
 mod common;
 
@@ -69,6 +69,30 @@ fn a_devnet_comes_up_agrees_and_goes_down() {
         assert!(Instant::now() < deadline, "{rows:?}");
         std::thread::sleep(Duration::from_millis(200));
     }
+    // `aether load` against the devnet: signed transfers spread over the four validators'
+    // RPC endpoints, each finalized exactly once, none refused or lost.
+    let (_, rows) = status(d);
+    let mut args = vec!["load", "--txs", "400", "--json", "--stall-secs", "60"];
+    for r in &rows {
+        args.extend(["--rpc", r["rpc"].as_str().unwrap()]);
+    }
+    let load = aether(&args);
+    assert!(
+        load.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&load.stdout),
+        String::from_utf8_lossy(&load.stderr)
+    );
+    let report: Value = serde_json::from_slice(&load.stdout).unwrap();
+    assert_eq!(report["finalized"], 400, "{report}");
+    assert_eq!(report["accepted"], 400, "{report}");
+    assert_eq!(report["lost"], 0, "{report}");
+    assert_eq!(report["duplicated"], 0, "{report}");
+    assert!(
+        report["latencyMs"]["p50"].as_f64().unwrap() > 0.0,
+        "{report}"
+    );
+
     let down = aether(&["devnet", "down", "--dir", d]);
     assert!(down.status.success());
     let (all_up, rows) = status(d);

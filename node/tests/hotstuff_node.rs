@@ -45,6 +45,14 @@ fn a_hotstuff_validator_commits_resumes_and_guards_its_safety_record() {
         "hotstuff"
     );
     let before = wait_finalized(&node, 3);
+    // Where consensus stands is reported: rounds advance and blocks commit.
+    let progress = rpc(&node.rpc, "system_health", vec![])["consensus"].clone();
+    assert!(progress["round"].as_u64().unwrap() >= 3, "{progress}");
+    assert!(
+        progress["committedRound"].as_u64().unwrap() >= 1
+            && progress["committedRound"].as_u64() < progress["round"].as_u64(),
+        "{progress}"
+    );
     // Transactions go through HotStuff blocks.
     let paid = common::json_of(&aether(&[
         "transfer", "--from", "//alice", "--to", "//bob", "--amount", "5", "--rpc", &node.rpc,

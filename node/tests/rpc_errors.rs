@@ -49,6 +49,7 @@ fn server() -> Server {
                 gossip_tx: Arc::new(|_| {}),
                 networked: false,
                 syncing: Default::default(),
+                progress: Default::default(),
             },
         ))
         .unwrap();

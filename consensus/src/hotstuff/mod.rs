@@ -35,7 +35,9 @@ mod tests;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use aether_engine::ports::{Consensus, ConsensusInput, ConsensusOutput, PeerId, Topic};
+use aether_engine::ports::{
+    Consensus, ConsensusInput, ConsensusOutput, ConsensusProgress, PeerId, Topic,
+};
 use aether_engine::types::{Address, BlockHeader};
 use parity_scale_codec::Encode;
 
@@ -579,5 +581,20 @@ impl<S: SafetyStorage + Send> Consensus for HotStuff<S> {
 
     fn name(&self) -> &'static str {
         "hotstuff"
+    }
+
+    fn progress(&self) -> Option<ConsensusProgress> {
+        let status = self.status();
+        Some(ConsensusProgress {
+            round: status.round,
+            high_qc_round: status.high_qc_round,
+            high_tc_round: status.high_tc_round,
+            committed_round: status.root.0,
+            pending_blocks: status.blocks,
+            missing_blocks: status.missing,
+            timeouts_signed: self.stats.timeouts,
+            tcs_formed: self.stats.tcs_formed,
+            refused: self.stats.refused,
+        })
     }
 }

@@ -114,6 +114,7 @@ impl<S: SafetyStorage> HotStuff<S> {
             && t.data.round == round
         {
             let t = t.clone();
+            tracing::debug!(round, "resending this round's timeout");
             self.broadcast(Topic::Timeouts, Body::Timeout(Box::new(t)));
             return;
         }
@@ -122,6 +123,12 @@ impl<S: SafetyStorage> HotStuff<S> {
         let Some(me) = &mut self.me else { return };
         match me.signer.timeout(round, &high_qc, high_tc.as_ref()) {
             Ok(timeout) => {
+                tracing::info!(
+                    round,
+                    high_qc_round = high_qc.round(),
+                    committed_round = self.tree.root().round,
+                    "round timed out"
+                );
                 self.stats.timeouts += 1;
                 self.last_timeout = Some(timeout.clone());
                 self.broadcast(Topic::Timeouts, Body::Timeout(Box::new(timeout.clone())));

@@ -307,6 +307,29 @@ pub enum ConsensusOutput {
     },
 }
 
+/// Where a consensus engine stands, for metrics, `system_health` and diagnosing a stall.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConsensusProgress {
+    /// The current round.
+    pub round: u64,
+    /// The round of the highest quorum certificate held.
+    pub high_qc_round: u64,
+    /// The round of the highest timeout certificate held, if any.
+    pub high_tc_round: Option<u64>,
+    /// The round of the last committed block.
+    pub committed_round: u64,
+    /// Proposals held and not yet committed.
+    pub pending_blocks: usize,
+    /// Blocks being fetched from peers.
+    pub missing_blocks: usize,
+    /// Timeouts this validator signed (one per round at most).
+    pub timeouts_signed: u64,
+    /// Timeout certificates its collector formed.
+    pub tcs_formed: u64,
+    /// Messages, proposals and certificates refused.
+    pub refused: u64,
+}
+
 /// A consensus engine as a pure state machine: the node feeds it inputs (time, execution
 /// results, commits, messages) and carries out the outputs it returns. It reads no clock and
 /// does no I/O, so it is tested and simulated deterministically. The single-node dev sealer and
@@ -318,4 +341,8 @@ pub trait Consensus: Send {
     fn finalized_height(&self) -> Option<u64>;
     /// A short name for logs and `system_info` (`dev-sealer`, `hotstuff`).
     fn name(&self) -> &'static str;
+    /// Where it stands, for engines that have rounds (none for the dev sealer).
+    fn progress(&self) -> Option<ConsensusProgress> {
+        None
+    }
 }

@@ -14,8 +14,8 @@ mod consensus;
 mod network;
 
 pub use consensus::{
-    BlockId, BuildFailure, CommitFailure, Consensus, ConsensusInput, ConsensusOutput, InvalidBlock,
-    NotYet, Verdict,
+    BlockId, BuildFailure, CommitFailure, Consensus, ConsensusInput, ConsensusOutput,
+    ConsensusProgress, InvalidBlock, NotYet, Verdict,
 };
 pub use network::{
     Inbound, InboundSink, Network, PeerId, Protocol, RequestFailure, RequestId, Topic,

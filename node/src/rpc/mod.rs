@@ -100,6 +100,8 @@ pub struct RpcContext {
     pub networked: bool,
     /// Whether the node is catching up with its peers.
     pub syncing: Arc<std::sync::atomic::AtomicBool>,
+    /// Where consensus stands (none for the dev sealer, or before consensus starts).
+    pub progress: Arc<std::sync::Mutex<Option<aether_engine::ports::ConsensusProgress>>>,
 }
 
 type RpcResult = Result<Value, ErrorObjectOwned>;
@@ -298,6 +300,18 @@ pub fn module(
             "bestHeight": ctx.chain.head().height,
             "finalizedHeight": ctx.chain.finalized_height(),
             "headAheadOfClockMs": ahead,
+            "consensus": ctx
+                .progress
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .map(|p| json!({
+                    "round": p.round,
+                    "highQcRound": p.high_qc_round,
+                    "highTcRound": p.high_tc_round,
+                    "committedRound": p.committed_round,
+                    "pendingBlocks": p.pending_blocks,
+                    "missingBlocks": p.missing_blocks,
+                })),
         }))
     })?;
     method(&mut m, "system_info", |_, ctx| {

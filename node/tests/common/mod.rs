@@ -139,6 +139,11 @@ impl Node {
         logs[logs.len().saturating_sub(n)..].join("\n")
     }
 
+    /// Writes every line the node logged so far to `path`.
+    pub fn save_log(&self, path: &Path) -> std::io::Result<()> {
+        std::fs::write(path, self.logs.lock().unwrap().join("\n"))
+    }
+
     /// SIGTERM, and the exit status.
     pub fn stop(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
