@@ -194,7 +194,12 @@ async fn load(args: LoadArgs) -> anyhow::Result<bool> {
         args.txs
     );
     let need = (PER_SENDER as u128) * (u128::from(gas_limit) + 1);
-    fund(follow, chain_id, &funder, &senders, need).await?;
+    if let Some(last) = fund(follow, chain_id, &funder, &senders, need).await? {
+        // Every endpoint must see the senders funded, or it refuses their transfers.
+        for client in &clients {
+            wait_for_receipt(client, &last).await?;
+        }
+    }
 
     // Sign everything first: signing is not what is measured. Nonce-major order, so that
     // each sender's transactions arrive in nonce order.
@@ -481,14 +486,15 @@ async fn watch(
 }
 
 /// Sends each sender that has less than `need` enough to reach it, from `funder`, in waves
-/// the pool takes (64 pending per sender), each wave waited for until it is in a block.
+/// the pool takes (64 pending per sender), each wave waited for until it is in a block; the
+/// hash of the last funding transfer, if any was needed.
 async fn fund(
     client: &HttpClient,
     chain_id: u64,
     funder: &Keypair,
     senders: &[Keypair],
     need: u128,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<String>> {
     let mut short = Vec::new();
     for chunk in senders.chunks(BATCH) {
         let mut batch = BatchRequestBuilder::new();
@@ -507,6 +513,7 @@ async fn fund(
             }
         }
     }
+    let mut last_sent = None;
     for wave in short.chunks(PER_SENDER) {
         let nonce = call(
             client,
@@ -537,16 +544,23 @@ async fn fund(
             r.map_err(|e| anyhow!("funding transfer refused: {}", e.message()))?;
         }
         let last = hashes.last().expect("a wave is never empty").to_string();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while call(client, "chain_getReceipt", vec![last.clone().into()])
-            .await?
-            .is_null()
-        {
-            if Instant::now() > deadline {
-                bail!("funding transfer {last} is not in a block after 120 s");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        wait_for_receipt(client, &last).await?;
+        last_sent = Some(last);
+    }
+    Ok(last_sent)
+}
+
+/// Waits until `hash` has a receipt at `client`.
+async fn wait_for_receipt(client: &HttpClient, hash: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while call(client, "chain_getReceipt", vec![hash.into()])
+        .await?
+        .is_null()
+    {
+        if Instant::now() > deadline {
+            bail!("transaction {hash} is not in a block after 120 s");
         }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(())
 }

@@ -411,15 +411,26 @@ impl InboundSink for QueueSink {
 /// The node's verdict on gossip before it is forwarded: a transaction must decode (no
 /// trailing bytes) and carry a valid signature; a consensus message must decode, within its
 /// size, with a body of its topic. Signatures of consensus messages are checked by consensus.
-struct NodeGossip;
+struct NodeGossip {
+    /// The chain's verified-signature cache: a gossiped transaction's signature is checked
+    /// here once, and neither the pool's admission nor block execution checks it again.
+    verified: Arc<aether_engine::signatures::VerifiedSignatures>,
+}
 
 impl GossipValidator for NodeGossip {
     fn validate(&self, topic: Topic, payload: &[u8]) -> Acceptance {
         let valid = match topic {
             Topic::Transactions => {
                 let mut rest = payload;
-                SignedTransaction::decode(&mut rest)
-                    .is_ok_and(|tx| rest.is_empty() && tx.verify_signature())
+                SignedTransaction::decode(&mut rest).is_ok_and(|tx| {
+                    let hash = tx.hash();
+                    rest.is_empty()
+                        && (self.verified.contains(&hash)
+                            || (tx.verify_signature() && {
+                                self.verified.insert(hash);
+                                true
+                            }))
+                })
             }
             Topic::Proposals | Topic::Timeouts => {
                 use aether_consensus::hotstuff::{Body, Message};
@@ -475,7 +486,9 @@ fn start_network(
         listen: parse(&settings.listen, "listen address")?,
         bootnodes,
         protocol_version: format!("/aether/{}/{}", chain.chain_id(), chain.genesis_hash()),
-        validator: Arc::new(NodeGossip),
+        validator: Arc::new(NodeGossip {
+            verified: chain.verified_signatures().clone(),
+        }),
         limits: aether_net::p2p::Limits {
             max_message_bytes: crate::validator::MAX_MESSAGE_BYTES,
             ..Default::default()

@@ -61,8 +61,10 @@ pub enum Acceptance {
     Ignore,
 }
 
-/// Judges gossiped messages before they are forwarded. Called on the network task: it must be
-/// cheap (decoding, sizes, a transaction signature), not a consensus verification.
+/// Judges gossiped messages before they are forwarded. Consensus messages are judged on the
+/// network task, in order: that must be cheap (decoding, sizes), not a consensus verification.
+/// Transactions are judged in batches on a blocking thread (a signature each), so the network
+/// task never waits for them; up to 32,768 wait, more are ignored.
 pub trait GossipValidator: Send + Sync {
     /// The verdict on `payload`, gossiped on `topic`.
     fn validate(&self, topic: Topic, payload: &[u8]) -> Acceptance;

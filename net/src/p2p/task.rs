@@ -30,8 +30,23 @@ const INVALID_GOSSIP: i64 = 50;
 const UNDECODABLE: i64 = 100;
 const FLOOD: i64 = 10;
 const WRONG_CHAIN: i64 = 1_000;
+/// Gossiped transactions validated per batch, off the network task.
+const VALIDATION_BATCH: usize = 512;
+/// Gossiped transactions waiting for validation at most (beyond: ignored, counted dropped).
+const VALIDATION_QUEUE: usize = 32_768;
 /// How long gossipsub remembers a message id (its `duplicate_cache_time`, left at the default).
 const GOSSIP_DUPLICATE_WINDOW: Duration = Duration::from_secs(60);
+
+/// A batch of gossiped messages with the validator's verdict on each.
+type Verdicts = Vec<(Gossiped, Acceptance)>;
+
+/// A gossiped message waiting for its verdict.
+pub(super) struct Gossiped {
+    id: gossipsub::MessageId,
+    source: PeerId,
+    topic: Topic,
+    data: Vec<u8>,
+}
 
 /// A peer's standing.
 struct Standing {
@@ -69,6 +84,15 @@ pub(super) struct Task {
     standing: HashMap<PeerId, Standing>,
     /// Consensus messages published, by gossip id, and when.
     published: HashMap<gossipsub::MessageId, Instant>,
+    /// Gossiped transactions waiting for the validator, which checks them in batches on a
+    /// blocking thread (a signature each) so that the swarm, and consensus messages with it,
+    /// never wait behind them.
+    to_validate: std::collections::VecDeque<Gossiped>,
+    validating: bool,
+    verdicts: (
+        mpsc::UnboundedSender<Verdicts>,
+        mpsc::UnboundedReceiver<Verdicts>,
+    ),
     banned: HashMap<PeerId, Instant>,
 }
 
@@ -99,6 +123,9 @@ impl Task {
                 .collect(),
             standing: HashMap::new(),
             published: HashMap::new(),
+            to_validate: Default::default(),
+            validating: false,
+            verdicts: mpsc::unbounded_channel(),
             banned: HashMap::new(),
         }
     }
@@ -117,6 +144,13 @@ impl Task {
                     Some(c) => self.command(c),
                 },
                 event = self.swarm.select_next_some() => self.event(event),
+                Some(verdicts) = self.verdicts.1.recv() => {
+                    self.validating = false;
+                    for (message, verdict) in verdicts {
+                        self.judged(message, verdict);
+                    }
+                    self.validate_next();
+                }
                 _ = tick.tick() => self.housekeeping(),
             }
         }
@@ -380,11 +414,76 @@ impl Task {
     }
 
     fn gossip(&mut self, source: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
-        let verdict = match self.topics.get(&message.topic).copied() {
-            None => Acceptance::Reject,
-            Some(_) if !self.within_rate(&source, message.data.len()) => Acceptance::Ignore,
-            Some(topic) => self.validator.validate(topic, &message.data),
+        let Some(topic) = self.topics.get(&message.topic).copied() else {
+            self.report(&id, &source, Acceptance::Reject);
+            self.penalise(&source, INVALID_GOSSIP, "gossip on an unknown topic");
+            return;
         };
+        if !self.within_rate(&source, message.data.len()) {
+            self.report(&id, &source, Acceptance::Ignore);
+            return;
+        }
+        let gossiped = Gossiped {
+            id,
+            source,
+            topic,
+            data: message.data,
+        };
+        if topic != Topic::Transactions {
+            // Consensus messages are only decoded here: judged at once, in order.
+            let verdict = self.validator.validate(topic, &gossiped.data);
+            return self.judged(gossiped, verdict);
+        }
+        if self.to_validate.len() >= VALIDATION_QUEUE {
+            self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            self.report(&gossiped.id, &gossiped.source, Acceptance::Ignore);
+            return;
+        }
+        self.to_validate.push_back(gossiped);
+        self.validate_next();
+    }
+
+    /// Hands the next batch of gossiped transactions to the validator on a blocking thread,
+    /// unless a batch is being validated.
+    fn validate_next(&mut self) {
+        if self.validating || self.to_validate.is_empty() {
+            return;
+        }
+        self.validating = true;
+        let n = self.to_validate.len().min(VALIDATION_BATCH);
+        let batch: Vec<Gossiped> = self.to_validate.drain(..n).collect();
+        let (validator, verdicts) = (self.validator.clone(), self.verdicts.0.clone());
+        tokio::task::spawn_blocking(move || {
+            let judged = batch
+                .into_iter()
+                .map(|g| {
+                    let verdict = validator.validate(g.topic, &g.data);
+                    (g, verdict)
+                })
+                .collect();
+            let _ = verdicts.send(judged);
+        });
+    }
+
+    /// Tells gossipsub the verdict on a message (forward it or not) and acts on it: an
+    /// accepted one goes to the node, a rejected one costs its sender.
+    fn judged(&mut self, message: Gossiped, verdict: Acceptance) {
+        self.report(&message.id, &message.source, verdict);
+        match verdict {
+            Acceptance::Accept => {
+                self.received(message.topic, message.data.len());
+                self.shared.deliver(Inbound::Message {
+                    from: port_peer(&message.source),
+                    topic: message.topic,
+                    payload: message.data,
+                });
+            }
+            Acceptance::Reject => self.penalise(&message.source, INVALID_GOSSIP, "invalid gossip"),
+            Acceptance::Ignore => {}
+        }
+    }
+
+    fn report(&mut self, id: &gossipsub::MessageId, source: &PeerId, verdict: Acceptance) {
         let acceptance = match verdict {
             Acceptance::Accept => gossipsub::MessageAcceptance::Accept,
             Acceptance::Reject => gossipsub::MessageAcceptance::Reject,
@@ -393,19 +492,7 @@ impl Task {
         self.swarm
             .behaviour_mut()
             .gossip
-            .report_message_validation_result(&id, &source, acceptance);
-        match (verdict, self.topics.get(&message.topic).copied()) {
-            (Acceptance::Accept, Some(topic)) => {
-                self.received(topic, message.data.len());
-                self.shared.deliver(Inbound::Message {
-                    from: port_peer(&source),
-                    topic,
-                    payload: message.data,
-                });
-            }
-            (Acceptance::Reject, _) => self.penalise(&source, INVALID_GOSSIP, "invalid gossip"),
-            _ => {}
-        }
+            .report_message_validation_result(id, source, acceptance);
     }
 
     fn request_event(&mut self, protocol: Protocol, event: rr::Event<Vec<u8>, Vec<u8>>) {

@@ -289,8 +289,16 @@ impl Mempool {
         let cost = cost_of(&tx);
         let queue = self.senders.get(&sender);
         let replacing = queue.and_then(|q| q.by_nonce.get(&nonce)).copied();
-        let (pending_cost, pending_count) =
+        let (mut pending_cost, mut pending_count) =
             queue.map_or((0, 0), |q| (q.committed_cost, q.by_nonce.len()));
+        // The account may have been read after a block the pool has not seen yet (its update
+        // follows the commit): the transactions that block included are paid for already.
+        if let Some(q) = queue {
+            for hash in q.by_nonce.range(..account_nonce).map(|(_, h)| h) {
+                pending_cost = pending_cost.saturating_sub(self.txs[hash].cost);
+                pending_count -= 1;
+            }
+        }
         let replaced_cost = replacing.map_or(0, |h| self.txs[&h].cost);
         if let Some(old) = replacing {
             let old_price = self.txs[&old].price();

@@ -198,6 +198,33 @@ fn the_sender_must_afford_all_its_pending_transactions() {
 }
 
 #[test]
+fn an_account_read_after_a_block_the_pool_has_not_seen_does_not_charge_its_transactions_twice() {
+    let mut pool = Mempool::new(config());
+    let k = key("alice");
+    // Each costs 50,000 gas × 1 + 1 moved: enough for three.
+    pool.submit(tx(&k, 0, 1), Some(&Account::with_balance(150_003)), 0)
+        .unwrap();
+    pool.submit(tx(&k, 1, 1), Some(&Account::with_balance(150_003)), 0)
+        .unwrap();
+    // A block included nonces 0 and 1 and was committed; the pool's update for it has not
+    // run yet. The account now shows them paid: nonce 2 and one transaction's worth left.
+    let after = Account {
+        nonce: 2,
+        balance: 50_001,
+        ..Account::default()
+    };
+    pool.submit(tx(&k, 2, 1), Some(&after), 0).unwrap();
+    // Nothing more than that: the next one is still refused.
+    assert_eq!(
+        pool.submit(tx(&k, 3, 1), Some(&after), 0),
+        Err(Rejection::CannotPay {
+            need: 100_002,
+            balance: 50_001
+        })
+    );
+}
+
+#[test]
 fn per_sender_and_global_limits_hold_and_better_prices_evict_the_worst() {
     let mut cfg = config();
     cfg.max_per_sender = 2;

@@ -151,7 +151,16 @@ impl Node {
             .args(["-TERM", &pid])
             .status()
             .expect("kill -TERM");
-        self.child.wait().expect("wait for the node")
+        let status = self.child.wait().expect("wait for the node");
+        if !status.success() {
+            // Give the reader of a failing test the node's last words.
+            std::thread::sleep(Duration::from_millis(100));
+            eprintln!(
+                "the node exited with {status}; its last lines:\n{}",
+                self.log_tail(40)
+            );
+        }
+        status
     }
 }
 
