@@ -567,7 +567,20 @@ pub fn peers(args: RpcArgs) -> anyhow::Result<bool> {
             "no peers".to_string()
         } else {
             list.iter()
-                .map(|p| p.as_str().unwrap_or("?").to_string())
+                .map(|p| {
+                    let role = match p["validator"].as_str() {
+                        Some(name) => format!("validator {name}"),
+                        None => "full node".to_string(),
+                    };
+                    let latency = p["latencyMs"]
+                        .as_f64()
+                        .map_or("-".to_string(), |ms| format!("{ms:.1} ms"));
+                    format!(
+                        "{}  {role:14} {latency:>9}  {}",
+                        p["peerId"].as_str().unwrap_or("?"),
+                        p["address"].as_str().unwrap_or("?")
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("\n")
         }

@@ -21,7 +21,7 @@ use parity_scale_codec::Decode;
 use crate::chain::{Chain, ChainError, CommittedBlock, now_ms};
 use crate::genesis::Genesis;
 use crate::metrics::{BlockStep, Metrics};
-use crate::rpc::{self, RpcContext, RpcLimits};
+use crate::rpc::{self, PeerSummary, RpcContext, RpcLimits};
 
 /// How to run a node.
 #[derive(Clone, Debug)]
@@ -149,7 +149,6 @@ pub async fn run(
     };
     let syncing = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let progress = Arc::new(std::sync::Mutex::new(None));
-    let peers_network = network.clone();
     let (rpc_addr, rpc_handle) = rpc::start(
         config.rpc_addr,
         config.rpc_limits,
@@ -159,16 +158,31 @@ pub async fn run(
             consensus: consensus_name,
             syncing: syncing.clone(),
             progress: progress.clone(),
-            peers: Arc::new(move || {
-                peers_network
-                    .peers()
-                    .into_iter()
-                    .map(|p| match aether_net::p2p::libp2p_peer(&p) {
-                        Some(id) => id.to_string(),
-                        None => format!("0x{}", hex::encode(p.0)),
-                    })
-                    .collect()
-            }),
+            peers: {
+                // Validators are known by the peer ids the genesis gives them.
+                let validators: std::collections::HashMap<String, String> = config
+                    .genesis
+                    .validators
+                    .iter()
+                    .filter_map(|v| Some((v.peer_id.clone()?, v.name.clone())))
+                    .collect();
+                let p2p = p2p.clone();
+                Arc::new(move || {
+                    let Some(p2p) = &p2p else { return Vec::new() };
+                    p2p.peer_info()
+                        .into_iter()
+                        .map(|p| {
+                            let peer_id = p.peer_id.to_string();
+                            PeerSummary {
+                                validator: validators.get(&peer_id).cloned(),
+                                peer_id,
+                                address: p.address.to_string(),
+                                latency_ms: p.rtt.map(|d| d.as_secs_f64() * 1000.0),
+                            }
+                        })
+                        .collect()
+                })
+            },
             gossip_tx: {
                 let network = network.clone();
                 Arc::new(move |tx| network.broadcast(Topic::Transactions, tx))

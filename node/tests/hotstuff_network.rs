@@ -207,6 +207,30 @@ fn four_validators_agree_through_stops_kills_a_lost_quorum_and_a_new_node() {
     wait_all(&all(&nodes), 5, 90);
     let health = rpc(&all(&nodes)[0].rpc, "system_health", vec![]);
     assert_eq!(health["peers"], 3, "{health}");
+    // `aether peers` shows each peer's role (by the genesis's peer ids), address and latency.
+    let peers = json_of(&aether(&["peers", "--rpc", &all(&nodes)[0].rpc, "--json"]));
+    let peers = peers.as_array().unwrap();
+    assert_eq!(peers.len(), 3, "{peers:?}");
+    let mut names: Vec<&str> = peers
+        .iter()
+        .map(|p| p["validator"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["v1", "v2", "v3"], "{peers:?}");
+    for p in peers {
+        assert_eq!(p["role"], "validator", "{p}");
+        assert!(
+            p["address"]
+                .as_str()
+                .unwrap()
+                .starts_with("/ip4/127.0.0.1/tcp/"),
+            "{p}"
+        );
+        assert!(
+            p["latencyMs"].as_f64().is_some_and(|ms| ms < 5_000.0),
+            "{p}"
+        );
+    }
     assert_eq!(health["shouldHavePeers"], true);
     for h in 1..=5 {
         let hashes: Vec<String> = all(&nodes).iter().map(|n| block_hash(n, h)).collect();

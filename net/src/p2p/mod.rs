@@ -22,7 +22,7 @@ mod codec;
 pub mod key;
 mod task;
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -197,9 +197,21 @@ impl NetStats {
 }
 
 /// What the handle and the task share.
+/// What is known of a connected peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// Its libp2p identity.
+    pub peer_id: libp2p::PeerId,
+    /// The address of the first connection with it (its listen address when this node
+    /// dialed, its ephemeral port when it dialed in).
+    pub address: Multiaddr,
+    /// The round trip of the last ping answered, if one was.
+    pub rtt: Option<Duration>,
+}
+
 struct Shared {
     sink: Mutex<Option<Arc<dyn InboundSink>>>,
-    peers: Mutex<BTreeSet<libp2p::PeerId>>,
+    peers: Mutex<BTreeMap<libp2p::PeerId, PeerInfo>>,
     listening: Mutex<Vec<Multiaddr>>,
     next_request: AtomicU64,
     stats: NetStats,
@@ -265,7 +277,7 @@ impl Libp2pNetwork {
         }
         let shared = Arc::new(Shared {
             sink: Mutex::new(None),
-            peers: Mutex::new(BTreeSet::new()),
+            peers: Mutex::new(BTreeMap::new()),
             listening: Mutex::new(Vec::new()),
             next_request: AtomicU64::new(1),
             stats: NetStats::default(),
@@ -283,6 +295,17 @@ impl Libp2pNetwork {
     /// This node's peer id.
     pub fn local_peer_id(&self) -> libp2p::PeerId {
         self.local
+    }
+
+    /// The connected peers: address and last ping round trip.
+    pub fn peer_info(&self) -> Vec<PeerInfo> {
+        self.shared
+            .peers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// The addresses it listens on (known once the listeners are up).
@@ -375,7 +398,7 @@ impl Network for Libp2pNetwork {
             .peers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
+            .keys()
             .map(port_peer)
             .collect()
     }

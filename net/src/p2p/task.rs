@@ -17,8 +17,8 @@ use super::behaviour::{
     Behaviour, BehaviourEvent, GOSSIPED, gossip_topic, message_id, tag, topic_of_tag,
 };
 use super::{
-    Acceptance, BAN_SCORE, BAN_SECONDS, Command, GossipValidator, Limits, P2pConfig, Shared,
-    port_peer,
+    Acceptance, BAN_SCORE, BAN_SECONDS, Command, GossipValidator, Limits, P2pConfig, PeerInfo,
+    Shared, port_peer,
 };
 
 /// Inbound requests awaiting the node's answer, at most, and per peer.
@@ -316,12 +316,26 @@ impl Task {
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .push(address);
             }
-            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, ..
+            } => {
                 self.shared
                     .peers
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(peer_id);
+                    .entry(peer_id)
+                    .or_insert_with(|| {
+                        // Without the `/p2p/<id>` a dialed address ends with.
+                        let mut address = endpoint.get_remote_address().clone();
+                        if let Some(libp2p::multiaddr::Protocol::P2p(_)) = address.iter().last() {
+                            address.pop();
+                        }
+                        PeerInfo {
+                            peer_id,
+                            address,
+                            rtt: None,
+                        }
+                    });
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
@@ -387,6 +401,21 @@ impl Task {
             // A connection whose pings go unanswered is dead (the peer's host is gone or the
             // network between is cut), though TCP may not say so for many minutes: close it,
             // so that the bootnodes are dialed again and a healed link is used at once.
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
+                peer,
+                result: Ok(rtt),
+                ..
+            })) => {
+                if let Some(info) = self
+                    .shared
+                    .peers
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get_mut(&peer)
+                {
+                    info.rtt = Some(rtt);
+                }
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
                 peer,
                 connection,

@@ -77,6 +77,17 @@ async fn two_nodes_gossip_send_and_answer_requests() {
         wait_for("the peers to connect", || {
             (a.peers() == vec![b_id.clone()] && b.peers() == vec![a_id.clone()]).then_some(())
         });
+        // Each knows where the other is and, once a ping is answered, how far.
+        let seen = wait_for("a ping's round trip", || {
+            let info = b.peer_info();
+            (info.len() == 1 && info[0].rtt.is_some()).then(|| info[0].clone())
+        });
+        assert_eq!(seen.peer_id, a.local_peer_id());
+        assert!(
+            a.listening().contains(&seen.address),
+            "b dialed a at its listen address: {seen:?}"
+        );
+        assert!(seen.rtt.unwrap() < Duration::from_secs(5), "{seen:?}");
 
         // Gossip: resent until the subscription is known (publishing before fails quietly).
         let got = wait_for("gossip", || {

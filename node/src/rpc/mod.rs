@@ -84,6 +84,20 @@ pub const METHODS: &[&str] = &[
     "chain_subscribeEvents",
 ];
 
+/// A connected peer, as `system_peers` shows it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeerSummary {
+    /// Its libp2p peer id (base58).
+    pub peer_id: String,
+    /// The address of the connection with it.
+    pub address: String,
+    /// The round trip of its last ping, in milliseconds (none before the first).
+    pub latency_ms: Option<f64>,
+    /// Its name, when the genesis lists it as a validator (it is a full node otherwise).
+    pub validator: Option<String>,
+}
+
 /// What the methods work with.
 pub struct RpcContext {
     /// The chain.
@@ -93,7 +107,7 @@ pub struct RpcContext {
     /// Name of the consensus in use.
     pub consensus: &'static str,
     /// The node's network peers (none for a single node).
-    pub peers: Arc<dyn Fn() -> Vec<String> + Send + Sync>,
+    pub peers: Arc<dyn Fn() -> Vec<PeerSummary> + Send + Sync>,
     /// Gossips a transaction the pool admitted (SCALE bytes) to the network.
     pub gossip_tx: Arc<dyn Fn(Vec<u8>) + Send + Sync>,
     /// Whether the node runs with a network (so `system_health` expects peers).
@@ -324,7 +338,22 @@ pub fn module(
             "executionVersion": aether_engine::types::EXECUTION_VERSION,
         }))
     })?;
-    method(&mut m, "system_peers", |_, ctx| Ok(json!((ctx.peers)())))?;
+    method(&mut m, "system_peers", |_, ctx| {
+        let peers: Vec<Value> = (ctx.peers)()
+            .into_iter()
+            .map(|p| {
+                let role = if p.validator.is_some() {
+                    "validator"
+                } else {
+                    "full"
+                };
+                let mut v = json!(p);
+                v["role"] = json!(role);
+                v
+            })
+            .collect();
+        Ok(json!(peers))
+    })?;
 
     m.register_subscription(
         "chain_subscribeNewHeads",
