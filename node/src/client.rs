@@ -576,9 +576,10 @@ pub fn peers(args: RpcArgs) -> anyhow::Result<bool> {
                         .as_f64()
                         .map_or("-".to_string(), |ms| format!("{ms:.1} ms"));
                     format!(
-                        "{}  {role:14} {latency:>9}  {}",
+                        "{}  {role:14} {latency:>9}  {}  {}",
                         p["peerId"].as_str().unwrap_or("?"),
-                        p["address"].as_str().unwrap_or("?")
+                        p["address"].as_str().unwrap_or("?"),
+                        p["agent"].as_str().unwrap_or("")
                     )
                 })
                 .collect::<Vec<_>>()

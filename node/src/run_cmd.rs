@@ -78,6 +78,10 @@ pub struct RunArgs {
     /// chains only. Without it the node follows the chain.
     #[arg(long)]
     validator: Option<String>,
+    /// The name this node gives itself to its peers (they show it in `aether peers`);
+    /// default: the validator's name, else `node`.
+    #[arg(long)]
+    name: Option<String>,
     /// Listen for peers on this address (a multiaddr such as `/ip4/127.0.0.1/tcp/30333`;
     /// repeatable). With it, or with --port or --bootnodes, the node joins the peer-to-peer
     /// network; without, it runs alone.
@@ -180,6 +184,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
                 listen,
                 bootnodes: args.bootnodes.clone(),
                 dev_key: args.validator.clone(),
+                name: args
+                    .name
+                    .clone()
+                    .or_else(|| args.validator.clone())
+                    .unwrap_or_else(|| "node".to_string()),
             })
         },
         consensus: match args.consensus {

@@ -58,6 +58,8 @@ pub struct NetworkSettings {
     /// The network key's dev name (`--validator NAME` on a dev chain); none: the key in
     /// `<base-path>/network/secret_ed25519`, created on first start.
     pub dev_key: Option<String>,
+    /// The name it gives itself to its peers (`--name`).
+    pub name: String,
 }
 
 /// Which consensus a node runs.
@@ -178,6 +180,7 @@ pub async fn run(
                                 peer_id,
                                 address: p.address.to_string(),
                                 latency_ms: p.rtt.map(|d| d.as_secs_f64() * 1000.0),
+                                agent: p.agent,
                             }
                         })
                         .collect()
@@ -500,6 +503,7 @@ fn start_network(
         listen: parse(&settings.listen, "listen address")?,
         bootnodes,
         protocol_version: format!("/aether/{}/{}", chain.chain_id(), chain.genesis_hash()),
+        agent: format!("aether/{} ({})", env!("CARGO_PKG_VERSION"), settings.name),
         validator: Arc::new(NodeGossip {
             verified: chain.verified_signatures().clone(),
         }),
@@ -509,7 +513,7 @@ fn start_network(
         },
     })
     .map_err(|e| NodeError::Network(e.to_string()))?;
-    tracing::info!(peer_id = %network.local_peer_id(), "network started");
+    tracing::info!(peer_id = %network.local_peer_id(), name = %settings.name, "network started");
     Ok(network)
 }
 

@@ -230,6 +230,13 @@ fn four_validators_agree_through_stops_kills_a_lost_quorum_and_a_new_node() {
             p["latencyMs"].as_f64().is_some_and(|ms| ms < 5_000.0),
             "{p}"
         );
+        // The name it gave itself (its validator name by default) comes with identify.
+        let agent = format!(
+            "aether/{} ({})",
+            env!("CARGO_PKG_VERSION"),
+            p["validator"].as_str().unwrap()
+        );
+        assert_eq!(p["agent"], agent.as_str(), "{p}");
     }
     assert_eq!(health["shouldHavePeers"], true);
     for h in 1..=5 {
@@ -285,7 +292,12 @@ fn four_validators_agree_through_stops_kills_a_lost_quorum_and_a_new_node() {
     // A new node (a follower, no validator key) joins a chain 30 blocks long: it syncs the
     // committed blocks with their proofs from its peers' stores, then follows consensus.
     wait_all(&all(&nodes), 30, 120);
-    let follower = cluster.run("follower", ("127.0.0.1", free_port()), &[], 0);
+    let follower = cluster.run(
+        "follower",
+        ("127.0.0.1", free_port()),
+        &["--name", "follower-1"],
+        0,
+    );
     assert!(
         follower.wait_for_log("synced", 60).is_some(),
         "the new node did not sync"
@@ -297,6 +309,16 @@ fn four_validators_agree_through_stops_kills_a_lost_quorum_and_a_new_node() {
     let now = all(&nodes).iter().map(|n| finalized(n)).max().unwrap();
     nodes.push(Some(follower));
     wait_all(&all(&nodes), now + 2, 90);
+    // The validators see it as a full node, by the name it chose.
+    let peers = rpc(&all(&nodes)[0].rpc, "system_peers", vec![]);
+    assert!(
+        peers.as_array().unwrap().iter().any(|p| p["role"] == "full"
+            && p["validator"].is_null()
+            && p["agent"]
+                .as_str()
+                .is_some_and(|a| a.ends_with("(follower-1)"))),
+        "{peers}"
+    );
     // A transaction sent to the follower reaches a block.
     let paid = json_of(&aether(&[
         "transfer",

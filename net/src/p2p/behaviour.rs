@@ -93,6 +93,7 @@ pub struct BuildError(pub String);
 pub fn build(
     key: Keypair,
     protocol_version: String,
+    agent: String,
     limits: &Limits,
 ) -> Result<Swarm<Behaviour>, BuildError> {
     let err = |e: &dyn std::fmt::Display| BuildError(e.to_string());
@@ -139,10 +140,9 @@ pub fn build(
                         .with_max_established_per_peer(Some(limits.max_connections_per_peer))
                         .with_max_pending_incoming(Some(limits.max_pending_incoming)),
                 ),
-                identify: identify::Behaviour::new(identify::Config::new(
-                    protocol_version,
-                    key.public(),
-                )),
+                identify: identify::Behaviour::new(
+                    identify::Config::new(protocol_version, key.public()).with_agent_version(agent),
+                ),
                 // A ping every 5 s, answered within 10 s, or the connection is closed (see the task).
                 ping: ping::Behaviour::new(
                     ping::Config::new()

@@ -140,6 +140,9 @@ pub struct P2pConfig {
     pub validator: Arc<dyn GossipValidator>,
     /// Limits.
     pub limits: Limits,
+    /// What this node tells its peers it is (identify's agent version), such as
+    /// `aether/0.1.0 (v2)`: peers show it in their peer lists.
+    pub agent: String,
 }
 
 /// Counters of the adapter.
@@ -207,6 +210,8 @@ pub struct PeerInfo {
     pub address: Multiaddr,
     /// The round trip of the last ping answered, if one was.
     pub rtt: Option<Duration>,
+    /// What it says it is (identify's agent version), once it said.
+    pub agent: Option<String>,
 }
 
 struct Shared {
@@ -261,6 +266,7 @@ impl Libp2pNetwork {
         let mut swarm = behaviour::build(
             config.key.clone(),
             config.protocol_version.clone(),
+            config.agent.clone(),
             &config.limits,
         )?;
         for topic in behaviour::GOSSIPED {

@@ -334,6 +334,7 @@ impl Task {
                             peer_id,
                             address,
                             rtt: None,
+                            agent: None,
                         }
                     });
             }
@@ -433,6 +434,22 @@ impl Task {
                     tracing::info!(peer = %peer_id, theirs = %info.protocol_version, "a peer of another chain");
                     self.penalise(&peer_id, WRONG_CHAIN, "another chain");
                     return;
+                }
+                if let Some(peer) = self
+                    .shared
+                    .peers
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .get_mut(&peer_id)
+                {
+                    // Shown to people: bounded, and no control characters (terminal escapes).
+                    peer.agent = Some(
+                        info.agent_version
+                            .chars()
+                            .filter(|c| !c.is_control())
+                            .take(128)
+                            .collect(),
+                    );
                 }
                 for addr in info.listen_addrs {
                     self.swarm.add_peer_address(peer_id, addr);

@@ -33,6 +33,7 @@ fn node(bootnodes: Vec<Multiaddr>) -> (Libp2pNetwork, mpsc::Receiver<Inbound>) {
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
         bootnodes,
         protocol_version: "/aether/test/1".into(),
+        agent: "aether-test/1".into(),
         validator: Arc::new(NoFf),
         limits: Limits {
             heartbeat: Duration::from_millis(100),

@@ -96,6 +96,8 @@ pub struct PeerSummary {
     pub latency_ms: Option<f64>,
     /// Its name, when the genesis lists it as a validator (it is a full node otherwise).
     pub validator: Option<String>,
+    /// What it says it runs, with the name it gave itself (`aether/0.1.0 (v2)`), once it said.
+    pub agent: Option<String>,
 }
 
 /// What the methods work with.
