@@ -87,7 +87,8 @@ pub struct RunArgs {
     /// network; without, it runs alone.
     #[arg(long = "listen-addr", value_name = "MULTIADDR")]
     listen_addrs: Vec<String>,
-    /// Listen for peers on TCP port PORT of every interface (as Substrate's --port).
+    /// Listen for peers on TCP port PORT and QUIC (UDP) port PORT of every interface (as
+    /// Substrate's --port).
     #[arg(long)]
     port: Option<u16>,
     /// Peers to dial and keep dialing, `MULTIADDR/p2p/PEER_ID` (repeatable, or several
@@ -179,6 +180,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
             let mut listen = args.listen_addrs.clone();
             if let Some(port) = args.port {
                 listen.push(format!("/ip4/0.0.0.0/tcp/{port}"));
+                listen.push(format!("/ip4/0.0.0.0/udp/{port}/quic-v1"));
             }
             (!listen.is_empty() || !args.bootnodes.is_empty()).then(|| NetworkSettings {
                 listen,

@@ -105,6 +105,8 @@ pub fn build(
             yamux::Config::default,
         )
         .map_err(|e| err(&e))?
+        // QUIC beside TCP: its own encryption (TLS 1.3 with the same key) and multiplexing.
+        .with_quic()
         .with_behaviour(|key| {
             let mut gossip = gossipsub::ConfigBuilder::default();
             gossip

@@ -28,9 +28,13 @@ impl GossipValidator for NoFf {
 }
 
 fn node(bootnodes: Vec<Multiaddr>) -> (Libp2pNetwork, mpsc::Receiver<Inbound>) {
+    node_on("/ip4/127.0.0.1/tcp/0", bootnodes)
+}
+
+fn node_on(listen: &str, bootnodes: Vec<Multiaddr>) -> (Libp2pNetwork, mpsc::Receiver<Inbound>) {
     let net = Libp2pNetwork::start(P2pConfig {
         key: Keypair::generate_ed25519(),
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        listen: vec![listen.parse().unwrap()],
         bootnodes,
         protocol_version: "/aether/test/1".into(),
         agent: "aether-test/1".into(),
@@ -66,6 +70,52 @@ fn address(net: &Libp2pNetwork) -> Multiaddr {
 fn next(rx: &mpsc::Receiver<Inbound>) -> Inbound {
     rx.recv_timeout(Duration::from_secs(20))
         .expect("an inbound message")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_talk_over_quic() {
+    let (a, a_in) = node_on("/ip4/127.0.0.1/udp/0/quic-v1", Vec::new());
+    let a_addr = address(&a);
+    assert!(a_addr.to_string().contains("/quic-v1"), "{a_addr}");
+    let (b, b_in) = node_on("/ip4/127.0.0.1/udp/0/quic-v1", vec![a_addr]);
+    let a_id = port_peer(&a.local_peer_id());
+    let b_id = port_peer(&b.local_peer_id());
+    tokio::task::spawn_blocking(move || {
+        wait_for("the peers to connect over QUIC", || {
+            (a.peers() == vec![b_id.clone()] && b.peers() == vec![a_id.clone()]).then_some(())
+        });
+        let info = b.peer_info();
+        assert!(info[0].address.to_string().contains("/udp/"), "{info:?}");
+        // A direct message, and a request with its answer.
+        a.send(&b_id, Topic::Votes, vec![5; 64]);
+        match next(&b_in) {
+            Inbound::Message { from, payload, .. } => {
+                assert_eq!((from, payload), (a_id.clone(), vec![5; 64]))
+            }
+            other => panic!("{other:?}"),
+        }
+        let asked = b.request(&a_id, Protocol::CommittedRange, vec![1; 16]);
+        let id = loop {
+            match next(&a_in) {
+                Inbound::Request { id, payload, .. } => {
+                    assert_eq!(payload, vec![1; 16]);
+                    break id;
+                }
+                Inbound::Message { .. } => continue,
+                other => panic!("{other:?}"),
+            }
+        };
+        a.respond(id, vec![2; 100_000]);
+        match next(&b_in) {
+            Inbound::Response { id, result, .. } => {
+                assert_eq!(id, asked);
+                assert_eq!(result, Ok(vec![2; 100_000]));
+            }
+            other => panic!("{other:?}"),
+        }
+    })
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
