@@ -43,6 +43,10 @@ pub struct InitGenesisArgs {
     /// run each with `aether run --consensus hotstuff --validator vN`.
     #[arg(long, conflicts_with = "validators")]
     dev_validators: Option<usize>,
+    /// A validator's genesis entry, a JSON file as `aether keys validator` prints it
+    /// (repeatable). Replaces the dev validator.
+    #[arg(long = "validator-entry", value_name = "FILE", conflicts_with_all = ["validators", "dev_validators"])]
+    validator_entries: Vec<PathBuf>,
     /// Overwrite the file if it exists.
     #[arg(long)]
     force: bool,
@@ -110,6 +114,18 @@ pub fn run(args: InitGenesisArgs) -> anyhow::Result<bool> {
                     vrf_public_key: vrf.to_string(),
                     peer_id: None,
                 })
+            })
+            .collect::<anyhow::Result<_>>()?;
+    }
+    if !args.validator_entries.is_empty() {
+        g.validators = args
+            .validator_entries
+            .iter()
+            .map(|path| {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                serde_json::from_str::<Validator>(&text)
+                    .with_context(|| format!("{}: not a validator entry", path.display()))
             })
             .collect::<anyhow::Result<_>>()?;
     }

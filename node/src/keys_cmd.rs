@@ -31,6 +31,17 @@ pub enum KeysCommand {
         #[arg(long, conflicts_with = "json")]
         field: Option<String>,
     },
+    /// Generate a validator's keys (BLS, VRF, network, fee account) into a new key file only
+    /// its owner can read, and print its genesis entry (JSON, for `init-genesis
+    /// --validator-entry`). Run the validator with `aether run --validator-key FILE`.
+    Validator {
+        /// The validator's name.
+        #[arg(long)]
+        name: String,
+        /// The key file to create (never overwritten).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
 }
 
 /// Parses a 32-byte seed, or `//NAME`: the seed of dev key NAME (SHA-256 of the name).
@@ -46,6 +57,13 @@ pub fn seed(text: &str) -> anyhow::Result<[u8; 32]> {
 /// Runs a key command.
 pub fn run(cmd: KeysCommand) -> anyhow::Result<bool> {
     let (scheme, seed, json, field) = match cmd {
+        KeysCommand::Validator { name, out } => {
+            let file = aether_node::validator_key::ValidatorKeyFile::generate(&name)?;
+            file.write(&out)?;
+            eprintln!("wrote {} (keep it secret; mode 0600)", out.display());
+            println!("{}", serde_json::to_string_pretty(&file.entry()?)?);
+            return Ok(true);
+        }
         KeysCommand::Generate { scheme, json } => (scheme, keys::random_seed()?, json, None),
         KeysCommand::Inspect {
             seed: s,

@@ -21,3 +21,4 @@ pub mod safety_store;
 pub mod service;
 pub mod sync;
 pub mod validator;
+pub mod validator_key;

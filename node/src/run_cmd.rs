@@ -7,7 +7,7 @@ use aether_engine::crypto::Keypair;
 use aether_engine::types::Address;
 use aether_node::genesis::{DEV_ACCOUNTS, Genesis};
 use aether_node::rpc::RpcLimits;
-use aether_node::service::{self, ConsensusMode, NetworkSettings, NodeConfig};
+use aether_node::service::{self, ConsensusMode, NetworkSettings, NodeConfig, ValidatorKeySource};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
@@ -78,6 +78,10 @@ pub struct RunArgs {
     /// chains only. Without it the node follows the chain.
     #[arg(long)]
     validator: Option<String>,
+    /// With `--consensus hotstuff`: validate with the keys in this file (from `aether keys
+    /// validator`; readable by its owner only). Its network key is the node's identity.
+    #[arg(long, value_name = "FILE", conflicts_with = "validator")]
+    validator_key: Option<PathBuf>,
     /// The name this node gives itself to its peers (they show it in `aether peers`);
     /// default: the validator's name, else `node`.
     #[arg(long)]
@@ -160,6 +164,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
         .proposer
         .or_else(|| genesis.validators.first().map(|v| v.account))
         .unwrap_or_default();
+    // A validator's keys: a dev name's, or a key file's (read now, so that a bad or exposed
+    // file is reported before anything starts).
+    let key_file_name = match &args.validator_key {
+        Some(path) => Some(aether_node::validator_key::ValidatorKeyFile::read(path)?.name),
+        None => None,
+    };
+    let key_source = match (&args.validator, &args.validator_key) {
+        (Some(name), _) => Some(ValidatorKeySource::Dev(name.clone())),
+        (None, Some(path)) => Some(ValidatorKeySource::File(path.clone())),
+        (None, None) => None,
+    };
     let config = NodeConfig {
         base_path,
         genesis,
@@ -185,23 +200,26 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
             (!listen.is_empty() || !args.bootnodes.is_empty()).then(|| NetworkSettings {
                 listen,
                 bootnodes: args.bootnodes.clone(),
-                dev_key: args.validator.clone(),
+                key: key_source.clone(),
                 name: args
                     .name
                     .clone()
                     .or_else(|| args.validator.clone())
+                    .or_else(|| key_file_name.clone())
                     .unwrap_or_else(|| "node".to_string()),
             })
         },
         consensus: match args.consensus {
             ConsensusChoice::Dev => {
-                if args.validator.is_some() || args.reset_safety_record {
-                    bail!("--validator and --reset-safety-record need --consensus hotstuff");
+                if key_source.is_some() || args.reset_safety_record {
+                    bail!(
+                        "--validator, --validator-key and --reset-safety-record need --consensus hotstuff"
+                    );
                 }
                 ConsensusMode::DevSealer
             }
             ConsensusChoice::Hotstuff => ConsensusMode::HotStuff {
-                dev_validator: args.validator.clone(),
+                validator: key_source.clone(),
                 reset_safety_record: args.reset_safety_record,
             },
         },

@@ -55,11 +55,45 @@ pub struct NetworkSettings {
     pub listen: Vec<String>,
     /// Peers to dial and keep dialing (multiaddrs with `/p2p/<peer id>`).
     pub bootnodes: Vec<String>,
-    /// The network key's dev name (`--validator NAME` on a dev chain); none: the key in
+    /// The validator whose network key this node uses; none: the key in
     /// `<base-path>/network/secret_ed25519`, created on first start.
-    pub dev_key: Option<String>,
+    pub key: Option<ValidatorKeySource>,
     /// The name it gives itself to its peers (`--name`).
     pub name: String,
+}
+
+/// Where a validator's keys come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ValidatorKeySource {
+    /// Derived from a dev name (`--validator NAME`): public, for dev and test chains only.
+    Dev(String),
+    /// A validator key file (`--validator-key FILE`, from `aether keys validator`).
+    File(PathBuf),
+}
+
+impl ValidatorKeySource {
+    fn file(path: &std::path::Path) -> Result<crate::validator_key::ValidatorKeyFile, NodeError> {
+        crate::validator_key::ValidatorKeyFile::read(path)
+            .map_err(|e| NodeError::Keys(e.to_string()))
+    }
+
+    fn consensus_keys(&self) -> Result<crate::validator::ValidatorKeys, NodeError> {
+        match self {
+            Self::Dev(name) => Ok(crate::validator::ValidatorKeys::dev(name)),
+            Self::File(path) => Self::file(path)?
+                .keys()
+                .map_err(|e| NodeError::Keys(format!("{}: {e}", path.display()))),
+        }
+    }
+
+    fn network_key(&self) -> Result<aether_net::p2p::NetworkKey, NodeError> {
+        match self {
+            Self::Dev(name) => Ok(crate::keys::dev_network_key(name)),
+            Self::File(path) => Self::file(path)?
+                .network_key()
+                .map_err(|e| NodeError::Keys(format!("{}: {e}", path.display()))),
+        }
+    }
 }
 
 /// Which consensus a node runs.
@@ -70,9 +104,8 @@ pub enum ConsensusMode {
     /// 2-chain HotStuff over the genesis's validator set, one block per round at most every
     /// block time, final one round later.
     HotStuff {
-        /// Run as the validator whose keys derive from this dev name (`alice` on the dev
-        /// chain); none: follow the chain.
-        dev_validator: Option<String>,
+        /// Run as the validator with these keys; none: follow the chain.
+        validator: Option<ValidatorKeySource>,
         /// Start even though the safety record is missing past genesis.
         reset_safety_record: bool,
     },
@@ -103,6 +136,9 @@ pub enum NodeError {
     /// The network cannot start.
     #[error("network: {0}")]
     Network(String),
+    /// The validator's keys cannot be loaded.
+    #[error("validator keys: {0}")]
+    Keys(String),
 }
 
 /// Where a started node listens.
@@ -257,7 +293,7 @@ pub async fn run(
             Box::new(DevSealer::new(config.block_time_ms, config.proposer, &head))
         }
         ConsensusMode::HotStuff {
-            dev_validator,
+            validator,
             reset_safety_record,
         } => {
             if *reset_safety_record {
@@ -267,9 +303,10 @@ pub async fn run(
                 );
             }
             let hs = crate::validator::config(&config.genesis, config.block_time_ms)?;
-            let keys = dev_validator
-                .as_deref()
-                .map(crate::validator::ValidatorKeys::dev);
+            let keys = validator
+                .as_ref()
+                .map(ValidatorKeySource::consensus_keys)
+                .transpose()?;
             Box::new(crate::validator::open(
                 &chain,
                 hs,
@@ -477,8 +514,8 @@ fn start_network(
     chain: &Chain,
 ) -> Result<Libp2pNetwork, NodeError> {
     let bad = |what: &str, e: &dyn std::fmt::Display| NodeError::Network(format!("{what}: {e}"));
-    let key = match &settings.dev_key {
-        Some(name) => crate::keys::dev_network_key(name),
+    let key = match &settings.key {
+        Some(source) => source.network_key()?,
         None => aether_net::p2p::key::load_or_create(
             &config.base_path.join("network").join("secret_ed25519"),
         )

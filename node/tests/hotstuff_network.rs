@@ -94,20 +94,48 @@ struct Cluster {
     listen: Vec<(String, u16)>,
     /// Namespaces to run the validators in, when the test partitions the network.
     lab: Option<netns::Lab>,
+    /// Validator key files (`aether keys validator`), when the validators do not use dev keys.
+    key_files: Option<Vec<PathBuf>>,
 }
 
 impl Cluster {
     fn new(n: usize, lab: Option<netns::Lab>) -> Cluster {
+        Cluster::with_keys(n, lab, false)
+    }
+
+    /// `n` validators with dev keys, or (`key_files`) with keys of their own: key files from
+    /// `aether keys validator`, their printed entries put in the genesis.
+    fn with_keys(n: usize, lab: Option<netns::Lab>, key_files: bool) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let genesis = dir.path().join("genesis.json");
-        let out = aether(&[
-            "init-genesis",
-            "--dev",
-            "--dev-validators",
-            &n.to_string(),
-            "--out",
-            genesis.to_str().unwrap(),
-        ]);
+        let mut args: Vec<String> = vec!["init-genesis".into(), "--dev".into()];
+        let key_files = key_files.then(|| {
+            (0..n)
+                .map(|i| {
+                    let key = dir.path().join(format!("v{i}.key"));
+                    let entry = json_of(&aether(&[
+                        "keys",
+                        "validator",
+                        "--name",
+                        &format!("v{i}"),
+                        "--out",
+                        key.to_str().unwrap(),
+                    ]));
+                    let entry_file = dir.path().join(format!("v{i}.json"));
+                    std::fs::write(&entry_file, entry.to_string()).unwrap();
+                    args.extend([
+                        "--validator-entry".into(),
+                        entry_file.to_str().unwrap().into(),
+                    ]);
+                    key
+                })
+                .collect::<Vec<_>>()
+        });
+        if key_files.is_none() {
+            args.extend(["--dev-validators".into(), n.to_string()]);
+        }
+        args.extend(["--out".into(), genesis.to_str().unwrap().into()]);
+        let out = aether(&args.iter().map(String::as_str).collect::<Vec<_>>());
         assert!(
             out.status.success(),
             "{}",
@@ -134,6 +162,7 @@ impl Cluster {
             peer_ids,
             listen,
             lab,
+            key_files,
         }
     }
 
@@ -182,12 +211,12 @@ impl Cluster {
     /// Starts validator `i` (its base path kept across restarts).
     fn start(&self, i: usize) -> Node {
         let (ip, port) = self.listen[i].clone();
-        self.run(
-            &format!("v{i}"),
-            (&ip, port),
-            &["--validator", &format!("v{i}")],
-            i,
-        )
+        let name = format!("v{i}");
+        let keys = match &self.key_files {
+            Some(files) => ["--validator-key", files[i].to_str().unwrap()],
+            None => ["--validator", name.as_str()],
+        };
+        self.run(&name, (&ip, port), &keys, i)
     }
 
     /// Starts every validator.
@@ -372,6 +401,25 @@ fn four_validators_agree_through_stops_kills_a_lost_quorum_and_a_new_node() {
     wait_all(&all(&nodes), after + 3, 120);
 
     assert_one_chain(&all(&nodes), 1);
+}
+
+#[test]
+fn validators_with_their_own_key_files_agree() {
+    let cluster = Cluster::with_keys(4, None, true);
+    let nodes = cluster.start_all();
+    let nodes = all(&nodes);
+    wait_all(&nodes, 4, 90);
+    assert_one_chain(&nodes, 1);
+    // Each runs under the identity its key file gives, as the genesis lists it.
+    let peers = rpc(&nodes[0].rpc, "system_peers", vec![]);
+    let mut names: Vec<&str> = peers
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["validator"].as_str().unwrap_or("not a validator"))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["v1", "v2", "v3"], "{peers}");
 }
 
 #[test]

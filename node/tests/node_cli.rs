@@ -386,3 +386,59 @@ fn a_sigterm_right_after_start_up_stops_the_node_cleanly() {
         assert!(node.stop().success());
     }
 }
+
+/// A validator key file: created readable by its owner only, refused at start once others can
+/// read it, and refused for the dev sealer.
+#[cfg(unix)]
+#[test]
+fn a_validator_key_file_must_be_private_and_needs_hotstuff() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("v0.key");
+    let key_arg = key.to_str().unwrap();
+    let entry = json_of(&aether(&[
+        "keys",
+        "validator",
+        "--name",
+        "v0",
+        "--out",
+        key_arg,
+    ]));
+    assert_eq!(entry["name"], "v0");
+    assert!(
+        entry["peer_id"].as_str().unwrap().starts_with("12D3KooW"),
+        "{entry}"
+    );
+    // Never overwritten.
+    fails_with(
+        &["keys", "validator", "--name", "v0", "--out", key_arg],
+        "exists",
+    );
+    let base = dir.path().join("node");
+    let base_arg = base.to_str().unwrap();
+    fails_with(
+        &[
+            "run",
+            "--dev",
+            "--base-path",
+            base_arg,
+            "--validator-key",
+            key_arg,
+        ],
+        "need --consensus hotstuff",
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    fails_with(
+        &[
+            "run",
+            "--dev",
+            "--base-path",
+            base_arg,
+            "--consensus",
+            "hotstuff",
+            "--validator-key",
+            key_arg,
+        ],
+        "readable by others than its owner",
+    );
+}
