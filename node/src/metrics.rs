@@ -93,6 +93,8 @@ pub struct Metrics {
     rpc_requests: Family<MethodLabel, Counter>,
     net: NetMetrics,
     consensus: ConsensusMetrics,
+    syncing: Gauge,
+    synced_blocks: Counter,
 }
 
 impl Default for Metrics {
@@ -235,9 +237,23 @@ impl Metrics {
         ] {
             registry.register(name, help, counter.clone());
         }
+        let syncing = Gauge::default();
+        let synced_blocks = Counter::default();
+        registry.register(
+            "syncing",
+            "1 while the node catches up from its peers' stores at start, else 0",
+            syncing.clone(),
+        );
+        registry.register(
+            "sync_blocks",
+            "Committed blocks fetched from peers, checked and committed by catching up",
+            synced_blocks.clone(),
+        );
         Self {
             net,
             consensus,
+            syncing,
+            synced_blocks,
             registry,
             best_height,
             finalized_height,
@@ -248,6 +264,18 @@ impl Metrics {
             block_steps,
             rpc_requests,
         }
+    }
+
+    /// Records whether the node is catching up from its peers.
+    pub fn syncing(&self, on: bool) {
+        self.syncing.set(i64::from(on));
+    }
+
+    /// Records blocks catching up committed, and the head they reached.
+    pub fn synced(&self, blocks: u64, head: u64) {
+        self.synced_blocks.inc_by(blocks);
+        self.best_height.set(head as i64);
+        self.finalized_height.set(head as i64);
     }
 
     /// Records where consensus stands.

@@ -267,6 +267,7 @@ pub async fn run(
     // A HotStuff node on a network first catches up from its peers' stores.
     if let (ConsensusMode::HotStuff { .. }, Some(p2p)) = (&config.consensus, &p2p) {
         syncing.store(true, std::sync::atomic::Ordering::Release);
+        metrics.syncing(true);
         let verifier = crate::validator::config(&config.genesis, config.block_time_ms)?.verifier();
         let synced = tokio::select! {
             _ = &mut shutdown => {
@@ -278,9 +279,18 @@ pub async fn run(
                 }
                 return Ok(());
             }
-            n = crate::sync::catch_up(p2p.as_ref(), &network, &mut inbound, &chain, &verifier, &serving) => n,
+            n = crate::sync::catch_up(
+                p2p.as_ref(),
+                &network,
+                &mut inbound,
+                &chain,
+                &verifier,
+                &serving,
+                |blocks, head| metrics.synced(blocks, head),
+            ) => n,
         };
         syncing.store(false, std::sync::atomic::Ordering::Release);
+        metrics.syncing(false);
         if synced > 0 {
             let head = chain.head();
             metrics.block(head.height, 0.0, head.gas_used, 0);

@@ -206,6 +206,7 @@ pub async fn catch_up(
     chain: &Arc<Chain>,
     verifier: &Verifier,
     serving: &Arc<tokio::sync::Semaphore>,
+    on_progress: impl Fn(u64, u64),
 ) -> u64 {
     let started = tokio::time::Instant::now();
     let mut peers: Vec<PeerId> = network.peers();
@@ -278,9 +279,8 @@ pub async fn catch_up(
             empty_from.insert(peer);
             continue;
         }
-        let chain = chain.clone();
-        let verifier = verifier.clone();
-        let applied = tokio::task::spawn_blocking(move || apply(&chain, &verifier, entries))
+        let (applying, verifier) = (chain.clone(), verifier.clone());
+        let applied = tokio::task::spawn_blocking(move || apply(&applying, &verifier, entries))
             .await
             .unwrap_or_else(|e| Err(SyncError::Undecodable(e.to_string())));
         match applied {
@@ -289,6 +289,7 @@ pub async fn catch_up(
                 unhelpful = 0;
                 empty_from.clear();
                 total += n as u64;
+                on_progress(n as u64, chain.head().height);
                 tracing::info!(height = from + n as u64 - 1, blocks = total, "syncing");
             }
             Err(e) => {

@@ -335,6 +335,15 @@ fn four_validators_agree_through_stops_kills_a_lost_quorum_and_a_new_node() {
         finalized(&follower) >= 30,
         "sync brought it to the chain's height"
     );
+    // Its metrics count the blocks it synced, and say it is done.
+    let metrics = http_get(follower.metrics.as_deref().unwrap(), "/metrics");
+    let synced = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("aether_sync_blocks_total "))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(synced >= 30, "{metrics}");
+    assert!(metrics.contains("aether_syncing 0"), "{metrics}");
     let now = all(&nodes).iter().map(|n| finalized(n)).max().unwrap();
     nodes.push(Some(follower));
     wait_all(&all(&nodes), now + 2, 90);
