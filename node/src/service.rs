@@ -169,9 +169,23 @@ pub async fn run(
     let chain = Arc::new(Chain::open(store, config.genesis.clone())?);
     let metrics = Arc::new(Metrics::new());
     let (inbound_tx, mut inbound) = tokio::sync::mpsc::channel::<Inbound>(INBOUND_QUEUE);
+    // HotStuff's configuration, made once: its verification cache is shared by consensus,
+    // catching up and the checks of gossiped consensus messages.
+    let hotstuff = match &config.consensus {
+        ConsensusMode::HotStuff { .. } => Some(crate::validator::config(
+            &config.genesis,
+            config.block_time_ms,
+        )?),
+        ConsensusMode::DevSealer => None,
+    };
     let p2p = match &config.network {
         None => None,
-        Some(settings) => Some(Arc::new(start_network(settings, &config, &chain)?)),
+        Some(settings) => Some(Arc::new(start_network(
+            settings,
+            &config,
+            &chain,
+            hotstuff.as_ref(),
+        )?)),
     };
     let network: Arc<dyn Network> = match &p2p {
         None => Arc::new(LocalNetwork::new()),
@@ -268,7 +282,10 @@ pub async fn run(
     if let (ConsensusMode::HotStuff { .. }, Some(p2p)) = (&config.consensus, &p2p) {
         syncing.store(true, std::sync::atomic::Ordering::Release);
         metrics.syncing(true);
-        let verifier = crate::validator::config(&config.genesis, config.block_time_ms)?.verifier();
+        let verifier = hotstuff
+            .as_ref()
+            .expect("HotStuff's configuration is made for HotStuff")
+            .verifier();
         let synced = tokio::select! {
             _ = &mut shutdown => {
                 tracing::info!("stopping during sync");
@@ -312,7 +329,9 @@ pub async fn run(
                      with a fresh one and may sign again in rounds it signed in before"
                 );
             }
-            let hs = crate::validator::config(&config.genesis, config.block_time_ms)?;
+            let hs = hotstuff
+                .clone()
+                .expect("HotStuff's configuration is made for HotStuff");
             let keys = validator
                 .as_ref()
                 .map(ValidatorKeySource::consensus_keys)
@@ -479,6 +498,66 @@ struct NodeGossip {
     /// The chain's verified-signature cache: a gossiped transaction's signature is checked
     /// here once, and neither the pool's admission nor block execution checks it again.
     verified: Arc<aether_engine::signatures::VerifiedSignatures>,
+    /// Under HotStuff: what checks consensus messages' signatures before they are forwarded.
+    consensus: Option<ConsensusChecks>,
+}
+
+/// Checks a gossiped consensus message's signatures, certificates and VRF proof with the
+/// verifier consensus itself uses (their verification cache is shared: what passes here is not
+/// checked again there), so that a peer cannot have honest nodes forward forgeries.
+struct ConsensusChecks {
+    verifier: aether_consensus::certs::Verifier,
+    schedule: aether_consensus::leader::LeaderSchedule,
+    vrf_keys: Vec<[u8; 32]>,
+}
+
+impl ConsensusChecks {
+    fn new(config: &aether_consensus::hotstuff::HotStuffConfig) -> Self {
+        Self {
+            verifier: config.verifier(),
+            schedule: aether_consensus::leader::LeaderSchedule::new(
+                config.seed,
+                config.validators.len(),
+            ),
+            vrf_keys: config.vrf_keys.clone(),
+        }
+    }
+
+    fn judge(&self, message: &aether_consensus::hotstuff::Message) -> Acceptance {
+        use aether_consensus::hotstuff::Body;
+        use aether_consensus::proposal::{ProposalError, verify_proposal};
+        let sync = &message.sync;
+        let certificates_hold = self.verifier.qc(sync.high_qc.clone()).is_ok()
+            && sync
+                .high_commit_qc
+                .as_ref()
+                .is_none_or(|qc| self.verifier.qc(qc.clone()).is_ok())
+            && sync
+                .high_tc
+                .as_ref()
+                .is_none_or(|tc| self.verifier.tc(tc.clone()).is_ok());
+        if !certificates_hold {
+            return Acceptance::Reject;
+        }
+        match &message.body {
+            Body::Proposal(p) => match verify_proposal(
+                &self.verifier,
+                &self.schedule,
+                &self.vrf_keys,
+                (**p).clone(),
+            ) {
+                Ok(_) => Acceptance::Accept,
+                // Another epoch's: not this node's to judge.
+                Err(ProposalError::WrongEpoch { .. }) => Acceptance::Ignore,
+                Err(_) => Acceptance::Reject,
+            },
+            Body::Timeout(t) => match self.verifier.timeout((**t).clone()) {
+                Ok(_) => Acceptance::Accept,
+                Err(_) => Acceptance::Reject,
+            },
+            _ => Acceptance::Accept,
+        }
+    }
 }
 
 impl GossipValidator for NodeGossip {
@@ -498,13 +577,23 @@ impl GossipValidator for NodeGossip {
             }
             Topic::Proposals | Topic::Timeouts => {
                 use aether_consensus::hotstuff::{Body, Message};
-                Message::decode_bounded(payload, crate::validator::MAX_MESSAGE_BYTES).is_ok_and(
-                    |m| match m.body {
-                        Body::Proposal(_) => topic == Topic::Proposals,
-                        Body::Timeout(_) | Body::Sync => topic == Topic::Timeouts,
-                        _ => false,
-                    },
-                )
+                let Ok(message) =
+                    Message::decode_bounded(payload, crate::validator::MAX_MESSAGE_BYTES)
+                else {
+                    return Acceptance::Reject;
+                };
+                let on_its_topic = match message.body {
+                    Body::Proposal(_) => topic == Topic::Proposals,
+                    Body::Timeout(_) | Body::Sync => topic == Topic::Timeouts,
+                    _ => false,
+                };
+                if !on_its_topic {
+                    return Acceptance::Reject;
+                }
+                return match &self.consensus {
+                    Some(checks) => checks.judge(&message),
+                    None => Acceptance::Accept,
+                };
             }
             Topic::Votes => false,
         };
@@ -522,6 +611,7 @@ fn start_network(
     settings: &NetworkSettings,
     config: &NodeConfig,
     chain: &Chain,
+    hotstuff: Option<&aether_consensus::hotstuff::HotStuffConfig>,
 ) -> Result<Libp2pNetwork, NodeError> {
     let bad = |what: &str, e: &dyn std::fmt::Display| NodeError::Network(format!("{what}: {e}"));
     let key = match &settings.key {
@@ -553,6 +643,7 @@ fn start_network(
         agent: format!("aether/{} ({})", env!("CARGO_PKG_VERSION"), settings.name),
         validator: Arc::new(NodeGossip {
             verified: chain.verified_signatures().clone(),
+            consensus: hotstuff.map(ConsensusChecks::new),
         }),
         limits: aether_net::p2p::Limits {
             max_message_bytes: crate::validator::MAX_MESSAGE_BYTES,
@@ -675,5 +766,64 @@ fn run_job(chain: &Chain, metrics: &Metrics, job: ConsensusOutput) -> Done {
     match answer {
         Ok(input) => Done::Input(input),
         Err(e) => Done::Failed(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aether_consensus::certs::{Timeout, TimeoutData};
+    use aether_consensus::hotstuff::{Body, Message, SyncInfo};
+    use parity_scale_codec::Encode;
+
+    #[test]
+    fn forged_consensus_messages_are_rejected_before_they_are_forwarded() {
+        let genesis = crate::genesis::Genesis::dev();
+        let hs = crate::validator::config(&genesis, 1000).unwrap();
+        let gossip = NodeGossip {
+            verified: Arc::new(aether_engine::signatures::VerifiedSignatures::new(16)),
+            consensus: Some(ConsensusChecks::new(&hs)),
+        };
+        let genesis_qc = hs.verifier().genesis_qc().get().clone();
+        let data = TimeoutData {
+            epoch: hs.epoch,
+            round: 1,
+            hqc_round: 0,
+        };
+        // The dev chain's validator, alice, signs a timeout of round 1.
+        let key = crate::validator::ValidatorKeys::dev("alice").bls;
+        let timeout = Timeout {
+            signature: key.sign(&data.signing_bytes()),
+            data,
+            high_qc: genesis_qc.clone(),
+            signer: 0,
+        };
+        let message = |t: Timeout| {
+            Message {
+                sync: SyncInfo {
+                    high_qc: genesis_qc.clone(),
+                    high_commit_qc: None,
+                    high_tc: None,
+                },
+                body: Body::Timeout(Box::new(t)),
+            }
+            .encode()
+        };
+        assert_eq!(
+            gossip.validate(Topic::Timeouts, &message(timeout.clone())),
+            Acceptance::Accept
+        );
+        // The same signature over another round: a forgery, neither delivered nor forwarded.
+        let mut forged = timeout.clone();
+        forged.data.round = 2;
+        assert_eq!(
+            gossip.validate(Topic::Timeouts, &message(forged)),
+            Acceptance::Reject
+        );
+        // A genuine message on a topic it does not belong to is refused too.
+        assert_eq!(
+            gossip.validate(Topic::Proposals, &message(timeout)),
+            Acceptance::Reject
+        );
     }
 }
