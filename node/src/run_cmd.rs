@@ -195,7 +195,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
             let mut listen = args.listen_addrs.clone();
             if let Some(port) = args.port {
                 listen.push(format!("/ip4/0.0.0.0/tcp/{port}"));
-                listen.push(format!("/ip4/0.0.0.0/udp/{port}/quic-v1"));
+                if cfg!(feature = "quic") {
+                    listen.push(format!("/ip4/0.0.0.0/udp/{port}/quic-v1"));
+                }
             }
             (!listen.is_empty() || !args.bootnodes.is_empty()).then(|| NetworkSettings {
                 listen,

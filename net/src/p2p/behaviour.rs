@@ -97,16 +97,18 @@ pub fn build(
     limits: &Limits,
 ) -> Result<Swarm<Behaviour>, BuildError> {
     let err = |e: &dyn std::fmt::Display| BuildError(e.to_string());
-    let swarm = SwarmBuilder::with_existing_identity(key)
+    let builder = SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(
             tcp::Config::default().nodelay(true),
             noise::Config::new,
             yamux::Config::default,
         )
-        .map_err(|e| err(&e))?
-        // QUIC beside TCP: its own encryption (TLS 1.3 with the same key) and multiplexing.
-        .with_quic()
+        .map_err(|e| err(&e))?;
+    // QUIC beside TCP: its own encryption (TLS 1.3 with the same key) and multiplexing.
+    #[cfg(feature = "quic")]
+    let builder = builder.with_quic();
+    let swarm = builder
         .with_behaviour(|key| {
             let mut gossip = gossipsub::ConfigBuilder::default();
             gossip

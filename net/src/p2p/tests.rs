@@ -72,6 +72,7 @@ fn next(rx: &mpsc::Receiver<Inbound>) -> Inbound {
         .expect("an inbound message")
 }
 
+#[cfg(feature = "quic")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_talk_over_quic() {
     let (a, a_in) = node_on("/ip4/127.0.0.1/udp/0/quic-v1", Vec::new());
