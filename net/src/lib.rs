@@ -3,7 +3,8 @@
 //! Networking for Aether behind the engine's [`aether_engine::ports::Network`] port:
 //! [`LocalNetwork`], the network of a single node, which has no peers; and [`p2p`], the libp2p
 //! adapter ([`Libp2pNetwork`]: gossipsub, request-response for direct messages and requests,
-//! identify, ping, connection limits, penalties and bans, over TCP with Noise and Yamux).
+//! identify, ping, connection limits, penalties and bans, over TCP with Noise and Yamux, and
+//! over QUIC with the `quic` feature, on by default).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
