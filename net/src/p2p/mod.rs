@@ -234,6 +234,13 @@ impl Shared {
         }
     }
 
+    /// The connected peers, locked.
+    fn peer_table(&self) -> std::sync::MutexGuard<'_, BTreeMap<libp2p::PeerId, PeerInfo>> {
+        self.peers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn request_id(&self) -> RequestId {
         RequestId(self.next_request.fetch_add(1, Ordering::Relaxed))
     }
@@ -305,13 +312,7 @@ impl Libp2pNetwork {
 
     /// The connected peers: address and last ping round trip.
     pub fn peer_info(&self) -> Vec<PeerInfo> {
-        self.shared
-            .peers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect()
+        self.shared.peer_table().values().cloned().collect()
     }
 
     /// The addresses it listens on (known once the listeners are up).
@@ -400,13 +401,7 @@ impl Network for Libp2pNetwork {
     }
 
     fn peers(&self) -> Vec<PeerId> {
-        self.shared
-            .peers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .keys()
-            .map(port_peer)
-            .collect()
+        self.shared.peer_table().keys().map(port_peer).collect()
     }
 
     fn set_inbound(&self, sink: Arc<dyn InboundSink>) {

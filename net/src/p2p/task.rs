@@ -319,35 +319,26 @@ impl Task {
             SwarmEvent::ConnectionEstablished {
                 peer_id, endpoint, ..
             } => {
-                self.shared
-                    .peers
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .entry(peer_id)
-                    .or_insert_with(|| {
-                        // Without the `/p2p/<id>` a dialed address ends with.
-                        let mut address = endpoint.get_remote_address().clone();
-                        if let Some(libp2p::multiaddr::Protocol::P2p(_)) = address.iter().last() {
-                            address.pop();
-                        }
-                        PeerInfo {
-                            peer_id,
-                            address,
-                            rtt: None,
-                            agent: None,
-                        }
-                    });
+                self.shared.peer_table().entry(peer_id).or_insert_with(|| {
+                    // Without the `/p2p/<id>` a dialed address ends with.
+                    let mut address = endpoint.get_remote_address().clone();
+                    if let Some(libp2p::multiaddr::Protocol::P2p(_)) = address.iter().last() {
+                        address.pop();
+                    }
+                    PeerInfo {
+                        peer_id,
+                        address,
+                        rtt: None,
+                        agent: None,
+                    }
+                });
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 num_established: 0,
                 ..
             } => {
-                self.shared
-                    .peers
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .remove(&peer_id);
+                self.shared.peer_table().remove(&peer_id);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {
                 propagation_source,
@@ -407,13 +398,7 @@ impl Task {
                 result: Ok(rtt),
                 ..
             })) => {
-                if let Some(info) = self
-                    .shared
-                    .peers
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .get_mut(&peer)
-                {
+                if let Some(info) = self.shared.peer_table().get_mut(&peer) {
                     info.rtt = Some(rtt);
                 }
             }
@@ -435,13 +420,7 @@ impl Task {
                     self.penalise(&peer_id, WRONG_CHAIN, "another chain");
                     return;
                 }
-                if let Some(peer) = self
-                    .shared
-                    .peers
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .get_mut(&peer_id)
-                {
+                if let Some(peer) = self.shared.peer_table().get_mut(&peer_id) {
                     // Shown to people: bounded, and no control characters (terminal escapes).
                     peer.agent = Some(
                         info.agent_version
