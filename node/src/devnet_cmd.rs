@@ -15,6 +15,8 @@ use jsonrpsee_core::rpc_params;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use aether_node::process_stats::{cpu_seconds, memory_kib};
+
 use crate::client::Rpc;
 
 /// `aether devnet …`.
@@ -324,9 +326,9 @@ fn status(args: &DirArgs) -> anyhow::Result<bool> {
             "peers": health.as_ref().map(|h| h["peers"].clone()),
             "bestHeight": health.as_ref().map(|h| h["bestHeight"].clone()),
             "finalizedHeight": health.as_ref().map(|h| h["finalizedHeight"].clone()),
-            "rssMiB": memory_kib(m.pid, "VmRSS").map(|k| k / 1024),
-            "peakRssMiB": memory_kib(m.pid, "VmHWM").map(|k| k / 1024),
-            "cpuSeconds": cpu_seconds(m.pid),
+            "rssMiB": memory_kib(&m.pid.to_string(), "VmRSS").map(|k| k / 1024),
+            "peakRssMiB": memory_kib(&m.pid.to_string(), "VmHWM").map(|k| k / 1024),
+            "cpuSeconds": cpu_seconds(&m.pid.to_string()),
         }));
     }
     let all_up = rows.iter().all(|r| r["running"] == true);
@@ -357,32 +359,6 @@ fn status(args: &DirArgs) -> anyhow::Result<bool> {
         }
     }
     Ok(all_up)
-}
-
-/// A process's memory figure `field` (`VmRSS` now, `VmHWM` its peak) in KiB, from
-/// `/proc/<pid>/status` (Linux).
-fn memory_kib(pid: u32, field: &str) -> Option<u64> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// The CPU time a process used so far (user and system, all threads), from
-/// `/proc/<pid>/stat` (Linux, in its fixed 100 ticks per second).
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces) start with the state, field 3;
-    // utime and stime are fields 14 and 15.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace().skip(11);
-    let user: u64 = fields.next()?.parse().ok()?;
-    let system: u64 = fields.next()?.parse().ok()?;
-    Some((user + system) as f64 / 100.0)
 }
 
 fn down(args: &DirArgs) -> anyhow::Result<bool> {

@@ -5,7 +5,7 @@
 //! genesis ([`genesis`]), keys ([`keys`]), the validator's safety record ([`safety_store`]) and
 //! HotStuff wiring ([`validator`]), catching up from peers ([`sync`]), the
 //! JSON-RPC server ([`rpc`]), metrics
-//! ([`metrics`]) and the running service ([`service`]) that wires them to the consensus and
+//! ([`metrics`], with the process figures of [`process_stats`]) and the running service ([`service`]) that wires them to the consensus and
 //! network ports. The binary (`src/main.rs`) adds the command line.
 
 #![forbid(unsafe_code)]
@@ -16,6 +16,7 @@ pub mod genesis;
 pub mod keys;
 pub mod mempool;
 pub mod metrics;
+pub mod process_stats;
 pub mod rpc;
 pub mod safety_store;
 pub mod service;

@@ -20,8 +20,24 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct MethodLabel {
-    method: String,
+struct RequestLabel {
+    method: &'static str,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransportLabel {
+    transport: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabel {
+    limit: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -90,7 +106,12 @@ pub struct Metrics {
     block_gas: Histogram,
     block_txs: Histogram,
     block_steps: Family<StepLabel, Histogram>,
-    rpc_requests: Family<MethodLabel, Counter>,
+    rpc_requests: Family<RequestLabel, Counter>,
+    rpc_connections: Family<TransportLabel, Gauge>,
+    rpc_limit_hits: Family<LimitLabel, Counter>,
+    pool_rejections: Family<ReasonLabel, Counter>,
+    process_cpu: prometheus_client::metrics::gauge::Gauge<f64, std::sync::atomic::AtomicU64>,
+    process_memory: Gauge,
     net: NetMetrics,
     consensus: ConsensusMetrics,
     syncing: Gauge,
@@ -113,7 +134,12 @@ impl Metrics {
         let block_seconds = Histogram::new(exponential_buckets(0.000_5, 2.0, 16));
         let block_gas = Histogram::new(exponential_buckets(10_000.0, 4.0, 10));
         let block_txs = Histogram::new(exponential_buckets(1.0, 4.0, 9));
-        let rpc_requests = Family::<MethodLabel, Counter>::default();
+        let rpc_requests = Family::<RequestLabel, Counter>::default();
+        let rpc_connections = Family::<TransportLabel, Gauge>::default();
+        let rpc_limit_hits = Family::<LimitLabel, Counter>::default();
+        let pool_rejections = Family::<ReasonLabel, Counter>::default();
+        let process_cpu = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        let process_memory = Gauge::default();
         let block_steps = Family::<StepLabel, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.000_5, 2.0, 16))
         });
@@ -145,8 +171,34 @@ impl Metrics {
         );
         registry.register(
             "rpc_requests",
-            "RPC requests, by method",
+            "RPC calls, by method (`unknown` for a name the node does not serve) and outcome \
+             (`ok`, or the JSON-RPC error code)",
             rpc_requests.clone(),
+        );
+        registry.register(
+            "rpc_connections",
+            "Open RPC connections, by transport (http: requests being served, ws: WebSockets)",
+            rpc_connections.clone(),
+        );
+        registry.register(
+            "rpc_limit_hits",
+            "Connections and requests the RPC server refused at a limit, by limit",
+            rpc_limit_hits.clone(),
+        );
+        registry.register(
+            "pool_rejections",
+            "Transactions the pool refused, by reason",
+            pool_rejections.clone(),
+        );
+        registry.register(
+            "process_cpu_seconds",
+            "CPU time the node used (user and system, all threads)",
+            process_cpu.clone(),
+        );
+        registry.register(
+            "process_resident_memory_bytes",
+            "The node's resident memory",
+            process_memory.clone(),
         );
         registry.register(
             "block_step_seconds",
@@ -263,6 +315,11 @@ impl Metrics {
             block_txs,
             block_steps,
             rpc_requests,
+            rpc_connections,
+            rpc_limit_hits,
+            pool_rejections,
+            process_cpu,
+            process_memory,
         }
     }
 
@@ -308,12 +365,37 @@ impl Metrics {
             .observe(seconds);
     }
 
-    /// Counts one request of `method`.
-    pub fn rpc_request(&self, method: &str) {
+    /// Counts one RPC call of `method` (a name the server offers, or `unknown`) and its outcome:
+    /// none for success, else the error code it answered.
+    pub fn rpc_request(&self, method: &'static str, error: Option<i32>) {
+        let outcome = match error {
+            None => "ok".to_string(),
+            Some(code) => code.to_string(),
+        };
         self.rpc_requests
-            .get_or_create(&MethodLabel {
-                method: method.to_string(),
-            })
+            .get_or_create(&RequestLabel { method, outcome })
+            .inc();
+    }
+
+    /// Records that an RPC connection of `transport` (`http` or `ws`) opened (`+1`) or closed
+    /// (`-1`).
+    pub fn rpc_connection(&self, transport: &'static str, delta: i64) {
+        self.rpc_connections
+            .get_or_create(&TransportLabel { transport })
+            .inc_by(delta);
+    }
+
+    /// Counts a refusal at the RPC server's `limit`.
+    pub fn rpc_limit_hit(&self, limit: &'static str) {
+        self.rpc_limit_hits
+            .get_or_create(&LimitLabel { limit })
+            .inc();
+    }
+
+    /// Counts a transaction the pool refused, by `reason` (the rejection's name).
+    pub fn pool_rejection(&self, reason: &'static str) {
+        self.pool_rejections
+            .get_or_create(&ReasonLabel { reason })
             .inc();
     }
 
@@ -379,6 +461,12 @@ impl Metrics {
 
     /// The metrics in the Prometheus text format.
     pub fn render(&self) -> String {
+        if let Some(cpu) = crate::process_stats::cpu_seconds("self") {
+            self.process_cpu.set(cpu);
+        }
+        if let Some(kib) = crate::process_stats::memory_kib("self", "VmRSS") {
+            self.process_memory.set((kib * 1024) as i64);
+        }
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use aether_engine::crypto::Keypair;
 use aether_engine::types::Address;
 use aether_node::genesis::{DEV_ACCOUNTS, Genesis};
-use aether_node::rpc::RpcLimits;
+use aether_node::rpc::{RpcAccess, RpcCors, RpcLimits, RpcMethods};
 use aether_node::service::{self, ConsensusMode, NetworkSettings, NodeConfig, ValidatorKeySource};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
@@ -33,15 +33,37 @@ pub struct RunArgs {
     /// Where the node keeps its data (required without --dev).
     #[arg(long)]
     base_path: Option<PathBuf>,
-    /// RPC address (HTTP and WebSocket).
-    #[arg(long, default_value = "127.0.0.1:9944")]
-    rpc_addr: SocketAddr,
-    /// Prometheus metrics address.
-    #[arg(long, default_value = "127.0.0.1:9615")]
-    metrics_addr: SocketAddr,
-    /// Do not serve metrics.
+    /// RPC port (HTTP and WebSocket on one port), on 127.0.0.1 unless --rpc-external.
+    #[arg(long, default_value_t = 9944)]
+    rpc_port: u16,
+    /// Serve RPC on every interface, not only 127.0.0.1. Unsafe methods are then refused
+    /// unless --rpc-methods unsafe; put the node behind a proxy with TLS before exposing it.
     #[arg(long)]
-    no_metrics: bool,
+    rpc_external: bool,
+    /// The exact RPC address (instead of --rpc-port and --rpc-external).
+    #[arg(long, value_name = "IP:PORT", conflicts_with_all = ["rpc_port", "rpc_external"])]
+    rpc_addr: Option<SocketAddr>,
+    /// Which RPC methods to serve: `unsafe` (all, operator's methods such as system_peers
+    /// included), `safe`, or `auto` (all on a loopback address, safe ones otherwise).
+    #[arg(long, value_enum, default_value = "auto")]
+    rpc_methods: RpcMethodsChoice,
+    /// Browser origins allowed to call the RPC: `all`, or a comma-separated list
+    /// (`http://localhost:*` for any port). Default: pages of this machine
+    /// (`http(s)://localhost:*`, `http(s)://127.0.0.1:*`); with --dev, `all`.
+    #[arg(long, value_name = "all|ORIGINS")]
+    rpc_cors: Option<String>,
+    /// Prometheus metrics port, on 127.0.0.1 unless --prometheus-external.
+    #[arg(long, default_value_t = 9615)]
+    prometheus_port: u16,
+    /// Serve metrics on every interface.
+    #[arg(long)]
+    prometheus_external: bool,
+    /// The exact metrics address (instead of --prometheus-port and --prometheus-external).
+    #[arg(long, value_name = "IP:PORT", conflicts_with_all = ["prometheus_port", "prometheus_external"])]
+    metrics_addr: Option<SocketAddr>,
+    /// Do not serve metrics.
+    #[arg(long, alias = "no-metrics")]
+    no_prometheus: bool,
     /// Milliseconds between blocks.
     #[arg(long, default_value_t = 1000)]
     block_time_ms: u64,
@@ -51,9 +73,21 @@ pub struct RunArgs {
     /// Largest RPC request body, bytes.
     #[arg(long, default_value_t = RpcLimits::default().max_request_bytes)]
     rpc_max_request_bytes: u32,
-    /// Most RPC connections.
+    /// Most RPC WebSocket connections open at once (HTTP has its own budget).
     #[arg(long, default_value_t = RpcLimits::default().max_connections)]
     rpc_max_connections: u32,
+    /// Most RPC HTTP requests served at once.
+    #[arg(long, default_value_t = RpcLimits::default().max_http_requests)]
+    rpc_max_http_requests: u32,
+    /// Most RPC connections (HTTP and WebSocket) from one IP address.
+    #[arg(long, default_value_t = RpcLimits::default().max_connections_per_ip)]
+    rpc_max_connections_per_ip: u32,
+    /// Most RPC WebSockets from one IP address.
+    #[arg(long, default_value_t = RpcLimits::default().max_ws_per_ip)]
+    rpc_max_ws_per_ip: u32,
+    /// Seconds after which a WebSocket that answers no ping and sends nothing is closed.
+    #[arg(long, value_name = "SECS", default_value_t = RpcLimits::default().ws_idle_timeout.as_secs())]
+    rpc_ws_idle_timeout: u64,
     /// Most calls in an RPC batch.
     #[arg(long, default_value_t = RpcLimits::default().max_batch)]
     rpc_max_batch: u32,
@@ -104,6 +138,46 @@ pub struct RunArgs {
     /// validator may then sign again in rounds it signed in before it lost the record.
     #[arg(long)]
     reset_safety_record: bool,
+}
+
+/// `--rpc-methods`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RpcMethodsChoice {
+    /// All methods on a loopback address, the safe ones otherwise.
+    Auto,
+    /// The safe methods only.
+    Safe,
+    /// All methods.
+    Unsafe,
+}
+
+/// Parses `--rpc-cors`.
+fn cors(text: Option<&str>, dev: bool) -> anyhow::Result<RpcCors> {
+    let Some(text) = text else {
+        return Ok(if dev {
+            RpcCors::All
+        } else {
+            RpcCors::default()
+        });
+    };
+    if text.trim() == "all" {
+        return Ok(RpcCors::All);
+    }
+    let origins: Vec<String> = text
+        .split(',')
+        .map(|o| o.trim().trim_end_matches('/').to_string())
+        .filter(|o| !o.is_empty())
+        .collect();
+    if let Some(bad) = origins
+        .iter()
+        .find(|o| !(o.starts_with("http://") || o.starts_with("https://")))
+    {
+        bail!("--rpc-cors: `{bad}` is not an origin (http://HOST[:PORT], https://…, or `all`)");
+    }
+    if origins.is_empty() {
+        bail!("--rpc-cors: give `all` or origins such as http://localhost:3000");
+    }
+    Ok(RpcCors::Origins(origins))
 }
 
 /// The consensus a node runs.
@@ -178,16 +252,44 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
     let config = NodeConfig {
         base_path,
         genesis,
-        rpc_addr: args.rpc_addr,
+        rpc_addr: args.rpc_addr.unwrap_or_else(|| {
+            let ip = if args.rpc_external {
+                [0, 0, 0, 0]
+            } else {
+                [127, 0, 0, 1]
+            };
+            SocketAddr::from((ip, args.rpc_port))
+        }),
+        rpc_access: RpcAccess {
+            methods: match args.rpc_methods {
+                RpcMethodsChoice::Auto => RpcMethods::Auto,
+                RpcMethodsChoice::Safe => RpcMethods::Safe,
+                RpcMethodsChoice::Unsafe => RpcMethods::Unsafe,
+            },
+            cors: cors(args.rpc_cors.as_deref(), args.dev)?,
+        },
         rpc_limits: RpcLimits {
             max_request_bytes: args.rpc_max_request_bytes,
             max_connections: args.rpc_max_connections,
+            max_http_requests: args.rpc_max_http_requests,
+            max_connections_per_ip: args.rpc_max_connections_per_ip,
+            max_ws_per_ip: args.rpc_max_ws_per_ip,
+            ws_idle_timeout: std::time::Duration::from_secs(args.rpc_ws_idle_timeout.max(1)),
             max_batch: args.rpc_max_batch,
             max_dry_run_gas: args.rpc_max_dry_run_gas,
             max_concurrent_dry_runs: args.rpc_max_dry_runs,
             ..RpcLimits::default()
         },
-        metrics_addr: (!args.no_metrics).then_some(args.metrics_addr),
+        metrics_addr: (!args.no_prometheus).then(|| {
+            args.metrics_addr.unwrap_or_else(|| {
+                let ip = if args.prometheus_external {
+                    [0, 0, 0, 0]
+                } else {
+                    [127, 0, 0, 1]
+                };
+                SocketAddr::from((ip, args.prometheus_port))
+            })
+        }),
         block_time_ms: args.block_time_ms,
         state_history: args.state_history,
         proposer,

@@ -21,7 +21,7 @@ use parity_scale_codec::Decode;
 use crate::chain::{Chain, ChainError, CommittedBlock, now_ms};
 use crate::genesis::Genesis;
 use crate::metrics::{BlockStep, Metrics};
-use crate::rpc::{self, PeerSummary, RpcContext, RpcLimits};
+use crate::rpc::{self, PeerSummary, RpcAccess, RpcContext, RpcLimits};
 
 /// How to run a node.
 #[derive(Clone, Debug)]
@@ -34,6 +34,8 @@ pub struct NodeConfig {
     pub rpc_addr: SocketAddr,
     /// RPC limits.
     pub rpc_limits: RpcLimits,
+    /// Which RPC methods are offered, and to which browser origins.
+    pub rpc_access: RpcAccess,
     /// Where the metrics endpoint listens (none: off).
     pub metrics_addr: Option<SocketAddr>,
     /// Block time of the dev sealer.
@@ -204,6 +206,7 @@ pub async fn run(
     let (rpc_addr, rpc_handle) = rpc::start(
         config.rpc_addr,
         config.rpc_limits,
+        config.rpc_access.clone(),
         RpcContext {
             chain: chain.clone(),
             metrics: metrics.clone(),
@@ -392,6 +395,7 @@ pub async fn run(
                     if let Ok(tx) = SignedTransaction::decode(&mut &payload[..])
                         && let Err(why) = chain.submit(tx, now_ms())
                     {
+                        metrics.pool_rejection(why.name());
                         tracing::trace!(%why, "a gossiped transaction was not admitted");
                     }
                 }

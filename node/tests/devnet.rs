@@ -211,7 +211,7 @@ fn a_dev_chain_runs_the_sdk_token_end_to_end_and_survives_a_restart() {
         );
     }
     assert!(
-        metrics.contains("aether_rpc_requests_total{method=\"contract_dryRun\"}"),
+        metrics.contains("aether_rpc_requests_total{method=\"contract_dryRun\",outcome=\"ok\"}"),
         "{metrics}"
     );
 

@@ -41,6 +41,7 @@ fn server() -> Server {
         .block_on(rpc::start(
             "127.0.0.1:0".parse().unwrap(),
             limits,
+            Default::default(),
             RpcContext {
                 chain,
                 metrics: Arc::new(Metrics::new()),
@@ -326,4 +327,35 @@ fn a_dry_run_uses_at_most_the_nodes_gas_cap() {
         json!([alice.address().to_string(), action]),
     );
     assert_eq!(r["result"]["status"], "success", "{r}");
+}
+
+#[test]
+fn ids_json_rpc_cannot_answer_to_and_subscriptions_over_http_get_their_codes() {
+    let s = server();
+    for id in [
+        "1e999",
+        "1606938044258990275541962092341162602522202993782792835301376",
+        "1.5",
+    ] {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"system_health","params":[]}}"#);
+        let (status, answer) = post(s.addr, body.as_bytes());
+        assert_eq!(status, 200);
+        let v: Value = serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{e}: {answer}"));
+        assert_eq!(code(&v), -32600, "id {id}: {v}");
+        assert!(v["id"].is_null(), "{v}");
+    }
+    // A notification (no id) is still answered with nothing to say.
+    let (_, answer) = post(
+        s.addr,
+        br#"{"jsonrpc":"2.0","method":"system_health","params":[]}"#,
+    );
+    assert_eq!(answer, "null");
+    let sub = call(s.addr, "chain_subscribeNewHeads", json!([]));
+    assert_eq!(code(&sub), -32035, "{sub}");
+    assert!(
+        sub["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("WebSocket")
+    );
 }

@@ -53,6 +53,7 @@ fn every_accepted_transaction_ends_in_a_block_with_a_receipt() {
         genesis,
         rpc_addr: "127.0.0.1:0".parse().unwrap(),
         rpc_limits: RpcLimits::default(),
+        rpc_access: Default::default(),
         metrics_addr: None,
         block_time_ms: 100,
         state_history: 64,

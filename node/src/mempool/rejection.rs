@@ -124,6 +124,28 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// A short stable name of the reason (the `reason` label of `aether_pool_rejections`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Rejection::Malformed(_) => "malformed",
+            Rejection::TooLarge { .. } => "too_large",
+            Rejection::WrongChain { .. } => "wrong_chain",
+            Rejection::BadSignature => "bad_signature",
+            Rejection::NonceTooLow { .. } => "nonce_too_low",
+            Rejection::NonceTooFarAhead { .. } => "nonce_too_far_ahead",
+            Rejection::AlreadyKnown => "already_known",
+            Rejection::Underpriced { .. } => "underpriced",
+            Rejection::ReplacementUnderpriced { .. } => "replacement_underpriced",
+            Rejection::GasLimitBelowIntrinsic { .. } => "gas_limit_below_intrinsic",
+            Rejection::GasLimitAboveBlockLimit { .. } => "gas_limit_above_block_limit",
+            Rejection::CannotPay { .. } => "cannot_pay",
+            Rejection::SenderFull { .. } => "sender_full",
+            Rejection::PoolFull { .. } => "pool_full",
+            Rejection::FutureFull { .. } => "future_full",
+            Rejection::CodeTooLarge { .. } => "code_too_large",
+        }
+    }
+
     /// The application error code reported over RPC (−32011 and below; −32026 for a malformed
     /// transaction, since jsonrpsee itself answers −32010 to a batch over the limit).
     pub fn code(&self) -> i32 {

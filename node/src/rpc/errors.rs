@@ -19,6 +19,11 @@ pub const ENGINE_FAULT: i32 = -32032;
 /// As many of this kind of call are running as the node allows at once: retry.
 pub const BUSY: i32 = -32033;
 
+/// A method of [`super::UNSAFE_METHODS`] called where the node serves only safe ones.
+pub const UNSAFE_METHOD: i32 = -32034;
+/// A subscription asked for over HTTP (it needs a WebSocket).
+pub const SUBSCRIPTION_OVER_HTTP: i32 = -32035;
+
 /// A busy refusal with a reason.
 pub fn busy(reason: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(BUSY, reason.into(), None::<()>)

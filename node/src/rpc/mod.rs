@@ -1,23 +1,30 @@
 //! The JSON-RPC server (jsonrpsee, HTTP and WebSocket on one port). Every method is documented
 //! with an example in `docs/rpc.md`; [`METHODS`] lists them and a test holds the two in step.
+//! [`server`] is the front door (connection budgets, origins, `/health`), [`middleware`] what
+//! every call passes through (method policy, metrics, batches).
 
 mod errors;
 pub mod json;
+mod middleware;
+mod server;
 
-use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use aether_engine::types::{Action, Address, Hash, SignedTransaction};
 use aether_storage::{EventFilter, StateKey};
-use jsonrpsee::server::{BatchRequestConfig, RpcModule, Server, ServerConfig, ServerHandle};
+use jsonrpsee::server::RpcModule;
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::{PendingSubscriptionSink, SubscriptionMessage};
 use parity_scale_codec::{Decode, Encode};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
-pub use errors::{INTERNAL, INVALID_PARAMS, STATE_UNAVAILABLE, STORAGE_FAILURE};
+pub use errors::{
+    INTERNAL, INVALID_PARAMS, STATE_UNAVAILABLE, STORAGE_FAILURE, SUBSCRIPTION_OVER_HTTP,
+    UNSAFE_METHOD,
+};
+pub use server::start;
 
 use crate::chain::{Chain, ChainEvent};
 use crate::metrics::Metrics;
@@ -29,8 +36,16 @@ pub struct RpcLimits {
     pub max_request_bytes: u32,
     /// Largest response body, bytes.
     pub max_response_bytes: u32,
-    /// Most simultaneous connections.
+    /// Most WebSocket connections open at once (HTTP requests have a budget of their own).
     pub max_connections: u32,
+    /// Most HTTP requests being served at once.
+    pub max_http_requests: u32,
+    /// Most TCP connections open at once from one IP address (HTTP and WebSocket).
+    pub max_connections_per_ip: u32,
+    /// Most WebSocket connections open at once from one IP address.
+    pub max_ws_per_ip: u32,
+    /// A WebSocket that neither answers a ping nor sends anything for this long is closed.
+    pub ws_idle_timeout: std::time::Duration,
     /// Most calls in one batch.
     pub max_batch: u32,
     /// Most subscriptions per WebSocket connection.
@@ -47,12 +62,83 @@ impl Default for RpcLimits {
             max_request_bytes: 2 << 20,
             max_response_bytes: 16 << 20,
             max_connections: 100,
+            max_http_requests: 256,
+            max_connections_per_ip: 64,
+            max_ws_per_ip: 32,
+            ws_idle_timeout: std::time::Duration::from_secs(60),
             max_batch: 50,
             max_subscriptions: 64,
             max_dry_run_gas: 10_000_000,
             max_concurrent_dry_runs: 2,
         }
     }
+}
+
+/// Which methods the server offers (as Substrate's `--rpc-methods`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RpcMethods {
+    /// Every method when the server listens on a loopback address, the safe ones otherwise.
+    #[default]
+    Auto,
+    /// Only the safe methods: the [`UNSAFE_METHODS`] are refused (`-32034`).
+    Safe,
+    /// Every method.
+    Unsafe,
+}
+
+/// Which browser origins may call the server (as Substrate's `--rpc-cors`). A request without
+/// an `Origin` header (curl, the CLI, any non-browser client) is always served.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RpcCors {
+    /// Any origin.
+    All,
+    /// These origins (`http://localhost:3000`; `:*` at the end stands for any port).
+    Origins(Vec<String>),
+}
+
+impl Default for RpcCors {
+    /// Pages served from this machine: `http(s)://localhost:*` and `http(s)://127.0.0.1:*`.
+    fn default() -> Self {
+        RpcCors::Origins(
+            [
+                "http://localhost:*",
+                "http://127.0.0.1:*",
+                "https://localhost:*",
+                "https://127.0.0.1:*",
+            ]
+            .map(String::from)
+            .to_vec(),
+        )
+    }
+}
+
+impl RpcCors {
+    /// Whether a page from `origin` may call the server.
+    pub fn allows(&self, origin: &str) -> bool {
+        match self {
+            RpcCors::All => true,
+            RpcCors::Origins(list) => list.iter().any(|allowed| match allowed.strip_suffix(":*") {
+                Some(prefix) => {
+                    origin == prefix
+                        || origin.strip_prefix(prefix).is_some_and(|rest| {
+                            rest.strip_prefix(':').is_some_and(|port| {
+                                !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+                            })
+                        })
+                }
+                None => origin == allowed,
+            }),
+        }
+    }
+}
+
+/// Who may call what.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RpcAccess {
+    /// Which methods are offered.
+    pub methods: RpcMethods,
+    /// Which browser origins are served.
+    pub cors: RpcCors,
 }
 
 /// Most events one `chain_getLogs` call returns.
@@ -84,6 +170,20 @@ pub const METHODS: &[&str] = &[
     "chain_subscribeEvents",
 ];
 
+/// Subscriptions, with their unsubscribe methods: they need a WebSocket connection.
+pub const SUBSCRIPTIONS: &[(&str, &str)] = &[
+    ("chain_subscribeNewHeads", "chain_unsubscribeNewHeads"),
+    (
+        "chain_subscribeFinalizedHeads",
+        "chain_unsubscribeFinalizedHeads",
+    ),
+    ("chain_subscribeEvents", "chain_unsubscribeEvents"),
+];
+
+/// Methods served only with `--rpc-methods unsafe` (or `auto` on a loopback address): what
+/// they reveal (peers' IP addresses) is for the node's operator.
+pub const UNSAFE_METHODS: &[&str] = &["system_peers"];
+
 /// A connected peer, as `system_peers` shows it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -101,6 +201,7 @@ pub struct PeerSummary {
 }
 
 /// What the methods work with.
+#[derive(Clone)]
 pub struct RpcContext {
     /// The chain.
     pub chain: Arc<Chain>,
@@ -122,25 +223,6 @@ pub struct RpcContext {
 
 type RpcResult = Result<Value, ErrorObjectOwned>;
 
-/// Starts the server on `addr`.
-pub async fn start(
-    addr: SocketAddr,
-    limits: RpcLimits,
-    ctx: RpcContext,
-) -> std::io::Result<(SocketAddr, ServerHandle)> {
-    let config = ServerConfig::builder()
-        .max_request_body_size(limits.max_request_bytes)
-        .max_response_body_size(limits.max_response_bytes)
-        .max_connections(limits.max_connections)
-        .max_subscriptions_per_connection(limits.max_subscriptions)
-        .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch))
-        .build();
-    let server = Server::builder().set_config(config).build(addr).await?;
-    let local = server.local_addr()?;
-    let module = module(ctx, &limits).map_err(std::io::Error::other)?;
-    Ok((local, server.start(module)))
-}
-
 fn method<F>(
     m: &mut RpcModule<RpcContext>,
     name: &'static str,
@@ -149,10 +231,7 @@ fn method<F>(
 where
     F: Fn(Params<'_>, &RpcContext) -> RpcResult + Clone + Send + Sync + 'static,
 {
-    m.register_blocking_method(name, move |params, ctx, _| {
-        ctx.metrics.rpc_request(name);
-        f(params, &ctx)
-    })?;
+    m.register_blocking_method(name, move |params, ctx, _| f(params, &ctx))?;
     Ok(())
 }
 
@@ -179,7 +258,10 @@ pub fn module(
                 "trailing bytes after the transaction".into(),
             )));
         }
-        let admitted = ctx.chain.submit(tx, now_ms()).map_err(errors::rejected)?;
+        let admitted = ctx.chain.submit(tx, now_ms()).map_err(|why| {
+            ctx.metrics.pool_rejection(why.name());
+            errors::rejected(why)
+        })?;
         (ctx.gossip_tx)(bytes);
         Ok(json!(admitted.hash.to_string()))
     })?;
@@ -302,34 +384,7 @@ pub fn module(
             .map_err(errors::chain)?;
         Ok(json::receipt(&receipt, None))
     })?;
-    method(&mut m, "system_health", |_, ctx| {
-        let peers = (ctx.peers)().len();
-        let ahead = ctx
-            .chain
-            .head()
-            .timestamp_ms
-            .saturating_sub(crate::chain::now_ms());
-        Ok(json!({
-            "peers": peers,
-            "isSyncing": ctx.syncing.load(std::sync::atomic::Ordering::Acquire),
-            "shouldHavePeers": ctx.networked,
-            "bestHeight": ctx.chain.head().height,
-            "finalizedHeight": ctx.chain.finalized_height(),
-            "headAheadOfClockMs": ahead,
-            "consensus": ctx
-                .progress
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .map(|p| json!({
-                    "round": p.round,
-                    "highQcRound": p.high_qc_round,
-                    "highTcRound": p.high_tc_round,
-                    "committedRound": p.committed_round,
-                    "pendingBlocks": p.pending_blocks,
-                    "missingBlocks": p.missing_blocks,
-                })),
-        }))
-    })?;
+    method(&mut m, "system_health", |_, ctx| Ok(health(ctx)))?;
     method(&mut m, "system_info", |_, ctx| {
         Ok(json!({
             "name": "aether",
@@ -362,7 +417,6 @@ pub fn module(
         "chain_newHead",
         "chain_unsubscribeNewHeads",
         |_, pending, ctx, _| async move {
-            ctx.metrics.rpc_request("chain_subscribeNewHeads");
             forward(pending, ctx, |e| match e {
                 ChainEvent::NewHead(h) => vec![json::header(h)],
                 _ => Vec::new(),
@@ -375,7 +429,6 @@ pub fn module(
         "chain_finalizedHead",
         "chain_unsubscribeFinalizedHeads",
         |_, pending, ctx, _| async move {
-            ctx.metrics.rpc_request("chain_subscribeFinalizedHeads");
             forward(pending, ctx, |e| match e {
                 ChainEvent::Finalized(h) => vec![json::header(h)],
                 _ => Vec::new(),
@@ -388,7 +441,6 @@ pub fn module(
         "chain_event",
         "chain_unsubscribeEvents",
         |params, pending, ctx, _| async move {
-            ctx.metrics.rpc_request("chain_subscribeEvents");
             let raw: Value = params
                 .sequence()
                 .optional_next()
@@ -423,6 +475,36 @@ pub fn module(
         },
     )?;
     Ok(m)
+}
+
+/// The node's health, as `system_health` and `GET /health` report it.
+pub fn health(ctx: &RpcContext) -> Value {
+    let peers = (ctx.peers)().len();
+    let ahead = ctx
+        .chain
+        .head()
+        .timestamp_ms
+        .saturating_sub(crate::chain::now_ms());
+    json!({
+        "peers": peers,
+        "isSyncing": ctx.syncing.load(std::sync::atomic::Ordering::Acquire),
+        "shouldHavePeers": ctx.networked,
+        "bestHeight": ctx.chain.head().height,
+        "finalizedHeight": ctx.chain.finalized_height(),
+        "headAheadOfClockMs": ahead,
+        "consensus": ctx
+            .progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .map(|p| json!({
+                "round": p.round,
+                "highQcRound": p.high_qc_round,
+                "highTcRound": p.high_tc_round,
+                "committedRound": p.committed_round,
+                "pendingBlocks": p.pending_blocks,
+                "missingBlocks": p.missing_blocks,
+            })),
+    })
 }
 
 /// Accepts a subscription and forwards the chain events `select` turns into notifications
@@ -611,6 +693,36 @@ impl Drop for Inside<'_> {
         self.0
             .inside
             .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod cors_tests {
+    use super::RpcCors;
+
+    #[test]
+    fn the_default_origins_are_this_machines_pages_on_any_port() {
+        let cors = RpcCors::default();
+        for ok in [
+            "http://localhost:3000",
+            "http://127.0.0.1:8080",
+            "https://localhost",
+        ] {
+            assert!(cors.allows(ok), "{ok}");
+        }
+        for refused in [
+            "http://localhost.evil.com",
+            "http://localhost:3000.evil.com",
+            "http://evil.com",
+            "null",
+            "http://localhost:",
+        ] {
+            assert!(!cors.allows(refused), "{refused}");
+        }
+        assert!(RpcCors::All.allows("https://example.org"));
+        let listed = RpcCors::Origins(vec!["https://app.example".into()]);
+        assert!(listed.allows("https://app.example"));
+        assert!(!listed.allows("https://app.example:444"));
     }
 }
 
