@@ -10,12 +10,22 @@ use clap::{Args, Subcommand};
 #[derive(Subcommand, Debug)]
 pub enum ContractCommand {
     /// Build a contract crate to validated Wasm and its ABI metadata.
+    #[command(after_help = "Examples:
+  aether contract build
+  aether contract build contracts-sdk/examples/token --out-dir out")]
     Build(BuildArgs),
     /// Upload and instantiate a contract (over RPC).
+    #[command(after_help = "Examples:
+  aether contract deploy --wasm token.wasm --init-args '[1000000]' --from //alice
+  aether contract deploy --wasm token.wasm --init-args '[5]' --salt 0x01 --from //alice")]
     Deploy(crate::client::DeployArgs),
     /// Call a contract in a transaction (over RPC).
+    #[command(after_help = "Example:
+  aether contract call --contract 0x91c2… --method transfer --args '[\"//bob\", 100]' --from //alice")]
     Call(crate::client::SendCallArgs),
     /// Dry-run a call at the head: return value, events and exact gas (over RPC).
+    #[command(after_help = "Example:
+  aether contract query --contract 0x91c2… --method balance_of --args '[\"//bob\"]'")]
     Query(crate::client::QueryArgs),
 }
 

@@ -23,10 +23,15 @@ use crate::client::Rpc;
 #[derive(Subcommand, Debug)]
 pub enum DevnetCommand {
     /// Write a genesis and start the validators.
+    #[command(after_help = "Examples:
+  aether devnet up --validators 4
+  aether devnet up --validators 7 --dir /tmp/net --base-port 40000 --block-time-ms 500")]
     Up(UpArgs),
     /// Show each validator: running, heights, peers.
+    #[command(after_help = "Example:\n  aether devnet status --dir devnet --json")]
     Status(DirArgs),
     /// Stop the validators.
+    #[command(after_help = "Example:\n  aether devnet down --dir devnet")]
     Down(DirArgs),
 }
 

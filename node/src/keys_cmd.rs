@@ -9,6 +9,9 @@ use aether_node::keys::{self, Scheme};
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
     /// Generate a key from 32 random bytes and print its secret seed, public key and address.
+    #[command(after_help = "Examples:
+  aether keys generate --scheme sr25519
+  aether keys generate --scheme bls --json")]
     Generate {
         /// The scheme.
         #[arg(long, value_enum, default_value = "ed25519")]
@@ -18,6 +21,9 @@ pub enum KeysCommand {
         json: bool,
     },
     /// Print the public key (and address) of a secret seed.
+    #[command(after_help = "Examples:
+  aether keys inspect //alice --field address
+  aether keys inspect 0x9d61…7f60 --scheme ed25519 --json")]
     Inspect {
         /// The secret seed, 32 bytes of 0x-hex, or `//NAME` for a dev key.
         seed: String,
@@ -34,6 +40,9 @@ pub enum KeysCommand {
     /// Generate a validator's keys (BLS, VRF, network, fee account) into a new key file only
     /// its owner can read, and print its genesis entry (JSON, for `init-genesis
     /// --validator-entry`). Run the validator with `aether run --validator-key FILE`.
+    #[command(after_help = "Example:
+  aether keys validator --name v0 --out v0.key > v0.json
+  aether init-genesis --validator-entry v0.json … && aether run --validator-key v0.key …")]
     Validator {
         /// The validator's name.
         #[arg(long)]

@@ -1,7 +1,7 @@
 //! # aether
 //!
 //! The Aether command-line binary: the node (`run`, `init-genesis`, `keys`, `snapshots`,
-//! `devnet`), its
+//! `purge-chain`, `devnet`), its
 //! RPC client commands (`account`, `transfer`, `peers`, `contract deploy|call|query`), the local
 //! contract sandbox (`exec`) and contract tooling (`contract build`).
 //!
@@ -14,6 +14,7 @@ mod exec;
 mod genesis_cmd;
 mod keys_cmd;
 mod load_cmd;
+mod purge_cmd;
 mod run_cmd;
 mod snapshots_cmd;
 mod state_file;
@@ -26,7 +27,16 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "aether",
     version,
-    about = "Aether: a deterministic WASM smart-contract engine and node"
+    about = "Aether: a deterministic WASM smart-contract engine and node",
+    after_help = "Examples:
+  aether run --dev                                   a dev chain on 127.0.0.1:9944
+  aether account //alice                             an account over RPC
+  aether transfer --from //alice --to //bob --amount 1000
+  aether contract build contracts-sdk/examples/token
+  aether exec --wasm token.wasm --call total_supply  a call in a sandbox, no node
+  aether devnet up --validators 4                    four HotStuff validators on loopback
+
+Each command shows its own examples: aether help COMMAND"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -36,13 +46,30 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run one contract call against an in-memory state and print the receipt as JSON.
+    #[command(after_help = "Examples:
+  aether exec --wasm token.wasm --init-args '[1000000]' --call total_supply
+  aether exec --wasm token.wasm --state s.json --call transfer --args '[\"0x…\", 10]' --caller 0x…")]
     Exec(exec::ExecArgs),
     /// Contract tooling and contract transactions.
     #[command(subcommand)]
     Contract(contract::ContractCommand),
     /// Run a node.
+    #[command(after_help = "Examples:
+  aether run --dev                                  dev chain, temporary data, RPC on 127.0.0.1:9944
+  aether run --dev --base-path ./chain --rpc-port 9955
+  aether run --genesis genesis.json --base-path /var/lib/aether --consensus hotstuff \\
+      --validator-key v0.key --port 30333 --bootnodes /ip4/10.0.0.2/tcp/30333/p2p/12D3KooW…
+  aether run --genesis genesis.json --base-path d --rpc-external --rpc-methods safe \\
+      --rpc-cors https://app.example")]
     Run(run_cmd::RunArgs),
+    /// Delete a stopped node's chain database (it keeps its node key and safety record).
+    PurgeChain(purge_cmd::PurgeArgs),
     /// Write a genesis file and print its hash.
+    #[command(after_help = "Examples:
+  aether init-genesis --dev --out genesis.json
+  aether init-genesis --dev --dev-validators 4 --out genesis.json
+  aether init-genesis --chain-id 7 --validator-entry v0.json --validator-entry v1.json \\
+      --balance 0x…=1000000000 --out genesis.json")]
     InitGenesis(genesis_cmd::InitGenesisArgs),
     /// Generate or inspect keys.
     #[command(subcommand)]
@@ -51,15 +78,25 @@ enum Command {
     #[command(subcommand)]
     Snapshots(snapshots_cmd::SnapshotsCommand),
     /// Show an account (over RPC).
+    #[command(after_help = "Examples:
+  aether account //alice
+  aether account 0x6a8b… --rpc http://10.0.0.2:9944 --json")]
     Account(client::AccountArgs),
     /// Transfer funds (over RPC).
+    #[command(after_help = "Examples:
+  aether transfer --from //alice --to //bob --amount 1000
+  aether transfer --from ed25519:0xSEED --to 0x6a8b… --amount 5 --no-wait")]
     Transfer(client::TransferArgs),
-    /// The peers of a running node (over RPC).
+    /// The peers of a running node (over RPC; an operator's method, see --rpc-methods).
+    #[command(after_help = "Example:\n  aether peers --rpc http://127.0.0.1:9944")]
     Peers(client::RpcArgs),
     /// A local network of HotStuff validators as separate processes.
     #[command(subcommand)]
     Devnet(devnet_cmd::DevnetCommand),
     /// Load a running chain with signed transfers and report finalized tx/s and latency.
+    #[command(after_help = "Examples:
+  aether load --rpc http://127.0.0.1:9944 --count 10000 --rate 2000
+  aether load --rpc http://127.0.0.1:9940 --rpc http://127.0.0.1:9941 --count 50000 --json")]
     Load(load_cmd::LoadArgs),
 }
 
@@ -77,6 +114,7 @@ fn main() -> ExitCode {
         Command::Contract(cmd) => return contract::run(cmd),
         Command::Run(args) => run_cmd::run(args),
         Command::InitGenesis(args) => genesis_cmd::run(args),
+        Command::PurgeChain(args) => purge_cmd::run(args),
         Command::Keys(cmd) => keys_cmd::run(cmd),
         Command::Snapshots(cmd) => snapshots_cmd::run(cmd),
         Command::Account(args) => client::account(args),

@@ -11,6 +11,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 #[derive(Subcommand, Debug)]
 pub enum SnapshotsCommand {
     /// Write the state at a height (default: the head) of a stopped node to a file.
+    #[command(after_help = "Example:
+  aether snapshots create --base-path /var/lib/aether --out snapshots")]
     Create {
         /// The node's base path.
         #[arg(long)]
@@ -23,12 +25,15 @@ pub enum SnapshotsCommand {
         out: PathBuf,
     },
     /// List the snapshots in a directory.
+    #[command(after_help = "Example:\n  aether snapshots list snapshots")]
     List {
         /// The directory.
         #[arg(default_value = "snapshots")]
         dir: PathBuf,
     },
     /// Restore a snapshot onto an empty base path, checking its state root.
+    #[command(after_help = "Example:
+  aether snapshots restore snapshots/state-1200.snapshot --base-path /var/lib/aether-new")]
     Restore {
         /// The snapshot file.
         file: PathBuf,

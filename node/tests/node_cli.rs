@@ -442,3 +442,100 @@ fn a_validator_key_file_must_be_private_and_needs_hotstuff() {
         "readable by others than its owner",
     );
 }
+
+#[test]
+fn purge_chain_refuses_a_running_node_and_keeps_the_node_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().to_str().unwrap();
+    let empty = aether(&["purge-chain", "--base-path", base, "-y"]);
+    assert!(empty.status.success());
+    assert!(String::from_utf8_lossy(&empty.stdout).contains("nothing to purge"));
+
+    // A node with a network has a node key beside its database.
+    let node = Node::start_with(&[
+        "--dev",
+        "--base-path",
+        base,
+        "--no-metrics",
+        "--listen-addr",
+        "/ip4/127.0.0.1/tcp/0",
+    ]);
+    let url = node.rpc.clone();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while rpc(&url, "chain_getHead", vec![])["height"].as_u64() < Some(2) {
+        assert!(std::time::Instant::now() < deadline, "blocks are sealed");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    fails_with(
+        &["purge-chain", "--base-path", base, "-y"],
+        "stop the node first",
+    );
+    assert!(node.stop().success());
+
+    let key = dir.path().join("network").join("secret_ed25519");
+    let key_before = std::fs::read(&key).expect("the node key");
+    let purged = aether(&["purge-chain", "--base-path", base, "-y"]);
+    assert!(
+        purged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&purged.stderr)
+    );
+    assert!(!dir.path().join("db").exists(), "the database is gone");
+    assert_eq!(
+        std::fs::read(&key).unwrap(),
+        key_before,
+        "the node key stays"
+    );
+
+    // The node starts again from the genesis.
+    let node = Node::start_with(&["--dev", "--base-path", base, "--no-metrics"]);
+    let head = rpc(&node.rpc, "chain_getHead", vec![]);
+    assert!(
+        head["height"].as_u64() < Some(2),
+        "from the genesis: {head}"
+    );
+    node.stop();
+}
+
+#[test]
+fn every_command_shows_an_example_in_its_help() {
+    let top = aether(&["--help"]);
+    assert!(String::from_utf8_lossy(&top.stdout).contains("Examples:"));
+    for command in [
+        &["run"][..],
+        &["exec"],
+        &["init-genesis"],
+        &["purge-chain"],
+        &["account"],
+        &["transfer"],
+        &["peers"],
+        &["load"],
+        &["devnet", "up"],
+        &["devnet", "status"],
+        &["devnet", "down"],
+        &["contract", "build"],
+        &["contract", "deploy"],
+        &["contract", "call"],
+        &["contract", "query"],
+        &["keys", "generate"],
+        &["keys", "inspect"],
+        &["keys", "validator"],
+        &["snapshots", "create"],
+        &["snapshots", "list"],
+        &["snapshots", "restore"],
+    ] {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let out = aether(&args);
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            help.contains("Example"),
+            "{args:?} shows no example:\n{help}"
+        );
+        assert!(
+            help.contains(&format!("aether {}", command.join(" "))),
+            "{args:?}'s example runs the command itself:\n{help}"
+        );
+    }
+}

@@ -111,6 +111,23 @@ pub fn encode(ty: &Ty, v: &Value, arg: &str, out: &mut Vec<u8>) -> Result<(), Ab
             let b = hex_bytes(v).filter(|b| b.len() == 32).ok_or_else(err)?;
             out.extend_from_slice(&b);
         }
+        Ty::Address => {
+            let dev = v
+                .as_str()
+                .and_then(|s| s.strip_prefix("//"))
+                .filter(|name| !name.is_empty())
+                .map(|name| {
+                    aether_engine::crypto::Keypair::dev(&name.to_lowercase(), false)
+                        .address()
+                        .0
+                        .to_vec()
+                });
+            let b = dev
+                .or_else(|| hex_bytes(v))
+                .filter(|b| b.len() == 32)
+                .ok_or_else(err)?;
+            out.extend_from_slice(&b);
+        }
         Ty::String => v.as_str().ok_or_else(err)?.encode_to(out),
         Ty::Vec(inner) if **inner == Ty::Uint(1) && v.is_string() => {
             hex_bytes(v).ok_or_else(err)?.encode_to(out)
@@ -250,7 +267,7 @@ fn decode_bounded(ty: &Ty, input: &mut &[u8], budget: &mut usize) -> Result<Valu
             b[..*n].copy_from_slice(raw);
             number_json(i128::from_le_bytes(b))
         }
-        Ty::Bytes32 => json!(format!("0x{}", hex::encode(take(input, 32)?))),
+        Ty::Bytes32 | Ty::Address => json!(format!("0x{}", hex::encode(take(input, 32)?))),
         Ty::String => {
             let len = Compact::<u32>::decode(input).map_err(|_| invalid())?.0;
             check_run(&Ty::Uint(1), u64::from(len), input)?;
@@ -352,12 +369,23 @@ mod tests {
     }
 
     #[test]
+    fn an_address_argument_takes_a_dev_name_as_the_cli_does() {
+        let t = Ty::parse("Address").unwrap();
+        let mut out = Vec::new();
+        encode(&t, &json!("//Bob"), "to", &mut out).unwrap();
+        let bob = aether_engine::crypto::Keypair::dev("bob", false).address();
+        assert_eq!(out, bob.0.to_vec());
+    }
+
+    #[test]
     fn values_out_of_range_or_of_the_wrong_shape_are_rejected() {
         for (ty, v) in [
             ("u8", json!(256)),
             ("i8", json!(-129)),
             ("u64", json!(-1)),
             ("Address", json!("0x01")),
+            ("Address", json!("//")),
+            ("Hash", json!("//alice")),
             ("bool", json!(1)),
             ("(u8,u8)", json!([1])),
         ] {

@@ -18,8 +18,10 @@ pub enum Ty {
     Uint(usize),
     /// Signed integer of this many bytes.
     Int(usize),
-    /// `Address` or `Hash`: 32 bytes.
+    /// `Hash`: 32 bytes.
     Bytes32,
+    /// `Address`: 32 bytes; as JSON, 0x-hex or `//Name` for a dev account's address.
+    Address,
     /// `String`.
     String,
     /// `Vec<T>`.
@@ -83,7 +85,7 @@ impl Ty {
         match self {
             Ty::Bool => 1,
             Ty::Uint(n) | Ty::Int(n) => *n,
-            Ty::Bytes32 => 32,
+            Ty::Bytes32 | Ty::Address => 32,
             // A compact length or a tag.
             Ty::String | Ty::Vec(_) | Ty::Option(_) => 1,
             Ty::Result(ok, err) => {
@@ -143,7 +145,8 @@ fn parse_ty(s: &str, depth: usize) -> Result<(Ty, &str), TypeError> {
         "i32" => Ty::Int(4),
         "i64" => Ty::Int(8),
         "i128" => Ty::Int(16),
-        "Address" | "Hash" => Ty::Bytes32,
+        "Address" => Ty::Address,
+        "Hash" => Ty::Bytes32,
         "String" => Ty::String,
         _ => return Err(TypeError::NotDescribed),
     };
@@ -172,6 +175,7 @@ impl std::fmt::Display for Ty {
             Ty::Uint(n) => write!(f, "u{}", n * 8),
             Ty::Int(n) => write!(f, "i{}", n * 8),
             Ty::Bytes32 => f.write_str("32 bytes as 0x hex"),
+            Ty::Address => f.write_str("an address (0x and 64 hex digits, or //Name)"),
             Ty::String => f.write_str("String"),
             Ty::Vec(t) if **t == Ty::Uint(1) => f.write_str("bytes as 0x hex"),
             Ty::Vec(t) => write!(f, "Vec<{t}>"),
@@ -201,7 +205,7 @@ mod tests {
         assert_eq!(
             Ty::parse("(Address, Vec<Option<u128>>)"),
             Some(Ty::Tuple(vec![
-                Ty::Bytes32,
+                Ty::Address,
                 Ty::Vec(Box::new(Ty::Option(Box::new(Ty::Uint(16)))))
             ]))
         );
