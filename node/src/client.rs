@@ -1,16 +1,18 @@
 //! Client commands over RPC: `aether account`, `aether transfer`, `aether peers` and
 //! `aether contract deploy|call|query`. Each prints a human summary, or JSON with `--json`.
+//! They call the node through the typed interface the server implements
+//! ([`aether_node::rpc::AetherApiClient`]), reading its answers as the server's own types.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use aether_contract_build::abi::Abi;
 use aether_engine::crypto::Keypair;
-use aether_engine::types::{Action, Address, Hash, Receipt, Status, Transaction, contract_address};
+use aether_engine::types::{Action, Address, Hash, Status, Transaction, contract_address};
+use aether_node::rpc::AetherApiClient;
+use aether_node::rpc::types::{RpcReceipt, from_hex0x};
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
-use jsonrpsee_core::client::ClientT;
-use jsonrpsee_core::rpc_params;
 use jsonrpsee_http_client::{HttpClient, HttpClientBuilder};
 use parity_scale_codec::Encode;
 use serde_json::{Value, json};
@@ -87,51 +89,70 @@ impl Rpc {
         })
     }
 
-    /// Calls `method`.
-    pub fn call(
+    /// Runs one call of the typed client (`method` names it in errors).
+    pub fn run<T>(
         &self,
         method: &str,
-        params: jsonrpsee_core::params::ArrayParams,
-    ) -> anyhow::Result<Value> {
-        self.runtime
-            .block_on(self.client.request::<Value, _>(method, params))
-            .map_err(|e| match e {
-                jsonrpsee_core::ClientError::Call(err) => {
-                    anyhow!("{method}: {} (code {})", err.message(), err.code())
-                }
-                other => anyhow!("{method} at {}: {other}", self.url),
-            })
+        call: impl std::future::Future<Output = Result<T, jsonrpsee_core::ClientError>>,
+    ) -> anyhow::Result<T> {
+        self.runtime.block_on(call).map_err(|e| match e {
+            jsonrpsee_core::ClientError::Call(err) => {
+                anyhow!("{method}: {} (code {})", err.message(), err.code())
+            }
+            other => anyhow!("{method} at {}: {other}", self.url),
+        })
+    }
+
+    /// The typed client.
+    pub fn api(&self) -> &HttpClient {
+        &self.client
     }
 
     fn chain_id(&self) -> anyhow::Result<u64> {
-        self.call("system_info", rpc_params![])?["chainId"]
-            .as_u64()
-            .ok_or_else(|| anyhow!("system_info has no chainId"))
+        Ok(self.run("system_info", self.client.info())?.chain_id)
     }
 
     /// The next nonce, counting the sender's pending transactions.
     fn nonce(&self, who: &Address) -> anyhow::Result<u64> {
-        self.call("author_nextNonce", rpc_params![who.to_string()])?
-            .as_u64()
-            .ok_or_else(|| anyhow!("author_nextNonce did not return a number"))
+        self.run("author_nextNonce", self.client.next_nonce(who.to_string()))
     }
 
-    /// Dry-runs `action` as `from`; the receipt as JSON.
+    /// Dry-runs `action` as `from`.
     pub fn dry_run(
         &self,
         from: &Address,
         action: &Action,
         gas: Option<u64>,
-    ) -> anyhow::Result<Value> {
+    ) -> anyhow::Result<RpcReceipt> {
         let action = format!("0x{}", hex::encode(action.encode()));
-        match gas {
-            Some(g) => self.call("contract_dryRun", rpc_params![from.to_string(), action, g]),
-            None => self.call("contract_dryRun", rpc_params![from.to_string(), action]),
+        self.run(
+            "contract_dryRun",
+            self.client.dry_run(from.to_string(), action, gas),
+        )
+    }
+
+    /// The ABI embedded in the code of the contract at `contract`, if it has one.
+    pub fn embedded_abi(&self, contract: &Address) -> anyhow::Result<Option<Abi>> {
+        let Some(code) = self.run(
+            "state_getCode",
+            self.client.code(contract.to_string(), None),
+        )?
+        else {
+            bail!("{contract} holds no contract");
+        };
+        let code = from_hex0x(&code).map_err(|e| anyhow!("state_getCode: {e}"))?;
+        match aether_contract_build::custom_section(&code, aether_contract_build::ABI_SECTION) {
+            None => Ok(None),
+            Some(bytes) => {
+                Ok(Some(Abi::parse(&bytes).with_context(|| {
+                    format!("the ABI embedded in the code of {contract}")
+                })?))
+            }
         }
     }
 
     /// Signs and submits `action`, and (unless `no_wait`) waits for its receipt.
-    pub fn send(&self, key: &Keypair, action: Action, tx: &TxArgs) -> anyhow::Result<Value> {
+    pub fn send(&self, key: &Keypair, action: Action, tx: &TxArgs) -> anyhow::Result<Sent> {
         self.send_with_abi(key, action, tx, None)
     }
 
@@ -143,17 +164,15 @@ impl Rpc {
         action: Action,
         tx: &TxArgs,
         abi: Option<(&Abi, &str)>,
-    ) -> anyhow::Result<Value> {
+    ) -> anyhow::Result<Sent> {
         let sender = key.address();
         let gas_limit = match tx.gas_limit {
             Some(g) => g,
             None => {
-                let mut dry = self.dry_run(&sender, &action, None)?;
-                let used = dry["gasUsed"].as_u64().unwrap_or(0);
-                if dry["status"] != "success" {
-                    if let Some((abi, method)) = abi {
-                        decorate_json(&mut dry, abi, method);
-                    }
+                let receipt = self.dry_run(&sender, &action, None)?;
+                let used = receipt.gas_used;
+                if receipt.status().map_err(|e| anyhow!(e))? != Status::Success {
+                    let dry = json_of(&receipt, abi);
                     let mut error = dry["error"].as_str().unwrap_or("no message").to_string();
                     if let Some(decoded) = dry.get("decoded") {
                         error.push_str(&format!(" ({decoded})"));
@@ -165,7 +184,7 @@ impl Rpc {
                     };
                     bail!(
                         "a dry run of this transaction fails ({}): {error}; {hint}",
-                        dry["status"].as_str().unwrap_or("?"),
+                        receipt.status,
                     );
                 }
                 used + used / 5 + 1_000
@@ -179,21 +198,22 @@ impl Rpc {
             action,
         });
         let hash: Hash = self
-            .call(
+            .run(
                 "author_submitTransaction",
-                rpc_params![format!("0x{}", hex::encode(signed.encode()))],
+                self.client
+                    .submit_transaction(format!("0x{}", hex::encode(signed.encode()))),
             )?
-            .as_str()
-            .and_then(|h| h.parse().ok())
-            .ok_or_else(|| anyhow!("author_submitTransaction did not return a hash"))?;
+            .parse()
+            .map_err(|e| anyhow!("author_submitTransaction returned no hash: {e}"))?;
         if tx.no_wait {
-            return Ok(json!({ "txHash": hash.to_string(), "status": "submitted" }));
+            return Ok(Sent::Submitted(hash));
         }
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let receipt = self.call("chain_getReceipt", rpc_params![hash.to_string()])?;
-            if !receipt.is_null() {
-                return Ok(receipt);
+            let receipt = self.run("chain_getReceipt", self.client.receipt(hash.to_string()))?;
+            if let Some(receipt) = receipt {
+                receipt.status().map_err(|e| anyhow!(e))?;
+                return Ok(Sent::Included(receipt));
             }
             if Instant::now() > deadline {
                 bail!("transaction {hash} was accepted but is not in a block after 120 s");
@@ -201,6 +221,42 @@ impl Rpc {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// What became of a sent transaction.
+pub enum Sent {
+    /// Accepted by the node (`--no-wait`).
+    Submitted(Hash),
+    /// In a block, with its receipt.
+    Included(RpcReceipt),
+}
+
+impl Sent {
+    /// As JSON, decoded through `abi` for its method when one is given.
+    fn json(&self, abi: Option<(&Abi, &str)>) -> Value {
+        match self {
+            Sent::Submitted(hash) => json!({ "txHash": hash.to_string(), "status": "submitted" }),
+            Sent::Included(r) => json_of(r, abi),
+        }
+    }
+
+    /// Whether it failed (a submitted one has not, yet).
+    fn failed(&self) -> bool {
+        match self {
+            Sent::Submitted(_) => false,
+            Sent::Included(r) => r.status() != Ok(Status::Success),
+        }
+    }
+}
+
+/// A receipt as JSON, with its return value, error and events decoded through `abi` for
+/// `method` when one is given.
+fn json_of(r: &RpcReceipt, abi: Option<(&Abi, &str)>) -> Value {
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    if let (Some((abi, method)), Ok(receipt)) = (abi, r.to_receipt()) {
+        crate::exec::decorate(&mut v, &receipt, abi, method);
+    }
+    v
 }
 
 /// `aether account ADDR`.
@@ -342,22 +398,24 @@ fn receipt_summary(r: &Value) -> String {
     s
 }
 
-fn failed(r: &Value) -> bool {
-    r["status"] != "success" && r["status"] != "submitted"
-}
-
 /// `aether account`.
 pub fn account(args: AccountArgs) -> anyhow::Result<bool> {
     let address = parse_address(&args.address, "account")?;
     let rpc = Rpc::connect(&args.rpc.rpc)?;
-    let account = rpc.call("state_getAccount", rpc_params![address.to_string()])?;
-    let out = if account.is_null() {
-        json!({ "address": address.to_string(), "exists": false, "balance": "0", "nonce": 0 })
-    } else {
-        let mut a = account;
-        a["address"] = json!(address.to_string());
-        a["exists"] = json!(true);
-        a
+    let account = rpc.run(
+        "state_getAccount",
+        rpc.api().account(address.to_string(), None),
+    )?;
+    let out = match account {
+        None => {
+            json!({ "address": address.to_string(), "exists": false, "balance": "0", "nonce": 0 })
+        }
+        Some(a) => {
+            let mut a = serde_json::to_value(a)?;
+            a["address"] = json!(address.to_string());
+            a["exists"] = json!(true);
+            a
+        }
     };
     print(args.rpc.json, &out, || {
         format!(
@@ -379,7 +437,7 @@ pub fn transfer(args: TransferArgs) -> anyhow::Result<bool> {
     let key = signer(&args.tx.from)?;
     let to = parse_address(&args.to, "--to")?;
     let rpc = Rpc::connect(&args.rpc.rpc)?;
-    let r = rpc.send(
+    let sent = rpc.send(
         &key,
         Action::Transfer {
             to,
@@ -387,8 +445,9 @@ pub fn transfer(args: TransferArgs) -> anyhow::Result<bool> {
         },
         &args.tx,
     )?;
+    let r = sent.json(None);
     print(args.rpc.json, &r, || receipt_summary(&r));
-    Ok(!failed(&r))
+    Ok(!sent.failed())
 }
 
 /// `aether contract deploy`: uploads the code (unless the chain has it) and instantiates it.
@@ -408,14 +467,15 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<bool> {
             ..args.tx.clone()
         },
     )?;
-    if failed(&upload) {
+    if upload.failed() {
+        let upload = upload.json(None);
         print(args.rpc.json, &upload, || {
             format!("upload {}", receipt_summary(&upload))
         });
         return Ok(false);
     }
     let contract = contract_address(&key.address(), &code_hash, &salt);
-    let mut r = rpc.send(
+    let sent = rpc.send(
         &key,
         Action::Instantiate {
             code_hash,
@@ -426,15 +486,13 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<bool> {
         },
         &args.tx,
     )?;
-    if let Some(abi) = &abi {
-        decorate_json(&mut r, abi, "init");
-    }
+    let mut r = sent.json(abi.as_ref().map(|a| (a, "init")));
     r["contract"] = json!(contract.to_string());
     r["codeHash"] = json!(code_hash.to_string());
     print(args.rpc.json, &r, || {
         format!("contract {contract}\n{}", receipt_summary(&r))
     });
-    Ok(!failed(&r))
+    Ok(!sent.failed())
 }
 
 fn call_action(c: &CallArgs, abi: Option<&Abi>) -> anyhow::Result<Action> {
@@ -446,85 +504,30 @@ fn call_action(c: &CallArgs, abi: Option<&Abi>) -> anyhow::Result<Action> {
     })
 }
 
-fn load_abi_file(path: Option<&PathBuf>) -> anyhow::Result<Option<Abi>> {
-    match path {
-        None => Ok(None),
+/// The ABI of a call: `--abi FILE`, else the one embedded in the contract's code on chain.
+fn abi_for(rpc: &Rpc, call: &CallArgs) -> anyhow::Result<Option<Abi>> {
+    match &call.abi {
         Some(p) => {
             let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
             Ok(Some(Abi::parse(&bytes).with_context(|| {
                 format!("ABI metadata in {}", p.display())
             })?))
         }
+        None => rpc.embedded_abi(&parse_address(&call.contract, "--contract")?),
     }
-}
-
-/// Adds decoded forms to a receipt given as JSON.
-fn decorate_json(r: &mut Value, abi: &Abi, method: &str) {
-    let Ok(receipt) = receipt_from_json(r) else {
-        return;
-    };
-    crate::exec::decorate(r, &receipt, abi, method);
-}
-
-fn receipt_from_json(v: &Value) -> anyhow::Result<Receipt> {
-    let hex_of = |v: &Value| -> anyhow::Result<Vec<u8>> {
-        Ok(hex::decode(
-            v.as_str().unwrap_or("0x").trim_start_matches("0x"),
-        )?)
-    };
-    let status = match v["status"].as_str() {
-        Some("success") => Status::Success,
-        Some("revert") => Status::Revert,
-        Some("out_of_gas") => Status::OutOfGas,
-        Some("trap") => Status::Trap,
-        Some("invalid_module") => Status::InvalidModule,
-        _ => Status::Rejected,
-    };
-    let events = v["events"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| -> anyhow::Result<aether_engine::types::Event> {
-            Ok(aether_engine::types::Event {
-                contract: parse_address(e["contract"].as_str().unwrap_or(""), "event contract")?,
-                topics: e["topics"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|t| t.as_str().unwrap_or("").parse().map_err(|e| anyhow!("{e}")))
-                    .collect::<anyhow::Result<_>>()?,
-                data: hex_of(&e["data"])?,
-            })
-        })
-        .collect::<anyhow::Result<_>>()?;
-    Ok(Receipt {
-        tx_hash: Hash::default(),
-        status,
-        gas_used: v["gasUsed"].as_u64().unwrap_or(0),
-        return_data: hex_of(&v["return"])?,
-        events,
-        error: v["error"].as_str().map(str::to_string),
-        created: None,
-    })
 }
 
 /// `aether contract call`.
 pub fn call(args: SendCallArgs) -> anyhow::Result<bool> {
     let key = signer(&args.tx.from)?;
-    let abi = load_abi_file(args.call.abi.as_ref())?;
-    let action = call_action(&args.call, abi.as_ref())?;
     let rpc = Rpc::connect(&args.rpc.rpc)?;
-    let mut r = rpc.send_with_abi(
-        &key,
-        action,
-        &args.tx,
-        abi.as_ref().map(|a| (a, args.call.method.as_str())),
-    )?;
-    if let Some(abi) = &abi {
-        decorate_json(&mut r, abi, &args.call.method);
-    }
+    let abi = abi_for(&rpc, &args.call)?;
+    let action = call_action(&args.call, abi.as_ref())?;
+    let with_abi = abi.as_ref().map(|a| (a, args.call.method.as_str()));
+    let sent = rpc.send_with_abi(&key, action, &args.tx, with_abi)?;
+    let r = sent.json(with_abi);
     print(args.rpc.json, &r, || receipt_summary(&r));
-    Ok(!failed(&r))
+    Ok(!sent.failed())
 }
 
 /// `aether contract query`: a dry run at the head; prints the return value, events and the
@@ -535,13 +538,15 @@ pub fn query(args: QueryArgs) -> anyhow::Result<bool> {
         Some(f) if f.starts_with("//") || f.contains(':') => signer(f)?.address(),
         Some(f) => parse_address(f, "--from")?,
     };
-    let abi = load_abi_file(args.call.abi.as_ref())?;
-    let action = call_action(&args.call, abi.as_ref())?;
     let rpc = Rpc::connect(&args.rpc.rpc)?;
-    let mut r = rpc.dry_run(&from, &action, None)?;
-    if let Some(abi) = &abi {
-        decorate_json(&mut r, abi, &args.call.method);
-    }
+    let abi = abi_for(&rpc, &args.call)?;
+    let action = call_action(&args.call, abi.as_ref())?;
+    let receipt = rpc.dry_run(&from, &action, None)?;
+    let failed = receipt.status().map_err(|e| anyhow!(e))? != Status::Success;
+    let r = json_of(
+        &receipt,
+        abi.as_ref().map(|a| (a, args.call.method.as_str())),
+    );
     print(args.rpc.json, &r, || {
         format!(
             "{}: gas {}, return {}{}",
@@ -554,32 +559,32 @@ pub fn query(args: QueryArgs) -> anyhow::Result<bool> {
                 .unwrap_or_default()
         )
     });
-    Ok(!failed(&r))
+    Ok(!failed)
 }
 
 /// `aether peers`.
 pub fn peers(args: RpcArgs) -> anyhow::Result<bool> {
     let rpc = Rpc::connect(&args.rpc)?;
-    let peers = rpc.call("system_peers", rpc_params![])?;
+    let list = rpc.run("system_peers", rpc.api().peers())?;
+    let peers = serde_json::to_value(&list)?;
     print(args.json, &peers, || {
-        let list = peers.as_array().cloned().unwrap_or_default();
         if list.is_empty() {
             "no peers".to_string()
         } else {
             list.iter()
                 .map(|p| {
-                    let role = match p["validator"].as_str() {
+                    let role = match &p.validator {
                         Some(name) => format!("validator {name}"),
                         None => "full node".to_string(),
                     };
-                    let latency = p["latencyMs"]
-                        .as_f64()
+                    let latency = p
+                        .latency_ms
                         .map_or("-".to_string(), |ms| format!("{ms:.1} ms"));
                     format!(
                         "{}  {role:14} {latency:>9}  {}  {}",
-                        p["peerId"].as_str().unwrap_or("?"),
-                        p["address"].as_str().unwrap_or("?"),
-                        p["agent"].as_str().unwrap_or("")
+                        p.peer_id,
+                        p.address,
+                        p.agent.as_deref().unwrap_or("")
                     )
                 })
                 .collect::<Vec<_>>()

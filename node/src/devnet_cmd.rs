@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use aether_node::rpc::AetherApiClient;
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
-use jsonrpsee_core::rpc_params;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -272,7 +272,7 @@ fn wait_up(devnet: &Devnet) -> anyhow::Result<()> {
                 );
             }
             let up = Rpc::connect(&format!("http://{}", m.rpc))
-                .and_then(|r| r.call("system_health", rpc_params![]))
+                .and_then(|r| r.run("system_health", r.api().health()))
                 .is_ok();
             if up {
                 break;
@@ -318,7 +318,7 @@ fn status(args: &DirArgs) -> anyhow::Result<bool> {
         let running = alive(m.pid);
         let health = if running {
             Rpc::connect(&format!("http://{}", m.rpc))
-                .and_then(|r| r.call("system_health", rpc_params![]))
+                .and_then(|r| r.run("system_health", r.api().health()))
                 .ok()
         } else {
             None
@@ -328,9 +328,9 @@ fn status(args: &DirArgs) -> anyhow::Result<bool> {
             "pid": m.pid,
             "running": running,
             "rpc": format!("http://{}", m.rpc),
-            "peers": health.as_ref().map(|h| h["peers"].clone()),
-            "bestHeight": health.as_ref().map(|h| h["bestHeight"].clone()),
-            "finalizedHeight": health.as_ref().map(|h| h["finalizedHeight"].clone()),
+            "peers": health.as_ref().map(|h| h.peers),
+            "bestHeight": health.as_ref().map(|h| h.best_height),
+            "finalizedHeight": health.as_ref().map(|h| h.finalized_height),
             "rssMiB": memory_kib(&m.pid.to_string(), "VmRSS").map(|k| k / 1024),
             "peakRssMiB": memory_kib(&m.pid.to_string(), "VmHWM").map(|k| k / 1024),
             "cpuSeconds": cpu_seconds(&m.pid.to_string()),

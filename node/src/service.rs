@@ -228,8 +228,15 @@ pub async fn run(
                         .into_iter()
                         .map(|p| {
                             let peer_id = p.peer_id.to_string();
+                            let validator = validators.get(&peer_id).cloned();
                             PeerSummary {
-                                validator: validators.get(&peer_id).cloned(),
+                                role: if validator.is_some() {
+                                    "validator"
+                                } else {
+                                    "full"
+                                }
+                                .to_string(),
+                                validator,
                                 peer_id,
                                 address: p.address.to_string(),
                                 latency_ms: p.rtt.map(|d| d.as_secs_f64() * 1000.0),

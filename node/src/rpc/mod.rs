@@ -3,30 +3,27 @@
 //! [`server`] is the front door (connection budgets, origins, `/health`), [`middleware`] what
 //! every call passes through (method policy, metrics, batches).
 
+pub mod api;
 mod errors;
-pub mod json;
+mod methods;
 mod middleware;
 mod server;
+pub mod types;
 
-use std::str::FromStr;
 use std::sync::Arc;
 
-use aether_engine::types::{Action, Address, Hash, SignedTransaction};
-use aether_storage::{EventFilter, StateKey};
 use jsonrpsee::server::RpcModule;
-use jsonrpsee::types::{ErrorObjectOwned, Params};
-use jsonrpsee::{PendingSubscriptionSink, SubscriptionMessage};
-use parity_scale_codec::{Decode, Encode};
-use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
 
+pub use api::{AetherApiClient, AetherApiServer};
 pub use errors::{
     INTERNAL, INVALID_PARAMS, STATE_UNAVAILABLE, STORAGE_FAILURE, SUBSCRIPTION_OVER_HTTP,
     UNSAFE_METHOD,
 };
+pub use methods::RpcServer;
 pub use server::start;
+pub use types::PeerSummary;
 
-use crate::chain::{Chain, ChainEvent};
+use crate::chain::Chain;
 use crate::metrics::Metrics;
 
 /// Limits of the server.
@@ -154,6 +151,7 @@ pub const METHODS: &[&str] = &[
     "state_getAccount",
     "state_getBalance",
     "state_getNonce",
+    "state_getCode",
     "state_getStorage",
     "chain_getHead",
     "chain_getFinalizedHeight",
@@ -184,22 +182,6 @@ pub const SUBSCRIPTIONS: &[(&str, &str)] = &[
 /// they reveal (peers' IP addresses) is for the node's operator.
 pub const UNSAFE_METHODS: &[&str] = &["system_peers"];
 
-/// A connected peer, as `system_peers` shows it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PeerSummary {
-    /// Its libp2p peer id (base58).
-    pub peer_id: String,
-    /// The address of the connection with it.
-    pub address: String,
-    /// The round trip of its last ping, in milliseconds (none before the first).
-    pub latency_ms: Option<f64>,
-    /// Its name, when the genesis lists it as a validator (it is a full node otherwise).
-    pub validator: Option<String>,
-    /// What it says it runs, with the name it gave itself (`aether/0.1.0 (v2)`), once it said.
-    pub agent: Option<String>,
-}
-
 /// What the methods work with.
 #[derive(Clone)]
 pub struct RpcContext {
@@ -221,438 +203,39 @@ pub struct RpcContext {
     pub progress: Arc<std::sync::Mutex<Option<aether_engine::ports::ConsensusProgress>>>,
 }
 
-type RpcResult = Result<Value, ErrorObjectOwned>;
-
-fn method<F>(
-    m: &mut RpcModule<RpcContext>,
-    name: &'static str,
-    f: F,
-) -> Result<(), jsonrpsee::core::RegisterMethodError>
-where
-    F: Fn(Params<'_>, &RpcContext) -> RpcResult + Clone + Send + Sync + 'static,
-{
-    m.register_blocking_method(name, move |params, ctx, _| f(params, &ctx))?;
-    Ok(())
-}
-
 /// The RPC module with every method.
-pub fn module(
-    ctx: RpcContext,
-    limits: &RpcLimits,
-) -> Result<RpcModule<RpcContext>, jsonrpsee::core::RegisterMethodError> {
-    let mut m = RpcModule::new(ctx);
-    let dry_runs = Arc::new(Gate::new(limits.max_concurrent_dry_runs as usize));
-    let max_dry_run_gas = limits.max_dry_run_gas;
-    method(&mut m, "author_submitTransaction", |p, ctx| {
-        let bytes = hex_param(&mut p.sequence(), "transaction")?;
-        let tx = SignedTransaction::decode(&mut &bytes[..])
-            .ok()
-            .filter(|_| true)
-            .ok_or_else(|| {
-                errors::rejected(crate::mempool::Rejection::Malformed(
-                    "not a SCALE-encoded signed transaction".into(),
-                ))
-            })?;
-        if tx.encoded_size() != bytes.len() {
-            return Err(errors::rejected(crate::mempool::Rejection::Malformed(
-                "trailing bytes after the transaction".into(),
-            )));
-        }
-        let admitted = ctx.chain.submit(tx, now_ms()).map_err(|why| {
-            ctx.metrics.pool_rejection(why.name());
-            errors::rejected(why)
-        })?;
-        (ctx.gossip_tx)(bytes);
-        Ok(json!(admitted.hash.to_string()))
-    })?;
-    method(&mut m, "author_pendingCount", |_, ctx| {
-        let (ready, future) = ctx.chain.pool_counts();
-        Ok(json!({ "ready": ready, "future": future }))
-    })?;
-    method(&mut m, "author_nextNonce", |p, ctx| {
-        let address: Address = parsed(&mut p.sequence(), "address")?;
-        Ok(json!(
-            ctx.chain.next_nonce(&address).map_err(errors::chain)?
-        ))
-    })?;
-    method(&mut m, "state_getAccount", |p, ctx| {
-        let mut seq = p.sequence();
-        let address: Address = parsed(&mut seq, "address")?;
-        let height: Option<u64> = seq.optional_next().map_err(bad)?;
-        let view = view_at(ctx, height)?;
-        let account = aether_engine::ports::StateReader::account(&view, &address)
-            .map_err(|e| errors::chain(e.into()))?;
-        Ok(account.as_ref().map_or(Value::Null, json::account))
-    })?;
-    method(&mut m, "state_getBalance", |p, ctx| {
-        let address: Address = parsed(&mut p.sequence(), "address")?;
-        let account = ctx.chain.account(&address).map_err(errors::chain)?;
-        Ok(json!(account.map_or(0, |a| a.balance).to_string()))
-    })?;
-    method(&mut m, "state_getNonce", |p, ctx| {
-        let address: Address = parsed(&mut p.sequence(), "address")?;
-        let account = ctx.chain.account(&address).map_err(errors::chain)?;
-        Ok(json!(account.map_or(0, |a| a.nonce)))
-    })?;
-    method(&mut m, "state_getStorage", |p, ctx| {
-        let mut seq = p.sequence();
-        let contract: Address = parsed(&mut seq, "contract")?;
-        let key = hex_param(&mut seq, "key")?;
-        if key.len() > aether_engine::vm::MAX_STORAGE_KEY {
-            return Err(errors::invalid_params(format!(
-                "key: {} bytes, a storage key has at most {}",
-                key.len(),
-                aether_engine::vm::MAX_STORAGE_KEY
-            )));
-        }
-        let height: Option<u64> = seq.optional_next().map_err(bad)?;
-        let height = height.unwrap_or_else(|| ctx.chain.head().height);
-        let proof = ctx
-            .chain
-            .prove(&StateKey::Storage(contract, key), height)
-            .map_err(errors::chain)?;
-        let root = ctx
-            .chain
-            .header_at(height)
-            .map_err(errors::chain)?
-            .map(|h| h.state_root.to_string());
-        Ok(json!({
-            "height": height,
-            "stateRoot": root,
-            "value": proof.value.as_deref().map(json::hex0x),
-            "proof": json::hex0x(&proof.encode()),
-        }))
-    })?;
-    method(&mut m, "chain_getHead", |_, ctx| {
-        Ok(json::header(&ctx.chain.head()))
-    })?;
-    method(&mut m, "chain_getFinalizedHeight", |_, ctx| {
-        Ok(json!(ctx.chain.finalized_height()))
-    })?;
-    method(&mut m, "chain_getBlockByHeight", |p, ctx| {
-        let mut seq = p.sequence();
-        let height: u64 = seq.next().map_err(bad)?;
-        let full: Option<bool> = seq.optional_next().map_err(bad)?;
-        let block = ctx.chain.block_by_height(height).map_err(errors::chain)?;
-        Ok(block.map_or(Value::Null, |b| json::block(&b, full.unwrap_or(false))))
-    })?;
-    method(&mut m, "chain_getBlockByHash", |p, ctx| {
-        let mut seq = p.sequence();
-        let hash: Hash = parsed(&mut seq, "block hash")?;
-        let full: Option<bool> = seq.optional_next().map_err(bad)?;
-        let block = ctx.chain.block_by_hash(&hash).map_err(errors::chain)?;
-        Ok(block.map_or(Value::Null, |b| json::block(&b, full.unwrap_or(false))))
-    })?;
-    method(&mut m, "chain_getReceipt", |p, ctx| {
-        let hash: Hash = parsed(&mut p.sequence(), "transaction hash")?;
-        let found = ctx.chain.receipt(&hash).map_err(errors::chain)?;
-        Ok(found.map_or(Value::Null, |(h, r)| json::receipt(&r, Some(h))))
-    })?;
-    method(&mut m, "chain_getLogs", |p, ctx| {
-        let filter: Value = p.sequence().next().map_err(bad)?;
-        let (filter, limit) = log_filter(&filter, ctx.chain.head().height)?;
-        if filter.to_height.saturating_sub(filter.from_height) >= MAX_LOG_RANGE {
-            return Err(errors::invalid_params(format!(
-                "filter spans more than {MAX_LOG_RANGE} heights: narrow fromHeight..toHeight"
-            )));
-        }
-        let records = ctx.chain.events(&filter, limit).map_err(errors::chain)?;
-        Ok(Value::Array(
-            records.iter().map(json::event_record).collect(),
-        ))
-    })?;
-    method(&mut m, "contract_dryRun", move |p, ctx| {
-        let mut seq = p.sequence();
-        let from: Address = parsed(&mut seq, "from")?;
-        let action_bytes = hex_param(&mut seq, "action")?;
-        let gas_limit: Option<u64> = seq.optional_next().map_err(bad)?;
-        let action = Action::decode(&mut &action_bytes[..]).map_err(|e| {
-            errors::invalid_params(format!("action: not a SCALE-encoded action: {e}"))
-        })?;
-        let Some(_running) = dry_runs.enter() else {
-            return Err(errors::busy(format!(
-                "{} dry runs are running, the most at once: retry",
-                dry_runs.max()
-            )));
-        };
-        let gas = gas_limit
-            .unwrap_or(ctx.chain.genesis().block_gas_limit)
-            .min(max_dry_run_gas);
-        let receipt = ctx
-            .chain
-            .dry_run(from, action, Some(gas))
-            .map_err(errors::chain)?;
-        Ok(json::receipt(&receipt, None))
-    })?;
-    method(&mut m, "system_health", |_, ctx| Ok(health(ctx)))?;
-    method(&mut m, "system_info", |_, ctx| {
-        Ok(json!({
-            "name": "aether",
-            "version": env!("CARGO_PKG_VERSION"),
-            "chainId": ctx.chain.chain_id(),
-            "genesisHash": ctx.chain.genesis_hash().to_string(),
-            "consensus": ctx.consensus,
-            "executionVersion": aether_engine::types::EXECUTION_VERSION,
-        }))
-    })?;
-    method(&mut m, "system_peers", |_, ctx| {
-        let peers: Vec<Value> = (ctx.peers)()
-            .into_iter()
-            .map(|p| {
-                let role = if p.validator.is_some() {
-                    "validator"
-                } else {
-                    "full"
-                };
-                let mut v = json!(p);
-                v["role"] = json!(role);
-                v
-            })
-            .collect();
-        Ok(json!(peers))
-    })?;
-
-    m.register_subscription(
-        "chain_subscribeNewHeads",
-        "chain_newHead",
-        "chain_unsubscribeNewHeads",
-        |_, pending, ctx, _| async move {
-            forward(pending, ctx, |e| match e {
-                ChainEvent::NewHead(h) => vec![json::header(h)],
-                _ => Vec::new(),
-            })
-            .await
-        },
-    )?;
-    m.register_subscription(
-        "chain_subscribeFinalizedHeads",
-        "chain_finalizedHead",
-        "chain_unsubscribeFinalizedHeads",
-        |_, pending, ctx, _| async move {
-            forward(pending, ctx, |e| match e {
-                ChainEvent::Finalized(h) => vec![json::header(h)],
-                _ => Vec::new(),
-            })
-            .await
-        },
-    )?;
-    m.register_subscription(
-        "chain_subscribeEvents",
-        "chain_event",
-        "chain_unsubscribeEvents",
-        |params, pending, ctx, _| async move {
-            let raw: Value = params
-                .sequence()
-                .optional_next()
-                .ok()
-                .flatten()
-                .unwrap_or(json!({}));
-            let filter = match log_filter(&raw, u64::MAX) {
-                Ok((f, _)) => f,
-                Err(e) => {
-                    pending.reject(e).await;
-                    return Ok(());
-                }
-            };
-            forward(pending, ctx, move |e| match e {
-                ChainEvent::Events(records) => {
-                    records
-                        .iter()
-                        .filter(|r| {
-                            r.height >= filter.from_height
-                                && r.height <= filter.to_height
-                                && filter.contract.is_none_or(|c| c == r.event.contract)
-                                && filter.topics.iter().enumerate().all(|(i, t)| {
-                                    t.is_none_or(|t| r.event.topics.get(i) == Some(&t))
-                                })
-                        })
-                        .map(json::event_record)
-                        .collect()
-                }
-                _ => Vec::new(),
-            })
-            .await
-        },
-    )?;
-    Ok(m)
+pub fn module(ctx: RpcContext, limits: &RpcLimits) -> RpcModule<RpcServer> {
+    RpcServer {
+        ctx,
+        dry_runs: Gate::new(limits.max_concurrent_dry_runs as usize),
+        max_dry_run_gas: limits.max_dry_run_gas,
+    }
+    .into_rpc()
 }
 
 /// The node's health, as `system_health` and `GET /health` report it.
-pub fn health(ctx: &RpcContext) -> Value {
-    let peers = (ctx.peers)().len();
-    let ahead = ctx
-        .chain
-        .head()
-        .timestamp_ms
-        .saturating_sub(crate::chain::now_ms());
-    json!({
-        "peers": peers,
-        "isSyncing": ctx.syncing.load(std::sync::atomic::Ordering::Acquire),
-        "shouldHavePeers": ctx.networked,
-        "bestHeight": ctx.chain.head().height,
-        "finalizedHeight": ctx.chain.finalized_height(),
-        "headAheadOfClockMs": ahead,
-        "consensus": ctx
+pub fn health(ctx: &RpcContext) -> types::Health {
+    let head = ctx.chain.head();
+    types::Health {
+        peers: (ctx.peers)().len(),
+        is_syncing: ctx.syncing.load(std::sync::atomic::Ordering::Acquire),
+        should_have_peers: ctx.networked,
+        best_height: head.height,
+        finalized_height: ctx.chain.finalized_height(),
+        head_ahead_of_clock_ms: head.timestamp_ms.saturating_sub(crate::chain::now_ms()),
+        consensus: ctx
             .progress
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .map(|p| json!({
-                "round": p.round,
-                "highQcRound": p.high_qc_round,
-                "highTcRound": p.high_tc_round,
-                "committedRound": p.committed_round,
-                "pendingBlocks": p.pending_blocks,
-                "missingBlocks": p.missing_blocks,
-            })),
-    })
-}
-
-/// Accepts a subscription and forwards the chain events `select` turns into notifications
-/// until the client goes away.
-async fn forward(
-    pending: PendingSubscriptionSink,
-    ctx: Arc<RpcContext>,
-    select: impl Fn(&ChainEvent) -> Vec<Value> + Send + 'static,
-) -> jsonrpsee::core::SubscriptionResult {
-    let mut events = ctx.chain.subscribe();
-    let sink = pending.accept().await?;
-    loop {
-        tokio::select! {
-            _ = sink.closed() => return Ok(()),
-            event = events.recv() => match event {
-                Ok(event) => {
-                    for item in select(&event) {
-                        let msg = SubscriptionMessage::from(
-                            serde_json::value::to_raw_value(&item)
-                                .map_err(|e| jsonrpsee::core::SubscriptionError::from(e.to_string()))?,
-                        );
-                        if sink.send(msg).await.is_err() {
-                            return Ok(());
-                        }
-                    }
-                }
-                Err(RecvError::Lagged(n)) => {
-                    return Err(format!("subscriber fell {n} notifications behind; resubscribe").into());
-                }
-                Err(RecvError::Closed) => return Ok(()),
-            },
-        }
-    }
-}
-
-fn bad(e: ErrorObjectOwned) -> ErrorObjectOwned {
-    e
-}
-
-fn parsed<T: FromStr>(
-    seq: &mut jsonrpsee::types::params::ParamsSequence<'_>,
-    what: &str,
-) -> Result<T, ErrorObjectOwned>
-where
-    T::Err: std::fmt::Display,
-{
-    let text: String = seq
-        .next()
-        .map_err(|e| errors::invalid_params(format!("{what}: {}", e.message())))?;
-    text.parse()
-        .map_err(|e| errors::invalid_params(format!("{what}: {e}")))
-}
-
-fn hex_param(
-    seq: &mut jsonrpsee::types::params::ParamsSequence<'_>,
-    what: &str,
-) -> Result<Vec<u8>, ErrorObjectOwned> {
-    let text: String = seq
-        .next()
-        .map_err(|e| errors::invalid_params(format!("{what}: {}", e.message())))?;
-    let digits = text
-        .strip_prefix("0x")
-        .ok_or_else(|| errors::invalid_params(format!("{what}: hex must start with 0x")))?;
-    hex::decode(digits).map_err(|e| errors::invalid_params(format!("{what}: not hex: {e}")))
-}
-
-fn view_at(
-    ctx: &RpcContext,
-    height: Option<u64>,
-) -> Result<aether_storage::StateView, ErrorObjectOwned> {
-    ctx.chain.state_at(height).map_err(errors::chain)
-}
-
-/// Parses a log filter: `{contract?, topics?: [hash | null], fromHeight?, toHeight?, limit?}`.
-fn log_filter(v: &Value, head: u64) -> Result<(EventFilter, usize), ErrorObjectOwned> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| errors::invalid_params("filter must be an object"))?;
-    for key in obj.keys() {
-        if !["contract", "topics", "fromHeight", "toHeight", "limit"].contains(&key.as_str()) {
-            return Err(errors::invalid_params(format!(
-                "filter: unknown field `{key}`"
-            )));
-        }
-    }
-    let contract = match obj.get("contract") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(
-            s.parse::<Address>()
-                .map_err(|e| errors::invalid_params(format!("filter.contract: {e}")))?,
-        ),
-        Some(_) => return Err(errors::invalid_params("filter.contract must be a string")),
-    };
-    let topics = match obj.get("topics") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => {
-            if items.len() > aether_engine::vm::MAX_EVENT_TOPICS {
-                return Err(errors::invalid_params("filter.topics: at most 4 positions"));
-            }
-            items
-                .iter()
-                .map(|t| match t {
-                    Value::Null => Ok(None),
-                    Value::String(s) => s
-                        .parse::<Hash>()
-                        .map(Some)
-                        .map_err(|e| errors::invalid_params(format!("filter.topics: {e}"))),
-                    _ => Err(errors::invalid_params(
-                        "filter.topics: each entry is a hash or null",
-                    )),
-                })
-                .collect::<Result<_, _>>()?
-        }
-        Some(_) => return Err(errors::invalid_params("filter.topics must be an array")),
-    };
-    let number = |key: &str, default: u64| -> Result<u64, ErrorObjectOwned> {
-        match obj.get(key) {
-            None | Some(Value::Null) => Ok(default),
-            Some(v) => v.as_u64().ok_or_else(|| {
-                errors::invalid_params(format!("filter.{key} must be a non-negative integer"))
+            .map(|p| types::ConsensusHealth {
+                round: p.round,
+                high_qc_round: p.high_qc_round,
+                high_tc_round: p.high_tc_round,
+                committed_round: p.committed_round,
+                pending_blocks: p.pending_blocks,
+                missing_blocks: p.missing_blocks,
             }),
-        }
-    };
-    let filter = EventFilter {
-        contract,
-        topics,
-        from_height: number("fromHeight", 0)?,
-        to_height: number("toHeight", head)?,
-    };
-    if filter.from_height > filter.to_height {
-        return Err(errors::invalid_params(format!(
-            "filter.fromHeight {} is above filter.toHeight {}",
-            filter.from_height, filter.to_height
-        )));
     }
-    let limit = number("limit", 1_000)?;
-    if limit > MAX_LOGS as u64 {
-        return Err(errors::invalid_params(format!(
-            "filter.limit is at most {MAX_LOGS}"
-        )));
-    }
-    Ok((filter, limit as usize))
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A counted admission: at most `max` holders at once.

@@ -51,9 +51,7 @@ pub async fn start(
         RpcMethods::Safe => false,
         RpcMethods::Unsafe => true,
     };
-    let methods: Methods = super::module(ctx.clone(), &limits)
-        .map_err(std::io::Error::other)?
-        .into();
+    let methods: Methods = super::module(ctx.clone(), &limits).into();
     let policy = |transport| PolicyLayer {
         transport,
         allow_unsafe,
@@ -519,14 +517,13 @@ fn text(status: StatusCode, body: String) -> HttpResponse {
 /// not catching up and has peers if it should, else 503).
 fn health(ctx: &RpcContext, readiness: bool) -> HttpResponse {
     let health = super::health(ctx);
-    let ready = health["isSyncing"] == false
-        && (health["shouldHavePeers"] == false || health["peers"].as_u64() > Some(0));
-    let status = if readiness && !ready {
+    let status = if readiness && !health.ready() {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK
     };
-    let mut response = HttpResponse::new(HttpBody::from(health.to_string()));
+    let body = serde_json::to_string(&health).unwrap_or_default();
+    let mut response = HttpResponse::new(HttpBody::from(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -1,0 +1,386 @@
+//! The node's side of [`AetherApiServer`]: each method against the chain.
+
+use std::str::FromStr;
+
+use aether_engine::types::{Action, Address, Hash, SignedTransaction};
+use aether_storage::{EventFilter, StateKey};
+use jsonrpsee::core::{RpcResult, SubscriptionResult};
+use jsonrpsee::types::ErrorObjectOwned;
+use jsonrpsee::{PendingSubscriptionSink, SubscriptionMessage};
+use parity_scale_codec::{Decode, Encode};
+use serde_json::Value;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::api::AetherApiServer;
+use super::types::{
+    Health, Info, PeerSummary, PendingCount, RpcAccount, RpcBlock, RpcEventRecord, RpcHeader,
+    RpcReceipt, RpcStorageProof, from_hex0x, hex0x,
+};
+use super::{Gate, MAX_LOG_RANGE, MAX_LOGS, RpcContext, errors};
+use crate::chain::ChainEvent;
+
+/// The server: the chain and what the methods share.
+pub struct RpcServer {
+    pub(super) ctx: RpcContext,
+    pub(super) dry_runs: Gate,
+    pub(super) max_dry_run_gas: u64,
+}
+
+#[jsonrpsee::core::async_trait]
+impl AetherApiServer for RpcServer {
+    fn submit_transaction(&self, transaction: String) -> RpcResult<String> {
+        let ctx = &self.ctx;
+        let bytes = hex(&transaction, "transaction")?;
+        let malformed =
+            |why: &str| errors::rejected(crate::mempool::Rejection::Malformed(why.to_string()));
+        let tx = SignedTransaction::decode(&mut &bytes[..])
+            .map_err(|_| malformed("not a SCALE-encoded signed transaction"))?;
+        if tx.encoded_size() != bytes.len() {
+            return Err(malformed("trailing bytes after the transaction"));
+        }
+        let admitted = ctx.chain.submit(tx, now_ms()).map_err(|why| {
+            ctx.metrics.pool_rejection(why.name());
+            errors::rejected(why)
+        })?;
+        (ctx.gossip_tx)(bytes);
+        Ok(admitted.hash.to_string())
+    }
+
+    fn pending_count(&self) -> RpcResult<PendingCount> {
+        let (ready, future) = self.ctx.chain.pool_counts();
+        Ok(PendingCount { ready, future })
+    }
+
+    fn next_nonce(&self, address: String) -> RpcResult<u64> {
+        let address: Address = parsed(&address, "address")?;
+        self.ctx.chain.next_nonce(&address).map_err(errors::chain)
+    }
+
+    fn account(&self, address: String, height: Option<u64>) -> RpcResult<Option<RpcAccount>> {
+        let address: Address = parsed(&address, "address")?;
+        let view = self.ctx.chain.state_at(height).map_err(errors::chain)?;
+        let account = aether_engine::ports::StateReader::account(&view, &address)
+            .map_err(|e| errors::chain(e.into()))?;
+        Ok(account.as_ref().map(RpcAccount::from))
+    }
+
+    fn code(&self, address: String, height: Option<u64>) -> RpcResult<Option<String>> {
+        use aether_engine::ports::StateReader;
+        let address: Address = parsed(&address, "address")?;
+        let view = self.ctx.chain.state_at(height).map_err(errors::chain)?;
+        let account = view
+            .account(&address)
+            .map_err(|e| errors::chain(e.into()))?;
+        let Some(code_hash) = account.and_then(|a| a.code_hash) else {
+            return Ok(None);
+        };
+        let code = view.code(&code_hash).map_err(|e| errors::chain(e.into()))?;
+        Ok(code.map(|c| hex0x(&c)))
+    }
+
+    fn balance(&self, address: String) -> RpcResult<String> {
+        let address: Address = parsed(&address, "address")?;
+        let account = self.ctx.chain.account(&address).map_err(errors::chain)?;
+        Ok(account.map_or(0, |a| a.balance).to_string())
+    }
+
+    fn nonce(&self, address: String) -> RpcResult<u64> {
+        let address: Address = parsed(&address, "address")?;
+        let account = self.ctx.chain.account(&address).map_err(errors::chain)?;
+        Ok(account.map_or(0, |a| a.nonce))
+    }
+
+    fn storage(
+        &self,
+        contract: String,
+        key: String,
+        height: Option<u64>,
+    ) -> RpcResult<RpcStorageProof> {
+        let chain = &self.ctx.chain;
+        let contract: Address = parsed(&contract, "contract")?;
+        let key = hex(&key, "key")?;
+        if key.len() > aether_engine::vm::MAX_STORAGE_KEY {
+            return Err(errors::invalid_params(format!(
+                "key: {} bytes, a storage key has at most {}",
+                key.len(),
+                aether_engine::vm::MAX_STORAGE_KEY
+            )));
+        }
+        let height = height.unwrap_or_else(|| chain.head().height);
+        let proof = chain
+            .prove(&StateKey::Storage(contract, key), height)
+            .map_err(errors::chain)?;
+        let state_root = chain
+            .header_at(height)
+            .map_err(errors::chain)?
+            .map(|h| h.state_root.to_string());
+        Ok(RpcStorageProof {
+            height,
+            state_root,
+            value: proof.value.as_deref().map(hex0x),
+            proof: hex0x(&proof.encode()),
+        })
+    }
+
+    fn head(&self) -> RpcResult<RpcHeader> {
+        Ok(RpcHeader::from(&self.ctx.chain.head()))
+    }
+
+    fn finalized_height(&self) -> RpcResult<u64> {
+        Ok(self.ctx.chain.finalized_height())
+    }
+
+    fn block_by_height(&self, height: u64, full: Option<bool>) -> RpcResult<Option<RpcBlock>> {
+        let block = self
+            .ctx
+            .chain
+            .block_by_height(height)
+            .map_err(errors::chain)?;
+        Ok(block.map(|b| RpcBlock::new(&b, full.unwrap_or(false))))
+    }
+
+    fn block_by_hash(&self, hash: String, full: Option<bool>) -> RpcResult<Option<RpcBlock>> {
+        let hash: Hash = parsed(&hash, "block hash")?;
+        let block = self.ctx.chain.block_by_hash(&hash).map_err(errors::chain)?;
+        Ok(block.map(|b| RpcBlock::new(&b, full.unwrap_or(false))))
+    }
+
+    fn receipt(&self, hash: String) -> RpcResult<Option<RpcReceipt>> {
+        let hash: Hash = parsed(&hash, "transaction hash")?;
+        let found = self.ctx.chain.receipt(&hash).map_err(errors::chain)?;
+        Ok(found.map(|(height, r)| RpcReceipt::new(&r, Some(height))))
+    }
+
+    fn logs(&self, filter: Value) -> RpcResult<Vec<RpcEventRecord>> {
+        let chain = &self.ctx.chain;
+        let (filter, limit) = log_filter(&filter, chain.head().height)?;
+        if filter.to_height.saturating_sub(filter.from_height) >= MAX_LOG_RANGE {
+            return Err(errors::invalid_params(format!(
+                "filter spans more than {MAX_LOG_RANGE} heights: narrow fromHeight..toHeight"
+            )));
+        }
+        let records = chain.events(&filter, limit).map_err(errors::chain)?;
+        Ok(records.iter().map(RpcEventRecord::from).collect())
+    }
+
+    fn dry_run(
+        &self,
+        from: String,
+        action: String,
+        gas_limit: Option<u64>,
+    ) -> RpcResult<RpcReceipt> {
+        let chain = &self.ctx.chain;
+        let from: Address = parsed(&from, "from")?;
+        let action_bytes = hex(&action, "action")?;
+        let action = Action::decode(&mut &action_bytes[..]).map_err(|e| {
+            errors::invalid_params(format!("action: not a SCALE-encoded action: {e}"))
+        })?;
+        let Some(_running) = self.dry_runs.enter() else {
+            return Err(errors::busy(format!(
+                "{} dry runs are running, the most at once: retry",
+                self.dry_runs.max()
+            )));
+        };
+        let gas = gas_limit
+            .unwrap_or(chain.genesis().block_gas_limit)
+            .min(self.max_dry_run_gas);
+        let receipt = chain
+            .dry_run(from, action, Some(gas))
+            .map_err(errors::chain)?;
+        Ok(RpcReceipt::new(&receipt, None))
+    }
+
+    fn health(&self) -> RpcResult<Health> {
+        Ok(super::health(&self.ctx))
+    }
+
+    fn info(&self) -> RpcResult<Info> {
+        let chain = &self.ctx.chain;
+        Ok(Info {
+            name: "aether".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            chain_id: chain.chain_id(),
+            genesis_hash: chain.genesis_hash().to_string(),
+            consensus: self.ctx.consensus.into(),
+            execution_version: aether_engine::types::EXECUTION_VERSION,
+        })
+    }
+
+    fn peers(&self) -> RpcResult<Vec<PeerSummary>> {
+        Ok((self.ctx.peers)())
+    }
+
+    async fn subscribe_new_heads(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
+        forward(pending, &self.ctx, |e| match e {
+            ChainEvent::NewHead(h) => vec![RpcHeader::from(h)],
+            _ => Vec::new(),
+        })
+        .await
+    }
+
+    async fn subscribe_finalized_heads(
+        &self,
+        pending: PendingSubscriptionSink,
+    ) -> SubscriptionResult {
+        forward(pending, &self.ctx, |e| match e {
+            ChainEvent::Finalized(h) => vec![RpcHeader::from(h)],
+            _ => Vec::new(),
+        })
+        .await
+    }
+
+    async fn subscribe_events(
+        &self,
+        pending: PendingSubscriptionSink,
+        filter: Option<Value>,
+    ) -> SubscriptionResult {
+        let raw = filter.unwrap_or_else(|| serde_json::json!({}));
+        let filter = match log_filter(&raw, u64::MAX) {
+            Ok((f, _)) => f,
+            Err(e) => {
+                pending.reject(e).await;
+                return Ok(());
+            }
+        };
+        forward(pending, &self.ctx, move |e| match e {
+            ChainEvent::Events(records) => records
+                .iter()
+                .filter(|r| {
+                    r.height >= filter.from_height
+                        && r.height <= filter.to_height
+                        && filter.contract.is_none_or(|c| c == r.event.contract)
+                        && filter
+                            .topics
+                            .iter()
+                            .enumerate()
+                            .all(|(i, t)| t.is_none_or(|t| r.event.topics.get(i) == Some(&t)))
+                })
+                .map(RpcEventRecord::from)
+                .collect(),
+            _ => Vec::new(),
+        })
+        .await
+    }
+}
+
+/// Accepts a subscription and forwards the chain events `select` turns into notifications
+/// until the client goes away.
+async fn forward<T: serde::Serialize>(
+    pending: PendingSubscriptionSink,
+    ctx: &RpcContext,
+    select: impl Fn(&ChainEvent) -> Vec<T> + Send + 'static,
+) -> SubscriptionResult {
+    let mut events = ctx.chain.subscribe();
+    let sink = pending.accept().await?;
+    loop {
+        tokio::select! {
+            _ = sink.closed() => return Ok(()),
+            event = events.recv() => match event {
+                Ok(event) => {
+                    for item in select(&event) {
+                        let msg = SubscriptionMessage::from(
+                            serde_json::value::to_raw_value(&item)
+                                .map_err(|e| jsonrpsee::core::SubscriptionError::from(e.to_string()))?,
+                        );
+                        if sink.send(msg).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+                Err(RecvError::Lagged(n)) => {
+                    return Err(format!("subscriber fell {n} notifications behind; resubscribe").into());
+                }
+                Err(RecvError::Closed) => return Ok(()),
+            },
+        }
+    }
+}
+
+/// A parameter parsed from its text, refused with a message naming it.
+fn parsed<T: FromStr>(text: &str, what: &str) -> Result<T, ErrorObjectOwned>
+where
+    T::Err: std::fmt::Display,
+{
+    text.parse()
+        .map_err(|e| errors::invalid_params(format!("{what}: {e}")))
+}
+
+/// A `0x`-hex parameter, refused with a message naming it.
+fn hex(text: &str, what: &str) -> Result<Vec<u8>, ErrorObjectOwned> {
+    from_hex0x(text).map_err(|e| errors::invalid_params(format!("{what}: {e}")))
+}
+
+/// Parses a log filter: `{contract?, topics?: [hash | null], fromHeight?, toHeight?, limit?}`.
+fn log_filter(v: &Value, head: u64) -> Result<(EventFilter, usize), ErrorObjectOwned> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| errors::invalid_params("filter must be an object"))?;
+    for key in obj.keys() {
+        if !["contract", "topics", "fromHeight", "toHeight", "limit"].contains(&key.as_str()) {
+            return Err(errors::invalid_params(format!(
+                "filter: unknown field `{key}`"
+            )));
+        }
+    }
+    let contract = match obj.get("contract") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(
+            s.parse::<Address>()
+                .map_err(|e| errors::invalid_params(format!("filter.contract: {e}")))?,
+        ),
+        Some(_) => return Err(errors::invalid_params("filter.contract must be a string")),
+    };
+    let topics = match obj.get("topics") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => {
+            if items.len() > aether_engine::vm::MAX_EVENT_TOPICS {
+                return Err(errors::invalid_params("filter.topics: at most 4 positions"));
+            }
+            items
+                .iter()
+                .map(|t| match t {
+                    Value::Null => Ok(None),
+                    Value::String(s) => s
+                        .parse::<Hash>()
+                        .map(Some)
+                        .map_err(|e| errors::invalid_params(format!("filter.topics: {e}"))),
+                    _ => Err(errors::invalid_params(
+                        "filter.topics: each entry is a hash or null",
+                    )),
+                })
+                .collect::<Result<_, _>>()?
+        }
+        Some(_) => return Err(errors::invalid_params("filter.topics must be an array")),
+    };
+    let number = |key: &str, default: u64| -> Result<u64, ErrorObjectOwned> {
+        match obj.get(key) {
+            None | Some(Value::Null) => Ok(default),
+            Some(v) => v.as_u64().ok_or_else(|| {
+                errors::invalid_params(format!("filter.{key} must be a non-negative integer"))
+            }),
+        }
+    };
+    let filter = EventFilter {
+        contract,
+        topics,
+        from_height: number("fromHeight", 0)?,
+        to_height: number("toHeight", head)?,
+    };
+    if filter.from_height > filter.to_height {
+        return Err(errors::invalid_params(format!(
+            "filter.fromHeight {} is above filter.toHeight {}",
+            filter.from_height, filter.to_height
+        )));
+    }
+    let limit = number("limit", 1_000)?;
+    if limit > MAX_LOGS as u64 {
+        return Err(errors::invalid_params(format!(
+            "filter.limit is at most {MAX_LOGS}"
+        )));
+    }
+    Ok((filter, limit as usize))
+}
+
+fn now_ms() -> u64 {
+    crate::chain::now_ms()
+}
