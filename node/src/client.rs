@@ -26,6 +26,10 @@ pub struct RpcArgs {
     /// Print JSON (for scripts) instead of a summary.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Print only this field of the JSON answer (`contract`, `txHash`, `status`, `balance`…),
+    /// for shell scripts: `TOKEN=$(aether contract deploy … --field contract)`.
+    #[arg(long, global = true, value_name = "NAME", conflicts_with = "json")]
+    pub field: Option<String>,
 }
 
 /// How a transaction is signed and paid.
@@ -362,8 +366,17 @@ fn parse_address(text: &str, what: &str) -> anyhow::Result<Address> {
     })
 }
 
-fn print(json_out: bool, value: &Value, summary: impl FnOnce() -> String) {
-    if json_out {
+fn print(out: &RpcArgs, value: &Value, summary: impl FnOnce() -> String) {
+    if let Some(field) = &out.field {
+        match value.get(field) {
+            Some(Value::String(text)) => println!("{text}"),
+            Some(other) => println!("{other}"),
+            None => {
+                eprintln!("error: the answer has no field `{field}`: {value}");
+                std::process::exit(1);
+            }
+        }
+    } else if out.json {
         println!(
             "{}",
             serde_json::to_string_pretty(value).unwrap_or_default()
@@ -417,7 +430,7 @@ pub fn account(args: AccountArgs) -> anyhow::Result<bool> {
             a
         }
     };
-    print(args.rpc.json, &out, || {
+    print(&args.rpc, &out, || {
         format!(
             "account {}\nbalance {}\nnonce   {}{}",
             address,
@@ -446,7 +459,7 @@ pub fn transfer(args: TransferArgs) -> anyhow::Result<bool> {
         &args.tx,
     )?;
     let r = sent.json(None);
-    print(args.rpc.json, &r, || receipt_summary(&r));
+    print(&args.rpc, &r, || receipt_summary(&r));
     Ok(!sent.failed())
 }
 
@@ -469,7 +482,7 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<bool> {
     )?;
     if upload.failed() {
         let upload = upload.json(None);
-        print(args.rpc.json, &upload, || {
+        print(&args.rpc, &upload, || {
             format!("upload {}", receipt_summary(&upload))
         });
         return Ok(false);
@@ -489,7 +502,7 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<bool> {
     let mut r = sent.json(abi.as_ref().map(|a| (a, "init")));
     r["contract"] = json!(contract.to_string());
     r["codeHash"] = json!(code_hash.to_string());
-    print(args.rpc.json, &r, || {
+    print(&args.rpc, &r, || {
         format!("contract {contract}\n{}", receipt_summary(&r))
     });
     Ok(!sent.failed())
@@ -526,7 +539,7 @@ pub fn call(args: SendCallArgs) -> anyhow::Result<bool> {
     let with_abi = abi.as_ref().map(|a| (a, args.call.method.as_str()));
     let sent = rpc.send_with_abi(&key, action, &args.tx, with_abi)?;
     let r = sent.json(with_abi);
-    print(args.rpc.json, &r, || receipt_summary(&r));
+    print(&args.rpc, &r, || receipt_summary(&r));
     Ok(!sent.failed())
 }
 
@@ -547,7 +560,7 @@ pub fn query(args: QueryArgs) -> anyhow::Result<bool> {
         &receipt,
         abi.as_ref().map(|a| (a, args.call.method.as_str())),
     );
-    print(args.rpc.json, &r, || {
+    print(&args.rpc, &r, || {
         format!(
             "{}: gas {}, return {}{}",
             r["status"].as_str().unwrap_or("?"),
@@ -567,7 +580,7 @@ pub fn peers(args: RpcArgs) -> anyhow::Result<bool> {
     let rpc = Rpc::connect(&args.rpc)?;
     let list = rpc.run("system_peers", rpc.api().peers())?;
     let peers = serde_json::to_value(&list)?;
-    print(args.json, &peers, || {
+    print(&args, &peers, || {
         if list.is_empty() {
             "no peers".to_string()
         } else {

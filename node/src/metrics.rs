@@ -22,7 +22,25 @@ use tokio::net::TcpListener;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabel {
     method: &'static str,
-    outcome: String,
+    outcome: &'static str,
+}
+
+/// The error codes the RPC answers, as the `outcome` label (static: no allocation per call).
+const ERROR_CODES: &[&str] = &[
+    "-32700", "-32600", "-32601", "-32602", "-32603", "-32010", "-32011", "-32012", "-32013",
+    "-32014", "-32015", "-32016", "-32017", "-32018", "-32019", "-32020", "-32021", "-32022",
+    "-32023", "-32024", "-32025", "-32026", "-32030", "-32031", "-32032", "-32033", "-32034",
+    "-32035",
+];
+
+/// The `outcome` label of an answer: `ok`, its error code, or `other` for a code not listed.
+fn outcome(error: Option<i32>) -> &'static str {
+    let Some(code) = error else { return "ok" };
+    ERROR_CODES
+        .iter()
+        .copied()
+        .find(|c| c.parse() == Ok(code))
+        .unwrap_or("other")
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -368,21 +386,19 @@ impl Metrics {
     /// Counts one RPC call of `method` (a name the server offers, or `unknown`) and its outcome:
     /// none for success, else the error code it answered.
     pub fn rpc_request(&self, method: &'static str, error: Option<i32>) {
-        let outcome = match error {
-            None => "ok".to_string(),
-            Some(code) => code.to_string(),
-        };
         self.rpc_requests
-            .get_or_create(&RequestLabel { method, outcome })
+            .get_or_create(&RequestLabel {
+                method,
+                outcome: outcome(error),
+            })
             .inc();
     }
 
-    /// Records that an RPC connection of `transport` (`http` or `ws`) opened (`+1`) or closed
-    /// (`-1`).
-    pub fn rpc_connection(&self, transport: &'static str, delta: i64) {
+    /// The gauge of open RPC connections of `transport` (`http` or `ws`), to keep and move.
+    pub fn rpc_connections(&self, transport: &'static str) -> Gauge {
         self.rpc_connections
             .get_or_create(&TransportLabel { transport })
-            .inc_by(delta);
+            .clone()
     }
 
     /// Counts a refusal at the RPC server's `limit`.
@@ -515,4 +531,24 @@ pub async fn serve(
         }
     });
     Ok((local, task))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rpc_outcomes_are_labelled_by_code_and_unknown_codes_share_one_label() {
+        assert_eq!(outcome(None), "ok");
+        assert_eq!(outcome(Some(-32602)), "-32602");
+        assert_eq!(outcome(Some(-32035)), "-32035");
+        assert_eq!(outcome(Some(12345)), "other");
+        let m = Metrics::new();
+        m.rpc_request("system_health", Some(-32034));
+        assert!(
+            m.render().contains(
+                "aether_rpc_requests_total{method=\"system_health\",outcome=\"-32034\"} 1"
+            )
+        );
+    }
 }

@@ -330,3 +330,112 @@ fn post_json(addr: &str, body: &str) -> Value {
     serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap_or(""))
         .unwrap_or_else(|e| panic!("not JSON ({e}): {answer}"))
 }
+
+#[test]
+fn a_flood_of_max_gas_dry_runs_leaves_blocks_and_health_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start_with(&[
+        "--dev",
+        "--base-path",
+        dir.path().to_str().unwrap(),
+        "--rpc-max-dry-run-gas",
+        "3000000",
+    ]);
+    // A contract whose method spins until its gas runs out.
+    let wat = dir.path().join("spin.wat");
+    std::fs::write(
+        &wat,
+        r#"(module (memory (export "memory") 1) (func (export "spin") (loop $l (br $l))))"#,
+    )
+    .unwrap();
+    let deployed = common::json_of(&common::aether(&[
+        "contract",
+        "deploy",
+        "--wasm",
+        wat.to_str().unwrap(),
+        "--from",
+        "//alice",
+        "--rpc",
+        &node.rpc,
+        "--json",
+    ]));
+    let contract = deployed["contract"].as_str().unwrap().to_string();
+    let action = aether_engine::types::Action::Call {
+        contract: contract.parse().unwrap(),
+        method: "spin".into(),
+        input: vec![],
+        value: 0,
+    };
+    let action = format!(
+        "0x{}",
+        hex::encode(parity_scale_codec::Encode::encode(&action))
+    );
+    let alice = aether_engine::crypto::Keypair::dev("alice", false)
+        .address()
+        .to_string();
+    let height = |url: &str| {
+        rpc(url, "chain_getHead", vec![])["height"]
+            .as_u64()
+            .unwrap()
+    };
+
+    // 8 clients ask for max-gas dry runs as fast as they are answered, for 4 seconds.
+    let flood_for = Duration::from_secs(4);
+    let started = Instant::now();
+    let before = height(&node.rpc);
+    let flooders: Vec<_> = (0..8)
+        .map(|_| {
+            let (addr, action, alice) = (host(&node), action.clone(), alice.clone());
+            std::thread::spawn(move || {
+                let (mut ran, mut busy) = (0, 0);
+                let body = format!(
+                    r#"{{"jsonrpc":"2.0","id":1,"method":"contract_dryRun","params":["{alice}","{action}",30000000]}}"#
+                );
+                while started.elapsed() < flood_for {
+                    let answer = post_json(&addr, &body);
+                    match answer["error"]["code"].as_i64() {
+                        None => {
+                            assert_eq!(answer["result"]["status"], "out_of_gas", "{answer}");
+                            assert_eq!(answer["result"]["gasUsed"], 3_000_000, "{answer}");
+                            ran += 1;
+                        }
+                        Some(-32033) => busy += 1,
+                        Some(other) => panic!("dry run answered {other}: {answer}"),
+                    }
+                }
+                (ran, busy)
+            })
+        })
+        .collect();
+    // Meanwhile, health answers promptly.
+    let mut slowest = Duration::ZERO;
+    while started.elapsed() < flood_for {
+        let asked = Instant::now();
+        let health = rpc(&node.rpc, "system_health", vec![]);
+        assert!(health["bestHeight"].is_u64());
+        slowest = slowest.max(asked.elapsed());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (mut ran, mut busy) = (0, 0);
+    for f in flooders {
+        let (r, b) = f.join().unwrap();
+        ran += r;
+        busy += b;
+    }
+    let sealed = height(&node.rpc) - before;
+    let elapsed = started.elapsed();
+    eprintln!(
+        "flood: {ran} dry runs ran, {busy} refused busy; {sealed} blocks in {elapsed:.1?}; slowest health {slowest:?}"
+    );
+    assert!(ran > 0 && busy > 0, "the flood ran and hit the limit");
+    assert!(
+        slowest < Duration::from_secs(1),
+        "system_health took {slowest:?} under the flood"
+    );
+    // Blocks every 100 ms: at least a quarter of them are sealed under the flood.
+    assert!(
+        sealed as f64 >= elapsed.as_secs_f64() * 10.0 / 4.0,
+        "{sealed} blocks in {elapsed:?}"
+    );
+    node.stop();
+}

@@ -84,7 +84,8 @@ pub async fn start(
         .set_rpc_middleware(RpcServiceBuilder::new().layer(policy(Transport::Ws)))
         .to_service_builder();
     let cors = access.cors.clone();
-    let http_builder = Server::builder()
+    // Requests with an `Origin` header (browsers) go through CORS; others skip its layer.
+    let http_cors = Server::builder()
         .set_config(config(limits.max_http_requests).http_only().build())
         .set_http_middleware(
             tower::ServiceBuilder::new().layer(
@@ -99,16 +100,21 @@ pub async fn start(
         )
         .set_rpc_middleware(RpcServiceBuilder::new().layer(policy(Transport::Http)))
         .to_service_builder();
-    let limits_of_requests = limits;
-    let door = Arc::new(Door {
-        limits,
-        metrics: ctx.metrics.clone(),
-        open: Mutex::new(HashMap::new()),
-        ws: AtomicU32::new(0),
-        http: AtomicU32::new(0),
-        logged: Mutex::new(HashMap::new()),
-    });
+    let http_plain = Server::builder()
+        .set_config(config(limits.max_http_requests).http_only().build())
+        .set_rpc_middleware(RpcServiceBuilder::new().layer(policy(Transport::Http)))
+        .to_service_builder();
     let (stop, handle) = stop_channel();
+    let front = Arc::new(Front {
+        door: Arc::new(Door::new(limits, ctx.metrics.clone())),
+        ctx,
+        access,
+        ws: ws_builder,
+        http_cors,
+        methods,
+        stop: stop.clone(),
+        limits,
+    });
     tokio::spawn(async move {
         loop {
             let (socket, remote) = tokio::select! {
@@ -124,36 +130,37 @@ pub async fn start(
                 _ = stop.clone().shutdown() => break,
             };
             let ip = remote.ip();
-            let Some(tcp) = door.open(Kind::Tcp, ip) else {
-                let reason = door.refused(Limit::ConnectionsPerIp, ip);
+            let Some(tcp) = front.door.open(Kind::Tcp, ip) else {
+                let reason = front.door.refused(Limit::ConnectionsPerIp, ip);
                 tokio::spawn(refuse_connection(socket, reason));
                 continue;
             };
-            let (door, ctx, access) = (door.clone(), ctx.clone(), access.clone());
-            let (ws_builder, http_builder) = (ws_builder.clone(), http_builder.clone());
-            let (methods, stop_conn) = (methods.clone(), stop.clone());
-            let limits = limits_of_requests;
+            // One HTTP service per connection (as jsonrpsee's own server has), cloned per request.
+            let plain = http_plain
+                .clone()
+                .build(front.methods.clone(), front.stop.clone());
+            let front = front.clone();
             let service =
                 tower::service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                    let (door, ctx, access) = (door.clone(), ctx.clone(), access.clone());
-                    let (ws_builder, http_builder) = (ws_builder.clone(), http_builder.clone());
-                    let (methods, stop) = (methods.clone(), stop_conn.clone());
+                    let (front, plain) = (front.clone(), plain.clone());
                     let answer: BoxFuture = Box::pin(async move {
-                        if let Some(origin) = request.headers().get(header::ORIGIN)
-                            && !origin.to_str().is_ok_and(|o| access.cors.allows(o))
+                        let door = &front.door;
+                        let origin = request.headers().get(header::ORIGIN);
+                        if let Some(origin) = origin
+                            && !origin.to_str().is_ok_and(|o| front.access.cors.allows(o))
                         {
                             return text(
                                 StatusCode::FORBIDDEN,
                                 format!(
                                     "origin {origin:?} may not call this node: start it with \
-                                 --rpc-cors naming the origin (or `all`)"
+                                     --rpc-cors naming the origin (or `all`)"
                                 ),
                             );
                         }
                         if request.method() == Method::GET {
                             match request.uri().path() {
-                                "/health" => return health(&ctx, false),
-                                "/health/readiness" => return health(&ctx, true),
+                                "/health" => return health(&front.ctx, false),
+                                "/health/readiness" => return health(&front.ctx, true),
                                 _ => {}
                             }
                         }
@@ -165,20 +172,30 @@ pub async fn start(
                                     return text(StatusCode::TOO_MANY_REQUESTS, reason);
                                 }
                             };
-                            let mut service = ws_builder.build(methods, stop);
+                            let mut service = front
+                                .ws
+                                .clone()
+                                .build(front.methods.clone(), front.stop.clone());
                             let closed = service.on_session_closed();
                             tokio::spawn(async move {
                                 closed.await;
                                 drop(slot);
                             });
-                            internal(service.call(request).await)
+                            return internal(service.call(request).await);
+                        }
+                        let Some(_serving) = door.open(Kind::Http, ip) else {
+                            let reason = door.refused(Limit::HttpRequests, ip);
+                            return text(StatusCode::TOO_MANY_REQUESTS, reason);
+                        };
+                        let max = front.limits.max_request_bytes;
+                        if origin.is_some() {
+                            let cors = front
+                                .http_cors
+                                .clone()
+                                .build(front.methods.clone(), front.stop.clone());
+                            serve_http(cors, request, max).await
                         } else {
-                            let Some(_serving) = door.open(Kind::Http, ip) else {
-                                let reason = door.refused(Limit::HttpRequests, ip);
-                                return text(StatusCode::TOO_MANY_REQUESTS, reason);
-                            };
-                            let service = http_builder.build(methods, stop);
-                            serve_http(service, request, limits.max_request_bytes).await
+                            serve_http(plain, request, max).await
                         }
                     });
                     async move { Ok::<_, std::convert::Infallible>(answer.await) }
@@ -191,6 +208,20 @@ pub async fn start(
         }
     });
     Ok((local, handle))
+}
+
+/// What every connection shares: the door, the methods and the ways to serve them.
+struct Front<W, H> {
+    door: Arc<Door>,
+    ctx: RpcContext,
+    access: RpcAccess,
+    /// Builds a WebSocket connection's service.
+    ws: W,
+    /// Builds the HTTP service with CORS, for requests from browsers.
+    http_cors: H,
+    methods: Methods,
+    stop: jsonrpsee::server::StopHandle,
+    limits: RpcLimits,
 }
 
 /// A limit the door refuses at.
@@ -259,6 +290,9 @@ struct Door {
     open: Mutex<HashMap<IpAddr, Open>>,
     ws: AtomicU32,
     http: AtomicU32,
+    /// `aether_rpc_connections{transport="ws"}` and `{transport="http"}`.
+    ws_gauge: prometheus_client::metrics::gauge::Gauge,
+    http_gauge: prometheus_client::metrics::gauge::Gauge,
     /// Per limit: when it was last logged, and the refusals since.
     logged: Mutex<HashMap<Limit, (Instant, u64)>>,
 }
@@ -271,6 +305,19 @@ struct Slot {
 }
 
 impl Door {
+    fn new(limits: RpcLimits, metrics: Arc<Metrics>) -> Self {
+        Self {
+            limits,
+            ws_gauge: metrics.rpc_connections("ws"),
+            http_gauge: metrics.rpc_connections("http"),
+            metrics,
+            open: Mutex::new(HashMap::new()),
+            ws: AtomicU32::new(0),
+            http: AtomicU32::new(0),
+            logged: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// A TCP connection's place (per address) or an HTTP request's (in all).
     fn open(self: &Arc<Self>, kind: Kind, ip: IpAddr) -> Option<Slot> {
         match kind {
@@ -284,7 +331,7 @@ impl Door {
             }
             Kind::Http => {
                 take(&self.http, self.limits.max_http_requests)?;
-                self.metrics.rpc_connection("http", 1);
+                self.http_gauge.inc();
             }
             Kind::Ws => unreachable!("WebSockets open through open_ws"),
         }
@@ -304,7 +351,7 @@ impl Door {
         }
         take(&self.ws, self.limits.max_connections).ok_or(Limit::WsConnections)?;
         here.ws += 1;
-        self.metrics.rpc_connection("ws", 1);
+        self.ws_gauge.inc();
         Ok(Slot {
             door: self.clone(),
             ip,
@@ -342,12 +389,12 @@ impl Drop for Slot {
         match self.kind {
             Kind::Http => {
                 door.http.fetch_sub(1, Ordering::AcqRel);
-                door.metrics.rpc_connection("http", -1);
+                door.http_gauge.dec();
                 return;
             }
             Kind::Ws => {
                 door.ws.fetch_sub(1, Ordering::AcqRel);
-                door.metrics.rpc_connection("ws", -1);
+                door.ws_gauge.dec();
             }
             Kind::Tcp => {}
         }
@@ -578,14 +625,7 @@ mod tests {
     use super::*;
 
     fn door(limits: RpcLimits) -> Arc<Door> {
-        Arc::new(Door {
-            limits,
-            metrics: Arc::new(Metrics::new()),
-            open: Mutex::new(HashMap::new()),
-            ws: AtomicU32::new(0),
-            http: AtomicU32::new(0),
-            logged: Mutex::new(HashMap::new()),
-        })
+        Arc::new(Door::new(limits, Arc::new(Metrics::new())))
     }
 
     #[test]
