@@ -360,6 +360,27 @@ fn a_flood_of_max_gas_dry_runs_leaves_blocks_and_health_answering() {
         "--json",
     ]));
     let contract = deployed["contract"].as_str().unwrap().to_string();
+    // Alice's deploy used her nonces 0 and 1: a transaction with nonce 0 is too low.
+    let stale = aether_engine::crypto::Keypair::dev("alice", false).sign_tx(
+        aether_engine::types::Transaction {
+            chain_id: 1337,
+            nonce: 0,
+            gas_limit: 50_000,
+            gas_price: 1,
+            action: aether_engine::types::Action::Transfer {
+                to: aether_engine::types::Address([2; 32]),
+                amount: 1,
+            },
+        },
+    );
+    let stale = post_json(
+        &host(&node),
+        &format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"author_submitTransaction","params":["0x{}"]}}"#,
+            hex::encode(parity_scale_codec::Encode::encode(&stale))
+        ),
+    );
+    assert_eq!(stale["error"]["code"], -32014, "{stale}");
     let action = aether_engine::types::Action::Call {
         contract: contract.parse().unwrap(),
         method: "spin".into(),

@@ -210,6 +210,148 @@ fn invalid_transactions_get_their_application_codes() {
     assert_eq!(pending["result"]["ready"], 1);
 }
 
+/// A server whose pool holds at most 6 transactions, 3 per sender, 2 behind a gap, and 2 KiB
+/// per transaction: small enough to fill from a test.
+fn small_pool_server() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    let chain = Arc::new(
+        Chain::open_with_pool(store, Genesis::dev(), |pool| {
+            aether_node::mempool::PoolConfig {
+                max_txs: 6,
+                max_per_sender: 3,
+                max_future: 2,
+                max_tx_bytes: 2048,
+                ..pool
+            }
+        })
+        .unwrap(),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (addr, handle) = runtime
+        .block_on(rpc::start(
+            "127.0.0.1:0".parse().unwrap(),
+            RpcLimits::default(),
+            Default::default(),
+            context(chain),
+        ))
+        .unwrap();
+    std::mem::forget(handle);
+    Server {
+        addr,
+        _runtime: runtime,
+        _dir: dir,
+    }
+}
+
+/// Every pool refusal the docs list is what a request gets (nonce too low, which needs a
+/// committed block, is in `rpc_connections`; storage failures, engine faults and internal
+/// errors, which no request to a healthy node can cause, are checked where they are mapped).
+#[test]
+fn every_pool_refusal_answers_its_documented_code() {
+    let s = small_pool_server();
+    let transfer = |key: &Keypair, nonce: u64, gas_price: u128, amount: u128| {
+        let t = Transaction {
+            chain_id: 1337,
+            nonce,
+            gas_limit: 50_000,
+            gas_price,
+            action: Action::Transfer {
+                to: Address([2; 32]),
+                amount,
+            },
+        };
+        format!("0x{}", hex::encode(key.sign_tx(t).encode()))
+    };
+    let submit = |hex: String| call(s.addr, "author_submitTransaction", json!([hex]));
+    let ok = |v: Value| assert!(v["result"].is_string(), "{v}");
+    let alice = Keypair::dev("alice", false);
+    let bob = Keypair::dev("bob", false);
+
+    let big = alice.sign_tx(Transaction {
+        chain_id: 1337,
+        nonce: 0,
+        gas_limit: 1_000_000,
+        gas_price: 1,
+        action: Action::UploadCode {
+            code: vec![0; 3000],
+        },
+    });
+    let big = format!("0x{}", hex::encode(big.encode()));
+    assert_eq!(code(&submit(big)), -32011, "over the pool's 2 KiB");
+    assert_eq!(code(&submit(transfer(&alice, 0, 0, 1))), -32017, "price 0");
+    let too_much_gas = alice.sign_tx(Transaction {
+        chain_id: 1337,
+        nonce: 0,
+        gas_limit: Genesis::dev().block_gas_limit + 1,
+        gas_price: 1,
+        action: Action::Transfer {
+            to: Address([2; 32]),
+            amount: 1,
+        },
+    });
+    assert_eq!(
+        code(&submit(format!("0x{}", hex::encode(too_much_gas.encode())))),
+        -32020
+    );
+    let pauper = Keypair::dev("nobody-funded-this", false);
+    assert_eq!(code(&submit(transfer(&pauper, 0, 1, 1))), -32021);
+    assert_eq!(
+        code(&submit(transfer(&alice, 100, 1, 1))),
+        -32015,
+        "far ahead"
+    );
+
+    ok(submit(transfer(&alice, 0, 1, 1)));
+    assert_eq!(
+        code(&submit(transfer(&alice, 0, 1, 2))),
+        -32018,
+        "a replacement paying no more"
+    );
+    ok(submit(transfer(&alice, 1, 1, 1)));
+    ok(submit(transfer(&alice, 2, 1, 1)));
+    assert_eq!(
+        code(&submit(transfer(&alice, 3, 1, 1))),
+        -32022,
+        "alice's 4th"
+    );
+
+    // Behind a gap: bob's nonces 5 and 6 wait; charlie's waiting one, paying no more, finds no
+    // room among them.
+    ok(submit(transfer(&bob, 5, 1, 1)));
+    ok(submit(transfer(&bob, 6, 1, 1)));
+    let charlie = Keypair::dev("charlie", false);
+    assert_eq!(
+        code(&submit(transfer(&charlie, 5, 1, 1))),
+        -32024,
+        "future full"
+    );
+
+    // A pool full of ready transactions: a newcomer paying no more replaces no one (a ready
+    // newcomer would push out a waiting one, so this pool holds none).
+    let full = small_pool_server();
+    let submit_full = |hex: String| call(full.addr, "author_submitTransaction", json!([hex]));
+    for (name, nonces) in [("alice", 0..3), ("eve", 0..2), ("ferdie", 0..1)] {
+        let key = Keypair::dev(name, false);
+        for nonce in nonces {
+            ok(submit_full(transfer(&key, nonce, 1, 1)));
+        }
+    }
+    let dave = Keypair::dev("dave", false);
+    assert_eq!(
+        code(&submit_full(transfer(&dave, 0, 1, 1))),
+        -32023,
+        "pool full"
+    );
+
+    let beyond = call(
+        s.addr,
+        "state_getAccount",
+        json!([alice.address().to_string(), 1_000_000]),
+    );
+    assert_eq!(code(&beyond), -32030, "state of a height not committed");
+}
+
 /// Requests that could only fail or mislead are refused with a reason: a storage key longer
 /// than any a contract can write, a log range that ends before it starts.
 #[test]

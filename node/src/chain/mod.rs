@@ -97,6 +97,16 @@ impl Chain {
     /// Opens the chain on `store`: commits the genesis block if the store is empty, otherwise
     /// checks that the store's genesis is this one.
     pub fn open(store: Store, genesis: Genesis) -> Result<Self, ChainError> {
+        Self::open_with_pool(store, genesis, |pool| pool)
+    }
+
+    /// As [`Chain::open`], with the pool's limits as `pool` sets them (from the defaults the
+    /// genesis gives).
+    pub fn open_with_pool(
+        store: Store,
+        genesis: Genesis,
+        pool: impl FnOnce(PoolConfig) -> PoolConfig,
+    ) -> Result<Self, ChainError> {
         let changes = genesis.changes();
         let identity = genesis.hash()?;
         if let Some(stored) = store.consensus_value(GENESIS_KEY)?
@@ -138,10 +148,10 @@ impl Chain {
             identity
         };
         store.set_consensus_values(vec![(GENESIS_KEY.to_vec(), Some(expected.0.to_vec()))])?;
-        let pool_config = PoolConfig {
+        let pool_config = pool(PoolConfig {
             min_gas_price: genesis.min_gas_price,
             ..PoolConfig::new(genesis.chain_id, genesis.block_gas_limit)
-        };
+        });
         let pool = Mempool::new(pool_config.clone());
         let head = store.head().map_or(0, |h| h.height);
         let (events, _) = broadcast::channel(1024);

@@ -77,6 +77,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn failures_no_request_can_cause_keep_their_documented_codes() {
+        let doc = include_str!("../../../docs/rpc.md");
+        let storage = chain(ChainError::Storage(aether_storage::StorageError::Corrupt {
+            path: "db".into(),
+            what: "account".into(),
+            reason: "a torn page".into(),
+        }));
+        assert_eq!(storage.code(), STORAGE_FAILURE);
+        assert!(doc.contains("| -32031 | storage failure |"));
+        let internal = chain(ChainError::GenesisMismatch {
+            found: Default::default(),
+            expected: Default::default(),
+        });
+        assert_eq!(internal.code(), INTERNAL);
+        assert!(doc.contains("`-32603` internal error"));
+    }
+
+    #[test]
     fn an_engine_fault_has_its_own_documented_code() {
         let e = chain(ChainError::EngineFault);
         assert_eq!(e.code(), ENGINE_FAULT);
