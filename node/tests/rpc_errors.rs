@@ -533,3 +533,59 @@ fn ids_json_rpc_cannot_answer_to_and_subscriptions_over_http_get_their_codes() {
             .contains("WebSocket")
     );
 }
+
+#[test]
+fn a_batch_of_submissions_answers_each_call_as_if_alone_and_in_order() {
+    let s = server();
+    let signed = |key: &Keypair, nonce: u64, chain_id: u64| {
+        let t = Transaction {
+            chain_id,
+            nonce,
+            gas_limit: 50_000,
+            gas_price: 1,
+            action: Action::Transfer {
+                to: Address([2; 32]),
+                amount: 1,
+            },
+        };
+        format!("0x{}", hex::encode(key.sign_tx(t).encode()))
+    };
+    let (alice, bob) = (Keypair::dev("alice", false), Keypair::dev("bob", false));
+    let txs = [
+        signed(&alice, 0, 1337),
+        signed(&alice, 1, 1337),
+        "0x0102".to_string(),
+        signed(&bob, 0, 7),
+        signed(&alice, 2, 1337),
+        signed(&alice, 0, 1337),
+        "not hex".to_string(),
+        signed(&bob, 0, 1337),
+    ];
+    let batch: Vec<Value> = txs
+        .iter()
+        .enumerate()
+        .map(|(i, tx)| json!({"jsonrpc":"2.0","id":i,"method":"author_submitTransaction","params":[tx]}))
+        .collect();
+    let (status, body) = post(s.addr, Value::Array(batch).to_string().as_bytes());
+    assert_eq!(status, 200);
+    let answers: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert_eq!(answers.len(), txs.len(), "{body}");
+    let outcome = |i: usize| {
+        let a = answers
+            .iter()
+            .find(|a| a["id"] == i)
+            .expect("an answer per id");
+        a["error"]["code"].as_i64().unwrap_or(0)
+    };
+    // 0: admitted; 1 and 4 follow it; 2 malformed; 3 another chain; 5 a duplicate of 0; 6 not
+    // hex; 7 admitted.
+    let expected = [0, 0, -32026, -32012, 0, -32016, -32602, 0];
+    for (i, want) in expected.iter().enumerate() {
+        assert_eq!(outcome(i), *want, "call {i}: {body}");
+    }
+    for (i, answer) in answers.iter().enumerate() {
+        assert_eq!(answer["id"], i, "answers keep the batch's order: {body}");
+    }
+    let pending = call(s.addr, "author_pendingCount", json!([]));
+    assert_eq!(pending["result"]["ready"], 4, "{pending}");
+}

@@ -256,6 +256,31 @@ impl Chain {
         pool.admit(checked, account.as_ref(), now_ms)
     }
 
+    /// Checks a transaction without the pool's lock: size, chain, gas and signature (the part
+    /// of a submission that can run in parallel).
+    pub fn precheck(&self, tx: SignedTransaction) -> Result<crate::mempool::Prechecked, Rejection> {
+        Mempool::precheck_cached(&self.pool_config, tx, &self.verified)
+    }
+
+    /// Admits prechecked transactions in order under one take of the pool's lock (a batch of
+    /// submissions): each answer as [`Chain::submit`] would give it.
+    pub fn admit_all(
+        &self,
+        checked: Vec<crate::mempool::Prechecked>,
+        now_ms: u64,
+    ) -> Vec<Result<Admitted, Rejection>> {
+        let mut pool = self.pool();
+        checked
+            .into_iter()
+            .map(|c| {
+                let account = self.account(&c.sender()).map_err(|e| {
+                    Rejection::Malformed(format!("cannot read the sender's account: {e}"))
+                })?;
+                pool.admit(c, account.as_ref(), now_ms)
+            })
+            .collect()
+    }
+
     /// Offers a transaction again (from a dropped fork): the same checks as a submission.
     fn readmit(&self, tx: SignedTransaction, now_ms: u64) -> Result<Admitted, Rejection> {
         self.submit(tx, now_ms)

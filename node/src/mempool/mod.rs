@@ -114,6 +114,13 @@ pub struct Prechecked {
     tx: SealedTransaction,
 }
 
+impl Prechecked {
+    /// Who signed it.
+    pub fn sender(&self) -> Address {
+        self.tx.sender()
+    }
+}
+
 /// What the pool did with a submitted transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Admitted {

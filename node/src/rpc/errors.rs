@@ -29,6 +29,11 @@ pub fn busy(reason: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(BUSY, reason.into(), None::<()>)
 }
 
+/// An internal error with a reason (a fault of the node, not of the caller).
+pub fn internal(reason: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(INTERNAL, reason.into(), None::<()>)
+}
+
 /// An invalid-parameters error with a reason.
 pub fn invalid_params(reason: impl Into<String>) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(INVALID_PARAMS, reason.into(), None::<()>)

@@ -1,14 +1,16 @@
 //! What every RPC call passes through, batched or not: the method policy (unsafe methods where
 //! they are not offered, subscriptions over HTTP), a count by method and outcome, and batches
-//! whose calls run at once (a batch of submissions checks its signatures in parallel on the
-//! blocking pool instead of one after another).
+//! whose calls run at once. A batch made only of `author_submitTransaction` calls goes to the
+//! chain whole: its signatures are checked in parallel and the pool's lock is taken once.
 
+use std::pin::Pin;
 use std::sync::Arc;
 
 use futures_util::future::{Either, join_all, ready};
+use jsonrpsee::ResponsePayload;
 use jsonrpsee::server::BatchResponseBuilder;
 use jsonrpsee::server::middleware::rpc::{
-    Batch, BatchEntry, MethodResponse, Notification, Request, RpcServiceT,
+    Batch, BatchEntry, BatchEntryErr, MethodResponse, Notification, Request, RpcServiceT,
 };
 use jsonrpsee::types::ErrorObjectOwned;
 
@@ -25,6 +27,18 @@ pub enum Transport {
     Ws,
 }
 
+/// Submits a batch of transactions (`0x`-hex) whole; an answer for each, in order.
+pub type SubmitBatch = Arc<
+    dyn Fn(
+            Vec<String>,
+        ) -> Pin<Box<dyn Future<Output = Vec<Result<String, ErrorObjectOwned>>> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// The method a batch of submissions is made of.
+const SUBMIT: &str = "author_submitTransaction";
+
 /// The policy and counting around the server's methods.
 #[derive(Clone)]
 pub struct Policy<S> {
@@ -33,6 +47,7 @@ pub struct Policy<S> {
     allow_unsafe: bool,
     max_response_bytes: usize,
     metrics: Arc<Metrics>,
+    submit_batch: SubmitBatch,
 }
 
 impl<S> Policy<S> {
@@ -43,6 +58,7 @@ impl<S> Policy<S> {
         allow_unsafe: bool,
         max_response_bytes: usize,
         metrics: Arc<Metrics>,
+        submit_batch: SubmitBatch,
     ) -> Self {
         Self {
             inner,
@@ -50,6 +66,7 @@ impl<S> Policy<S> {
             allow_unsafe,
             max_response_bytes,
             metrics,
+            submit_batch,
         }
     }
 
@@ -77,6 +94,57 @@ impl<S> Policy<S> {
         }
         None
     }
+}
+
+impl<S> Policy<S> {
+    /// Answers a batch of submissions (`entries`, whose transactions are `txs`) through the
+    /// chain's whole-batch path.
+    async fn submit_whole(
+        &self,
+        entries: Vec<Result<BatchEntry<'_>, BatchEntryErr<'_>>>,
+        txs: Vec<String>,
+    ) -> MethodResponse {
+        let answers = (self.submit_batch)(txs).await;
+        let mut batch = BatchResponseBuilder::new_with_limit(self.max_response_bytes);
+        for (entry, answer) in entries.into_iter().zip(answers) {
+            let Ok(BatchEntry::Call(request)) = entry else {
+                continue;
+            };
+            let response = match answer {
+                Ok(hash) => MethodResponse::response(
+                    request.id,
+                    ResponsePayload::success(hash),
+                    self.max_response_bytes,
+                ),
+                Err(e) => MethodResponse::error(request.id, e),
+            };
+            self.metrics.rpc_request(SUBMIT, response.as_error_code());
+            if let Err(too_big) = batch.append(response) {
+                return too_big;
+            }
+        }
+        MethodResponse::from_batch(batch.finish())
+    }
+}
+
+/// The transactions of a batch made only of `author_submitTransaction` calls, each with one
+/// string parameter (more than one call); none for any other batch, which then runs call by
+/// call.
+fn submissions(entries: &[Result<BatchEntry<'_>, BatchEntryErr<'_>>]) -> Option<Vec<String>> {
+    if entries.len() < 2 {
+        return None;
+    }
+    entries
+        .iter()
+        .map(|entry| match entry {
+            Ok(BatchEntry::Call(request)) if request.method_name() == SUBMIT => {
+                let params = request.params();
+                let [tx]: [String; 1] = serde_json::from_str(params.as_str()?).ok()?;
+                Some(tx)
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// The name a metric counts a call under: a name the server offers, or `unknown` (a label per
@@ -122,9 +190,13 @@ where
     fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
         let this = self.clone();
         async move {
+            let entries: Vec<_> = batch.into_iter().collect();
+            if let Some(submissions) = submissions(&entries) {
+                return this.submit_whole(entries, submissions).await;
+            }
             let mut got_notification = false;
             let mut calls = Vec::new();
-            for entry in batch {
+            for entry in entries {
                 match entry {
                     Ok(BatchEntry::Call(request)) => calls.push(Either::Left(this.call(request))),
                     Ok(BatchEntry::Notification(n)) => {
@@ -162,7 +234,40 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::counted_name;
+    use super::{counted_name, submissions};
+    use jsonrpsee::server::middleware::rpc::{BatchEntry, Request};
+    use jsonrpsee::types::Id;
+
+    fn call(
+        method: &str,
+        params: &str,
+    ) -> Result<BatchEntry<'static>, super::BatchEntryErr<'static>> {
+        let raw = serde_json::value::RawValue::from_string(params.to_string()).unwrap();
+        Ok(BatchEntry::Call(Request::owned(
+            method.to_string(),
+            Some(raw),
+            Id::Number(1),
+        )))
+    }
+
+    #[test]
+    fn only_a_batch_of_submissions_goes_to_the_chain_whole() {
+        let submit = "author_submitTransaction";
+        let two = [call(submit, r#"["0x01"]"#), call(submit, r#"["0x02"]"#)];
+        assert_eq!(
+            submissions(&two),
+            Some(vec!["0x01".to_string(), "0x02".to_string()])
+        );
+        let mixed = [call(submit, r#"["0x01"]"#), call("system_health", "[]")];
+        assert_eq!(submissions(&mixed), None, "another method: call by call");
+        let odd = [call(submit, r#"["0x01"]"#), call(submit, r#"["0x02", 3]"#)];
+        assert_eq!(
+            submissions(&odd),
+            None,
+            "odd parameters get the call's own error"
+        );
+        assert_eq!(submissions(&two[..1]), None, "one call is a call");
+    }
 
     #[test]
     fn metrics_count_made_up_method_names_as_unknown() {

@@ -52,11 +52,16 @@ pub async fn start(
         RpcMethods::Unsafe => true,
     };
     let methods: Methods = super::module(ctx.clone(), &limits).into();
+    let submit_batch: super::middleware::SubmitBatch = {
+        let ctx = ctx.clone();
+        Arc::new(move |txs| Box::pin(super::methods::submit_batch(ctx.clone(), txs)))
+    };
     let policy = |transport| PolicyLayer {
         transport,
         allow_unsafe,
         max_response_bytes: limits.max_response_bytes as usize,
         metrics: ctx.metrics.clone(),
+        submit_batch: submit_batch.clone(),
     };
     // jsonrpsee's own connection caps stay above the door's: the door counts and explains.
     let config = |max: u32| {
@@ -113,7 +118,6 @@ pub async fn start(
         http_cors,
         methods,
         stop: stop.clone(),
-        limits,
     });
     tokio::spawn(async move {
         loop {
@@ -187,15 +191,14 @@ pub async fn start(
                             let reason = door.refused(Limit::HttpRequests, ip);
                             return text(StatusCode::TOO_MANY_REQUESTS, reason);
                         };
-                        let max = front.limits.max_request_bytes;
                         if origin.is_some() {
                             let cors = front
                                 .http_cors
                                 .clone()
                                 .build(front.methods.clone(), front.stop.clone());
-                            serve_http(cors, request, max).await
+                            serve_http(cors, request).await
                         } else {
-                            serve_http(plain, request, max).await
+                            serve_http(plain, request).await
                         }
                     });
                     async move { Ok::<_, std::convert::Infallible>(answer.await) }
@@ -221,7 +224,6 @@ struct Front<W, H> {
     http_cors: H,
     methods: Methods,
     stop: jsonrpsee::server::StopHandle,
-    limits: RpcLimits,
 }
 
 /// A limit the door refuses at.
@@ -439,42 +441,23 @@ async fn refuse_connection(mut socket: TcpStream, reason: String) {
     .await;
 }
 
-/// Serves an HTTP request. The body is read first (up to the request limit) so that a request
-/// whose id jsonrpsee cannot hold (`1e999`, `2^200`, `1.5`, `[1]`), which it would answer as a
-/// notification with a bare `null`, gets the JSON-RPC answer instead: `-32600` with id null.
+/// Serves an HTTP request. The body's chunks are kept (shared, not copied) as jsonrpsee reads
+/// them, so that a request whose id jsonrpsee cannot hold (`1e999`, `2^200`, `1.5`, `[1]`),
+/// which it would answer as a notification with a bare `null`, gets the JSON-RPC answer
+/// instead: `-32600` with id null.
 async fn serve_http<S>(
     mut service: S,
     request: http::Request<hyper::body::Incoming>,
-    max_request_bytes: u32,
 ) -> HttpResponse
 where
-    S: Service<
-            http::Request<http_body_util::Full<hyper::body::Bytes>>,
-            Response = HttpResponse,
-            Error = BoxError,
-        >,
+    S: Service<http::Request<Recorded>, Response = HttpResponse, Error = BoxError>,
 {
     use http_body_util::BodyExt;
-    let (parts, body) = request.into_parts();
-    let bytes = match http_body_util::Limited::new(body, max_request_bytes as usize)
-        .collect()
-        .await
-    {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return text(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the request is over {max_request_bytes} bytes (--rpc-max-request-bytes)"),
-            );
-        }
-        Err(e) => {
-            return text(
-                StatusCode::BAD_REQUEST,
-                format!("cannot read the request: {e}"),
-            );
-        }
-    };
-    let request = http::Request::from_parts(parts, http_body_util::Full::new(bytes.clone()));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let request = request.map(|body| Recorded {
+        body,
+        seen: seen.clone(),
+    });
     let response = internal(service.call(request).await);
     if http_body::Body::size_hint(response.body()).exact() != Some(4) {
         return response;
@@ -489,11 +472,52 @@ where
             );
         }
     };
+    let bytes: Vec<u8> = seen
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .iter()
+        .flat_map(|chunk| chunk.iter().copied())
+        .collect();
     let body = match (&answer[..], invalid_ids(&bytes)) {
         (b"null", Some(errors)) => HttpBody::from(errors),
         _ => HttpBody::new(http_body_util::Full::new(answer)),
     };
     HttpResponse::from_parts(parts, body)
+}
+
+/// A request body that keeps the chunks it yields (each a shared [`hyper::body::Bytes`]).
+struct Recorded {
+    body: hyper::body::Incoming,
+    seen: Arc<Mutex<Vec<hyper::body::Bytes>>>,
+}
+
+impl http_body::Body for Recorded {
+    type Data = hyper::body::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.body).poll_frame(cx);
+        if let std::task::Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            self.seen
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(data.clone());
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// The answer to a request (or batch) whose ids are not ones JSON-RPC can answer to: a string,
@@ -604,6 +628,7 @@ struct PolicyLayer {
     allow_unsafe: bool,
     max_response_bytes: usize,
     metrics: Arc<Metrics>,
+    submit_batch: super::middleware::SubmitBatch,
 }
 
 impl<S> tower::Layer<S> for PolicyLayer {
@@ -616,6 +641,7 @@ impl<S> tower::Layer<S> for PolicyLayer {
             self.allow_unsafe,
             self.max_response_bytes,
             self.metrics.clone(),
+            self.submit_batch.clone(),
         )
     }
 }
