@@ -79,6 +79,9 @@ pub struct RunArgs {
     /// Most RPC HTTP requests served at once.
     #[arg(long, default_value_t = RpcLimits::default().max_http_requests)]
     rpc_max_http_requests: u32,
+    /// Most RPC HTTP requests served at once for one IP address (an IPv6 /64).
+    #[arg(long, default_value_t = RpcLimits::default().max_http_per_ip)]
+    rpc_max_http_per_ip: u32,
     /// Most RPC connections (HTTP and WebSocket) from one IP address.
     #[arg(long, default_value_t = RpcLimits::default().max_connections_per_ip)]
     rpc_max_connections_per_ip: u32,
@@ -272,6 +275,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
             max_request_bytes: args.rpc_max_request_bytes,
             max_connections: args.rpc_max_connections,
             max_http_requests: args.rpc_max_http_requests,
+            max_http_per_ip: args.rpc_max_http_per_ip,
             max_connections_per_ip: args.rpc_max_connections_per_ip,
             max_ws_per_ip: args.rpc_max_ws_per_ip,
             ws_idle_timeout: std::time::Duration::from_secs(args.rpc_ws_idle_timeout.max(1)),

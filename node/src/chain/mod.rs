@@ -252,7 +252,7 @@ impl Chain {
         let mut pool = self.pool();
         let account = self
             .account(&sender)
-            .map_err(|e| Rejection::Malformed(format!("cannot read the sender's account: {e}")))?;
+            .map_err(|e| Rejection::StateUnreadable(e.to_string()))?;
         pool.admit(checked, account.as_ref(), now_ms)
     }
 
@@ -273,9 +273,9 @@ impl Chain {
         checked
             .into_iter()
             .map(|c| {
-                let account = self.account(&c.sender()).map_err(|e| {
-                    Rejection::Malformed(format!("cannot read the sender's account: {e}"))
-                })?;
+                let account = self
+                    .account(&c.sender())
+                    .map_err(|e| Rejection::StateUnreadable(e.to_string()))?;
                 pool.admit(c, account.as_ref(), now_ms)
             })
             .collect()

@@ -7,6 +7,10 @@ pub enum Rejection {
     /// The bytes are not a signed transaction.
     #[error("malformed transaction: {0}")]
     Malformed(String),
+    /// The node could not read the sender's account (a fault of the node, not of the
+    /// transaction).
+    #[error("storage failure: cannot read the sender's account: {0}")]
+    StateUnreadable(String),
     /// The transaction is larger than the pool accepts.
     #[error("transaction is {bytes} bytes, the limit is {max}")]
     TooLarge {
@@ -128,6 +132,7 @@ impl Rejection {
     pub fn name(&self) -> &'static str {
         match self {
             Rejection::Malformed(_) => "malformed",
+            Rejection::StateUnreadable(_) => "storage_failure",
             Rejection::TooLarge { .. } => "too_large",
             Rejection::WrongChain { .. } => "wrong_chain",
             Rejection::BadSignature => "bad_signature",
@@ -151,6 +156,7 @@ impl Rejection {
     pub fn code(&self) -> i32 {
         match self {
             Rejection::Malformed(_) => -32026,
+            Rejection::StateUnreadable(_) => -32031,
             Rejection::TooLarge { .. } => -32011,
             Rejection::WrongChain { .. } => -32012,
             Rejection::BadSignature => -32013,

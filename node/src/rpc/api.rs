@@ -6,7 +6,7 @@
 //! Addresses, hashes and byte strings are passed as `0x`-hex strings and parsed by the server,
 //! so that a bad one is refused with a message naming the parameter. Cheap reads run on the
 //! server's async workers; methods marked `blocking` (signature checks, proofs, block and log
-//! reads, dry runs) run on its blocking pool.
+//! reads, dry runs, and what takes the pool's lock) run on its blocking pool.
 
 use jsonrpsee::core::{RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
@@ -25,11 +25,11 @@ pub trait AetherApi {
     fn submit_transaction(&self, transaction: String) -> RpcResult<String>;
 
     /// The pool's ready and future transactions.
-    #[method(name = "author_pendingCount")]
+    #[method(name = "author_pendingCount", blocking)]
     fn pending_count(&self) -> RpcResult<PendingCount>;
 
     /// The nonce `address`'s next transaction should carry, counting its pending ones.
-    #[method(name = "author_nextNonce")]
+    #[method(name = "author_nextNonce", blocking)]
     fn next_nonce(&self, address: String) -> RpcResult<u64>;
 
     /// An account at the head or at a kept height.

@@ -90,7 +90,7 @@ mod tests {
             reason: "a torn page".into(),
         }));
         assert_eq!(storage.code(), STORAGE_FAILURE);
-        assert!(doc.contains("| -32031 | storage failure |"));
+        assert!(doc.contains("| -32031 | storage failure"));
         let internal = chain(ChainError::GenesisMismatch {
             found: Default::default(),
             expected: Default::default(),

@@ -6,7 +6,8 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use futures_util::future::{Either, join_all, ready};
+use futures_util::StreamExt;
+use futures_util::future::{Either, ready};
 use jsonrpsee::ResponsePayload;
 use jsonrpsee::server::BatchResponseBuilder;
 use jsonrpsee::server::middleware::rpc::{
@@ -39,6 +40,23 @@ pub type SubmitBatch = Arc<
 /// The method a batch of submissions is made of.
 const SUBMIT: &str = "author_submitTransaction";
 
+/// Calls of one batch that run at once (beyond, they wait their turn).
+const BATCH_CALLS_AT_ONCE: usize = 4;
+
+/// Methods that read much (blocks, logs, proofs, code): at most [`HEAVY_AT_ONCE`] run at once
+/// in the whole server, so that neither batches nor pipelined WebSocket calls can take every
+/// blocking thread; beyond, calls wait their turn.
+const HEAVY: &[&str] = &[
+    "chain_getLogs",
+    "chain_getBlockByHeight",
+    "chain_getBlockByHash",
+    "state_getStorage",
+    "state_getCode",
+];
+
+/// Heavy calls running at once, at most.
+pub const HEAVY_AT_ONCE: usize = 16;
+
 /// The policy and counting around the server's methods.
 #[derive(Clone)]
 pub struct Policy<S> {
@@ -48,6 +66,7 @@ pub struct Policy<S> {
     max_response_bytes: usize,
     metrics: Arc<Metrics>,
     submit_batch: SubmitBatch,
+    heavy: Arc<tokio::sync::Semaphore>,
 }
 
 impl<S> Policy<S> {
@@ -59,6 +78,7 @@ impl<S> Policy<S> {
         max_response_bytes: usize,
         metrics: Arc<Metrics>,
         submit_batch: SubmitBatch,
+        heavy: Arc<tokio::sync::Semaphore>,
     ) -> Self {
         Self {
             inner,
@@ -67,6 +87,7 @@ impl<S> Policy<S> {
             max_response_bytes,
             metrics,
             submit_batch,
+            heavy,
         }
     }
 
@@ -176,11 +197,19 @@ where
     fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
         let name = counted_name(request.method_name());
         let metrics = self.metrics.clone();
+        let heavy = HEAVY
+            .contains(&request.method_name())
+            .then(|| self.heavy.clone());
         let work = match self.refusal(request.method_name()) {
             Some(why) => Either::Left(ready(MethodResponse::error(request.id, why))),
             None => Either::Right(self.inner.call(request)),
         };
         async move {
+            // The semaphore is never closed: a permit always comes.
+            let _turn = match &heavy {
+                Some(h) => h.acquire().await.ok(),
+                None => None,
+            };
             let response = work.await;
             metrics.rpc_request(name, response.as_error_code());
             response
@@ -194,6 +223,13 @@ where
             if let Some(submissions) = submissions(&entries) {
                 return this.submit_whole(entries, submissions).await;
             }
+            // Submissions mixed with other calls run one after another, in the batch's order
+            // (so that two of one sender land as they are listed); other batches run a few
+            // calls at once.
+            let submits = entries
+                .iter()
+                .any(|e| matches!(e, Ok(BatchEntry::Call(r)) if r.method_name() == SUBMIT));
+            let at_once = if submits { 1 } else { BATCH_CALLS_AT_ONCE };
             let mut got_notification = false;
             let mut calls = Vec::new();
             for entry in entries {
@@ -209,9 +245,13 @@ where
                     }
                 }
             }
-            // The calls run at once; their answers keep the batch's order.
+            // Their answers keep the batch's order.
+            let responses: Vec<MethodResponse> = futures_util::stream::iter(calls)
+                .buffered(at_once)
+                .collect()
+                .await;
             let mut answer = BatchResponseBuilder::new_with_limit(this.max_response_bytes);
-            for response in join_all(calls).await {
+            for response in responses {
                 if let Err(too_big) = answer.append(response) {
                     return too_big;
                 }

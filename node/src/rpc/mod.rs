@@ -37,6 +37,8 @@ pub struct RpcLimits {
     pub max_connections: u32,
     /// Most HTTP requests being served at once.
     pub max_http_requests: u32,
+    /// Most HTTP requests being served at once for one IP address (an IPv6 /64).
+    pub max_http_per_ip: u32,
     /// Most TCP connections open at once from one IP address (HTTP and WebSocket).
     pub max_connections_per_ip: u32,
     /// Most WebSocket connections open at once from one IP address.
@@ -60,6 +62,7 @@ impl Default for RpcLimits {
             max_response_bytes: 16 << 20,
             max_connections: 100,
             max_http_requests: 256,
+            max_http_per_ip: 64,
             max_connections_per_ip: 64,
             max_ws_per_ip: 32,
             ws_idle_timeout: std::time::Duration::from_secs(60),

@@ -35,6 +35,25 @@ use super::{RpcAccess, RpcContext, RpcLimits, RpcMethods};
 use crate::metrics::Metrics;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Longest an HTTP request may take, from its headers to its answer (a body sent slowly, a
+/// call that does not finish).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The address limits count by: an IPv4 address, or an IPv6 /64 network (what one host is
+/// usually given).
+fn address_group(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let bits = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(std::net::Ipv6Addr::from(bits))
+            }
+        },
+        v4 => v4,
+    }
+}
 type BoxFuture = std::pin::Pin<Box<dyn Future<Output = HttpResponse> + Send + 'static>>;
 
 /// Starts the server on `addr`; it runs until the handle stops it.
@@ -56,12 +75,16 @@ pub async fn start(
         let ctx = ctx.clone();
         Arc::new(move |txs| Box::pin(super::methods::submit_batch(ctx.clone(), txs)))
     };
+    let heavy = Arc::new(tokio::sync::Semaphore::new(
+        super::middleware::HEAVY_AT_ONCE,
+    ));
     let policy = |transport| PolicyLayer {
         transport,
         allow_unsafe,
         max_response_bytes: limits.max_response_bytes as usize,
         metrics: ctx.metrics.clone(),
         submit_batch: submit_batch.clone(),
+        heavy: heavy.clone(),
     };
     // jsonrpsee's own connection caps stay above the door's: the door counts and explains.
     let config = |max: u32| {
@@ -72,7 +95,9 @@ pub async fn start(
             .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch))
             .max_connections(max.saturating_mul(2).saturating_add(16))
     };
-    let idle = limits.ws_idle_timeout.max(Duration::from_millis(300));
+    let idle = limits
+        .ws_idle_timeout
+        .clamp(Duration::from_millis(300), Duration::from_secs(86_400));
     let ws_builder = Server::builder()
         .set_config(
             config(limits.max_connections)
@@ -119,6 +144,8 @@ pub async fn start(
         methods,
         stop: stop.clone(),
     });
+    // Refusals being answered at once, at most.
+    let refusing = Arc::new(tokio::sync::Semaphore::new(64));
     tokio::spawn(async move {
         loop {
             let (socket, remote) = tokio::select! {
@@ -133,10 +160,16 @@ pub async fn start(
                 },
                 _ = stop.clone().shutdown() => break,
             };
-            let ip = remote.ip();
+            let ip = address_group(remote.ip());
             let Some(tcp) = front.door.open(Kind::Tcp, ip) else {
                 let reason = front.door.refused(Limit::ConnectionsPerIp, ip);
-                tokio::spawn(refuse_connection(socket, reason));
+                // A bounded number of refusals are explained; beyond, the socket just closes.
+                if let Ok(turn) = refusing.clone().try_acquire_owned() {
+                    tokio::spawn(async move {
+                        refuse_connection(socket, reason).await;
+                        drop(turn);
+                    });
+                }
                 continue;
             };
             // One HTTP service per connection (as jsonrpsee's own server has), cloned per request.
@@ -162,10 +195,24 @@ pub async fn start(
                             );
                         }
                         if request.method() == Method::GET {
-                            match request.uri().path() {
-                                "/health" => return health(&front.ctx, false),
-                                "/health/readiness" => return health(&front.ctx, true),
-                                _ => {}
+                            let readiness = match request.uri().path() {
+                                "/health" => Some(false),
+                                "/health/readiness" => Some(true),
+                                _ => None,
+                            };
+                            if let Some(readiness) = readiness {
+                                let mut answer = health(&front.ctx, readiness);
+                                // An allowed page may read it (the origin was checked above).
+                                if let Some(origin) = origin {
+                                    answer.headers_mut().insert(
+                                        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                                        origin.clone(),
+                                    );
+                                    answer
+                                        .headers_mut()
+                                        .insert(header::VARY, HeaderValue::from_static("origin"));
+                                }
+                                return answer;
                             }
                         }
                         if ws::is_upgrade_request(&request) {
@@ -188,18 +235,34 @@ pub async fn start(
                             return internal(service.call(request).await);
                         }
                         let Some(_serving) = door.open(Kind::Http, ip) else {
-                            let reason = door.refused(Limit::HttpRequests, ip);
+                            let limit = if door.http_here(ip) >= door.limits.max_http_per_ip {
+                                Limit::HttpPerIp
+                            } else {
+                                Limit::HttpRequests
+                            };
+                            let reason = door.refused(limit, ip);
                             return text(StatusCode::TOO_MANY_REQUESTS, reason);
                         };
-                        if origin.is_some() {
+                        // A request (its body included) is served within REQUEST_TIMEOUT, so
+                        // that one sent slowly cannot hold its place for ever.
+                        let served = if origin.is_some() {
                             let cors = front
                                 .http_cors
                                 .clone()
                                 .build(front.methods.clone(), front.stop.clone());
-                            serve_http(cors, request).await
+                            tokio::time::timeout(REQUEST_TIMEOUT, serve_http(cors, request)).await
                         } else {
-                            serve_http(plain, request).await
-                        }
+                            tokio::time::timeout(REQUEST_TIMEOUT, serve_http(plain, request)).await
+                        };
+                        served.unwrap_or_else(|_| {
+                            text(
+                                StatusCode::REQUEST_TIMEOUT,
+                                format!(
+                                    "the request was not received and answered within {} s",
+                                    REQUEST_TIMEOUT.as_secs()
+                                ),
+                            )
+                        })
                     });
                     async move { Ok::<_, std::convert::Infallible>(answer.await) }
                 });
@@ -233,6 +296,7 @@ enum Limit {
     WsConnections,
     WsPerIp,
     HttpRequests,
+    HttpPerIp,
 }
 
 impl Limit {
@@ -242,6 +306,7 @@ impl Limit {
             Limit::WsConnections => "ws_connections",
             Limit::WsPerIp => "ws_connections_per_ip",
             Limit::HttpRequests => "http_requests",
+            Limit::HttpPerIp => "http_requests_per_ip",
         }
     }
 
@@ -266,6 +331,11 @@ impl Limit {
                 "{} HTTP requests are being served, the most at once (--rpc-max-http-requests)",
                 limits.max_http_requests
             ),
+            Limit::HttpPerIp => format!(
+                "this address has {} HTTP requests being served, the most the node serves one \
+                 address at once (--rpc-max-http-per-ip)",
+                limits.max_http_per_ip
+            ),
         }
     }
 }
@@ -283,6 +353,7 @@ enum Kind {
 struct Open {
     tcp: u32,
     ws: u32,
+    http: u32,
 }
 
 /// The counts behind the limits.
@@ -296,7 +367,7 @@ struct Door {
     ws_gauge: prometheus_client::metrics::gauge::Gauge,
     http_gauge: prometheus_client::metrics::gauge::Gauge,
     /// Per limit: when it was last logged, and the refusals since.
-    logged: Mutex<HashMap<Limit, (Instant, u64)>>,
+    logged: Mutex<HashMap<Limit, (Option<Instant>, u64)>>,
 }
 
 /// A place taken at the door, given back on drop.
@@ -332,7 +403,13 @@ impl Door {
                 here.tcp += 1;
             }
             Kind::Http => {
+                let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+                let here = open.entry(ip).or_default();
+                if here.http >= self.limits.max_http_per_ip {
+                    return None;
+                }
                 take(&self.http, self.limits.max_http_requests)?;
+                here.http += 1;
                 self.http_gauge.inc();
             }
             Kind::Ws => unreachable!("WebSockets open through open_ws"),
@@ -342,6 +419,12 @@ impl Door {
             ip,
             kind,
         })
+    }
+
+    /// HTTP requests of `ip` being served.
+    fn http_here(&self, ip: IpAddr) -> u32 {
+        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        open.get(&ip).map_or(0, |o| o.http)
     }
 
     /// A WebSocket's place, in all and for its address.
@@ -367,18 +450,16 @@ impl Door {
         let reason = limit.explain(&self.limits);
         let mut logged = self.logged.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
-        let (last, since) = logged
-            .entry(limit)
-            .or_insert((now - Duration::from_secs(3600), 0));
+        let (last, since) = logged.entry(limit).or_insert((None, 0));
         *since += 1;
-        if now.duration_since(*last) >= Duration::from_secs(10) {
+        if last.is_none_or(|at| now.duration_since(at) >= Duration::from_secs(10)) {
             tracing::warn!(
                 limit = limit.name(),
                 %ip,
                 refused = *since,
                 "RPC limit reached: {reason}"
             );
-            *last = now;
+            *last = Some(now);
             *since = 0;
         }
         reason
@@ -392,7 +473,6 @@ impl Drop for Slot {
             Kind::Http => {
                 door.http.fetch_sub(1, Ordering::AcqRel);
                 door.http_gauge.dec();
-                return;
             }
             Kind::Ws => {
                 door.ws.fetch_sub(1, Ordering::AcqRel);
@@ -404,9 +484,10 @@ impl Drop for Slot {
         if let Some(here) = open.get_mut(&self.ip) {
             match self.kind {
                 Kind::Tcp => here.tcp = here.tcp.saturating_sub(1),
-                _ => here.ws = here.ws.saturating_sub(1),
+                Kind::Ws => here.ws = here.ws.saturating_sub(1),
+                Kind::Http => here.http = here.http.saturating_sub(1),
             }
-            if here.tcp == 0 && here.ws == 0 {
+            if here.tcp == 0 && here.ws == 0 && here.http == 0 {
                 open.remove(&self.ip);
             }
         }
@@ -629,6 +710,7 @@ struct PolicyLayer {
     max_response_bytes: usize,
     metrics: Arc<Metrics>,
     submit_batch: super::middleware::SubmitBatch,
+    heavy: Arc<tokio::sync::Semaphore>,
 }
 
 impl<S> tower::Layer<S> for PolicyLayer {
@@ -642,6 +724,7 @@ impl<S> tower::Layer<S> for PolicyLayer {
             self.max_response_bytes,
             self.metrics.clone(),
             self.submit_batch.clone(),
+            self.heavy.clone(),
         )
     }
 }
@@ -688,6 +771,36 @@ mod tests {
         assert!(door.open(Kind::Tcp, "10.0.0.9".parse().unwrap()).is_some());
         drop(t1);
         assert!(door.open(Kind::Tcp, ip).is_some());
+    }
+
+    #[test]
+    fn limits_count_an_ipv6_host_by_its_64_network() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_group(a), address_group(b));
+        assert_ne!(address_group(a), address_group(other));
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(address_group(mapped), "10.0.0.1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn one_address_holds_at_most_its_share_of_http_requests() {
+        let door = door(RpcLimits {
+            max_http_per_ip: 2,
+            ..RpcLimits::default()
+        });
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let first = door.open(Kind::Http, a).unwrap();
+        let _second = door.open(Kind::Http, a).unwrap();
+        assert!(door.open(Kind::Http, a).is_none());
+        assert_eq!(door.http_here(a), 2);
+        assert!(
+            door.open(Kind::Http, b).is_some(),
+            "another address is served"
+        );
+        drop(first);
+        assert!(door.open(Kind::Http, a).is_some());
     }
 
     #[test]
