@@ -224,11 +224,19 @@ pub fn http_get(addr: &str, path: &str) -> String {
     body
 }
 
-/// A loopback port free at the time of the call.
+/// A loopback port free (TCP and UDP) at the time of the call, below Linux's ephemeral range
+/// (32768 and up): a port handed out for `:0` elsewhere (another test's RPC server, an outgoing
+/// connection) cannot take it between this call and the node binding it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::hash::{BuildHasher, Hasher};
+    loop {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        let port = 20_000 + (h.finish() % 12_000) as u16;
+        let tcp = std::net::TcpListener::bind(("127.0.0.1", port));
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
+        if tcp.is_ok() && udp.is_ok() {
+            return port;
+        }
+    }
 }
