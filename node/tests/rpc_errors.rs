@@ -27,16 +27,24 @@ struct Server {
 }
 
 fn server() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
-    let chain = Arc::new(Chain::open(store, Genesis::dev()).unwrap());
-    let runtime = tokio::runtime::Runtime::new().unwrap();
     let limits = RpcLimits {
         max_request_bytes: 64 * 1024,
         max_batch: 10,
         max_dry_run_gas: DRY_RUN_GAS,
         ..RpcLimits::default()
     };
+    serve(limits, |pool| pool)
+}
+
+/// A dev chain with the pool's limits as `pool` sets them, served with `limits`.
+fn serve(
+    limits: RpcLimits,
+    pool: impl FnOnce(aether_node::mempool::PoolConfig) -> aether_node::mempool::PoolConfig,
+) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+    let chain = Arc::new(Chain::open_with_pool(store, Genesis::dev(), pool).unwrap());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
     let (addr, handle) = runtime
         .block_on(rpc::start(
             "127.0.0.1:0".parse().unwrap(),
@@ -213,35 +221,15 @@ fn invalid_transactions_get_their_application_codes() {
 /// A server whose pool holds at most 6 transactions, 3 per sender, 2 behind a gap, and 2 KiB
 /// per transaction: small enough to fill from a test.
 fn small_pool_server() -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
-    let chain = Arc::new(
-        Chain::open_with_pool(store, Genesis::dev(), |pool| {
-            aether_node::mempool::PoolConfig {
-                max_txs: 6,
-                max_per_sender: 3,
-                max_future: 2,
-                max_tx_bytes: 2048,
-                ..pool
-            }
-        })
-        .unwrap(),
-    );
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (addr, handle) = runtime
-        .block_on(rpc::start(
-            "127.0.0.1:0".parse().unwrap(),
-            RpcLimits::default(),
-            Default::default(),
-            context(chain),
-        ))
-        .unwrap();
-    std::mem::forget(handle);
-    Server {
-        addr,
-        _runtime: runtime,
-        _dir: dir,
-    }
+    serve(RpcLimits::default(), |pool| {
+        aether_node::mempool::PoolConfig {
+            max_txs: 6,
+            max_per_sender: 3,
+            max_future: 2,
+            max_tx_bytes: 2048,
+            ..pool
+        }
+    })
 }
 
 /// Every pool refusal the docs list is what a request gets (nonce too low, which needs a
