@@ -70,6 +70,9 @@ pub struct RunArgs {
     /// Recent heights whose state stays queryable and provable.
     #[arg(long, default_value_t = 1024)]
     state_history: u64,
+    /// Bytes of memory for the state tree's upper levels, kept decoded across blocks (0: off).
+    #[arg(long, value_name = "BYTES", default_value_t = aether_storage::DEFAULT_NODE_CACHE_BYTES)]
+    trie_cache_size: usize,
     /// Largest RPC request body, bytes.
     #[arg(long, default_value_t = RpcLimits::default().max_request_bytes)]
     rpc_max_request_bytes: u32,
@@ -296,6 +299,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
         }),
         block_time_ms: args.block_time_ms,
         state_history: args.state_history,
+        trie_cache_bytes: args.trie_cache_size,
         proposer,
         network: {
             let mut listen = args.listen_addrs.clone();

@@ -42,6 +42,8 @@ pub struct NodeConfig {
     pub block_time_ms: u64,
     /// Heights of state kept for queries and proofs.
     pub state_history: u64,
+    /// Bytes for the state tree's decoded upper levels ([`StoreConfig::node_cache_bytes`]).
+    pub trie_cache_bytes: usize,
     /// The account that receives the fees of the blocks this node seals (dev sealer).
     pub proposer: Address,
     /// Which consensus runs.
@@ -165,6 +167,7 @@ pub async fn run(
         &db_path,
         StoreConfig {
             state_history: config.state_history,
+            node_cache_bytes: config.trie_cache_bytes,
         },
     )
     .map_err(ChainError::from)?;

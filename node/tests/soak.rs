@@ -60,6 +60,7 @@ fn every_accepted_transaction_ends_in_a_block_with_a_receipt() {
         metrics_addr: None,
         block_time_ms: 100,
         state_history: 64,
+        trie_cache_bytes: aether_storage::DEFAULT_NODE_CACHE_BYTES,
         proposer: Address([0xfe; 32]),
         consensus: aether_node::service::ConsensusMode::DevSealer,
         network: None,

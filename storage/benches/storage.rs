@@ -53,7 +53,14 @@ fn commit(store: &Store, changes: ChangeSet) {
 
 /// A store holding `n` storage entries, loaded in blocks of 100k.
 fn loaded(dir: &Path, n: u64) -> Store {
-    let store = Store::open(dir, StoreConfig { state_history: 4 }).unwrap();
+    let store = Store::open(
+        dir,
+        StoreConfig {
+            state_history: 4,
+            ..StoreConfig::default()
+        },
+    )
+    .unwrap();
     let start = Instant::now();
     let mut i = 0;
     while i < n {

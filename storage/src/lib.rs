@@ -55,6 +55,8 @@ pub mod durable;
 mod error;
 mod hasher;
 pub mod layout;
+mod merkle;
+mod node_cache;
 mod pending;
 mod proof;
 mod snapshot;
@@ -65,6 +67,7 @@ mod view;
 
 pub use blocks::{EventFilter, EventRecord, MAX_EVENTS_SCANNED};
 pub use error::{Result, StorageError};
+pub use node_cache::NodeCacheStats;
 pub use pending::{PendingState, PendingView};
 pub use proof::{ProofError, StateProof};
 pub use snapshot::{
@@ -72,6 +75,8 @@ pub use snapshot::{
     list_snapshots, read_info, restore_snapshot,
 };
 pub use state_key::StateKey;
-pub use store::{EntryCounts, PRUNE_VERSIONS_PER_COMMIT, Store, StoreConfig};
+pub use store::{
+    DEFAULT_NODE_CACHE_BYTES, EntryCounts, PRUNE_VERSIONS_PER_COMMIT, Store, StoreConfig,
+};
 pub use tree::root_of;
 pub use view::StateView;

@@ -19,15 +19,12 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use crate::merkle::{self, Node, NodeSource, Path, TreeUpdate, UpdateError};
 use aether_engine::ports::{StateReader, StoreError};
 use aether_engine::state::ChangeSet;
 use aether_engine::types::{Account, Address, Hash};
-use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
-use jmt::{KeyHash, OwnedValue, Version};
 
-use crate::db::Database;
 use crate::error::{Result, StorageError};
-use crate::hasher::StateTree;
 use crate::state_key::{StateKey, writes_of};
 use crate::store::{Inner, Store, lock};
 use crate::view::StateView;
@@ -67,15 +64,35 @@ pub(crate) enum Link {
     Committed(Hash),
 }
 
+/// A key's write in a pending block.
+pub(crate) struct LayerWrite {
+    /// The new value (`None`: removed).
+    pub value: Option<Vec<u8>>,
+    /// The value it replaces, as found in the parent's state.
+    pub prior: Prior,
+}
+
+/// What a key held in a state, as far as the commit needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Prior {
+    /// No entry: never written, or removed and pruned.
+    Absent,
+    /// Written at `version`; `present` is false for a removal not yet pruned.
+    At { version: u64, present: bool },
+    /// Not known (a block was committed meanwhile, so the computation is stale anyway): the
+    /// commit reads it again.
+    Unknown,
+}
+
 /// The update of one pending block.
 pub(crate) struct Layer {
     /// The block height.
     pub version: u64,
     /// Each key written with its new value (`None`: removed); removals of keys absent from the
     /// parent's state are left out.
-    pub writes: BTreeMap<StateKey, Option<Vec<u8>>>,
+    pub writes: BTreeMap<StateKey, LayerWrite>,
     /// The tree nodes and leaf values of this version, and the nodes it made stale.
-    pub batch: TreeUpdateBatch,
+    pub update: TreeUpdate,
 }
 
 impl PendingState {
@@ -261,7 +278,7 @@ impl Store {
         let Some(now) = still_valid()? else {
             return Err(stale(inner.head().map(|h| h.header.height)));
         };
-        let (root, writes, batch) = computed?;
+        let (root, writes, update) = computed?;
         Ok(Arc::new(PendingState {
             store: inner.id,
             version,
@@ -271,7 +288,7 @@ impl Store {
                 layer: Arc::new(Layer {
                     version,
                     writes,
-                    batch,
+                    update,
                 }),
                 // A parent committed meanwhile is the committed base: no need to hold it.
                 parent: if now.layers.is_empty() {
@@ -290,7 +307,7 @@ impl Store {
         chain: &Chain,
         version: u64,
         changes: &ChangeSet,
-    ) -> Result<(Hash, BTreeMap<StateKey, Option<Vec<u8>>>, TreeUpdateBatch)> {
+    ) -> Result<(Hash, BTreeMap<StateKey, LayerWrite>, TreeUpdate)> {
         let inner = &self.inner;
         let before = PendingView {
             layers: chain.layers.clone(),
@@ -298,23 +315,38 @@ impl Store {
         };
         let mut writes = BTreeMap::new();
         for (key, value) in writes_of(changes) {
-            if value.is_none() && before.get(&key)?.is_none() {
-                continue;
+            let prior = before.prior(&key)?;
+            if value.is_none() {
+                let present = match prior {
+                    Prior::Absent => false,
+                    Prior::At { present, .. } => present,
+                    Prior::Unknown => before.get(&key)?.is_some(),
+                };
+                if !present {
+                    continue;
+                }
             }
-            writes.insert(key, value);
+            writes.insert(key, LayerWrite { value, prior });
         }
         let overlay = Overlay {
-            db: &inner.db,
+            inner,
             base: chain.base,
             layers: &chain.layers,
         };
-        let tree = StateTree::new(&overlay);
         let set = writes
             .iter()
-            .map(|(k, v)| (k.key_hash(), v.as_ref().map(|v| k.leaf_value(v))));
-        let (root, batch) =
-            crate::tree::guarded(&inner.db, version, || tree.put_value_set(set, version))?;
-        Ok((Hash(root.0), writes, batch))
+            .map(|(k, w)| merkle::Write {
+                key: k.key_hash().0,
+                value: w.value.as_ref().map(|v| k.leaf_value(v)),
+                exists: matches!(w.prior, Prior::At { present: true, .. }),
+            })
+            .collect();
+        let update = merkle::update(&overlay, set, version).map_err(|e| {
+            inner
+                .db
+                .corrupt(format!("state tree below version {version}"), e)
+        })?;
+        Ok((Hash(update.root), writes, update))
     }
 
     /// A view of the state after `pending` (with `None`, after the head): the newest pending
@@ -376,11 +408,35 @@ impl PendingView {
     /// The value of a state entry (account encoding, code, or storage bytes).
     pub fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>> {
         for layer in &self.layers {
-            if let Some(value) = layer.writes.get(key) {
-                return Ok(value.clone());
+            if let Some(write) = layer.writes.get(key) {
+                return Ok(write.value.clone());
             }
         }
         self.base.get(key)
+    }
+
+    /// What `key` holds in this state: the newest layer that wrote it, else the committed
+    /// state's latest entry if it is not newer than the committed height.
+    pub(crate) fn prior(&self, key: &StateKey) -> Result<Prior> {
+        for layer in &self.layers {
+            if let Some(write) = layer.writes.get(key) {
+                return Ok(Prior::At {
+                    version: layer.version,
+                    present: write.value.is_some(),
+                });
+            }
+        }
+        let Some(height) = self.base.height() else {
+            return Ok(Prior::Absent);
+        };
+        Ok(match self.base.latest(key)? {
+            None => Prior::Absent,
+            Some((version, value)) if version <= height => Prior::At {
+                version,
+                present: value.is_some(),
+            },
+            Some(_) => Prior::Unknown,
+        })
     }
 }
 
@@ -401,49 +457,38 @@ impl StateReader for PendingView {
 /// The tree as a pending chain sees it: nodes of versions up to the committed base from the
 /// database, newer ones from the layers only.
 struct Overlay<'a> {
-    db: &'a Database,
+    inner: &'a Inner,
     base: Option<u64>,
     /// Newest first, consecutive versions down to `base + 1`.
     layers: &'a [Arc<Layer>],
 }
 
-impl TreeReader for Overlay<'_> {
-    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        let version = node_key.version();
-        if self.base.is_some_and(|base| version <= base) {
-            return Ok(self.db.tree_node(node_key)?);
+impl NodeSource for Overlay<'_> {
+    fn node(&self, version: u64, path: &Path) -> std::result::Result<Option<Node>, UpdateError> {
+        if let Some(base) = self.base.filter(|base| version <= *base) {
+            let inner = self.inner;
+            if let Some(node) = inner.cache.get(version, path) {
+                return Ok(Some(node));
+            }
+            let Some(bytes) = inner
+                .db
+                .get(crate::layout::TREE_NODES, &path.node_key(version))
+                .map_err(|e| UpdateError::Read(e.to_string()))?
+            else {
+                return Ok(None);
+            };
+            let node = Node::decode(&bytes).ok_or(UpdateError::Read(format!(
+                "the tree node at version {version}, path of {} nibbles, is not a node",
+                path.len()
+            )))?;
+            inner.cache.insert_read(base, version, path, &node);
+            return Ok(Some(node));
         }
         Ok(self
             .layers
             .iter()
             .find(|l| l.version == version)
-            .and_then(|l| l.batch.node_batch.get_node(node_key).cloned()))
-    }
-
-    fn get_value_option(
-        &self,
-        max_version: Version,
-        key_hash: KeyHash,
-    ) -> anyhow::Result<Option<OwnedValue>> {
-        for layer in self.layers.iter().filter(|l| l.version <= max_version) {
-            if let Some(value) = layer
-                .batch
-                .node_batch
-                .values()
-                .get(&(layer.version, key_hash))
-            {
-                return Ok(value.clone());
-            }
-        }
-        match self.base {
-            Some(base) => Ok(self.db.leaf_at(&key_hash, max_version.min(base))?),
-            None => Ok(None),
-        }
-    }
-
-    /// Only snapshot restores ask for this.
-    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
-        Ok(None)
+            .and_then(|l| l.update.nodes.get(path).cloned()))
     }
 }
 
@@ -454,7 +499,6 @@ mod tests {
 
     use super::*;
     use crate::store::StoreConfig;
-    use crate::tree::NodeReader;
 
     fn executed(pending: &PendingState, parent_hash: Hash, changes: &ChangeSet) -> ExecutedBlock {
         ExecutedBlock {
@@ -512,21 +556,35 @@ mod tests {
         store.commit_pending(&eg, &pg, b"g").unwrap();
         // The update of A, computed with only the database below it, is the one computed over
         // G's layer; then the same for B over A's layer once A is committed.
-        for (pending, layer, changes) in [(&pa, &la, &a), (&pb, &lb, &b)] {
-            let db = &store.inner.db;
-            let reader = NodeReader(db);
-            let set = layer
-                .writes
-                .iter()
-                .map(|(k, v)| (k.key_hash(), v.as_ref().map(|v| k.leaf_value(v))));
-            let (root, batch) = StateTree::new(&reader)
-                .put_value_set(set, layer.version)
-                .unwrap();
-            assert_eq!(Hash(root.0), pending.root());
-            assert!(batch == layer.batch, "the batches differ");
+        for (pending, computed, changes) in [(&pa, &la, &a), (&pb, &lb, &b)] {
+            let fresh = store.speculate(None, changes).unwrap();
+            assert_eq!(fresh.root(), pending.root());
+            assert_eq!(
+                encoded(&layer(&fresh).update),
+                encoded(&computed.update),
+                "the updates differ"
+            );
             let e = executed(pending, store.head().unwrap().hash(), changes);
             store.commit_pending(&e, pending, b"x").unwrap();
         }
+    }
+
+    /// An update's nodes and stale nodes as stored.
+    type Encoded = (BTreeMap<Vec<u8>, Vec<u8>>, Vec<Vec<u8>>);
+
+    fn encoded(update: &TreeUpdate) -> Encoded {
+        let nodes = update
+            .nodes
+            .iter()
+            .map(|(p, n)| (p.node_key(update.version), n.encode()))
+            .collect();
+        let mut stale: Vec<_> = update
+            .stale
+            .iter()
+            .map(|(v, p, _)| p.node_key(*v))
+            .collect();
+        stale.sort();
+        (nodes, stale)
     }
 
     #[test]

@@ -13,7 +13,8 @@ use crate::db::{Database, Write};
 use crate::error::{Result, StorageError};
 use crate::hasher::StateTree;
 use crate::layout::{self, meta};
-use crate::pending::{Layer, PendingState};
+use crate::node_cache::{NodeCache, NodeCacheStats};
+use crate::pending::{Layer, PendingState, Prior};
 use crate::state_key::StateKey;
 use crate::tree::{self, NodeReader};
 
@@ -23,12 +24,21 @@ pub struct StoreConfig {
     /// Number of recent heights whose state stays readable and provable (at least 1, the head).
     /// Older versions are pruned as blocks commit. `u64::MAX` keeps everything (archive).
     pub state_history: u64,
+    /// Bytes of memory for internal nodes of the head's state tree kept decoded across blocks
+    /// ([`NodeCacheStats`]); 0 turns the cache off. The upper levels, which every block reads and
+    /// rewrites, come first: about 85 MB hold the top five levels (69,905 nodes), all of them
+    /// from about a million entries on.
+    pub node_cache_bytes: usize,
 }
+
+/// The default [`StoreConfig::node_cache_bytes`]: 256 MiB.
+pub const DEFAULT_NODE_CACHE_BYTES: usize = 256 << 20;
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             state_history: 1024,
+            node_cache_bytes: DEFAULT_NODE_CACHE_BYTES,
         }
     }
 }
@@ -58,6 +68,8 @@ pub(crate) struct Inner {
     /// The pending state [`Store::root_after`] computed last, which [`Store::commit`] uses when
     /// given the same changes at the same height (callers that do not keep pending states).
     prepared: Mutex<Option<Arc<PendingState>>>,
+    /// Internal nodes of the head's tree, decoded.
+    pub cache: NodeCache,
 }
 
 /// A new store-handle id: pending states carry the id of the handle that computed them.
@@ -88,6 +100,7 @@ impl Store {
     fn open_with(path: &Path, config: StoreConfig, create: bool) -> Result<Self> {
         let config = StoreConfig {
             state_history: config.state_history.max(1),
+            ..config
         };
         let db = Database::open(path, create)?;
         if db.get(layout::META, meta::RESTORING)?.is_some() {
@@ -156,6 +169,8 @@ impl Store {
                 }
             }
         }
+        let cache = NodeCache::new(config.node_cache_bytes);
+        cache.follow(head.as_ref().map(|h| h.header.height));
         Ok(Self {
             inner: Arc::new(Inner {
                 id: next_store_id(),
@@ -166,6 +181,7 @@ impl Store {
                 pruned_below: AtomicU64::new(pruned_below),
                 commit_lock: Mutex::new(()),
                 prepared: Mutex::new(None),
+                cache,
             }),
         })
     }
@@ -183,6 +199,11 @@ impl Store {
     /// Header of the last committed block.
     pub fn head(&self) -> Option<BlockHeader> {
         self.inner.head().map(|h| h.header)
+    }
+
+    /// What the cache of decoded tree nodes holds ([`StoreConfig::node_cache_bytes`]).
+    pub fn node_cache_stats(&self) -> NodeCacheStats {
+        self.inner.cache.stats()
     }
 
     /// The oldest height whose state is still kept.
@@ -290,7 +311,7 @@ impl Store {
         }
         let layer = inner.layer_to_commit(pending)?;
 
-        let mut writes = Vec::with_capacity(layer.batch.node_batch.nodes().len() * 2 + 64);
+        let mut writes = Vec::with_capacity(layer.update.nodes.len() * 2 + 64);
         let rewritten = inner.state_writes(&layer, &mut writes)?;
         let hash = header.hash();
         crate::blocks::block_writes(executed, hash, &mut writes);
@@ -320,7 +341,6 @@ impl Store {
         // makes a commit visible at once); raising it early is harmless if the commit fails.
         inner.oldest.fetch_max(oldest, Ordering::AcqRel);
         inner.db.commit(writes)?;
-        drop(layer);
         let released = {
             let mut head = inner.head.write().unwrap_or_else(|p| p.into_inner());
             *head = Some(Head {
@@ -331,7 +351,10 @@ impl Store {
             // neither.
             pending.mark_committed(hash)
         };
+        // Outside the head lock (see the cache's epoch), still under the commit lock.
+        inner.cache.apply(&layer.update);
         // The layer and the parent are dropped outside the head lock.
+        drop(layer);
         drop(released);
         if let Some(p) = pruned_below {
             inner.pruned_below.store(p, Ordering::Release);
@@ -419,36 +442,35 @@ impl Inner {
         out: &mut Vec<Write>,
     ) -> Result<std::collections::HashSet<(u8, Vec<u8>)>> {
         let version = layer.version;
-        let batch = &layer.batch;
-        for (node_key, node) in batch.node_batch.nodes() {
+        let update = &layer.update;
+        for (path, node) in &update.nodes {
             out.push((
                 layout::TREE_NODES,
-                borsh::to_vec(node_key).map_err(|e| StorageError::Tree(e.to_string()))?,
-                Some(borsh::to_vec(node).map_err(|e| StorageError::Tree(e.to_string()))?),
+                path.node_key(version),
+                Some(node.encode()),
             ));
         }
-        for ((v, key_hash), leaf) in batch.node_batch.values() {
+        for (key_hash, leaf) in &update.values {
             out.push((
                 layout::TREE_VALUES,
-                layout::tree_value_key(&key_hash.0, *v).to_vec(),
+                layout::tree_value_key(key_hash, version).to_vec(),
                 Some(leaf.encode()),
             ));
         }
         let mut stale = StaleList::default();
-        for entry in &batch.stale_node_index_batch {
-            stale.nodes.push(
-                borsh::to_vec(&entry.node_key).map_err(|e| StorageError::Tree(e.to_string()))?,
-            );
-        }
-        if batch.stale_node_index_batch.is_empty() && version > 0 {
-            // Nothing changed: jmt copied the previous root to this version without marking
-            // the previous one stale.
-            stale.nodes.push(layout::tree_root_key(version - 1));
+        for (v, path, _) in &update.stale {
+            stale.nodes.push(path.node_key(*v));
         }
         let mut rewritten = std::collections::HashSet::with_capacity(layer.writes.len());
-        for (key, value) in &layer.writes {
+        for (key, write) in &layer.writes {
+            let value = &write.value;
             let key_hash = key.key_hash();
-            if let Some((previous, _)) = self.latest(key)? {
+            let previous = match write.prior {
+                Prior::Absent => None,
+                Prior::At { version, .. } => Some(version),
+                Prior::Unknown => self.latest(key)?.map(|(version, _)| version),
+            };
+            if let Some(previous) = previous {
                 stale
                     .values
                     .push(layout::tree_value_key(&key_hash.0, previous));

@@ -7,7 +7,7 @@ use parity_scale_codec::Decode;
 
 use crate::db::Database;
 use crate::error::{Result, StorageError};
-use crate::hasher::StateTree;
+
 use crate::layout::{TREE_NODES, TREE_VALUES, tree_value_key};
 
 /// Reads tree nodes and leaf values from the database.
@@ -86,6 +86,16 @@ pub fn hex(bytes: &[u8]) -> String {
 /// An empty tree: reads find nothing.
 struct EmptyTree;
 
+impl crate::merkle::NodeSource for EmptyTree {
+    fn node(
+        &self,
+        _: u64,
+        _: &crate::merkle::Path,
+    ) -> std::result::Result<Option<crate::merkle::Node>, crate::merkle::UpdateError> {
+        Ok(None)
+    }
+}
+
 impl TreeReader for EmptyTree {
     fn get_node_option(&self, _: &NodeKey) -> anyhow::Result<Option<Node>> {
         Ok(None)
@@ -102,14 +112,15 @@ impl TreeReader for EmptyTree {
 pub fn root_of(changes: &aether_engine::state::ChangeSet) -> Result<aether_engine::types::Hash> {
     let writes: Vec<_> = crate::state_key::writes_of(changes)
         .into_iter()
-        .filter(|(_, v)| v.is_some())
+        .filter_map(|(k, v)| {
+            v.map(|v| crate::merkle::Write {
+                key: k.key_hash().0,
+                value: Some(k.leaf_value(&v)),
+                exists: false,
+            })
+        })
         .collect();
-    let tree = StateTree::new(&EmptyTree);
-    let set = writes
-        .iter()
-        .map(|(k, v)| (k.key_hash(), v.as_ref().map(|v| k.leaf_value(v))));
-    let (root, _) = tree
-        .put_value_set(set, 0)
-        .map_err(|e| StorageError::Tree(format!("{e:#}")))?;
-    Ok(aether_engine::types::Hash(root.0))
+    let update = crate::merkle::update(&EmptyTree, writes, 0)
+        .map_err(|e| StorageError::Tree(e.to_string()))?;
+    Ok(aether_engine::types::Hash(update.root))
 }

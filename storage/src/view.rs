@@ -74,6 +74,11 @@ impl StateView {
         Ok(value)
     }
 
+    /// The latest-column entry of `key` (see `Inner::latest`).
+    pub(crate) fn latest(&self, key: &StateKey) -> Result<Option<(u64, Option<Vec<u8>>)>> {
+        self.inner.latest(key)
+    }
+
     fn check(&self) -> Result<()> {
         let Some(height) = self.height else {
             return Ok(());

@@ -40,8 +40,14 @@ fn a_killed_writer_leaves_a_committed_prefix_with_the_matching_root() {
             printed += 1;
         }
 
-        let store = Store::open(&db, StoreConfig { state_history: 16 })
-            .unwrap_or_else(|e| panic!("reopen after kill {kill}: {e}"));
+        let store = Store::open(
+            &db,
+            StoreConfig {
+                state_history: 16,
+                ..StoreConfig::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("reopen after kill {kill}: {e}"));
         let head = store.head().expect("a head after the first run");
         if let Some(before) = reopened_at {
             assert!(

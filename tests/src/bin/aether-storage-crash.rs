@@ -22,7 +22,13 @@ fn main() -> ExitCode {
         .next()
         .and_then(|m| m.to_str()?.parse().ok())
         .unwrap_or(100_000);
-    let store = match Store::open(dir.as_ref(), StoreConfig { state_history: 16 }) {
+    let store = match Store::open(
+        dir.as_ref(),
+        StoreConfig {
+            state_history: 16,
+            ..StoreConfig::default()
+        },
+    ) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("open: {e}");

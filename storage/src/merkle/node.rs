@@ -1,0 +1,281 @@
+//! Nodes of the state tree as the writer holds them: nibble paths in a fixed array, internal
+//! nodes behind an `Arc`, hashing and the stored encoding of the Jellyfish Merkle tree (the
+//! `jmt` crate's borsh encoding of `Node` and `NodeKey`, which its readers decode).
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+/// jmt's hash of an empty subtree.
+pub const PLACEHOLDER: [u8; 32] = *b"SPARSE_MERKLE_PLACEHOLDER_HASH__";
+const LEAF_DOMAIN: &[u8] = b"JMT::LeafNode";
+const INTERNAL_DOMAIN: &[u8] = b"JMT::IntrnalNode";
+
+/// A path of up to 64 nibbles from the root, packed two to a byte (high nibble first); the
+/// nibbles past `len` are zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Path {
+    len: u8,
+    bytes: [u8; 32],
+}
+
+impl Path {
+    /// The root's path.
+    pub const ROOT: Path = Path {
+        len: 0,
+        bytes: [0; 32],
+    };
+
+    /// Number of nibbles.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// This path and one more nibble. A path is never longer than a key (64 nibbles): the tree
+    /// places each key at most at its full depth.
+    pub fn child(&self, nibble: u8) -> Path {
+        let mut out = *self;
+        let i = self.len();
+        if i < 64 {
+            let shift = if i.is_multiple_of(2) { 4 } else { 0 };
+            out.bytes[i / 2] |= (nibble & 0x0f) << shift;
+            out.len += 1;
+        }
+        out
+    }
+
+    /// The stored key of the node at this path and `version`: borsh of jmt's `NodeKey`
+    /// (version, nibble count as u64, the path's bytes as a length-prefixed vector).
+    pub fn node_key(&self, version: u64) -> Vec<u8> {
+        let n = self.len().div_ceil(2);
+        let mut key = Vec::with_capacity(20 + n);
+        key.extend_from_slice(&version.to_le_bytes());
+        key.extend_from_slice(&(self.len() as u64).to_le_bytes());
+        key.extend_from_slice(&(n as u32).to_le_bytes());
+        key.extend_from_slice(&self.bytes[..n]);
+        key
+    }
+}
+
+/// The nibble of `key` at `depth` (0 to 63).
+pub fn nibble(key: &[u8; 32], depth: usize) -> u8 {
+    let byte = key[(depth / 2) % 32];
+    if depth.is_multiple_of(2) {
+        byte >> 4
+    } else {
+        byte & 0x0f
+    }
+}
+
+/// A child slot of an internal node: the child's hash and version, and how many leaves it
+/// holds (0: the child is a leaf).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Child {
+    pub hash: [u8; 32],
+    pub version: u64,
+    pub leaves: u64,
+}
+
+impl Child {
+    pub fn is_leaf(&self) -> bool {
+        self.leaves == 0
+    }
+
+    fn leaf_count(&self) -> u64 {
+        self.leaves.max(1)
+    }
+}
+
+/// An internal node: up to 16 children.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Internal {
+    pub children: [Option<Child>; 16],
+}
+
+impl Internal {
+    /// Leaves below it.
+    pub fn leaf_count(&self) -> u64 {
+        self.children.iter().flatten().map(Child::leaf_count).sum()
+    }
+
+    /// Number of children.
+    pub fn len(&self) -> usize {
+        self.children.iter().flatten().count()
+    }
+
+    /// jmt's hash of an internal node: a binary Merkle tree over the 16 slots, where an empty
+    /// range hashes to the placeholder and a range holding a single leaf is that leaf's hash.
+    pub fn hash(&self) -> [u8; 32] {
+        let (mut exists, mut leaves) = (0u16, 0u16);
+        for (i, child) in self.children.iter().enumerate() {
+            if let Some(child) = child {
+                exists |= 1 << i;
+                if child.is_leaf() {
+                    leaves |= 1 << i;
+                }
+            }
+        }
+        self.merkle(0, 16, exists, leaves)
+    }
+
+    fn merkle(&self, start: u8, width: u8, exists: u16, leaves: u16) -> [u8; 32] {
+        let mask = (((1u32 << width) - 1) << start) as u16;
+        let (exists, leaves) = (exists & mask, leaves & mask);
+        if exists == 0 {
+            return PLACEHOLDER;
+        }
+        if width == 1 || (exists.count_ones() == 1 && leaves != 0) {
+            let only = exists.trailing_zeros() as usize;
+            return self.children[only].map_or(PLACEHOLDER, |c| c.hash);
+        }
+        let half = width / 2;
+        let left = self.merkle(start, half, exists, leaves);
+        let right = self.merkle(start + half, half, exists, leaves);
+        let mut h = Sha256::new();
+        h.update(INTERNAL_DOMAIN);
+        h.update(left);
+        h.update(right);
+        h.finalize().into()
+    }
+}
+
+/// A node of the tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Node {
+    /// The root of an empty tree.
+    Null,
+    /// A key with the hash of its leaf value.
+    Leaf {
+        key: [u8; 32],
+        value_hash: [u8; 32],
+    },
+    Internal(Arc<Internal>),
+}
+
+/// jmt's hash of a leaf.
+pub fn leaf_hash(key: &[u8; 32], value_hash: &[u8; 32]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(LEAF_DOMAIN);
+    h.update(key);
+    h.update(value_hash);
+    h.finalize().into()
+}
+
+impl Node {
+    /// The node's hash.
+    pub fn hash(&self) -> [u8; 32] {
+        match self {
+            Node::Null => PLACEHOLDER,
+            Node::Leaf { key, value_hash } => leaf_hash(key, value_hash),
+            Node::Internal(internal) => internal.hash(),
+        }
+    }
+
+    /// The stored bytes: borsh of jmt's `Node` (variant 0 null, 1 internal, 2 leaf). An internal
+    /// node is its 16 optional children (hash, version, node type: 0 leaf, 1 internal with a
+    /// leaf count), the number of children and the leaf count, integers as little-endian u64.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Node::Null => vec![0],
+            Node::Leaf { key, value_hash } => {
+                let mut out = Vec::with_capacity(65);
+                out.push(2);
+                out.extend_from_slice(key);
+                out.extend_from_slice(value_hash);
+                out
+            }
+            Node::Internal(internal) => {
+                let mut out = Vec::with_capacity(1 + 16 * 50 + 16);
+                out.push(1);
+                for child in &internal.children {
+                    match child {
+                        None => out.push(0),
+                        Some(c) => {
+                            out.push(1);
+                            out.extend_from_slice(&c.hash);
+                            out.extend_from_slice(&c.version.to_le_bytes());
+                            if c.is_leaf() {
+                                out.push(0);
+                            } else {
+                                out.push(1);
+                                out.extend_from_slice(&c.leaves.to_le_bytes());
+                            }
+                        }
+                    }
+                }
+                out.extend_from_slice(&(internal.len() as u64).to_le_bytes());
+                out.extend_from_slice(&internal.leaf_count().to_le_bytes());
+                out
+            }
+        }
+    }
+
+    /// Decodes [`Node::encode`]; `None` for bytes that are not a well-formed node.
+    pub fn decode(bytes: &[u8]) -> Option<Node> {
+        let mut r = Reader(bytes);
+        let node = match r.u8()? {
+            0 => Node::Null,
+            2 => Node::Leaf {
+                key: r.array()?,
+                value_hash: r.array()?,
+            },
+            1 => {
+                let mut internal = Internal::default();
+                for slot in internal.children.iter_mut() {
+                    *slot = match r.u8()? {
+                        0 => None,
+                        1 => {
+                            let hash = r.array()?;
+                            let version = r.u64()?;
+                            let leaves = match r.u8()? {
+                                0 => 0,
+                                1 => r.u64().filter(|n| *n >= 2)?,
+                                _ => return None,
+                            };
+                            Some(Child {
+                                hash,
+                                version,
+                                leaves,
+                            })
+                        }
+                        _ => return None,
+                    };
+                }
+                let count = r.u64()?;
+                let leaf_count = r.u64()?;
+                if count != internal.len() as u64 || leaf_count != internal.leaf_count() {
+                    return None;
+                }
+                Node::Internal(Arc::new(internal))
+            }
+            _ => return None,
+        };
+        r.0.is_empty().then_some(node)
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    fn u64(&mut self) -> Option<u64> {
+        self.take(8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_le_bytes)
+    }
+    fn array(&mut self) -> Option<[u8; 32]> {
+        self.take(32).and_then(|b| b.try_into().ok())
+    }
+}
+
+/// The hash of a leaf value.
+pub fn value_hash(value: &[u8]) -> [u8; 32] {
+    Sha256::digest(value).into()
+}

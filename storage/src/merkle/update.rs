@@ -1,0 +1,412 @@
+//! The batched tree update: one descent from the root over the sorted changed keys, each touched
+//! node read once, rebuilt once and hashed once; the two halves of a large batch on two threads.
+//!
+//! The result is exactly what jmt's key-by-key update (`put_value_set`) gives for the same keys
+//! at the same version (a property test compares them): the tree's shape is canonical (a key's
+//! leaf sits at the shallowest path no other key shares; an internal node has at least two leaves
+//! below it), every node on the path of a changed key and every leaf that moved is written at
+//! the new version, and every node of the parent tree that is not in the new one is stale.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::node::{Child, Internal, Node, Path, leaf_hash, nibble, value_hash};
+
+/// Why an update could not be computed: the tree it reads is damaged or incomplete.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    /// A node the tree refers to is not there.
+    #[error("tree node at version {version}, path of {depth} nibbles, is missing")]
+    Missing { version: u64, depth: usize },
+    /// A node could not be read.
+    #[error("{0}")]
+    Read(String),
+    /// A node is not what its parent says it is.
+    #[error("{0}")]
+    Inconsistent(&'static str),
+}
+
+/// Where the update reads the parent tree's nodes.
+pub trait NodeSource: Sync {
+    /// The node at `path` written at `version`.
+    fn node(&self, version: u64, path: &Path) -> Result<Option<Node>, UpdateError>;
+}
+
+/// The nodes an update writes and those it makes stale.
+#[derive(Clone, Debug, Default)]
+pub struct TreeUpdate {
+    /// The version every new node carries.
+    pub version: u64,
+    /// The new root's hash.
+    pub root: [u8; 32],
+    /// New nodes by path, all at `version`.
+    pub nodes: HashMap<Path, Node>,
+    /// Nodes of earlier versions that the new tree no longer holds: version, path, and whether
+    /// the node is a leaf.
+    pub stale: Vec<(u64, Path, bool)>,
+    /// Each changed key with its new leaf value (`None`: removed).
+    pub values: Vec<([u8; 32], Option<Vec<u8>>)>,
+}
+
+/// Below this many keys the update runs on one thread.
+const PARALLEL_KEYS: usize = 2_048;
+
+/// What a subtree became.
+enum Sub {
+    Unchanged,
+    Removed,
+    /// A single leaf, not written yet: its parent places it (or, collapsing, passes it up).
+    Leaf {
+        key: [u8; 32],
+        value_hash: [u8; 32],
+    },
+    /// An internal node, written at the path it was computed for.
+    Internal {
+        hash: [u8; 32],
+        leaves: u64,
+    },
+}
+
+struct Out {
+    nodes: HashMap<Path, Node>,
+    stale: Vec<(u64, Path, bool)>,
+}
+
+struct Ctx<'a, S> {
+    source: &'a S,
+    version: u64,
+}
+
+/// A change: key hash, the new value's hash (`None`: removal), and whether the key is known to
+/// be in the parent tree.
+type Change = ([u8; 32], Option<[u8; 32]>, bool);
+
+/// One write of an update.
+#[derive(Clone, Debug)]
+pub struct Write {
+    /// The key hash.
+    pub key: [u8; 32],
+    /// The leaf value (`None`: removal).
+    pub value: Option<Vec<u8>>,
+    /// The key is known to be in the parent tree (`false`: absent, or not known). When it is,
+    /// the update does not read the key's leaf to learn whose it is.
+    pub exists: bool,
+}
+
+/// Computes the update of `writes` (each key at most once) at `version` on the tree of
+/// `version - 1` (at version 0, on the empty tree).
+pub fn update<S: NodeSource>(
+    source: &S,
+    writes: Vec<Write>,
+    version: u64,
+) -> Result<TreeUpdate, UpdateError> {
+    let mut changes: Vec<Change> = writes
+        .iter()
+        .map(|w| (w.key, w.value.as_deref().map(value_hash), w.exists))
+        .collect();
+    changes.sort_unstable_by_key(|c| c.0);
+    changes.dedup_by(|a, b| a.0 == b.0);
+    let ctx = Ctx { source, version };
+    let mut out = Out {
+        nodes: HashMap::with_capacity(changes.len() * 2 + 16),
+        stale: Vec::with_capacity(changes.len() * 2 + 16),
+    };
+    // The parent tree's root (none at version 0: the empty tree, not stored).
+    let old_root =
+        match version.checked_sub(1) {
+            None => None,
+            Some(parent) => Some(source.node(parent, &Path::ROOT)?.ok_or(
+                UpdateError::Missing {
+                    version: parent,
+                    depth: 0,
+                },
+            )?),
+        };
+    let sub = match &old_root {
+        None | Some(Node::Null) => build_or_unchanged(&ctx, Path::ROOT, &changes, &mut out),
+        Some(node) => at(
+            &ctx,
+            version - 1,
+            Path::ROOT,
+            node.clone(),
+            &changes,
+            &mut out,
+        )?,
+    };
+    // Every version has its own root node, so the parent's is always stale: `at` marked it when
+    // it rebuilt it; a null root, or a root nothing changed under, is marked here. (jmt does
+    // not mark those two stale, leaving them to no pruning.)
+    if let Some(old) = &old_root
+        && (matches!(old, Node::Null) || matches!(sub, Sub::Unchanged))
+    {
+        out.stale
+            .push((version - 1, Path::ROOT, matches!(old, Node::Leaf { .. })));
+    }
+    let root = match sub {
+        Sub::Unchanged => {
+            // Nothing changed: the parent's root is copied to this version.
+            let node = old_root.unwrap_or(Node::Null);
+            let hash = node.hash();
+            out.nodes.insert(Path::ROOT, node);
+            hash
+        }
+        Sub::Removed => {
+            out.nodes.insert(Path::ROOT, Node::Null);
+            Node::Null.hash()
+        }
+        Sub::Leaf { key, value_hash } => {
+            out.nodes.insert(Path::ROOT, Node::Leaf { key, value_hash });
+            leaf_hash(&key, &value_hash)
+        }
+        Sub::Internal { hash, .. } => hash,
+    };
+    Ok(TreeUpdate {
+        version,
+        root,
+        nodes: out.nodes,
+        stale: out.stale,
+        values: writes.into_iter().map(|w| (w.key, w.value)).collect(),
+    })
+}
+
+/// Inserts into an empty slot: a new subtree of the inserted keys, or nothing when there are
+/// only removals.
+fn build_or_unchanged<S>(ctx: &Ctx<S>, path: Path, changes: &[Change], out: &mut Out) -> Sub {
+    let inserts: Vec<([u8; 32], [u8; 32])> = changes
+        .iter()
+        .filter_map(|(k, v, _)| v.map(|v| (*k, v)))
+        .collect();
+    if inserts.is_empty() {
+        Sub::Unchanged
+    } else {
+        build(ctx, path, &inserts, out)
+    }
+}
+
+/// The subtree of `keys` (sorted, at least one, all under `path`), all new.
+fn build<S>(ctx: &Ctx<S>, path: Path, keys: &[([u8; 32], [u8; 32])], out: &mut Out) -> Sub {
+    if let [(key, value_hash)] = keys {
+        return Sub::Leaf {
+            key: *key,
+            value_hash: *value_hash,
+        };
+    }
+    let depth = path.len();
+    let mut internal = Internal::default();
+    for group in keys.chunk_by(|a, b| nibble(&a.0, depth) == nibble(&b.0, depth)) {
+        let n = nibble(&group[0].0, depth);
+        let child_path = path.child(n);
+        let sub = build(ctx, child_path, group, out);
+        internal.children[usize::from(n)] = place(ctx, child_path, sub, out);
+    }
+    emit_internal(ctx, path, internal, out)
+}
+
+/// Writes a child's result at its path, returning its slot.
+fn place<S>(ctx: &Ctx<S>, path: Path, sub: Sub, out: &mut Out) -> Option<Child> {
+    match sub {
+        Sub::Leaf { key, value_hash } => {
+            out.nodes.insert(path, Node::Leaf { key, value_hash });
+            Some(Child {
+                hash: leaf_hash(&key, &value_hash),
+                version: ctx.version,
+                leaves: 0,
+            })
+        }
+        Sub::Internal { hash, leaves } => Some(Child {
+            hash,
+            version: ctx.version,
+            leaves,
+        }),
+        Sub::Removed | Sub::Unchanged => None,
+    }
+}
+
+fn emit_internal<S>(ctx: &Ctx<S>, path: Path, internal: Internal, out: &mut Out) -> Sub {
+    let hash = internal.hash();
+    let leaves = internal.leaf_count();
+    let _ = ctx;
+    out.nodes.insert(path, Node::Internal(Arc::new(internal)));
+    Sub::Internal { hash, leaves }
+}
+
+/// Applies `changes` (sorted, at least one, all under `path`) to the node `node`, stored at
+/// `(version, path)`.
+fn at<S: NodeSource>(
+    ctx: &Ctx<S>,
+    version: u64,
+    path: Path,
+    node: Node,
+    changes: &[Change],
+    out: &mut Out,
+) -> Result<Sub, UpdateError> {
+    match node {
+        Node::Null => Err(UpdateError::Inconsistent(
+            "a null node below the root of the state tree",
+        )),
+        Node::Leaf { key, value_hash } => {
+            let touched = changes.iter().any(|(k, v, _)| v.is_some() || *k == key);
+            if !touched {
+                return Ok(Sub::Unchanged);
+            }
+            out.stale.push((version, path, true));
+            let mut keys: Vec<([u8; 32], [u8; 32])> = changes
+                .iter()
+                .filter_map(|(k, v, _)| v.map(|v| (*k, v)))
+                .collect();
+            if !changes.iter().any(|(k, _, _)| *k == key) {
+                let at = keys.partition_point(|(k, _)| *k < key);
+                keys.insert(at, (key, value_hash));
+            }
+            Ok(if keys.is_empty() {
+                Sub::Removed
+            } else {
+                build(ctx, path, &keys, out)
+            })
+        }
+        Node::Internal(internal) => {
+            let depth = path.len();
+            let groups: Vec<&[Change]> = changes
+                .chunk_by(|a, b| nibble(&a.0, depth) == nibble(&b.0, depth))
+                .collect();
+            let mut subs: Vec<(u8, Sub)> = Vec::with_capacity(groups.len());
+            if changes.len() >= PARALLEL_KEYS && groups.len() > 1 {
+                // The groups in two halves of about equal key counts, one on another thread.
+                let mut split = 0;
+                let mut seen = 0;
+                while split < groups.len() && seen * 2 < changes.len() {
+                    seen += groups[split].len();
+                    split += 1;
+                }
+                let (left, right) = groups.split_at(split.clamp(1, groups.len() - 1));
+                let mut right_out = Out {
+                    nodes: HashMap::with_capacity(out.nodes.capacity() / 2),
+                    stale: Vec::new(),
+                };
+                let (l, r) = std::thread::scope(|s| {
+                    let right_job =
+                        s.spawn(|| children(ctx, &path, &internal, right, &mut right_out));
+                    let l = children(ctx, &path, &internal, left, out);
+                    let r = right_job
+                        .join()
+                        .unwrap_or(Err(UpdateError::Inconsistent("a tree thread panicked")));
+                    (l, r)
+                });
+                subs.extend(l?);
+                subs.extend(r?);
+                out.nodes.extend(right_out.nodes);
+                out.stale.extend(right_out.stale);
+            } else {
+                subs.extend(children(ctx, &path, &internal, &groups, out)?);
+            }
+            if subs.iter().all(|(_, s)| matches!(s, Sub::Unchanged)) {
+                return Ok(Sub::Unchanged);
+            }
+            out.stale.push((version, path, false));
+            // The new slots; leaves computed below wait to know whether this node collapses.
+            let mut slots: [Option<Child>; 16] = internal.children;
+            let mut pending: [Option<([u8; 32], [u8; 32])>; 16] = [None; 16];
+            for (n, sub) in subs {
+                let i = usize::from(n);
+                match sub {
+                    Sub::Unchanged => {}
+                    Sub::Removed => slots[i] = None,
+                    Sub::Leaf { key, value_hash } => {
+                        slots[i] = Some(Child {
+                            hash: leaf_hash(&key, &value_hash),
+                            version: ctx.version,
+                            leaves: 0,
+                        });
+                        pending[i] = Some((key, value_hash));
+                    }
+                    Sub::Internal { hash, leaves } => {
+                        slots[i] = Some(Child {
+                            hash,
+                            version: ctx.version,
+                            leaves,
+                        })
+                    }
+                }
+            }
+            let present: Vec<usize> = (0..16).filter(|i| slots[*i].is_some()).collect();
+            match present[..] {
+                [] => Ok(Sub::Removed),
+                [only] if slots[only].is_some_and(|c| c.is_leaf()) => {
+                    // One leaf left: it moves up to this path.
+                    if let Some((key, value_hash)) = pending[only] {
+                        return Ok(Sub::Leaf { key, value_hash });
+                    }
+                    let child = slots[only].ok_or(UpdateError::Inconsistent("a vanished slot"))?;
+                    let child_path = path.child(only as u8);
+                    match ctx.source.node(child.version, &child_path)? {
+                        Some(Node::Leaf { key, value_hash }) => {
+                            out.stale.push((child.version, child_path, true));
+                            Ok(Sub::Leaf { key, value_hash })
+                        }
+                        Some(_) => Err(UpdateError::Inconsistent(
+                            "a child marked as a leaf is not a leaf",
+                        )),
+                        None => Err(UpdateError::Missing {
+                            version: child.version,
+                            depth: child_path.len(),
+                        }),
+                    }
+                }
+                _ => {
+                    for i in present {
+                        if let Some((key, value_hash)) = pending[i] {
+                            out.nodes
+                                .insert(path.child(i as u8), Node::Leaf { key, value_hash });
+                        }
+                    }
+                    Ok(emit_internal(ctx, path, Internal { children: slots }, out))
+                }
+            }
+        }
+    }
+}
+
+/// The results of the child groups of one internal node.
+fn children<S: NodeSource>(
+    ctx: &Ctx<S>,
+    path: &Path,
+    internal: &Internal,
+    groups: &[&[Change]],
+    out: &mut Out,
+) -> Result<Vec<(u8, Sub)>, UpdateError> {
+    let depth = path.len();
+    let mut subs = Vec::with_capacity(groups.len());
+    for group in groups {
+        let n = nibble(&group[0].0, depth);
+        let child_path = path.child(n);
+        let sub = match internal.children[usize::from(n)] {
+            None => build_or_unchanged(ctx, child_path, group, out),
+            // A leaf slot that only a key known to be in the tree goes to: the leaf is that
+            // key's (no other key shares the slot's path), so it need not be read.
+            Some(child) if child.is_leaf() && matches!(group, [(_, _, true)]) => {
+                out.stale.push((child.version, child_path, true));
+                match group[0] {
+                    (key, Some(value_hash), _) => Sub::Leaf { key, value_hash },
+                    (_, None, _) => Sub::Removed,
+                }
+            }
+            Some(child) => {
+                let node =
+                    ctx.source
+                        .node(child.version, &child_path)?
+                        .ok_or(UpdateError::Missing {
+                            version: child.version,
+                            depth: child_path.len(),
+                        })?;
+                if child.is_leaf() != matches!(node, Node::Leaf { .. }) {
+                    return Err(UpdateError::Inconsistent(
+                        "a child's node type differs from its parent's record",
+                    ));
+                }
+                at(ctx, child.version, child_path, node, group, out)?
+            }
+        };
+        subs.push((n, sub));
+    }
+    Ok(subs)
+}

@@ -1,0 +1,239 @@
+//! [`NodeCache`]: internal nodes of the head's state tree, decoded, kept in memory across blocks.
+//!
+//! Every root update reads the internal nodes on the paths of the changed keys; the upper
+//! levels are on every path and are rewritten by every block. The cache holds internal nodes of
+//! the committed head's tree: a committed block adds the internal nodes it wrote (shallowest
+//! first) and removes those it made stale, and a read of the head's tree that missed adds what it
+//! read. Tree nodes are immutable under their key (version and path), so a cached node is never
+//! out of date; it is only useless once stale, and it is removed then.
+//!
+//! A read that missed adds its node only if it read the tree of the height the cache follows
+//! (its epoch), checked under the shard's lock. A commit first moves the epoch to the new head,
+//! then removes what the block made stale, shard by shard: a node read from the old head's tree
+//! is either added before the removal reaches its shard (and removed by it) or refused, so no
+//! stale node stays behind, and the commit does not hold the head's lock while it works.
+//!
+//! The cache is bounded by a byte budget ([`crate::StoreConfig::node_cache_bytes`]): a node that
+//! does not fit is not added. Shallow nodes come first when a block's nodes are added, so a
+//! full cache holds the levels that every update reads. Leaves are not cached: an update needs
+//! a leaf only for a key not known to be in the tree, and there are as many leaves as keys.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use crate::merkle::{Node, Path, TreeUpdate};
+use crate::store::lock;
+
+/// Shards of the map, so that the two threads of an update rarely wait on each other.
+const SHARDS: usize = 16;
+
+/// Bytes an internal node costs in the cache: its 16 slots (48 bytes each) behind an `Arc`, the
+/// key (version and path) and the map's own overhead.
+pub const NODE_BYTES: usize = 16 * 48 + 16 + 48 + 24;
+
+/// What the cache holds now (see [`crate::Store::node_cache_stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeCacheStats {
+    /// Internal nodes held.
+    pub nodes: usize,
+    /// Bytes they are accounted at (a fixed size per node, measured from the types).
+    pub bytes: usize,
+    /// The budget.
+    pub budget: usize,
+}
+
+type Key = (u64, Path);
+
+/// The epoch of a cache that follows no height (an empty store).
+const NO_EPOCH: u64 = u64::MAX;
+
+/// Internal nodes of the head's tree (see the module docs).
+pub struct NodeCache {
+    shards: Vec<Mutex<HashMap<Key, Node>>>,
+    hasher: std::collections::hash_map::RandomState,
+    /// The height whose tree the cache follows ([`NO_EPOCH`]: none yet).
+    epoch: AtomicU64,
+    nodes: AtomicUsize,
+    budget_nodes: usize,
+}
+
+impl NodeCache {
+    /// An empty cache of at most `budget` bytes (0: caches nothing).
+    pub fn new(budget: usize) -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            hasher: Default::default(),
+            epoch: AtomicU64::new(NO_EPOCH),
+            nodes: AtomicUsize::new(0),
+            budget_nodes: budget / NODE_BYTES,
+        }
+    }
+
+    fn shard(&self, key: &Key) -> &Mutex<HashMap<Key, Node>> {
+        use std::hash::BuildHasher;
+        &self.shards[self.hasher.hash_one(key) as usize % SHARDS]
+    }
+
+    /// The cached node written at `version` under `path`.
+    pub fn get(&self, version: u64, path: &Path) -> Option<Node> {
+        if self.budget_nodes == 0 {
+            return None;
+        }
+        let key = (version, *path);
+        lock(self.shard(&key)).get(&key).cloned()
+    }
+
+    /// Sets the height the cache follows (opening a store).
+    pub fn follow(&self, height: Option<u64>) {
+        self.epoch
+            .store(height.unwrap_or(NO_EPOCH), Ordering::SeqCst);
+    }
+
+    /// Adds an internal node read from the tree of height `read_at`, if that is the height the
+    /// cache follows and the node fits; leaves and null nodes are ignored.
+    pub fn insert_read(&self, read_at: u64, version: u64, path: &Path, node: &Node) {
+        if self.budget_nodes == 0 || !matches!(node, Node::Internal(_)) {
+            return;
+        }
+        let key = (version, *path);
+        let mut shard = lock(self.shard(&key));
+        if self.epoch.load(Ordering::SeqCst) == read_at
+            && self.reserve()
+            && shard.insert(key, node.clone()).is_some()
+        {
+            self.nodes.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes a place for one more node, if there is one.
+    fn reserve(&self) -> bool {
+        self.nodes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < self.budget_nodes).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Follows the block just committed at `update.version`: moves the epoch to it, removes
+    /// the nodes it made stale, then adds the internal nodes it wrote, shallowest first, while
+    /// they fit.
+    pub fn apply(&self, update: &TreeUpdate) {
+        self.epoch.store(update.version, Ordering::SeqCst);
+        if self.budget_nodes == 0 {
+            return;
+        }
+        for (version, path, leaf) in &update.stale {
+            let key = (*version, *path);
+            if !leaf && lock(self.shard(&key)).remove(&key).is_some() {
+                self.nodes.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        let mut internal: Vec<_> = update
+            .nodes
+            .iter()
+            .filter(|(_, node)| matches!(node, Node::Internal(_)))
+            .collect();
+        if self.nodes.load(Ordering::Relaxed) + internal.len() > self.budget_nodes {
+            internal.sort_unstable_by_key(|(path, _)| path.len());
+        }
+        for (path, node) in internal {
+            if !self.reserve() {
+                break;
+            }
+            let key = (update.version, *path);
+            if lock(self.shard(&key)).insert(key, node.clone()).is_some() {
+                self.nodes.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// What it holds now.
+    pub fn stats(&self) -> NodeCacheStats {
+        let nodes = self.nodes.load(Ordering::Relaxed);
+        NodeCacheStats {
+            nodes,
+            bytes: nodes * NODE_BYTES,
+            budget: self.budget_nodes * NODE_BYTES,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::merkle::node::{Child, Internal};
+
+    fn internal(tag: u8) -> Node {
+        let mut node = Internal::default();
+        for i in 0..2 {
+            node.children[i] = Some(Child {
+                hash: [tag; 32],
+                version: 0,
+                leaves: 0,
+            });
+        }
+        Node::Internal(Arc::new(node))
+    }
+
+    fn update(version: u64, nodes: &[(Path, Node)], stale: &[(u64, Path)]) -> TreeUpdate {
+        TreeUpdate {
+            version,
+            nodes: nodes.iter().cloned().collect(),
+            stale: stale.iter().map(|(v, p)| (*v, *p, false)).collect(),
+            ..TreeUpdate::default()
+        }
+    }
+
+    #[test]
+    fn a_read_of_another_height_than_the_followed_one_is_not_added() {
+        let cache = NodeCache::new(NODE_BYTES * 10);
+        let path = Path::ROOT.child(3);
+        cache.follow(Some(5));
+        cache.insert_read(4, 2, &path, &internal(1));
+        assert_eq!(
+            cache.get(2, &path),
+            None,
+            "read at a height the cache does not follow"
+        );
+        cache.insert_read(5, 2, &path, &internal(1));
+        assert_eq!(cache.get(2, &path), Some(internal(1)));
+        // The block at 6 makes it stale: it goes, and a late read of height 5 cannot add it back.
+        cache.apply(&update(6, &[(Path::ROOT, internal(2))], &[(2, path)]));
+        assert_eq!(cache.get(2, &path), None);
+        cache.insert_read(5, 2, &path, &internal(1));
+        assert_eq!(cache.get(2, &path), None);
+        assert_eq!(cache.get(6, &Path::ROOT), Some(internal(2)));
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_budget_and_keeps_shallow_nodes_first() {
+        let cache = NodeCache::new(NODE_BYTES * 2);
+        let deep = Path::ROOT.child(1).child(2);
+        let shallow = Path::ROOT.child(1);
+        cache.apply(&update(
+            0,
+            &[
+                (deep, internal(1)),
+                (shallow, internal(2)),
+                (Path::ROOT, internal(3)),
+            ],
+            &[],
+        ));
+        assert_eq!(cache.stats().nodes, 2);
+        assert!(cache.stats().bytes <= cache.stats().budget);
+        assert_eq!(cache.get(0, &deep), None);
+        assert!(cache.get(0, &shallow).is_some() && cache.get(0, &Path::ROOT).is_some());
+        // Leaves are never cached.
+        let leaf = Node::Leaf {
+            key: [0; 32],
+            value_hash: [0; 32],
+        };
+        let off = NodeCache::new(NODE_BYTES * 2);
+        off.follow(Some(0));
+        off.insert_read(0, 0, &deep, &leaf);
+        assert_eq!(off.stats().nodes, 0);
+    }
+}
