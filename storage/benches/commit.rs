@@ -229,6 +229,7 @@ fn main() {
         let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ n);
         let (mut hash, mut btree, mut root, mut write, mut whole) =
             (vec![], vec![], vec![], vec![], vec![]);
+        let mut sizes = vec![];
         for round in 0..=rounds {
             let block = transfer_block(&mut rng, n);
             let h = timed(|| raw.commit(raw_writes(&block, RAW_HASH)).unwrap());
@@ -262,6 +263,7 @@ fn main() {
             if round > 0 {
                 root.push(r);
                 write.push(w);
+                sizes.push(store.last_commit_size());
                 whole.push(r + w);
             }
         }
@@ -301,6 +303,15 @@ fn main() {
             spread(&whole)
         );
         let cache = store.node_cache_stats();
+        let raw_bytes: usize = 2 * TRANSFERS as usize * (32 + Account::default().encode().len());
+        let entries = sizes.iter().map(|s| s.entries).sum::<usize>() / sizes.len();
+        let bytes = sizes.iter().map(|s| s.bytes).sum::<usize>() / sizes.len();
+        println!(
+            "written per block: store {entries} entries, {:.1} MB; raw {} entries, {:.1} MB",
+            bytes as f64 / 1e6,
+            2 * TRANSFERS,
+            raw_bytes as f64 / 1e6
+        );
         println!(
             "ratios: store commit / raw hash column = {:.1}×, / raw B-tree column = {:.1}×; \
              root per changed key = {:.2} µs; tree-node cache: {} nodes, {:.0} of {:.0} MiB",

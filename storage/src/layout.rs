@@ -7,12 +7,15 @@ use parity_db::{ColId, ColumnOptions, CompressionType};
 ///
 /// - 1: columns 0 to 13.
 /// - 2: adds [`PROOFS`]. A layout-1 database is upgraded in place when opened (the column is
-///   added to ParityDB's metadata, then the layout record is set to 2); a build that reads
-///   layout 1 cannot open it afterwards.
-pub const LAYOUT_VERSION: u32 = 2;
+///   added to ParityDB's metadata, then the layout record is set to the current version); a
+///   build that reads layout 1 cannot open it afterwards.
+/// - 3: internal tree nodes may be stored compact (tag 3, see `merkle::node`) besides jmt's
+///   encoding. A layout-2 database is upgraded in place by setting the layout record: its nodes
+///   stay readable as they are.
+pub const LAYOUT_VERSION: u32 = 3;
 
-/// The layout version that [`LAYOUT_VERSION`] upgrades in place on open.
-pub const UPGRADABLE_LAYOUT_VERSION: u32 = 1;
+/// The layout versions that [`LAYOUT_VERSION`] upgrades in place on open.
+pub const UPGRADABLE_LAYOUT_VERSIONS: [u32; 2] = [1, 2];
 
 /// Small records: layout version, head, oldest kept state, pruning progress, restore marker.
 pub const META: ColId = 0;

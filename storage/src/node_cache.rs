@@ -18,9 +18,10 @@
 //! full cache holds the levels that every update reads. Leaves are not cached: an update needs
 //! a leaf only for a key not known to be in the tree, and there are as many leaves as keys.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use rustc_hash::FxHashMap;
 
 use crate::merkle::{Node, Path, TreeUpdate};
 use crate::store::lock;
@@ -50,8 +51,7 @@ const NO_EPOCH: u64 = u64::MAX;
 
 /// Internal nodes of the head's tree (see the module docs).
 pub struct NodeCache {
-    shards: Vec<Mutex<HashMap<Key, Node>>>,
-    hasher: std::collections::hash_map::RandomState,
+    shards: Vec<Mutex<FxHashMap<Key, Node>>>,
     /// The height whose tree the cache follows ([`NO_EPOCH`]: none yet).
     epoch: AtomicU64,
     nodes: AtomicUsize,
@@ -62,17 +62,21 @@ impl NodeCache {
     /// An empty cache of at most `budget` bytes (0: caches nothing).
     pub fn new(budget: usize) -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: Default::default(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(FxHashMap::default()))
+                .collect(),
             epoch: AtomicU64::new(NO_EPOCH),
             nodes: AtomicUsize::new(0),
             budget_nodes: budget / NODE_BYTES,
         }
     }
 
-    fn shard(&self, key: &Key) -> &Mutex<HashMap<Key, Node>> {
+    /// Spreads keys over the shards by the path's first nibbles (uniform: paths come from
+    /// SHA-256 key hashes) and the version.
+    fn shard(&self, key: &Key) -> &Mutex<FxHashMap<Key, Node>> {
         use std::hash::BuildHasher;
-        &self.shards[self.hasher.hash_one(key) as usize % SHARDS]
+        let h = rustc_hash::FxBuildHasher.hash_one(key);
+        &self.shards[(h >> 32) as usize % SHARDS]
     }
 
     /// The cached node written at `version` under `path`.

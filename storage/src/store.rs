@@ -70,6 +70,17 @@ pub(crate) struct Inner {
     prepared: Mutex<Option<Arc<PendingState>>>,
     /// Internal nodes of the head's tree, decoded.
     pub cache: NodeCache,
+    /// What the last commit wrote.
+    last_commit: Mutex<CommitSize>,
+}
+
+/// What one block's commit wrote to ParityDB ([`Store::last_commit_size`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CommitSize {
+    /// Entries set or removed.
+    pub entries: usize,
+    /// Bytes of keys and values.
+    pub bytes: usize,
 }
 
 /// A new store-handle id: pending states carry the id of the handle that computed them.
@@ -115,7 +126,7 @@ impl Store {
             Some(bytes) => {
                 let found =
                     u32::decode(&mut &bytes[..]).map_err(|e| db.corrupt("meta/layout", e))?;
-                if found == layout::UPGRADABLE_LAYOUT_VERSION {
+                if layout::UPGRADABLE_LAYOUT_VERSIONS.contains(&found) {
                     // `Database::open` added the columns layout 1 lacks; nothing else differs.
                     db.commit(vec![(
                         layout::META,
@@ -182,6 +193,7 @@ impl Store {
                 commit_lock: Mutex::new(()),
                 prepared: Mutex::new(None),
                 cache,
+                last_commit: Mutex::new(CommitSize::default()),
             }),
         })
     }
@@ -199,6 +211,13 @@ impl Store {
     /// Header of the last committed block.
     pub fn head(&self) -> Option<BlockHeader> {
         self.inner.head().map(|h| h.header)
+    }
+
+    /// What the last block committed through this handle wrote: entries and bytes of the one
+    /// atomic ParityDB commit (tree nodes, leaf values, latest columns, stale list, pruning,
+    /// block and indexes).
+    pub fn last_commit_size(&self) -> CommitSize {
+        *lock(&self.inner.last_commit)
     }
 
     /// What the cache of decoded tree nodes holds ([`StoreConfig::node_cache_bytes`]).
@@ -340,7 +359,15 @@ impl Store {
         // Readers must see the new oldest height before the pruned data disappears (ParityDB
         // makes a commit visible at once); raising it early is harmless if the commit fails.
         inner.oldest.fetch_max(oldest, Ordering::AcqRel);
+        let size = CommitSize {
+            entries: writes.len(),
+            bytes: writes
+                .iter()
+                .map(|(_, k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
+                .sum(),
+        };
         inner.db.commit(writes)?;
+        *lock(&inner.last_commit) = size;
         let released = {
             let mut head = inner.head.write().unwrap_or_else(|p| p.into_inner());
             *head = Some(Head {

@@ -34,15 +34,24 @@ impl TreeReader for NodeReader<'_> {
 }
 
 impl Database {
-    /// A tree node.
+    /// A tree node, as jmt reads it: a node the writer stored compact is turned into jmt's
+    /// encoding first.
     pub fn tree_node(&self, node_key: &NodeKey) -> Result<Option<Node>> {
         let key = borsh::to_vec(node_key).map_err(|e| StorageError::Tree(e.to_string()))?;
-        match self.get(TREE_NODES, &key)? {
-            None => Ok(None),
-            Some(bytes) => borsh::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| self.corrupt(format!("tree node {node_key:?}"), e)),
-        }
+        let Some(bytes) = self.get(TREE_NODES, &key)? else {
+            return Ok(None);
+        };
+        let bytes = match bytes.first() {
+            Some(3) => crate::merkle::Node::decode(&bytes)
+                .ok_or_else(|| {
+                    self.corrupt(format!("tree node {node_key:?}"), "not a compact node")
+                })?
+                .encode_jmt(),
+            _ => bytes,
+        };
+        borsh::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| self.corrupt(format!("tree node {node_key:?}"), e))
     }
 
     /// The newest leaf value of `key_hash` at or below `version`.

@@ -619,17 +619,37 @@ fn a_layout_1_database_is_upgraded_in_place_and_a_newer_one_is_refused() {
     );
     drop(store);
 
+    // A layout-2 database (tree nodes in jmt's encoding only) is upgraded by its record alone.
+    let layout_record = |version: u32| {
+        let mut options = parity_db::Options::with_columns(dir.path(), COLUMNS);
+        options.columns = column_options();
+        let db = parity_db::Db::open(&options).unwrap();
+        let before = db.get(layout::META, layout::meta::LAYOUT).unwrap();
+        db.commit(vec![(
+            layout::META,
+            layout::meta::LAYOUT.to_vec(),
+            Some(version.to_le_bytes().to_vec()),
+        )])
+        .unwrap();
+        before
+    };
+    assert_eq!(
+        layout_record(2),
+        Some(layout::LAYOUT_VERSION.to_le_bytes().to_vec())
+    );
+    let store = open(dir.path());
+    assert_eq!(
+        store.state().storage(&contract(0), b"k1").unwrap(),
+        Some(b"two".to_vec())
+    );
+    drop(store);
+
     // A layout this build does not know is refused by name.
-    let mut options = parity_db::Options::with_columns(dir.path(), COLUMNS);
-    options.columns = column_options();
-    let db = parity_db::Db::open(&options).unwrap();
-    db.commit(vec![(
-        layout::META,
-        layout::meta::LAYOUT.to_vec(),
-        Some(3u32.to_le_bytes().to_vec()),
-    )])
-    .unwrap();
-    drop(db);
+    assert_eq!(
+        layout_record(layout::LAYOUT_VERSION + 1),
+        Some(layout::LAYOUT_VERSION.to_le_bytes().to_vec()),
+        "the layout-2 record was upgraded"
+    );
     let err = Store::open(dir.path(), StoreConfig::default())
         .err()
         .unwrap();
@@ -637,8 +657,8 @@ fn a_layout_1_database_is_upgraded_in_place_and_a_newer_one_is_refused() {
         matches!(
             err,
             StorageError::Version {
-                found: 3,
-                expected: 2,
+                found: 4,
+                expected: 3,
                 ..
             }
         ),

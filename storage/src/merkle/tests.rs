@@ -32,7 +32,11 @@ impl TreeReader for Memory {
     fn get_node_option(&self, key: &NodeKey) -> anyhow::Result<Option<jmt::storage::Node>> {
         let key = borsh::to_vec(key)?;
         Ok(match self.nodes.get(&key) {
-            Some(bytes) => Some(borsh::from_slice(bytes)?),
+            Some(bytes) => Some(borsh::from_slice(
+                &Node::decode(bytes)
+                    .expect("a stored node decodes")
+                    .encode_jmt(),
+            )?),
             None => None,
         })
     }

@@ -7,7 +7,7 @@
 //! below it), every node on the path of a changed key and every leaf that moved is written at
 //! the new version, and every node of the parent tree that is not in the new one is stale.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use super::node::{Child, Internal, Node, Path, leaf_hash, nibble, value_hash};
@@ -108,7 +108,7 @@ pub fn update<S: NodeSource>(
     changes.dedup_by(|a, b| a.0 == b.0);
     let ctx = Ctx { source, version };
     let mut out = Out {
-        nodes: HashMap::with_capacity(changes.len() * 2 + 16),
+        nodes: HashMap::with_capacity_and_hasher(changes.len() * 2 + 16, Default::default()),
         stale: Vec::with_capacity(changes.len() * 2 + 16),
     };
     // The parent tree's root (none at version 0: the empty tree, not stored).
@@ -280,7 +280,10 @@ fn at<S: NodeSource>(
                 }
                 let (left, right) = groups.split_at(split.clamp(1, groups.len() - 1));
                 let mut right_out = Out {
-                    nodes: HashMap::with_capacity(out.nodes.capacity() / 2),
+                    nodes: HashMap::with_capacity_and_hasher(
+                        out.nodes.capacity() / 2,
+                        Default::default(),
+                    ),
                     stale: Vec::new(),
                 };
                 let (l, r) = std::thread::scope(|s| {
