@@ -9,6 +9,7 @@
 //! cargo bench -p aether-storage --bench commit                              # 100k and 1M
 //! AETHER_BENCH_SIZES=10000000 cargo bench -p aether-storage --bench commit  # 10M (long mode)
 //! AETHER_BENCH_ROUNDS=5 cargo bench -p aether-storage --bench commit        # fewer rounds
+//! AETHER_BENCH_CACHE_MB=1024 cargo bench -p aether-storage --bench commit    # node cache size
 //! ```
 //!
 //! Each round draws a fresh block (10,000 distinct senders and 10,000 distinct receivers among
@@ -216,7 +217,11 @@ fn main() {
             n,
             StoreConfig {
                 state_history: 4,
-                ..StoreConfig::default()
+                node_cache_bytes: env_u64s("AETHER_BENCH_CACHE_MB", &[])
+                    .first()
+                    .map_or(aether_storage::DEFAULT_NODE_CACHE_BYTES, |mb| {
+                        (*mb as usize) << 20
+                    }),
             },
         );
         let store_load = start.elapsed();

@@ -67,6 +67,7 @@ enum Sub {
     },
 }
 
+#[derive(Default)]
 struct Out {
     nodes: HashMap<Path, Node>,
     stale: Vec<(u64, Path, bool)>,
@@ -279,20 +280,29 @@ fn at<S: NodeSource>(
                     split += 1;
                 }
                 let (left, right) = groups.split_at(split.clamp(1, groups.len() - 1));
-                let mut right_out = Out {
-                    nodes: HashMap::with_capacity_and_hasher(
-                        out.nodes.capacity() / 2,
-                        Default::default(),
-                    ),
-                    stale: Vec::new(),
+                let capacity = out.nodes.capacity() / 2;
+                let shared: &Internal = &internal;
+                let right_half = move || {
+                    let mut right_out = Out {
+                        nodes: HashMap::with_capacity_and_hasher(capacity, Default::default()),
+                        stale: Vec::new(),
+                    };
+                    let subs = children(ctx, &path, shared, right, &mut right_out);
+                    (subs, right_out)
                 };
-                let (l, r) = std::thread::scope(|s| {
-                    let right_job =
-                        s.spawn(|| children(ctx, &path, &internal, right, &mut right_out));
+                let (l, (r, right_out)) = std::thread::scope(|s| {
+                    // A thread that cannot be started leaves the right half to this one.
+                    let job = std::thread::Builder::new()
+                        .name("aether-tree".into())
+                        .spawn_scoped(s, right_half);
                     let l = children(ctx, &path, &internal, left, out);
-                    let r = right_job
-                        .join()
-                        .unwrap_or(Err(UpdateError::Inconsistent("a tree thread panicked")));
+                    let r = match job {
+                        Ok(job) => job.join().unwrap_or_else(|_| {
+                            let failed = Err(UpdateError::Inconsistent("a tree thread panicked"));
+                            (failed, Out::default())
+                        }),
+                        Err(_) => right_half(),
+                    };
                     (l, r)
                 });
                 subs.extend(l?);
