@@ -21,13 +21,16 @@
 //! change set is queued (a background thread writes its log), but waits when more than 16 MiB
 //! are queued, on both sides. A first round of each kind warms up and is not counted.
 
+mod common;
+
+use common::{Rng, commit};
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use aether_engine::ports::{ExecutedBlock, StateReader};
+use aether_engine::ports::StateReader;
 use aether_engine::state::ChangeSet;
-use aether_engine::types::{Account, Address, Block, BlockHeader, Hash};
+use aether_engine::types::{Account, Address, Hash};
 use aether_storage::{StateKey, Store, StoreConfig};
 use parity_db::{ColumnOptions, Db, Options};
 use parity_scale_codec::Encode;
@@ -47,17 +50,6 @@ fn account(i: u64, salt: u64) -> Account {
         nonce: salt & 0xffff,
         code_hash: None,
         admin: None,
-    }
-}
-
-/// Cheap deterministic pseudo-random numbers.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
     }
 }
 
@@ -107,28 +99,6 @@ fn raw_db(dir: &Path, n: u64) -> Db {
     // Reopened, like the store, once the load is written out.
     drop(db);
     Db::open(&options).unwrap()
-}
-
-fn commit(store: &Store, changes: ChangeSet) {
-    let (height, parent_hash) = store
-        .head()
-        .map_or((0, Hash::default()), |h| (h.height + 1, h.hash()));
-    let state_root = store.root_after(&changes).unwrap();
-    store
-        .commit(&ExecutedBlock {
-            block: Block {
-                header: BlockHeader {
-                    height,
-                    parent_hash,
-                    state_root,
-                    ..BlockHeader::default()
-                },
-                transactions: vec![],
-            },
-            receipts: vec![],
-            changes,
-        })
-        .unwrap();
 }
 
 /// A store holding `n` accounts, loaded in blocks of 100k.
@@ -246,24 +216,9 @@ fn main() {
         }
         for round in 0..=rounds {
             let block = transfer_block(&mut rng, n);
-            let (height, parent_hash) = store
-                .head()
-                .map_or((0, Hash::default()), |h| (h.height + 1, h.hash()));
             let mut state_root = Hash::default();
             let r = timed(|| state_root = store.root_after(&block).unwrap());
-            let executed = ExecutedBlock {
-                block: Block {
-                    header: BlockHeader {
-                        height,
-                        parent_hash,
-                        state_root,
-                        ..BlockHeader::default()
-                    },
-                    transactions: vec![],
-                },
-                receipts: vec![],
-                changes: block,
-            };
+            let executed = common::next_block(&store, block, state_root);
             let w = timed(|| store.commit(black_box(&executed)).unwrap());
             if round > 0 {
                 root.push(r);

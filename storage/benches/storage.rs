@@ -3,13 +3,16 @@
 //! storage`; figures in `docs/benchmarks.md`. The state sizes default to 100k and 1M entries;
 //! `AETHER_BENCH_SIZES=100000,1000000,10000000` adds 10M (about half an hour to build).
 
+mod common;
+
+use common::{Rng, commit};
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use aether_engine::ports::{ExecutedBlock, StateReader};
+use aether_engine::ports::StateReader;
 use aether_engine::state::ChangeSet;
-use aether_engine::types::{Address, Block, BlockHeader, Hash};
+use aether_engine::types::{Address, Hash};
 use aether_storage::{StateKey, Store, StoreConfig};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 
@@ -27,28 +30,6 @@ fn changes(keys: impl Iterator<Item = u64>, salt: u64) -> ChangeSet {
             .insert((CONTRACT, key(i)), Some((i ^ salt).to_le_bytes().repeat(4)));
     }
     c
-}
-
-fn commit(store: &Store, changes: ChangeSet) {
-    let (height, parent_hash) = store
-        .head()
-        .map_or((0, Hash::default()), |h| (h.height + 1, h.hash()));
-    let state_root = store.root_after(&changes).unwrap();
-    store
-        .commit(&ExecutedBlock {
-            block: Block {
-                header: BlockHeader {
-                    height,
-                    parent_hash,
-                    state_root,
-                    ..BlockHeader::default()
-                },
-                transactions: vec![],
-            },
-            receipts: vec![],
-            changes,
-        })
-        .unwrap();
 }
 
 /// A store holding `n` storage entries, loaded in blocks of 100k.
@@ -70,17 +51,6 @@ fn loaded(dir: &Path, n: u64) -> Store {
     }
     eprintln!("loaded {n} entries in {:.1?}", start.elapsed());
     store
-}
-
-/// Cheap deterministic pseudo-random numbers.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
 }
 
 fn sizes() -> Vec<u64> {

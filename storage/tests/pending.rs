@@ -116,10 +116,7 @@ proptest! {
         history in prop_oneof![Just(2u64), Just(3), Just(u64::MAX)],
     ) {
         let (d1, d2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-        let config = StoreConfig {
-            state_history: history,
-            ..StoreConfig::default()
-        };
+        let config = with_history(history);
         let (s1, s2) = (
             Store::open(d1.path(), config).unwrap(),
             Store::open(d2.path(), config).unwrap(),
@@ -499,14 +496,7 @@ fn a_pending_state_of_another_store_handle_is_refused() {
 #[test]
 fn speculation_racing_commits_of_a_competing_branch_gives_the_right_root_or_stale() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(
-        dir.path(),
-        StoreConfig {
-            state_history: 2,
-            ..StoreConfig::default()
-        },
-    )
-    .unwrap();
+    let store = Store::open(dir.path(), with_history(2)).unwrap();
     genesis(&store);
     // The expected roots of the losing branch, from a store that commits it.
     let expect_dir = tempfile::tempdir().unwrap();

@@ -107,14 +107,7 @@ fn a_block_that_does_not_extend_the_head_or_lies_about_its_root_is_refused() {
 #[test]
 fn recent_heights_stay_readable_and_older_ones_are_pruned() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(
-        dir.path(),
-        StoreConfig {
-            state_history: 3,
-            ..StoreConfig::default()
-        },
-    )
-    .unwrap();
+    let store = Store::open(dir.path(), with_history(3)).unwrap();
     for h in 0..10u8 {
         let mut c = set(addr(7), b"k", Some(&[h]));
         if h % 2 == 0 {
@@ -146,14 +139,7 @@ fn recent_heights_stay_readable_and_older_ones_are_pruned() {
     // Pruning kept what the kept heights need and dropped the rest; reopening keeps the window.
     drop(view);
     drop(store);
-    let store = Store::open(
-        dir.path(),
-        StoreConfig {
-            state_history: 3,
-            ..StoreConfig::default()
-        },
-    )
-    .unwrap();
+    let store = Store::open(dir.path(), with_history(3)).unwrap();
     assert_eq!(store.oldest_state_height(), 8);
     assert_eq!(
         store.state_at(8).unwrap().storage(&addr(7), b"k").unwrap(),
@@ -166,14 +152,7 @@ fn pruning_removes_superseded_tree_nodes_and_values() {
     // With a window of 1 the database keeps about one version of each entry: writing the same
     // keys over and over must not grow the tree columns.
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(
-        dir.path(),
-        StoreConfig {
-            state_history: 1,
-            ..StoreConfig::default()
-        },
-    )
-    .unwrap();
+    let store = Store::open(dir.path(), with_history(1)).unwrap();
     let keys: Vec<Vec<u8>> = (0..50u8).map(|i| vec![i]).collect();
     let round = |n: u8| {
         let mut c = ChangeSet::default();
@@ -255,14 +234,7 @@ fn the_empty_store_reads_as_empty_state() {
 #[test]
 fn empty_blocks_do_not_leave_tree_roots_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(
-        dir.path(),
-        StoreConfig {
-            state_history: 2,
-            ..StoreConfig::default()
-        },
-    )
-    .unwrap();
+    let store = Store::open(dir.path(), with_history(2)).unwrap();
     commit(&store, fund([addr(1)], 1));
     for _ in 0..30 {
         commit(&store, ChangeSet::default());

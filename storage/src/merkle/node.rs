@@ -105,9 +105,8 @@ impl Internal {
         self.children.iter().flatten().count()
     }
 
-    /// jmt's hash of an internal node: a binary Merkle tree over the 16 slots, where an empty
-    /// range hashes to the placeholder and a range holding a single leaf is that leaf's hash.
-    pub fn hash(&self) -> [u8; 32] {
+    /// The slots holding a child, and those holding a leaf, as bitmaps (bit i: slot i).
+    pub fn bitmaps(&self) -> (u16, u16) {
         let (mut exists, mut leaves) = (0u16, 0u16);
         for (i, child) in self.children.iter().enumerate() {
             if let Some(child) = child {
@@ -117,6 +116,13 @@ impl Internal {
                 }
             }
         }
+        (exists, leaves)
+    }
+
+    /// jmt's hash of an internal node: a binary Merkle tree over the 16 slots, where an empty
+    /// range hashes to the placeholder and a range holding a single leaf is that leaf's hash.
+    pub fn hash(&self) -> [u8; 32] {
+        let (exists, leaves) = self.bitmaps();
         self.merkle(0, 16, exists, leaves)
     }
 
@@ -182,15 +188,7 @@ impl Node {
         let Node::Internal(internal) = self else {
             return self.encode_jmt();
         };
-        let (mut exists, mut leaves) = (0u16, 0u16);
-        for (i, child) in internal.children.iter().enumerate() {
-            if let Some(child) = child {
-                exists |= 1 << i;
-                if child.is_leaf() {
-                    leaves |= 1 << i;
-                }
-            }
-        }
+        let (exists, leaves) = internal.bitmaps();
         let mut out = Vec::with_capacity(5 + 16 * 40);
         out.push(3);
         out.extend_from_slice(&exists.to_le_bytes());

@@ -4,7 +4,7 @@
 use aether_engine::ports::ExecutedBlock;
 use aether_engine::state::ChangeSet;
 use aether_engine::types::{Account, Address, Block, BlockHeader, Event, Hash, Receipt, Status};
-use aether_storage::Store;
+use aether_storage::{Store, StoreConfig};
 
 /// Commits a block with `changes` and the given receipts (no transactions are needed by the
 /// store beyond their count matching the receipts, so bodies carry none and receipts none
@@ -92,5 +92,13 @@ pub fn receipt(tx: u8, events: Vec<Event>) -> Receipt {
         events,
         error: None,
         created: None,
+    }
+}
+
+/// The default store configuration with a history window of `heights`.
+pub fn with_history(heights: u64) -> StoreConfig {
+    StoreConfig {
+        state_history: heights,
+        ..StoreConfig::default()
     }
 }
