@@ -66,6 +66,8 @@ pub(crate) enum Link {
 
 /// A key's write in a pending block.
 pub(crate) struct LayerWrite {
+    /// The key's hash in the tree, computed once for the update and the commit.
+    pub key_hash: [u8; 32],
     /// The new value (`None`: removed).
     pub value: Option<Vec<u8>>,
     /// The value it replaces, as found in the parent's state.
@@ -326,7 +328,15 @@ impl Store {
                     continue;
                 }
             }
-            writes.insert(key, LayerWrite { value, prior });
+            let key_hash = key.key_hash().0;
+            writes.insert(
+                key,
+                LayerWrite {
+                    key_hash,
+                    value,
+                    prior,
+                },
+            );
         }
         let overlay = Overlay {
             inner,
@@ -336,7 +346,7 @@ impl Store {
         let set = writes
             .iter()
             .map(|(k, w)| merkle::Write {
-                key: k.key_hash().0,
+                key: w.key_hash,
                 value: w.value.as_ref().map(|v| k.leaf_value(v)),
                 exists: matches!(w.prior, Prior::At { present: true, .. }),
             })

@@ -491,7 +491,7 @@ impl Inner {
         let mut rewritten = std::collections::HashSet::with_capacity(layer.writes.len());
         for (key, write) in &layer.writes {
             let value = &write.value;
-            let key_hash = key.key_hash();
+            let key_hash = write.key_hash;
             let previous = match write.prior {
                 Prior::Absent => None,
                 Prior::At { version, .. } => Some(version),
@@ -500,11 +500,11 @@ impl Inner {
             if let Some(previous) = previous {
                 stale
                     .values
-                    .push(layout::tree_value_key(&key_hash.0, previous));
+                    .push(layout::tree_value_key(&key_hash, previous));
             }
             let (col, db_key) = latest_location(key);
             if value.is_none() {
-                stale.tombstones.push((key_hash.0, col, db_key.clone()));
+                stale.tombstones.push((key_hash, col, db_key.clone()));
             }
             out.push((col, db_key.clone(), Some((version, value).encode())));
             rewritten.insert((col, db_key));
