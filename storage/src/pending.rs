@@ -315,9 +315,10 @@ impl Store {
             layers: chain.layers.clone(),
             base: StateView::pinned(inner.clone(), chain.base),
         };
+        let all = writes_of(changes);
+        let priors = priors(&before, &all)?;
         let mut writes = BTreeMap::new();
-        for (key, value) in writes_of(changes) {
-            let prior = before.prior(&key)?;
+        for ((key, value), prior) in all.into_iter().zip(priors) {
             if value.is_none() {
                 let present = match prior {
                     Prior::Absent => false,
@@ -386,6 +387,36 @@ impl Store {
             base,
         })
     }
+}
+
+/// Below this many keys a block's previous versions are looked up on one thread.
+const PARALLEL_PRIORS: usize = 2_048;
+
+/// What each key of `writes` holds in `before` (one read each, of a layer or the latest
+/// columns); a large block's keys in two halves, one on another thread.
+fn priors(before: &PendingView, writes: &[(StateKey, Option<Vec<u8>>)]) -> Result<Vec<Prior>> {
+    let lookup = |part: &[(StateKey, Option<Vec<u8>>)]| -> Result<Vec<Prior>> {
+        part.iter().map(|(key, _)| before.prior(key)).collect()
+    };
+    if writes.len() < PARALLEL_PRIORS {
+        return lookup(writes);
+    }
+    let (left, right) = writes.split_at(writes.len() / 2);
+    std::thread::scope(|s| {
+        // A thread that cannot be started leaves the right half to this one.
+        let job = std::thread::Builder::new()
+            .name("aether-priors".into())
+            .spawn_scoped(s, || lookup(right));
+        let mut out = lookup(left)?;
+        let rest = match job {
+            Ok(job) => job
+                .join()
+                .unwrap_or_else(|_| Err(StorageError::Tree("a lookup thread panicked".into())))?,
+            Err(_) => lookup(right)?,
+        };
+        out.extend(rest);
+        Ok(out)
+    })
 }
 
 /// The state after a pending block (see [`Store::pending_view`]). Cheap to clone.
