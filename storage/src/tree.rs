@@ -7,7 +7,6 @@ use parity_scale_codec::Decode;
 
 use crate::db::Database;
 use crate::error::{Result, StorageError};
-
 use crate::layout::{TREE_NODES, TREE_VALUES, tree_value_key};
 
 /// Reads tree nodes and leaf values from the database.
@@ -101,18 +100,6 @@ impl crate::merkle::NodeSource for EmptyTree {
         _: u64,
         _: &crate::merkle::Path,
     ) -> std::result::Result<Option<crate::merkle::Node>, crate::merkle::UpdateError> {
-        Ok(None)
-    }
-}
-
-impl TreeReader for EmptyTree {
-    fn get_node_option(&self, _: &NodeKey) -> anyhow::Result<Option<Node>> {
-        Ok(None)
-    }
-    fn get_value_option(&self, _: Version, _: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
-        Ok(None)
-    }
-    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
         Ok(None)
     }
 }

@@ -200,7 +200,7 @@ fn build<S>(ctx: &Ctx<S>, path: Path, keys: &[([u8; 32], [u8; 32])], out: &mut O
         let sub = build(ctx, child_path, group, out);
         internal.children[usize::from(n)] = place(ctx, child_path, sub, out);
     }
-    emit_internal(ctx, path, internal, out)
+    emit_internal(path, internal, out)
 }
 
 /// Writes a child's result at its path, returning its slot.
@@ -223,10 +223,9 @@ fn place<S>(ctx: &Ctx<S>, path: Path, sub: Sub, out: &mut Out) -> Option<Child> 
     }
 }
 
-fn emit_internal<S>(ctx: &Ctx<S>, path: Path, internal: Internal, out: &mut Out) -> Sub {
+fn emit_internal(path: Path, internal: Internal, out: &mut Out) -> Sub {
     let hash = internal.hash();
     let leaves = internal.leaf_count();
-    let _ = ctx;
     out.nodes.insert(path, Node::Internal(Arc::new(internal)));
     Sub::Internal { hash, leaves }
 }
@@ -372,7 +371,7 @@ fn at<S: NodeSource>(
                                 .insert(path.child(i as u8), Node::Leaf { key, value_hash });
                         }
                     }
-                    Ok(emit_internal(ctx, path, Internal { children: slots }, out))
+                    Ok(emit_internal(path, Internal { children: slots }, out))
                 }
             }
         }
