@@ -72,7 +72,10 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let vm = Vm::new(GasSchedule::V1, 64);
+    fixture_on(Vm::new(GasSchedule::V1, 64))
+}
+
+fn fixture_on(vm: Arc<Vm>) -> Fixture {
     let mut sb = Sandbox::with_vm(
         MemoryState::with_balances([(ALICE, 1 << 100), (BOB, 1 << 100)]),
         vm.clone(),
@@ -148,9 +151,15 @@ fn calls(c: &mut Criterion) {
         c,
         "call/token_transfer",
         &f,
-        call_tx(&f, f.token, "transfer", input),
+        call_tx(&f, f.token, "transfer", input.clone()),
     );
     bench_call(c, "call/noop", &f, call_tx(&f, f.micro, "noop", vec![]));
+    // The same calls on a VM that instantiates every call in a new store (no instance reuse).
+    let fresh = fixture_on(Vm::with_instance_pool(GasSchedule::V1, 64, 0));
+    let tx = call_tx(&fresh, fresh.token, "transfer", input.clone());
+    bench_call(c, "call/token_transfer_fresh_instance", &fresh, tx);
+    let tx = call_tx(&fresh, fresh.micro, "noop", vec![]);
+    bench_call(c, "call/noop_fresh_instance", &fresh, tx);
     bench_call(c, "call/fib20", &f, call_tx(&f, f.micro, "fib", vec![]));
     bench_call(
         c,
@@ -206,6 +215,144 @@ fn native(c: &mut Criterion) {
                 events.clear();
             }
         })
+    });
+}
+
+/// What the bare-wasmi anchor's host functions work on: storage in a hash map, no gas beyond
+/// wasmi's fuel, no journal, no receipt.
+#[derive(Default)]
+struct Bare {
+    storage: HashMap<Vec<u8>, Vec<u8>>,
+    input: Vec<u8>,
+    caller: [u8; 32],
+    events: Vec<(Vec<u8>, Vec<u8>)>,
+    memory: Option<wasmi::Memory>,
+}
+
+fn bare_linker(engine: &wasmi::Engine) -> wasmi::Linker<Bare> {
+    use wasmi::{Caller, Error};
+    type C<'a> = Caller<'a, Bare>;
+    fn mem<'a>(c: &'a mut C) -> (&'a mut [u8], &'a mut Bare) {
+        let m = c.data().memory.unwrap();
+        m.data_and_store_mut(c)
+    }
+    fn slice(m: &[u8], p: i32, l: i32) -> Result<std::ops::Range<usize>, Error> {
+        let (p, l) = (p as u32 as usize, l as u32 as usize);
+        (p + l <= m.len())
+            .then_some(p..p + l)
+            .ok_or_else(|| Error::new("out of bounds"))
+    }
+    let mut l = wasmi::Linker::new(engine);
+    l.func_wrap("env", "input_len", |c: C| c.data().input.len() as i32)
+        .unwrap();
+    l.func_wrap("env", "input_read", |mut c: C, p: i32| {
+        let (m, st) = mem(&mut c);
+        let r = slice(m, p, st.input.len() as i32)?;
+        m[r].copy_from_slice(&st.input);
+        Ok(())
+    })
+    .unwrap();
+    l.func_wrap("env", "return", |_c: C, _p: i32, _l: i32| Ok(()))
+        .unwrap();
+    l.func_wrap("env", "revert", |_c: C, _p: i32, _l: i32| {
+        Err::<(), _>(Error::new("reverted"))
+    })
+    .unwrap();
+    l.func_wrap(
+        "env",
+        "storage_read",
+        |mut c: C, kp: i32, kl: i32, dp: i32, cap: i32| {
+            let (m, st) = mem(&mut c);
+            let key = &m[slice(m, kp, kl)?];
+            let Some(v) = st.storage.get(key) else {
+                return Ok(-1);
+            };
+            let n = v.len() as i32;
+            if n <= cap {
+                let r = slice(m, dp, n)?;
+                m[r].copy_from_slice(v);
+            }
+            Ok(n)
+        },
+    )
+    .unwrap();
+    l.func_wrap(
+        "env",
+        "storage_write",
+        |mut c: C, kp: i32, kl: i32, vp: i32, vl: i32| {
+            let (m, st) = mem(&mut c);
+            let key = m[slice(m, kp, kl)?].to_vec();
+            let value = m[slice(m, vp, vl)?].to_vec();
+            st.storage.insert(key, value);
+            Ok(())
+        },
+    )
+    .unwrap();
+    l.func_wrap("env", "caller", |mut c: C, p: i32| {
+        let (m, st) = mem(&mut c);
+        let r = slice(m, p, 32)?;
+        m[r].copy_from_slice(&st.caller);
+        Ok(())
+    })
+    .unwrap();
+    l.func_wrap(
+        "env",
+        "emit_event",
+        |mut c: C, tp: i32, tn: i32, dp: i32, dl: i32| {
+            let (m, st) = mem(&mut c);
+            let topics = m[slice(m, tp, tn * 32)?].to_vec();
+            let data = m[slice(m, dp, dl)?].to_vec();
+            st.events.push((topics, data));
+            if st.events.len() > 1024 {
+                st.events.clear();
+            }
+            Ok(())
+        },
+    )
+    .unwrap();
+    l
+}
+
+/// The anchor for the engine's overhead over its VM: the token's `transfer` on bare wasmi
+/// (same wasmi configuration, host functions over a hash map, none of the engine's code), once
+/// with a new store and instance per call (the isolation a plain wasmi embedder gets) and once
+/// in one long-lived instance (no isolation between calls: the VM's floor).
+fn bare_wasmi(c: &mut Criterion) {
+    let engine = wasmi::Engine::new(&aether_engine::vm::limits::wasmi_config());
+    let module = wasmi::Module::new(&engine, wat::parse_str(TOKEN).unwrap()).unwrap();
+    let linker = bare_linker(&engine);
+    let mut input = BOB.0.to_vec();
+    input.extend_from_slice(&7u128.to_le_bytes());
+    let mut host = Bare {
+        input,
+        caller: ALICE.0,
+        ..Bare::default()
+    };
+    host.storage
+        .insert(ALICE.0.to_vec(), (1u128 << 100).to_le_bytes().to_vec());
+    let run = |store: &mut wasmi::Store<Bare>, instance: wasmi::Instance| {
+        store.set_fuel(50_000_000).unwrap();
+        let f = instance
+            .get_typed_func::<(), ()>(&*store, "transfer")
+            .unwrap();
+        f.call(store, ()).unwrap();
+    };
+    let mut slot = Some(host);
+    c.bench_function("bare_wasmi/token_transfer_fresh_instance", |b| {
+        b.iter(|| {
+            let mut store = wasmi::Store::new(&engine, slot.take().unwrap());
+            store.set_fuel(50_000_000).unwrap();
+            let instance = linker.instantiate_and_start(&mut store, &module).unwrap();
+            store.data_mut().memory = instance.get_memory(&store, "memory");
+            run(&mut store, instance);
+            slot = Some(store.into_data());
+        })
+    });
+    let mut store = wasmi::Store::new(&engine, slot.take().unwrap());
+    let instance = linker.instantiate_and_start(&mut store, &module).unwrap();
+    store.data_mut().memory = instance.get_memory(&store, "memory");
+    c.bench_function("bare_wasmi/token_transfer_call_only", |b| {
+        b.iter(|| run(&mut store, instance))
     });
 }
 
@@ -383,6 +530,7 @@ criterion_group!(
     benches,
     calls,
     native,
+    bare_wasmi,
     compile,
     block,
     wasmi_instantiate_token,

@@ -1,12 +1,16 @@
 //! Fuzzing with proptest and wasm-smith: arbitrary modules (structured, importing every host
 //! function with random arguments) and arbitrary bytes are uploaded and called. The engine must
 //! never panic, must fail cleanly, must leave state untouched on failure, and must give the same
-//! result twice. `AETHER_FUZZ_CASES` raises the number of cases (CI runs the default, bounded).
+//! result twice: once on a VM that reuses instances between calls and once on a VM that
+//! instantiates every call afresh (a reused instance that leaked memory, globals or gas would
+//! show as a different receipt). `AETHER_FUZZ_CASES` raises the number of cases (CI runs the
+//! default, bounded).
 
+use aether_engine::GasSchedule;
 use aether_engine::memory::MemoryState;
 use aether_engine::sandbox::Sandbox;
 use aether_engine::types::{Action, Address, Receipt, Status};
-use aether_engine::vm::{AbiType, HOST_FUNCTIONS};
+use aether_engine::vm::{AbiType, DEFAULT_CACHE_MODULES, HOST_FUNCTIONS, Vm};
 use proptest::prelude::*;
 
 mod edge_modules;
@@ -76,8 +80,20 @@ fn smith_config() -> wasm_smith::Config {
     }
 }
 
-fn sandbox() -> Sandbox {
-    let mut sb = Sandbox::new(MemoryState::with_balances([(ALICE, 1 << 100)]));
+/// Whether the VM keeps instances between calls.
+#[derive(Clone, Copy)]
+enum Instances {
+    Reused,
+    Fresh,
+}
+
+fn sandbox(instances: Instances) -> Sandbox {
+    let pool = match instances {
+        Instances::Reused => aether_engine::vm::DEFAULT_INSTANCE_POOL_BYTES,
+        Instances::Fresh => 0,
+    };
+    let vm = Vm::with_instance_pool(GasSchedule::V1, DEFAULT_CACHE_MODULES, pool);
+    let mut sb = Sandbox::with_vm(MemoryState::with_balances([(ALICE, 1 << 100)]), vm);
     sb.set_gas_price(1);
     sb
 }
@@ -142,17 +158,22 @@ fn assert_no_new_engine_fault(receipts: &[Receipt]) {
     }
 }
 
-/// Uploads, instantiates and calls both methods; returns every receipt.
+/// Uploads, instantiates and calls both methods (each twice, so that a reused instance runs a
+/// method after another left its state); returns every receipt.
 fn exercise(code: &[u8], input: &[u8]) -> Vec<Receipt> {
+    exercise_on(code, input, Instances::Reused)
+}
+
+fn exercise_on(code: &[u8], input: &[u8], instances: Instances) -> Vec<Receipt> {
     record_panics();
     take_panics();
-    let receipts = exercise_unchecked(code, input);
+    let receipts = exercise_unchecked(code, input, instances);
     assert_no_new_engine_fault(&receipts);
     receipts
 }
 
-fn exercise_unchecked(code: &[u8], input: &[u8]) -> Vec<Receipt> {
-    let mut sb = sandbox();
+fn exercise_unchecked(code: &[u8], input: &[u8], instances: Instances) -> Vec<Receipt> {
+    let mut sb = sandbox(instances);
     let mut receipts = Vec::new();
     let up = sb
         .submit(
@@ -194,7 +215,7 @@ fn exercise_unchecked(code: &[u8], input: &[u8]) -> Vec<Receipt> {
         return receipts;
     };
     receipts.push(inst);
-    for method in ["a", "b", "init", "missing"] {
+    for method in ["a", "b", "a", "b", "init", "missing"] {
         let before = sb.state().clone();
         let r = sb
             .call(ALICE, contract, method, input.to_vec(), 1, 2_000_000)
@@ -225,8 +246,8 @@ proptest! {
         let mut u = arbitrary::Unstructured::new(&seed);
         let Ok(module) = wasm_smith::Module::new(smith_config(), &mut u) else { return Ok(()); };
         let code = module.to_bytes();
-        let first = exercise(&code, &input);
-        let second = exercise(&code, &input);
+        let first = exercise_on(&code, &input, Instances::Reused);
+        let second = exercise_on(&code, &input, Instances::Fresh);
         prop_assert_eq!(first, second);
     }
 
@@ -237,8 +258,8 @@ proptest! {
         input in prop::collection::vec(any::<u8>(), 0..8),
     ) {
         let code = edge_modules::module(&a, &b);
-        let first = exercise(&code, &input);
-        let second = exercise(&code, &input);
+        let first = exercise_on(&code, &input, Instances::Reused);
+        let second = exercise_on(&code, &input, Instances::Fresh);
         prop_assert_eq!(first, second);
     }
 

@@ -1,11 +1,13 @@
-//! Call frames: one contract execution in its own wasmi store, inside a checkpoint of the
-//! transaction's overlay. A failed frame reverts its own changes; its caller goes on.
+//! Call frames: one contract execution in a wasmi store of its own (new, or an idle instance's
+//! from the pool, see `pool.rs`), inside a checkpoint of the transaction's overlay. A failed
+//! frame reverts its own changes; its caller goes on.
 
 use std::sync::Arc;
 
 use wasmi::{Store, TrapCode};
 
-use super::host::{Exit, HostState, HostTrap, Limiter, TxContext};
+use super::host::{Exit, HostState, HostTrap, TxContext};
+use super::pool::{Loaded, Snapshot};
 use super::{Compiled, guard};
 use crate::gas::mul;
 use crate::ports::StoreError;
@@ -78,7 +80,7 @@ pub(crate) fn run_frame(
     let Some(mut tx) = slot.filter(|tx| !tx.is_hollow()) else {
         tracing::error!(%contract, %code_hash, "the engine faulted and lost a transaction's state");
         return (
-            spare,
+            spare.build(),
             Err(StoreError::Backend(
                 "engine fault: a frame lost its transaction's state".into(),
             )),
@@ -105,7 +107,8 @@ pub(crate) fn run_frame(
 }
 
 /// Runs the frame with the context in `slot`: it is taken into the wasmi store only while the
-/// store exists, and put back as soon as the store ends, also after a panic inside it.
+/// frame runs there, and put back as soon as it stops, also after a panic inside it (the
+/// store of a panicked frame is then dropped, never reused).
 fn execute(
     slot: &mut Option<Box<TxContext>>,
     req: FrameRequest,
@@ -147,34 +150,40 @@ fn execute(
     #[cfg(test)]
     fault_injection::before_store();
     let tx = slot.take().ok_or_else(lost)?;
-    let mut store = Store::new(
-        &vm.engine,
-        HostState {
-            tx,
-            memory: None,
-            contract: req.contract,
-            caller: req.caller,
-            value: req.value,
-            input: req.input,
-            exit: None,
-            return_data: Vec::new(),
-            limiter: Limiter::default(),
-            schedule: s,
-        },
-    );
-    store.limiter(|st| &mut st.limiter);
-    let outcome =
-        guard::catch(|| run_in_store(&mut store, &vm, &req.compiled, method, limit - load_cost));
+    let code = req.compiled.code_hash;
+    let host = HostState::frame(tx, req.contract, req.caller, req.value, req.input, s);
+    let (mut store, reused) = match vm.pool.take(&code) {
+        Some(idle) => {
+            let mut store = idle.store;
+            *store.data_mut() = host;
+            (store, Some(idle.loaded))
+        }
+        None => {
+            let mut store = Store::new(&vm.engine, host);
+            store.limiter(|st| &mut st.limiter);
+            (store, None)
+        }
+    };
+    let mut loaded = None;
+    let outcome = guard::catch(|| {
+        run_in_store(
+            &mut store,
+            &vm,
+            &req.compiled,
+            method,
+            limit - load_cost,
+            reused,
+            &mut loaded,
+        )
+    });
     let remaining = store.get_fuel().unwrap_or(0);
-    let mut state = store.into_data();
     let used = limit - remaining.min(limit);
+    let state = store.data_mut();
+    *slot = state.tx.take();
     let result = match outcome {
         // Caught here so that the store, which holds the context, outlives the panic;
-        // `run_frame` turns it into the frame's engine fault.
-        Err(fault) => {
-            *slot = Some(state.tx);
-            std::panic::resume_unwind(Box::new(fault));
-        }
+        // `run_frame` turns it into the frame's engine fault. The store is not reused.
+        Err(fault) => std::panic::resume_unwind(Box::new(fault)),
         Ok(Ok(())) => {
             let data = match state.exit.take() {
                 Some(Exit::Return(d)) => d,
@@ -187,28 +196,66 @@ fn execute(
                 error: None,
             })
         }
-        Ok(Err(e)) => classify(e, &mut state, used, limit),
+        Ok(Err(e)) => classify(e, state, used, limit),
     };
-    *slot = Some(state.tx);
+    if let Some(loaded) = loaded {
+        vm.pool.give_back(code, store, loaded);
+    }
     result
 }
 
+/// Instantiates the module in `store` (or takes the instance `reused` left by an earlier call)
+/// and runs `method`. The instance is put in `loaded` as soon as it exists.
 fn run_in_store(
     store: &mut Store<HostState>,
     vm: &super::Vm,
     compiled: &Compiled,
     method: Option<&str>,
     fuel: u64,
+    reused: Option<Loaded>,
+    loaded: &mut Option<Loaded>,
 ) -> Result<(), wasmi::Error> {
     store.set_fuel(fuel)?;
-    let instance = vm
-        .linker
-        .instantiate_and_start(&mut *store, &compiled.module)?;
-    store.data_mut().memory = instance.get_memory(&*store, "memory");
+    let l = match reused {
+        Some(l) => {
+            // What instantiating it again would have charged.
+            let setup_fuel = l.setup_fuel;
+            store.data_mut().memory = l.memory;
+            store.data_mut().limiter.pending_pages = l.setup_pages;
+            let l = loaded.insert(l);
+            if fuel < setup_fuel {
+                store.set_fuel(0)?;
+                return Err(TrapCode::OutOfFuel.into());
+            }
+            store.set_fuel(fuel - setup_fuel)?;
+            l
+        }
+        None => {
+            let instance = vm
+                .linker
+                .instantiate_and_start(&mut *store, &compiled.module)?;
+            let memory = instance.get_memory(&*store, "memory");
+            store.data_mut().memory = memory;
+            let snapshot = match (&compiled.reset, memory) {
+                (Some(plan), Some(memory)) if vm.pool.enabled() => {
+                    Snapshot::take(store, instance, memory, plan)
+                }
+                _ => None,
+            };
+            loaded.insert(Loaded {
+                instance,
+                memory,
+                setup_fuel: fuel - store.get_fuel()?,
+                setup_pages: store.data().limiter.pending_pages,
+                snapshot,
+                methods: Vec::new(),
+            })
+        }
+    };
     settle_pages(store)?;
     if let Some(name) = method {
-        let f = instance
-            .get_typed_func::<(), ()>(&*store, name)
+        let f = l
+            .method(store, name)
             .map_err(|_| super::host::abort(format!("contract has no method `{name}`")))?;
         let r = f.call(&mut *store, ());
         // Memory grown before an exit is still paid for.

@@ -35,7 +35,7 @@ mod tests {
     use crate::memory::MemoryState;
     use crate::sandbox::Sandbox;
     use crate::types::{Address, Status};
-    use crate::vm::{ENGINE_FAULT, Vm, limits};
+    use crate::vm::{DEFAULT_INSTANCE_POOL_BYTES, ENGINE_FAULT, Vm, limits};
 
     const ALICE: Address = Address([0xA1; 32]);
     const GAS: u64 = 5_000_000;
@@ -71,7 +71,7 @@ mod tests {
     fn lazily_translating_sandbox() -> Sandbox {
         let mut config = limits::wasmi_config();
         config.compilation_mode(wasmi::CompilationMode::LazyTranslation);
-        let vm = Vm::with_config(GasSchedule::V1, 16, &config);
+        let vm = Vm::with_config(GasSchedule::V1, 16, &config, DEFAULT_INSTANCE_POOL_BYTES);
         Sandbox::with_vm(MemoryState::with_balances([(ALICE, 1 << 80)]), vm)
     }
 

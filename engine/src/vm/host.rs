@@ -15,7 +15,7 @@ use super::limits::*;
 use super::{CompileError, LoadError, Vm};
 use crate::crypto;
 use crate::gas::{GasSchedule, mul};
-use crate::ports::StoreError;
+use crate::ports::{StateReader, StoreError};
 use crate::state::Overlay;
 use crate::types::{Account, Address, BlockEnv, Event, Hash, Status};
 
@@ -45,19 +45,37 @@ impl TxContext {
     /// An empty stand-in: left in a frame's store while a nested frame holds the real
     /// context, and returned by a frame that lost it. Never committed: a frame that finds one
     /// where its context should be fails with a backend error.
-    pub fn hollow(&self) -> Box<TxContext> {
-        Box::new(TxContext {
-            overlay: Overlay::new(self.overlay.backend().clone()),
+    pub fn hollow(&self) -> Hollow {
+        Hollow {
+            backend: self.overlay.backend().clone(),
             env: self.env,
             vm: self.vm.clone(),
-            stack: Vec::new(),
-            hollow: true,
-        })
+        }
     }
 
     /// Whether this is such a stand-in.
     pub fn is_hollow(&self) -> bool {
         self.hollow
+    }
+}
+
+/// What a stand-in context is made of, kept by a frame in case it loses the real one.
+pub(crate) struct Hollow {
+    backend: Arc<dyn StateReader>,
+    env: BlockEnv,
+    vm: Arc<Vm>,
+}
+
+impl Hollow {
+    /// The stand-in context.
+    pub fn build(self) -> Box<TxContext> {
+        Box::new(TxContext {
+            overlay: Overlay::new(self.backend),
+            env: self.env,
+            vm: self.vm,
+            stack: Vec::new(),
+            hollow: true,
+        })
     }
 }
 
@@ -122,9 +140,10 @@ impl wasmi::ResourceLimiter for Limiter {
     }
 }
 
-/// Data of one frame's wasmi store.
+/// Data of a wasmi store: the running frame's, or empty while the store is idle in the pool.
 pub(crate) struct HostState {
-    pub tx: Box<TxContext>,
+    /// The transaction's context: `None` while a nested frame holds it or the store is idle.
+    pub tx: Option<Box<TxContext>>,
     pub memory: Option<Memory>,
     pub contract: Address,
     pub caller: Address,
@@ -135,6 +154,56 @@ pub(crate) struct HostState {
     pub return_data: Vec<u8>,
     pub limiter: Limiter,
     pub schedule: GasSchedule,
+}
+
+impl HostState {
+    /// The state of a frame of `contract` running for `caller`.
+    pub fn frame(
+        tx: Box<TxContext>,
+        contract: Address,
+        caller: Address,
+        value: u128,
+        input: Vec<u8>,
+        schedule: GasSchedule,
+    ) -> Self {
+        Self {
+            tx: Some(tx),
+            memory: None,
+            contract,
+            caller,
+            value,
+            input,
+            exit: None,
+            return_data: Vec::new(),
+            limiter: Limiter::default(),
+            schedule,
+        }
+    }
+
+    /// Forgets the last frame (the store goes idle).
+    pub fn clear(&mut self) {
+        self.tx = None;
+        self.input = Vec::new();
+        self.exit = None;
+        self.return_data = Vec::new();
+        self.limiter = Limiter::default();
+    }
+
+    fn tx(&self) -> Result<&TxContext, Error> {
+        self.tx.as_deref().ok_or_else(lost_context)
+    }
+
+    fn tx_mut(&mut self) -> Result<&mut TxContext, Error> {
+        self.tx.as_deref_mut().ok_or_else(lost_context)
+    }
+}
+
+/// A host function found no transaction context in its store: only an engine fault can cause
+/// that, and the frame fails with a backend error (see `frame::run_frame`).
+fn lost_context() -> Error {
+    store_err(StoreError::Backend(
+        "engine fault: a frame lost its transaction's state".into(),
+    ))
 }
 
 type C<'a> = Caller<'a, HostState>;
@@ -313,8 +382,7 @@ fn nested(c: &mut C, req: FrameRequest, gas_arg: i64) -> Result<(Status, Vec<u8>
     } else {
         (gas_arg as u64).min(fuel)
     };
-    let hollow = c.data().tx.hollow();
-    let tx = std::mem::replace(&mut c.data_mut().tx, hollow);
+    let tx = c.data_mut().tx.take().ok_or_else(lost_context)?;
     let (tx, result) = frame::run_frame(
         tx,
         FrameRequest {
@@ -322,7 +390,7 @@ fn nested(c: &mut C, req: FrameRequest, gas_arg: i64) -> Result<(Status, Vec<u8>
             ..req
         },
     );
-    c.data_mut().tx = tx;
+    c.data_mut().tx = Some(tx);
     let result = result.map_err(store_err)?;
     c.set_fuel(fuel.saturating_sub(result.gas_used))?;
     Ok((result.status, result.data))
@@ -351,7 +419,7 @@ fn host_call(
     let value = read_u128(&c, value, "call value")?;
     c.data_mut().return_data.clear();
     let me = c.data().contract;
-    let tx = &c.data().tx;
+    let tx = c.data().tx()?;
     if tx.stack.len() >= MAX_CALL_DEPTH {
         return Ok(cs::DEPTH_EXCEEDED);
     }
@@ -421,7 +489,7 @@ fn host_instantiate(
     c.data_mut().return_data.clear();
     let me = c.data().contract;
     let address = crate::types::contract_address(&me, &code_hash, &salt);
-    let tx = &c.data().tx;
+    let tx = c.data().tx()?;
     if tx.stack.len() >= MAX_CALL_DEPTH {
         return Ok(cs::DEPTH_EXCEEDED);
     }
@@ -441,10 +509,10 @@ fn host_instantiate(
     if tx.overlay.balance(&me).map_err(store_err)? < value {
         return Ok(cs::INSUFFICIENT_BALANCE);
     }
-    let cp = c.data().tx.overlay.checkpoint();
+    let cp = c.data().tx()?.overlay.checkpoint();
     let mut account = existing.unwrap_or_default();
     account.code_hash = Some(code_hash);
-    c.data_mut().tx.overlay.set_account(address, account);
+    c.data_mut().tx_mut()?.overlay.set_account(address, account);
     let req = FrameRequest {
         contract: address,
         caller: me,
@@ -459,7 +527,7 @@ fn host_instantiate(
     if status == Status::Success {
         write(&mut c, addr_out, address.as_bytes(), "address output")?;
     } else {
-        c.data_mut().tx.overlay.revert_to(cp);
+        c.data_mut().tx_mut()?.overlay.revert_to(cp);
     }
     Ok(status_code(status))
 }
@@ -506,7 +574,13 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         let cap = cap as u32 as u64;
         check(&c, dst, cap, "storage read destination")?;
         let me = c.data().contract;
-        let Some(value) = c.data().tx.overlay.storage(&me, &key).map_err(store_err)? else {
+        let Some(value) = c
+            .data()
+            .tx()?
+            .overlay
+            .storage(&me, &key)
+            .map_err(store_err)?
+        else {
             return Ok(-1);
         };
         charge(&mut c, mul(value.len() as u64, s.host_per_byte))?;
@@ -534,7 +608,7 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         let me = c.data().contract;
         let exists = c
             .data()
-            .tx
+            .tx()?
             .overlay
             .storage_len(&me, &key)
             .map_err(store_err)?
@@ -547,7 +621,10 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
                 s.storage_write_new
             },
         )?;
-        c.data_mut().tx.overlay.set_storage(me, key, Some(value));
+        c.data_mut()
+            .tx_mut()?
+            .overlay
+            .set_storage(me, key, Some(value));
         Ok(())
     });
     def!("storage_remove", |mut c: C,
@@ -559,13 +636,13 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         let me = c.data().contract;
         let exists = c
             .data()
-            .tx
+            .tx()?
             .overlay
             .storage_len(&me, &key)
             .map_err(store_err)?
             .is_some();
         if exists {
-            c.data_mut().tx.overlay.set_storage(me, key, None);
+            c.data_mut().tx_mut()?.overlay.set_storage(me, key, None);
         }
         Ok(exists as i32)
     });
@@ -577,7 +654,7 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         let key = storage_key(&mut c, kp, kl, s.storage_read)?;
         let me = c.data().contract;
         Ok(c.data()
-            .tx
+            .tx()?
             .overlay
             .storage_len(&me, &key)
             .map_err(store_err)?
@@ -602,7 +679,7 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         let s = c.data().schedule;
         charge_io(&mut c, s.balance_read, 16)?;
         let me = c.data().contract;
-        let b = c.data().tx.overlay.balance(&me).map_err(store_err)?;
+        let b = c.data().tx()?.overlay.balance(&me).map_err(store_err)?;
         write(&mut c, dst, &b.to_le_bytes(), "balance destination")
     });
     def!("balance_of", |mut c: C,
@@ -613,7 +690,7 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         charge_io(&mut c, s.balance_read, 48)?;
         let who = Address(read_array(&c, addr, "account address")?);
         check(&c, dst, 16, "balance destination")?;
-        let b = c.data().tx.overlay.balance(&who).map_err(store_err)?;
+        let b = c.data().tx()?.overlay.balance(&who).map_err(store_err)?;
         write(&mut c, dst, &b.to_le_bytes(), "balance destination")
     });
     def!("transfer", |mut c: C,
@@ -627,7 +704,7 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         let me = c.data().contract;
         let ok = c
             .data_mut()
-            .tx
+            .tx_mut()?
             .overlay
             .transfer(&me, &to, amount)
             .map_err(store_err)?;
@@ -635,15 +712,15 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
     });
     def!("block_height", |mut c: C| -> Result<i64, Error> {
         charge_io(&mut c, 0, 0)?;
-        Ok(c.data().tx.env.height as i64)
+        Ok(c.data().tx()?.env.height as i64)
     });
     def!("block_timestamp", |mut c: C| -> Result<i64, Error> {
         charge_io(&mut c, 0, 0)?;
-        Ok(c.data().tx.env.timestamp_ms as i64)
+        Ok(c.data().tx()?.env.timestamp_ms as i64)
     });
     def!("chain_id", |mut c: C| -> Result<i64, Error> {
         charge_io(&mut c, 0, 0)?;
-        Ok(c.data().tx.env.chain_id as i64)
+        Ok(c.data().tx()?.env.chain_id as i64)
     });
     def!("gas_left", |mut c: C| -> Result<i64, Error> {
         charge_io(&mut c, 0, 0)?;
@@ -704,7 +781,7 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
             })
             .collect();
         let contract = c.data().contract;
-        c.data_mut().tx.overlay.emit(Event {
+        c.data_mut().tx_mut()?.overlay.emit(Event {
             contract,
             topics,
             data,

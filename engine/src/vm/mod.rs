@@ -6,6 +6,8 @@ mod frame;
 mod guard;
 mod host;
 pub mod limits;
+mod pool;
+mod reuse;
 mod validate;
 
 use std::num::NonZeroUsize;
@@ -20,6 +22,7 @@ pub use validate::{ModuleInfo, ValidationError, WASMI_VERSION, check_structure};
 pub use frame::ENGINE_FAULT;
 pub(crate) use frame::{Entry, FrameRequest, FrameResult, run_frame};
 pub(crate) use host::TxContext;
+pub use pool::{DEFAULT_INSTANCE_POOL_BYTES, MAX_IDLE_PER_CODE};
 
 use crate::gas::GasSchedule;
 use crate::ports::StoreError;
@@ -37,6 +40,8 @@ pub struct Compiled {
     pub info: ModuleInfo,
     /// The hash of its code (named in logs when it faults the engine).
     pub code_hash: Hash,
+    /// How to reset an instance for the next call, if the module may be reused (`reuse.rs`).
+    pub(crate) reset: Option<reuse::ResetPlan>,
 }
 
 /// Why code could not be compiled.
@@ -71,12 +76,25 @@ pub struct Vm {
     linker: wasmi::Linker<host::HostState>,
     schedule: GasSchedule,
     cache: Mutex<LruCache<Hash, Arc<Compiled>>>,
+    /// Idle instances of reusable modules.
+    pool: pool::InstancePool,
 }
 
 impl Vm {
     /// A VM with the given schedule and a cache of `cache_modules` compiled modules.
     pub fn new(schedule: GasSchedule, cache_modules: usize) -> Arc<Self> {
-        Self::with_config(schedule, cache_modules, &limits::wasmi_config())
+        Self::with_instance_pool(schedule, cache_modules, DEFAULT_INSTANCE_POOL_BYTES)
+    }
+
+    /// A VM keeping at most `pool_bytes` of idle instances for reuse by later calls (0: every
+    /// call instantiates its module in a new store). Receipts, gas and state are the same
+    /// either way; only the time differs.
+    pub fn with_instance_pool(
+        schedule: GasSchedule,
+        cache_modules: usize,
+        pool_bytes: usize,
+    ) -> Arc<Self> {
+        Self::with_config(schedule, cache_modules, &limits::wasmi_config(), pool_bytes)
     }
 
     /// A VM on another wasmi configuration: only for tests that need wasmi to behave as the
@@ -85,6 +103,7 @@ impl Vm {
         schedule: GasSchedule,
         cache_modules: usize,
         config: &wasmi::Config,
+        pool_bytes: usize,
     ) -> Arc<Self> {
         let engine = wasmi::Engine::new(config);
         let linker = host::linker(&engine);
@@ -96,6 +115,7 @@ impl Vm {
             linker,
             schedule,
             cache: Mutex::new(LruCache::new(cap)),
+            pool: pool::InstancePool::new(pool_bytes),
         })
     }
 
@@ -116,13 +136,13 @@ impl Vm {
     }
 
     fn compile_hashed(&self, code_hash: Hash, code: &[u8]) -> Result<Compiled, CompileError> {
+        let reuse = self.pool.enabled();
         let compile = |engine: &wasmi::Engine| {
             let info = check_structure(code)?;
-            let module =
-                wasmi::Module::new(engine, code).map_err(|e| validate::classify_wasmi_error(&e))?;
-            Ok::<_, ValidationError>((info, module))
+            let (module, reset) = compile_module(engine, code, reuse)?;
+            Ok::<_, ValidationError>((info, module, reset))
         };
-        let (info, module) = match guard::catch(|| {
+        let (info, module, reset) = match guard::catch(|| {
             #[cfg(test)]
             frame::fault_injection::before_compile();
             compile(&self.engine)
@@ -154,6 +174,7 @@ impl Vm {
             module,
             info,
             code_hash,
+            reset,
         })
     }
 
@@ -192,4 +213,27 @@ impl Vm {
     pub fn cached_modules(&self) -> usize {
         self.lock_cache().len()
     }
+
+    /// Idle instances kept for reuse, and their bytes (memory and reset image).
+    pub fn idle_instances(&self) -> (usize, usize) {
+        self.pool.stats()
+    }
+}
+
+/// Compiles `code`: when instances may be reused and the module allows it, the module with its
+/// mutable globals exported (see `reuse.rs`) and its reset plan. Errors are always those of
+/// the uploaded bytes.
+fn compile_module(
+    engine: &wasmi::Engine,
+    code: &[u8],
+    reuse: bool,
+) -> Result<(wasmi::Module, Option<reuse::ResetPlan>), ValidationError> {
+    if let Some((rewritten, plan)) = reuse.then(|| reuse::plan(code)).flatten()
+        && let Ok(module) = wasmi::Module::new(engine, &rewritten)
+    {
+        return Ok((module, Some(plan)));
+    }
+    let module =
+        wasmi::Module::new(engine, code).map_err(|e| validate::classify_wasmi_error(&e))?;
+    Ok((module, None))
 }
