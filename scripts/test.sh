@@ -32,5 +32,6 @@ cargo test --workspace --doc
 # recursion, host re-entry, memory.grow loops, arbitrary modules) in release as well.
 run_tests --release -p aether-engine --test hostile --test fuzz
 # The consensus simulator's full campaigns (1,000 random fault mixes, Twins, determinism) need
-# optimised BLS and ParityDB to fit their budget.
-run_tests --release -p aether-tests --test simulator
+# optimised BLS and ParityDB to fit their budget. The golden traces must come out the same
+# in release as in the debug run above.
+run_tests --release -p aether-tests --test simulator --test golden

@@ -3,9 +3,10 @@
 //! End-to-end tests of Aether. This library holds deterministic workloads shared by the tests
 //! and the `aether-determinism` tool, which executes a workload block and prints the hashes of
 //! its receipts and change set (so two processes can be compared), and the deterministic
-//! consensus simulator ([`sim`]).
+//! consensus simulator ([`sim`]), and the golden-trace corpus ([`golden`]).
 
 pub mod crash_load;
+pub mod golden;
 pub mod kill;
 pub mod sim;
 
