@@ -10,12 +10,9 @@
 
 use std::time::{Duration, Instant};
 
-use aether_engine::crypto::Keypair;
 use aether_engine::ports::Verdict;
-use aether_engine::types::{Action, Address, Hash, SignedTransaction, Transaction};
-use aether_node::chain::Chain;
-use aether_node::genesis::{Genesis, GenesisAccount};
-use aether_storage::{Store, StoreConfig};
+use aether_engine::types::Address;
+use aether_node::bench_workloads::{genesis, open_chain, senders, transfers};
 
 const TXS: usize = 10_000;
 const PROPOSER: Address = Address([0xfe; 32]);
@@ -26,50 +23,6 @@ fn env_list(name: &str, default: &[u64]) -> Vec<u64> {
         .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
         .filter(|v: &Vec<u64>| !v.is_empty())
         .unwrap_or_else(|| default.to_vec())
-}
-
-/// A genesis of `accounts` funded accounts: the 10,000 senders' and filler accounts that
-/// receive the transfers.
-fn genesis(accounts: u64, senders: &[Keypair]) -> Genesis {
-    let mut g = Genesis::dev();
-    g.block_gas_limit = 1_000_000_000;
-    g.accounts = senders
-        .iter()
-        .map(|k| GenesisAccount {
-            address: k.address(),
-            balance: 1 << 100,
-        })
-        .chain((senders.len() as u64..accounts).map(|i| GenesisAccount {
-            address: Address(Hash::of(&i.to_le_bytes()).0),
-            balance: 1,
-        }))
-        .collect();
-    g
-}
-
-fn transfers(senders: &[Keypair], round: u64, accounts: u64) -> Vec<SignedTransaction> {
-    senders
-        .iter()
-        .enumerate()
-        .map(|(i, k)| {
-            let to = (i as u64 * 7_919 + round * 104_729) % accounts;
-            k.sign_tx(Transaction {
-                chain_id: Genesis::dev().chain_id,
-                nonce: round,
-                gas_limit: 30_000,
-                gas_price: 1,
-                action: Action::Transfer {
-                    to: Address(Hash::of(&to.to_le_bytes()).0),
-                    amount: 1,
-                },
-            })
-        })
-        .collect()
-}
-
-fn open(dir: &std::path::Path, genesis: Genesis) -> Chain {
-    let store = Store::open(dir, StoreConfig::default()).expect("open the store");
-    Chain::open(store, genesis).expect("open the chain")
 }
 
 struct Phases {
@@ -93,14 +46,13 @@ fn show(name: &str, mut d: Vec<Duration>) {
 
 fn main() {
     let rounds = env_list("AETHER_BENCH_ROUNDS", &[5])[0].max(1);
-    let senders: Vec<Keypair> = (0..TXS)
-        .map(|i| Keypair::dev(&format!("bench-sender-{i}"), false))
-        .collect();
+    let senders = senders(TXS);
     for accounts in env_list("AETHER_BENCH_ACCOUNTS", &[100_000, 1_000_000]) {
         let accounts = accounts.max(TXS as u64);
         let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
         let loading = Instant::now();
         let g = genesis(accounts, &senders);
+        let open = |dir: &std::path::Path, g| open_chain(dir, g).expect("open the chain");
         let builder = open(dirs[0].path(), g.clone());
         let uncached = open(dirs[1].path(), g.clone());
         let cached = open(dirs[2].path(), g);

@@ -3,32 +3,18 @@
 
 use std::hint::black_box;
 
-use aether_engine::crypto::Keypair;
-use aether_engine::types::{Account, Action, Address, SignedTransaction, Transaction};
+use aether_engine::types::{Account, SignedTransaction};
 use aether_node::mempool::{Mempool, PoolConfig};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
-const CHAIN: u64 = 1;
+/// The chain id the transactions are signed for.
+fn chain() -> u64 {
+    aether_node::genesis::Genesis::dev().chain_id
+}
 
 /// `senders` × `per_sender` signed transfers.
 fn transactions(senders: usize, per_sender: u64, sr25519: bool) -> Vec<SignedTransaction> {
-    let mut out = Vec::new();
-    for s in 0..senders {
-        let key = Keypair::dev(&format!("sender-{s}"), sr25519);
-        for nonce in 0..per_sender {
-            out.push(key.sign_tx(Transaction {
-                chain_id: CHAIN,
-                nonce,
-                gas_limit: 30_000,
-                gas_price: 1 + (s as u128 % 7),
-                action: Action::Transfer {
-                    to: Address([7; 32]),
-                    amount: 1,
-                },
-            }));
-        }
-    }
-    out
+    aether_node::bench_workloads::signed_transfers(senders, per_sender, sr25519)
 }
 
 fn admission(c: &mut Criterion) {
@@ -42,7 +28,7 @@ fn admission(c: &mut Criterion) {
             b.iter_batched(
                 || {
                     (
-                        Mempool::new(PoolConfig::new(CHAIN, 30_000_000)),
+                        Mempool::new(PoolConfig::new(chain(), 30_000_000)),
                         txs.clone(),
                     )
                 },
@@ -59,7 +45,7 @@ fn admission(c: &mut Criterion) {
     // Admission without the signature check's share: the pool's own bookkeeping, measured as
     // taking a 5,000-transaction block out of a full pool.
     let txs = transactions(100, 50, false);
-    let mut pool = Mempool::new(PoolConfig::new(CHAIN, u64::MAX));
+    let mut pool = Mempool::new(PoolConfig::new(chain(), u64::MAX));
     for tx in txs {
         pool.submit(tx, Some(&rich), 0).unwrap();
     }

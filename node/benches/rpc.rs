@@ -5,118 +5,24 @@
 //! throughput. `cargo bench -p aether-node --bench rpc`; figures in `docs/benchmarks.md`.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aether_engine::crypto::Keypair;
-use aether_node::chain::Chain;
-use aether_node::genesis::Genesis;
-use aether_node::metrics::Metrics;
-use aether_node::rpc::{self, RpcContext, RpcLimits};
-use aether_storage::{Store, StoreConfig};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use jsonrpsee::RpcModule;
-use jsonrpsee::server::Server;
-use jsonrpsee_core::client::ClientT;
-use jsonrpsee_core::params::ArrayParams;
 use serde_json::{Value, json};
 
 /// Concurrent clients.
-const CLIENTS: usize = 16;
+const CLIENTS: usize = aether_node::bench_workloads::RPC_CLIENTS;
 
-/// The node's RPC server over a dev chain.
-async fn node_server(
-    dir: &std::path::Path,
-) -> (SocketAddr, jsonrpsee::server::ServerHandle, Arc<Chain>) {
-    let store = Store::open(dir, StoreConfig::default()).expect("store");
-    let chain = Arc::new(Chain::open(store, Genesis::dev()).expect("chain"));
-    let (addr, handle) = rpc::start(
-        "127.0.0.1:0".parse().unwrap(),
-        RpcLimits::default(),
-        Default::default(),
-        RpcContext {
-            chain: chain.clone(),
-            metrics: Arc::new(Metrics::new()),
-            consensus: "dev-sealer",
-            peers: Arc::new(Vec::new),
-            gossip_tx: Arc::new(|_| {}),
-            networked: false,
-            syncing: Default::default(),
-            progress: Default::default(),
-        },
-    )
-    .await
-    .expect("the node's server");
-    (addr, handle, chain)
-}
-
-/// A bare jsonrpsee server answering the same methods with constants of the same shape.
-async fn bare_server(chain: Arc<Chain>) -> (SocketAddr, jsonrpsee::server::ServerHandle) {
-    let server = Server::builder()
-        .build("127.0.0.1:0")
-        .await
-        .expect("bare server");
-    let addr = server.local_addr().expect("address");
-    let mut module = RpcModule::new(chain);
-    module
-        .register_method("system_health", |_, _, _| {
-            json!({"peers": 0, "isSyncing": false, "shouldHavePeers": false, "bestHeight": 0,
-                   "finalizedHeight": 0, "headAheadOfClockMs": 0, "consensus": null})
-        })
-        .expect("register");
-    module
-        .register_method("state_getBalance", |params, _, _| {
-            let address: String = params.one().unwrap_or_default();
-            json!(format!("{}", address.len()))
-        })
-        .expect("register");
-    // The same, reading the balance from the chain as the node does (a comparison that leaves
-    // out the read's cost).
-    module
-        .register_method("bare_getBalanceRead", |params, chain, _| {
-            let address: String = params.one().unwrap_or_default();
-            let balance = address
-                .parse::<aether_engine::types::Address>()
-                .ok()
-                .and_then(|a| chain.account(&a).ok().flatten())
-                .map_or(0, |a| a.balance);
-            json!(balance.to_string())
-        })
-        .expect("register");
-    (addr, server.start(module))
-}
-
-/// Sends `total` calls of `method` from [`CLIENTS`] concurrent clients; the time it took.
 async fn load(
     clients: &[jsonrpsee_http_client::HttpClient],
     method: &'static str,
     params: &[Value],
     total: u64,
 ) -> Duration {
-    let each = total.div_ceil(CLIENTS as u64);
-    let start = Instant::now();
-    let tasks: Vec<_> = clients
-        .iter()
-        .cloned()
-        .map(|client| {
-            let params = params.to_vec();
-            tokio::spawn(async move {
-                for _ in 0..each {
-                    let mut p = ArrayParams::new();
-                    for v in &params {
-                        p.insert(v).expect("param");
-                    }
-                    let _: Value = client.request(method, p).await.expect("answered");
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.expect("client task");
-    }
-    start
-        .elapsed()
-        .mul_f64(total as f64 / (each * CLIENTS as u64) as f64)
+    aether_node::bench_workloads::load(clients, method, params, total)
+        .await
+        .expect("answered")
 }
 
 fn cheap_reads(c: &mut Criterion) {
@@ -126,8 +32,12 @@ fn cheap_reads(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("dir");
-    let (node, _node_handle, chain) = runtime.block_on(node_server(dir.path()));
-    let (bare, _bare_handle) = runtime.block_on(bare_server(chain.clone()));
+    let (node, _node_handle, chain) = runtime
+        .block_on(aether_node::bench_workloads::node_rpc_server(dir.path()))
+        .expect("the node's server");
+    let (bare, _bare_handle) = runtime
+        .block_on(aether_node::bench_workloads::bare_rpc_server(chain.clone()))
+        .expect("the bare server");
     let clients = |addr: SocketAddr| -> Vec<jsonrpsee_http_client::HttpClient> {
         (0..CLIENTS)
             .map(|_| {

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bench_workloads;
 pub mod chain;
 pub mod genesis;
 pub mod keys;

@@ -3,10 +3,12 @@
 //! The Aether command-line binary: the node (`run`, `init-genesis`, `keys`, `snapshots`,
 //! `purge-chain`, `devnet`), its
 //! RPC client commands (`account`, `transfer`, `peers`, `contract deploy|call|query`), the local
-//! contract sandbox (`exec`) and contract tooling (`contract build`).
+//! contract sandbox (`exec`), contract tooling (`contract build`) and the benchmarking
+//! harness (`bench`).
 //!
 //! Exit status: 0 success; 1 the node or a transaction failed; 2 bad usage or input.
 
+mod bench_cmd;
 mod client;
 mod contract;
 mod devnet_cmd;
@@ -50,6 +52,14 @@ enum Command {
   aether exec --wasm token.wasm --init-args '[1000000]' --call total_supply
   aether exec --wasm token.wasm --state s.json --call transfer --args '[\"0x…\", 10]' --caller 0x…")]
     Exec(exec::ExecArgs),
+    /// Benchmark the engine and node (the standard suite) or a contract of your own.
+    #[command(after_help = "Examples:
+  aether bench                                    the full suite (about 15 minutes)
+  aether bench --quick                            small sizes, short sampling (CI)
+  aether bench --filter call/,anchor/ --baseline bench-results/results.json
+  aether bench --update-doc docs/benchmarks.md    rewrite the generated figures
+  aether bench call --wasm token.wasm --call transfer --args '[\"0x02…\", 5]'")]
+    Bench(bench_cmd::BenchArgs),
     /// Contract tooling and contract transactions.
     #[command(subcommand)]
     Contract(contract::ContractCommand),
@@ -111,6 +121,7 @@ fn main() -> ExitCode {
     };
     let outcome = match cli.command {
         Command::Exec(args) => return exec::run(args),
+        Command::Bench(args) => return bench_cmd::run(args),
         Command::Contract(cmd) => return contract::run(cmd),
         Command::Run(args) => run_cmd::run(args),
         Command::InitGenesis(args) => genesis_cmd::run(args),

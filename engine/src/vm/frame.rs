@@ -8,6 +8,7 @@ use wasmi::{Store, TrapCode};
 
 use super::host::{Exit, HostState, HostTrap, TxContext};
 use super::pool::{Loaded, Snapshot};
+use super::profile::{Span, Timer};
 use super::{Compiled, guard};
 use crate::gas::mul;
 use crate::ports::StoreError;
@@ -72,6 +73,7 @@ pub(crate) fn run_frame(
 ) -> (Box<TxContext>, Result<FrameResult, StoreError>) {
     let cp = tx.overlay.checkpoint();
     let depth = tx.stack.len();
+    let _timer = (depth == 0).then(|| Timer::start(Span::Frame));
     tx.stack.push(req.contract);
     let (contract, code_hash, limit) = (req.contract, req.compiled.code_hash, req.gas_limit);
     let spare = tx.hollow();
@@ -152,16 +154,17 @@ fn execute(
     let tx = slot.take().ok_or_else(lost)?;
     let code = req.compiled.code_hash;
     let host = HostState::frame(tx, req.contract, req.caller, req.value, req.input, s);
-    let (mut store, reused) = match vm.pool.take(&code) {
+    let (mut store, source) = match vm.pool.take(&code) {
         Some(idle) => {
             let mut store = idle.store;
             *store.data_mut() = host;
-            (store, Some(idle.loaded))
+            (store, Source::Idle(idle.loaded))
         }
         None => {
+            let timer = Timer::start(Span::Instantiate);
             let mut store = Store::new(&vm.engine, host);
             store.limiter(|st| &mut st.limiter);
-            (store, None)
+            (store, Source::New(timer))
         }
     };
     let mut loaded = None;
@@ -172,7 +175,7 @@ fn execute(
             &req.compiled,
             method,
             limit - load_cost,
-            reused,
+            source,
             &mut loaded,
         )
     });
@@ -199,25 +202,34 @@ fn execute(
         Ok(Err(e)) => classify(e, state, used, limit),
     };
     if let Some(loaded) = loaded {
+        let _timer = Timer::start(Span::Reset);
         vm.pool.give_back(code, store, loaded);
     }
     result
 }
 
-/// Instantiates the module in `store` (or takes the instance `reused` left by an earlier call)
-/// and runs `method`. The instance is put in `loaded` as soon as it exists.
+/// Where a frame's instance comes from.
+enum Source {
+    /// An idle instance an earlier call left (already in the store).
+    Idle(Loaded),
+    /// A new one, instantiated in the new store; the timer profiles its creation.
+    New(Timer),
+}
+
+/// Instantiates the module in `store` (or takes the idle instance there) and runs `method`.
+/// The instance is put in `loaded` as soon as it exists.
 fn run_in_store(
     store: &mut Store<HostState>,
     vm: &super::Vm,
     compiled: &Compiled,
     method: Option<&str>,
     fuel: u64,
-    reused: Option<Loaded>,
+    source: Source,
     loaded: &mut Option<Loaded>,
 ) -> Result<(), wasmi::Error> {
     store.set_fuel(fuel)?;
-    let l = match reused {
-        Some(l) => {
+    let l = match source {
+        Source::Idle(l) => {
             // What instantiating it again would have charged.
             let setup_fuel = l.setup_fuel;
             store.data_mut().memory = l.memory;
@@ -230,7 +242,7 @@ fn run_in_store(
             store.set_fuel(fuel - setup_fuel)?;
             l
         }
-        None => {
+        Source::New(timer) => {
             let instance = vm
                 .linker
                 .instantiate_and_start(&mut *store, &compiled.module)?;
@@ -242,10 +254,12 @@ fn run_in_store(
                 }
                 _ => None,
             };
+            let setup_fuel = fuel - store.get_fuel()?;
+            drop(timer);
             loaded.insert(Loaded {
                 instance,
                 memory,
-                setup_fuel: fuel - store.get_fuel()?,
+                setup_fuel,
                 setup_pages: store.data().limiter.pending_pages,
                 snapshot,
                 methods: Vec::new(),

@@ -12,6 +12,7 @@ use wasmi_core::LimiterError;
 use super::abi::call_status as cs;
 use super::frame::{self, Entry, FrameRequest};
 use super::limits::*;
+use super::profile::{Span, Timer};
 use super::{CompileError, LoadError, Vm};
 use crate::crypto;
 use crate::gas::{GasSchedule, mul};
@@ -536,6 +537,13 @@ fn host_instantiate(
 pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
     let mut l = Linker::new(engine);
     macro_rules! def {
+        ($name:literal, |mut $c:ident: C $(, $p:ident: $t:ty)* $(,)?| -> $r:ty $body:block) => {
+            let f = |mut $c: C $(, $p: $t)*| -> $r {
+                let _timer = Timer::start(Span::Host($name));
+                $body
+            };
+            def!($name, f);
+        };
         ($name:literal, $f:expr) => {
             if let Err(e) = l.func_wrap("env", $name, $f) {
                 // Only reachable if a name is defined twice, which the ABI table test rules out.

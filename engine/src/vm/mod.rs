@@ -7,6 +7,7 @@ mod guard;
 mod host;
 pub mod limits;
 mod pool;
+pub mod profile;
 mod reuse;
 mod validate;
 
