@@ -54,7 +54,7 @@ enum Command {
     Exec(exec::ExecArgs),
     /// Benchmark the engine and node (the standard suite) or a contract of your own.
     #[command(after_help = "Examples:
-  aether bench                                    the full suite (about 15 minutes)
+  aether bench                                    the full suite (about 17 minutes)
   aether bench --quick                            small sizes, short sampling (CI)
   aether bench --filter call/,anchor/ --baseline bench-results/results.json
   aether bench --update-doc docs/benchmarks.md    rewrite the generated figures
