@@ -162,7 +162,7 @@ fn execute(
         }
         None => {
             let timer = Timer::start(Span::Instantiate);
-            let mut store = Store::new(&vm.engine, host);
+            let mut store = Box::new(Store::new(&vm.engine, host));
             store.limiter(|st| &mut st.limiter);
             (store, Source::New(timer))
         }

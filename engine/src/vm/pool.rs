@@ -146,7 +146,8 @@ impl Snapshot {
 
 /// An idle instance in its store.
 pub(crate) struct Idle {
-    pub store: Store<HostState>,
+    /// Boxed: a wasmi store is large, and it moves in and out of the pool on every call.
+    pub store: Box<Store<HostState>>,
     pub loaded: Loaded,
 }
 
@@ -200,7 +201,7 @@ impl InstancePool {
     }
 
     /// Resets `store`'s instance and keeps it, unless it cannot be reset or does not fit.
-    pub fn give_back(&self, code: Hash, mut store: Store<HostState>, loaded: Loaded) {
+    pub fn give_back(&self, code: Hash, mut store: Box<Store<HostState>>, loaded: Loaded) {
         let (Some(snapshot), Some(memory)) = (&loaded.snapshot, loaded.memory) else {
             return;
         };
