@@ -5,6 +5,9 @@
 //! 500 each in release, so 1,000 in all; 10 in debug builds, which CI runs as well, and where
 //! the Twins campaign runs 4 cases per link instead of 20); the long mode is
 //! `AETHER_SIM_SEEDS=50000 cargo test --release -p aether-tests --test simulator`.
+//! `AETHER_SIM_SKIP=K` starts each campaign K seeds further, so a long campaign can run in
+//! parts (seeds 0..K, then K..): a failing seed is printed as soon as it fails, and progress
+//! every 1,000 seeds names the last seed done.
 
 use aether_consensus::bls::BlsSignature;
 use aether_consensus::certs::{QuorumCert, Vote, VoteData};
@@ -34,13 +37,19 @@ fn seeds(default_release: u64) -> u64 {
 }
 
 fn campaign(validators: usize, first: u64, count: u64) {
+    let skip: u64 = std::env::var("AETHER_SIM_SKIP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let first = first + skip;
     let mut failures = Vec::new();
     let started = std::time::Instant::now();
     for seed in first..first + count {
         let done = seed - first;
         if done > 0 && done.is_multiple_of(1_000) {
             eprintln!(
-                "{validators} validators: {done} of {count} seeds in {:.0} s, {} failing",
+                "{validators} validators: {done} of {count} seeds (to seed {}) in {:.0} s, {} failing",
+                seed - 1,
                 started.elapsed().as_secs_f64(),
                 failures.len()
             );
@@ -48,10 +57,18 @@ fn campaign(validators: usize, first: u64, count: u64) {
         let scenario = Scenario::random(seed, validators);
         let out = sim::run(&scenario);
         if !out.violations.is_empty() || !out.live {
-            failures.push(format!(
+            let failure = format!(
                 "seed {seed} ({validators} validators): violations {:?}, live {}, heights {:?} at {} ms (heal {} ms, height then {}), {:?}",
-                out.violations, out.live, out.heights, out.end_ms, scenario.heal_ms, out.height_at_heal, scenario
-            ));
+                out.violations,
+                out.live,
+                out.heights,
+                out.end_ms,
+                scenario.heal_ms,
+                out.height_at_heal,
+                scenario
+            );
+            eprintln!("FAILED {failure}");
+            failures.push(failure);
         }
     }
     assert!(
