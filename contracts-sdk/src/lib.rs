@@ -6,6 +6,10 @@
 //! - [`env`](mod@env): caller, own address, value, block, balances and transfers, input and exit;
 //! - [`storage`]: raw storage plus [`Lazy`] single values and [`Mapping`]s keyed by any
 //!   SCALE-encodable key, read only when accessed;
+//! - [`collections`]: [`StorageVec`] and [`IterableMapping`] (length, iteration in insertion
+//!   order);
+//! - [`access`]: [`access::Ownable`] (two-step ownership transfer), [`access::Roles`], and
+//!   [`access::SignedMessages`] (authorisation by a signed message, with a nonce per signer);
 //! - [`event`]: typed events with indexed topics;
 //! - [`call`]: typed calls to other contracts and instantiation;
 //! - [`crypto`]: SHA-256, Keccak-256, ed25519 and sr25519 verification.
@@ -21,8 +25,10 @@
 
 extern crate alloc;
 
+pub mod access;
 pub mod buf;
 pub mod call;
+pub mod collections;
 pub mod crypto;
 pub mod env;
 pub mod event;
@@ -38,6 +44,7 @@ pub mod __private;
 
 pub use aether_contracts_macros::contract;
 pub use buf::Buf;
+pub use collections::{IterableMapping, StorageVec};
 pub use event::Event;
 pub use parity_scale_codec as codec;
 pub use storage::{Lazy, Mapping};
@@ -45,7 +52,9 @@ pub use types::{Address, Hash};
 
 /// Everything a contract module usually needs.
 pub mod prelude {
+    pub use crate::access::{AccessError, Ownable, Roles, SignedMessages};
     pub use crate::call::{Call, CallError};
+    pub use crate::collections::{IterableMapping, StorageVec};
     pub use crate::env;
     pub use crate::event::{Event, emit};
     pub use crate::storage::{Lazy, Mapping};

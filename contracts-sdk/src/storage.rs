@@ -213,7 +213,7 @@ fn hash_long_key(k: &mut Buf) {
 
 /// The storage key of `key` in the map at `prefix`: prefix ‖ 0x00 ‖ SCALE(key), or
 /// prefix ‖ 0x01 ‖ SHA-256(SCALE(key)) when that would be longer than [`MAX_KEY_LEN`].
-fn map_key<K: Encode + ?Sized>(prefix: u64, key: &K) -> Buf {
+pub(crate) fn map_key<K: Encode + ?Sized>(prefix: u64, key: &K) -> Buf {
     // Room for the usual 32-byte key; `size_hint` is not asked (for tuples it is an
     // overflow-checked sum: a panic path in every contract with such a key).
     let mut k = Buf::with_capacity(PREFIX_LEN + 1 + 32);

@@ -57,6 +57,11 @@ impl Sandbox {
         Arc::try_unwrap(self.state).unwrap_or_else(|s| (*s).clone())
     }
 
+    /// The block environment transactions run in.
+    pub fn env(&self) -> &BlockEnv {
+        &self.env
+    }
+
     /// The block environment transactions see.
     pub fn env_mut(&mut self) -> &mut BlockEnv {
         &mut self.env

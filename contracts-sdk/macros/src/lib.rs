@@ -68,9 +68,11 @@ fn field_prefix(storage: &syn::Ident, field: &syn::Ident) -> [u8; 8] {
     prefix
 }
 
-/// Gives each `Lazy<T>` and `Mapping<K, V>` field of the storage struct its key as the const
-/// parameter (`Lazy<T, KEY>`), so the handles are zero-sized and the keys constants of the
-/// code. Fields that already name a key, and other handle types, are left as written.
+/// Gives each storage handle field of the storage struct (`Lazy<T>`, `Mapping<K, V>`,
+/// `StorageVec<T>`, `IterableMapping<K, V>`, `Ownable`, `Roles<R>`, `SignedMessages`) its key
+/// as the const parameter (`Lazy<T, KEY>`), so the handles are zero-sized and the keys
+/// constants of the code. Fields that already name a key, and other types, are left as
+/// written.
 fn key_storage_handles(s: &mut ItemStruct) {
     let ident = s.ident.clone();
     let Fields::Named(named) = &mut s.fields else {
@@ -85,19 +87,22 @@ fn key_storage_handles(s: &mut ItemStruct) {
             continue;
         };
         let wanted = match last.ident.to_string().as_str() {
-            "Lazy" => 1,
-            "Mapping" => 2,
+            "Lazy" | "StorageVec" | "Roles" => 1,
+            "Mapping" | "IterableMapping" => 2,
+            "Ownable" | "SignedMessages" => 0,
             _ => continue,
         };
-        let syn::PathArguments::AngleBracketed(args) = &mut last.arguments else {
-            continue;
-        };
-        if args.args.len() != wanted {
-            continue;
-        }
         let key = u64::from_le_bytes(field_prefix(&ident, &name));
         let key = proc_macro2::Literal::u64_suffixed(key);
-        args.args.push(syn::parse_quote!({ #key }));
+        match &mut last.arguments {
+            syn::PathArguments::None if wanted == 0 => {
+                last.arguments = syn::PathArguments::AngleBracketed(syn::parse_quote!(<{ #key }>));
+            }
+            syn::PathArguments::AngleBracketed(args) if args.args.len() == wanted => {
+                args.args.push(syn::parse_quote!({ #key }));
+            }
+            _ => {}
+        }
     }
 }
 

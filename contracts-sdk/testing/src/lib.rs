@@ -206,6 +206,12 @@ impl TestEnv {
         env.timestamp_ms = timestamp_ms;
     }
 
+    /// The chain id contracts see (`env::chain_id()`), for example to build a
+    /// [`aether_contracts_sdk::access::signed_message`] to sign.
+    pub fn chain_id(&self) -> u64 {
+        self.sandbox.env().chain_id
+    }
+
     /// Credits `amount` to `who`.
     pub fn fund(&mut self, who: Address, amount: u128) {
         self.sandbox.fund(eng(who), amount);
