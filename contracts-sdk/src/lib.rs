@@ -42,7 +42,7 @@ mod runtime;
 #[doc(hidden)]
 pub mod __private;
 
-pub use aether_contracts_macros::contract;
+pub use aether_contracts_macros::{contract, contract_ref};
 pub use buf::Buf;
 pub use collections::{IterableMapping, StorageVec};
 pub use event::Event;

@@ -15,7 +15,11 @@
 //! For each message it generates the `[] -> []` export that decodes the SCALE-encoded argument
 //! tuple, runs the method and returns the SCALE-encoded result (`Err` values revert). It also
 //! generates the ABI metadata as JSON: the constant `ABI_JSON` in the module, and the Wasm
-//! custom section `aether:abi`.
+//! custom section `aether:abi`; and `{Storage}Ref`, a typed client other contracts call it
+//! through. A crate that declares the feature `as-dependency` leaves its exports and ABI
+//! section out when the feature is on, so another contract can depend on it for the client.
+//!
+//! `contract_ref!(Name, "path.abi.json")` builds the same client from an ABI file.
 
 use proc_macro2::{Literal, Span, TokenStream};
 use quote::{ToTokens, format_ident, quote};
@@ -29,6 +33,21 @@ use syn::{
 
 /// ABI metadata format version.
 const ABI_VERSION: u64 = 1;
+
+mod client;
+
+/// A typed client of another contract, from its ABI JSON: `contract_ref!(TokenRef,
+/// "abi/token.abi.json")` defines `TokenRef` with `at(address)`, `instantiate(..)` and one
+/// method per message, as `#[contract]` does for its own messages. The path is relative to the
+/// crate's directory; types the ABI names that are not in the prelude (a contract's own
+/// structs and enums) must be in scope where the macro is used.
+#[proc_macro]
+pub fn contract_ref(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    match client::from_abi(input.into()) {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
 
 /// Turns an inline module into an Aether contract. See the crate documentation.
 #[proc_macro_attribute]
@@ -148,6 +167,8 @@ struct Method {
     payable: bool,
     /// `(ok, err)` for `Result<ok, err>`, else `(ty, None)`.
     returns: (String, Option<String>),
+    /// What a successful call returns: the `ok` of `Result<ok, err>`, else the return type.
+    ok: Type,
     is_result: bool,
 }
 
@@ -290,12 +311,31 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream> {
         }
     }
 
+    // Exports and the ABI section exist only in the contract's own Wasm: not on the host, and
+    // not when another contract depends on this crate for its client type (with the
+    // `as-dependency` feature, if the crate declares it).
+    let wasm_only = if client::declares_as_dependency() {
+        quote!(#[cfg(all(target_arch = "wasm32", not(feature = "as-dependency")))])
+    } else {
+        quote!(#[cfg(target_arch = "wasm32")])
+    };
     for m in constructor.iter() {
-        extra.push(export(&storage_ident, m, "init"));
+        extra.push(export(&storage_ident, m, "init", &wasm_only));
     }
     for m in &messages {
-        extra.push(export(&storage_ident, m, &m.name.to_string()));
+        extra.push(export(&storage_ident, m, &m.name.to_string(), &wasm_only));
     }
+    let client_method = |m: &Method| client::ClientMethod {
+        name: m.name.to_string(),
+        args: m.args.clone(),
+        ok: m.ok.clone(),
+    };
+    extra.push(client::client(
+        &format_ident!("{storage_ident}Ref"),
+        &storage_ident.to_string(),
+        constructor.as_ref().map(client_method).as_ref(),
+        &messages.iter().map(client_method).collect::<Vec<_>>(),
+    )?);
 
     // ABI metadata.
     let method_json = |m: &Method| {
@@ -327,7 +367,7 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream> {
         /// The contract's ABI metadata (JSON, `abi_version` 1).
         pub const ABI_JSON: &str = #abi;
 
-        #[cfg(target_arch = "wasm32")]
+        #wasm_only
         #[unsafe(link_section = "aether:abi")]
         #[doc(hidden)]
         pub static __AETHER_ABI: [u8; #abi_len] = *#abi_bytes;
@@ -378,11 +418,11 @@ fn method(f: &syn::ImplItemFn, payable: bool) -> syn::Result<Method> {
         };
         args.push((name, (*pt.ty).clone()));
     }
-    let (returns, is_result) = match &sig.output {
-        ReturnType::Default => (("()".to_string(), None), false),
+    let (returns, is_result, ok) = match &sig.output {
+        ReturnType::Default => (("()".to_string(), None), false, syn::parse_quote!(())),
         ReturnType::Type(_, ty) => match result_types(ty) {
-            Some((ok, err)) => ((type_name(ok), Some(type_name(err))), true),
-            None => ((type_name(ty), None), false),
+            Some((ok, err)) => ((type_name(ok), Some(type_name(err))), true, ok.clone()),
+            None => ((type_name(ty), None), false, (**ty).clone()),
         },
     };
     Ok(Method {
@@ -392,6 +432,7 @@ fn method(f: &syn::ImplItemFn, payable: bool) -> syn::Result<Method> {
         payable,
         returns,
         is_result,
+        ok,
     })
 }
 
@@ -412,7 +453,7 @@ fn result_types(ty: &Type) -> Option<(&Type, &Type)> {
     Some((types.next()?, types.next()?))
 }
 
-fn export(storage: &syn::Ident, m: &Method, export_name: &str) -> TokenStream {
+fn export(storage: &syn::Ident, m: &Method, export_name: &str, cfg: &TokenStream) -> TokenStream {
     let method = &m.name;
     let method_name = m.name.to_string();
     let vars: Vec<_> = (0..m.args.len()).map(|i| format_ident!("__a{i}")).collect();
@@ -435,7 +476,7 @@ fn export(storage: &syn::Ident, m: &Method, export_name: &str) -> TokenStream {
         quote!(let __storage)
     };
     quote! {
-        #[cfg(target_arch = "wasm32")]
+        #cfg
         const _: () = {
             #[unsafe(export_name = #export_name)]
             extern "C" fn __aether_export() {

@@ -10,6 +10,9 @@
 #[aether_contracts_sdk::contract]
 pub mod escrow {
     use aether_contracts_sdk::prelude::*;
+    // The token's typed client: the token crate is a dependency with its `as-dependency`
+    // feature, so none of its exports end up in this contract.
+    use token::token::TokenRef;
 
     #[storage]
     pub struct Escrow {
@@ -98,11 +101,11 @@ pub mod escrow {
         pub fn deposit(&mut self) -> Result<(), Error> {
             let deal = self.load();
             self.transition(deal.buyer == env::caller(), State::Created, State::Funded)?;
-            token_call(
-                &deal.token,
-                "transfer_from",
-                &(deal.buyer, env::address(), deal.amount),
-            )
+            token_result(TokenRef::at(deal.token).transfer_from(
+                deal.buyer,
+                env::address(),
+                deal.amount,
+            ))
         }
 
         /// Pays the seller (buyer or arbiter).
@@ -112,7 +115,7 @@ pub mod escrow {
             let caller = env::caller();
             let allowed = caller == deal.buyer || caller == deal.arbiter;
             self.transition(allowed, State::Funded, State::Released)?;
-            token_call(&deal.token, "transfer", &(deal.seller, deal.amount))
+            token_result(TokenRef::at(deal.token).transfer(deal.seller, deal.amount))
         }
 
         /// Returns the tokens to the buyer (seller or arbiter).
@@ -122,7 +125,7 @@ pub mod escrow {
             let caller = env::caller();
             let allowed = caller == deal.seller || caller == deal.arbiter;
             self.transition(allowed, State::Funded, State::Refunded)?;
-            token_call(&deal.token, "transfer", &(deal.buyer, deal.amount))
+            token_result(TokenRef::at(deal.token).transfer(deal.buyer, deal.amount))
         }
 
         fn load(&self) -> Deal {
@@ -148,9 +151,9 @@ pub mod escrow {
         }
     }
 
-    /// Calls the token; its own errors become [`Error::TokenRejected`].
-    fn token_call<A: Encode>(token: &Address, method: &str, args: &A) -> Result<(), Error> {
-        match Call::new(token, method).invoke::<A, ()>(args) {
+    /// A call to the token: its own errors become [`Error::TokenRejected`].
+    fn token_result(r: Result<(), CallError>) -> Result<(), Error> {
+        match r {
             Ok(()) => Ok(()),
             Err(CallError::Reverted(_)) => Err(Error::TokenRejected),
             Err(_) => Err(Error::TokenUnreachable),
