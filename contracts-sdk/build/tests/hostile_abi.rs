@@ -1,6 +1,7 @@
-//! Hostile ABIs and data (issue 18): arbitrary type strings, ABI documents, return data and
-//! JSON arguments never make the ABI parser, decoder or encoder panic, recurse deeply or
-//! allocate beyond a bound. Everything runs on a thread with a small stack, under an allocator
+//! Hostile ABIs and data (issue 18): arbitrary type strings, ABI documents (with a type
+//! registry whose structs and enums hold the same hostile strings and may name themselves),
+//! return data and JSON arguments never make the ABI parser, decoder or encoder panic, recurse
+//! deeply or allocate beyond a bound. Everything runs on a thread with a small stack, under an allocator
 //! that counts the bytes held at once. `AETHER_FUZZ_CASES` raises the number of cases (CI runs
 //! the default).
 //!
@@ -72,7 +73,7 @@ fn bounded<R>(what: &str, f: impl FnOnce() -> R) -> R {
 fn type_string() -> impl Strategy<Value = String> {
     let leaf = prop::sample::select(vec![
         "u8", "u16", "u32", "u64", "u128", "i8", "i64", "i128", "bool", "String", "Address",
-        "Hash", "()", "Deal",
+        "Hash", "()", "Deal", "Pick", "Missing",
     ])
     .prop_map(str::to_string);
     let grammar = leaf.prop_recursive(40, 256, 4, |inner| {
@@ -133,9 +134,19 @@ fn json_value() -> impl Strategy<Value = Value> {
         Just(json!("340282366920938463463374607431768211455")),
         prop::collection::vec(any::<u8>(), 0..40)
             .prop_map(|b| json!(format!("0x{}", hex::encode(b)))),
+        prop::sample::select(vec!["A", "B", "C"]).prop_map(|v| json!(v)),
     ];
     leaf.prop_recursive(8, 128, 6, |inner| {
-        prop::collection::vec(inner, 0..6).prop_map(Value::Array)
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            // Struct fields and enum variants of the registry, and keys it does not have.
+            (
+                prop::sample::select(vec!["x", "y", "A", "B", "C"]),
+                inner.clone()
+            )
+                .prop_map(|(k, v)| json!({ k: v })),
+            (inner.clone(), inner).prop_map(|(a, b)| json!({"x": a, "y": b})),
+        ]
     })
 }
 
@@ -149,6 +160,16 @@ fn abi_json(returns: &str, arg: &str, event: &str, error_field: &str) -> Vec<u8>
         "events": [{"name": "Ev", "signature_topic": format!("0x{}", "11".repeat(32)),
                     "fields": [{"name": "f", "type": event, "topic": false}]}],
         "errors": [{"name": "E", "variants": [{"name": "V", "fields": [error_field]}]}],
+        // A registry whose fields are the same hostile strings: a struct, possibly naming
+        // itself (recursion), and an enum naming the struct.
+        "types": [
+            {"name": "Deal", "fields": [{"name": "x", "type": arg}, {"name": "y", "type": returns}]},
+            {"name": "Pick", "variants": [
+                {"name": "A", "index": 0, "fields": [{"type": event}, {"type": "Deal"}]},
+                {"name": "B", "index": 1},
+                {"name": "C", "index": 255, "fields": [{"type": error_field}]},
+            ]},
+        ],
     }))
     .unwrap()
 }

@@ -35,6 +35,7 @@ use syn::{
 const ABI_VERSION: u64 = 1;
 
 mod client;
+mod registry;
 
 /// A typed client of another contract, from its ABI JSON: `contract_ref!(TokenRef,
 /// "abi/token.abi.json")` defines `TokenRef` with `at(address)`, `instantiate(..)` and one
@@ -186,9 +187,18 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream> {
     let mut errors = Vec::new();
     let mut extra = Vec::new();
 
+    let mut types = Vec::new();
     for item in items.iter_mut() {
         match item {
             Item::Struct(s) => {
+                if !s
+                    .attrs
+                    .iter()
+                    .any(|a| a.path().is_ident("storage") || a.path().is_ident("event"))
+                    && let Some(def) = registry::struct_def(s)
+                {
+                    types.push(def);
+                }
                 if take_attr(&mut s.attrs, "storage").is_some() {
                     if storage.is_some() {
                         return Err(Error::new(
@@ -207,6 +217,7 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream> {
                 errors.push(error_enum(e)?);
                 add_codec_derives(&mut e.attrs, quote!(Clone, Debug, PartialEq, Eq,));
             }
+            Item::Enum(e) => types.extend(registry::enum_def(e)),
             _ => {}
         }
     }
@@ -348,6 +359,17 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream> {
             "payable": m.payable,
         })
     };
+    // Every type string so far, to find the SDK types the ABI names.
+    let mut strings = Vec::new();
+    for m in constructor.iter().chain(&messages) {
+        strings.extend(m.args.iter().map(|(_, t)| type_name(t)));
+        strings.push(m.returns.0.clone());
+        strings.extend(m.returns.1.clone());
+    }
+    for v in events.iter().chain(&errors).chain(&types) {
+        collect_strings(v, &mut strings);
+    }
+    registry::add_sdk_types(&mut types, &strings);
     let abi = json!({
         "abi_version": ABI_VERSION,
         "contract": storage_ident.to_string(),
@@ -360,6 +382,11 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream> {
         "events": events,
         "errors": errors,
     });
+    // Absent when empty: the ABI is code a call loads and pays for.
+    let mut abi = abi;
+    if !types.is_empty() {
+        abi["types"] = Value::Array(types);
+    }
     let abi = serde_json::to_string(&abi).map_err(|e| Error::new(span, e.to_string()))?;
     let abi_len = abi.len();
     let abi_bytes = Literal::byte_string(abi.as_bytes());
@@ -377,6 +404,30 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream> {
         items.push(Item::Verbatim(ts));
     }
     Ok(module.into_token_stream())
+}
+
+/// Every `"type"` string and every string of a `"fields"` list inside `v`.
+fn collect_strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x) {
+                    ("type", Value::String(s)) => out.push(s.clone()),
+                    ("fields", Value::Array(items)) => {
+                        for i in items {
+                            match i {
+                                Value::String(s) => out.push(s.clone()),
+                                other => collect_strings(other, out),
+                            }
+                        }
+                    }
+                    _ => collect_strings(x, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
+        _ => {}
+    }
 }
 
 fn is_impl_of(imp: &ItemImpl, ident: &syn::Ident) -> bool {

@@ -311,6 +311,24 @@ impl TestEnv {
         self.submit(from, call_action(contract, method, args, value))
     }
 
+    /// Calls `method` of `contract` with `input` as it is: input encoded elsewhere (for
+    /// example by the ABI codec from JSON, as the CLI does).
+    pub fn call_raw(
+        &mut self,
+        from: Address,
+        contract: Address,
+        method: &str,
+        input: &[u8],
+    ) -> Outcome {
+        let action = Action::Call {
+            contract: eng(contract),
+            method: method.to_string(),
+            input: input.to_vec(),
+            value: 0,
+        };
+        self.submit(from, action)
+    }
+
     /// Runs a call without keeping its changes: the return value, events and the exact gas a
     /// real call would be charged.
     pub fn query<A: Encode>(

@@ -8,7 +8,7 @@ use parity_scale_codec::{Compact, Decode, Encode};
 use serde_json::{Value, json};
 
 use super::AbiError;
-use super::ty::Ty;
+use super::ty::{Fields, Ty};
 
 /// Longest sequence of zero-sized elements (`Vec<()>`, `[(); N]`) one decode accepts.
 pub const MAX_ZERO_SIZED_RUN: usize = 1024;
@@ -170,8 +170,82 @@ pub fn encode(ty: &Ty, v: &Value, arg: &str, out: &mut Vec<u8>) -> Result<(), Ab
                 encode(t, item, &format!("{arg}.{i}"), out)?;
             }
         }
+        Ty::Struct { fields, .. } => encode_fields(fields, v, arg, out).ok_or_else(err)??,
+        Ty::Enum { variants, .. } => {
+            // `"Name"` for a unit variant, `{"Name": payload}` for the others.
+            let (name, payload) = match v {
+                Value::String(name) => (name, &Value::Null),
+                Value::Object(m) if m.len() == 1 => m.iter().next().ok_or_else(err)?,
+                _ => return Err(err()),
+            };
+            let variant = variants.iter().find(|x| &x.name == name).ok_or_else(err)?;
+            if v.is_string() && !variant.fields.is_empty() {
+                return Err(err());
+            }
+            out.push(variant.index);
+            encode_fields(&variant.fields, payload, &format!("{arg}.{name}"), out)
+                .ok_or_else(err)??;
+        }
     }
     Ok(())
+}
+
+/// How fields look in JSON (serde's conventions): none → `null`, all named → an object,
+/// one positional → the value itself, several positional → an array.
+enum Shape {
+    Unit,
+    Named,
+    Newtype,
+    Tuple,
+}
+
+fn shape(fields: &Fields) -> Shape {
+    match fields.as_slice() {
+        [] => Shape::Unit,
+        f if f.iter().all(|(n, _)| n.is_some()) => Shape::Named,
+        [_] => Shape::Newtype,
+        _ => Shape::Tuple,
+    }
+}
+
+/// Encodes `v` as `fields` in order; `None` if `v` has the wrong shape (a missing, extra or
+/// misnamed field), `Some(Err)` if a field's value does not fit its type.
+fn encode_fields(
+    fields: &Fields,
+    v: &Value,
+    arg: &str,
+    out: &mut Vec<u8>,
+) -> Option<Result<(), AbiError>> {
+    let values: Vec<(&Ty, &Value, String)> = match shape(fields) {
+        Shape::Unit => {
+            return v.is_null().then_some(Ok(()));
+        }
+        Shape::Newtype => vec![(&fields[0].1, v, arg.to_string())],
+        Shape::Tuple => {
+            let items = v.as_array().filter(|a| a.len() == fields.len())?;
+            fields
+                .iter()
+                .zip(items)
+                .enumerate()
+                .map(|(i, ((_, t), item))| (t, item, format!("{arg}.{i}")))
+                .collect()
+        }
+        Shape::Named => {
+            let map = v.as_object().filter(|m| m.len() == fields.len())?;
+            fields
+                .iter()
+                .map(|(n, t)| {
+                    let n = n.as_deref().unwrap_or_default();
+                    Some((t, map.get(n)?, format!("{arg}.{n}")))
+                })
+                .collect::<Option<_>>()?
+        }
+    };
+    Some(
+        values
+            .into_iter()
+            .try_for_each(|(t, item, path)| encode(t, item, &path, out)),
+    )
 }
 
 fn number_json(x: i128) -> Value {
@@ -309,6 +383,20 @@ fn decode_bounded(ty: &Ty, input: &mut &[u8], budget: &mut usize) -> Result<Valu
                 Value::Array(items)
             }
         }
+        Ty::Struct { fields, .. } => decode_fields(fields, input, budget)?,
+        Ty::Enum { variants, .. } => {
+            let index = take(input, 1)?[0];
+            let variant = variants
+                .iter()
+                .find(|v| v.index == index)
+                .ok_or_else(invalid)?;
+            match shape(&variant.fields) {
+                Shape::Unit => json!(variant.name),
+                _ => {
+                    json!({ variant.name.clone(): decode_fields(&variant.fields, input, budget)? })
+                }
+            }
+        }
         Ty::Tuple(types) if types.is_empty() => Value::Null,
         Ty::Tuple(types) => {
             let mut items = Vec::with_capacity(types.len());
@@ -317,6 +405,29 @@ fn decode_bounded(ty: &Ty, input: &mut &[u8], budget: &mut usize) -> Result<Valu
             }
             Value::Array(items)
         }
+    })
+}
+
+fn decode_fields(
+    fields: &Fields,
+    input: &mut &[u8],
+    budget: &mut usize,
+) -> Result<Value, DecodeError> {
+    let mut values = Vec::with_capacity(fields.len());
+    for (_, t) in fields {
+        values.push(decode_bounded(t, input, budget)?);
+    }
+    Ok(match shape(fields) {
+        Shape::Unit => Value::Null,
+        Shape::Newtype => values.pop().unwrap_or(Value::Null),
+        Shape::Tuple => Value::Array(values),
+        Shape::Named => Value::Object(
+            fields
+                .iter()
+                .map(|(n, _)| n.clone().unwrap_or_default())
+                .zip(values)
+                .collect(),
+        ),
     })
 }
 

@@ -6,8 +6,12 @@
 //! `Address`, `Hash`, `String`, `Vec<T>`, `Option<T>`, `Result<T,E>`, tuples `(A,B)`, arrays
 //! `[T;N]` and `()`. In JSON, integers are numbers (or decimal strings, for values beyond 2^53),
 //! addresses, hashes and byte vectors/arrays are `0x` hex, tuples and arrays are JSON arrays,
-//! `None` is `null`. Other types (a contract's own structs and enums) are not described by the
-//! ABI and are shown as hex.
+//! `None` is `null`. A contract's own structs and enums (defined in its `#[contract]` module)
+//! are in the ABI's type registry (`types`): a struct is a JSON object of its fields (an
+//! array for a tuple struct, the value itself for a one-field tuple struct, `null` for a unit
+//! struct), an enum variant is `"Name"` when it has no fields and `{"Name": fields}`
+//! otherwise (serde's conventions). Types the ABI does not describe (generic or foreign
+//! structs, recursive types) are shown as hex.
 //!
 //! The ABI and the data come from a contract's author, so nothing here trusts them: a type
 //! string is at most [`MAX_TYPE_LEN`] bytes and [`MAX_TYPE_DEPTH`] levels deep (an ABI with
@@ -16,11 +20,15 @@
 
 mod codec;
 mod ty;
+mod types;
 
 pub use codec::{
     DecodeError, MAX_DECODED_ITEMS, MAX_ZERO_SIZED_RUN, decode, decode_all, decode_exact, encode,
 };
-pub use ty::{MAX_TYPE_DEPTH, MAX_TYPE_LEN, Ty, TypeError};
+pub use ty::{
+    EnumVariant, Fields, MAX_EXPANDED_NODES, MAX_TYPE_DEPTH, MAX_TYPE_LEN, Ty, TypeError,
+};
+pub use types::{MAX_TYPE_DEFS, TypeDef, TypeField, TypeVariant};
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -40,6 +48,10 @@ pub struct Abi {
     pub events: Vec<EventDef>,
     /// The error enums.
     pub errors: Vec<ErrorDef>,
+    /// The contract's own structs and enums that the types above may name (absent from ABIs
+    /// of older builds).
+    #[serde(default)]
+    pub types: Vec<TypeDef>,
 }
 
 /// A message or the constructor.
@@ -154,7 +166,8 @@ impl Abi {
                 abi.abi_version
             )));
         }
-        for (place, ty) in abi.types() {
+        types::check(&abi.types).map_err(AbiError::Metadata)?;
+        for (place, ty) in abi.type_strings() {
             match Ty::parse_checked(ty) {
                 Ok(_) | Err(TypeError::NotDescribed) => {}
                 Err(e) => return Err(AbiError::Metadata(format!("{place}: {e}"))),
@@ -163,9 +176,33 @@ impl Abi {
         Ok(abi)
     }
 
+    /// The type `s` names, expanded through the ABI's registry.
+    pub fn ty(&self, s: &str) -> Option<Ty> {
+        Ty::parse_with(s, &self.types).ok()
+    }
+
+    /// The type `s` names, if the ABI describes it.
+    fn described(&self, s: &str) -> Result<Ty, DecodeError> {
+        self.ty(s).ok_or(DecodeError::NotDescribed)
+    }
+
     /// Every type string of the ABI, with where it is.
-    fn types(&self) -> Vec<(String, &str)> {
+    fn type_strings(&self) -> Vec<(String, &str)> {
         let mut out = Vec::new();
+        for t in &self.types {
+            let variants = t.variants.iter().flatten();
+            let fields = t.fields.iter().flatten().map(|f| (None, f));
+            for (v, f) in fields
+                .chain(variants.flat_map(|v| v.fields.iter().map(move |f| (Some(&v.name), f))))
+            {
+                let name = f.name.as_deref().unwrap_or("(positional)");
+                let place = match v {
+                    Some(v) => format!("type `{}::{v}` field `{name}`", t.name),
+                    None => format!("type `{}` field `{name}`", t.name),
+                };
+                out.push((place, &*f.ty));
+            }
+        }
         for m in self.constructor.iter().chain(&self.methods) {
             for a in &m.args {
                 out.push((format!("method `{}` argument `{}`", m.name, a.name), &*a.ty));
@@ -223,7 +260,7 @@ impl Abi {
         }
         let mut out = Vec::new();
         for (a, v) in m.args.iter().zip(values) {
-            let ty = Ty::parse(&a.ty).ok_or_else(|| AbiError::Unsupported {
+            let ty = self.ty(&a.ty).ok_or_else(|| AbiError::Unsupported {
                 arg: a.name.clone(),
                 ty: a.ty.clone(),
             })?;
@@ -235,7 +272,7 @@ impl Abi {
     /// Decodes what `method` returned.
     pub fn decode_return(&self, method: &str, data: &[u8]) -> Result<Value, DecodeError> {
         let m = self.method(method).ok_or(DecodeError::NotDescribed)?;
-        decode_exact(&described(&m.returns)?, data)
+        decode_exact(&self.described(&m.returns)?, data)
     }
 
     /// Decodes revert data of `method`: the contract error, or the panic message.
@@ -260,7 +297,7 @@ impl Abi {
                 let types = variant
                     .fields
                     .iter()
-                    .map(|f| described(f))
+                    .map(|f| self.described(f))
                     .collect::<Result<Vec<_>, _>>()?;
                 let values = decode_all(&types, &mut fields)?;
                 if !fields.is_empty() {
@@ -290,7 +327,7 @@ impl Abi {
         let mut fields = Map::new();
         let mut described_fields = Vec::new();
         for f in &def.fields {
-            match Ty::parse(&f.ty) {
+            match self.ty(&f.ty) {
                 Some(ty) => described_fields.push((f, ty)),
                 None => break,
             }
@@ -309,9 +346,4 @@ impl Abi {
         }
         Ok(json!({"name": def.name, "fields": Value::Object(fields)}))
     }
-}
-
-/// The type `s` names, if the ABI describes it.
-fn described(s: &str) -> Result<Ty, DecodeError> {
-    Ty::parse(s).ok_or(DecodeError::NotDescribed)
 }

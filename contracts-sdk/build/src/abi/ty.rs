@@ -2,12 +2,32 @@
 //! it is bounded: a type string longer than [`MAX_TYPE_LEN`] or nested deeper than
 //! [`MAX_TYPE_DEPTH`] is refused, and the parser's recursion never goes deeper than that.
 
+use super::types::TypeDef;
+
 /// Longest type string the parser reads, in bytes (before whitespace is dropped).
 pub const MAX_TYPE_LEN: usize = 1024;
 
 /// Deepest nesting of a type: every `Vec<`, `Option<`, `Result<`, `[` and `(` is a level.
 /// Rust contracts need a handful.
 pub const MAX_TYPE_DEPTH: usize = 32;
+
+/// Most type nodes one type string expands to through the registry: `A { x: B, y: B }`,
+/// `B { x: C, y: C }`, … would double at every level.
+pub const MAX_EXPANDED_NODES: usize = 4096;
+
+/// Fields of a struct or an enum variant: named (`Some`) or positional.
+pub type Fields = Vec<(Option<String>, Ty)>;
+
+/// A variant of an enum type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnumVariant {
+    /// Its name.
+    pub name: String,
+    /// Its SCALE index.
+    pub index: u8,
+    /// Its fields.
+    pub fields: Fields,
+}
 
 /// A type the codec understands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +54,26 @@ pub enum Ty {
     Array(Box<Ty>, usize),
     /// A tuple (`()` is the empty one).
     Tuple(Vec<Ty>),
+    /// A struct of the contract's type registry.
+    Struct {
+        /// Its name.
+        name: String,
+        /// Its fields in order.
+        fields: Fields,
+    },
+    /// An enum of the contract's type registry.
+    Enum {
+        /// Its name.
+        name: String,
+        /// Its variants.
+        variants: Vec<EnumVariant>,
+    },
+}
+
+/// What a parse may expand through: the registry and how many nodes are left.
+struct Ctx<'a> {
+    types: &'a [TypeDef],
+    nodes: usize,
 }
 
 /// Why a type string is not a [`Ty`].
@@ -62,16 +102,18 @@ impl Ty {
 
     /// Parses a type, saying why not.
     pub fn parse_checked(s: &str) -> Result<Ty, TypeError> {
-        if s.len() > MAX_TYPE_LEN {
-            return Err(TypeError::TooLong { len: s.len() });
-        }
-        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-        let (ty, rest) = parse_ty(&s, 0)?;
-        if rest.is_empty() {
-            Ok(ty)
-        } else {
-            Err(TypeError::NotDescribed)
-        }
+        Self::parse_with(s, &[])
+    }
+
+    /// Parses a type whose names may be structs and enums of `types` (a contract's registry):
+    /// they are expanded in place. A registered type that refers to itself, or expands beyond
+    /// [`MAX_TYPE_DEPTH`] levels or [`MAX_EXPANDED_NODES`] nodes, is not described.
+    pub fn parse_with(s: &str, types: &[TypeDef]) -> Result<Ty, TypeError> {
+        let mut ctx = Ctx {
+            types,
+            nodes: MAX_EXPANDED_NODES,
+        };
+        parse_str(s, 0, &mut ctx)
     }
 
     /// Whether a value of this type encodes to no bytes at all (`()`, `[T; 0]`, tuples and
@@ -95,11 +137,83 @@ impl Ty {
             Ty::Tuple(items) => items
                 .iter()
                 .fold(0usize, |sum, t| sum.saturating_add(t.min_encoded_len())),
+            Ty::Struct { fields, .. } => fields_min_len(fields),
+            Ty::Enum { variants, .. } => 1usize.saturating_add(
+                variants
+                    .iter()
+                    .map(|v| fields_min_len(&v.fields))
+                    .min()
+                    .unwrap_or(0),
+            ),
         }
     }
 }
 
-fn parse_ty(s: &str, depth: usize) -> Result<(Ty, &str), TypeError> {
+fn fields_min_len(fields: &Fields) -> usize {
+    fields.iter().fold(0usize, |sum, (_, t)| {
+        sum.saturating_add(t.min_encoded_len())
+    })
+}
+
+/// Parses a whole type string at `depth`.
+fn parse_str(s: &str, depth: usize, ctx: &mut Ctx) -> Result<Ty, TypeError> {
+    if s.len() > MAX_TYPE_LEN {
+        return Err(TypeError::TooLong { len: s.len() });
+    }
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    let (ty, rest) = parse_ty(&s, depth, ctx)?;
+    if rest.is_empty() {
+        Ok(ty)
+    } else {
+        Err(TypeError::NotDescribed)
+    }
+}
+
+/// Expands the registered type `name` at `depth`. Anything past a limit inside the expansion
+/// makes the type undescribed (the ABI is still valid: each field's own string was checked).
+fn expand(name: &str, depth: usize, ctx: &mut Ctx) -> Result<Ty, TypeError> {
+    let def = ctx
+        .types
+        .iter()
+        .find(|d| d.name == name)
+        .ok_or(TypeError::NotDescribed)?;
+    if depth >= MAX_TYPE_DEPTH {
+        return Err(TypeError::NotDescribed);
+    }
+    let fields = |list: &[super::types::TypeField], ctx: &mut Ctx| {
+        list.iter()
+            .map(|f| {
+                ctx.nodes = ctx.nodes.checked_sub(1).ok_or(TypeError::NotDescribed)?;
+                match parse_str(&f.ty, depth + 1, ctx) {
+                    Ok(t) => Ok((f.name.clone(), t)),
+                    Err(_) => Err(TypeError::NotDescribed),
+                }
+            })
+            .collect::<Result<Fields, TypeError>>()
+    };
+    match (&def.fields, &def.variants) {
+        (Some(list), None) => Ok(Ty::Struct {
+            name: def.name.clone(),
+            fields: fields(list, ctx)?,
+        }),
+        (None, Some(variants)) => Ok(Ty::Enum {
+            name: def.name.clone(),
+            variants: variants
+                .iter()
+                .map(|v| {
+                    Ok(EnumVariant {
+                        name: v.name.clone(),
+                        index: v.index,
+                        fields: fields(&v.fields, ctx)?,
+                    })
+                })
+                .collect::<Result<_, TypeError>>()?,
+        }),
+        _ => Err(TypeError::NotDescribed),
+    }
+}
+
+fn parse_ty<'s>(s: &'s str, depth: usize, ctx: &mut Ctx) -> Result<(Ty, &'s str), TypeError> {
     let nested = || {
         if depth >= MAX_TYPE_DEPTH {
             Err(TypeError::TooDeep)
@@ -108,11 +222,11 @@ fn parse_ty(s: &str, depth: usize) -> Result<(Ty, &str), TypeError> {
         }
     };
     if let Some(rest) = s.strip_prefix('(') {
-        let (items, rest) = parse_list(rest, ')', nested()?)?;
+        let (items, rest) = parse_list(rest, ')', nested()?, ctx)?;
         return Ok((Ty::Tuple(items), rest));
     }
     if let Some(rest) = s.strip_prefix('[') {
-        let (inner, rest) = parse_ty(rest, nested()?)?;
+        let (inner, rest) = parse_ty(rest, nested()?, ctx)?;
         let rest = rest.strip_prefix(';').ok_or(TypeError::NotDescribed)?;
         let end = rest.find(']').ok_or(TypeError::NotDescribed)?;
         let n = rest[..end].parse().map_err(|_| TypeError::NotDescribed)?;
@@ -124,7 +238,7 @@ fn parse_ty(s: &str, depth: usize) -> Result<(Ty, &str), TypeError> {
     let (path, rest) = s.split_at(end);
     let name = path.rsplit("::").next().ok_or(TypeError::NotDescribed)?;
     if let Some(rest) = rest.strip_prefix('<') {
-        let (args, rest) = parse_list(rest, '>', nested()?)?;
+        let (args, rest) = parse_list(rest, '>', nested()?, ctx)?;
         let ty = match (name, args.as_slice()) {
             ("Vec", [t]) => Ty::Vec(Box::new(t.clone())),
             ("Option", [t]) => Ty::Option(Box::new(t.clone())),
@@ -148,18 +262,23 @@ fn parse_ty(s: &str, depth: usize) -> Result<(Ty, &str), TypeError> {
         "Address" => Ty::Address,
         "Hash" => Ty::Bytes32,
         "String" => Ty::String,
-        _ => return Err(TypeError::NotDescribed),
+        _ => expand(name, depth, ctx)?,
     };
     Ok((ty, rest))
 }
 
-fn parse_list(mut s: &str, close: char, depth: usize) -> Result<(Vec<Ty>, &str), TypeError> {
+fn parse_list<'s>(
+    mut s: &'s str,
+    close: char,
+    depth: usize,
+    ctx: &mut Ctx,
+) -> Result<(Vec<Ty>, &'s str), TypeError> {
     let mut items = Vec::new();
     loop {
         if let Some(rest) = s.strip_prefix(close) {
             return Ok((items, rest));
         }
-        let (t, rest) = parse_ty(s, depth)?;
+        let (t, rest) = parse_ty(s, depth, ctx)?;
         items.push(t);
         s = rest.strip_prefix(',').unwrap_or(rest);
         if !rest.starts_with(',') && !rest.starts_with(close) {
@@ -182,6 +301,7 @@ impl std::fmt::Display for Ty {
             Ty::Option(t) => write!(f, "Option<{t}>"),
             Ty::Result(t, e) => write!(f, "Result<{t}, {e}>"),
             Ty::Array(t, n) => write!(f, "[{t}; {n}]"),
+            Ty::Struct { name, .. } | Ty::Enum { name, .. } => f.write_str(name),
             Ty::Tuple(ts) => {
                 f.write_str("(")?;
                 for (i, t) in ts.iter().enumerate() {
