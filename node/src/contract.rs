@@ -1,5 +1,6 @@
-//! `aether contract build|deploy|call|query`: builds a contract crate to `<name>.wasm` and
-//! `<name>.abi.json`; deploys and calls contracts over RPC.
+//! `aether contract build|deploy|call|query|bindings`: builds a contract crate to
+//! `<name>.wasm` and `<name>.abi.json`; deploys and calls contracts over RPC; generates typed
+//! clients from ABIs.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +28,10 @@ pub enum ContractCommand {
     #[command(after_help = "Example:
   aether contract query --contract 0x91c2… --method balance_of --args '[\"//bob\"]'")]
     Query(crate::client::QueryArgs),
+    /// Generate a typed client of a contract from its ABI.
+    #[command(after_help = "Example:
+  aether contract bindings --lang ts --wasm token.wasm --out clients/token")]
+    Bindings(crate::bindings::BindingsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -48,6 +53,7 @@ pub fn run(cmd: ContractCommand) -> ExitCode {
         ContractCommand::Call(a) => crate::client::call(a),
         ContractCommand::Query(a) => crate::client::query(a),
         ContractCommand::Build(args) => return build_command(args),
+        ContractCommand::Bindings(args) => crate::bindings::run(args).map(|()| true),
     };
     match client {
         Ok(true) => ExitCode::SUCCESS,

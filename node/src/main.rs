@@ -9,6 +9,7 @@
 //! Exit status: 0 success; 1 the node or a transaction failed; 2 bad usage or input.
 
 mod bench_cmd;
+mod bindings;
 mod client;
 mod contract;
 mod devnet_cmd;

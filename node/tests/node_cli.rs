@@ -517,6 +517,7 @@ fn every_command_shows_an_example_in_its_help() {
         &["contract", "deploy"],
         &["contract", "call"],
         &["contract", "query"],
+        &["contract", "bindings"],
         &["keys", "generate"],
         &["keys", "inspect"],
         &["keys", "validator"],
