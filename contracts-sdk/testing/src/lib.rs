@@ -3,7 +3,9 @@
 //! Unit tests for contracts, run by plain `cargo test`: [`TestEnv::build`] compiles the
 //! contract crate to Wasm exactly as `aether contract build` does (once per test process), and
 //! [`TestEnv`] runs it in-process on the real engine (the same executor, gas and state rules as
-//! a node), with funded accounts, settable block and value, and typed results.
+//! a node), with funded accounts, settable block and value, and typed results. With the `node`
+//! feature the same tests run against `aether run --dev` over RPC (`AETHER_TEST_NODE=URL`, or
+//! [`TestEnv::connect`]).
 //!
 //! ```no_run
 //! use aether_contracts_testing::{TestEnv, ALICE, BOB};
@@ -19,6 +21,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+#[cfg(feature = "node")]
+mod node_backend;
+
 use aether_contract_build::{BuildOptions, Built};
 use aether_contracts_sdk::event::Event;
 use aether_engine::memory::MemoryState;
@@ -30,16 +35,42 @@ pub use aether_contract_build::BuildError;
 pub use aether_contracts_sdk::{Address, Hash};
 pub use aether_engine::types::Status;
 
-/// A funded test account.
-pub const ALICE: Address = Address([0xA1; 32]);
-/// A funded test account.
-pub const BOB: Address = Address([0xB0; 32]);
-/// A funded test account.
-pub const CHARLIE: Address = Address([0xC4; 32]);
+/// A funded test account: the dev account `//alice` (its address is its ed25519 key), so the
+/// node backend can sign for it.
+pub const ALICE: Address = Address(hex32(
+    b"d5bf4a3fcce717b0388bcc2749ebc148ad9969b23f45ee1b605fd58778576ac4",
+));
+/// A funded test account: the dev account `//bob`.
+pub const BOB: Address = Address(hex32(
+    b"ecc1b58727f3f12b3194881a9ecb9de0b28ce7b207230d8e930fe1bce75e256c",
+));
+/// A funded test account: the dev account `//charlie`.
+pub const CHARLIE: Address = Address(hex32(
+    b"c8bf2959a96bd99ffde4e7277b41e57331dba7f7918186c359cf7dce149bb567",
+));
+
+/// 32 bytes from 64 lower-case hex digits, at compile time.
+const fn hex32(h: &[u8; 64]) -> [u8; 32] {
+    const fn digit(c: u8) -> u8 {
+        match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => panic!("not a lower-case hex digit"),
+        }
+    }
+    let mut out = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        out[i] = digit(h[2 * i]) << 4 | digit(h[2 * i + 1]);
+        i += 1;
+    }
+    out
+}
 /// What each test account starts with.
 pub const INITIAL_BALANCE: u128 = 1_000_000_000_000_000_000_000_000;
-/// Gas limit of every transaction unless changed with [`TestEnv::set_gas_limit`].
-pub const DEFAULT_GAS: u64 = 50_000_000;
+/// Gas limit of every transaction unless changed with [`TestEnv::set_gas_limit`]: the block
+/// gas limit of `aether run --dev`, so a test passes on a node too.
+pub const DEFAULT_GAS: u64 = 30_000_000;
 
 fn eng(a: Address) -> engine::Address {
     engine::Address(a.0)
@@ -163,9 +194,20 @@ fn build_cached(crate_dir: &Path) -> Result<Arc<Built>, BuildError> {
     Ok(built)
 }
 
-/// An in-process chain running contracts on the real engine.
+/// Where a [`TestEnv`] runs its transactions.
+enum Backend {
+    /// In process, on the real engine over in-memory state.
+    Memory(Sandbox),
+    /// A running node, over JSON-RPC.
+    #[cfg(feature = "node")]
+    Node(Box<node_backend::NodeBackend>),
+}
+
+/// A chain running contracts on the real engine: in process (the default), or a running
+/// `aether run --dev` over RPC with the `node` feature ([`TestEnv::connect`], or
+/// `AETHER_TEST_NODE=URL` for every `TestEnv::new()`), so one test file runs either way.
 pub struct TestEnv {
-    sandbox: Sandbox,
+    backend: Backend,
     gas_limit: u64,
     salt: u64,
 }
@@ -177,14 +219,49 @@ impl Default for TestEnv {
 }
 
 impl TestEnv {
-    /// A chain where [`ALICE`], [`BOB`] and [`CHARLIE`] hold [`INITIAL_BALANCE`] each.
+    /// A chain where [`ALICE`], [`BOB`] and [`CHARLIE`] hold [`INITIAL_BALANCE`] each: in
+    /// process, or, with the `node` feature and `AETHER_TEST_NODE=URL` set, the node there.
     pub fn new() -> Self {
+        #[cfg(feature = "node")]
+        if let Ok(url) = std::env::var("AETHER_TEST_NODE") {
+            return Self::connect(&url).unwrap_or_else(|e| panic!("AETHER_TEST_NODE: {e}"));
+        }
         let state =
             MemoryState::with_balances([ALICE, BOB, CHARLIE].map(|a| (eng(a), INITIAL_BALANCE)));
         Self {
-            sandbox: Sandbox::new(state),
+            backend: Backend::Memory(Sandbox::new(state)),
             gas_limit: DEFAULT_GAS,
             salt: 0,
+        }
+    }
+
+    /// The node at `url` (`aether run --dev`: its dev accounts are [`ALICE`], [`BOB`] and
+    /// [`CHARLIE`]). Contracts are instantiated under salts unique to this process, so tests
+    /// may share a chain and run again on it.
+    #[cfg(feature = "node")]
+    pub fn connect(url: &str) -> Result<Self, String> {
+        let backend = node_backend::NodeBackend::connect(url)?;
+        let unique = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        Ok(Self {
+            backend: Backend::Node(Box::new(backend)),
+            gas_limit: DEFAULT_GAS,
+            salt: unique ^ (u64::from(std::process::id()) << 32),
+        })
+    }
+
+    /// Whether transactions go to a node (else they run in process).
+    pub fn on_node(&self) -> bool {
+        !matches!(self.backend, Backend::Memory(_))
+    }
+
+    #[cfg_attr(not(feature = "node"), allow(unused_variables))]
+    fn memory(&mut self, what: &str) -> &mut Sandbox {
+        match &mut self.backend {
+            Backend::Memory(s) => s,
+            #[cfg(feature = "node")]
+            Backend::Node(_) => panic!("{what} needs the in-process backend"),
         }
     }
 
@@ -200,8 +277,9 @@ impl TestEnv {
     }
 
     /// Sets the block later transactions run in.
+    /// Only in process: a node's blocks follow its own clock.
     pub fn set_block(&mut self, height: u64, timestamp_ms: u64) {
-        let env = self.sandbox.env_mut();
+        let env = self.memory("set_block").env_mut();
         env.height = height;
         env.timestamp_ms = timestamp_ms;
     }
@@ -209,31 +287,52 @@ impl TestEnv {
     /// The chain id contracts see (`env::chain_id()`), for example to build a
     /// [`aether_contracts_sdk::access::signed_message`] to sign.
     pub fn chain_id(&self) -> u64 {
-        self.sandbox.env().chain_id
+        match &self.backend {
+            Backend::Memory(s) => s.env().chain_id,
+            #[cfg(feature = "node")]
+            Backend::Node(n) => n.chain_id(),
+        }
     }
 
     /// Credits `amount` to `who`.
+    /// (On a node: a transfer from [`ALICE`].)
     pub fn fund(&mut self, who: Address, amount: u128) {
-        self.sandbox.fund(eng(who), amount);
+        match &mut self.backend {
+            Backend::Memory(s) => s.fund(eng(who), amount),
+            #[cfg(feature = "node")]
+            Backend::Node(n) => n.fund(who, amount),
+        }
     }
 
     /// The balance of `who`.
     pub fn balance(&self, who: Address) -> u128 {
-        self.sandbox.balance(&eng(who))
+        match &self.backend {
+            Backend::Memory(s) => s.balance(&eng(who)),
+            #[cfg(feature = "node")]
+            Backend::Node(n) => n.balance(who),
+        }
     }
 
     /// The raw value `contract` stores at `key`: for checking a storage layout (a `Lazy` field
     /// lives at its 8-byte key, a `Mapping` entry at prefix ‖ SCALE(key); values are SCALE).
     pub fn storage(&self, contract: Address, key: &[u8]) -> Option<Vec<u8>> {
-        self.sandbox.storage(&eng(contract), key).cloned()
+        match &self.backend {
+            Backend::Memory(s) => s.storage(&eng(contract), key).cloned(),
+            #[cfg(feature = "node")]
+            Backend::Node(n) => n.storage(contract, key),
+        }
     }
 
     fn submit(&mut self, from: Address, action: Action) -> Outcome {
         let gas = self.gas_limit;
-        self.sandbox
-            .submit(eng(from), action, gas)
-            .map(Outcome::from)
-            .unwrap_or_else(|e| panic!("in-memory state failed: {e}"))
+        match &mut self.backend {
+            Backend::Memory(s) => s
+                .submit(eng(from), action, gas)
+                .map(Outcome::from)
+                .unwrap_or_else(|e| panic!("in-memory state failed: {e}")),
+            #[cfg(feature = "node")]
+            Backend::Node(n) => n.submit(from, action, gas),
+        }
     }
 
     /// Uploads `wasm`; returns its code hash. Panics if the engine rejects it.
@@ -338,14 +437,15 @@ impl TestEnv {
         method: &str,
         args: &A,
     ) -> Outcome {
-        self.sandbox
-            .dry_run(
-                eng(from),
-                call_action(contract, method, args, 0),
-                self.gas_limit,
-            )
-            .map(Outcome::from)
-            .unwrap_or_else(|e| panic!("in-memory state failed: {e}"))
+        let action = call_action(contract, method, args, 0);
+        match &self.backend {
+            Backend::Memory(s) => s
+                .dry_run(eng(from), action, self.gas_limit)
+                .map(Outcome::from)
+                .unwrap_or_else(|e| panic!("in-memory state failed: {e}")),
+            #[cfg(feature = "node")]
+            Backend::Node(n) => n.dry_run(from, action, self.gas_limit),
+        }
     }
 }
 
@@ -355,5 +455,18 @@ fn call_action<A: Encode>(contract: Address, method: &str, args: &A, value: u128
         method: method.to_string(),
         input: args.encode(),
         value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_test_accounts_are_the_dev_accounts_of_a_node() {
+        for (account, name) in [(ALICE, "alice"), (BOB, "bob"), (CHARLIE, "charlie")] {
+            let dev = aether_engine::crypto::Keypair::dev(name, false).address();
+            assert_eq!(account.0, dev.0, "{name}");
+        }
     }
 }
