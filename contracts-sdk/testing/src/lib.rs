@@ -410,8 +410,8 @@ impl TestEnv {
         self.submit(from, call_action(contract, method, args, value))
     }
 
-    /// Calls `method` of `contract` with `input` as it is: input encoded elsewhere (for
-    /// example by the ABI codec from JSON, as the CLI does).
+    /// Calls `method` of `contract` with `input` as it is: input encoded elsewhere (by the ABI
+    /// codec from JSON, as the CLI does, or by a generated client).
     pub fn call_raw(
         &mut self,
         from: Address,
@@ -419,13 +419,36 @@ impl TestEnv {
         method: &str,
         input: &[u8],
     ) -> Outcome {
+        self.call_with_value_raw(from, contract, method, input, 0)
+    }
+
+    /// As [`TestEnv::call_raw`], sending `value`.
+    pub fn call_with_value_raw(
+        &mut self,
+        from: Address,
+        contract: Address,
+        method: &str,
+        input: &[u8],
+        value: u128,
+    ) -> Outcome {
         let action = Action::Call {
             contract: eng(contract),
             method: method.to_string(),
             input: input.to_vec(),
-            value: 0,
+            value,
         };
         self.submit(from, action)
+    }
+
+    /// As [`TestEnv::query`], with `input` as it is.
+    pub fn query_raw(
+        &self,
+        from: Address,
+        contract: Address,
+        method: &str,
+        input: &[u8],
+    ) -> Outcome {
+        self.query(from, contract, method, &RawInput(input))
     }
 
     /// Runs a call without keeping its changes: the return value, events and the exact gas a
@@ -446,6 +469,19 @@ impl TestEnv {
             #[cfg(feature = "node")]
             Backend::Node(n) => n.dry_run(from, action, self.gas_limit),
         }
+    }
+}
+
+/// Input already encoded: its encoding is its bytes as they are.
+struct RawInput<'a>(&'a [u8]);
+
+impl Encode for RawInput<'_> {
+    fn size_hint(&self) -> usize {
+        self.0.len()
+    }
+
+    fn encode_to<T: parity_scale_codec::Output + ?Sized>(&self, dest: &mut T) {
+        dest.write(self.0)
     }
 }
 
