@@ -125,3 +125,69 @@ fn building_a_crate_that_is_not_a_contract_fails_with_a_reason() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A contract's own enum as a JSON argument and in a decoded event, and an error carrying an
+/// SDK struct, through `aether exec` (the `sdk-library` fixture's type registry).
+#[test]
+fn custom_types_are_json_arguments_and_decoded_values_of_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().to_str().unwrap();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts-sdk/testing/fixtures/library");
+    let out = aether(&[
+        "contract",
+        "build",
+        fixture.to_str().unwrap(),
+        "--out-dir",
+        out_dir,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let wasm = dir.path().join("sdk-library.wasm");
+    let state = dir.path().join("state.bin");
+    let exec = |call: &str, args: &str| {
+        aether(&[
+            "exec",
+            "--wasm",
+            wasm.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+            "--caller",
+            DEPLOYER,
+            "--deployer",
+            DEPLOYER,
+            "--call",
+            call,
+            "--args",
+            args,
+        ])
+    };
+    let r = ok(&exec("grant", &format!(r#"["Admin", "{BOB}"]"#)));
+    assert_eq!(r["status"], "success", "{r}");
+    assert_eq!(r["decoded"]["return"], true);
+    assert_eq!(
+        r["events"][0]["decoded"],
+        json!({"name": "Granted", "fields": {"to": BOB, "role": "Admin"}})
+    );
+    let r = ok(&exec("has_role", &format!(r#"["Admin", "{BOB}"]"#)));
+    assert_eq!(r["decoded"]["return"], true);
+    let out = exec("vec_set", "[4, 1]");
+    assert_eq!(out.status.code(), Some(1));
+    let r = ok(&out);
+    assert_eq!(
+        r["decoded"],
+        json!({"error": "Error::OutOfBounds", "fields": [{"index": 4, "len": 0}]})
+    );
+    // A variant the enum does not have is a usage error naming the argument.
+    let out = exec("grant", &format!(r#"["Root", "{BOB}"]"#));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("argument `role`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
