@@ -44,6 +44,21 @@ pub struct BindingsArgs {
     pub out: PathBuf,
 }
 
+/// Whether `s` is an ASCII identifier: the only names from an ABI (which the contract's author
+/// wrote, and may have crafted) that go into generated code as code.
+pub(crate) fn is_ident(s: &str) -> bool {
+    s.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `s` made safe inside a one-line comment of JavaScript or Rust: on one line, printable, no
+/// comment terminator.
+pub(crate) fn comment(s: &str) -> String {
+    s.escape_debug().to_string().replace("*/", "*\\/")
+}
+
 /// Writes the client; prints what it wrote.
 pub fn run(args: BindingsArgs) -> anyhow::Result<()> {
     let abi = match (&args.abi, &args.wasm) {
@@ -80,4 +95,49 @@ pub fn run(args: BindingsArgs) -> anyhow::Result<()> {
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use aether_contract_build::abi::Abi;
+    use serde_json::json;
+
+    /// Names and docs an author could craft to put code into a client generated from their
+    /// ABI: a line break, a comment terminator and a statement in every place a name goes.
+    #[test]
+    fn names_from_a_hostile_abi_never_become_code() {
+        let evil = "x\n*/ evil(); /*";
+        let field = |name: &str, ty: &str| json!({"name": name, "type": ty});
+        let abi = json!({
+            "abi_version": 1,
+            "contract": evil,
+            "constructor": {"name": "init", "args": [field(evil, "u8")], "returns": "()",
+                            "error": null, "mutates": true, "payable": false},
+            "methods": [
+                {"name": evil, "args": [], "returns": "()", "error": null, "mutates": true, "payable": false},
+                {"name": "ok", "args": [field(evil, "Pick")], "returns": "Pick", "error": evil,
+                 "mutates": false, "payable": false},
+            ],
+            "events": [{"name": evil, "signature_topic": format!("0x{}", "11".repeat(32)),
+                        "fields": [field(evil, "u8")]}],
+            "errors": [{"name": evil, "variants": [{"name": evil, "fields": []}]}],
+            "types": [{"name": "Pick", "docs": evil, "variants": [
+                {"name": evil, "index": 0, "fields": [field(evil, "u8")], "docs": evil},
+            ]}],
+        });
+        let abi = Abi::parse(abi.to_string().as_bytes()).unwrap();
+        let files = super::ts::generate(&abi)
+            .into_iter()
+            .map(|(n, t)| (n.to_string(), t))
+            .chain(super::rust::generate(&abi));
+        for (name, text) in files {
+            for line in text.lines() {
+                assert!(
+                    !line.trim_start().starts_with("*/ evil()"),
+                    "{name}: a name became code: {line}"
+                );
+            }
+            assert!(!text.contains("\n*/ evil"), "{name}");
+        }
+    }
 }
