@@ -6,9 +6,9 @@
 //!   revoke is the contract's decision (usually the owner, through [`Ownable`]).
 //! - [`SignedMessages`]: authorisation by a message an account signed off-chain, relayed by
 //!   anyone: the signature is checked by the host (ed25519 or sr25519, as transactions), over
-//!   [`signed_message`] (a domain tag, the chain id, this contract's address, a nonce, the
-//!   payload), and each signer's nonce must come in order, so a signed message works once, on
-//!   one chain, for one contract.
+//!   [`signed_message`] (a domain tag, the chain id, this contract's address, the field's
+//!   scope, a nonce, the payload), and each signer's nonce must come in order, so a signed
+//!   message works once, on one chain, for one contract and one `SignedMessages` field.
 //!
 //! The handles are zero-sized storage fields like [`crate::Lazy`]: in a `#[storage]` struct
 //! write `Ownable`, `Roles<R>` or `SignedMessages`, and the macro gives each its own key.
@@ -220,14 +220,24 @@ pub enum Scheme {
 }
 
 /// What the signer of a message for [`SignedMessages::authorize`] signs:
-/// [`SIGNED_MESSAGE_DOMAIN`] ‖ chain id (u64 LE) ‖ contract address (32 bytes) ‖ nonce (u64
-/// LE) ‖ payload. Everything before the payload has a fixed length, so no two inputs give one
-/// message. Off-chain signers build it with this same function.
-pub fn signed_message(chain_id: u64, contract: &Address, nonce: u64, payload: &[u8]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(SIGNED_MESSAGE_DOMAIN.len() + 48 + payload.len());
+/// [`SIGNED_MESSAGE_DOMAIN`] ‖ chain id (u64 LE) ‖ contract address (32 bytes) ‖ scope (8
+/// bytes) ‖ nonce (u64 LE) ‖ payload. The scope is the `SignedMessages` field's storage
+/// prefix ([`SignedMessages::SCOPE`]: the first 8 bytes of SHA-256 of `"Struct::field"`), so a
+/// message signed for one such field of a contract is not accepted by another. Everything
+/// before the payload has a fixed length, so no two inputs give one message. Off-chain signers
+/// build it with this same function.
+pub fn signed_message(
+    chain_id: u64,
+    contract: &Address,
+    scope: [u8; 8],
+    nonce: u64,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut m = Vec::with_capacity(SIGNED_MESSAGE_DOMAIN.len() + 56 + payload.len());
     m.extend_from_slice(SIGNED_MESSAGE_DOMAIN);
     m.extend_from_slice(&chain_id.to_le_bytes());
     m.extend_from_slice(&contract.0);
+    m.extend_from_slice(&scope);
     m.extend_from_slice(&nonce.to_le_bytes());
     m.extend_from_slice(payload);
     m
@@ -238,6 +248,9 @@ pub fn signed_message(chain_id: u64, contract: &Address, nonce: u64, payload: &[
 pub struct SignedMessages<const PREFIX: u64>;
 
 impl<const PREFIX: u64> SignedMessages<PREFIX> {
+    /// The scope of this field's messages (see [`signed_message`]): its storage prefix.
+    pub const SCOPE: [u8; 8] = PREFIX.to_le_bytes();
+
     /// The handle.
     pub const fn new() -> Self {
         Self
@@ -264,7 +277,13 @@ impl<const PREFIX: u64> SignedMessages<PREFIX> {
         if nonce != expected {
             return Err(AccessError::WrongNonce { expected });
         }
-        let message = signed_message(env::chain_id(), &env::address(), nonce, payload);
+        let message = signed_message(
+            env::chain_id(),
+            &env::address(),
+            Self::SCOPE,
+            nonce,
+            payload,
+        );
         let valid = match scheme {
             Scheme::Ed25519 => crate::crypto::ed25519_verify(&signer.0, &message, signature),
             Scheme::Sr25519 => crate::crypto::sr25519_verify(&signer.0, &message, signature),
@@ -299,14 +318,20 @@ mod tests {
     #[test]
     fn a_signed_message_binds_chain_contract_nonce_and_payload_at_fixed_offsets() {
         let c = Address([7; 32]);
-        let m = signed_message(9, &c, 3, b"pay");
+        let m = signed_message(9, &c, [5; 8], 3, b"pay");
         let d = SIGNED_MESSAGE_DOMAIN.len();
         assert_eq!(&m[..d], SIGNED_MESSAGE_DOMAIN);
         assert_eq!(&m[d..d + 8], &9u64.to_le_bytes());
         assert_eq!(&m[d + 8..d + 40], &[7; 32]);
-        assert_eq!(&m[d + 40..d + 48], &3u64.to_le_bytes());
-        assert_eq!(&m[d + 48..], b"pay");
-        assert_ne!(m, signed_message(9, &c, 4, b"pay"));
-        assert_ne!(m, signed_message(10, &c, 3, b"pay"));
+        assert_eq!(&m[d + 40..d + 48], &[5; 8]);
+        assert_eq!(&m[d + 48..d + 56], &3u64.to_le_bytes());
+        assert_eq!(&m[d + 56..], b"pay");
+        assert_ne!(m, signed_message(9, &c, [5; 8], 4, b"pay"));
+        assert_ne!(m, signed_message(10, &c, [5; 8], 3, b"pay"));
+        assert_ne!(m, signed_message(9, &c, [6; 8], 3, b"pay"));
+        assert_eq!(
+            SignedMessages::<0x0807_0605_0403_0201>::SCOPE,
+            [1, 2, 3, 4, 5, 6, 7, 8]
+        );
     }
 }

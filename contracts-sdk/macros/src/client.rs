@@ -20,7 +20,8 @@ pub struct ClientMethod {
     pub ok: Type,
 }
 
-/// The client's own methods: a message with one of these names would collide with them.
+/// The client's own methods: a message with one of these names gets no client method (it is
+/// still called with `Call`).
 const RESERVED: [&str; 5] = [
     "at",
     "contract_address",
@@ -39,18 +40,18 @@ pub fn client(
     let sdk = quote!(::aether_contracts_sdk);
     let mut methods = Vec::new();
     for m in messages {
-        if RESERVED.contains(&m.name.as_str()) {
-            return Err(Error::new(
-                ident.span(),
-                format!(
-                    "message `{}` collides with the method of the same name of `{ident}`, the \
-                     contract's client type: rename the message",
-                    m.name
-                ),
-            ));
+        // The export name of a raw identifier (`r#type`) is `type`.
+        let bare = m.name.strip_prefix("r#").unwrap_or(&m.name);
+        if RESERVED.contains(&bare) {
+            continue;
         }
-        let fn_name = Ident::new(&m.name, Span::call_site());
-        let export = &m.name;
+        let fn_name = if m.name.starts_with("r#") {
+            Ident::new_raw(bare, Span::call_site())
+        } else {
+            Ident::new(bare, Span::call_site())
+        };
+        // Called by its export name, which is the method's name as written.
+        let export = m.name.as_str();
         let (names, types): (Vec<_>, Vec<_>) = m.args.iter().cloned().unzip();
         let ok = &m.ok;
         let doc = format!("Calls `{export}` of the contract.");
@@ -72,12 +73,12 @@ pub fn client(
             /// the caller, the code and `salt`), running its constructor with these arguments
             /// and sending it `value`; returns its client.
             pub fn instantiate(
-                code_hash: &#sdk::Hash,
-                salt: &[u8],
-                value: u128,
+                __code_hash: &#sdk::Hash,
+                __salt: &[u8],
+                __value: u128,
                 #(#names: #types),*
             ) -> ::core::result::Result<Self, #sdk::call::CallError> {
-                #sdk::call::instantiate(code_hash, salt, &(#(#names,)*), value).map(Self::at)
+                #sdk::call::instantiate(__code_hash, __salt, &(#(#names,)*), __value).map(Self::at)
             }
         }
     });
@@ -187,8 +188,17 @@ pub fn from_abi(input: TokenStream) -> syn::Result<TokenStream> {
         if syn::parse_str::<Ident>(name).is_err() {
             return Err(bad(&format!("method name (`{name}`)")));
         }
+        // A type string becomes code of the calling contract: only the ABI's type language
+        // (paths, generics, tuples, arrays with literal lengths) is accepted, never a block,
+        // macro or attribute an author could hide items in.
         let ty = |s: &str| {
-            syn::parse_str::<Type>(s).map_err(|_| bad(&format!("type (`{s}`, in `{name}`)")))
+            let plain = s
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_:<>,;[]() ".contains(c));
+            plain
+                .then(|| syn::parse_str::<Type>(s).ok())
+                .flatten()
+                .ok_or_else(|| bad(&format!("type (`{s}`, in `{name}`)")))
         };
         let mut args = Vec::new();
         for (i, a) in m["args"]

@@ -369,7 +369,14 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream> {
     for v in events.iter().chain(&errors).chain(&types) {
         collect_strings(v, &mut strings);
     }
-    registry::add_sdk_types(&mut types, &strings);
+    let uses: Vec<String> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Use(u) => Some(u.to_token_stream().to_string().replace(' ', "")),
+            _ => None,
+        })
+        .collect();
+    registry::add_sdk_types(&mut types, &strings, &uses);
     let abi = json!({
         "abi_version": ABI_VERSION,
         "contract": storage_ident.to_string(),

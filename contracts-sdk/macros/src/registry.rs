@@ -170,18 +170,35 @@ fn sdk_types() -> Vec<Value> {
     ]
 }
 
-/// Adds to `types` each SDK type that `strings` (every type string of the ABI) name and that
-/// `types` does not define.
-pub fn add_sdk_types(types: &mut Vec<Value>, strings: &[String]) {
-    let named = |name: &str| {
-        strings.iter().any(|s| {
-            s.split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .any(|ident| ident == name)
+/// Adds to `types` each SDK type that `strings` (every type string of the ABI) name, that
+/// `types` does not define, and that is the SDK's: imported from `aether_contracts_sdk` by one
+/// of the module's `uses` (`AccessError` also by the prelude), or named by a path through it.
+/// A type of the same name from elsewhere is left undescribed rather than misdescribed.
+pub fn add_sdk_types(types: &mut Vec<Value>, strings: &[String], uses: &[String]) {
+    let idents = |s: &str| {
+        s.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let named = |name: &str| strings.iter().any(|s| idents(s).iter().any(|i| i == name));
+    let qualified = |name: &str| {
+        strings
+            .iter()
+            .any(|s| s.contains("aether_contracts_sdk") && idents(s).iter().any(|i| i == name))
+    };
+    let imported = |name: &str| {
+        uses.iter().any(|u| {
+            u.contains("aether_contracts_sdk")
+                && (idents(u).iter().any(|i| i == name)
+                    || (name == "AccessError" && u.contains("prelude::*")))
         })
     };
     for def in sdk_types() {
         let name = def["name"].as_str().unwrap_or_default();
-        if named(name) && !types.iter().any(|t| t["name"] == name) {
+        if named(name)
+            && (imported(name) || qualified(name))
+            && !types.iter().any(|t| t["name"] == name)
+        {
             types.push(def);
         }
     }

@@ -165,7 +165,14 @@ fn library() {
     );
     let key = aether_engine::crypto::Keypair::ed25519_from_seed(&[7; 32]);
     let amount = 5u64.encode();
-    let message = aether_contracts_sdk::access::signed_message(env.chain_id(), &c, 0, &amount);
+    let scope: [u8; 8] = {
+        use sha2::Digest;
+        sha2::Sha256::digest(b"Library::signed")[..8]
+            .try_into()
+            .unwrap()
+    };
+    let message =
+        aether_contracts_sdk::access::signed_message(env.chain_id(), &c, scope, 0, &amount);
     let args = (
         aether_contracts_sdk::access::Scheme::Ed25519,
         Address(key.address().0),

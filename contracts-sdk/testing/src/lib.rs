@@ -241,13 +241,19 @@ impl TestEnv {
     #[cfg(feature = "node")]
     pub fn connect(url: &str) -> Result<Self, String> {
         let backend = node_backend::NodeBackend::connect(url)?;
-        let unique = std::time::SystemTime::now()
+        // Salts unique to this environment: the time, the process, and a count of the
+        // environments this process made (two may start in one clock tick on two threads);
+        // each instantiation adds 1, so environments are 2^32 salts apart.
+        static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let made = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
+            .map_or(0, |d| d.as_micros() as u64);
+        let unique = (now ^ u64::from(std::process::id()) << 40).wrapping_add(made) << 32;
         Ok(Self {
             backend: Backend::Node(Box::new(backend)),
             gas_limit: DEFAULT_GAS,
-            salt: unique ^ (u64::from(std::process::id()) << 32),
+            salt: unique,
         })
     }
 

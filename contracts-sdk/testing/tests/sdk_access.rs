@@ -1,7 +1,7 @@
 //! The SDK's access control, run on the engine through the `sdk-library` fixture: ownership
 //! moves only in two steps and only by the owner and the proposed owner; roles guard what
-//! they guard; a signed message authorises once, for its signer, chain, contract, nonce and
-//! payload, and every failed check leaves state unchanged.
+//! they guard; a signed message authorises once, for its signer, chain, contract, field
+//! (scope), nonce and payload, and every failed check leaves state unchanged.
 
 use aether_contracts_sdk::access::{AccessError, Scheme, signed_message};
 use aether_contracts_testing::*;
@@ -170,10 +170,19 @@ impl Signer {
 
     /// The relay call's arguments for `amount` signed with `nonce` for `chain` and `contract`.
     fn relay(&self, chain: u64, contract: Address, nonce: u64, amount: u64) -> impl Encode {
-        let message = signed_message(chain, &contract, nonce, &amount.encode());
+        let message = signed_message(chain, &contract, scope(), nonce, &amount.encode());
         let signature: [u8; 64] = self.key.sign(&message).0;
         (self.scheme, self.address(), nonce, amount, signature)
     }
+}
+
+/// The scope of the fixture's `signed` field: its storage prefix, as an off-chain signer
+/// computes it.
+fn scope() -> [u8; 8] {
+    use sha2::Digest;
+    sha2::Sha256::digest(b"Library::signed")[..8]
+        .try_into()
+        .unwrap()
 }
 
 fn relayed(env: &mut TestEnv, c: Address, who: Address) -> (u64, u64) {
@@ -184,7 +193,7 @@ fn relayed(env: &mut TestEnv, c: Address, who: Address) -> (u64, u64) {
 }
 
 #[test]
-fn a_signed_message_authorises_once_and_only_its_signer_chain_contract_nonce_and_payload() {
+fn a_signed_message_authorises_once_and_only_its_signer_chain_contract_scope_nonce_and_payload() {
     for scheme in [Scheme::Ed25519, Scheme::Sr25519] {
         let (mut env, c) = setup();
         let chain = env.chain_id();
@@ -205,8 +214,15 @@ fn a_signed_message_authorises_once_and_only_its_signer_chain_contract_nonce_and
         assert_eq!(refused(&other_chain), AccessError::BadSignature);
         let other_contract = env.call(BOB, c, "relay", &s.relay(chain, BOB, 1, 5));
         assert_eq!(refused(&other_contract), AccessError::BadSignature);
+        // Signed for another `SignedMessages` field (another scope) of this contract.
+        let message = signed_message(chain, &c, [0; 8], 1, &5u64.encode());
+        let other_scope = (scheme, s.address(), 1u64, 5u64, s.key.sign(&message).0);
+        assert_eq!(
+            refused(&env.call(BOB, c, "relay", &other_scope)),
+            AccessError::BadSignature
+        );
         // A payload other than the one signed.
-        let message = signed_message(chain, &c, 1, &5u64.encode());
+        let message = signed_message(chain, &c, scope(), 1, &5u64.encode());
         let signature: [u8; 64] = s.key.sign(&message).0;
         let changed = env.call(
             BOB,

@@ -140,4 +140,54 @@ mod tests {
             assert!(!text.contains("\n*/ evil"), "{name}");
         }
     }
+
+    /// Names a contract may well use that the generated code has for itself: the clients
+    /// leave out or rename what would clash, so they still compile or load.
+    #[test]
+    fn names_the_clients_use_themselves_do_not_clash() {
+        let method = |name: &str, args: serde_json::Value, returns: &str| {
+            json!({"name": name, "args": args, "returns": returns, "error": null,
+                   "mutates": false, "payable": false})
+        };
+        let abi = json!({
+            "abi_version": 1,
+            "contract": "Reader",
+            "constructor": null,
+            "methods": [
+                method("create", json!([{"name": "e", "type": "Event"}]), "()"),
+                method("wrap", json!([{"name": "w", "type": "Wrapper"}]), "()"),
+                method("then", json!([]), "u8"),
+                method("get", json!([{"name": "opts", "type": "u8"}]), "u8"),
+            ],
+            "events": [],
+            "errors": [],
+            "types": [
+                {"name": "Event", "fields": [{"name": "id", "type": "u8"}]},
+                {"name": "Wrapper", "fields": [{"name": "e", "type": "Event"}]},
+                {"name": "Receipt", "fields": [{"name": "id", "type": "u8"}]},
+            ],
+        });
+        let abi = Abi::parse(abi.to_string().as_bytes()).unwrap();
+        let (_, rust) = super::rust::generate(&abi).remove(0);
+        // `Event` is the module's own enum: the registry's `Event`, what uses it, and the
+        // methods taking them are left out.
+        assert!(!rust.contains("pub struct Event"), "{rust}");
+        assert!(!rust.contains("pub struct Wrapper"), "{rust}");
+        assert!(!rust.contains("pub fn create"), "{rust}");
+        assert!(!rust.contains("pub fn wrap"), "{rust}");
+        assert!(rust.contains("pub fn get(opts: u8)"), "{rust}");
+        let ts = super::ts::generate(&abi);
+        let (js, dts) = (&ts[0].1, &ts[1].1);
+        assert!(
+            js.contains("export class Reader_ extends ContractBase"),
+            "{js}"
+        );
+        assert!(!js.contains("  then("), "{js}");
+        assert!(
+            dts.contains("get(_opts: number, opts?: QueryOptions)"),
+            "{dts}"
+        );
+        // A registered `Receipt` would redeclare the runtime's: it is not declared.
+        assert!(!dts.contains("export type Receipt ="), "{dts}");
+    }
 }

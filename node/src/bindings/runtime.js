@@ -4,6 +4,10 @@
 
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
+const utf8Lossy = new TextDecoder("utf-8");
+
+/** Most values one decode produces, as the Rust codec (`MAX_DECODED_ITEMS`). */
+const MAX_DECODED_ITEMS = 1 << 18;
 
 /** Bytes from `0x` hex. */
 export function hexToBytes(hex, what = "value") {
@@ -44,6 +48,7 @@ class Reader {
   constructor(bytes) {
     this.b = bytes;
     this.i = 0;
+    this.budget = MAX_DECODED_ITEMS;
   }
   take(n) {
     if (this.i + n > this.b.length) throw new DecodeError("the data ends before the value does");
@@ -99,18 +104,25 @@ function readUint(r, n) {
   return x;
 }
 
+/** A compact length: canonical (the shortest form) and at most u32, as parity-scale-codec. */
 function readCompact(r) {
   const first = r.take(1)[0];
+  let x, min;
   switch (first & 3) {
     case 0:
       return BigInt(first >> 2);
     case 1:
-      return (BigInt(first) | (readUint(r, 1) << 8n)) >> 2n;
+      [x, min] = [(BigInt(first) | (readUint(r, 1) << 8n)) >> 2n, 1n << 6n];
+      break;
     case 2:
-      return (BigInt(first) | (readUint(r, 3) << 8n)) >> 2n;
+      [x, min] = [(BigInt(first) | (readUint(r, 3) << 8n)) >> 2n, 1n << 14n];
+      break;
     default:
-      return readUint(r, (first >> 2) + 4);
+      if (first >> 2 !== 0) throw new DecodeError("a length beyond u32");
+      [x, min] = [readUint(r, 4), 1n << 30n];
   }
+  if (x < min) throw new DecodeError("a length not in its shortest encoding");
+  return x;
 }
 
 const small = (n) => n <= 4;
@@ -234,6 +246,7 @@ export function encode(t, v, w, what = "value") {
 
 /** Decodes one value of type descriptor `t` from reader `r`. */
 export function decode(t, r) {
+  if (--r.budget < 0) throw new DecodeError(`more than ${MAX_DECODED_ITEMS} values in one decode`);
   if (t === "bool") {
     const b = r.take(1)[0];
     if (b > 1) throw new DecodeError("not a valid bool");
@@ -451,7 +464,7 @@ export class ContractBase {
   /** Decodes revert data of `method`: `{error, fields?}` or `{panic}`. */
   $decodeRevert(method, data) {
     const bytes = hexToBytes(data, "revert data");
-    if (bytes[0] === 1) return { panic: utf8Strict.decode(bytes.subarray(1)) };
+    if (bytes[0] === 1) return { panic: utf8Lossy.decode(bytes.subarray(1)) };
     const errorType = this.$meta.methods[method]?.error;
     if (bytes[0] !== 0 || !errorType) throw new DecodeError("revert data");
     const r = new Reader(bytes.subarray(1));
@@ -460,6 +473,7 @@ export class ContractBase {
     if (!variant) throw new DecodeError(`no variant of ${errorType.enum} has index ${index}`);
     const [name, , fields] = variant;
     const values = fields.map(([, t]) => decode(t, r));
+    if (r.i !== r.b.length) throw new DecodeError(`${r.b.length - r.i} byte(s) left after the error`);
     const error = `${errorType.enum}::${name}`;
     return values.length === 0 ? { error } : { error, fields: values };
   }
@@ -496,11 +510,22 @@ export class ContractBase {
     const action = callAction(this.$address, method, encodeArgs(m.args, args), opts.value);
     const receipt = await send(this.$url, this.$signer, action, opts);
     if (receipt.status !== "success") throw this.$failure(method, receipt);
-    const events = (receipt.events ?? [])
-      .filter((e) => (e.contract ?? "").toLowerCase() === this.$address.toLowerCase())
-      .map((e) => this.$decodeEvent(e))
-      .filter((e) => e !== null);
-    return { value: decodeExact(m.returns, hexToBytes(receipt.return)), events, receipt };
+    // The transaction is in a block: nothing below may throw (a caller would send it again).
+    const events = [];
+    for (const e of receipt.events ?? []) {
+      if ((e.contract ?? "").toLowerCase() !== this.$address.toLowerCase()) continue;
+      try {
+        const decoded = this.$decodeEvent(e);
+        if (decoded !== null) events.push(decoded);
+      } catch (err) {
+        events.push({ name: null, error: String(err.message ?? err), event: e });
+      }
+    }
+    try {
+      return { value: decodeExact(m.returns, hexToBytes(receipt.return)), events, receipt };
+    } catch (err) {
+      return { value: undefined, valueError: String(err.message ?? err), events, receipt };
+    }
   }
 
   static async $instantiate(Class, meta, url, signer, codeHash, args, opts = {}) {

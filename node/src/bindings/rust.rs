@@ -34,21 +34,40 @@ pub fn generate(abi: &Abi) -> Vec<(String, String)> {
 
     let mut skipped = Vec::new();
     let mut defined: Vec<&str> = OWN.to_vec();
+    // What this module really defines (a method may use only these).
+    let mut types_made: Vec<&str> = Vec::new();
+    let mut errors_made: Vec<&str> = Vec::new();
+    // Registered types that can have their own name here; then those of them whose every
+    // nested registered type can too (a nested one whose name is taken cannot be named).
+    let mut candidates: Vec<(&str, &str, Ty)> = Vec::new();
     for def in &abi.types {
-        let Some(ty) = abi.ty(&def.name) else {
-            skipped.push(format!("type {} (not described)", comment(&def.name)));
-            continue;
-        };
-        if defined.contains(&def.name.as_str()) || !names_ok(&ty) {
-            skipped.push(format!(
-                "type {} (its name is taken, or a name in it is not an identifier)",
+        match abi.ty(&def.name) {
+            Some(ty)
+                if !OWN.contains(&def.name.as_str())
+                    && !candidates.iter().any(|(n, _, _)| *n == def.name)
+                    && names_ok(&ty) =>
+            {
+                candidates.push((&def.name, &def.docs, ty));
+            }
+            _ => skipped.push(format!(
+                "type {} (not described, its name is taken, or a name in it is not an \
+                 identifier)",
                 comment(&def.name)
-            ));
+            )),
+        }
+    }
+    let names: Vec<&str> = candidates.iter().map(|(n, _, _)| *n).collect();
+    for (name, doc, ty) in candidates {
+        let mut nested = Vec::new();
+        type_names(&ty, &mut nested);
+        if !nested.iter().all(|n| names.contains(&n.as_str())) {
+            skipped.push(format!("type {name} (a type in it is not generated)"));
             continue;
         }
-        defined.push(&def.name);
-        docs(&mut out, &def.docs, "");
-        out.push_str(&type_def(&def.name, &ty));
+        defined.push(name);
+        types_made.push(name);
+        docs(&mut out, doc, "");
+        out.push_str(&type_def(name, &ty));
         out.push('\n');
     }
 
@@ -72,7 +91,7 @@ pub fn generate(abi: &Abi) -> Vec<(String, String)> {
                 let fields: Vec<String> = v
                     .fields
                     .iter()
-                    .map(|f| abi.ty(f).map(|t| rust(&t)))
+                    .map(|f| abi.ty(f).and_then(|t| made(&types_made, t)))
                     .collect::<Option<_>>()?;
                 let body = if fields.is_empty() {
                     String::new()
@@ -88,6 +107,7 @@ pub fn generate(abi: &Abi) -> Vec<(String, String)> {
         match variants {
             Some(v) => {
                 defined.push(&e.name);
+                errors_made.push(&e.name);
                 let _ = writeln!(
                     out,
                     "/// The contract's error `{}` (revert data after the tag byte 0).\n\
@@ -107,7 +127,11 @@ pub fn generate(abi: &Abi) -> Vec<(String, String)> {
         let fields: Option<Vec<(String, String)>> = e
             .fields
             .iter()
-            .map(|f| abi.ty(&f.ty).map(|t| (f.name.clone(), rust(&t))))
+            .map(|f| {
+                abi.ty(&f.ty)
+                    .and_then(|t| made(&types_made, t))
+                    .map(|t| (f.name.clone(), t))
+            })
             .collect();
         let Some(fields) = fields.filter(|f| {
             ident_ok(&e.name)
@@ -170,14 +194,15 @@ pub fn generate(abi: &Abi) -> Vec<(String, String)> {
     // Calls.
     let mut calls = String::new();
     for m in abi.constructor.iter().chain(&abi.methods) {
+        let usable = |t: Ty| made(&types_made, t);
         let args: Option<Vec<(String, String)>> = m
             .args
             .iter()
-            .map(|a| abi.ty(&a.ty).map(|t| (a.name.clone(), rust(&t))))
+            .map(|a| abi.ty(&a.ty).and_then(usable).map(|t| (a.name.clone(), t)))
             .collect();
-        let ret = abi.ty(&m.returns).map(|t| rust(&t));
+        let ret = abi.ty(&m.returns).and_then(usable);
         let error = match &m.error {
-            Some(e) if defined.contains(&e.as_str()) => Some(e.clone()),
+            Some(e) if errors_made.contains(&e.as_str()) => Some(e.clone()),
             Some(_) => None,
             None => Some("()".into()),
         };
@@ -405,6 +430,40 @@ fn field(n: &str) -> String {
         format!("r#{n}")
     } else {
         n.to_string()
+    }
+}
+
+/// The Rust type of `ty` if every struct and enum of the registry it uses was generated (one
+/// whose name was taken was not, and cannot be named).
+fn made(types_made: &[&str], ty: Ty) -> Option<String> {
+    let mut names = Vec::new();
+    type_names(&ty, &mut names);
+    names
+        .iter()
+        .all(|n| types_made.contains(&n.as_str()))
+        .then(|| rust(&ty))
+}
+
+/// The names of the registry's structs and enums `ty` uses.
+fn type_names(ty: &Ty, out: &mut Vec<String>) {
+    match ty {
+        Ty::Vec(t) | Ty::Option(t) | Ty::Array(t, _) => type_names(t, out),
+        Ty::Result(t, e) => {
+            type_names(t, out);
+            type_names(e, out);
+        }
+        Ty::Tuple(ts) => ts.iter().for_each(|t| type_names(t, out)),
+        Ty::Struct { name, fields } => {
+            out.push(name.clone());
+            fields.iter().for_each(|(_, t)| type_names(t, out));
+        }
+        Ty::Enum { name, variants } => {
+            out.push(name.clone());
+            variants
+                .iter()
+                .for_each(|v| v.fields.iter().for_each(|(_, t)| type_names(t, out)));
+        }
+        _ => {}
     }
 }
 

@@ -5,6 +5,67 @@ use std::fmt::Write as _;
 
 use aether_contract_build::abi::{Abi, Fields, Method, Ty};
 
+/// Top-level names of the runtime and the generated module (a class or type of the contract
+/// with one of them gets a `_` suffix or is declared `unknown`).
+const RUNTIME_NAMES: [&str; 39] = [
+    "T",
+    "E",
+    "META",
+    "utf8",
+    "utf8Strict",
+    "hexToBytes",
+    "bytesToHex",
+    "DecodeError",
+    "Writer",
+    "Reader",
+    "bigint",
+    "writeUint",
+    "writeInt",
+    "writeCompact",
+    "readUint",
+    "readCompact",
+    "small",
+    "out",
+    "shape",
+    "encodeFields",
+    "decodeFields",
+    "isBytes",
+    "encode",
+    "decode",
+    "encodeArgs",
+    "decodeExact",
+    "RpcError",
+    "rpc",
+    "fromBase64Url",
+    "ed25519Signer",
+    "devSigner",
+    "ZERO",
+    "callAction",
+    "instantiateAction",
+    "ContractError",
+    "jsonSafe",
+    "dryRun",
+    "send",
+    "ContractBase",
+];
+
+/// Names `index.d.ts` declares itself.
+const DTS_NAMES: [&str; 13] = [
+    "Hex",
+    "Signer",
+    "Receipt",
+    "QueryOptions",
+    "SendOptions",
+    "DecodedEvent",
+    "Sent",
+    "ContractError",
+    "RpcError",
+    "DecodeError",
+    "ContractBase",
+    "Record",
+    "Array",
+];
+
 /// The runtime every generated client carries (SCALE, JSON-RPC, signing, the base class).
 const RUNTIME: &str = include_str!("runtime.js");
 
@@ -51,10 +112,14 @@ export interface DecodedEvent {
   name: string;
   fields: Record<string, unknown>;
 }
-/** What a transaction gave: the message's return value, its decoded events, the receipt. */
+/** What a transaction gave: the message's return value, its decoded events, the receipt.
+ * The transaction succeeded even if something in it does not decode (a contract upgraded
+ * since the client was generated): then `value` is undefined and `valueError` says why, and
+ * such an event has `name: null`, `error` and the raw `event`. */
 export interface Sent<T> {
   value: T;
-  events: DecodedEvent[];
+  valueError?: string;
+  events: (DecodedEvent | { name: null; error: string; event: Receipt["events"][number] })[];
   receipt: Receipt;
 }
 /** A call ended other than in success. */
@@ -90,11 +155,16 @@ export declare class ContractBase {
 /// The files of the client: `index.js` and `index.d.ts`.
 pub fn generate(abi: &Abi) -> Vec<(&'static str, String)> {
     let mut g = Gen::default();
-    let class = ident(&abi.contract);
+    // The class must not take the name of one of the runtime's top-level items.
+    let class = match ident(&abi.contract) {
+        c if RUNTIME_NAMES.contains(&c.as_str()) => format!("{c}_"),
+        c => c,
+    };
     let mut methods = Vec::new();
     let mut skipped = Vec::new();
     for m in abi.constructor.iter().chain(&abi.methods) {
-        if m.name == "constructor" || !super::is_ident(&m.name) {
+        // `then` would make an instance awaitable (`await` would call it and wait forever).
+        if matches!(m.name.as_str(), "constructor" | "then") || !super::is_ident(&m.name) {
             skipped.push(format!(
                 "{} (not a name a JavaScript class method can have)",
                 super::comment(&m.name)
@@ -207,7 +277,7 @@ pub fn generate(abi: &Abi) -> Vec<(&'static str, String)> {
     dts.push_str(RUNTIME_DTS);
     dts.push('\n');
     for def in &abi.types {
-        let Some(ty) = abi.ty(&def.name).filter(|_| super::is_ident(&def.name)) else {
+        let Some(ty) = abi.ty(&def.name).filter(|_| declarable(&def.name)) else {
             continue;
         };
         if !def.docs.is_empty() {
@@ -441,7 +511,7 @@ fn ts_of(ty: &Ty, input: bool) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        Ty::Struct { name, .. } | Ty::Enum { name, .. } if super::is_ident(name) => name.clone(),
+        Ty::Struct { name, .. } | Ty::Enum { name, .. } if declarable(name) => name.clone(),
         Ty::Struct { .. } | Ty::Enum { .. } => "unknown".into(),
     }
 }
@@ -509,6 +579,11 @@ fn doc(text: &str, indent: &str) -> String {
     s
 }
 
+/// Whether a registered type can be declared under its own name in `index.d.ts`.
+fn declarable(name: &str) -> bool {
+    super::is_ident(name) && !DTS_NAMES.contains(&name) && !reserved(name)
+}
+
 /// A JSON string literal (valid JavaScript).
 fn js_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
@@ -521,7 +596,7 @@ fn ident(s: &str) -> String {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok && !reserved(s) {
+    if ok && !reserved(s) && s != "opts" {
         s.to_string()
     } else {
         format!(
