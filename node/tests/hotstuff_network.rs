@@ -419,16 +419,29 @@ fn validators_with_their_own_key_files_agree() {
     let nodes = all(&nodes);
     wait_all(&nodes, 4, 90);
     assert_one_chain(&nodes, 1);
-    // Each runs under the identity its key file gives, as the genesis lists it.
-    let peers = rpc(&nodes[0].rpc, "system_peers", vec![]);
-    let mut names: Vec<&str> = peers
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["validator"].as_str().unwrap_or("not a validator"))
-        .collect();
-    names.sort();
-    assert_eq!(names, ["v1", "v2", "v3"], "{peers}");
+    // Each runs under the identity its key file gives, as the genesis lists it. A quorum
+    // finalizes through any three, so v0 may not have dialled the last one yet: wait for it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let peers = rpc(&nodes[0].rpc, "system_peers", vec![]);
+        let mut names: Vec<String> = peers
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                p["validator"]
+                    .as_str()
+                    .unwrap_or("not a validator")
+                    .to_string()
+            })
+            .collect();
+        names.sort();
+        if names == ["v1", "v2", "v3"] || std::time::Instant::now() > deadline {
+            assert_eq!(names, ["v1", "v2", "v3"], "{peers}");
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }
 
 #[test]
