@@ -183,6 +183,37 @@ pub async fn run(
         )?),
         ConsensusMode::DevSealer => None,
     };
+    // A validator's safety record is opened (or, for a new validator, created) before the node
+    // syncs: whether the chain was past genesis is judged on what this node had, not on blocks
+    // it fetches from peers that went on without it.
+    let identity = match (&config.consensus, &hotstuff) {
+        (
+            ConsensusMode::HotStuff {
+                validator,
+                reset_safety_record,
+            },
+            Some(hs),
+        ) => {
+            if *reset_safety_record {
+                tracing::warn!(
+                    "--reset-safety-record: if the safety record is missing, this validator starts \
+                     with a fresh one and may sign again in rounds it signed in before"
+                );
+            }
+            let keys = validator
+                .as_ref()
+                .map(ValidatorKeySource::consensus_keys)
+                .transpose()?;
+            crate::validator::open_identity(
+                &chain,
+                hs,
+                keys,
+                &config.base_path.join("consensus"),
+                *reset_safety_record,
+            )?
+        }
+        _ => None,
+    };
     let p2p = match &config.network {
         None => None,
         Some(settings) => Some(Arc::new(start_network(
@@ -332,31 +363,11 @@ pub async fn run(
         ConsensusMode::DevSealer => {
             Box::new(DevSealer::new(config.block_time_ms, config.proposer, &head))
         }
-        ConsensusMode::HotStuff {
-            validator,
-            reset_safety_record,
-        } => {
-            if *reset_safety_record {
-                tracing::warn!(
-                    "--reset-safety-record: if the safety record is missing, this validator starts \
-                     with a fresh one and may sign again in rounds it signed in before"
-                );
-            }
+        ConsensusMode::HotStuff { .. } => {
             let hs = hotstuff
                 .clone()
                 .expect("HotStuff's configuration is made for HotStuff");
-            let keys = validator
-                .as_ref()
-                .map(ValidatorKeySource::consensus_keys)
-                .transpose()?;
-            Box::new(crate::validator::open(
-                &chain,
-                hs,
-                keys,
-                &config.base_path.join("consensus"),
-                *reset_safety_record,
-                now_ms(),
-            )?)
+            Box::new(crate::validator::open(&chain, hs, identity, now_ms())?)
         }
     };
 

@@ -135,69 +135,66 @@ pub fn config(genesis: &Genesis, block_time_ms: u64) -> Result<HotStuffConfig, V
     })
 }
 
-/// Opens HotStuff on `chain` as the validator with `keys` (or as a follower without), its
-/// safety record in `consensus_dir`. A missing record while the chain is past genesis refuses
-/// to start unless `reset_safety_record` (the caller warns).
-pub fn open(
+/// Opens the signing identity of the validator with `keys` (none for a follower), its safety
+/// record in `consensus_dir`. Called when the node opens its database, before it syncs from
+/// peers: a missing record while the chain is already past genesis refuses to start unless
+/// `reset_safety_record` (the caller warns), and a new validator's fresh record is written
+/// now, so blocks it then syncs do not make it look like a validator that lost its record.
+pub fn open_identity(
     chain: &Chain,
-    config: HotStuffConfig,
+    config: &HotStuffConfig,
     keys: Option<ValidatorKeys>,
     consensus_dir: &Path,
     reset_safety_record: bool,
-    now_ms: u64,
-) -> Result<HotStuff<DurableSafety>, ValidatorError> {
-    let head = chain.head();
-    let root = if head.height == 0 {
-        Root::genesis(head.clone())
-    } else {
-        let proof = chain.store().commit_proof(head.height)?.unwrap_or_default();
-        Root::from_commit_proof(head.clone(), &proof, &config.verifier()).map_err(|e| {
-            ValidatorError::NoCommitProof {
-                height: head.height,
-                reason: e.to_string(),
-            }
-        })?
-    };
+) -> Result<Option<Identity<DurableSafety>>, ValidatorError> {
+    // A chain HotStuff cannot continue (sealed by the dev sealer) is refused first.
+    root(chain, config)?;
+    let Some(keys) = keys else { return Ok(None) };
     let saved = StoreBlocks::new(chain.store().clone());
     // Past genesis: blocks were committed, or proposals it may have voted for are saved (a
     // chain that voted but committed nothing).
-    let past_genesis = head.height > 0 || !saved.load().unwrap_or_default().is_empty();
-    let identity = match keys {
-        None => None,
-        Some(keys) => {
-            let public = keys.bls.public_key();
-            let index = config
-                .validators
-                .index_of(&public)
-                .ok_or(ValidatorError::NotAValidator)?;
-            let safety_err = |reason: String| ValidatorError::Safety {
-                path: consensus_dir.display().to_string(),
-                reason,
-            };
-            std::fs::create_dir_all(consensus_dir).map_err(|e| safety_err(e.to_string()))?;
-            let storage =
-                DurableSafety::open(consensus_dir).map_err(|e| safety_err(e.to_string()))?;
-            let when_missing = if reset_safety_record {
-                WhenMissing::Reset
-            } else {
-                WhenMissing::FreshAtGenesis
-            };
-            let signer = SafetySigner::open(
-                keys.bls,
-                index as u32,
-                config.epoch,
-                storage,
-                past_genesis,
-                when_missing,
-            )
-            .map_err(|e| safety_err(e.to_string()))?;
-            Some(Identity {
-                index: index as u32,
-                signer,
-                vrf: keys.vrf,
-            })
-        }
+    let past_genesis = chain.head().height > 0 || !saved.load().unwrap_or_default().is_empty();
+    let public = keys.bls.public_key();
+    let index = config
+        .validators
+        .index_of(&public)
+        .ok_or(ValidatorError::NotAValidator)?;
+    let safety_err = |reason: String| ValidatorError::Safety {
+        path: consensus_dir.display().to_string(),
+        reason,
     };
+    std::fs::create_dir_all(consensus_dir).map_err(|e| safety_err(e.to_string()))?;
+    let storage = DurableSafety::open(consensus_dir).map_err(|e| safety_err(e.to_string()))?;
+    let when_missing = if reset_safety_record {
+        WhenMissing::Reset
+    } else {
+        WhenMissing::FreshAtGenesis
+    };
+    let signer = SafetySigner::open(
+        keys.bls,
+        index as u32,
+        config.epoch,
+        storage,
+        past_genesis,
+        when_missing,
+    )
+    .map_err(|e| safety_err(e.to_string()))?;
+    Ok(Some(Identity {
+        index: index as u32,
+        signer,
+        vrf: keys.vrf,
+    }))
+}
+
+/// Opens HotStuff on `chain` (after any sync) with the `identity` of [`open_identity`].
+pub fn open(
+    chain: &Chain,
+    config: HotStuffConfig,
+    identity: Option<Identity<DurableSafety>>,
+    now_ms: u64,
+) -> Result<HotStuff<DurableSafety>, ValidatorError> {
+    let root = root(chain, &config)?;
+    let saved = StoreBlocks::new(chain.store().clone());
     Ok(HotStuff::new(
         config,
         identity,
@@ -205,6 +202,21 @@ pub fn open(
         Box::new(saved),
         now_ms,
     ))
+}
+
+/// Where HotStuff starts on `chain`: genesis, or the head with the commit proof stored beside it.
+fn root(chain: &Chain, config: &HotStuffConfig) -> Result<Root, ValidatorError> {
+    let head = chain.head();
+    if head.height == 0 {
+        return Ok(Root::genesis(head));
+    }
+    let proof = chain.store().commit_proof(head.height)?.unwrap_or_default();
+    Root::from_commit_proof(head.clone(), &proof, &config.verifier()).map_err(|e| {
+        ValidatorError::NoCommitProof {
+            height: head.height,
+            reason: e.to_string(),
+        }
+    })
 }
 
 /// Key of the list of saved proposal ids.

@@ -194,6 +194,11 @@ pub fn json_of(out: &Output) -> Value {
 
 /// A JSON-RPC call over HTTP; panics on an error answer.
 pub fn rpc(url: &str, method: &str, params: Vec<Value>) -> Value {
+    try_rpc(url, method, params).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A JSON-RPC call over HTTP; the error (naming the method and the URL) when it fails.
+pub fn try_rpc(url: &str, method: &str, params: Vec<Value>) -> Result<Value, String> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         use jsonrpsee_core::client::ClientT;
@@ -206,7 +211,7 @@ pub fn rpc(url: &str, method: &str, params: Vec<Value>) -> Value {
         }
         c.request::<Value, _>(method, p)
             .await
-            .unwrap_or_else(|e| panic!("{method} at {url}: {e}"))
+            .map_err(|e| format!("{method} at {url}: {e}"))
     })
 }
 
