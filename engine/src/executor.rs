@@ -21,6 +21,7 @@ use crate::types::{
     Account, Action, Address, BlockEnv, Hash, Receipt, SealedTransaction, SignedTransaction,
     Status, Transaction, contract_address,
 };
+use crate::vm::trace::{Recorder, Trace};
 use crate::vm::{self, CompileError, Entry, FrameRequest, FrameResult, LoadError, TxContext, Vm};
 
 /// The outcome of executing a block's transactions.
@@ -197,6 +198,32 @@ impl Executor {
         c: &Checked<'_>,
         block_gas_left: u64,
     ) -> Result<Receipt, StoreError> {
+        self.apply_with(overlay, env, c, block_gas_left, &mut None)
+    }
+
+    /// As [`Executor::apply`], recording the transaction's [`Trace`]: its frames and their
+    /// host calls. The receipt, gas and changes are those [`Executor::apply`] gives.
+    pub fn apply_traced(
+        &self,
+        overlay: &mut Overlay,
+        env: &BlockEnv,
+        c: &Checked<'_>,
+        block_gas_left: u64,
+    ) -> Result<(Receipt, Trace), StoreError> {
+        let mut recorder = Some(Box::default());
+        let receipt = self.apply_with(overlay, env, c, block_gas_left, &mut recorder)?;
+        let trace = recorder.map(|r| r.finish()).unwrap_or_default();
+        Ok((receipt, trace))
+    }
+
+    fn apply_with(
+        &self,
+        overlay: &mut Overlay,
+        env: &BlockEnv,
+        c: &Checked<'_>,
+        block_gas_left: u64,
+        trace: &mut Option<Box<Recorder>>,
+    ) -> Result<Receipt, StoreError> {
         let s = *self.vm.schedule();
         let tx = c.tx;
         if tx.chain_id != env.chain_id {
@@ -255,7 +282,7 @@ impl Executor {
 
         let cp = overlay.checkpoint();
         let avail = tx.gas_limit - intrinsic;
-        let (mut receipt, frame_gas) = self.run_action(overlay, env, c, avail)?;
+        let (mut receipt, frame_gas) = self.run_action(overlay, env, c, avail, trace)?;
         if receipt.status != Status::Success {
             overlay.revert_to(cp);
         }
@@ -287,6 +314,7 @@ impl Executor {
         env: &BlockEnv,
         c: &Checked<'_>,
         avail: u64,
+        trace: &mut Option<Box<Recorder>>,
     ) -> Result<(Receipt, u64), StoreError> {
         let s = *self.vm.schedule();
         let done = |status, data: Vec<u8>, error: Option<String>, created| Receipt {
@@ -379,7 +407,7 @@ impl Executor {
                     gas_limit: avail,
                     compiled,
                 };
-                let r = self.frame(overlay, env, req)?;
+                let r = self.frame(overlay, env, req, trace)?;
                 Ok(frame_receipt(r, c.hash, Some(address.0)))
             }
             Action::Call {
@@ -401,7 +429,7 @@ impl Executor {
                     gas_limit: avail,
                     compiled,
                 };
-                let r = self.frame(overlay, env, req)?;
+                let r = self.frame(overlay, env, req, trace)?;
                 Ok(frame_receipt(r, c.hash, None))
             }
             Action::UpgradeCode {
@@ -450,7 +478,7 @@ impl Executor {
                     gas_limit: avail,
                     compiled,
                 };
-                let r = self.frame(overlay, env, req)?;
+                let r = self.frame(overlay, env, req, trace)?;
                 Ok(frame_receipt(r, c.hash, None))
             }
         }
@@ -509,16 +537,19 @@ impl Executor {
         overlay: &mut Overlay,
         env: &BlockEnv,
         req: FrameRequest,
+        trace: &mut Option<Box<Recorder>>,
     ) -> Result<FrameResult, StoreError> {
         let backend = overlay.backend().clone();
-        let tx = TxContext::new(
+        let mut tx = TxContext::new(
             std::mem::replace(overlay, Overlay::new(backend)),
             *env,
             self.vm.clone(),
         );
+        tx.trace = trace.take();
         // A frame always gives the context back; a hollow one comes with an error, and the
         // caller then drops this overlay with the block.
-        let (tx, result) = vm::run_frame(tx, req);
+        let (mut tx, result) = vm::run_frame(tx, req);
+        *trace = tx.trace.take();
         *overlay = tx.overlay;
         result
     }

@@ -10,6 +10,7 @@ use crate::ports::StoreError;
 use crate::state::Overlay;
 use crate::types::{Action, Address, BlockEnv, Hash, Receipt, Status, Transaction};
 use crate::vm::Vm;
+use crate::vm::trace::Trace;
 
 /// Default gas limit of sandbox transactions.
 pub const DEFAULT_GAS: u64 = 10_000_000;
@@ -96,9 +97,22 @@ impl Sandbox {
         action: Action,
         gas_limit: u64,
     ) -> Result<Receipt, StoreError> {
-        let (receipt, changes) = self.run(sender, action, gas_limit)?;
+        let (receipt, changes, _) = self.run(sender, action, gas_limit, false)?;
         Arc::make_mut(&mut self.state).apply(&changes);
         Ok(receipt)
+    }
+
+    /// As [`Sandbox::submit`], with the transaction's trace (see [`crate::vm::trace`]);
+    /// receipt, gas and changes are those an untraced submit gives.
+    pub fn submit_traced(
+        &mut self,
+        sender: Address,
+        action: Action,
+        gas_limit: u64,
+    ) -> Result<(Receipt, Trace), StoreError> {
+        let (receipt, changes, trace) = self.run(sender, action, gas_limit, true)?;
+        Arc::make_mut(&mut self.state).apply(&changes);
+        Ok((receipt, trace))
     }
 
     /// Runs `action` from `sender` exactly as [`Sandbox::submit`] would, gas included, and
@@ -109,7 +123,8 @@ impl Sandbox {
         action: Action,
         gas_limit: u64,
     ) -> Result<Receipt, StoreError> {
-        self.run(sender, action, gas_limit).map(|(r, _)| r)
+        self.run(sender, action, gas_limit, false)
+            .map(|(r, _, _)| r)
     }
 
     fn run(
@@ -117,7 +132,8 @@ impl Sandbox {
         sender: Address,
         action: Action,
         gas_limit: u64,
-    ) -> Result<(Receipt, crate::state::ChangeSet), StoreError> {
+        traced: bool,
+    ) -> Result<(Receipt, crate::state::ChangeSet, Trace), StoreError> {
         let nonce = self.state.accounts.get(&sender).map_or(0, |a| a.nonce);
         let tx = Transaction {
             chain_id: self.env.chain_id,
@@ -135,10 +151,16 @@ impl Sandbox {
             encoded_len,
         };
         let mut overlay = Overlay::new(self.state.clone());
-        let receipt = self
-            .exec
-            .apply(&mut overlay, &self.env, &checked, gas_limit)?;
-        Ok((receipt, overlay.changes()))
+        let (receipt, trace) = if traced {
+            self.exec
+                .apply_traced(&mut overlay, &self.env, &checked, gas_limit)?
+        } else {
+            let receipt = self
+                .exec
+                .apply(&mut overlay, &self.env, &checked, gas_limit)?;
+            (receipt, Trace::default())
+        };
+        Ok((receipt, overlay.changes(), trace))
     }
 
     /// Uploads code; returns its hash, or the failed receipt.

@@ -80,16 +80,18 @@ fn smith_config() -> wasm_smith::Config {
     }
 }
 
-/// Whether the VM keeps instances between calls.
-#[derive(Clone, Copy)]
+/// Whether the VM keeps instances between calls, and whether calls are traced.
+#[derive(Clone, Copy, PartialEq)]
 enum Instances {
     Reused,
     Fresh,
+    /// Reused, every instantiation and call traced: receipts and state must be the same.
+    Traced,
 }
 
 fn sandbox(instances: Instances) -> Sandbox {
     let pool = match instances {
-        Instances::Reused => aether_engine::vm::DEFAULT_INSTANCE_POOL_BYTES,
+        Instances::Reused | Instances::Traced => aether_engine::vm::DEFAULT_INSTANCE_POOL_BYTES,
         Instances::Fresh => 0,
     };
     let vm = Vm::with_instance_pool(GasSchedule::V1, DEFAULT_CACHE_MODULES, pool);
@@ -165,14 +167,36 @@ fn exercise(code: &[u8], input: &[u8]) -> Vec<Receipt> {
 }
 
 fn exercise_on(code: &[u8], input: &[u8], instances: Instances) -> Vec<Receipt> {
-    record_panics();
-    take_panics();
-    let receipts = exercise_unchecked(code, input, instances);
-    assert_no_new_engine_fault(&receipts);
-    receipts
+    exercise_with_state(code, input, instances).0
 }
 
-fn exercise_unchecked(code: &[u8], input: &[u8], instances: Instances) -> Vec<Receipt> {
+/// As [`exercise_on`], with the state the calls left.
+fn exercise_with_state(
+    code: &[u8],
+    input: &[u8],
+    instances: Instances,
+) -> (Vec<Receipt>, MemoryState) {
+    record_panics();
+    take_panics();
+    let (receipts, state) = exercise_unchecked(code, input, instances);
+    assert_no_new_engine_fault(&receipts);
+    (receipts, state)
+}
+
+/// Submits `action`, traced in [`Instances::Traced`] mode.
+fn submit(sb: &mut Sandbox, action: Action, gas: u64, instances: Instances) -> Receipt {
+    if instances == Instances::Traced {
+        sb.submit_traced(ALICE, action, gas).unwrap().0
+    } else {
+        sb.submit(ALICE, action, gas).unwrap()
+    }
+}
+
+fn exercise_unchecked(
+    code: &[u8],
+    input: &[u8],
+    instances: Instances,
+) -> (Vec<Receipt>, MemoryState) {
     let mut sb = sandbox(instances);
     let mut receipts = Vec::new();
     let up = sb
@@ -194,32 +218,35 @@ fn exercise_unchecked(code: &[u8], input: &[u8], instances: Instances) -> Vec<Re
     let ok = up.status == Status::Success;
     receipts.push(up);
     if !ok {
-        return receipts;
+        return (receipts, sb.into_state());
     }
     let code_hash = aether_engine::types::Hash::of(code);
-    let inst = sb
-        .submit(
-            ALICE,
-            Action::Instantiate {
-                code_hash,
-                salt: vec![],
-                value: 5,
-                input: input.to_vec(),
-                admin: None,
-            },
-            2_000_000,
-        )
-        .unwrap();
+    let inst = submit(
+        &mut sb,
+        Action::Instantiate {
+            code_hash,
+            salt: vec![],
+            value: 5,
+            input: input.to_vec(),
+            admin: None,
+        },
+        2_000_000,
+        instances,
+    );
     let Some(contract) = inst.created.map(Address) else {
         receipts.push(inst);
-        return receipts;
+        return (receipts, sb.into_state());
     };
     receipts.push(inst);
     for method in ["a", "b", "a", "b", "init", "missing"] {
         let before = sb.state().clone();
-        let r = sb
-            .call(ALICE, contract, method, input.to_vec(), 1, 2_000_000)
-            .unwrap();
+        let call = Action::Call {
+            contract,
+            method: method.into(),
+            input: input.to_vec(),
+            value: 1,
+        };
+        let r = submit(&mut sb, call, 2_000_000, instances);
         assert_ne!(r.status, Status::Rejected, "{r:?}");
         if r.status != Status::Success {
             assert_eq!(
@@ -232,7 +259,7 @@ fn exercise_unchecked(code: &[u8], input: &[u8], instances: Instances) -> Vec<Re
         }
         receipts.push(r);
     }
-    receipts
+    (receipts, sb.into_state())
 }
 
 proptest! {
@@ -246,9 +273,11 @@ proptest! {
         let mut u = arbitrary::Unstructured::new(&seed);
         let Ok(module) = wasm_smith::Module::new(smith_config(), &mut u) else { return Ok(()); };
         let code = module.to_bytes();
-        let first = exercise_on(&code, &input, Instances::Reused);
+        let first = exercise_with_state(&code, &input, Instances::Reused);
         let second = exercise_on(&code, &input, Instances::Fresh);
-        prop_assert_eq!(first, second);
+        prop_assert_eq!(&first.0, &second);
+        let traced = exercise_with_state(&code, &input, Instances::Traced);
+        prop_assert!(first == traced, "a traced run differs from an untraced one");
     }
 
     #[test]
@@ -258,9 +287,11 @@ proptest! {
         input in prop::collection::vec(any::<u8>(), 0..8),
     ) {
         let code = edge_modules::module(&a, &b);
-        let first = exercise_on(&code, &input, Instances::Reused);
+        let first = exercise_with_state(&code, &input, Instances::Reused);
         let second = exercise_on(&code, &input, Instances::Fresh);
-        prop_assert_eq!(first, second);
+        prop_assert_eq!(&first.0, &second);
+        let traced = exercise_with_state(&code, &input, Instances::Traced);
+        prop_assert!(first == traced, "a traced run differs from an untraced one");
     }
 
     #[test]

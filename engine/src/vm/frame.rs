@@ -9,6 +9,7 @@ use wasmi::{Store, TrapCode};
 use super::host::{Exit, HostState, HostTrap, TxContext};
 use super::pool::{Loaded, Snapshot};
 use super::profile::{Span, Timer};
+use super::trace::Entered;
 use super::{Compiled, guard};
 use crate::gas::mul;
 use crate::ports::StoreError;
@@ -76,6 +77,20 @@ pub(crate) fn run_frame(
     let _timer = (depth == 0).then(|| Timer::start(Span::Frame));
     tx.stack.push(req.contract);
     let (contract, code_hash, limit) = (req.contract, req.compiled.code_hash, req.gas_limit);
+    if let Some(t) = tx.trace.as_mut() {
+        t.enter(Entered {
+            caller: req.caller,
+            contract,
+            code_hash,
+            method: match &req.entry {
+                Entry::Method(m) => Some(m.clone()),
+                Entry::Constructor => None,
+            },
+            value: req.value,
+            input: req.input.clone(),
+            gas_limit: limit,
+        });
+    }
     let spare = tx.hollow();
     let mut slot = Some(tx);
     let outcome = guard::catch(|| execute(&mut slot, req));
@@ -104,6 +119,12 @@ pub(crate) fn run_frame(
     match &result {
         Ok(r) if r.status == Status::Success => {}
         _ => tx.overlay.revert_to(cp),
+    }
+    if let Some(t) = tx.trace.as_mut() {
+        match &result {
+            Ok(r) => t.end(r.status, r.gas_used, &r.data, r.error.as_deref()),
+            Err(e) => t.end(Status::Trap, limit, &[], Some(&e.to_string())),
+        }
     }
     (tx, result)
 }

@@ -13,6 +13,7 @@ use super::abi::call_status as cs;
 use super::frame::{self, Entry, FrameRequest};
 use super::limits::*;
 use super::profile::{Span, Timer};
+use super::trace::{Op, Recorder};
 use super::{CompileError, LoadError, Vm};
 use crate::crypto;
 use crate::gas::{GasSchedule, mul};
@@ -29,6 +30,8 @@ pub(crate) struct TxContext {
     pub stack: Vec<Address>,
     /// An empty stand-in, not the transaction's context (see [`TxContext::hollow`]).
     pub hollow: bool,
+    /// The trace being recorded, when one was asked for (`trace.rs`).
+    pub trace: Option<Box<Recorder>>,
 }
 
 impl TxContext {
@@ -40,6 +43,7 @@ impl TxContext {
             vm,
             stack: Vec::new(),
             hollow: false,
+            trace: None,
         })
     }
 
@@ -76,6 +80,7 @@ impl Hollow {
             vm: self.vm,
             stack: Vec::new(),
             hollow: true,
+            trace: None,
         })
     }
 }
@@ -217,6 +222,63 @@ fn store_err(e: StoreError) -> Error {
     Error::host(HostTrap::Store(e))
 }
 
+/// Whether this frame's transaction is traced.
+fn tracing(c: &C) -> bool {
+    c.data().tx.as_ref().is_some_and(|t| t.trace.is_some())
+}
+
+/// The trace's recorder, when the transaction is traced.
+fn recorder<'a>(c: &'a mut C) -> Option<&'a mut Recorder> {
+    c.data_mut().tx.as_mut()?.trace.as_deref_mut()
+}
+
+/// Notes what the running host call did, when the transaction is traced (`op` is built only
+/// then).
+fn note(c: &mut C, op: impl FnOnce() -> Op) {
+    if let Some(t) = recorder(c) {
+        t.note(op());
+    }
+}
+
+/// A host function's answer, as a trace records it.
+trait Answer {
+    fn number(&self) -> Option<i64>;
+    fn trap(&self) -> Option<String>;
+}
+
+macro_rules! answer {
+    ($($t:ty => $n:expr),*) => {$(
+        impl Answer for Result<$t, Error> {
+            fn number(&self) -> Option<i64> {
+                #[allow(clippy::redundant_closure_call)]
+                self.as_ref().ok().and_then(|v| ($n)(*v))
+            }
+            fn trap(&self) -> Option<String> {
+                trap_of(self.as_ref().err())
+            }
+        }
+    )*};
+}
+
+answer!(() => |_| None, i32 => |v: i32| Some(i64::from(v)), i64 => Some);
+
+/// The trap a host call ended its frame with; `return` and `revert` are recorded as ops.
+fn trap_of(e: Option<&Error>) -> Option<String> {
+    let e = e?;
+    match e.downcast_ref::<HostTrap>() {
+        Some(HostTrap::Exit) => None,
+        _ => Some(e.to_string()),
+    }
+}
+
+/// Records the host call `name` that started with `before` gas left and answered `r`.
+fn record_step(c: &mut C, name: &'static str, before: u64, r: &impl Answer) {
+    let gas = before.saturating_sub(c.get_fuel().unwrap_or(0));
+    if let Some(t) = recorder(c) {
+        t.step(name, gas, r.number(), r.trap());
+    }
+}
+
 /// Charges `gas` plus any memory growth not yet paid.
 pub(crate) fn charge(c: &mut C, gas: u64) -> Result<(), Error> {
     let pages = std::mem::take(&mut c.data_mut().limiter.pending_pages);
@@ -301,6 +363,13 @@ fn exit(c: &mut C, ptr: i32, len: i32, revert: bool) -> Result<(), Error> {
     let len = len_arg(len, MAX_RETURN_DATA, what)?;
     charge_io(c, 0, len)?;
     let data = read(c, ptr, len, what)?;
+    note(c, || {
+        if revert {
+            Op::Revert(data.clone())
+        } else {
+            Op::Return(data.clone())
+        }
+    });
     c.data_mut().exit = Some(if revert {
         Exit::Revert(data)
     } else {
@@ -328,7 +397,7 @@ fn hash_fn(c: &mut C, ptr: i32, len: i32, dst: i32, keccak: bool) -> Result<(), 
     check(c, dst, 32, "hash output")?;
     charge_io(c, base.saturating_add(mul(per, len)), len + 32)?;
     let m = memory(c)?;
-    let mem = m.data_mut(c);
+    let mem = m.data_mut(&mut *c);
     let r = range(ptr, len, mem.len(), "hash input")?;
     let digest = if keccak {
         crypto::keccak256(&mem[r])
@@ -337,6 +406,10 @@ fn hash_fn(c: &mut C, ptr: i32, len: i32, dst: i32, keccak: bool) -> Result<(), 
     };
     let d = range(dst, 32, mem.len(), "hash output")?;
     mem[d].copy_from_slice(&digest);
+    note(c, || Op::Digest {
+        input_len: len,
+        digest: Hash(digest),
+    });
     Ok(())
 }
 
@@ -356,13 +429,17 @@ fn verify_fn(c: &mut C, pk: i32, msg: i32, msg_len: i32, sig: i32, sr: bool) -> 
     )?;
     let pk = read_array::<32>(c, pk, "public key")?;
     let sig = read_array::<64>(c, sig, "signature")?;
-    let mem = memory(c)?.data(c);
+    let mem = memory(c)?.data(&*c);
     let msg = &mem[range(msg, len, mem.len(), "message")?];
     let ok = if sr {
         crypto::sr25519_verify(&pk, msg, &sig)
     } else {
         crypto::ed25519_verify(&pk, msg, &sig)
     };
+    note(c, || Op::Verify {
+        public_key: pk,
+        valid: ok,
+    });
     Ok(ok as i32)
 }
 
@@ -399,7 +476,7 @@ fn nested(c: &mut C, req: FrameRequest, gas_arg: i64) -> Result<(Status, Vec<u8>
 
 #[allow(clippy::too_many_arguments)]
 fn host_call(
-    mut c: C,
+    c: &mut C,
     addr: i32,
     method: i32,
     method_len: i32,
@@ -410,15 +487,38 @@ fn host_call(
 ) -> Result<i32, Error> {
     let method_len = len_arg(method_len, MAX_METHOD_NAME, "method name")?;
     let input_len = input_len as u32 as u64;
-    check(&c, input, input_len, "call input")?;
+    check(c, input, input_len, "call input")?;
     let s = c.data().schedule;
-    charge_io(&mut c, s.call_base, 32 + 16 + method_len + input_len)?;
-    let target = Address(read_array(&c, addr, "callee address")?);
-    let method = String::from_utf8(read(&c, method, method_len, "method name")?)
+    charge_io(c, s.call_base, 32 + 16 + method_len + input_len)?;
+    let target = Address(read_array(c, addr, "callee address")?);
+    let method = String::from_utf8(read(c, method, method_len, "method name")?)
         .map_err(|_| abort("method name is not UTF-8"))?;
-    let input = read(&c, input, input_len, "call input")?;
-    let value = read_u128(&c, value, "call value")?;
+    let input = read(c, input, input_len, "call input")?;
+    let value = read_u128(c, value, "call value")?;
     c.data_mut().return_data.clear();
+    let traced = tracing(c).then(|| (target, method.clone()));
+    let code = call_target(c, target, method, input, value, gas);
+    if let Some((callee, method)) = traced {
+        let frame = recorder(c).and_then(Recorder::take_ended);
+        note(c, || Op::Call {
+            callee,
+            method,
+            value,
+            frame,
+        });
+    }
+    code
+}
+
+/// The part of `call` after its arguments are read: checks, then the callee's frame.
+fn call_target(
+    c: &mut C,
+    target: Address,
+    method: String,
+    input: Vec<u8>,
+    value: u128,
+    gas: i64,
+) -> Result<i32, Error> {
     let me = c.data().contract;
     let tx = c.data().tx()?;
     if tx.stack.len() >= MAX_CALL_DEPTH {
@@ -459,14 +559,14 @@ fn host_call(
         gas_limit: 0,
         compiled,
     };
-    let (status, data) = nested(&mut c, req, gas)?;
+    let (status, data) = nested(c, req, gas)?;
     c.data_mut().return_data = data;
     Ok(status_code(status))
 }
 
 #[allow(clippy::too_many_arguments)]
 fn host_instantiate(
-    mut c: C,
+    c: &mut C,
     code_hash: i32,
     salt: i32,
     salt_len: i32,
@@ -478,18 +578,45 @@ fn host_instantiate(
 ) -> Result<i32, Error> {
     let salt_len = len_arg(salt_len, MAX_SALT, "salt")?;
     let input_len = input_len as u32 as u64;
-    check(&c, input, input_len, "constructor input")?;
+    check(c, input, input_len, "constructor input")?;
     let s = c.data().schedule;
     // `instantiate_base` is charged by the new frame, as for an `Instantiate` transaction.
-    charge_io(&mut c, s.call_base, 32 + 16 + 32 + salt_len + input_len)?;
-    let code_hash = Hash(read_array(&c, code_hash, "code hash")?);
-    let salt = read(&c, salt, salt_len, "salt")?;
-    let input = read(&c, input, input_len, "constructor input")?;
-    let value = read_u128(&c, value, "value")?;
-    check(&c, addr_out, 32, "address output")?;
+    charge_io(c, s.call_base, 32 + 16 + 32 + salt_len + input_len)?;
+    let code_hash = Hash(read_array(c, code_hash, "code hash")?);
+    let salt = read(c, salt, salt_len, "salt")?;
+    let input = read(c, input, input_len, "constructor input")?;
+    let value = read_u128(c, value, "value")?;
+    check(c, addr_out, 32, "address output")?;
     c.data_mut().return_data.clear();
     let me = c.data().contract;
     let address = crate::types::contract_address(&me, &code_hash, &salt);
+    let traced = tracing(c).then(|| salt.clone());
+    let code = instantiate_at(c, code_hash, address, input, value, gas, addr_out);
+    if let Some(salt) = traced {
+        let frame = recorder(c).and_then(Recorder::take_ended);
+        note(c, || Op::Instantiate {
+            code_hash,
+            salt,
+            value,
+            address,
+            frame,
+        });
+    }
+    code
+}
+
+/// The part of `instantiate` after its arguments are read: checks, then the constructor's
+/// frame.
+fn instantiate_at(
+    c: &mut C,
+    code_hash: Hash,
+    address: Address,
+    input: Vec<u8>,
+    value: u128,
+    gas: i64,
+    addr_out: i32,
+) -> Result<i32, Error> {
+    let me = c.data().contract;
     let tx = c.data().tx()?;
     if tx.stack.len() >= MAX_CALL_DEPTH {
         return Ok(cs::DEPTH_EXCEEDED);
@@ -523,10 +650,10 @@ fn host_instantiate(
         gas_limit: 0,
         compiled,
     };
-    let (status, data) = nested(&mut c, req, gas)?;
+    let (status, data) = nested(c, req, gas)?;
     c.data_mut().return_data = data;
     if status == Status::Success {
-        write(&mut c, addr_out, address.as_bytes(), "address output")?;
+        write(c, addr_out, address.as_bytes(), "address output")?;
     } else {
         c.data_mut().tx_mut()?.overlay.revert_to(cp);
     }
@@ -540,7 +667,13 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         ($name:literal, |mut $c:ident: C $(, $p:ident: $t:ty)* $(,)?| -> $r:ty $body:block) => {
             let f = |mut $c: C $(, $p: $t)*| -> $r {
                 let _timer = Timer::start(Span::Host($name));
-                $body
+                let before = tracing(&$c).then(|| $c.get_fuel().unwrap_or(0));
+                #[allow(clippy::redundant_closure_call)]
+                let r: $r = (|| $body)();
+                if let Some(before) = before {
+                    record_step(&mut $c, $name, before, &r);
+                }
+                r
             };
             def!($name, f);
         };
@@ -563,6 +696,10 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         let (mem, st) = m.data_and_store_mut(&mut c);
         let r = range(dst, len, mem.len(), "input destination")?;
         mem[r].copy_from_slice(&st.input);
+        if tracing(&c) {
+            let input = c.data().input.clone();
+            note(&mut c, || Op::Read(input));
+        }
         Ok(())
     });
     def!("return", |mut c: C, p: i32, l: i32| -> Result<(), Error> {
@@ -589,13 +726,19 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
             .storage(&me, &key)
             .map_err(store_err)?
         else {
+            note(&mut c, || Op::StorageRead { key, value: None });
             return Ok(-1);
         };
         charge(&mut c, mul(value.len() as u64, s.host_per_byte))?;
         if value.len() as u64 <= cap {
             write(&mut c, dst, &value, "storage read destination")?;
         }
-        Ok(value.len() as i32)
+        let len = value.len() as i32;
+        note(&mut c, || Op::StorageRead {
+            key,
+            value: Some(value),
+        });
+        Ok(len)
     });
     def!("storage_write", |mut c: C,
                            kp: i32,
@@ -614,13 +757,17 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         )?;
         let value = read(&c, vp, vlen, "storage value")?;
         let me = c.data().contract;
-        let exists = c
-            .data()
-            .tx()?
-            .overlay
-            .storage_len(&me, &key)
-            .map_err(store_err)?
-            .is_some();
+        let overlay = &c.data().tx()?.overlay;
+        // A trace records the value replaced; otherwise only its presence is read.
+        let old = if tracing(&c) {
+            Some(overlay.storage(&me, &key).map_err(store_err)?)
+        } else {
+            None
+        };
+        let exists = match &old {
+            Some(old) => old.is_some(),
+            None => overlay.storage_len(&me, &key).map_err(store_err)?.is_some(),
+        };
         charge(
             &mut c,
             if exists {
@@ -629,6 +776,11 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
                 s.storage_write_new
             },
         )?;
+        note(&mut c, || Op::StorageWrite {
+            key: key.clone(),
+            old: old.flatten(),
+            new: value.clone(),
+        });
         c.data_mut()
             .tx_mut()?
             .overlay
@@ -642,13 +794,20 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         let s = c.data().schedule;
         let key = storage_key(&mut c, kp, kl, s.storage_remove)?;
         let me = c.data().contract;
-        let exists = c
-            .data()
-            .tx()?
-            .overlay
-            .storage_len(&me, &key)
-            .map_err(store_err)?
-            .is_some();
+        let overlay = &c.data().tx()?.overlay;
+        let old = if tracing(&c) {
+            Some(overlay.storage(&me, &key).map_err(store_err)?)
+        } else {
+            None
+        };
+        let exists = match &old {
+            Some(old) => old.is_some(),
+            None => overlay.storage_len(&me, &key).map_err(store_err)?.is_some(),
+        };
+        note(&mut c, || Op::StorageRemove {
+            key: key.clone(),
+            old: old.flatten(),
+        });
         if exists {
             c.data_mut().tx_mut()?.overlay.set_storage(me, key, None);
         }
@@ -661,26 +820,32 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         let s = c.data().schedule;
         let key = storage_key(&mut c, kp, kl, s.storage_read)?;
         let me = c.data().contract;
-        Ok(c.data()
+        let present = c
+            .data()
             .tx()?
             .overlay
             .storage_len(&me, &key)
             .map_err(store_err)?
-            .is_some() as i32)
+            .is_some();
+        note(&mut c, || Op::StorageHas { key, present });
+        Ok(present as i32)
     });
     def!("caller", |mut c: C, dst: i32| -> Result<(), Error> {
         charge_io(&mut c, 0, 32)?;
         let a = c.data().caller;
+        note(&mut c, || Op::Address(a));
         write(&mut c, dst, a.as_bytes(), "caller destination")
     });
     def!("address", |mut c: C, dst: i32| -> Result<(), Error> {
         charge_io(&mut c, 0, 32)?;
         let a = c.data().contract;
+        note(&mut c, || Op::Address(a));
         write(&mut c, dst, a.as_bytes(), "address destination")
     });
     def!("value", |mut c: C, dst: i32| -> Result<(), Error> {
         charge_io(&mut c, 0, 16)?;
         let v = c.data().value;
+        note(&mut c, || Op::Value(v));
         write(&mut c, dst, &v.to_le_bytes(), "value destination")
     });
     def!("balance", |mut c: C, dst: i32| -> Result<(), Error> {
@@ -688,6 +853,7 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         charge_io(&mut c, s.balance_read, 16)?;
         let me = c.data().contract;
         let b = c.data().tx()?.overlay.balance(&me).map_err(store_err)?;
+        note(&mut c, || Op::Balance { of: me, balance: b });
         write(&mut c, dst, &b.to_le_bytes(), "balance destination")
     });
     def!("balance_of", |mut c: C,
@@ -699,6 +865,10 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         let who = Address(read_array(&c, addr, "account address")?);
         check(&c, dst, 16, "balance destination")?;
         let b = c.data().tx()?.overlay.balance(&who).map_err(store_err)?;
+        note(&mut c, || Op::Balance {
+            of: who,
+            balance: b,
+        });
         write(&mut c, dst, &b.to_le_bytes(), "balance destination")
     });
     def!("transfer", |mut c: C,
@@ -716,6 +886,7 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
             .overlay
             .transfer(&me, &to, amount)
             .map_err(store_err)?;
+        note(&mut c, || Op::Transfer { to, amount, ok });
         Ok(if ok { 0 } else { 1 })
     });
     def!("block_height", |mut c: C| -> Result<i64, Error> {
@@ -780,7 +951,7 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         charge_io(&mut c, extra, n * 32 + dl)?;
         let raw = read(&c, tp, n * 32, "event topics")?;
         let data = read(&c, dp, dl, "event data")?;
-        let topics = raw
+        let topics: Vec<Hash> = raw
             .chunks_exact(32)
             .map(|t| {
                 let mut h = [0u8; 32];
@@ -789,6 +960,10 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
             })
             .collect();
         let contract = c.data().contract;
+        note(&mut c, || Op::Event {
+            topics: topics.clone(),
+            data: data.clone(),
+        });
         c.data_mut().tx_mut()?.overlay.emit(Event {
             contract,
             topics,
@@ -796,8 +971,33 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         });
         Ok(())
     });
-    def!("call", host_call);
-    def!("instantiate", host_instantiate);
+    def!("call", |mut c: C,
+                  addr: i32,
+                  method: i32,
+                  method_len: i32,
+                  input: i32,
+                  input_len: i32,
+                  value: i32,
+                  gas: i64|
+     -> Result<i32, Error> {
+        host_call(
+            &mut c, addr, method, method_len, input, input_len, value, gas,
+        )
+    });
+    def!("instantiate", |mut c: C,
+                         code_hash: i32,
+                         salt: i32,
+                         salt_len: i32,
+                         input: i32,
+                         input_len: i32,
+                         value: i32,
+                         gas: i64,
+                         addr_out: i32|
+     -> Result<i32, Error> {
+        host_instantiate(
+            &mut c, code_hash, salt, salt_len, input, input_len, value, gas, addr_out,
+        )
+    });
     def!("return_data_len", |mut c: C| -> Result<i32, Error> {
         charge_io(&mut c, 0, 0)?;
         Ok(c.data().return_data.len() as i32)
@@ -811,6 +1011,10 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         let (mem, st) = m.data_and_store_mut(&mut c);
         let r = range(dst, len, mem.len(), "return data destination")?;
         mem[r].copy_from_slice(&st.return_data);
+        if tracing(&c) {
+            let data = c.data().return_data.clone();
+            note(&mut c, || Op::Read(data));
+        }
         Ok(())
     });
     l

@@ -9,6 +9,7 @@ pub mod limits;
 mod pool;
 pub mod profile;
 mod reuse;
+pub mod trace;
 mod validate;
 
 use std::num::NonZeroUsize;
