@@ -58,6 +58,12 @@ pub struct ExecArgs {
     /// State file: read before the call (if it exists) and written after it.
     #[arg(long)]
     state: Option<PathBuf>,
+    /// Trace the call: its frames and host calls (storage reads and writes with old and new
+    /// values, transfers, events, nested calls), decoded through the ABIs at hand. The JSON
+    /// output gains `trace`; a tree for people goes to standard error. Gas, receipt and state
+    /// are those of an untraced run.
+    #[arg(long)]
+    trace: bool,
 }
 
 pub fn run(args: ExecArgs) -> ExitCode {
@@ -70,11 +76,20 @@ pub fn run(args: ExecArgs) -> ExitCode {
     };
     let prepared_abi = prepared.abi.clone();
     match execute(&args, prepared) {
-        Ok((receipt, contract, deploying)) => {
+        Ok(Executed {
+            receipt,
+            contract,
+            deploy_failed,
+            trace,
+        }) => {
             let mut out = receipt_json(&receipt, contract);
             if let Some(abi) = &prepared_abi {
-                let method = if deploying { "init" } else { &args.call };
+                let method = if deploy_failed { "init" } else { &args.call };
                 decorate(&mut out, &receipt, abi, method);
+            }
+            if let Some(trace) = trace {
+                eprint!("{}", aether_node::trace_view::tree(&trace));
+                out["trace"] = trace;
             }
             println!("{out}");
             if receipt.status == Status::Success {
@@ -218,9 +233,19 @@ fn put_decoded(out: &mut Value, decoded: Result<Value, DecodeError>) {
     }
 }
 
-/// Runs the call (deploying first if needed). Returns the receipt, the contract if it exists,
-/// and whether the receipt is that of a failed deployment.
-fn execute(args: &ExecArgs, p: Prepared) -> anyhow::Result<(Receipt, Option<Address>, bool)> {
+/// What [`execute`] did.
+struct Executed {
+    receipt: Receipt,
+    /// The contract, if it exists.
+    contract: Option<Address>,
+    /// Whether the receipt is that of a failed deployment.
+    deploy_failed: bool,
+    /// The call's trace as JSON, with `--trace` (none for a failed deployment).
+    trace: Option<Value>,
+}
+
+/// Runs the call (deploying first if needed).
+fn execute(args: &ExecArgs, p: Prepared) -> anyhow::Result<Executed> {
     let caller = args.caller.unwrap_or(DEFAULT_CALLER);
     let deployer = args.deployer.unwrap_or(SANDBOX_DEPLOYER);
     let mut sb = Sandbox::new(p.state);
@@ -236,12 +261,33 @@ fn execute(args: &ExecArgs, p: Prepared) -> anyhow::Result<(Receipt, Option<Addr
         .accounts
         .get(&contract)
         .is_some_and(|a| a.is_contract());
-    let (receipt, deploy_failed) = if deployed {
-        (call(&mut sb, args, caller, contract, p.input)?, false)
+    let failed = if deployed {
+        None
     } else {
-        match deploy(&mut sb, deployer, p.code, code_hash, p.init_input)? {
-            Some(failed) => (failed, true),
-            None => (call(&mut sb, args, caller, contract, p.input)?, false),
+        deploy(&mut sb, deployer, p.code, code_hash, p.init_input)?
+    };
+    let (receipt, deploy_failed, trace) = match failed {
+        Some(failed) => (failed, true, None),
+        None => {
+            let action = Action::Call {
+                contract,
+                method: args.call.clone(),
+                input: p.input,
+                value: args.value,
+            };
+            if args.trace {
+                let (receipt, trace) = sb.submit_traced(caller, action, args.gas)?;
+                // The ABI given for the file, or the one each other code carries.
+                let state = sb.state();
+                let mut abis = aether_node::trace_view::Abis::new(|h: &Hash| match &p.abi {
+                    Some(abi) if *h == code_hash => Some(abi.clone()),
+                    _ => aether_node::trace_view::abi_of_code(state.code.get(h)?),
+                });
+                let json = aether_node::trace_view::to_json(&trace, &mut abis);
+                (receipt, false, Some(json))
+            } else {
+                (sb.submit(caller, action, args.gas)?, false, None)
+            }
         }
     };
     if let Some(path) = &args.state {
@@ -252,7 +298,12 @@ fn execute(args: &ExecArgs, p: Prepared) -> anyhow::Result<(Receipt, Option<Addr
         .accounts
         .get(&contract)
         .is_some_and(|a| a.is_contract());
-    Ok((receipt, exists.then_some(contract), deploy_failed))
+    Ok(Executed {
+        receipt,
+        contract: exists.then_some(contract),
+        deploy_failed,
+        trace,
+    })
 }
 
 /// Uploads and instantiates; returns the failed receipt if either fails.
@@ -285,16 +336,6 @@ fn deploy(
         aether_engine::sandbox::DEFAULT_GAS,
     )?;
     Ok((r.status != Status::Success).then_some(r))
-}
-
-fn call(
-    sb: &mut Sandbox,
-    args: &ExecArgs,
-    caller: Address,
-    contract: Address,
-    input: Vec<u8>,
-) -> anyhow::Result<Receipt> {
-    Ok(sb.call(caller, contract, &args.call, input, args.value, args.gas)?)
 }
 
 fn receipt_json(r: &Receipt, contract: Option<Address>) -> Value {

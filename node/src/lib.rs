@@ -22,5 +22,6 @@ pub mod rpc;
 pub mod safety_store;
 pub mod service;
 pub mod sync;
+pub mod trace_view;
 pub mod validator;
 pub mod validator_key;

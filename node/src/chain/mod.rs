@@ -4,6 +4,9 @@
 
 mod blocks;
 mod pending;
+mod trace;
+
+pub use trace::TracedTransaction;
 
 pub use blocks::{CommittedBlock, MAX_DRIFT_MS};
 pub use pending::DEFAULT_MAX_PENDING;
@@ -66,6 +69,10 @@ pub enum ChainError {
     /// fault is logged. A fault inside a frame is a receipt instead (`trap`, "engine fault").
     #[error("engine fault: the engine failed on this request (logged by the node)")]
     EngineFault,
+    /// A committed transaction re-executed for a trace did not give its stored receipt: the
+    /// node's engine no longer executes that block as it did (logged).
+    #[error("re-executing transaction {0} did not give its stored receipt")]
+    TraceDiverged(Hash),
     /// The database belongs to another chain.
     #[error(
         "the database holds chain {found} but the genesis gives {expected}: use another --base-path"
@@ -313,6 +320,18 @@ impl Chain {
         action: Action,
         gas_limit: Option<u64>,
     ) -> Result<Receipt, ChainError> {
+        self.run_dry(sender, action, gas_limit, false)
+            .map(|(receipt, _)| receipt)
+    }
+
+    /// A dry run, traced when `traced`.
+    fn run_dry(
+        &self,
+        sender: Address,
+        action: Action,
+        gas_limit: Option<u64>,
+        traced: bool,
+    ) -> Result<(Receipt, aether_engine::vm::trace::Trace), ChainError> {
         let head = self.head();
         let state: Arc<StateView> = Arc::new(self.store.state());
         let nonce = state
@@ -348,8 +367,15 @@ impl Chain {
         // Frames catch their own faults; this guard is for the rest of the engine, so that no
         // request can take an RPC worker with it. The overlay is dropped either way.
         let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.dry_runs
-                .apply(&mut overlay, &env, &checked, self.genesis.block_gas_limit)
+            let gas = self.genesis.block_gas_limit;
+            if traced {
+                self.dry_runs
+                    .apply_traced(&mut overlay, &env, &checked, gas)
+            } else {
+                self.dry_runs
+                    .apply(&mut overlay, &env, &checked, gas)
+                    .map(|r| (r, Default::default()))
+            }
         }));
         match applied {
             Ok(receipt) => receipt.map_err(ChainError::State),

@@ -91,6 +91,17 @@ pub trait AetherApi {
         gas_limit: Option<u64>,
     ) -> RpcResult<RpcReceipt>;
 
+    /// Re-executes a committed transaction on its block's parent state (after the block's
+    /// earlier transactions) and returns `{height, receipt, trace}`: its frames and host calls,
+    /// decoded through the ABIs the code carries. Expensive (up to one block's execution) and
+    /// an operator's method; the parent state must still be kept. Null if no block holds it.
+    #[method(name = "debug_traceTransaction", blocking)]
+    fn trace_transaction(&self, hash: String) -> RpcResult<Option<Value>>;
+
+    /// As `contract_dryRun`, with the trace: `{receipt, trace}`.
+    #[method(name = "debug_traceCall", blocking)]
+    fn trace_call(&self, from: String, action: String, gas_limit: Option<u64>) -> RpcResult<Value>;
+
     /// The node's health.
     #[method(name = "system_health")]
     fn health(&self) -> RpcResult<Health>;

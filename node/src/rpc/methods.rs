@@ -164,16 +164,8 @@ impl AetherApiServer for RpcServer {
     ) -> RpcResult<RpcReceipt> {
         let chain = &self.ctx.chain;
         let from: Address = parsed(&from, "from")?;
-        let action_bytes = hex(&action, "action")?;
-        let action = Action::decode(&mut &action_bytes[..]).map_err(|e| {
-            errors::invalid_params(format!("action: not a SCALE-encoded action: {e}"))
-        })?;
-        let Some(_running) = self.dry_runs.enter() else {
-            return Err(errors::busy(format!(
-                "{} dry runs are running, the most at once: retry",
-                self.dry_runs.max()
-            )));
-        };
+        let action = parsed_action(&action)?;
+        let _running = self.dry_runs.enter().ok_or_else(|| self.busy())?;
         let gas = gas_limit
             .unwrap_or(chain.genesis().block_gas_limit)
             .min(self.max_dry_run_gas);
@@ -181,6 +173,38 @@ impl AetherApiServer for RpcServer {
             .dry_run(from, action, Some(gas))
             .map_err(errors::chain)?;
         Ok(RpcReceipt::new(&receipt, None))
+    }
+
+    fn trace_transaction(&self, hash: String) -> RpcResult<Option<Value>> {
+        let hash: Hash = parsed(&hash, "transaction hash")?;
+        let _running = self.dry_runs.enter().ok_or_else(|| self.busy())?;
+        let chain = &self.ctx.chain;
+        let Some(t) = chain.trace_transaction(&hash).map_err(errors::chain)? else {
+            return Ok(None);
+        };
+        let trace = trace_json(chain, &t.trace);
+        Ok(Some(serde_json::json!({
+            "height": t.height,
+            "receipt": RpcReceipt::new(&t.receipt, Some(t.height)),
+            "trace": trace,
+        })))
+    }
+
+    fn trace_call(&self, from: String, action: String, gas_limit: Option<u64>) -> RpcResult<Value> {
+        let chain = &self.ctx.chain;
+        let from: Address = parsed(&from, "from")?;
+        let action = parsed_action(&action)?;
+        let _running = self.dry_runs.enter().ok_or_else(|| self.busy())?;
+        let gas = gas_limit
+            .unwrap_or(chain.genesis().block_gas_limit)
+            .min(self.max_dry_run_gas);
+        let (receipt, trace) = chain
+            .trace_call(from, action, Some(gas))
+            .map_err(errors::chain)?;
+        Ok(serde_json::json!({
+            "receipt": RpcReceipt::new(&receipt, None),
+            "trace": trace_json(chain, &trace),
+        }))
     }
 
     fn health(&self) -> RpcResult<Health> {
@@ -257,6 +281,33 @@ impl AetherApiServer for RpcServer {
 }
 
 /// A submitted transaction's bytes, decoded.
+impl RpcServer {
+    /// The answer when every dry-run slot is taken.
+    fn busy(&self) -> ErrorObjectOwned {
+        errors::busy(format!(
+            "{} dry runs are running, the most at once: retry",
+            self.dry_runs.max()
+        ))
+    }
+}
+
+/// A SCALE-encoded action given as `0x`-hex.
+fn parsed_action(text: &str) -> Result<Action, ErrorObjectOwned> {
+    let bytes = hex(text, "action")?;
+    Action::decode(&mut &bytes[..])
+        .map_err(|e| errors::invalid_params(format!("action: not a SCALE-encoded action: {e}")))
+}
+
+/// A trace as JSON, decoded through the ABI of each frame's code where it carries one.
+fn trace_json(chain: &crate::chain::Chain, trace: &aether_engine::vm::trace::Trace) -> Value {
+    let state = chain.state_at(None).ok();
+    let mut abis = crate::trace_view::Abis::new(|code_hash: &Hash| {
+        let code = aether_engine::ports::StateReader::code(state.as_ref()?, code_hash).ok()??;
+        crate::trace_view::abi_of_code(&code)
+    });
+    crate::trace_view::to_json(trace, &mut abis)
+}
+
 fn decode_transaction(text: &str) -> Result<(Vec<u8>, SignedTransaction), ErrorObjectOwned> {
     let bytes = hex(text, "transaction")?;
     let malformed =

@@ -163,6 +163,8 @@ pub const METHODS: &[&str] = &[
     "chain_getReceipt",
     "chain_getLogs",
     "contract_dryRun",
+    "debug_traceTransaction",
+    "debug_traceCall",
     "system_health",
     "system_info",
     "system_peers",
@@ -182,8 +184,9 @@ pub const SUBSCRIPTIONS: &[(&str, &str)] = &[
 ];
 
 /// Methods served only with `--rpc-methods unsafe` (or `auto` on a loopback address): what
-/// they reveal (peers' IP addresses) is for the node's operator.
-pub const UNSAFE_METHODS: &[&str] = &["system_peers"];
+/// they reveal (peers' IP addresses) or cost (re-executing a block for a trace) is for the
+/// node's operator.
+pub const UNSAFE_METHODS: &[&str] = &["system_peers", "debug_traceTransaction", "debug_traceCall"];
 
 /// What the methods work with.
 #[derive(Clone)]

@@ -269,6 +269,24 @@ impl Abi {
         Ok(out)
     }
 
+    /// Decodes the input of `method` as an object of its arguments by name.
+    pub fn decode_args(&self, method: &str, data: &[u8]) -> Result<Value, DecodeError> {
+        let m = self.method(method).ok_or(DecodeError::NotDescribed)?;
+        let types = m
+            .args
+            .iter()
+            .map(|a| self.described(&a.ty))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut rest = data;
+        let values = decode_all(&types, &mut rest)?;
+        if !rest.is_empty() {
+            return Err(DecodeError::Trailing(rest.len()));
+        }
+        Ok(Value::Object(
+            m.args.iter().map(|a| a.name.clone()).zip(values).collect(),
+        ))
+    }
+
     /// Decodes what `method` returned.
     pub fn decode_return(&self, method: &str, data: &[u8]) -> Result<Value, DecodeError> {
         let m = self.method(method).ok_or(DecodeError::NotDescribed)?;

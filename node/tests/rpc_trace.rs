@@ -1,0 +1,113 @@
+//! `debug_traceTransaction` and `debug_traceCall` on a dev node: a committed token transfer
+//! re-executed on its block's parent state gives its stored receipt and a trace decoded through
+//! the ABI the code carries; a traced dry run of a transfer over the balance names the decoded
+//! error; an unknown hash is null.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Node, aether, json_of, rpc};
+use serde_json::json;
+
+const ALICE: &str = "0xd5bf4a3fcce717b0388bcc2749ebc148ad9969b23f45ee1b605fd58778576ac4";
+const BOB: &str = "0xecc1b58727f3f12b3194881a9ecb9de0b28ce7b207230d8e930fe1bce75e256c";
+
+#[test]
+fn committed_and_dry_run_transactions_are_traced_with_decoded_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(&dir.path().join("node"));
+    let token = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/contracts/token.wasm");
+    let deployed = json_of(&aether(&[
+        "contract",
+        "deploy",
+        "--wasm",
+        token.to_str().unwrap(),
+        "--init-args",
+        "[1000]",
+        "--from",
+        "//alice",
+        "--rpc",
+        &node.rpc,
+        "--json",
+    ]));
+    assert_eq!(deployed["status"], "success", "{deployed}");
+    let contract = deployed["contract"].as_str().unwrap().to_string();
+    let sent = json_of(&aether(&[
+        "contract",
+        "call",
+        "--contract",
+        &contract,
+        "--method",
+        "transfer",
+        "--args",
+        &format!(r#"["{BOB}", 10]"#),
+        "--from",
+        "//alice",
+        "--rpc",
+        &node.rpc,
+        "--json",
+    ]));
+    assert_eq!(sent["status"], "success", "{sent}");
+    let hash = sent["txHash"].as_str().unwrap();
+
+    let traced = rpc(&node.rpc, "debug_traceTransaction", vec![json!(hash)]);
+    let stored = rpc(&node.rpc, "chain_getReceipt", vec![json!(hash)]);
+    assert_eq!(
+        traced["receipt"], stored,
+        "the re-execution gives the stored receipt"
+    );
+    assert_eq!(traced["height"], stored["height"]);
+    let frame = &traced["trace"]["frame"];
+    assert_eq!(frame["contract"], contract.as_str());
+    assert_eq!(frame["method"], "transfer");
+    assert_eq!(frame["args"]["to"], BOB, "{frame:#}");
+    assert_eq!(frame["args"]["value"], 10);
+    let writes = frame["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["host"] == "storage_write")
+        .count();
+    assert_eq!(writes, 2, "{frame:#}");
+    let event = frame["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["host"] == "emit_event")
+        .unwrap();
+    assert_eq!(event["event"]["name"], "Transfer");
+
+    // A dry run of a transfer over the balance, traced: the decoded error.
+    let action = aether_engine::types::Action::Call {
+        contract: contract.parse().unwrap(),
+        method: "transfer".into(),
+        input: {
+            let mut v = hex::decode(&BOB[2..]).unwrap();
+            v.extend_from_slice(&5_000u128.to_le_bytes());
+            v
+        },
+        value: 0,
+    };
+    let action = format!(
+        "0x{}",
+        hex::encode(parity_scale_codec::Encode::encode(&action))
+    );
+    let dry = rpc(
+        &node.rpc,
+        "debug_traceCall",
+        vec![json!(ALICE), json!(action)],
+    );
+    assert_eq!(dry["receipt"]["status"], "revert");
+    assert_eq!(
+        dry["trace"]["frame"]["reverted"]["error"], "Error::InsufficientBalance",
+        "{dry:#}"
+    );
+    // A hash no block holds.
+    let none = rpc(
+        &node.rpc,
+        "debug_traceTransaction",
+        vec![json!(format!("0x{}", "00".repeat(32)))],
+    );
+    assert!(none.is_null());
+}
