@@ -135,6 +135,15 @@ impl Rpc {
         )
     }
 
+    /// A traced dry run of `action` as `from` (`debug_traceCall`): `{receipt, trace}`.
+    pub fn trace_call(&self, from: &Address, action: &Action) -> anyhow::Result<Value> {
+        let action = format!("0x{}", hex::encode(action.encode()));
+        self.run(
+            "debug_traceCall",
+            self.client.trace_call(from.to_string(), action, None),
+        )
+    }
+
     /// The ABI embedded in the code of the contract at `contract`, if it has one.
     pub fn embedded_abi(&self, contract: &Address) -> anyhow::Result<Option<Abi>> {
         let Some(code) = self.run(
@@ -329,6 +338,11 @@ pub struct CallArgs {
     /// Value sent with the call.
     #[arg(long, default_value_t = 0)]
     pub value: u128,
+    /// Trace the call (the node's `debug_traceTransaction` or `debug_traceCall`): its frames
+    /// and host calls as a tree on standard error, and under `trace` with `--json`. A call
+    /// whose dry run fails is traced as that dry run.
+    #[arg(long)]
+    pub trace: bool,
 }
 
 /// `aether contract call`.
@@ -537,8 +551,34 @@ pub fn call(args: SendCallArgs) -> anyhow::Result<bool> {
     let abi = abi_for(&rpc, &args.call)?;
     let action = call_action(&args.call, abi.as_ref())?;
     let with_abi = abi.as_ref().map(|a| (a, args.call.method.as_str()));
-    let sent = rpc.send_with_abi(&key, action, &args.tx, with_abi)?;
-    let r = sent.json(with_abi);
+    let sent = match rpc.send_with_abi(&key, action.clone(), &args.tx, with_abi) {
+        Ok(sent) => sent,
+        Err(e) => {
+            // Refused before sending (its dry run fails): the trace of that dry run says why.
+            if args.call.trace
+                && args.tx.gas_limit.is_none()
+                && let Ok(traced) = rpc.trace_call(&key.address(), &action)
+            {
+                eprint!("{}", aether_node::trace_view::tree(&traced["trace"]));
+            }
+            return Err(e);
+        }
+    };
+    let mut r = sent.json(with_abi);
+    if args.call.trace {
+        match r["txHash"].as_str() {
+            Some(hash) if !matches!(sent, Sent::Submitted(_)) => {
+                let traced = rpc.run(
+                    "debug_traceTransaction",
+                    rpc.api().trace_transaction(hash.to_string()),
+                )?;
+                let trace = traced.map(|t| t["trace"].clone()).unwrap_or_default();
+                eprint!("{}", aether_node::trace_view::tree(&trace));
+                r["trace"] = trace;
+            }
+            _ => eprintln!("(not traced: the transaction is not in a block yet)"),
+        }
+    }
     print(&args.rpc, &r, || receipt_summary(&r));
     Ok(!sent.failed())
 }
@@ -554,12 +594,23 @@ pub fn query(args: QueryArgs) -> anyhow::Result<bool> {
     let rpc = Rpc::connect(&args.rpc.rpc)?;
     let abi = abi_for(&rpc, &args.call)?;
     let action = call_action(&args.call, abi.as_ref())?;
-    let receipt = rpc.dry_run(&from, &action, None)?;
+    let (receipt, trace) = if args.call.trace {
+        let mut traced = rpc.trace_call(&from, &action)?;
+        let receipt: RpcReceipt = serde_json::from_value(traced["receipt"].take())
+            .context("debug_traceCall answered no receipt")?;
+        eprint!("{}", aether_node::trace_view::tree(&traced["trace"]));
+        (receipt, Some(traced["trace"].take()))
+    } else {
+        (rpc.dry_run(&from, &action, None)?, None)
+    };
     let failed = receipt.status().map_err(|e| anyhow!(e))? != Status::Success;
-    let r = json_of(
+    let mut r = json_of(
         &receipt,
         abi.as_ref().map(|a| (a, args.call.method.as_str())),
     );
+    if let Some(trace) = trace {
+        r["trace"] = trace;
+    }
     print(&args.rpc, &r, || {
         format!(
             "{}: gas {}, return {}{}",

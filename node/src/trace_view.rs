@@ -276,7 +276,7 @@ fn frame_tree(f: &Value, depth: usize, out: &mut String) {
         step_tree(st, depth + 1, out);
     }
     let mut end = format!("{pad}← {}", s("status"));
-    if let Some(v) = f.get("returned") {
+    if let Some(v) = f.get("returned").filter(|v| !v.is_null()) {
         end.push_str(&format!(" {}", compact(v)));
     } else if let Some(v) = f.get("reverted") {
         end.push_str(&format!(" {}", compact(v)));
@@ -288,6 +288,36 @@ fn frame_tree(f: &Value, depth: usize, out: &mut String) {
     }
     out.push_str(&end);
     out.push('\n');
+}
+
+/// A decoded event: `Name {field: value, …}`.
+fn event_line(e: &Value) -> String {
+    let fields = match &e["fields"] {
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", compact(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => compact(other),
+    };
+    format!("{} {{{fields}}}", e["name"].as_str().unwrap_or("?"))
+}
+
+/// A `call` or `instantiate` status code by name (`docs/host-abi.md`).
+fn call_status(code: &Value) -> String {
+    use aether_engine::vm::call_status as cs;
+    let name = match code.as_i64().map(|c| c as i32) {
+        Some(cs::SUCCESS) => "success",
+        Some(cs::REVERTED) => "reverted",
+        Some(cs::TRAPPED) => "trapped",
+        Some(cs::OUT_OF_GAS) => "out of gas",
+        Some(cs::NOT_FOUND) => "not found",
+        Some(cs::REENTRANCY_REFUSED) => "reentrancy refused",
+        Some(cs::DEPTH_EXCEEDED) => "depth exceeded",
+        Some(cs::INSUFFICIENT_BALANCE) => "insufficient balance",
+        _ => return format!("status {code}"),
+    };
+    name.to_string()
 }
 
 fn step_tree(st: &Value, depth: usize, out: &mut String) {
@@ -314,7 +344,7 @@ fn step_tree(st: &Value, depth: usize, out: &mut String) {
             }
         ),
         "emit_event" => match st.get("event") {
-            Some(e) => compact(e),
+            Some(e) => event_line(e),
             None => format!(
                 "topics {} data {}",
                 compact(&st["topics"]),
@@ -327,7 +357,7 @@ fn step_tree(st: &Value, depth: usize, out: &mut String) {
                 .or(st["address"].as_str())
                 .unwrap_or("");
             let what = st["method"].as_str().unwrap_or("init");
-            format!("{} {what} → status {}", short(to), st["result"])
+            format!("{} {what} → {}", short(to), call_status(&st["result"]))
         }
         "return" | "revert" | "input_read" | "return_data_read" => bytes(&st["data"]),
         "balance" | "balance_of" => format!(

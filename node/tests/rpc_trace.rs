@@ -103,6 +103,73 @@ fn committed_and_dry_run_transactions_are_traced_with_decoded_frames() {
         dry["trace"]["frame"]["reverted"]["error"], "Error::InsufficientBalance",
         "{dry:#}"
     );
+    // The CLI: `contract call --trace` and `contract query --trace` draw the tree on standard
+    // error and add the trace to the JSON.
+    let called = aether(&[
+        "contract",
+        "call",
+        "--contract",
+        &contract,
+        "--method",
+        "transfer",
+        "--args",
+        &format!(r#"["{BOB}", 1]"#),
+        "--from",
+        "//alice",
+        "--rpc",
+        &node.rpc,
+        "--json",
+        "--trace",
+    ]);
+    let v = json_of(&called);
+    assert_eq!(v["status"], "success", "{v}");
+    assert_eq!(v["trace"]["frame"]["method"], "transfer", "{v}");
+    let tree = String::from_utf8_lossy(&called.stderr);
+    assert!(
+        tree.contains(" transfer(to: ") && tree.contains("storage_write"),
+        "{tree}"
+    );
+    let queried = aether(&[
+        "contract",
+        "query",
+        "--contract",
+        &contract,
+        "--method",
+        "transfer",
+        "--args",
+        &format!(r#"["{BOB}", 5000]"#),
+        "--from",
+        "//alice",
+        "--rpc",
+        &node.rpc,
+        "--trace",
+    ]);
+    assert!(!queried.status.success());
+    let tree = String::from_utf8_lossy(&queried.stderr);
+    assert!(tree.contains("Error::InsufficientBalance"), "{tree}");
+    // A call whose dry run fails is refused before sending, with that dry run's trace.
+    let refused = aether(&[
+        "contract",
+        "call",
+        "--contract",
+        &contract,
+        "--method",
+        "transfer",
+        "--args",
+        &format!(r#"["{BOB}", 5000]"#),
+        "--from",
+        "//alice",
+        "--rpc",
+        &node.rpc,
+        "--trace",
+    ]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("← revert") && stderr.contains("a dry run of this transaction fails"),
+        "{stderr}"
+    );
+
     // A hash no block holds.
     let none = rpc(
         &node.rpc,
