@@ -369,7 +369,7 @@ pub struct QueryArgs {
 }
 
 /// An address: `0x` hex, or `//Name` for a dev account's (as `--from` takes).
-fn parse_address(text: &str, what: &str) -> anyhow::Result<Address> {
+pub(crate) fn parse_address(text: &str, what: &str) -> anyhow::Result<Address> {
     if text.starts_with("//") {
         return signer(text)
             .map(|k| k.address())
@@ -380,7 +380,7 @@ fn parse_address(text: &str, what: &str) -> anyhow::Result<Address> {
     })
 }
 
-fn print(out: &RpcArgs, value: &Value, summary: impl FnOnce() -> String) {
+pub(crate) fn print(out: &RpcArgs, value: &Value, summary: impl FnOnce() -> String) {
     if let Some(field) = &out.field {
         match value.get(field) {
             Some(Value::String(text)) => println!("{text}"),

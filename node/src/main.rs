@@ -13,6 +13,7 @@ mod bindings;
 mod client;
 mod contract;
 mod devnet_cmd;
+mod events_cmd;
 mod exec;
 mod genesis_cmd;
 mod keys_cmd;
@@ -93,6 +94,12 @@ enum Command {
   aether account //alice
   aether account 0x6a8b… --rpc http://10.0.0.2:9944 --json")]
     Account(client::AccountArgs),
+    /// A contract's events, selected and decoded through its ABI (over RPC).
+    #[command(after_help = "Examples:
+  aether events --contract 0x2f0c… --event Transfer --where to=//bob
+  aether events --contract 0x2f0c… --event Transfer --where value=10 --from-height 100 --json
+  aether events --contract 0x2f0c… --abi token.abi.json --limit 20")]
+    Events(events_cmd::EventsArgs),
     /// Transfer funds (over RPC).
     #[command(after_help = "Examples:
   aether transfer --from //alice --to //bob --amount 1000
@@ -130,6 +137,7 @@ fn main() -> ExitCode {
         Command::Keys(cmd) => keys_cmd::run(cmd),
         Command::Snapshots(cmd) => snapshots_cmd::run(cmd),
         Command::Account(args) => client::account(args),
+        Command::Events(args) => events_cmd::run(args),
         Command::Transfer(args) => client::transfer(args),
         Command::Peers(args) => client::peers(args),
         Command::Devnet(cmd) => devnet_cmd::run(cmd),

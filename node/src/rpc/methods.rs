@@ -2,6 +2,7 @@
 
 use std::str::FromStr;
 
+use aether_contract_build::abi::Abi;
 use aether_engine::types::{Action, Address, Hash, SignedTransaction};
 use aether_storage::{EventFilter, StateKey};
 use jsonrpsee::core::{RpcResult, SubscriptionResult};
@@ -146,14 +147,15 @@ impl AetherApiServer for RpcServer {
 
     fn logs(&self, filter: Value) -> RpcResult<Vec<RpcEventRecord>> {
         let chain = &self.ctx.chain;
-        let (filter, limit) = log_filter(&filter, chain.head().height)?;
+        let (filter, limit, abi) =
+            log_filter(&filter, chain.head().height, |c| contract_abi(chain, c))?;
         if filter.to_height.saturating_sub(filter.from_height) >= MAX_LOG_RANGE {
             return Err(errors::invalid_params(format!(
                 "filter spans more than {MAX_LOG_RANGE} heights: narrow fromHeight..toHeight"
             )));
         }
         let records = chain.events(&filter, limit).map_err(errors::chain)?;
-        Ok(records.iter().map(RpcEventRecord::from).collect())
+        Ok(records.iter().map(|r| record(r, abi.as_ref())).collect())
     }
 
     fn dry_run(
@@ -252,8 +254,9 @@ impl AetherApiServer for RpcServer {
         filter: Option<Value>,
     ) -> SubscriptionResult {
         let raw = filter.unwrap_or_else(|| serde_json::json!({}));
-        let filter = match log_filter(&raw, u64::MAX) {
-            Ok((f, _)) => f,
+        let chain = self.ctx.chain.clone();
+        let (filter, abi) = match log_filter(&raw, u64::MAX, |c| contract_abi(&chain, c)) {
+            Ok((f, _, abi)) => (f, abi),
             Err(e) => {
                 pending.reject(e).await;
                 return Ok(());
@@ -272,7 +275,7 @@ impl AetherApiServer for RpcServer {
                             .enumerate()
                             .all(|(i, t)| t.is_none_or(|t| r.event.topics.get(i) == Some(&t)))
                 })
-                .map(RpcEventRecord::from)
+                .map(|r| record(r, abi.as_ref()))
                 .collect(),
             _ => Vec::new(),
         })
@@ -280,7 +283,6 @@ impl AetherApiServer for RpcServer {
     }
 }
 
-/// A submitted transaction's bytes, decoded.
 impl RpcServer {
     /// The answer when every dry-run slot is taken.
     fn busy(&self) -> ErrorObjectOwned {
@@ -308,6 +310,7 @@ fn trace_json(chain: &crate::chain::Chain, trace: &aether_engine::vm::trace::Tra
     crate::trace_view::to_json(trace, &mut abis)
 }
 
+/// A submitted transaction's bytes, decoded.
 fn decode_transaction(text: &str) -> Result<(Vec<u8>, SignedTransaction), ErrorObjectOwned> {
     let bytes = hex(text, "transaction")?;
     let malformed =
@@ -446,13 +449,49 @@ fn hex(text: &str, what: &str) -> Result<Vec<u8>, ErrorObjectOwned> {
     from_hex0x(text).map_err(|e| errors::invalid_params(format!("{what}: {e}")))
 }
 
-/// Parses a log filter: `{contract?, topics?: [hash | null], fromHeight?, toHeight?, limit?}`.
-fn log_filter(v: &Value, head: u64) -> Result<(EventFilter, usize), ErrorObjectOwned> {
+/// The ABI the code of `contract` carries, if any.
+fn contract_abi(chain: &crate::chain::Chain, contract: &Address) -> Option<Abi> {
+    let state = chain.state_at(None).ok()?;
+    let code_hash = aether_engine::ports::StateReader::account(&state, contract)
+        .ok()??
+        .code_hash?;
+    let code = aether_engine::ports::StateReader::code(&state, &code_hash).ok()??;
+    crate::trace_view::abi_of_code(&code)
+}
+
+/// An event record for an answer, decoded through `abi` when the filter named its event.
+fn record(r: &aether_storage::EventRecord, abi: Option<&Abi>) -> RpcEventRecord {
+    let mut out = RpcEventRecord::from(r);
+    if let (Some(abi), Some(t)) = (abi, r.event.topics.first()) {
+        out.decoded = abi.decode_event(&t.0, &r.event.data).ok();
+    }
+    out
+}
+
+/// Parses a log filter: `{contract?, topics?: [hash | null], event?, where?, fromHeight?,
+/// toHeight?, limit?}`. `event` (a name from the ABI the contract's code carries; needs
+/// `contract`, excludes `topics`) and `where` (indexed field → value) become topics; the ABI
+/// comes back to decode the records.
+fn log_filter(
+    v: &Value,
+    head: u64,
+    abi_of: impl Fn(&Address) -> Option<Abi>,
+) -> Result<(EventFilter, usize, Option<Abi>), ErrorObjectOwned> {
     let obj = v
         .as_object()
         .ok_or_else(|| errors::invalid_params("filter must be an object"))?;
     for key in obj.keys() {
-        if !["contract", "topics", "fromHeight", "toHeight", "limit"].contains(&key.as_str()) {
+        if ![
+            "contract",
+            "topics",
+            "event",
+            "where",
+            "fromHeight",
+            "toHeight",
+            "limit",
+        ]
+        .contains(&key.as_str())
+        {
             return Err(errors::invalid_params(format!(
                 "filter: unknown field `{key}`"
             )));
@@ -488,6 +527,48 @@ fn log_filter(v: &Value, head: u64) -> Result<(EventFilter, usize), ErrorObjectO
         }
         Some(_) => return Err(errors::invalid_params("filter.topics must be an array")),
     };
+    let (topics, abi) = match (obj.get("event"), obj.get("where")) {
+        (None | Some(Value::Null), None | Some(Value::Null)) => (topics, None),
+        (None | Some(Value::Null), Some(_)) => {
+            return Err(errors::invalid_params("filter.where needs filter.event"));
+        }
+        (Some(Value::String(name)), values) => {
+            let Some(contract) = contract else {
+                return Err(errors::invalid_params(
+                    "filter.event needs filter.contract (its ABI names the event)",
+                ));
+            };
+            if !topics.is_empty() {
+                return Err(errors::invalid_params(
+                    "filter: give filter.event or filter.topics, not both",
+                ));
+            }
+            let values = match values {
+                None | Some(Value::Null) => serde_json::Map::new(),
+                Some(Value::Object(m)) => m.clone(),
+                Some(_) => {
+                    return Err(errors::invalid_params(
+                        "filter.where must be an object of indexed field values",
+                    ));
+                }
+            };
+            let abi = abi_of(&contract).ok_or_else(|| {
+                errors::invalid_params(format!(
+                    "filter.event: the code of {contract} carries no ABI: filter by topics"
+                ))
+            })?;
+            let topics = abi
+                .event_topics(name, &values)
+                .map_err(|e| errors::invalid_params(format!("filter.event: {e}")))?
+                .into_iter()
+                .map(|t| t.map(Hash))
+                .collect();
+            (topics, Some(abi))
+        }
+        (Some(_), _) => {
+            return Err(errors::invalid_params("filter.event must be an event name"));
+        }
+    };
     let number = |key: &str, default: u64| -> Result<u64, ErrorObjectOwned> {
         match obj.get(key) {
             None | Some(Value::Null) => Ok(default),
@@ -514,7 +595,7 @@ fn log_filter(v: &Value, head: u64) -> Result<(EventFilter, usize), ErrorObjectO
             "filter.limit is at most {MAX_LOGS}"
         )));
     }
-    Ok((filter, limit as usize))
+    Ok((filter, limit as usize, abi))
 }
 
 fn now_ms() -> u64 {

@@ -182,6 +182,10 @@ pub struct RpcEventRecord {
     pub event_index: u32,
     /// Its transaction's hash.
     pub tx_hash: String,
+    /// The event decoded through the contract's ABI (`{name, fields}`), when the filter named
+    /// the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoded: Option<serde_json::Value>,
 }
 
 impl From<&EventRecord> for RpcEventRecord {
@@ -192,6 +196,7 @@ impl From<&EventRecord> for RpcEventRecord {
             tx_index: r.tx_index,
             event_index: r.event_index,
             tx_hash: r.tx_hash.to_string(),
+            decoded: None,
         }
     }
 }

@@ -152,6 +152,22 @@ pub enum AbiError {
         /// Type.
         ty: String,
     },
+    /// No such event.
+    #[error("the ABI has no event `{name}` (it has: {known})")]
+    NoEvent {
+        /// Event asked for.
+        name: String,
+        /// The events it has.
+        known: String,
+    },
+    /// A filter names a field the event has not, or one that is not indexed.
+    #[error("event `{event}`: {problem}")]
+    NotIndexed {
+        /// Event.
+        event: String,
+        /// What is wrong, naming the indexed fields.
+        problem: String,
+    },
 }
 
 impl Abi {
@@ -332,6 +348,78 @@ impl Abi {
         }
     }
 
+    /// The topics that select events `name` whose indexed (`#[topic]`) fields equal `values`
+    /// (field name → JSON value, encoded through the ABI as `contract_dryRun` arguments are):
+    /// the signature topic first, then one per indexed field in order, `None` for a field left
+    /// open; trailing open positions are dropped. A value's topic is its SCALE encoding,
+    /// zero-padded to 32 bytes, or the SHA-256 of a longer encoding (as the SDK emits it).
+    pub fn event_topics(
+        &self,
+        name: &str,
+        values: &Map<String, Value>,
+    ) -> Result<Vec<Option<[u8; 32]>>, AbiError> {
+        let def = self
+            .events
+            .iter()
+            .find(|e| e.name == name)
+            .ok_or_else(|| AbiError::NoEvent {
+                name: name.to_string(),
+                known: self
+                    .events
+                    .iter()
+                    .map(|e| e.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let indexed: Vec<&Field> = def.fields.iter().filter(|f| f.topic).collect();
+        let names = || {
+            if indexed.is_empty() {
+                "it has no indexed field".to_string()
+            } else {
+                let n: Vec<&str> = indexed.iter().map(|f| f.name.as_str()).collect();
+                format!("its indexed fields are {}", n.join(", "))
+            }
+        };
+        for key in values.keys() {
+            let problem = match def.fields.iter().find(|f| &f.name == key) {
+                None => format!("no field `{key}`; {}", names()),
+                Some(f) if !f.topic => {
+                    format!("field `{key}` is not indexed (#[topic]); {}", names())
+                }
+                Some(_) => continue,
+            };
+            return Err(AbiError::NotIndexed {
+                event: name.to_string(),
+                problem,
+            });
+        }
+        let signature = hex::decode(def.signature_topic.trim_start_matches("0x"))
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or_else(|| {
+                AbiError::Metadata(format!("event `{name}` has no 32-byte signature topic"))
+            })?;
+        let mut topics = vec![Some(signature)];
+        for f in indexed {
+            topics.push(match values.get(&f.name) {
+                None => None,
+                Some(v) => {
+                    let ty = self.ty(&f.ty).ok_or_else(|| AbiError::Unsupported {
+                        arg: f.name.clone(),
+                        ty: f.ty.clone(),
+                    })?;
+                    let mut out = Vec::new();
+                    encode(&ty, v, &f.name, &mut out)?;
+                    Some(topic_of_encoding(&out))
+                }
+            });
+        }
+        while topics.last() == Some(&None) {
+            topics.pop();
+        }
+        Ok(topics)
+    }
+
     /// Decodes an event by its first topic: `{"name": …, "fields": {…}}`. An event the ABI
     /// does not list is [`DecodeError::NotDescribed`].
     pub fn decode_event(&self, topic0: &[u8; 32], data: &[u8]) -> Result<Value, DecodeError> {
@@ -363,5 +451,17 @@ impl Abi {
             return Err(DecodeError::Trailing(rest.len()));
         }
         Ok(json!({"name": def.name, "fields": Value::Object(fields)}))
+    }
+}
+
+/// The topic of a SCALE-encoded value: the encoding zero-padded to 32 bytes, or its SHA-256 if
+/// longer (as `aether_contracts_sdk::event::write_topic` makes it).
+pub fn topic_of_encoding(encoded: &[u8]) -> [u8; 32] {
+    if encoded.len() <= 32 {
+        let mut t = [0u8; 32];
+        t[..encoded.len()].copy_from_slice(encoded);
+        t
+    } else {
+        aether_engine::crypto::sha256(encoded)
     }
 }
