@@ -529,6 +529,12 @@ impl Executor {
                 format!("contract has no callable method `{method}`"),
             )));
         }
+        if method.starts_with(vm::abi::MIGRATION_PREFIX) {
+            return Ok(Err((
+                Status::Trap,
+                format!("`{method}` is a migration: it runs only in an upgrade of the contract"),
+            )));
+        }
         Ok(Ok(compiled))
     }
 

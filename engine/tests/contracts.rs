@@ -313,6 +313,53 @@ fn upgrade_code_requires_the_admin_and_runs_the_migration() {
 }
 
 #[test]
+fn a_migration_runs_only_in_an_upgrade() {
+    // New code with a migration export (`__aether_migrate_`, as the SDK's `#[migrate]`) that
+    // writes a marker, and a method that tries to call it.
+    let code = wasm(&format!(
+        r#"(module {}
+  (memory (export "memory") 1)
+  (data (i32.const 0) "__aether_migrate_v2")
+  (data (i32.const 32) "migrated")
+  (func (export "__aether_migrate_v2")
+    (call $storage_write (i32.const 32) (i32.const 8) (i32.const 32) (i32.const 8)))
+  (func (export "poke")
+    (call $address (i32.const 64))
+    (i32.store8 (i32.const 100)
+      (call $call (i32.const 64) (i32.const 0) (i32.const 19) (i32.const 0) (i32.const 0) (i32.const 128) (i64.const 0)))
+    (call $return (i32.const 100) (i32.const 1)))
+)"#,
+        common::IMPORTS
+    ));
+    let mut sb = sandbox();
+    let c = sb.deploy(ALICE, wasm(&kitchen_sink()), vec![]).unwrap();
+    let h = sb.upload(ALICE, code).unwrap();
+    let migrate = "__aether_migrate_v2";
+    let upgrade = Action::UpgradeCode {
+        contract: c,
+        code_hash: h,
+        migrate: Some(migrate.into()),
+        input: vec![],
+    };
+    let r = sb.submit(ALICE, upgrade, GAS).unwrap();
+    assert_eq!(r.status, Status::Success, "{:?}", r.error);
+    assert_eq!(
+        sb.storage(&c, b"migrated").map(Vec::as_slice),
+        Some(&b"migrated"[..])
+    );
+    // Neither a call transaction nor the `call` host function runs it again.
+    let r = sb.call(BOB, c, migrate, vec![], 0, GAS).unwrap();
+    assert_eq!(r.status, Status::Trap);
+    assert!(r.error.unwrap().contains("runs only in an upgrade"));
+    let r = sb.call(BOB, c, "poke", vec![], 0, GAS).unwrap();
+    assert_eq!(r.status, Status::Success, "{:?}", r.error);
+    assert_eq!(
+        r.return_data,
+        [aether_engine::vm::call_status::NOT_FOUND as u8]
+    );
+}
+
+#[test]
 fn gas_does_not_depend_on_the_module_cache() {
     // First call (module freshly compiled, functions translated on first use) and later calls
     // (everything cached) cost the same; so does a call on a VM with a cold cache.

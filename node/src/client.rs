@@ -246,7 +246,7 @@ pub enum Sent {
 
 impl Sent {
     /// As JSON, decoded through `abi` for its method when one is given.
-    fn json(&self, abi: Option<(&Abi, &str)>) -> Value {
+    pub(crate) fn json(&self, abi: Option<(&Abi, &str)>) -> Value {
         match self {
             Sent::Submitted(hash) => json!({ "txHash": hash.to_string(), "status": "submitted" }),
             Sent::Included(r) => json_of(r, abi),
@@ -254,7 +254,7 @@ impl Sent {
     }
 
     /// Whether it failed (a submitted one has not, yet).
-    fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         match self {
             Sent::Submitted(_) => false,
             Sent::Included(r) => r.status() != Ok(Status::Success),
@@ -264,7 +264,7 @@ impl Sent {
 
 /// A receipt as JSON, with its return value, error and events decoded through `abi` for
 /// `method` when one is given.
-fn json_of(r: &RpcReceipt, abi: Option<(&Abi, &str)>) -> Value {
+pub(crate) fn json_of(r: &RpcReceipt, abi: Option<(&Abi, &str)>) -> Value {
     let mut v = serde_json::to_value(r).unwrap_or_default();
     if let (Some((abi, method)), Ok(receipt)) = (abi, r.to_receipt()) {
         crate::exec::decorate(&mut v, &receipt, abi, method);
@@ -400,7 +400,7 @@ pub(crate) fn print(out: &RpcArgs, value: &Value, summary: impl FnOnce() -> Stri
     }
 }
 
-fn receipt_summary(r: &Value) -> String {
+pub(crate) fn receipt_summary(r: &Value) -> String {
     if r["status"] == "submitted" {
         return format!("submitted {}", r["txHash"].as_str().unwrap_or("?"));
     }

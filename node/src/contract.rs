@@ -28,6 +28,11 @@ pub enum ContractCommand {
     #[command(after_help = "Example:
   aether contract query --contract 0x91c2… --method balance_of --args '[\"//bob\"]'")]
     Query(crate::client::QueryArgs),
+    /// Replace a contract's code, checking its storage layout first (over RPC; its admin only).
+    #[command(after_help = "Examples:
+  aether contract upgrade --contract 0x91c2… --wasm token_v2.wasm --from //alice
+  aether contract upgrade --contract 0x91c2… --wasm token_v2.wasm --migrate v2 --args '[false]' --from //alice --dry-run --trace")]
+    Upgrade(crate::upgrade_cmd::UpgradeArgs),
     /// Generate a typed client of a contract from its ABI.
     #[command(after_help = "Example:
   aether contract bindings --lang ts --wasm token.wasm --out clients/token")]
@@ -52,6 +57,7 @@ pub fn run(cmd: ContractCommand) -> ExitCode {
         ContractCommand::Deploy(a) => crate::client::deploy(a),
         ContractCommand::Call(a) => crate::client::call(a),
         ContractCommand::Query(a) => crate::client::query(a),
+        ContractCommand::Upgrade(a) => crate::upgrade_cmd::run(a),
         ContractCommand::Build(args) => return build_command(args),
         ContractCommand::Bindings(args) => crate::bindings::run(args).map(|()| true),
     };

@@ -22,6 +22,7 @@ mod purge_cmd;
 mod run_cmd;
 mod snapshots_cmd;
 mod state_file;
+mod upgrade_cmd;
 
 use std::process::ExitCode;
 

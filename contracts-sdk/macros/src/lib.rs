@@ -10,12 +10,14 @@
 //! - in `impl` blocks of the storage struct: at most one `#[constructor]` (exported as `init`)
 //!   and any number of `#[message]`s (exported under their own names). `&self` makes a
 //!   read-only message, `&mut self` a mutating one; `#[message(payable)]` accepts value, any
-//!   other message reverts when value is sent.
+//!   other message reverts when value is sent. `#[migrate]` methods (`&mut self`) are exported
+//!   as `__aether_migrate_<name>`: the engine runs them only as the migration of an upgrade.
 //!
 //! For each message it generates the `[] -> []` export that decodes the SCALE-encoded argument
 //! tuple, runs the method and returns the SCALE-encoded result (`Err` values revert). It also
 //! generates the ABI metadata as JSON: the constant `ABI_JSON` in the module, and the Wasm
-//! custom section `aether:abi`; and `{Storage}Ref`, a typed client other contracts call it
+//! custom section `aether:abi` (with the storage layout: each field's handle, prefix and types,
+//! which `aether contract upgrade` checks); and `{Storage}Ref`, a typed client other contracts call it
 //! through. A crate that declares the feature `as-dependency` leaves its exports and ABI
 //! section out when the feature is on, so another contract can depend on it for the client.
 //!
@@ -86,6 +88,60 @@ fn field_prefix(storage: &syn::Ident, field: &syn::Ident) -> [u8; 8] {
     let mut prefix = [0u8; 8];
     prefix.copy_from_slice(&digest[..8]);
     prefix
+}
+
+/// The export name of migration `name` (`#[migrate]`): the engine runs a method of this prefix
+/// only as the migration of an upgrade (`UpgradeCode`), never from a call.
+const MIGRATION_PREFIX: &str = "__aether_migrate_";
+
+/// The storage layout of the storage struct for the ABI: each field's name, handle kind, 8-byte
+/// prefix and type parameters (`key` and `value` of a map, `value` of a `Lazy` or
+/// `StorageVec`, `key` of `Roles`), as written before the macro adds the key parameter.
+fn storage_layout(s: &ItemStruct) -> Vec<Value> {
+    let Fields::Named(named) = &s.fields else {
+        return Vec::new();
+    };
+    named
+        .named
+        .iter()
+        .filter_map(|f| {
+            let name = f.ident.as_ref()?;
+            let prefix: String = field_prefix(&s.ident, name)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            let mut entry = json!({"name": name.to_string(), "prefix": format!("0x{prefix}")});
+            let (kind, params) = match &f.ty {
+                Type::Path(p) => {
+                    let last = p.path.segments.last()?;
+                    let params: Vec<String> = match &last.arguments {
+                        syn::PathArguments::AngleBracketed(a) => a
+                            .args
+                            .iter()
+                            .filter_map(|g| match g {
+                                syn::GenericArgument::Type(t) => Some(type_name(t)),
+                                _ => None,
+                            })
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    (last.ident.to_string(), params)
+                }
+                other => (type_name(other), Vec::new()),
+            };
+            let names: &[&str] = match (kind.as_str(), params.len()) {
+                ("Mapping" | "IterableMapping", 2) => &["key", "value"],
+                ("Lazy" | "StorageVec", 1) => &["value"],
+                ("Roles", 1) => &["key"],
+                _ => &[],
+            };
+            for (n, t) in names.iter().zip(&params) {
+                entry[*n] = Value::from(t.clone());
+            }
+            entry["kind"] = Value::from(kind);
+            Some(entry)
+        })
+        .collect()
 }
 
 /// Gives each storage handle field of the storage struct (`Lazy<T>`, `Mapping<K, V>`,
@@ -188,6 +244,7 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream> {
     let mut extra = Vec::new();
 
     let mut types = Vec::new();
+    let mut layout = Vec::new();
     for item in items.iter_mut() {
         match item {
             Item::Struct(s) => {
@@ -206,6 +263,7 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream> {
                             "only one `#[storage]` struct is allowed",
                         ));
                     }
+                    layout = storage_layout(s);
                     key_storage_handles(s);
                     storage = Some(s.clone());
                 } else if take_attr(&mut s.attrs, "event").is_some() {
@@ -271,6 +329,7 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream> {
     // Constructor and messages.
     let mut constructor: Option<Method> = None;
     let mut messages: Vec<Method> = Vec::new();
+    let mut migrations: Vec<Method> = Vec::new();
     for item in items.iter_mut() {
         let Item::Impl(imp) = item else { continue };
         if !is_impl_of(imp, &storage_ident) {
@@ -280,6 +339,27 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream> {
             let ImplItem::Fn(f) = ii else { continue };
             let ctor = take_attr(&mut f.attrs, "constructor");
             let msg = take_attr(&mut f.attrs, "message");
+            let migrate = take_attr(&mut f.attrs, "migrate");
+            if let Some(a) = migrate {
+                if ctor.is_some() || msg.is_some() {
+                    return Err(Error::new(
+                        f.sig.span(),
+                        "a migration is neither a constructor nor a message",
+                    ));
+                }
+                if !matches!(a.meta, syn::Meta::Path(_)) {
+                    return Err(Error::new(a.span(), "`#[migrate]` takes no options"));
+                }
+                let m = method(f, false)?;
+                if !m.mutates {
+                    return Err(Error::new(f.sig.span(), "a migration takes `&mut self`"));
+                }
+                if migrations.iter().any(|o| o.name == m.name) {
+                    return Err(Error::new(m.name.span(), "duplicate migration name"));
+                }
+                migrations.push(m);
+                continue;
+            }
             let (attr, is_ctor) = match (ctor, msg) {
                 (Some(_), Some(_)) => {
                     return Err(Error::new(
@@ -336,6 +416,10 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream> {
     for m in &messages {
         extra.push(export(&storage_ident, m, &m.name.to_string(), &wasm_only));
     }
+    for m in &migrations {
+        let name = format!("{MIGRATION_PREFIX}{}", m.name);
+        extra.push(export(&storage_ident, m, &name, &wasm_only));
+    }
     let client_method = |m: &Method| client::ClientMethod {
         name: m.name.to_string(),
         args: m.args.clone(),
@@ -361,13 +445,20 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream> {
     };
     // Every type string so far, to find the SDK types the ABI names.
     let mut strings = Vec::new();
-    for m in constructor.iter().chain(&messages) {
+    for m in constructor.iter().chain(&messages).chain(&migrations) {
         strings.extend(m.args.iter().map(|(_, t)| type_name(t)));
         strings.push(m.returns.0.clone());
         strings.extend(m.returns.1.clone());
     }
     for v in events.iter().chain(&errors).chain(&types) {
         collect_strings(v, &mut strings);
+    }
+    for entry in &layout {
+        for k in ["key", "value"] {
+            if let Some(t) = entry[k].as_str() {
+                strings.push(t.to_string());
+            }
+        }
     }
     let uses: Vec<String> = items
         .iter()
@@ -388,11 +479,15 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream> {
         "methods": messages.iter().map(method_json).collect::<Vec<_>>(),
         "events": events,
         "errors": errors,
+        "storage": layout,
     });
     // Absent when empty: the ABI is code a call loads and pays for.
     let mut abi = abi;
     if !types.is_empty() {
         abi["types"] = Value::Array(types);
+    }
+    if !migrations.is_empty() {
+        abi["migrations"] = Value::Array(migrations.iter().map(method_json).collect());
     }
     let abi = serde_json::to_string(&abi).map_err(|e| Error::new(span, e.to_string()))?;
     let abi_len = abi.len();

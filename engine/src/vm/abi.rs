@@ -93,3 +93,8 @@ pub mod call_status {
 pub const REENTRANT_EXPORT: &str = "__aether_reentrant";
 /// Name of the constructor export, run by instantiation.
 pub const CONSTRUCTOR: &str = "init";
+
+/// Exports whose names start with this are migrations: they run only as the `migrate` method
+/// of an `UpgradeCode` transaction, never from a `Call` transaction or the `call` host
+/// function (the SDK's `#[migrate]` exports `__aether_migrate_<name>`).
+pub const MIGRATION_PREFIX: &str = "__aether_migrate_";

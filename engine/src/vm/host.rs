@@ -541,7 +541,9 @@ fn call_target(
         }
         Err(_) => return Ok(cs::NOT_FOUND),
     };
-    if !compiled.info.methods.contains(&method) {
+    // A migration runs only in an upgrade (`MIGRATION_PREFIX`).
+    if !compiled.info.methods.contains(&method) || method.starts_with(super::abi::MIGRATION_PREFIX)
+    {
         return Ok(cs::NOT_FOUND);
     }
     if tx.stack.contains(&target) && !compiled.info.reentrant {

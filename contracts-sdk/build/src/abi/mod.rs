@@ -19,6 +19,7 @@
 //! ([`MAX_ZERO_SIZED_RUN`], [`MAX_DECODED_ITEMS`]).
 
 mod codec;
+pub mod layout;
 mod ty;
 mod types;
 
@@ -52,6 +53,37 @@ pub struct Abi {
     /// of older builds).
     #[serde(default)]
     pub types: Vec<TypeDef>,
+    /// Migrations (`#[migrate]`): messages exported as `__aether_migrate_<name>`, run only as
+    /// the migration of an upgrade (absent from ABIs of older builds).
+    #[serde(default)]
+    pub migrations: Vec<Method>,
+    /// The storage layout: the storage struct's fields (`None` in ABIs of older builds, whose
+    /// upgrades cannot be checked).
+    #[serde(default)]
+    pub storage: Option<Vec<StorageEntry>>,
+}
+
+/// One field of the storage struct.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct StorageEntry {
+    /// The field's name.
+    pub name: String,
+    /// Its handle: `Lazy`, `Mapping`, `StorageVec`, `IterableMapping`, `Ownable`, `Roles`,
+    /// `SignedMessages` (or the type written, for another field type).
+    pub kind: String,
+    /// `0x` hex of its 8-byte storage prefix (SHA-256 of `"Struct::field"`).
+    pub prefix: String,
+    /// The key type of a map (`Mapping`, `IterableMapping`) or of `Roles`.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// The value type of a map, a `Lazy` or a `StorageVec`.
+    #[serde(default)]
+    pub value: Option<String>,
+}
+
+/// The export name of migration `name`.
+pub fn migration_export(name: &str) -> String {
+    format!("{}{name}", aether_engine::vm::abi::MIGRATION_PREFIX)
 }
 
 /// A message or the constructor.
@@ -219,7 +251,17 @@ impl Abi {
                 out.push((place, &*f.ty));
             }
         }
-        for m in self.constructor.iter().chain(&self.methods) {
+        for e in self.storage.iter().flatten() {
+            for t in e.key.iter().chain(&e.value) {
+                out.push((format!("storage field `{}`", e.name), &**t));
+            }
+        }
+        for m in self
+            .constructor
+            .iter()
+            .chain(&self.methods)
+            .chain(&self.migrations)
+        {
             for a in &m.args {
                 out.push((format!("method `{}` argument `{}`", m.name, a.name), &*a.ty));
             }
@@ -243,10 +285,14 @@ impl Abi {
         out
     }
 
-    /// The method named `name` (`init` is the constructor).
+    /// The method named `name` (`init` is the constructor, `__aether_migrate_<m>` the
+    /// migration `m`).
     pub fn method(&self, name: &str) -> Option<&Method> {
         if name == "init" {
             return self.constructor.as_ref();
+        }
+        if let Some(m) = name.strip_prefix(aether_engine::vm::abi::MIGRATION_PREFIX) {
+            return self.migrations.iter().find(|x| x.name == m);
         }
         self.methods.iter().find(|m| m.name == name)
     }
