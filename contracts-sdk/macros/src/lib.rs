@@ -94,9 +94,12 @@ fn field_prefix(storage: &syn::Ident, field: &syn::Ident) -> [u8; 8] {
 /// only as the migration of an upgrade (`UpgradeCode`), never from a call.
 const MIGRATION_PREFIX: &str = "__aether_migrate_";
 
-/// The storage layout of the storage struct for the ABI: each field's name, handle kind, 8-byte
-/// prefix and type parameters (`key` and `value` of a map, `value` of a `Lazy` or
-/// `StorageVec`, `key` of `Roles`), as written before the macro adds the key parameter.
+/// The storage layout of the storage struct for the ABI: each field's name, handle kind and
+/// type parameters (`key` and `value` of a map, `value` of a `Lazy` or `StorageVec`, `key` of
+/// `Roles`), as written before the macro adds the key parameter. Its prefix is left out when it
+/// is the derived one (SHA-256 of `"Struct::field"`, which readers recompute: the ABI is code
+/// every call loads); a key the author pinned (`Lazy<u64, 0x…>`) is written out, and one that
+/// is not a literal is recorded as `"pinned"`, which tools cannot check.
 fn storage_layout(s: &ItemStruct) -> Vec<Value> {
     let Fields::Named(named) = &s.fields else {
         return Vec::new();
@@ -106,28 +109,24 @@ fn storage_layout(s: &ItemStruct) -> Vec<Value> {
         .iter()
         .filter_map(|f| {
             let name = f.ident.as_ref()?;
-            let prefix: String = field_prefix(&s.ident, name)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            let mut entry = json!({"name": name.to_string(), "prefix": format!("0x{prefix}")});
-            let (kind, params) = match &f.ty {
+            let mut entry = json!({"name": name.to_string()});
+            let (kind, params, pinned) = match &f.ty {
                 Type::Path(p) => {
                     let last = p.path.segments.last()?;
-                    let params: Vec<String> = match &last.arguments {
-                        syn::PathArguments::AngleBracketed(a) => a
-                            .args
-                            .iter()
-                            .filter_map(|g| match g {
-                                syn::GenericArgument::Type(t) => Some(type_name(t)),
-                                _ => None,
-                            })
-                            .collect(),
-                        _ => Vec::new(),
-                    };
-                    (last.ident.to_string(), params)
+                    let mut params = Vec::new();
+                    let mut pinned = None;
+                    if let syn::PathArguments::AngleBracketed(a) = &last.arguments {
+                        for g in &a.args {
+                            match g {
+                                syn::GenericArgument::Type(t) => params.push(type_name(t)),
+                                syn::GenericArgument::Const(e) => pinned = Some(literal_key(e)),
+                                _ => {}
+                            }
+                        }
+                    }
+                    (last.ident.to_string(), params, pinned)
                 }
-                other => (type_name(other), Vec::new()),
+                other => (type_name(other), Vec::new(), None),
             };
             let names: &[&str] = match (kind.as_str(), params.len()) {
                 ("Mapping" | "IterableMapping", 2) => &["key", "value"],
@@ -139,9 +138,36 @@ fn storage_layout(s: &ItemStruct) -> Vec<Value> {
                 entry[*n] = Value::from(t.clone());
             }
             entry["kind"] = Value::from(kind);
+            match pinned {
+                None => {}
+                Some(Some(key)) => {
+                    let hex: String = key
+                        .to_le_bytes()
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect();
+                    entry["prefix"] = Value::from(format!("0x{hex}"));
+                }
+                Some(None) => entry["prefix"] = Value::from("pinned"),
+            }
             Some(entry)
         })
         .collect()
+}
+
+/// The value of a pinned storage key written as an integer literal (`0x0807_0605`, `{ 42 }`).
+fn literal_key(e: &syn::Expr) -> Option<u64> {
+    match e {
+        syn::Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(i),
+            ..
+        }) => i.base10_parse().ok(),
+        syn::Expr::Block(b) => match b.block.stmts.as_slice() {
+            [syn::Stmt::Expr(inner, None)] => literal_key(inner),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Gives each storage handle field of the storage struct (`Lazy<T>`, `Mapping<K, V>`,
@@ -433,15 +459,22 @@ fn expand(mut module: ItemMod) -> syn::Result<TokenStream> {
     )?);
 
     // ABI metadata.
+    // `error` and `payable` are left out when absent or false (readers default them): the ABI
+    // is code every call loads and pays for by the byte.
     let method_json = |m: &Method| {
-        json!({
+        let mut v = json!({
             "name": m.name.to_string(),
             "args": m.args.iter().map(|(n, t)| json!({"name": n.to_string(), "type": type_name(t)})).collect::<Vec<_>>(),
             "returns": m.returns.0,
-            "error": m.returns.1,
             "mutates": m.mutates,
-            "payable": m.payable,
-        })
+        });
+        if let Some(e) = &m.returns.1 {
+            v["error"] = Value::from(e.clone());
+        }
+        if m.payable {
+            v["payable"] = Value::from(true);
+        }
+        v
     };
     // Every type string so far, to find the SDK types the ABI names.
     let mut strings = Vec::new();
@@ -659,8 +692,11 @@ fn event(s: &mut ItemStruct, extra: &mut Vec<TokenStream>) -> syn::Result<Value>
         if topic {
             topics.push(name.clone());
         }
-        fields_json
-            .push(json!({"name": name.to_string(), "type": type_name(&f.ty), "topic": topic}));
+        let mut field = json!({"name": name.to_string(), "type": type_name(&f.ty)});
+        if topic {
+            field["topic"] = Value::from(true);
+        }
+        fields_json.push(field);
     }
     if topics.len() > 3 {
         return Err(Error::new(

@@ -16,12 +16,8 @@ fn entry<'a>(abi: &'a Abi, name: &str) -> &'a StorageEntry {
         .unwrap_or_else(|| panic!("no storage field `{name}`"))
 }
 
-fn prefix(e: &StorageEntry) -> Vec<u8> {
-    let h = e.prefix.trim_start_matches("0x");
-    (0..h.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
-        .collect()
+fn prefix(abi: &Abi, e: &StorageEntry) -> Vec<u8> {
+    e.prefix_bytes(&abi.contract).unwrap().to_vec()
 }
 
 #[test]
@@ -60,8 +56,8 @@ fn the_recorded_layout_is_where_the_code_keeps_its_data() {
     let c = env.deploy(ALICE, DIR, &()).unwrap();
     // Empty collections keep nothing at their prefix yet; after a push and an insert, their
     // headers are there.
-    let list = prefix(entry(&abi, "list"));
-    let map = prefix(entry(&abi, "map"));
+    let list = prefix(&abi, entry(&abi, "list"));
+    let map = prefix(&abi, entry(&abi, "map"));
     assert!(env.storage(c, &list).is_none());
     assert!(env.call(BOB, c, "vec_push", &(7u64,)).is_success());
     assert!(
@@ -71,7 +67,7 @@ fn the_recorded_layout_is_where_the_code_keeps_its_data() {
     assert!(env.storage(c, &list).is_some());
     assert!(env.storage(c, &map).is_some());
     // A map's entries live under its prefix: prefix ‖ 0x00 ‖ SCALE(key) for short keys.
-    let plain = prefix(entry(&abi, "plain"));
+    let plain = prefix(&abi, entry(&abi, "plain"));
     assert!(
         env.call(BOB, c, "plain_insert", &(b"k".to_vec(), 5u64))
             .is_success()
@@ -82,5 +78,26 @@ fn the_recorded_layout_is_where_the_code_keeps_its_data() {
     assert_eq!(
         env.storage(c, &key),
         Some(parity_scale_codec::Encode::encode(&5u64))
+    );
+}
+
+#[test]
+fn a_pinned_key_is_in_the_layout_when_the_macro_can_read_it() {
+    let abi = Abi::parse(sdk_edge_cases::edge_cases::ABI_JSON.as_bytes()).unwrap();
+    // Derived prefixes are left out of the ABI (readers recompute them).
+    assert_eq!(entry(&abi, "blobs").prefix, None);
+    // A literal key is written out; a key named by a constant cannot be read by the macro.
+    let literal = entry(&abi, "literal");
+    assert_eq!(literal.prefix.as_deref(), Some("0x8877665544332211"));
+    assert_eq!(entry(&abi, "fixed").prefix.as_deref(), Some("pinned"));
+    assert_eq!(entry(&abi, "fixed").prefix_bytes(&abi.contract), None);
+    // The literal key is where the value lives.
+    let mut env = TestEnv::new();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/edge-cases");
+    let c = env.deploy(ALICE, dir, &()).unwrap();
+    assert!(env.call(BOB, c, "set_fixed", &(9u64,)).is_success());
+    assert_eq!(
+        env.storage(c, &prefix(&abi, literal)),
+        Some(parity_scale_codec::Encode::encode(&9u64))
     );
 }

@@ -55,8 +55,10 @@ pub enum LayoutError {
     /// recorded, or not by the SDK).
     #[error("the {0} code's ABI records no storage layout, so the upgrade cannot be checked")]
     Unknown(&'static str),
-    /// A prefix is not 8 bytes of hex.
-    #[error("storage field `{0}` has a malformed prefix")]
+    /// A prefix is not 8 bytes of hex (or pinned to a key the ABI does not give).
+    #[error(
+        "storage field `{0}` has no storage prefix the ABI gives (pinned to a non-literal key, or malformed)"
+    )]
     BadPrefix(String),
 }
 
@@ -67,13 +69,6 @@ fn probed_at_prefix(kind: &str) -> bool {
     matches!(kind, "Lazy" | "StorageVec" | "IterableMapping")
 }
 
-fn prefix_bytes(e: &StorageEntry) -> Result<Vec<u8>, LayoutError> {
-    hex::decode(e.prefix.trim_start_matches("0x"))
-        .ok()
-        .filter(|b| b.len() == 8)
-        .ok_or_else(|| LayoutError::BadPrefix(e.name.clone()))
-}
-
 /// Compares the layouts of `old` and `new`; `probe` says whether a key of the contract holds a
 /// value (asked only for the prefixes of removed or retyped fields that keep a value there).
 pub fn check(
@@ -81,22 +76,20 @@ pub fn check(
     new: &Abi,
     mut probe: impl FnMut(&[u8]) -> Presence,
 ) -> Result<Report, LayoutError> {
-    let old_fields = old.storage.as_ref().ok_or(LayoutError::Unknown("old"))?;
-    let new_fields = new.storage.as_ref().ok_or(LayoutError::Unknown("new"))?;
+    let old_fields = placed(old, "old")?;
+    let new_fields = placed(new, "new")?;
     let mut report = Report::default();
-    let mut holds = |e: &StorageEntry| -> Result<Option<bool>, LayoutError> {
-        if !probed_at_prefix(&e.kind) {
-            return Ok(None);
-        }
-        Ok(Some(probe(&prefix_bytes(e)?) == Presence::Present))
+    let mut holds = |(e, prefix): &(&StorageEntry, [u8; 8])| -> Option<bool> {
+        probed_at_prefix(&e.kind).then(|| probe(prefix) == Presence::Present)
     };
-    for o in old_fields {
+    for of in &old_fields {
+        let o = of.0;
         let conflict = |problem: String| Conflict {
             field: o.name.clone(),
             problem,
         };
-        let Some(n) = new_fields.iter().find(|n| n.prefix == o.prefix) else {
-            match holds(o)? {
+        let Some(&(n, _)) = new_fields.iter().find(|n| n.1 == of.1) else {
+            match holds(of) {
                 Some(false) => report
                     .notes
                     .push(format!("`{}` removed (it held nothing)", o.name)),
@@ -130,7 +123,7 @@ pub fn check(
         }
         if !same_type(old, o.value.as_deref(), new, n.value.as_deref()) {
             // A `Lazy` that holds nothing can change type freely.
-            if holds(o)? == Some(false) {
+            if holds(of) == Some(false) {
                 report
                     .notes
                     .push(format!("`{}` changes type (it holds nothing)", o.name));
@@ -148,14 +141,31 @@ pub fn check(
                 .push(format!("`{}` is now called `{}`", o.name, n.name));
         }
     }
-    for n in new_fields {
-        if !old_fields.iter().any(|o| o.prefix == n.prefix) {
+    for (n, prefix) in &new_fields {
+        if !old_fields.iter().any(|o| o.1 == *prefix) {
             report
                 .notes
                 .push(format!("`{}` added ({})", n.name, describe(n)));
         }
     }
     Ok(report)
+}
+
+/// The fields of `abi`'s layout with their prefixes.
+fn placed<'a>(
+    abi: &'a Abi,
+    which: &'static str,
+) -> Result<Vec<(&'a StorageEntry, [u8; 8])>, LayoutError> {
+    abi.storage
+        .as_ref()
+        .ok_or(LayoutError::Unknown(which))?
+        .iter()
+        .map(|e| {
+            e.prefix_bytes(&abi.contract)
+                .map(|p| (e, p))
+                .ok_or_else(|| LayoutError::BadPrefix(e.name.clone()))
+        })
+        .collect()
 }
 
 /// `Mapping<Address, u128>` and the like, from an entry.

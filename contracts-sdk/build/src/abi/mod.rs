@@ -71,14 +71,34 @@ pub struct StorageEntry {
     /// Its handle: `Lazy`, `Mapping`, `StorageVec`, `IterableMapping`, `Ownable`, `Roles`,
     /// `SignedMessages` (or the type written, for another field type).
     pub kind: String,
-    /// `0x` hex of its 8-byte storage prefix (SHA-256 of `"Struct::field"`).
-    pub prefix: String,
+    /// `0x` hex of its 8-byte storage prefix when the author pinned it, `"pinned"` when
+    /// pinned to a key the macro could not read; absent for the derived prefix (the first 8
+    /// bytes of SHA-256 of `"Struct::field"`, see [`StorageEntry::prefix_bytes`]).
+    #[serde(default)]
+    pub prefix: Option<String>,
     /// The key type of a map (`Mapping`, `IterableMapping`) or of `Roles`.
     #[serde(default)]
     pub key: Option<String>,
     /// The value type of a map, a `Lazy` or a `StorageVec`.
     #[serde(default)]
     pub value: Option<String>,
+}
+
+impl StorageEntry {
+    /// The field's 8-byte storage prefix in the contract whose storage struct is `contract`
+    /// (the ABI's `contract`); `None` if pinned to a key the ABI does not give.
+    pub fn prefix_bytes(&self, contract: &str) -> Option<[u8; 8]> {
+        match &self.prefix {
+            None => {
+                let digest =
+                    aether_engine::crypto::sha256(format!("{contract}::{}", self.name).as_bytes());
+                digest[..8].try_into().ok()
+            }
+            Some(hex) => hex::decode(hex.trim_start_matches("0x"))
+                .ok()
+                .and_then(|b| b.try_into().ok()),
+        }
+    }
 }
 
 /// The export name of migration `name`.
@@ -95,11 +115,13 @@ pub struct Method {
     pub args: Vec<Field>,
     /// The success type.
     pub returns: String,
-    /// The error type, for messages returning `Result`.
+    /// The error type, for messages returning `Result` (absent otherwise).
+    #[serde(default)]
     pub error: Option<String>,
     /// Whether it may change state.
     pub mutates: bool,
-    /// Whether it accepts value.
+    /// Whether it accepts value (absent: it does not).
+    #[serde(default)]
     pub payable: bool,
 }
 
