@@ -247,6 +247,18 @@ fn call(
     method: &str,
     input: Vec<u8>,
 ) -> Result<Prepared, String> {
+    call_with(f, sender, contract, method, input, false)
+}
+
+/// As [`call`]; `traced` records the call's execution trace (`Executor::apply_traced`).
+fn call_with(
+    f: Rc<Fixture>,
+    sender: Address,
+    contract: Address,
+    method: &str,
+    input: Vec<u8>,
+    traced: bool,
+) -> Result<Prepared, String> {
     let tx = Transaction {
         chain_id: f.env.chain_id,
         nonce: f.state.accounts.get(&sender).map_or(0, |a| a.nonce),
@@ -267,9 +279,19 @@ fn call(
             encoded_len: 200,
         };
         let mut overlay = Overlay::new(f.state.clone());
-        f.exec
-            .apply(&mut overlay, &f.env, &checked, u64::MAX)
-            .map_err(|e| e.to_string())
+        if traced {
+            f.exec
+                .apply_traced(&mut overlay, &f.env, &checked, u64::MAX)
+                .map(|(receipt, trace)| {
+                    black_box(trace);
+                    receipt
+                })
+                .map_err(|e| e.to_string())
+        } else {
+            f.exec
+                .apply(&mut overlay, &f.env, &checked, u64::MAX)
+                .map_err(|e| e.to_string())
+        }
     };
     let first = apply(&f, &tx)?;
     if first.status != Status::Success {
@@ -334,6 +356,18 @@ pub fn engine_suite() -> Vec<Workload> {
                 let f = Rc::new(fixture(0)?);
                 let token = f.token;
                 call(f, ALICE, token, "transfer", transfer_input(BOB, 7))
+            },
+        ),
+        Workload::new(
+            "call/token_transfer_traced",
+            "the same, traced (Executor::apply_traced: every host call and its data recorded)",
+            {
+                let get = get.clone();
+                move |_| {
+                    let f = get()?;
+                    let token = f.token;
+                    call_with(f, ALICE, token, "transfer", transfer_input(BOB, 7), true)
+                }
             },
         ),
         call_workload("call/noop", "an empty method", |f| {
@@ -437,6 +471,12 @@ pub fn engine_ratios(report: &mut crate::report::Report) {
     report.add_ratio(
         "instance reuse: fresh instance over reused",
         "call/token_transfer_fresh_instance",
+        "call/token_transfer",
+        None,
+    );
+    report.add_ratio(
+        "tracing: a traced token call over an untraced one",
+        "call/token_transfer_traced",
         "call/token_transfer",
         None,
     );
