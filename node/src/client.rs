@@ -164,6 +164,16 @@ impl Rpc {
         }
     }
 
+    /// Uploads `code` and waits for its receipt (whatever `tx.no_wait` says: what follows an
+    /// upload needs the code on chain).
+    pub fn upload(&self, key: &Keypair, code: Vec<u8>, tx: &TxArgs) -> anyhow::Result<Sent> {
+        let tx = TxArgs {
+            no_wait: false,
+            ..tx.clone()
+        };
+        self.send(key, Action::UploadCode { code }, &tx)
+    }
+
     /// Signs and submits `action`, and (unless `no_wait`) waits for its receipt.
     pub fn send(&self, key: &Keypair, action: Action, tx: &TxArgs) -> anyhow::Result<Sent> {
         self.send_with_abi(key, action, tx, None)
@@ -486,14 +496,7 @@ pub fn deploy(args: DeployArgs) -> anyhow::Result<bool> {
     let salt = hex::decode(args.salt.trim_start_matches("0x")).context("--salt is not hex")?;
     let rpc = Rpc::connect(&args.rpc.rpc)?;
     let code_hash = Hash::of(&code);
-    let upload = rpc.send(
-        &key,
-        Action::UploadCode { code },
-        &TxArgs {
-            no_wait: false,
-            ..args.tx.clone()
-        },
-    )?;
+    let upload = rpc.upload(&key, code, &args.tx)?;
     if upload.failed() {
         let upload = upload.json(None);
         print(&args.rpc, &upload, || {

@@ -141,14 +141,7 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<bool> {
         .as_deref()
         .is_some_and(|e| e.contains("is not uploaded"))
     {
-        let upload = rpc.send(
-            &key,
-            Action::UploadCode { code },
-            &TxArgs {
-                no_wait: false,
-                ..args.tx.clone()
-            },
-        )?;
+        let upload = rpc.upload(&key, code, &args.tx)?;
         if upload.failed() {
             let r = upload.json(None);
             bail!("uploading the new code failed: {}", receipt_summary(&r));

@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{Node, aether, json_of};
+use common::{Node, aether, contract_cmd, json_of};
 use serde_json::Value;
 
 const BOB: &str = "0xecc1b58727f3f12b3194881a9ecb9de0b28ce7b207230d8e930fe1bce75e256c";
@@ -68,21 +68,14 @@ impl Chain {
     }
 
     fn query(&self, contract: &str, method: &str, args: &str) -> Value {
-        json_of(&aether(&[
-            "contract",
-            "query",
-            "--contract",
-            contract,
-            "--method",
-            method,
-            "--args",
-            args,
-            "--from",
-            "//alice",
-            "--rpc",
+        json_of(&contract_cmd(
             &self.node.rpc,
-            "--json",
-        ]))
+            "query",
+            contract,
+            method,
+            args,
+            &["--json"],
+        ))
     }
 
     fn code(&self, contract: &str) -> Value {
@@ -123,21 +116,15 @@ fn upgrades_check_the_storage_layout_and_migrations_run_once_or_not_at_all() {
         narrow: dir.path().join("sdk-token-narrow.wasm"),
     };
     let token = chain.deploy("0x01");
-    let sent = json_of(&aether(&[
-        "contract",
-        "call",
-        "--contract",
-        &token,
-        "--method",
-        "transfer",
-        "--args",
-        &format!(r#"["{BOB}", 10]"#),
-        "--from",
-        "//alice",
-        "--rpc",
+    let args = format!(r#"["{BOB}", 10]"#);
+    let sent = json_of(&contract_cmd(
         &chain.node.rpc,
-        "--json",
-    ]));
+        "call",
+        &token,
+        "transfer",
+        &args,
+        &["--json"],
+    ));
     assert_eq!(sent["status"], "success", "{sent}");
     let v1_code = chain.code(&token);
 
@@ -284,39 +271,27 @@ fn upgrades_check_the_storage_layout_and_migrations_run_once_or_not_at_all() {
         chain.query(&token, "paused", "[]")["decoded"]["return"],
         true
     );
-    let paused = aether(&[
-        "contract",
-        "query",
-        "--contract",
-        &token,
-        "--method",
-        "transfer",
-        "--args",
-        &format!(r#"["{BOB}", 1]"#),
-        "--from",
-        "//alice",
-        "--rpc",
+    let args = format!(r#"["{BOB}", 1]"#);
+    let paused = contract_cmd(
         &chain.node.rpc,
-        "--json",
-    ]);
+        "query",
+        &token,
+        "transfer",
+        &args,
+        &["--json"],
+    );
     assert_eq!(paused.status.code(), Some(1));
     let paused: Value = serde_json::from_slice(&paused.stdout).unwrap();
     assert_eq!(paused["decoded"]["error"], "Error::Paused", "{paused}");
     // The migration cannot be called again.
-    let again = aether(&[
-        "contract",
-        "call",
-        "--contract",
-        &token,
-        "--method",
-        "__aether_migrate_v2",
-        "--args",
-        "[false]",
-        "--from",
-        "//alice",
-        "--rpc",
+    let again = contract_cmd(
         &chain.node.rpc,
-    ]);
+        "call",
+        &token,
+        "__aether_migrate_v2",
+        "[false]",
+        &[],
+    );
     assert!(!again.status.success());
     assert!(
         stderr(&again).contains("runs only in an upgrade"),

@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{Node, aether, json_of, rpc};
+use common::{Node, aether, contract_cmd, deploy_golden_token, json_of, rpc};
 use jsonrpsee_core::client::SubscriptionClientT;
 use jsonrpsee_core::rpc_params;
 use serde_json::{Value, json};
@@ -17,21 +15,15 @@ const BOB: &str = "0xecc1b58727f3f12b3194881a9ecb9de0b28ce7b207230d8e930fe1bce75
 const CHARLIE: &str = "0xc8bf2959a96bd99ffde4e7277b41e57331dba7f7918186c359cf7dce149bb567";
 
 fn transfer(node: &Node, token: &str, to: &str, value: u64) {
-    let sent = json_of(&aether(&[
-        "contract",
-        "call",
-        "--contract",
-        token,
-        "--method",
-        "transfer",
-        "--args",
-        &format!(r#"["{to}", {value}]"#),
-        "--from",
-        "//alice",
-        "--rpc",
+    let args = format!(r#"["{to}", {value}]"#);
+    let sent = json_of(&contract_cmd(
         &node.rpc,
-        "--json",
-    ]));
+        "call",
+        token,
+        "transfer",
+        &args,
+        &["--json"],
+    ));
     assert_eq!(sent["status"], "success", "{sent}");
 }
 
@@ -48,21 +40,7 @@ fn values(records: &Value) -> Vec<u64> {
 fn events_are_selected_by_name_and_indexed_fields_and_decoded() {
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(&dir.path().join("node"));
-    let wasm = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/contracts/token.wasm");
-    let deployed = json_of(&aether(&[
-        "contract",
-        "deploy",
-        "--wasm",
-        wasm.to_str().unwrap(),
-        "--init-args",
-        "[1000]",
-        "--from",
-        "//alice",
-        "--rpc",
-        &node.rpc,
-        "--json",
-    ]));
-    let token = deployed["contract"].as_str().unwrap().to_string();
+    let token = deploy_golden_token(&node.rpc, 1000);
     transfer(&node, &token, BOB, 10);
     transfer(&node, &token, CHARLIE, 20);
     transfer(&node, &token, BOB, 30);

@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{Node, aether, json_of, rpc};
+use common::{Node, contract_cmd, deploy_golden_token, json_of, rpc};
 use serde_json::json;
 
 const ALICE: &str = "0xd5bf4a3fcce717b0388bcc2749ebc148ad9969b23f45ee1b605fd58778576ac4";
@@ -17,37 +15,15 @@ const BOB: &str = "0xecc1b58727f3f12b3194881a9ecb9de0b28ce7b207230d8e930fe1bce75
 fn committed_and_dry_run_transactions_are_traced_with_decoded_frames() {
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(&dir.path().join("node"));
-    let token = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/contracts/token.wasm");
-    let deployed = json_of(&aether(&[
-        "contract",
-        "deploy",
-        "--wasm",
-        token.to_str().unwrap(),
-        "--init-args",
-        "[1000]",
-        "--from",
-        "//alice",
-        "--rpc",
+    let contract = deploy_golden_token(&node.rpc, 1000);
+    let sent = json_of(&contract_cmd(
         &node.rpc,
-        "--json",
-    ]));
-    assert_eq!(deployed["status"], "success", "{deployed}");
-    let contract = deployed["contract"].as_str().unwrap().to_string();
-    let sent = json_of(&aether(&[
-        "contract",
         "call",
-        "--contract",
         &contract,
-        "--method",
         "transfer",
-        "--args",
         &format!(r#"["{BOB}", 10]"#),
-        "--from",
-        "//alice",
-        "--rpc",
-        &node.rpc,
-        "--json",
-    ]));
+        &["--json"],
+    ));
     assert_eq!(sent["status"], "success", "{sent}");
     let hash = sent["txHash"].as_str().unwrap();
 
@@ -105,22 +81,14 @@ fn committed_and_dry_run_transactions_are_traced_with_decoded_frames() {
     );
     // The CLI: `contract call --trace` and `contract query --trace` draw the tree on standard
     // error and add the trace to the JSON.
-    let called = aether(&[
-        "contract",
-        "call",
-        "--contract",
-        &contract,
-        "--method",
-        "transfer",
-        "--args",
-        &format!(r#"["{BOB}", 1]"#),
-        "--from",
-        "//alice",
-        "--rpc",
+    let called = contract_cmd(
         &node.rpc,
-        "--json",
-        "--trace",
-    ]);
+        "call",
+        &contract,
+        "transfer",
+        &format!(r#"["{BOB}", 1]"#),
+        &["--json", "--trace"],
+    );
     let v = json_of(&called);
     assert_eq!(v["status"], "success", "{v}");
     assert_eq!(v["trace"]["frame"]["method"], "transfer", "{v}");
@@ -129,40 +97,26 @@ fn committed_and_dry_run_transactions_are_traced_with_decoded_frames() {
         tree.contains(" transfer(to: ") && tree.contains("storage_write"),
         "{tree}"
     );
-    let queried = aether(&[
-        "contract",
-        "query",
-        "--contract",
-        &contract,
-        "--method",
-        "transfer",
-        "--args",
-        &format!(r#"["{BOB}", 5000]"#),
-        "--from",
-        "//alice",
-        "--rpc",
+    let queried = contract_cmd(
         &node.rpc,
-        "--trace",
-    ]);
+        "query",
+        &contract,
+        "transfer",
+        &format!(r#"["{BOB}", 5000]"#),
+        &["--trace"],
+    );
     assert!(!queried.status.success());
     let tree = String::from_utf8_lossy(&queried.stderr);
     assert!(tree.contains("Error::InsufficientBalance"), "{tree}");
     // A call whose dry run fails is refused before sending, with that dry run's trace.
-    let refused = aether(&[
-        "contract",
-        "call",
-        "--contract",
-        &contract,
-        "--method",
-        "transfer",
-        "--args",
-        &format!(r#"["{BOB}", 5000]"#),
-        "--from",
-        "//alice",
-        "--rpc",
+    let refused = contract_cmd(
         &node.rpc,
-        "--trace",
-    ]);
+        "call",
+        &contract,
+        "transfer",
+        &format!(r#"["{BOB}", 5000]"#),
+        &["--trace"],
+    );
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(

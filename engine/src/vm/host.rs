@@ -378,6 +378,21 @@ fn exit(c: &mut C, ptr: i32, len: i32, revert: bool) -> Result<(), Error> {
     Err(Error::host(HostTrap::Exit))
 }
 
+/// Whether `key` of `contract` holds a value, and (only when the transaction is traced, for
+/// the trace) that value: what a write or removal replaces. Untraced, only its length is read.
+fn replaced(c: &C, contract: &Address, key: &[u8]) -> Result<(bool, Option<Vec<u8>>), Error> {
+    let overlay = &c.data().tx()?.overlay;
+    if tracing(c) {
+        let old = overlay.storage(contract, key).map_err(store_err)?;
+        return Ok((old.is_some(), old));
+    }
+    let exists = overlay
+        .storage_len(contract, key)
+        .map_err(store_err)?
+        .is_some();
+    Ok((exists, None))
+}
+
 fn storage_key(c: &mut C, ptr: i32, len: i32, extra: u64) -> Result<Vec<u8>, Error> {
     let len = len_arg(len, MAX_STORAGE_KEY, "storage key")?;
     charge_io(c, extra, len)?;
@@ -759,17 +774,7 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         )?;
         let value = read(&c, vp, vlen, "storage value")?;
         let me = c.data().contract;
-        let overlay = &c.data().tx()?.overlay;
-        // A trace records the value replaced; otherwise only its presence is read.
-        let old = if tracing(&c) {
-            Some(overlay.storage(&me, &key).map_err(store_err)?)
-        } else {
-            None
-        };
-        let exists = match &old {
-            Some(old) => old.is_some(),
-            None => overlay.storage_len(&me, &key).map_err(store_err)?.is_some(),
-        };
+        let (exists, old) = replaced(&c, &me, &key)?;
         charge(
             &mut c,
             if exists {
@@ -780,7 +785,7 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         )?;
         note(&mut c, || Op::StorageWrite {
             key: key.clone(),
-            old: old.flatten(),
+            old,
             new: value.clone(),
         });
         c.data_mut()
@@ -796,19 +801,10 @@ pub(crate) fn linker(engine: &Engine) -> Linker<HostState> {
         let s = c.data().schedule;
         let key = storage_key(&mut c, kp, kl, s.storage_remove)?;
         let me = c.data().contract;
-        let overlay = &c.data().tx()?.overlay;
-        let old = if tracing(&c) {
-            Some(overlay.storage(&me, &key).map_err(store_err)?)
-        } else {
-            None
-        };
-        let exists = match &old {
-            Some(old) => old.is_some(),
-            None => overlay.storage_len(&me, &key).map_err(store_err)?.is_some(),
-        };
+        let (exists, old) = replaced(&c, &me, &key)?;
         note(&mut c, || Op::StorageRemove {
             key: key.clone(),
-            old: old.flatten(),
+            old,
         });
         if exists {
             c.data_mut().tx_mut()?.overlay.set_storage(me, key, None);

@@ -245,3 +245,52 @@ pub fn free_port() -> u16 {
         }
     }
 }
+
+/// Deploys the SDK token of the golden corpus (`tests/golden/contracts/token.wasm`, its ABI
+/// embedded) from `//alice` with `supply` minted to her; its address.
+pub fn deploy_golden_token(rpc: &str, supply: u64) -> String {
+    let wasm = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/contracts/token.wasm");
+    let deployed = json_of(&aether(&[
+        "contract",
+        "deploy",
+        "--wasm",
+        wasm.to_str().unwrap(),
+        "--init-args",
+        &format!("[{supply}]"),
+        "--from",
+        "//alice",
+        "--rpc",
+        rpc,
+        "--json",
+    ]));
+    assert_eq!(deployed["status"], "success", "{deployed}");
+    deployed["contract"].as_str().unwrap().to_string()
+}
+
+/// `aether contract VERB --contract C --method M --args ARGS --from //alice --rpc RPC EXTRA…`
+/// (`call` or `query`), its output whatever its exit status.
+pub fn contract_cmd(
+    rpc: &str,
+    verb: &str,
+    contract: &str,
+    method: &str,
+    args: &str,
+    extra: &[&str],
+) -> Output {
+    let mut all = vec![
+        "contract",
+        verb,
+        "--contract",
+        contract,
+        "--method",
+        method,
+        "--args",
+        args,
+        "--from",
+        "//alice",
+        "--rpc",
+        rpc,
+    ];
+    all.extend(extra);
+    aether(&all)
+}
