@@ -172,3 +172,71 @@ fn an_abi_without_a_layout_cannot_be_checked() {
             .contains("old code's ABI records no storage layout")
     );
 }
+
+mod hostile {
+    //! Layouts come from ABIs on chain, written by anyone: comparing any two never panics and
+    //! stays bounded (types through the ABI's limits, prefixes checked).
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ty() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("u128".to_string()),
+            Just("Address".to_string()),
+            Just("Deal".to_string()),
+            Just("Vec<Option<(u8,Deal)>>".to_string()),
+            "[A-Za-z0-9_<>(),;\\[\\] ]{0,40}",
+        ]
+    }
+
+    fn field() -> impl Strategy<Value = Value> {
+        (
+            "[a-z]{1,3}",
+            prop_oneof![
+                Just("Lazy"),
+                Just("Mapping"),
+                Just("StorageVec"),
+                Just("Roles"),
+                Just("Odd")
+            ],
+            prop::option::of(prop_oneof![
+                Just("0x0101010101010101".to_string()),
+                Just("pinned".to_string()),
+                "0x[0-9a-f]{0,20}",
+            ]),
+            prop::option::of(ty()),
+            prop::option::of(ty()),
+        )
+            .prop_map(|(name, kind, prefix, key, value)| {
+                let mut e = json!({"name": name, "kind": kind});
+                if let Some(p) = prefix {
+                    e["prefix"] = json!(p);
+                }
+                if let Some(k) = key {
+                    e["key"] = json!(k);
+                }
+                if let Some(v) = value {
+                    e["value"] = json!(v);
+                }
+                e
+            })
+    }
+
+    fn types() -> Value {
+        json!([{"name": "Deal", "fields": [{"name": "a", "type": "Address"}, {"name": "d", "type": "Vec<Deal>"}]}])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+        #[test]
+        fn any_two_layouts_compare_without_panicking(
+            old in prop::collection::vec(field(), 0..6),
+            new in prop::collection::vec(field(), 0..6),
+            present in any::<bool>(),
+        ) {
+            let (old, new) = (abi(old, types()), abi(new, types()));
+            let presence = if present { Presence::Present } else { Presence::Absent };
+            let _ = check(&old, &new, |_| presence);
+        }
+    }
+}
