@@ -148,6 +148,7 @@ mod tests {
             [
                 "call/token_transfer",
                 "call/token_transfer_fresh_instance",
+                "call/token_transfer_traced",
                 "anchor/native_token_transfer",
                 "anchor/bare_wasmi_token_transfer",
                 "anchor/bare_wasmi_token_transfer_fresh_instance"
@@ -155,7 +156,9 @@ mod tests {
         );
         let token = report.get("call/token_transfer").unwrap();
         assert!(token.gas.unwrap() > 10_000);
-        assert_eq!(report.ratios.len(), 4);
+        assert_eq!(report.ratios.len(), 5);
+        let traced = report.get("call/token_transfer_traced").unwrap();
+        assert_eq!(traced.gas, token.gas, "tracing changes no gas");
         let json = serde_json::to_string(&report).unwrap();
         let back: Report = serde_json::from_str(&json).unwrap();
         back.check().expect("the report reads back consistent");
