@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use aether_contract_build::abi::{Abi, DecodeError};
+use aether_contract_build::abi::{Abi, DecodeError, Ty, decode_exact};
 use aether_engine::types::Hash;
 use aether_engine::vm::trace::{Frame, Op, Step, Trace};
 use serde_json::{Map, Value, json};
@@ -120,24 +120,43 @@ fn step_json<F: FnMut(&Hash) -> Option<Abi>>(
         o.insert("trap".into(), json!(t));
     }
     let opt = |v: &Option<Vec<u8>>| v.as_deref().map(hex);
+    // A storage key named through the layout in the frame's ABI (`balances["0x…"]`), and its
+    // values decoded where the layout gives their type.
+    let mut slot = |o: &mut Map<String, Value>, key: &[u8], values: &[(&str, Option<&Vec<u8>>)]| {
+        let Some((name, ty)) = abis.get(&code_hash).and_then(|abi| storage_slot(abi, key)) else {
+            return;
+        };
+        o.insert("slot".into(), json!(name));
+        if let Some(ty) = ty {
+            for (field, v) in values {
+                if let Some(Ok(d)) = v.map(|v| decode_exact(&ty, v)) {
+                    o.insert(format!("{field}Decoded"), d);
+                }
+            }
+        }
+    };
     match &s.op {
         None => {}
         Some(Op::StorageRead { key, value }) => {
             o.insert("key".into(), json!(hex(key)));
             o.insert("value".into(), json!(opt(value)));
+            slot(&mut o, key, &[("value", value.as_ref())]);
         }
         Some(Op::StorageHas { key, present }) => {
             o.insert("key".into(), json!(hex(key)));
             o.insert("present".into(), json!(present));
+            slot(&mut o, key, &[]);
         }
         Some(Op::StorageWrite { key, old, new }) => {
             o.insert("key".into(), json!(hex(key)));
             o.insert("old".into(), json!(opt(old)));
             o.insert("new".into(), json!(hex(new)));
+            slot(&mut o, key, &[("old", old.as_ref()), ("new", Some(new))]);
         }
         Some(Op::StorageRemove { key, old }) => {
             o.insert("key".into(), json!(hex(key)));
             o.insert("old".into(), json!(opt(old)));
+            slot(&mut o, key, &[("old", old.as_ref())]);
         }
         Some(Op::Transfer { to, amount, ok }) => {
             o.insert("to".into(), json!(to.to_hex()));
@@ -212,6 +231,48 @@ fn step_json<F: FnMut(&Hash) -> Option<Abi>>(
     Value::Object(o)
 }
 
+/// The storage field a key of a contract belongs to, by the layout in its ABI: its name with
+/// the map key or vector index (`balances["0x…"]`, `list[3]`, `list.len`), and the type of the
+/// value stored there when the layout gives it (as the SDK lays storage out: a map entry at
+/// prefix ‖ 0x00 ‖ SCALE(key), or ‖ 0x01 ‖ hash; a vector's length at the prefix, element `i`
+/// at prefix ‖ i as u32 LE).
+fn storage_slot(abi: &Abi, key: &[u8]) -> Option<(String, Option<Ty>)> {
+    let (prefix, rest) = key.split_at_checked(8)?;
+    let e = abi
+        .storage
+        .as_ref()?
+        .iter()
+        .find(|e| e.prefix_bytes(&abi.contract).is_some_and(|p| p == prefix))?;
+    let value_ty = || e.value.as_deref().and_then(|t| abi.ty(t));
+    let name = &e.name;
+    Some(match (e.kind.as_str(), rest) {
+        ("Lazy", []) => (name.clone(), value_ty()),
+        ("StorageVec", []) => (format!("{name}.len"), Some(Ty::Uint(4))),
+        ("StorageVec", i) if i.len() == 4 => {
+            let index = u32::from_le_bytes(i.try_into().ok()?);
+            (format!("{name}[{index}]"), value_ty())
+        }
+        ("IterableMapping", []) => (format!("{name}.header"), None),
+        ("Mapping" | "IterableMapping", [0, k @ ..]) => {
+            let shown = e
+                .key
+                .as_deref()
+                .and_then(|t| abi.ty(t))
+                .and_then(|t| decode_exact(&t, k).ok())
+                .map_or_else(|| hex(k), |v| compact(&v));
+            // An iterable map's entry is (slot, value): not the value type alone.
+            let ty = (e.kind == "Mapping").then(value_ty).flatten();
+            (format!("{name}[{shown}]"), ty)
+        }
+        ("Mapping" | "IterableMapping", [1, h @ ..]) => {
+            let ty = (e.kind == "Mapping").then(value_ty).flatten();
+            (format!("{name}[#{}]", hex(h)), ty)
+        }
+        (_, []) => (name.clone(), None),
+        (_, more) => (format!("{name}[{}]", hex(more)), None),
+    })
+}
+
 /// An address shortened for the tree: `0x1234…cdef`.
 fn short(s: &str) -> String {
     if s.len() > 16 && s.starts_with("0x") {
@@ -227,6 +288,21 @@ fn bytes(v: &Value) -> String {
         None => "∅".into(),
         Some(s) if s.len() <= 2 + 80 => s.to_string(),
         Some(s) => format!("{}… ({} bytes)", &s[..2 + 32], (s.len() - 2) / 2),
+    }
+}
+
+/// A storage step's key: its field (`slot`) when the layout named it, else the raw key.
+fn slot(st: &Value) -> String {
+    st["slot"]
+        .as_str()
+        .map_or_else(|| bytes(&st["key"]), str::to_string)
+}
+
+/// A storage step's value `field`: decoded when the layout gave its type, else raw.
+fn shown(st: &Value, field: &str) -> String {
+    match st.get(format!("{field}Decoded")) {
+        Some(v) => compact(v),
+        None => bytes(&st[field]),
     }
 }
 
@@ -324,15 +400,10 @@ fn step_tree(st: &Value, depth: usize, out: &mut String) {
     let pad = "  ".repeat(depth);
     let host = st["host"].as_str().unwrap_or("");
     let detail = match host {
-        "storage_read" => format!("{} = {}", bytes(&st["key"]), bytes(&st["value"])),
-        "storage_has" => format!("{} present {}", bytes(&st["key"]), st["present"]),
-        "storage_write" => format!(
-            "{}: {} → {}",
-            bytes(&st["key"]),
-            bytes(&st["old"]),
-            bytes(&st["new"])
-        ),
-        "storage_remove" => format!("{} (was {})", bytes(&st["key"]), bytes(&st["old"])),
+        "storage_read" => format!("{} = {}", slot(st), shown(st, "value")),
+        "storage_has" => format!("{} present {}", slot(st), st["present"]),
+        "storage_write" => format!("{}: {} → {}", slot(st), shown(st, "old"), shown(st, "new")),
+        "storage_remove" => format!("{} (was {})", slot(st), shown(st, "old")),
         "transfer" => format!(
             "{} to {}{}",
             st["amount"].as_str().unwrap_or(""),

@@ -311,4 +311,44 @@ fn upgrades_check_the_storage_layout_and_migrations_run_once_or_not_at_all() {
         chain.query(&other, "balance_of", r#"["//alice"]"#)["decoded"]["return"],
         1000
     );
+
+    // A trace names storage through the layout: the field, the map key and decoded values.
+    let args = format!(r#"["{BOB}", 5]"#);
+    let traced = contract_cmd(
+        &chain.node.rpc,
+        "call",
+        &other,
+        "transfer",
+        &args,
+        &["--json", "--trace"],
+    );
+    let v = json_of(&traced);
+    let writes: Vec<&Value> = v["trace"]["frame"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["host"] == "storage_write")
+        .collect();
+    let alice = "0xd5bf4a3fcce717b0388bcc2749ebc148ad9969b23f45ee1b605fd58778576ac4";
+    assert_eq!(
+        writes[0]["slot"],
+        format!(r#"balances["{alice}"]"#),
+        "{writes:#?}"
+    );
+    assert_eq!(
+        (
+            writes[0]["oldDecoded"].as_u64(),
+            writes[0]["newDecoded"].as_u64()
+        ),
+        (Some(1000), Some(995))
+    );
+    assert_eq!(writes[1]["slot"], format!(r#"balances["{BOB}"]"#));
+    assert_eq!(writes[1]["newDecoded"], 5);
+    let tree = stderr(&traced);
+    assert!(
+        tree.contains(&format!(r#"storage_write balances["{alice}"]: 1000 → 995"#)),
+        "{tree}"
+    );
+    // The `paused` read: a `Lazy` by its name.
+    assert!(tree.contains("storage_read paused = "), "{tree}");
 }
