@@ -571,13 +571,19 @@ pub fn call(args: SendCallArgs) -> anyhow::Result<bool> {
     if args.call.trace {
         match r["txHash"].as_str() {
             Some(hash) if !matches!(sent, Sent::Submitted(_)) => {
-                let traced = rpc.run(
+                // The transaction is in a block whatever the trace does: a trace the node will
+                // not give is a warning, never a failure that invites sending it again.
+                match rpc.run(
                     "debug_traceTransaction",
                     rpc.api().trace_transaction(hash.to_string()),
-                )?;
-                let trace = traced.map(|t| t["trace"].clone()).unwrap_or_default();
-                eprint!("{}", aether_node::trace_view::tree(&trace));
-                r["trace"] = trace;
+                ) {
+                    Ok(traced) => {
+                        let trace = traced.map(|t| t["trace"].clone()).unwrap_or_default();
+                        eprint!("{}", aether_node::trace_view::tree(&trace));
+                        r["trace"] = trace;
+                    }
+                    Err(e) => eprintln!("warning: the transaction was sent, but not traced: {e}"),
+                }
             }
             _ => eprintln!("(not traced: the transaction is not in a block yet)"),
         }

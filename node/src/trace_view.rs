@@ -275,10 +275,11 @@ fn storage_slot(abi: &Abi, key: &[u8]) -> Option<(String, Option<Ty>)> {
 
 /// An address shortened for the tree: `0x1234…cdef`.
 fn short(s: &str) -> String {
-    if s.len() > 16 && s.starts_with("0x") {
-        format!("{}…{}", &s[..6], &s[s.len() - 4..])
-    } else {
-        s.to_string()
+    match (s.get(..6), s.get(s.len().saturating_sub(4)..)) {
+        (Some(head), Some(tail)) if s.len() > 16 && s.starts_with("0x") => {
+            format!("{head}…{tail}")
+        }
+        _ => s.to_string(),
     }
 }
 
@@ -287,7 +288,10 @@ fn bytes(v: &Value) -> String {
     match v.as_str() {
         None => "∅".into(),
         Some(s) if s.len() <= 2 + 80 => s.to_string(),
-        Some(s) => format!("{}… ({} bytes)", &s[..2 + 32], (s.len() - 2) / 2),
+        Some(s) => match s.get(..2 + 32) {
+            Some(head) => format!("{head}… ({} bytes)", (s.len() - 2) / 2),
+            None => s.to_string(),
+        },
     }
 }
 

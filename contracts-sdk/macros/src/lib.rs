@@ -128,6 +128,20 @@ fn storage_layout(s: &ItemStruct) -> Vec<Value> {
                 }
                 other => (type_name(other), Vec::new(), None),
             };
+            // A key pinned by a bare constant (`Lazy<u64, MY_KEY>`) parses as one more type
+            // argument: it is a pinned key the macro cannot read.
+            let wanted = match kind.as_str() {
+                "Mapping" | "IterableMapping" => 2,
+                "Lazy" | "StorageVec" | "Roles" => 1,
+                "Ownable" | "SignedMessages" => 0,
+                _ => usize::MAX,
+            };
+            let mut params = params;
+            let mut pinned = pinned;
+            if wanted != usize::MAX && params.len() == wanted + 1 {
+                params.pop();
+                pinned = Some(None);
+            }
             let names: &[&str] = match (kind.as_str(), params.len()) {
                 ("Mapping" | "IterableMapping", 2) => &["key", "value"],
                 ("Lazy" | "StorageVec", 1) => &["value"],

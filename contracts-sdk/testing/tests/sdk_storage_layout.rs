@@ -91,6 +91,10 @@ fn a_pinned_key_is_in_the_layout_when_the_macro_can_read_it() {
     assert_eq!(literal.prefix.as_deref(), Some("0x8877665544332211"));
     assert_eq!(entry(&abi, "fixed").prefix.as_deref(), Some("pinned"));
     assert_eq!(entry(&abi, "fixed").prefix_bytes(&abi.contract), None);
+    // A bare constant parses as one more type argument: recognised as pinned, types kept.
+    let bare = entry(&abi, "bare");
+    assert_eq!(bare.prefix.as_deref(), Some("pinned"));
+    assert_eq!(bare.value.as_deref(), Some("u64"));
     // The literal key is where the value lives.
     let mut env = TestEnv::new();
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/edge-cases");

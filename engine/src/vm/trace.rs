@@ -13,8 +13,9 @@ use crate::types::{Address, Hash, Status};
 
 /// Host calls and frames one trace records at most.
 pub const MAX_TRACE_STEPS: usize = 100_000;
-/// Bytes of recorded data (keys, values, inputs, event data) one trace holds at most.
-pub const MAX_TRACE_BYTES: usize = 32 << 20;
+/// Bytes of recorded data (keys, values, inputs, event data) one trace holds at most: as hex
+/// in JSON, with decoded forms, it stays within an RPC answer (16 MiB by default).
+pub const MAX_TRACE_BYTES: usize = 4 << 20;
 
 /// The trace of one transaction.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
