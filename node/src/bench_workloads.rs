@@ -20,7 +20,6 @@ use serde_json::{Value, json};
 use crate::chain::Chain;
 use crate::genesis::{Genesis, GenesisAccount};
 use crate::mempool::{Mempool, PoolConfig};
-use crate::metrics::Metrics;
 use crate::rpc::{self, RpcContext, RpcLimits};
 
 /// Who proposes the benchmark blocks.
@@ -227,16 +226,7 @@ pub async fn node_rpc_server(
         SocketAddr::from(([127, 0, 0, 1], 0)),
         RpcLimits::default(),
         Default::default(),
-        RpcContext {
-            chain: chain.clone(),
-            metrics: Arc::new(Metrics::new()),
-            consensus: "dev-sealer",
-            peers: Arc::new(Vec::new),
-            gossip_tx: Arc::new(|_| {}),
-            networked: false,
-            syncing: Default::default(),
-            progress: Default::default(),
-        },
+        RpcContext::single_node(chain.clone()),
     )
     .await
     .map_err(|e| e.to_string())?;

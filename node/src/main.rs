@@ -26,6 +26,11 @@ mod upgrade_cmd;
 
 use std::process::ExitCode;
 
+/// mimalloc: glibc's malloc serialises threads that free each other's memory (the RPC server's
+/// workers, measured in `cargo bench -p aether-node --bench rpc`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]

@@ -394,6 +394,16 @@ impl Metrics {
             .inc();
     }
 
+    /// The counter of `method`'s successful calls, to keep (it counts in the family).
+    pub fn rpc_ok_counter(&self, method: &'static str) -> Counter {
+        self.rpc_requests
+            .get_or_create(&RequestLabel {
+                method,
+                outcome: "ok",
+            })
+            .clone()
+    }
+
     /// The gauge of open RPC connections of `transport` (`http` or `ws`), to keep and move.
     pub fn rpc_connections(&self, transport: &'static str) -> Gauge {
         self.rpc_connections

@@ -22,8 +22,14 @@ pub struct PurgeArgs {
 }
 
 /// Runs `aether purge-chain`.
+///
+/// The database's lock files stay locked from the check to the end of the delete, and the
+/// database is first renamed aside: a node started meanwhile either finds it locked (before the
+/// rename) and refuses to open it, or finds no database (after) and starts a new one. Neither
+/// can open a half-deleted one.
 pub fn run(args: PurgeArgs) -> anyhow::Result<bool> {
     let db = args.base_path.join("db");
+    remove_leftovers(&args.base_path)?;
     if !db.exists() {
         println!(
             "{} holds no chain database: nothing to purge",
@@ -31,13 +37,14 @@ pub fn run(args: PurgeArgs) -> anyhow::Result<bool> {
         );
         return Ok(true);
     }
-    if let Some(lock) = held_lock(&db)? {
-        bail!(
+    let locks = match lock_all(&db)? {
+        Locked::All(locks) => locks,
+        Locked::InUse(lock) => bail!(
             "the database at {} is in use ({} is locked): stop the node first",
             db.display(),
             lock.display()
-        );
-    }
+        ),
+    };
     if !args.yes {
         print!("Delete the chain database {}? [y/N] ", db.display());
         std::io::stdout().flush().ok();
@@ -51,7 +58,19 @@ pub fn run(args: PurgeArgs) -> anyhow::Result<bool> {
             return Ok(false);
         }
     }
-    std::fs::remove_dir_all(&db).with_context(|| format!("cannot delete {}", db.display()))?;
+    let aside = args
+        .base_path
+        .join(format!("{PURGING}{}", std::process::id()));
+    std::fs::rename(&db, &aside)
+        .with_context(|| format!("cannot move {} aside to delete it", db.display()))?;
+    std::fs::remove_dir_all(&aside).with_context(|| {
+        format!(
+            "cannot delete {} (moved from {})",
+            aside.display(),
+            db.display()
+        )
+    })?;
+    drop(locks);
     println!(
         "deleted {} (the node key and the safety record stay)",
         db.display()
@@ -59,22 +78,105 @@ pub fn run(args: PurgeArgs) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-/// The first database lock file a running node holds under `dir`, if any (ParityDB keeps an
-/// exclusive `flock` on `<column dir>/lock` while it is open).
-fn held_lock(dir: &Path) -> anyhow::Result<Option<PathBuf>> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+/// The prefix of a database moved aside to be deleted (`db.purging-<pid>`).
+const PURGING: &str = "db.purging-";
+
+/// Deletes databases an interrupted purge moved aside.
+fn remove_leftovers(base: &Path) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return Ok(());
+    };
+    for entry in entries {
         let path = entry?.path();
-        if path.is_dir() {
-            if let Some(held) = held_lock(&path)? {
-                return Ok(Some(held));
-            }
-        } else if path.file_name().is_some_and(|n| n == "lock") {
-            let file = std::fs::File::open(&path)
-                .with_context(|| format!("cannot open {}", path.display()))?;
-            if let Err(std::fs::TryLockError::WouldBlock) = file.try_lock() {
-                return Ok(Some(path));
+        if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(PURGING))
+        {
+            std::fs::remove_dir_all(&path).with_context(|| {
+                format!(
+                    "cannot delete {}, left by an interrupted purge",
+                    path.display()
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The database's lock files, each held, or the first one a running node holds.
+enum Locked {
+    All(Vec<std::fs::File>),
+    InUse(PathBuf),
+}
+
+/// Locks every database lock file under `dir` (ParityDB keeps an exclusive `flock` on
+/// `<column dir>/lock` while it is open, and refuses to open one locked).
+fn lock_all(dir: &Path) -> anyhow::Result<Locked> {
+    let mut held = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?
+        {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.file_name().is_some_and(|n| n == "lock") {
+                let file = std::fs::File::open(&path)
+                    .with_context(|| format!("cannot open {}", path.display()))?;
+                match file.try_lock() {
+                    Ok(()) => held.push(file),
+                    Err(std::fs::TryLockError::WouldBlock) => return Ok(Locked::InUse(path)),
+                    Err(std::fs::TryLockError::Error(e)) => {
+                        return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+                    }
+                }
             }
         }
     }
-    Ok(None)
+    Ok(Locked::All(held))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aether_storage::{Store, StoreConfig};
+
+    #[test]
+    fn a_node_started_while_the_purge_holds_the_locks_cannot_open_the_database() {
+        let base = tempfile::tempdir().unwrap();
+        let db = base.path().join("db");
+        drop(Store::open(&db, StoreConfig::default()).unwrap());
+        let Locked::All(locks) = lock_all(&db).unwrap() else {
+            panic!("a closed database is not in use");
+        };
+        assert!(!locks.is_empty(), "the store has lock files");
+        assert!(
+            Store::open(&db, StoreConfig::default()).is_err(),
+            "the store opened a database the purge holds"
+        );
+        drop(locks);
+        let open = Store::open(&db, StoreConfig::default()).unwrap();
+        assert!(
+            matches!(lock_all(&db).unwrap(), Locked::InUse(_)),
+            "an open store is in use"
+        );
+        drop(open);
+    }
+
+    #[test]
+    fn a_database_left_aside_by_an_interrupted_purge_is_deleted_by_the_next() {
+        let base = tempfile::tempdir().unwrap();
+        let aside = base.path().join(format!("{PURGING}1234"));
+        std::fs::create_dir_all(aside.join("col0")).unwrap();
+        std::fs::write(aside.join("col0/lock"), b"").unwrap();
+        let purged = run(PurgeArgs {
+            base_path: base.path().to_path_buf(),
+            yes: true,
+        })
+        .unwrap();
+        assert!(purged);
+        assert!(!aside.exists(), "the leftover is gone");
+    }
 }

@@ -10,7 +10,6 @@ use aether_engine::crypto::Keypair;
 use aether_engine::types::{Action, Address, Transaction};
 use aether_node::chain::Chain;
 use aether_node::genesis::Genesis;
-use aether_node::metrics::Metrics;
 use aether_node::rpc::{self, RpcContext, RpcLimits};
 use aether_storage::{Store, StoreConfig};
 use parity_scale_codec::Encode;
@@ -63,16 +62,7 @@ fn serve(
 }
 
 fn context(chain: Arc<Chain>) -> RpcContext {
-    RpcContext {
-        chain,
-        metrics: Arc::new(Metrics::new()),
-        consensus: "dev-sealer",
-        peers: Arc::new(Vec::new),
-        gossip_tx: Arc::new(|_| {}),
-        networked: false,
-        syncing: Default::default(),
-        progress: Default::default(),
-    }
+    RpcContext::single_node(chain)
 }
 
 /// POSTs `body` and returns the HTTP status and body.
@@ -506,6 +496,35 @@ fn ids_json_rpc_cannot_answer_to_and_subscriptions_over_http_get_their_codes() {
         assert_eq!(code(&v), -32600, "id {id}: {v}");
         assert!(v["id"].is_null(), "{v}");
     }
+    // In a batch with other calls, each such entry gets its -32600 beside the others' answers.
+    let (status, answer) = post(
+        s.addr,
+        br#"[{"jsonrpc":"2.0","id":1e999,"method":"system_health","params":[]},
+             {"jsonrpc":"2.0","id":7,"method":"system_health","params":[]},
+             {"jsonrpc":"2.0","id":1.5,"method":"system_health","params":[]}]"#,
+    );
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{e}: {answer}"));
+    let answers = v
+        .as_array()
+        .unwrap_or_else(|| panic!("a batch answer: {v}"));
+    assert_eq!(answers.len(), 3, "{v}");
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|a| a["id"] == 7 && a["result"].is_object())
+            .count(),
+        1,
+        "{v}"
+    );
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|a| a["id"].is_null() && code(a) == -32600)
+            .count(),
+        2,
+        "{v}"
+    );
     // A notification (no id) is still answered with nothing to say.
     let (_, answer) = post(
         s.addr,

@@ -60,6 +60,9 @@ pub(crate) struct Inner {
     pub db: Database,
     pub config: StoreConfig,
     pub head: RwLock<Option<Head>>,
+    /// The head's height ([`NO_HEAD`] before the first block), set under the head's lock: reads
+    /// that need only the height take no lock.
+    pub head_height: AtomicU64,
     /// Versions below this are pruned (or were never stored).
     pub oldest: AtomicU64,
     /// The next version whose stale list is to be pruned.
@@ -187,6 +190,7 @@ impl Store {
                 id: next_store_id(),
                 db,
                 config,
+                head_height: AtomicU64::new(head.as_ref().map_or(NO_HEAD, |h| h.header.height)),
                 head: RwLock::new(head),
                 oldest: AtomicU64::new(oldest),
                 pruned_below: AtomicU64::new(pruned_below),
@@ -374,6 +378,7 @@ impl Store {
                 header: header.clone(),
                 hash,
             });
+            inner.head_height.store(height, Ordering::Release);
             // Under the head lock: whoever reads the head and then this mark sees both or
             // neither.
             pending.mark_committed(hash)
@@ -394,29 +399,47 @@ impl Store {
     }
 }
 
+/// [`Inner::head_height`] before the first block.
+const NO_HEAD: u64 = u64::MAX;
+
 impl Inner {
     pub fn head(&self) -> Option<Head> {
         self.head.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// The head's height, without taking the head's lock.
+    pub fn head_height(&self) -> Option<u64> {
+        let height = self.head_height.load(Ordering::Acquire);
+        (height != NO_HEAD).then_some(height)
+    }
+
     /// The latest-column entry of `key`: the version that wrote it and the value (`None` for a
     /// removal not yet pruned).
+    ///
+    /// The key of an account or code entry is not copied, and the value is cut out of the bytes
+    /// read rather than decoded into a new buffer: a point read allocates once (ParityDB's).
     pub fn latest(&self, key: &StateKey) -> Result<Option<(u64, Option<Vec<u8>>)>> {
-        let (col, db_key) = latest_location(key);
-        match self.db.get(col, &db_key)? {
+        let storage_key;
+        let (col, db_key): (u8, &[u8]) = match key {
+            StateKey::Account(a) => (layout::ACCOUNTS, &a.0),
+            StateKey::Code(h) => (layout::CODE, &h.0),
+            StateKey::Storage(..) => {
+                storage_key = latest_location(key);
+                (storage_key.0, &storage_key.1)
+            }
+        };
+        match self.db.get(col, db_key)? {
             None => Ok(None),
-            Some(bytes) => <(u64, Option<Vec<u8>>)>::decode(&mut &bytes[..])
-                .map(Some)
-                .map_err(|e| {
-                    self.db.corrupt(
-                        format!(
-                            "{} entry {}",
-                            crate::db::column_name(col),
-                            tree::hex(&db_key)
-                        ),
-                        e,
-                    )
-                }),
+            Some(bytes) => decode_latest(bytes).map(Some).map_err(|e| {
+                self.db.corrupt(
+                    format!(
+                        "{} entry {}",
+                        crate::db::column_name(col),
+                        tree::hex(db_key)
+                    ),
+                    e,
+                )
+            }),
         }
     }
 
@@ -591,6 +614,38 @@ impl StaleList {
 }
 
 /// Where the latest value of a state key lives: its column and key there.
+/// A latest-column entry, `(version, value)` SCALE-encoded, decoded in place: the value is the
+/// tail of `bytes` (no second buffer). Accepts exactly what `decode_all` of
+/// `(u64, Option<Vec<u8>>)` accepts (trailing bytes are corruption).
+fn decode_latest(
+    mut bytes: Vec<u8>,
+) -> std::result::Result<(u64, Option<Vec<u8>>), parity_scale_codec::Error> {
+    let input = &mut &bytes[..];
+    let version = u64::decode(input)?;
+    let value = match u8::decode(input)? {
+        0 => None,
+        1 => {
+            let len = parity_scale_codec::Compact::<u32>::decode(input)?.0 as usize;
+            if input.len() < len {
+                return Err("not enough data for the value".into());
+            }
+            Some(len)
+        }
+        _ => return Err("invalid Option tag".into()),
+    };
+    let rest = input.len() - value.unwrap_or(0);
+    if rest != 0 {
+        return Err("trailing bytes after the entry".into());
+    }
+    Ok((
+        version,
+        value.map(|len| {
+            bytes.drain(..bytes.len() - len);
+            bytes
+        }),
+    ))
+}
+
 pub(crate) fn latest_location(key: &StateKey) -> (u8, Vec<u8>) {
     match key {
         StateKey::Account(a) => (layout::ACCOUNTS, a.0.to_vec()),
@@ -676,5 +731,46 @@ impl Store {
             stale,
             tree_roots,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parity_scale_codec::DecodeAll;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn an_entry_decoded_in_place_is_the_entry_written(
+            version: u64,
+            value in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300)),
+        ) {
+            let bytes = (version, value.clone()).encode();
+            prop_assert_eq!(decode_latest(bytes).unwrap(), (version, value));
+        }
+
+        #[test]
+        fn bytes_decoded_in_place_are_refused_exactly_when_scale_refuses_them(
+            version: u64,
+            value in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..80)),
+            cut in proptest::option::of(any::<prop::sample::Index>()),
+            extra in proptest::option::of(any::<u8>()),
+            changed in proptest::option::of((any::<prop::sample::Index>(), any::<u8>())),
+        ) {
+            // A written entry, then cut short, lengthened, or with one byte changed (its tag
+            // or length prefix among them).
+            let mut bytes = (version, value).encode();
+            if let Some((at, byte)) = changed {
+                let at = at.index(bytes.len());
+                bytes[at] = byte;
+            }
+            if let Some(cut) = cut {
+                bytes.truncate(cut.index(bytes.len()));
+            }
+            bytes.extend(extra);
+            let scale = <(u64, Option<Vec<u8>>)>::decode_all(&mut &bytes[..]).ok();
+            prop_assert_eq!(decode_latest(bytes).ok(), scale);
+        }
     }
 }

@@ -25,7 +25,7 @@ impl Store {
     pub fn state(&self) -> StateView {
         StateView {
             inner: self.inner.clone(),
-            height: self.inner.head().map(|h| h.header.height),
+            height: self.inner.head_height(),
         }
     }
 
@@ -83,7 +83,7 @@ impl StateView {
         let Some(height) = self.height else {
             return Ok(());
         };
-        let head = self.inner.head().map(|h| h.header.height);
+        let head = self.inner.head_height();
         if head.is_none_or(|head| height > head)
             || height < self.inner.oldest.load(Ordering::Acquire)
         {
@@ -123,7 +123,7 @@ impl StateReader for StateView {
 impl StateRoot for StateView {
     /// Only the head view can say what the next root is.
     fn root_after(&self, changes: &ChangeSet) -> Result<Hash, StoreError> {
-        let head = self.inner.head().map(|h| h.header.height);
+        let head = self.inner.head_height();
         if head != self.height {
             return Err(StoreError::Backend(format!(
                 "the state root after a block can only be computed on the head (head {head:?}, view {:?})",

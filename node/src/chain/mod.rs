@@ -3,6 +3,7 @@
 //! notifications of new heads and events.
 
 mod blocks;
+mod head_accounts;
 mod pending;
 mod trace;
 
@@ -98,6 +99,7 @@ pub struct Chain {
     genesis_hash: Hash,
     finalized: AtomicU64,
     events: broadcast::Sender<ChainEvent>,
+    head_accounts: head_accounts::HeadAccounts,
 }
 
 impl Chain {
@@ -178,6 +180,7 @@ impl Chain {
             genesis_hash: expected,
             finalized: AtomicU64::new(head),
             events,
+            head_accounts: Default::default(),
         })
     }
 
@@ -218,12 +221,16 @@ impl Chain {
         self.events.subscribe()
     }
 
-    /// The account at the head.
+    /// The account at the head (cached until the head moves: see [`head_accounts`]).
     pub fn account(&self, address: &Address) -> Result<Option<Account>, ChainError> {
-        self.store
-            .state()
-            .account(address)
-            .map_err(ChainError::State)
+        let view = self.store.state();
+        let height = view.height();
+        if let Some(cached) = self.head_accounts.get(height, address) {
+            return Ok(cached);
+        }
+        let account = view.account(address).map_err(ChainError::State)?;
+        self.head_accounts.insert(height, *address, account.clone());
+        Ok(account)
     }
 
     /// Pool size: (ready, future).

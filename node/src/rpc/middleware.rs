@@ -64,10 +64,45 @@ pub struct Policy<S> {
     transport: Transport,
     allow_unsafe: bool,
     max_response_bytes: usize,
-    metrics: Arc<Metrics>,
+    counting: Arc<Counting>,
     submit_batch: SubmitBatch,
     heavy: Arc<tokio::sync::Semaphore>,
 }
+
+/// Counts calls by method and outcome. The counter of each method's successful calls is
+/// resolved once, so that counting one (the common case) takes neither the metric family's
+/// lock nor a hash of its labels.
+pub struct Counting {
+    metrics: Arc<Metrics>,
+    /// By index of [`counted_name`]: the names of [`COUNTED`], then `unknown`.
+    ok: Vec<prometheus_client::metrics::counter::Counter>,
+}
+
+impl Counting {
+    /// The counters of every method the server offers.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        let ok = COUNTED
+            .iter()
+            .copied()
+            .chain(SUBSCRIPTIONS.iter().map(|(_, unsub)| *unsub))
+            .chain(["unknown"])
+            .map(|name| metrics.rpc_ok_counter(name))
+            .collect();
+        Self { metrics, ok }
+    }
+
+    /// Counts one call of the method `counted_name` found, answered with `error` (or not).
+    fn count(&self, (index, name): (usize, &'static str), error: Option<i32>) {
+        if error.is_none() {
+            self.ok[index].inc();
+        } else {
+            self.metrics.rpc_request(name, error);
+        }
+    }
+}
+
+/// The methods counted by name (the rest of the names count as `unknown`).
+const COUNTED: &[&str] = METHODS;
 
 impl<S> Policy<S> {
     /// Wraps `inner`.
@@ -76,7 +111,7 @@ impl<S> Policy<S> {
         transport: Transport,
         allow_unsafe: bool,
         max_response_bytes: usize,
-        metrics: Arc<Metrics>,
+        counting: Arc<Counting>,
         submit_batch: SubmitBatch,
         heavy: Arc<tokio::sync::Semaphore>,
     ) -> Self {
@@ -85,7 +120,7 @@ impl<S> Policy<S> {
             transport,
             allow_unsafe,
             max_response_bytes,
-            metrics,
+            counting,
             submit_batch,
             heavy,
         }
@@ -139,7 +174,8 @@ impl<S> Policy<S> {
                 ),
                 Err(e) => MethodResponse::error(request.id, e),
             };
-            self.metrics.rpc_request(SUBMIT, response.as_error_code());
+            self.counting
+                .count(counted_name(SUBMIT), response.as_error_code());
             if let Err(too_big) = batch.append(response) {
                 return too_big;
             }
@@ -170,13 +206,20 @@ fn submissions(entries: &[Result<BatchEntry<'_>, BatchEntryErr<'_>>]) -> Option<
 
 /// The name a metric counts a call under: a name the server offers, or `unknown` (a label per
 /// name a client makes up would let clients grow the metrics without bound).
-fn counted_name(method: &str) -> &'static str {
-    METHODS
+/// Its index among [`Counting`]'s counters comes with it.
+fn counted_name(method: &str) -> (usize, &'static str) {
+    let names = COUNTED
         .iter()
         .copied()
-        .chain(SUBSCRIPTIONS.iter().map(|(_, unsub)| *unsub))
-        .find(|m| *m == method)
-        .unwrap_or("unknown")
+        .chain(SUBSCRIPTIONS.iter().map(|(_, unsub)| *unsub));
+    let mut unknown = 0;
+    for (index, name) in names.enumerate() {
+        if name == method {
+            return (index, name);
+        }
+        unknown = index + 1;
+    }
+    (unknown, "unknown")
 }
 
 impl<S> RpcServiceT for Policy<S>
@@ -196,7 +239,7 @@ where
 
     fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
         let name = counted_name(request.method_name());
-        let metrics = self.metrics.clone();
+        let counting = self.counting.clone();
         let heavy = HEAVY
             .contains(&request.method_name())
             .then(|| self.heavy.clone());
@@ -211,7 +254,7 @@ where
                 None => None,
             };
             let response = work.await;
-            metrics.rpc_request(name, response.as_error_code());
+            counting.count(name, response.as_error_code());
             response
         }
     }
@@ -311,11 +354,38 @@ mod tests {
 
     #[test]
     fn metrics_count_made_up_method_names_as_unknown() {
-        assert_eq!(counted_name("system_health"), "system_health");
+        assert_eq!(counted_name("system_health").1, "system_health");
         assert_eq!(
-            counted_name("chain_unsubscribeNewHeads"),
+            counted_name("chain_unsubscribeNewHeads").1,
             "chain_unsubscribeNewHeads"
         );
-        assert_eq!(counted_name("x".repeat(40).as_str()), "unknown");
+        assert_eq!(counted_name("x".repeat(40).as_str()).1, "unknown");
+    }
+
+    #[test]
+    fn each_counted_name_has_its_own_counter_and_counts_in_its_family() {
+        let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+        let counting = super::Counting::new(metrics.clone());
+        let names = super::COUNTED
+            .iter()
+            .copied()
+            .chain(super::SUBSCRIPTIONS.iter().map(|(_, unsub)| *unsub))
+            .chain(["unknown"]);
+        for (index, name) in names.enumerate() {
+            assert_eq!(counted_name(name), (index, name));
+        }
+        assert_eq!(counting.ok.len(), counted_name("no such method").0 + 1);
+        counting.count(counted_name("state_getBalance"), None);
+        counting.count(counted_name("state_getBalance"), None);
+        counting.count(counted_name("state_getBalance"), Some(-32602));
+        counting.count(counted_name("made_up"), None);
+        let text = metrics.render();
+        for line in [
+            "aether_rpc_requests_total{method=\"state_getBalance\",outcome=\"ok\"} 2",
+            "aether_rpc_requests_total{method=\"state_getBalance\",outcome=\"-32602\"} 1",
+            "aether_rpc_requests_total{method=\"unknown\",outcome=\"ok\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 }

@@ -209,6 +209,23 @@ pub struct RpcContext {
     pub progress: Arc<std::sync::Mutex<Option<aether_engine::ports::ConsensusProgress>>>,
 }
 
+impl RpcContext {
+    /// The context of a node without a network under the dev sealer: no peers, nothing to
+    /// gossip, never syncing (benchmarks and tests serve a chain this way).
+    pub fn single_node(chain: Arc<Chain>) -> Self {
+        RpcContext {
+            chain,
+            metrics: Arc::new(Metrics::new()),
+            consensus: "dev-sealer",
+            peers: Arc::new(Vec::new),
+            gossip_tx: Arc::new(|_| {}),
+            networked: false,
+            syncing: Default::default(),
+            progress: Default::default(),
+        }
+    }
+}
+
 /// The RPC module with every method.
 pub fn module(ctx: RpcContext, limits: &RpcLimits) -> RpcModule<RpcServer> {
     RpcServer {

@@ -36,8 +36,9 @@ use crate::metrics::Metrics;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Longest an HTTP request may take, from its headers to its answer (a body sent slowly, a
-/// call that does not finish).
+/// Longest an HTTP request's body may take to arrive, from its headers on: a request sent
+/// slowly cannot hold its place for ever (the calls themselves are bounded: dry runs by their
+/// gas cap, heavy reads by their gate).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The address limits count by: an IPv4 address, or an IPv6 /64 network (what one host is
@@ -78,11 +79,12 @@ pub async fn start(
     let heavy = Arc::new(tokio::sync::Semaphore::new(
         super::middleware::HEAVY_AT_ONCE,
     ));
+    let counting = Arc::new(super::middleware::Counting::new(ctx.metrics.clone()));
     let policy = |transport| PolicyLayer {
         transport,
         allow_unsafe,
         max_response_bytes: limits.max_response_bytes as usize,
-        metrics: ctx.metrics.clone(),
+        counting: counting.clone(),
         submit_batch: submit_batch.clone(),
         heavy: heavy.clone(),
     };
@@ -161,7 +163,7 @@ pub async fn start(
                 _ = stop.clone().shutdown() => break,
             };
             let ip = address_group(remote.ip());
-            let Some(tcp) = front.door.open(Kind::Tcp, ip) else {
+            let Some(tcp) = front.door.open_tcp(ip) else {
                 let reason = front.door.refused(Limit::ConnectionsPerIp, ip);
                 // A bounded number of refusals are explained; beyond, the socket just closes.
                 if let Ok(turn) = refusing.clone().try_acquire_owned() {
@@ -177,9 +179,11 @@ pub async fn start(
                 .clone()
                 .build(front.methods.clone(), front.stop.clone());
             let front = front.clone();
+            // The address's count of HTTP requests being served (no lock per request).
+            let here = tcp.http_here.clone();
             let service =
                 tower::service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                    let (front, plain) = (front.clone(), plain.clone());
+                    let (front, plain, here) = (front.clone(), plain.clone(), here.clone());
                     let answer: BoxFuture = Box::pin(async move {
                         let door = &front.door;
                         let origin = request.headers().get(header::ORIGIN);
@@ -234,35 +238,22 @@ pub async fn start(
                             });
                             return internal(service.call(request).await);
                         }
-                        let Some(_serving) = door.open(Kind::Http, ip) else {
-                            let limit = if door.http_here(ip) >= door.limits.max_http_per_ip {
-                                Limit::HttpPerIp
-                            } else {
-                                Limit::HttpRequests
-                            };
-                            let reason = door.refused(limit, ip);
-                            return text(StatusCode::TOO_MANY_REQUESTS, reason);
+                        let _serving = match door.open_http(&here) {
+                            Ok(serving) => serving,
+                            Err(limit) => {
+                                let reason = door.refused(limit, ip);
+                                return text(StatusCode::TOO_MANY_REQUESTS, reason);
+                            }
                         };
-                        // A request (its body included) is served within REQUEST_TIMEOUT, so
-                        // that one sent slowly cannot hold its place for ever.
-                        let served = if origin.is_some() {
+                        if origin.is_some() {
                             let cors = front
                                 .http_cors
                                 .clone()
                                 .build(front.methods.clone(), front.stop.clone());
-                            tokio::time::timeout(REQUEST_TIMEOUT, serve_http(cors, request)).await
+                            serve_http(cors, request, REQUEST_TIMEOUT).await
                         } else {
-                            tokio::time::timeout(REQUEST_TIMEOUT, serve_http(plain, request)).await
-                        };
-                        served.unwrap_or_else(|_| {
-                            text(
-                                StatusCode::REQUEST_TIMEOUT,
-                                format!(
-                                    "the request was not received and answered within {} s",
-                                    REQUEST_TIMEOUT.as_secs()
-                                ),
-                            )
-                        })
+                            serve_http(plain, request, REQUEST_TIMEOUT).await
+                        }
                     });
                     async move { Ok::<_, std::convert::Infallible>(answer.await) }
                 });
@@ -345,7 +336,6 @@ impl Limit {
 enum Kind {
     Tcp,
     Ws,
-    Http,
 }
 
 /// Connections open from one address.
@@ -353,7 +343,9 @@ enum Kind {
 struct Open {
     tcp: u32,
     ws: u32,
-    http: u32,
+    /// HTTP requests being served; each connection of the address holds it, so that a request
+    /// is counted without the door's lock.
+    http: Arc<AtomicU32>,
 }
 
 /// The counts behind the limits.
@@ -375,6 +367,8 @@ struct Slot {
     door: Arc<Door>,
     ip: IpAddr,
     kind: Kind,
+    /// The address's count of HTTP requests being served.
+    http_here: Arc<AtomicU32>,
 }
 
 impl Door {
@@ -391,40 +385,35 @@ impl Door {
         }
     }
 
-    /// A TCP connection's place (per address) or an HTTP request's (in all).
-    fn open(self: &Arc<Self>, kind: Kind, ip: IpAddr) -> Option<Slot> {
-        match kind {
-            Kind::Tcp => {
-                let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-                let here = open.entry(ip).or_default();
-                if here.tcp + here.ws >= self.limits.max_connections_per_ip {
-                    return None;
-                }
-                here.tcp += 1;
-            }
-            Kind::Http => {
-                let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-                let here = open.entry(ip).or_default();
-                if here.http >= self.limits.max_http_per_ip {
-                    return None;
-                }
-                take(&self.http, self.limits.max_http_requests)?;
-                here.http += 1;
-                self.http_gauge.inc();
-            }
-            Kind::Ws => unreachable!("WebSockets open through open_ws"),
+    /// A TCP connection's place (per address).
+    fn open_tcp(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let here = open.entry(ip).or_default();
+        if here.tcp + here.ws >= self.limits.max_connections_per_ip {
+            return None;
         }
+        here.tcp += 1;
         Some(Slot {
             door: self.clone(),
             ip,
-            kind,
+            kind: Kind::Tcp,
+            http_here: here.http.clone(),
         })
     }
 
-    /// HTTP requests of `ip` being served.
-    fn http_here(&self, ip: IpAddr) -> u32 {
-        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        open.get(&ip).map_or(0, |o| o.http)
+    /// An HTTP request's place, in all and for the address whose count is `http_here` (atomics
+    /// only: this is on every request's path).
+    fn open_http<'a>(&'a self, http_here: &'a AtomicU32) -> Result<Serving<'a>, Limit> {
+        take(http_here, self.limits.max_http_per_ip).ok_or(Limit::HttpPerIp)?;
+        if take(&self.http, self.limits.max_http_requests).is_none() {
+            http_here.fetch_sub(1, Ordering::AcqRel);
+            return Err(Limit::HttpRequests);
+        }
+        self.http_gauge.inc();
+        Ok(Serving {
+            door: self,
+            http_here,
+        })
     }
 
     /// A WebSocket's place, in all and for its address.
@@ -441,6 +430,7 @@ impl Door {
             door: self.clone(),
             ip,
             kind: Kind::Ws,
+            http_here: here.http.clone(),
         })
     }
 
@@ -469,28 +459,35 @@ impl Door {
 impl Drop for Slot {
     fn drop(&mut self) {
         let door = &self.door;
-        match self.kind {
-            Kind::Http => {
-                door.http.fetch_sub(1, Ordering::AcqRel);
-                door.http_gauge.dec();
-            }
-            Kind::Ws => {
-                door.ws.fetch_sub(1, Ordering::AcqRel);
-                door.ws_gauge.dec();
-            }
-            Kind::Tcp => {}
+        if self.kind == Kind::Ws {
+            door.ws.fetch_sub(1, Ordering::AcqRel);
+            door.ws_gauge.dec();
         }
         let mut open = door.open.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(here) = open.get_mut(&self.ip) {
             match self.kind {
                 Kind::Tcp => here.tcp = here.tcp.saturating_sub(1),
                 Kind::Ws => here.ws = here.ws.saturating_sub(1),
-                Kind::Http => here.http = here.http.saturating_sub(1),
             }
-            if here.tcp == 0 && here.ws == 0 && here.http == 0 {
+            // HTTP requests are served on TCP connections: none is left when none is.
+            if here.tcp == 0 && here.ws == 0 {
                 open.remove(&self.ip);
             }
         }
+    }
+}
+
+/// An HTTP request's place, given back on drop.
+struct Serving<'a> {
+    door: &'a Door,
+    http_here: &'a AtomicU32,
+}
+
+impl Drop for Serving<'_> {
+    fn drop(&mut self) {
+        self.http_here.fetch_sub(1, Ordering::AcqRel);
+        self.door.http.fetch_sub(1, Ordering::AcqRel);
+        self.door.http_gauge.dec();
     }
 }
 
@@ -522,27 +519,62 @@ async fn refuse_connection(mut socket: TcpStream, reason: String) {
     .await;
 }
 
-/// Serves an HTTP request. The body's chunks are kept (shared, not copied) as jsonrpsee reads
-/// them, so that a request whose id jsonrpsee cannot hold (`1e999`, `2^200`, `1.5`, `[1]`),
-/// which it would answer as a notification with a bare `null`, gets the JSON-RPC answer
+/// Serves an HTTP request whose body must arrive within `timeout` (else 408). The body's
+/// chunks are kept (shared, not copied) as jsonrpsee reads them, so that a request whose id
+/// jsonrpsee cannot hold (`1e999`, `2^200`, `1.5`, `[1]`), which it would answer as a
+/// notification with a bare `null` (or, in a batch, leave out), gets the JSON-RPC answer
 /// instead: `-32600` with id null.
-async fn serve_http<S>(
+async fn serve_http<S, B>(
     mut service: S,
-    request: http::Request<hyper::body::Incoming>,
+    request: http::Request<B>,
+    timeout: Duration,
 ) -> HttpResponse
 where
-    S: Service<http::Request<Recorded>, Response = HttpResponse, Error = BoxError>,
+    S: Service<http::Request<Recorded<B>>, Response = HttpResponse, Error = BoxError>,
+    B: http_body::Body<Data = hyper::body::Bytes> + Unpin,
 {
     use http_body_util::BodyExt;
-    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let deadline = tokio::time::Instant::now() + timeout;
     let request = request.map(|body| Recorded {
         body,
         seen: seen.clone(),
+        deadline,
+        late: None,
     });
     let response = internal(service.call(request).await);
-    if http_body::Body::size_hint(response.body()).exact() != Some(4) {
-        return response;
+    if seen.lock().unwrap_or_else(PoisonError::into_inner).late {
+        return text(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request's body did not arrive within {} s",
+                timeout.as_secs_f64()
+            ),
+        );
     }
+    let bytes = || -> Vec<u8> {
+        seen.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .chunks
+            .iter()
+            .flat_map(|chunk| chunk.iter().copied())
+            .collect()
+    };
+    let notification = http_body::Body::size_hint(response.body()).exact() == Some(4);
+    // A batch with other calls: jsonrpsee left its entries with such ids out of the answer.
+    let left_out = if notification || response.status() != StatusCode::OK {
+        Vec::new()
+    } else {
+        let bytes = bytes();
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'[') {
+            return response;
+        }
+        let left_out = invalid_batch_entries(&bytes);
+        if left_out.is_empty() {
+            return response;
+        }
+        left_out
+    };
     let (parts, body) = response.into_parts();
     let answer = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -553,43 +585,88 @@ where
             );
         }
     };
-    let bytes: Vec<u8> = seen
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .iter()
-        .flat_map(|chunk| chunk.iter().copied())
-        .collect();
-    let body = match (&answer[..], invalid_ids(&bytes)) {
-        (b"null", Some(errors)) => HttpBody::from(errors),
-        _ => HttpBody::new(http_body_util::Full::new(answer)),
+    let body = if notification {
+        match (&answer[..], invalid_ids(&bytes())) {
+            (b"null", Some(errors)) => HttpBody::from(errors),
+            _ => HttpBody::new(http_body_util::Full::new(answer)),
+        }
+    } else {
+        match serde_json::from_slice::<Vec<serde_json::Value>>(&answer) {
+            Ok(mut answers) => {
+                answers.extend(left_out);
+                HttpBody::from(serde_json::Value::Array(answers).to_string())
+            }
+            Err(_) => HttpBody::new(http_body_util::Full::new(answer)),
+        }
     };
-    HttpResponse::from_parts(parts, body)
+    let mut response = HttpResponse::from_parts(parts, body);
+    response.headers_mut().remove(http::header::CONTENT_LENGTH);
+    response
 }
 
-/// A request body that keeps the chunks it yields (each a shared [`hyper::body::Bytes`]).
-struct Recorded {
-    body: hyper::body::Incoming,
-    seen: Arc<Mutex<Vec<hyper::body::Bytes>>>,
+/// What a [`Recorded`] body saw.
+#[derive(Default)]
+struct Seen {
+    /// The chunks it yielded (each a shared [`hyper::body::Bytes`]).
+    chunks: Vec<hyper::body::Bytes>,
+    /// Whether its deadline passed before it ended.
+    late: bool,
 }
 
-impl http_body::Body for Recorded {
+/// A request body that keeps the chunks it yields and ends in an error if it has not arrived
+/// by its deadline. The timer is made only when the body has to be waited for: a request that
+/// arrived whole (the common case) costs no timer.
+struct Recorded<B = hyper::body::Incoming> {
+    body: B,
+    seen: Arc<Mutex<Seen>>,
+    deadline: tokio::time::Instant,
+    late: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<B> http_body::Body for Recorded<B>
+where
+    B: http_body::Body<Data = hyper::body::Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
     type Data = hyper::body::Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        let polled = std::pin::Pin::new(&mut self.body).poll_frame(cx);
-        if let std::task::Poll::Ready(Some(Ok(frame))) = &polled
-            && let Some(data) = frame.data_ref()
-        {
-            self.seen
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(data.clone());
+        use std::task::Poll;
+        let this = &mut *self;
+        match std::pin::Pin::new(&mut this.body).poll_frame(cx) {
+            Poll::Pending => {
+                let deadline = this.deadline;
+                let late = this
+                    .late
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if late.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                this.seen
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .late = true;
+                Poll::Ready(Some(
+                    Err("the request's body did not arrive in time".into()),
+                ))
+            }
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.seen
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .chunks
+                        .push(data.clone());
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(None) => Poll::Ready(None),
         }
-        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -601,24 +678,55 @@ impl http_body::Body for Recorded {
     }
 }
 
+/// Whether JSON-RPC can answer to `id`: a string, an integer this server holds (0 to 2^64-1)
+/// or null.
+fn valid_id(id: &serde_json::Value) -> bool {
+    id.is_null() || id.is_string() || id.is_u64()
+}
+
+/// The `-32600` answer (id null) to a call whose id is not a [`valid_id`].
+fn invalid_id_error(id: &dyn std::fmt::Display) -> serde_json::Value {
+    serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {
+            "code": -32600,
+            "message": format!(
+                "invalid request: id {id} is not a string, an integer from 0 to 2^64-1, or null"
+            ),
+        },
+    })
+}
+
+/// The answers to the entries of a batch whose ids are not [`valid_id`]s (jsonrpsee takes such
+/// an entry for a notification and leaves it out of the batch's answer). Ids are read raw, so
+/// that one beyond any number (`1e999`) is seen too.
+fn invalid_batch_entries(request: &[u8]) -> Vec<serde_json::Value> {
+    #[derive(serde::Deserialize)]
+    struct Entry<'a> {
+        #[serde(borrow)]
+        id: Option<&'a serde_json::value::RawValue>,
+    }
+    let Ok(entries) = serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(request) else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|entry| serde_json::from_str::<Entry>(entry.get()).ok()?.id)
+        .filter(|id| {
+            !serde_json::from_str::<serde_json::Value>(id.get()).is_ok_and(|id| valid_id(&id))
+        })
+        .map(|id| invalid_id_error(&id.get()))
+        .collect()
+}
+
 /// The answer to a request (or batch) whose ids are not ones JSON-RPC can answer to: a string,
 /// an integer this server holds (0 to 2^64-1) or null. None if every id is one. Called only on
 /// a request jsonrpsee answered as a notification: one that is not even a JSON value here
 /// (`1e999` is beyond an f64) had such an id.
 fn invalid_ids(request: &[u8]) -> Option<String> {
-    let valid = |id: &serde_json::Value| id.is_null() || id.is_string() || id.is_u64();
-    let error = |id: &serde_json::Value| {
-        serde_json::json!({
-            "jsonrpc": "2.0",
-            "id": null,
-            "error": {
-                "code": -32600,
-                "message": format!(
-                    "invalid request: id {id} is not a string, an integer from 0 to 2^64-1, or null"
-                ),
-            },
-        })
-    };
+    let valid = valid_id;
+    let error = |id: &serde_json::Value| invalid_id_error(id);
     let Ok(parsed) = serde_json::from_slice::<serde_json::Value>(request) else {
         let unreadable = serde_json::Value::String("beyond any number".into());
         let one = error(&unreadable);
@@ -708,7 +816,7 @@ struct PolicyLayer {
     transport: Transport,
     allow_unsafe: bool,
     max_response_bytes: usize,
-    metrics: Arc<Metrics>,
+    counting: Arc<super::middleware::Counting>,
     submit_batch: super::middleware::SubmitBatch,
     heavy: Arc<tokio::sync::Semaphore>,
 }
@@ -722,7 +830,7 @@ impl<S> tower::Layer<S> for PolicyLayer {
             self.transport,
             self.allow_unsafe,
             self.max_response_bytes,
-            self.metrics.clone(),
+            self.counting.clone(),
             self.submit_batch.clone(),
             self.heavy.clone(),
         )
@@ -765,12 +873,12 @@ mod tests {
         });
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let _ws = door.open_ws(ip).unwrap();
-        let t1 = door.open(Kind::Tcp, ip).unwrap();
-        let _t2 = door.open(Kind::Tcp, ip).unwrap();
-        assert!(door.open(Kind::Tcp, ip).is_none());
-        assert!(door.open(Kind::Tcp, "10.0.0.9".parse().unwrap()).is_some());
+        let t1 = door.open_tcp(ip).unwrap();
+        let _t2 = door.open_tcp(ip).unwrap();
+        assert!(door.open_tcp(ip).is_none());
+        assert!(door.open_tcp("10.0.0.9".parse().unwrap()).is_some());
         drop(t1);
-        assert!(door.open(Kind::Tcp, ip).is_some());
+        assert!(door.open_tcp(ip).is_some());
     }
 
     #[test]
@@ -791,16 +899,24 @@ mod tests {
             ..RpcLimits::default()
         });
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
-        let first = door.open(Kind::Http, a).unwrap();
-        let _second = door.open(Kind::Http, a).unwrap();
-        assert!(door.open(Kind::Http, a).is_none());
-        assert_eq!(door.http_here(a), 2);
+        // Two connections of one address share its count.
+        let (a1, a2, b1) = (
+            door.open_tcp(a).unwrap(),
+            door.open_tcp(a).unwrap(),
+            door.open_tcp(b).unwrap(),
+        );
+        let first = door.open_http(&a1.http_here).unwrap();
+        let _second = door.open_http(&a2.http_here).unwrap();
+        assert_eq!(
+            door.open_http(&a1.http_here).err().map(|l| l.name()),
+            Some("http_requests_per_ip")
+        );
         assert!(
-            door.open(Kind::Http, b).is_some(),
+            door.open_http(&b1.http_here).is_ok(),
             "another address is served"
         );
         drop(first);
-        assert!(door.open(Kind::Http, a).is_some());
+        assert!(door.open_http(&a2.http_here).is_ok());
     }
 
     #[test]
@@ -812,12 +928,93 @@ mod tests {
         });
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let _ws = door.open_ws(ip).unwrap();
+        let tcp = door.open_tcp(ip).unwrap();
         let h = door
-            .open(Kind::Http, ip)
+            .open_http(&tcp.http_here)
             .expect("a full WebSocket budget leaves HTTP alone");
-        assert!(door.open(Kind::Http, ip).is_none());
+        assert_eq!(
+            door.open_http(&tcp.http_here).err().map(|l| l.name()),
+            Some("http_requests")
+        );
+        assert_eq!(
+            tcp.http_here.load(Ordering::Acquire),
+            1,
+            "a refusal in all gives the address's place back"
+        );
         drop(h);
-        assert!(door.open(Kind::Http, ip).is_some());
+        assert!(door.open_http(&tcp.http_here).is_ok());
+        assert_eq!(
+            door.http.load(Ordering::Acquire),
+            0,
+            "a request served gives its place back"
+        );
+    }
+
+    /// A service that reads the whole body, then answers 200 with it.
+    fn echo() -> impl Service<
+        http::Request<Recorded<BoxBodyForTest>>,
+        Response = HttpResponse,
+        Error = BoxError,
+        Future = futures_util::future::BoxFuture<'static, Result<HttpResponse, BoxError>>,
+    > + Clone {
+        tower::service_fn(|request: http::Request<Recorded<BoxBodyForTest>>| {
+            Box::pin(async move {
+                use http_body_util::BodyExt;
+                let body = request.into_body().collect().await?.to_bytes();
+                Ok(HttpResponse::new(HttpBody::from(body.to_vec())))
+            }) as futures_util::future::BoxFuture<'static, _>
+        })
+    }
+
+    type BoxBodyForTest = http_body_util::StreamBody<
+        futures_util::stream::BoxStream<
+            'static,
+            Result<http_body::Frame<hyper::body::Bytes>, std::convert::Infallible>,
+        >,
+    >;
+
+    fn body(chunks: &'static [&'static str], then_wait: bool) -> BoxBodyForTest {
+        use futures_util::StreamExt;
+        let sent = futures_util::stream::iter(chunks.iter().map(|c| {
+            Ok(http_body::Frame::data(hyper::body::Bytes::from_static(
+                c.as_bytes(),
+            )))
+        }));
+        let stream = if then_wait {
+            sent.chain(futures_util::stream::pending()).boxed()
+        } else {
+            sent.boxed()
+        };
+        http_body_util::StreamBody::new(stream)
+    }
+
+    #[tokio::test]
+    async fn a_body_that_does_not_arrive_by_its_deadline_is_answered_408_and_one_that_does_is_served()
+     {
+        let timeout = Duration::from_millis(300);
+        let started = std::time::Instant::now();
+        let late = serve_http(
+            echo(),
+            http::Request::new(body(&["{\"jsonrpc\":"], true)),
+            timeout,
+        )
+        .await;
+        assert_eq!(late.status(), StatusCode::REQUEST_TIMEOUT);
+        let waited = started.elapsed();
+        assert!(
+            waited >= timeout && waited < timeout * 10,
+            "answered after {waited:?}"
+        );
+        let whole = serve_http(
+            echo(),
+            http::Request::new(body(&["{\"a\":", "1}"], false)),
+            timeout,
+        )
+        .await;
+        assert_eq!(whole.status(), StatusCode::OK);
+        use http_body_util::BodyExt;
+        let answer = whole.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&answer[..], b"{\"a\":1}");
     }
 
     #[test]
@@ -847,6 +1044,24 @@ mod tests {
         let batch = br#"[{"id":-1,"method":"m"},{"id":1,"method":"m"},{"id":1.5,"method":"m"}]"#;
         let answer: serde_json::Value = serde_json::from_str(&invalid_ids(batch).unwrap()).unwrap();
         assert_eq!(answer.as_array().map(Vec::len), Some(2));
+        let mixed = br#"[{"id":1e999,"method":"m"},{"id":1,"method":"m"},{"method":"n"},{"id":"x","method":"m"},{"id":[2],"method":"m"}]"#;
+        let left_out = invalid_batch_entries(mixed);
+        assert_eq!(left_out.len(), 2, "{left_out:?}");
+        assert!(
+            left_out
+                .iter()
+                .all(|e| e["error"]["code"] == -32600 && e["id"].is_null())
+        );
+        assert!(
+            left_out[0]["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("1e999")
+        );
+        assert!(
+            invalid_batch_entries(br#"[{"id":1,"method":"m"},{"id":null,"method":"m"}]"#)
+                .is_empty()
+        );
         let beyond = br#" [{"id":1e999,"method":"m"}]"#;
         let answer: serde_json::Value =
             serde_json::from_str(&invalid_ids(beyond).unwrap()).unwrap();
