@@ -448,8 +448,35 @@ fn brute_force_future(pool: &Mempool) -> (usize, BTreeSet<TailKey>) {
     (total, tails)
 }
 
+/// Steps of the pool's random sequences: 3,000 (one sequence) unless `AETHER_FUZZ_CASES` says
+/// more (the long mode runs 1,000,000: 334 sequences from different seeds).
+fn sequence_steps() -> u64 {
+    std::env::var("AETHER_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3_000)
+}
+
 #[test]
 fn the_future_bookkeeping_matches_the_queues_through_any_sequence() {
+    let sequences = sequence_steps().div_ceil(3_000).max(1);
+    for sequence in 0..sequences {
+        let seed = 0x2545_f491_4f6c_dd1du64 ^ sequence.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let (refused_future, steps_with_future) = future_bookkeeping_sequence(seed | 1);
+        // The first sequence did reach the cases under test (the others may differ).
+        if sequence == 0 {
+            assert!(
+                refused_future > 0 && steps_with_future > 1_000,
+                "{refused_future} {steps_with_future}"
+            );
+        }
+    }
+}
+
+/// 3,000 random steps from `seed` (submissions, blocks, expiry), the future bookkeeping checked
+/// against a brute-force count after each; the refusals for a full future queue, and the steps
+/// that had future transactions.
+fn future_bookkeeping_sequence(seed: u64) -> (usize, usize) {
     let mut cfg = config();
     cfg.max_txs = 60;
     cfg.max_future = 20;
@@ -458,7 +485,7 @@ fn the_future_bookkeeping_matches_the_queues_through_any_sequence() {
     let mut pool = Mempool::new(cfg);
     let keys: Vec<Keypair> = (0..6).map(|i| key(&format!("s{i}"))).collect();
     let mut nonces = vec![0u64; keys.len()];
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut rng = seed;
     let mut next = move || {
         rng ^= rng << 13;
         rng ^= rng >> 7;
@@ -503,16 +530,18 @@ fn the_future_bookkeeping_matches_the_queues_through_any_sequence() {
             }
         }
         let (total, tails) = brute_force_future(&pool);
-        assert_eq!(pool.future_total, total, "future count at step {step}");
-        assert_eq!(pool.future_tails, tails, "future tails at step {step}");
+        assert_eq!(
+            pool.future_total, total,
+            "future count at step {step} (seed {seed:#x})"
+        );
+        assert_eq!(
+            pool.future_tails, tails,
+            "future tails at step {step} (seed {seed:#x})"
+        );
         assert_eq!(pool.counts().0 + pool.counts().1, pool.len());
         steps_with_future += usize::from(total > 0);
     }
-    // The sequence did reach the cases under test.
-    assert!(
-        refused_future > 0 && steps_with_future > 1_000,
-        "{refused_future} {steps_with_future}"
-    );
+    (refused_future, steps_with_future)
 }
 
 /// What a block's commit tells the pool: each transaction's hash and sender.
