@@ -119,8 +119,8 @@ enum Command {
     Devnet(devnet_cmd::DevnetCommand),
     /// Load a running chain with signed transfers and report finalized tx/s and latency.
     #[command(after_help = "Examples:
-  aether load --rpc http://127.0.0.1:9944 --count 10000 --rate 2000
-  aether load --rpc http://127.0.0.1:9940 --rpc http://127.0.0.1:9941 --count 50000 --json")]
+  aether load --rpc http://127.0.0.1:9944 --txs 10000 --rate 2000
+  aether load --rpc http://127.0.0.1:9940 --rpc http://127.0.0.1:9941 --txs 50000 --json")]
     Load(load_cmd::LoadArgs),
 }
 
@@ -156,5 +156,56 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::{CommandFactory, Parser};
+
+    /// The `aether …` lines of every command's help (its examples), with the command's path.
+    fn examples(command: &clap::Command, out: &mut Vec<String>) {
+        for text in [command.get_after_help(), command.get_after_long_help()]
+            .into_iter()
+            .flatten()
+        {
+            for line in text.to_string().lines() {
+                let line = line.trim();
+                if line.starts_with("aether ") {
+                    // A comment may follow the command after two spaces.
+                    let command = line.split("  ").next().unwrap_or(line);
+                    out.push(command.trim().to_string());
+                }
+            }
+        }
+        for sub in command.get_subcommands() {
+            examples(sub, out);
+        }
+    }
+
+    #[test]
+    fn every_example_in_the_help_parses() {
+        let mut lines = Vec::new();
+        examples(&Cli::command(), &mut lines);
+        assert!(lines.len() > 20, "examples found: {lines:?}");
+        let mut checked = 0;
+        for line in &lines {
+            // Lines that need a shell (substitutions, pipes, variables, quoting) or that elide
+            // arguments (…) are skipped.
+            if line.contains(['$', '|', '\'', '"', '<', '>', '#', '`', '\\', '…', '&']) {
+                continue;
+            }
+            let args: Vec<&str> = line.split_whitespace().collect();
+            if let Err(e) = Cli::try_parse_from(&args) {
+                panic!("the help's example `{line}` does not parse: {e}");
+            }
+            checked += 1;
+        }
+        assert!(
+            checked > 20,
+            "{checked} of {} examples checked",
+            lines.len()
+        );
     }
 }
