@@ -93,12 +93,17 @@ fn remove_leftovers(base: &Path) -> anyhow::Result<()> {
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.starts_with(PURGING))
         {
+            // One another purge is deleting (it holds the locks) is left to it.
+            let Locked::All(locks) = lock_all(&path)? else {
+                continue;
+            };
             std::fs::remove_dir_all(&path).with_context(|| {
                 format!(
                     "cannot delete {}, left by an interrupted purge",
                     path.display()
                 )
             })?;
+            drop(locks);
         }
     }
     Ok(())
@@ -119,8 +124,11 @@ fn lock_all(dir: &Path) -> anyhow::Result<Locked> {
         for entry in
             std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?
         {
-            let path = entry?.path();
-            if path.is_dir() {
+            let entry = entry?;
+            let path = entry.path();
+            // Not through symbolic links: a loop would never end, and what a link points to is
+            // not this database.
+            if entry.file_type()?.is_dir() {
                 dirs.push(path);
             } else if path.file_name().is_some_and(|n| n == "lock") {
                 let file = std::fs::File::open(&path)
@@ -171,12 +179,25 @@ mod tests {
         let aside = base.path().join(format!("{PURGING}1234"));
         std::fs::create_dir_all(aside.join("col0")).unwrap();
         std::fs::write(aside.join("col0/lock"), b"").unwrap();
-        let purged = run(PurgeArgs {
-            base_path: base.path().to_path_buf(),
-            yes: true,
-        })
-        .unwrap();
-        assert!(purged);
+        // One another purge is still deleting (it holds the locks) is left to it.
+        let busy = base.path().join(format!("{PURGING}99"));
+        std::fs::create_dir_all(busy.join("col0")).unwrap();
+        std::fs::write(busy.join("col0/lock"), b"").unwrap();
+        let Locked::All(held) = lock_all(&busy).unwrap() else {
+            panic!("nobody holds it yet");
+        };
+        let purge = || {
+            run(PurgeArgs {
+                base_path: base.path().to_path_buf(),
+                yes: true,
+            })
+            .unwrap()
+        };
+        assert!(purge());
         assert!(!aside.exists(), "the leftover is gone");
+        assert!(busy.exists(), "the one being deleted is left to its purge");
+        drop(held);
+        assert!(purge());
+        assert!(!busy.exists());
     }
 }

@@ -613,7 +613,6 @@ impl StaleList {
     }
 }
 
-/// Where the latest value of a state key lives: its column and key there.
 /// A latest-column entry, `(version, value)` SCALE-encoded, decoded in place: the value is the
 /// tail of `bytes` (no second buffer). Accepts exactly what `decode_all` of
 /// `(u64, Option<Vec<u8>>)` accepts (trailing bytes are corruption).
@@ -646,6 +645,7 @@ fn decode_latest(
     ))
 }
 
+/// Where the latest value of a state key lives: its column and key there.
 pub(crate) fn latest_location(key: &StateKey) -> (u8, Vec<u8>) {
     match key {
         StateKey::Account(a) => (layout::ACCOUNTS, a.0.to_vec()),

@@ -245,14 +245,15 @@ pub async fn start(
                                 return text(StatusCode::TOO_MANY_REQUESTS, reason);
                             }
                         };
+                        let max_response = door.limits.max_response_bytes as usize;
                         if origin.is_some() {
                             let cors = front
                                 .http_cors
                                 .clone()
                                 .build(front.methods.clone(), front.stop.clone());
-                            serve_http(cors, request, REQUEST_TIMEOUT).await
+                            serve_http(cors, request, REQUEST_TIMEOUT, max_response).await
                         } else {
-                            serve_http(plain, request, REQUEST_TIMEOUT).await
+                            serve_http(plain, request, REQUEST_TIMEOUT, max_response).await
                         }
                     });
                     async move { Ok::<_, std::convert::Infallible>(answer.await) }
@@ -523,11 +524,12 @@ async fn refuse_connection(mut socket: TcpStream, reason: String) {
 /// chunks are kept (shared, not copied) as jsonrpsee reads them, so that a request whose id
 /// jsonrpsee cannot hold (`1e999`, `2^200`, `1.5`, `[1]`), which it would answer as a
 /// notification with a bare `null` (or, in a batch, leave out), gets the JSON-RPC answer
-/// instead: `-32600` with id null.
+/// instead: `-32600` with id null (within `max_response` bytes for a batch's answer).
 async fn serve_http<S, B>(
     mut service: S,
     request: http::Request<B>,
     timeout: Duration,
+    max_response: usize,
 ) -> HttpResponse
 where
     S: Service<http::Request<Recorded<B>>, Response = HttpResponse, Error = BoxError>,
@@ -591,17 +593,44 @@ where
             _ => HttpBody::new(http_body_util::Full::new(answer)),
         }
     } else {
-        match serde_json::from_slice::<Vec<serde_json::Value>>(&answer) {
-            Ok(mut answers) => {
-                answers.extend(left_out);
-                HttpBody::from(serde_json::Value::Array(answers).to_string())
-            }
-            Err(_) => HttpBody::new(http_body_util::Full::new(answer)),
-        }
+        HttpBody::from(with_left_out(&answer, &left_out, max_response))
     };
     let mut response = HttpResponse::from_parts(parts, body);
     response.headers_mut().remove(http::header::CONTENT_LENGTH);
     response
+}
+
+/// A batch's `answer` with the answers to the entries jsonrpsee `left_out` after its own (the
+/// text spliced, not re-encoded); an answer that is not an array stays as it is. Over
+/// `max_response` bytes, the batch is answered as jsonrpsee answers one whose answer is too
+/// large.
+fn with_left_out(answer: &[u8], left_out: &[serde_json::Value], max_response: usize) -> Vec<u8> {
+    let (Some(open), Some(close)) = (
+        answer.iter().position(|b| !b.is_ascii_whitespace()),
+        answer.iter().rposition(|b| !b.is_ascii_whitespace()),
+    ) else {
+        return answer.to_vec();
+    };
+    if answer[open] != b'[' || answer[close] != b']' || close <= open {
+        return answer.to_vec();
+    }
+    let mut empty = answer[open + 1..close].iter().all(u8::is_ascii_whitespace);
+    let mut out = answer[..close].to_vec();
+    for entry in left_out {
+        if !empty {
+            out.push(b',');
+        }
+        empty = false;
+        out.extend_from_slice(entry.to_string().as_bytes());
+    }
+    out.push(b']');
+    if out.len() > max_response {
+        let error = jsonrpsee::types::error::reject_too_big_batch_response(max_response);
+        return serde_json::json!({"jsonrpc": "2.0", "id": null, "error": error})
+            .to_string()
+            .into_bytes();
+    }
+    out
 }
 
 /// What a [`Recorded`] body saw.
@@ -698,20 +727,29 @@ fn invalid_id_error(id: &dyn std::fmt::Display) -> serde_json::Value {
     })
 }
 
-/// The answers to the entries of a batch whose ids are not [`valid_id`]s (jsonrpsee takes such
-/// an entry for a notification and leaves it out of the batch's answer). Ids are read raw, so
-/// that one beyond any number (`1e999`) is seen too.
+/// The answers to the entries of a batch jsonrpsee leaves out of the batch's answer: those it
+/// cannot read as a call (whose id is not a [`valid_id`]) but can as a notification (its
+/// `jsonrpc` and `method` are right), which it takes for one. Any other bad entry jsonrpsee
+/// answers itself. Ids are read raw, so that one beyond any number (`1e999`) is seen too.
 fn invalid_batch_entries(request: &[u8]) -> Vec<serde_json::Value> {
+    use serde_json::value::RawValue;
     #[derive(serde::Deserialize)]
     struct Entry<'a> {
         #[serde(borrow)]
-        id: Option<&'a serde_json::value::RawValue>,
+        id: Option<&'a RawValue>,
     }
-    let Ok(entries) = serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(request) else {
+    let Ok(entries) = serde_json::from_slice::<Vec<&RawValue>>(request) else {
         return Vec::new();
     };
     entries
         .iter()
+        .filter(|entry| {
+            serde_json::from_str::<jsonrpsee::types::Request>(entry.get()).is_err()
+                && serde_json::from_str::<jsonrpsee::types::Notification<Option<&RawValue>>>(
+                    entry.get(),
+                )
+                .is_ok()
+        })
         .filter_map(|entry| serde_json::from_str::<Entry>(entry.get()).ok()?.id)
         .filter(|id| {
             !serde_json::from_str::<serde_json::Value>(id.get()).is_ok_and(|id| valid_id(&id))
@@ -997,6 +1035,7 @@ mod tests {
             echo(),
             http::Request::new(body(&["{\"jsonrpc\":"], true)),
             timeout,
+            1 << 20,
         )
         .await;
         assert_eq!(late.status(), StatusCode::REQUEST_TIMEOUT);
@@ -1009,6 +1048,7 @@ mod tests {
             echo(),
             http::Request::new(body(&["{\"a\":", "1}"], false)),
             timeout,
+            1 << 20,
         )
         .await;
         assert_eq!(whole.status(), StatusCode::OK);
@@ -1044,7 +1084,9 @@ mod tests {
         let batch = br#"[{"id":-1,"method":"m"},{"id":1,"method":"m"},{"id":1.5,"method":"m"}]"#;
         let answer: serde_json::Value = serde_json::from_str(&invalid_ids(batch).unwrap()).unwrap();
         assert_eq!(answer.as_array().map(Vec::len), Some(2));
-        let mixed = br#"[{"id":1e999,"method":"m"},{"id":1,"method":"m"},{"method":"n"},{"id":"x","method":"m"},{"id":[2],"method":"m"}]"#;
+        // Only what jsonrpsee takes for a notification: the entries it answers itself (no
+        // `jsonrpc`, no `method`) are not answered twice.
+        let mixed = br#"[{"jsonrpc":"2.0","id":1e999,"method":"m"},{"jsonrpc":"2.0","id":1,"method":"m"},{"jsonrpc":"2.0","method":"n"},{"jsonrpc":"2.0","id":"x","method":"m"},{"jsonrpc":"2.0","id":[2],"method":"m","params":[]},{"id":1.5,"method":"m"},{"jsonrpc":"2.0","id":[1]}]"#;
         let left_out = invalid_batch_entries(mixed);
         assert_eq!(left_out.len(), 2, "{left_out:?}");
         assert!(
@@ -1059,9 +1101,31 @@ mod tests {
                 .contains("1e999")
         );
         assert!(
-            invalid_batch_entries(br#"[{"id":1,"method":"m"},{"id":null,"method":"m"}]"#)
-                .is_empty()
+            left_out[1]["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("[2]")
         );
+        assert!(
+            invalid_batch_entries(
+                br#"[{"jsonrpc":"2.0","id":1,"method":"m"},{"jsonrpc":"2.0","id":null,"method":"m"}]"#
+            )
+            .is_empty()
+        );
+        // Spliced after jsonrpsee's answers, within the response limit.
+        let answer = br#"[{"jsonrpc":"2.0","id":1,"result":2}]"#;
+        let spliced: serde_json::Value =
+            serde_json::from_slice(&with_left_out(answer, &left_out, 1 << 20)).unwrap();
+        assert_eq!(spliced.as_array().map(Vec::len), Some(3), "{spliced}");
+        assert_eq!(spliced[0]["result"], 2);
+        let empty: serde_json::Value =
+            serde_json::from_slice(&with_left_out(b"[ ]", &left_out, 1 << 20)).unwrap();
+        assert_eq!(empty.as_array().map(Vec::len), Some(2), "{empty}");
+        let too_big: serde_json::Value =
+            serde_json::from_slice(&with_left_out(answer, &left_out, 100)).unwrap();
+        assert_eq!(too_big["error"]["code"], -32011, "{too_big}");
+        let single = br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32011}}"#;
+        assert_eq!(with_left_out(single, &left_out, 1 << 20), single.to_vec());
         let beyond = br#" [{"id":1e999,"method":"m"}]"#;
         let answer: serde_json::Value =
             serde_json::from_str(&invalid_ids(beyond).unwrap()).unwrap();
