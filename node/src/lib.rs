@@ -23,5 +23,6 @@ pub mod safety_store;
 pub mod service;
 pub mod sync;
 pub mod trace_view;
+pub mod tx_gossip;
 pub mod validator;
 pub mod validator_key;

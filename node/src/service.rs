@@ -12,11 +12,10 @@ use aether_engine::ports::{
     CommitFailure, Consensus, ConsensusInput, ConsensusOutput, Inbound, InboundSink, Network,
     Protocol, Topic, Verdict,
 };
-use aether_engine::types::{Address, SignedTransaction};
+use aether_engine::types::Address;
 use aether_net::LocalNetwork;
 use aether_net::p2p::{Acceptance, GossipValidator, Libp2pNetwork, P2pConfig};
 use aether_storage::{Store, StoreConfig};
-use parity_scale_codec::Decode;
 
 use crate::chain::{Chain, ChainError, CommittedBlock, now_ms};
 use crate::genesis::Genesis;
@@ -280,10 +279,8 @@ pub async fn run(
                         .collect()
                 })
             },
-            gossip_tx: {
-                let network = network.clone();
-                Arc::new(move |tx| network.broadcast(Topic::Transactions, tx))
-            },
+            // Gossiped in batches (see `tx_gossip`).
+            gossip_tx: crate::tx_gossip::start(network.clone()),
             networked: config.network.is_some(),
         },
     )
@@ -413,11 +410,11 @@ pub async fn run(
             Some(message) = inbound.recv() => match message {
                 Inbound::Message { topic: Topic::Transactions, payload, .. } => {
                     // Validated (decoded, signed) before it was delivered; the pool decides.
-                    if let Ok(tx) = SignedTransaction::decode(&mut &payload[..])
-                        && let Err(why) = chain.submit(tx, now_ms())
-                    {
-                        metrics.pool_rejection(why.name());
-                        tracing::trace!(%why, "a gossiped transaction was not admitted");
+                    for tx in crate::tx_gossip::decode_batch(&payload).unwrap_or_default() {
+                        if let Err(why) = chain.submit(tx, now_ms()) {
+                            metrics.pool_rejection(why.name());
+                            tracing::trace!(%why, "a gossiped transaction was not admitted");
+                        }
                     }
                 }
                 Inbound::Message { from, topic, payload } => {
@@ -588,18 +585,18 @@ impl ConsensusChecks {
 impl GossipValidator for NodeGossip {
     fn validate(&self, topic: Topic, payload: &[u8]) -> Acceptance {
         let valid = match topic {
-            Topic::Transactions => {
-                let mut rest = payload;
-                SignedTransaction::decode(&mut rest).is_ok_and(|tx| {
+            // A batch (see `tx_gossip`): every transaction in it must be signed; a peer
+            // forwards only transactions it verified, so one bad signature condemns the batch.
+            Topic::Transactions => crate::tx_gossip::decode_batch(payload).is_ok_and(|txs| {
+                txs.iter().all(|tx| {
                     let hash = tx.hash();
-                    rest.is_empty()
-                        && (self.verified.contains(&hash)
-                            || (tx.verify_signature() && {
-                                self.verified.insert(hash);
-                                true
-                            }))
+                    self.verified.contains(&hash)
+                        || (tx.verify_signature() && {
+                            self.verified.insert(hash);
+                            true
+                        })
                 })
-            }
+            }),
             Topic::Proposals | Topic::Timeouts => {
                 use aether_consensus::hotstuff::{Body, Message};
                 let Ok(message) =
@@ -800,6 +797,45 @@ mod tests {
     use aether_consensus::certs::{Timeout, TimeoutData};
     use aether_consensus::hotstuff::{Body, Message, SyncInfo};
     use parity_scale_codec::Encode;
+
+    #[test]
+    fn a_gossiped_batch_is_forwarded_only_if_every_transaction_in_it_is_signed() {
+        use aether_engine::crypto::Keypair;
+        use aether_engine::types::{Action, SignedTransaction, Transaction};
+        let gossip = NodeGossip {
+            verified: Arc::new(aether_engine::signatures::VerifiedSignatures::new(16)),
+            consensus: None,
+        };
+        let signed = |nonce| {
+            Keypair::dev("bob", false).sign_tx(Transaction {
+                chain_id: 7,
+                nonce,
+                gas_limit: 30_000,
+                gas_price: 1,
+                action: Action::Transfer {
+                    to: Address([2; 32]),
+                    amount: 1,
+                },
+            })
+        };
+        let good: Vec<SignedTransaction> = (0..3).map(signed).collect();
+        assert_eq!(
+            gossip.validate(Topic::Transactions, &good.encode()),
+            Acceptance::Accept
+        );
+        let mut forged = good.clone();
+        forged[1].tx.nonce = 99;
+        assert_eq!(
+            gossip.validate(Topic::Transactions, &forged.encode()),
+            Acceptance::Reject,
+            "one transaction whose signature does not hold condemns the batch"
+        );
+        // One transaction alone, not in a list, is the old format: refused.
+        assert_eq!(
+            gossip.validate(Topic::Transactions, &good[0].encode()),
+            Acceptance::Reject
+        );
+    }
 
     #[test]
     fn forged_consensus_messages_are_rejected_before_they_are_forwarded() {

@@ -32,10 +32,11 @@ impl Topic {
         Topic::Timeouts,
     ];
 
-    /// The topic's wire name (`aether/<name>/1`).
+    /// The topic's wire name (`aether/<name>/<version>`).
     pub fn name(self) -> &'static str {
         match self {
-            Topic::Transactions => "aether/transactions/1",
+            // 2: a message is a batch of transactions (SCALE `Vec<SignedTransaction>`).
+            Topic::Transactions => "aether/transactions/2",
             Topic::Proposals => "aether/proposals/1",
             Topic::Votes => "aether/votes/1",
             Topic::Timeouts => "aether/timeouts/1",
