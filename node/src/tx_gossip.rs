@@ -12,8 +12,8 @@ use aether_engine::types::SignedTransaction;
 use parity_scale_codec::{Compact, Decode, Encode};
 use tokio::sync::mpsc;
 
-/// Transactions in one gossip message, at most.
-pub const MAX_BATCH_TXS: usize = 1_024;
+/// Transactions in one gossip message, at most (the network refuses more).
+pub const MAX_BATCH_TXS: usize = aether_net::p2p::MAX_GOSSIPED_TXS as usize;
 /// Bytes of the transactions in one gossip message, at most (one larger transaction goes
 /// alone).
 pub const MAX_BATCH_BYTES: usize = 1 << 20;

@@ -79,6 +79,11 @@ impl GossipValidator for AcceptAll {
     }
 }
 
+/// Transactions in one gossip message on the transactions topic, at most: its payload is a
+/// SCALE list (a compact count, then the transactions); the count is read here to bound the
+/// work one peer can cause, the rest is the node's to check.
+pub const MAX_GOSSIPED_TXS: u32 = 1_024;
+
 /// Limits of the adapter.
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -99,6 +104,9 @@ pub struct Limits {
     pub max_messages_per_second: u32,
     /// Bytes of messages and requests one peer may send per second, likewise.
     pub max_bytes_per_second: u64,
+    /// Transactions one peer may gossip per second (counted inside messages on the
+    /// transactions topic, each a SCALE list of up to 1,024), likewise.
+    pub max_gossiped_txs_per_second: u32,
     /// Concurrent request-response streams per connection.
     pub max_streams: usize,
     /// How long a request waits for its answer.
@@ -118,6 +126,7 @@ impl Default for Limits {
             max_pending_incoming: 32,
             max_messages_per_second: 1_000,
             max_bytes_per_second: 64 << 20,
+            max_gossiped_txs_per_second: 50_000,
             max_streams: 64,
             request_timeout: Duration::from_secs(10),
             heartbeat: Duration::from_secs(1),

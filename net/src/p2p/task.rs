@@ -17,8 +17,8 @@ use super::behaviour::{
     Behaviour, BehaviourEvent, GOSSIPED, gossip_topic, message_id, tag, topic_of_tag,
 };
 use super::{
-    Acceptance, BAN_SCORE, BAN_SECONDS, Command, GossipValidator, Limits, P2pConfig, PeerInfo,
-    Shared, port_peer,
+    Acceptance, BAN_SCORE, BAN_SECONDS, Command, GossipValidator, Limits, MAX_GOSSIPED_TXS,
+    P2pConfig, PeerInfo, Shared, port_peer,
 };
 
 /// Inbound requests awaiting the node's answer, at most, and per peer.
@@ -30,10 +30,14 @@ const INVALID_GOSSIP: i64 = 50;
 const UNDECODABLE: i64 = 100;
 const FLOOD: i64 = 10;
 const WRONG_CHAIN: i64 = 1_000;
-/// Gossiped transactions validated per batch, off the network task.
-const VALIDATION_BATCH: usize = 512;
-/// Gossiped transactions waiting for validation at most (beyond: ignored, counted dropped).
-const VALIDATION_QUEUE: usize = 32_768;
+/// Gossiped transactions validated per batch, off the network task (whole messages, at least
+/// one, until their transactions reach this).
+const VALIDATION_BATCH_TXS: u64 = 4_096;
+/// Gossiped transaction messages waiting for validation at most (beyond: ignored, counted
+/// dropped); each carries up to [`MAX_GOSSIPED_TXS`] transactions.
+const VALIDATION_QUEUE: usize = 1_024;
+/// Of those, from one peer at most: a peer flooding the queue crowds out only itself.
+const VALIDATION_QUEUE_PER_PEER: usize = 64;
 /// How long gossipsub remembers a message id (its `duplicate_cache_time`, left at the default).
 const GOSSIP_DUPLICATE_WINDOW: Duration = Duration::from_secs(60);
 
@@ -46,6 +50,16 @@ pub(super) struct Gossiped {
     source: PeerId,
     topic: Topic,
     data: Vec<u8>,
+    /// Transactions it says it carries (0 off the transactions topic).
+    txs: u32,
+}
+
+/// The count a transactions message starts with, if it is within [`MAX_GOSSIPED_TXS`] and not
+/// zero (the rest is the node's to check).
+fn gossiped_txs(payload: &[u8]) -> Option<u32> {
+    use parity_scale_codec::{Compact, Decode};
+    let count = Compact::<u32>::decode(&mut &payload[..]).ok()?.0;
+    (1..=MAX_GOSSIPED_TXS).contains(&count).then_some(count)
 }
 
 /// A peer's standing.
@@ -54,6 +68,8 @@ struct Standing {
     window: Instant,
     messages: u32,
     bytes: u64,
+    /// Transactions gossiped in this window.
+    txs: u64,
     penalised: bool,
 }
 
@@ -65,6 +81,7 @@ impl Standing {
             window: now,
             messages: 0,
             bytes: 0,
+            txs: 0,
             penalised: false,
         }
     }
@@ -88,6 +105,8 @@ pub(super) struct Task {
     /// blocking thread (a signature each) so that the swarm, and consensus messages with it,
     /// never wait behind them.
     to_validate: std::collections::VecDeque<Gossiped>,
+    /// Messages in `to_validate`, by the peer they came from.
+    queued: HashMap<PeerId, usize>,
     validating: bool,
     verdicts: (
         mpsc::UnboundedSender<Verdicts>,
@@ -124,6 +143,7 @@ impl Task {
             standing: HashMap::new(),
             published: HashMap::new(),
             to_validate: Default::default(),
+            queued: HashMap::new(),
             validating: false,
             verdicts: mpsc::unbounded_channel(),
             banned: HashMap::new(),
@@ -254,10 +274,18 @@ impl Task {
     /// messages and bytes (one penalty per second over, not one per message: a burst relayed
     /// by an honest peer must not get it banned).
     fn within_rate(&mut self, peer: &PeerId, bytes: usize) -> bool {
+        self.within_rates(peer, bytes, 0)
+    }
+
+    /// As [`Task::within_rate`], also counting `txs` gossiped transactions against
+    /// `max_gossiped_txs_per_second` (a message may carry many: the work a peer can cause is
+    /// bounded by transactions, not messages).
+    fn within_rates(&mut self, peer: &PeerId, bytes: usize, txs: u32) -> bool {
         let now = Instant::now();
-        let (max, max_bytes) = (
+        let (max, max_bytes, max_txs) = (
             self.limits.max_messages_per_second,
             self.limits.max_bytes_per_second,
+            self.limits.max_gossiped_txs_per_second,
         );
         let s = self
             .standing
@@ -267,11 +295,14 @@ impl Task {
             s.window = now;
             s.messages = 0;
             s.bytes = 0;
+            s.txs = 0;
             s.penalised = false;
         }
         s.messages += 1;
         s.bytes = s.bytes.saturating_add(bytes as u64);
-        if s.messages > max || s.bytes > max_bytes {
+        s.txs = s.txs.saturating_add(u64::from(txs));
+        // Over its transaction rate, a peer's consensus messages still count only as messages.
+        if s.messages > max || s.bytes > max_bytes || (txs > 0 && s.txs > u64::from(max_txs)) {
             self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
             if !s.penalised {
                 s.penalised = true;
@@ -297,6 +328,16 @@ impl Task {
             self.banned.insert(*peer, now);
             self.swarm.behaviour_mut().blocked.block_peer(*peer);
             let _ = self.swarm.disconnect_peer_id(*peer);
+            // What it queued for validation is not checked.
+            let (theirs, rest): (std::collections::VecDeque<Gossiped>, _) =
+                std::mem::take(&mut self.to_validate)
+                    .into_iter()
+                    .partition(|g| g.source == *peer);
+            self.to_validate = rest;
+            self.queued.remove(peer);
+            for g in theirs {
+                self.report(&g.id, &g.source, Acceptance::Ignore);
+            }
         }
     }
 
@@ -359,13 +400,17 @@ impl Task {
                     .behaviour_mut()
                     .direct
                     .send_response(channel, Vec::new());
+                let tagged = request
+                    .split_first()
+                    .and_then(|(t, rest)| Some((topic_of_tag(*t)?, rest)));
+                // Transactions are only gossiped (checked before they are delivered).
+                if let Some((Topic::Transactions, _)) = tagged {
+                    return self.penalise(&peer, UNDECODABLE, "transactions in a direct message");
+                }
                 if !self.within_rate(&peer, request.len()) {
                     return;
                 }
-                match request
-                    .split_first()
-                    .and_then(|(t, rest)| Some((topic_of_tag(*t)?, rest)))
-                {
+                match tagged {
                     Some((topic, payload)) if !payload.is_empty() => {
                         self.received(topic, payload.len());
                         self.shared.deliver(Inbound::Message {
@@ -444,7 +489,21 @@ impl Task {
             self.penalise(&source, INVALID_GOSSIP, "gossip on an unknown topic");
             return;
         };
-        if !self.within_rate(&source, message.data.len()) {
+        let txs = if topic == Topic::Transactions {
+            let Some(txs) = gossiped_txs(&message.data) else {
+                self.report(&id, &source, Acceptance::Reject);
+                self.penalise(
+                    &source,
+                    UNDECODABLE,
+                    "a transactions message without a count",
+                );
+                return;
+            };
+            txs
+        } else {
+            0
+        };
+        if !self.within_rates(&source, message.data.len(), txs) {
             self.report(&id, &source, Acceptance::Ignore);
             return;
         }
@@ -453,17 +512,20 @@ impl Task {
             source,
             topic,
             data: message.data,
+            txs,
         };
         if topic != Topic::Transactions {
             // Consensus messages are only decoded here: judged at once, in order.
             let verdict = self.validator.validate(topic, &gossiped.data);
             return self.judged(gossiped, verdict);
         }
-        if self.to_validate.len() >= VALIDATION_QUEUE {
+        let theirs = self.queued.get(&source).copied().unwrap_or(0);
+        if self.to_validate.len() >= VALIDATION_QUEUE || theirs >= VALIDATION_QUEUE_PER_PEER {
             self.shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
             self.report(&gossiped.id, &gossiped.source, Acceptance::Ignore);
             return;
         }
+        *self.queued.entry(source).or_default() += 1;
         self.to_validate.push_back(gossiped);
         self.validate_next();
     }
@@ -475,8 +537,20 @@ impl Task {
             return;
         }
         self.validating = true;
-        let n = self.to_validate.len().min(VALIDATION_BATCH);
-        let batch: Vec<Gossiped> = self.to_validate.drain(..n).collect();
+        let mut batch: Vec<Gossiped> = Vec::new();
+        let mut txs = 0u64;
+        while txs < VALIDATION_BATCH_TXS
+            && let Some(g) = self.to_validate.pop_front()
+        {
+            txs += u64::from(g.txs.max(1));
+            if let Some(n) = self.queued.get_mut(&g.source) {
+                *n -= 1;
+                if *n == 0 {
+                    self.queued.remove(&g.source);
+                }
+            }
+            batch.push(g);
+        }
         let (validator, verdicts) = (self.validator.clone(), self.verdicts.0.clone());
         tokio::task::spawn_blocking(move || {
             let judged = batch

@@ -14,12 +14,14 @@ impl InboundSink for Sink {
     }
 }
 
-/// Refuses payloads that start with 0xff.
+/// Refuses payloads that start with 0xff (on the transactions topic: whose first transaction
+/// does, after the count).
 struct NoFf;
 
 impl GossipValidator for NoFf {
-    fn validate(&self, _: Topic, payload: &[u8]) -> Acceptance {
-        if payload.first() == Some(&0xff) {
+    fn validate(&self, topic: Topic, payload: &[u8]) -> Acceptance {
+        let first = if topic == Topic::Transactions { 1 } else { 0 };
+        if payload.get(first) == Some(&0xff) {
             Acceptance::Reject
         } else {
             Acceptance::Accept
@@ -32,6 +34,14 @@ fn node(bootnodes: Vec<Multiaddr>) -> (Libp2pNetwork, mpsc::Receiver<Inbound>) {
 }
 
 fn node_on(listen: &str, bootnodes: Vec<Multiaddr>) -> (Libp2pNetwork, mpsc::Receiver<Inbound>) {
+    node_with(listen, bootnodes, Limits::default())
+}
+
+fn node_with(
+    listen: &str,
+    bootnodes: Vec<Multiaddr>,
+    limits: Limits,
+) -> (Libp2pNetwork, mpsc::Receiver<Inbound>) {
     let net = Libp2pNetwork::start(P2pConfig {
         key: Keypair::generate_ed25519(),
         listen: vec![listen.parse().unwrap()],
@@ -42,7 +52,7 @@ fn node_on(listen: &str, bootnodes: Vec<Multiaddr>) -> (Libp2pNetwork, mpsc::Rec
         limits: Limits {
             heartbeat: Duration::from_millis(100),
             request_timeout: Duration::from_secs(2),
-            ..Limits::default()
+            ..limits
         },
     })
     .unwrap();
@@ -246,17 +256,18 @@ async fn invalid_gossip_is_not_forwarded_and_gets_its_sender_banned() {
             (relay.peers().len() == 2 && far.peers() == vec![relay_id.clone()]).then_some(())
         });
         // A valid message crosses the relay (resent until the mesh knows the topic).
+        // (A transactions message is a SCALE list: 0x04 is a count of one.)
         wait_for("a valid message at the far end", || {
-            bad.broadcast(Topic::Transactions, vec![1]);
+            bad.broadcast(Topic::Transactions, vec![0x04, 1]);
             match far_in.recv_timeout(Duration::from_millis(200)) {
-                Ok(Inbound::Message { payload, .. }) if payload == vec![1] => Some(()),
+                Ok(Inbound::Message { payload, .. }) if payload == vec![0x04, 1] => Some(()),
                 _ => None,
             }
         });
         // Invalid ones are not delivered at the relay nor forwarded, and cost the sender
         // its connection.
         for i in 0..3u8 {
-            bad.broadcast(Topic::Transactions, vec![0xff, i]);
+            bad.broadcast(Topic::Transactions, vec![0x04, 0xff, i]);
         }
         wait_for("the ban", || {
             (relay.stats().bans.load(Ordering::Relaxed) == 1).then_some(())
@@ -266,7 +277,7 @@ async fn invalid_gossip_is_not_forwarded_and_gets_its_sender_banned() {
         });
         let leaked = |rx: &mpsc::Receiver<Inbound>| {
             rx.try_iter().any(
-                |m| matches!(m, Inbound::Message { payload, .. } if payload.first() == Some(&0xff)),
+                |m| matches!(m, Inbound::Message { payload, .. } if payload.get(1) == Some(&0xff)),
             )
         };
         assert!(!leaked(&relay_in), "the relay delivered an invalid message");
@@ -275,6 +286,72 @@ async fn invalid_gossip_is_not_forwarded_and_gets_its_sender_banned() {
         bad.dial(address(&relay));
         std::thread::sleep(Duration::from_millis(500));
         assert!(!relay.peers().contains(&bad_id));
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_are_counted_inside_messages_and_never_come_directly() {
+    // The relay takes at most 2,000 gossiped transactions a second from one peer.
+    let (relay, relay_in) = node_with(
+        "/ip4/127.0.0.1/tcp/0",
+        Vec::new(),
+        Limits {
+            max_gossiped_txs_per_second: 2_000,
+            ..Limits::default()
+        },
+    );
+    let (bad, _bad_in) = node(vec![address(&relay)]);
+    let relay_id = port_peer(&relay.local_peer_id());
+    tokio::task::spawn_blocking(move || {
+        wait_for("the peers to connect", || {
+            (relay.peers().len() == 1).then_some(())
+        });
+        wait_for("a message of one transaction", || {
+            bad.broadcast(Topic::Transactions, vec![0x04, 1]);
+            match relay_in.recv_timeout(Duration::from_millis(200)) {
+                Ok(Inbound::Message { payload, .. }) if payload == vec![0x04, 1] => Some(()),
+                _ => None,
+            }
+        });
+        // Messages each claiming 1,024 transactions (compact 1,024 = [0x01, 0x10]): within
+        // the message rate (1,000 a second), beyond the transaction rate by the third.
+        let dropped = relay.stats().dropped.load(Ordering::Relaxed);
+        let penalties = relay.stats().penalties.load(Ordering::Relaxed);
+        for i in 0..6u8 {
+            bad.broadcast(Topic::Transactions, vec![0x01, 0x10, i, 2, 3]);
+        }
+        wait_for("the transaction rate to cut in", || {
+            (relay.stats().dropped.load(Ordering::Relaxed) > dropped
+                && relay.stats().penalties.load(Ordering::Relaxed) > penalties)
+                .then_some(())
+        });
+        let delivered = relay_in
+            .try_iter()
+            .filter(|m| matches!(m, Inbound::Message { payload, .. } if payload.len() == 5))
+            .count();
+        assert!(
+            delivered <= 2,
+            "{delivered} messages of 1,024 delivered at 2,000 a second"
+        );
+        // Transactions sent directly (not gossiped, so never checked): refused, and they cost
+        // the sender its standing.
+        let penalties = relay.stats().penalties.load(Ordering::Relaxed);
+        bad.send(&relay_id, Topic::Transactions, vec![0x04, 1]);
+        wait_for("the penalty", || {
+            (relay.stats().penalties.load(Ordering::Relaxed) > penalties).then_some(())
+        });
+        assert!(
+            !relay_in.try_iter().any(|m| matches!(
+                m,
+                Inbound::Message {
+                    topic: Topic::Transactions,
+                    ..
+                }
+            )),
+            "a direct transaction was delivered"
+        );
     })
     .await
     .unwrap();
