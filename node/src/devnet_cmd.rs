@@ -1,15 +1,20 @@
 //! `aether devnet up|status|down`: a local network of HotStuff validators as separate
-//! processes on 127.0.0.1, for trying the chain as a network. `up` writes a genesis with dev
-//! validators `v0`… (their keys derived from their names), starts one `aether run` per
-//! validator with its own base path, ports and log file in the devnet directory, every node a
-//! bootnode of the others, and records them in `devnet.json`; `status` asks each over RPC;
-//! `down` stops them.
+//! processes on 127.0.0.1, for trying the chain as a network. The first `up` in a directory
+//! generates each validator's keys from the operating system's randomness (a validator key
+//! file `keys/vN.key` each: BLS with its proof of possession, VRF, network and fee-account
+//! keys, readable by the owner only) and writes a genesis with their entries (and the dev
+//! accounts funded); a later `up` in the same directory reads them again, so the devnet
+//! resumes its chain. `up` starts one `aether run --validator-key` per validator with its own
+//! base path, ports and log file in the devnet directory, every node a bootnode of the others,
+//! and records them in `devnet.json`; `status` asks each over RPC; `down` stops them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use aether_node::genesis::Genesis;
 use aether_node::rpc::AetherApiClient;
+use aether_node::validator_key::ValidatorKeyFile;
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
 use serde::{Deserialize, Serialize};
@@ -25,7 +30,10 @@ pub enum DevnetCommand {
     /// Write a genesis and start the validators.
     #[command(after_help = "Examples:
   aether devnet up --validators 4
-  aether devnet up --validators 7 --dir /tmp/net --base-port 40000 --block-time-ms 500")]
+  aether devnet up --validators 7 --dir /tmp/net --base-port 40000 --block-time-ms 500
+  aether devnet up --dir /tmp/net
+The last, in a directory that holds a stopped devnet, starts it again with its keys: the
+chain resumes.")]
     Up(UpArgs),
     /// Show each validator: running, heights, peers.
     #[command(after_help = "Example:\n  aether devnet status --dir devnet --json")]
@@ -49,9 +57,10 @@ pub struct DirArgs {
 /// `aether devnet up`.
 #[derive(Args, Debug)]
 pub struct UpArgs {
-    /// How many validators (4 tolerate one faulty, 7 two).
-    #[arg(long, default_value_t = 4)]
-    validators: usize,
+    /// How many validators (4 tolerate one faulty, 7 two). Default: 4, or as many as the
+    /// devnet in `--dir` already has.
+    #[arg(long)]
+    validators: Option<usize>,
     /// The devnet's directory (created; must not hold a running devnet).
     #[arg(long, default_value = "devnet")]
     dir: PathBuf,
@@ -116,8 +125,103 @@ fn load(dir: &Path) -> anyhow::Result<Devnet> {
     serde_json::from_str(&text).with_context(|| format!("{} is damaged", path.display()))
 }
 
+/// Where the genesis and the key files of a devnet in `dir` live.
+fn genesis_path(dir: &Path) -> PathBuf {
+    dir.join("genesis.json")
+}
+
+fn key_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join("keys").join(format!("{name}.key"))
+}
+
+/// The devnet's genesis and its validators' key files: read again when `dir` already holds a
+/// devnet (each key file must match its genesis entry), otherwise made — fresh keys from the
+/// operating system, a genesis with their entries and the dev accounts funded.
+fn keys_and_genesis(
+    dir: &Path,
+    validators: Option<usize>,
+) -> anyhow::Result<(Genesis, Vec<PathBuf>)> {
+    let genesis_file = genesis_path(dir);
+    if genesis_file.exists() {
+        let genesis = Genesis::load(&genesis_file)?;
+        if let Some(n) = validators
+            && n != genesis.validators.len()
+        {
+            bail!(
+                "the devnet in {} has {} validators, not {n}: leave out --validators to resume it, \
+                 or use another --dir",
+                dir.display(),
+                genesis.validators.len()
+            );
+        }
+        let mut keys = Vec::new();
+        for v in &genesis.validators {
+            let path = key_path(dir, &v.name);
+            let file = ValidatorKeyFile::read(&path).with_context(|| {
+                format!(
+                    "the devnet in {} has no usable key for {} (a devnet made by an older aether \
+                     used dev keys): use another --dir",
+                    dir.display(),
+                    v.name
+                )
+            })?;
+            if file.entry()? != *v {
+                bail!(
+                    "{} does not hold the keys of {} in {}",
+                    path.display(),
+                    v.name,
+                    genesis_file.display()
+                );
+            }
+            keys.push(path);
+        }
+        return Ok((genesis, keys));
+    }
+    let n = validators.unwrap_or(4);
+    if n == 0 || n > 64 {
+        bail!("--validators must be 1 to 64");
+    }
+    let key_dir = dir.join("keys");
+    std::fs::create_dir_all(&key_dir)
+        .with_context(|| format!("cannot create {}", key_dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let mut genesis = Genesis::dev();
+    genesis.validators.clear();
+    let mut keys = Vec::new();
+    for i in 0..n {
+        let name = format!("v{i}");
+        let path = key_path(dir, &name);
+        // A key file left by an `up` that failed before writing the genesis is replaced.
+        if path.exists() {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot replace {}", path.display()))?;
+        }
+        let file = ValidatorKeyFile::generate(&name)?;
+        file.write(&path)?;
+        genesis.validators.push(file.entry()?);
+        keys.push(path);
+    }
+    genesis
+        .check()
+        .map_err(|e| anyhow!("the devnet's genesis is not valid: {e}"))?;
+    // The genesis is written last and whole (renamed into place): its presence says the keys
+    // beside it are complete.
+    let partial = dir.join("genesis.json.new");
+    std::fs::write(&partial, serde_json::to_string_pretty(&genesis)? + "\n")
+        .with_context(|| format!("cannot write {}", partial.display()))?;
+    std::fs::rename(&partial, &genesis_file)
+        .with_context(|| format!("cannot write {}", genesis_file.display()))?;
+    Ok((genesis, keys))
+}
+
 fn up(args: UpArgs) -> anyhow::Result<bool> {
-    if args.validators == 0 || args.validators > 64 {
+    if let Some(n) = args.validators
+        && (n == 0 || n > 64)
+    {
         bail!("--validators must be 1 to 64");
     }
     if let Ok(existing) = load(&args.dir)
@@ -133,21 +237,8 @@ fn up(args: UpArgs) -> anyhow::Result<bool> {
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
     let dir = args.dir.canonicalize()?;
     let exe = std::env::current_exe().context("cannot find the aether binary")?;
-    let genesis = dir.join("genesis.json");
-    let out = Command::new(&exe)
-        .args(["init-genesis", "--dev", "--force", "--dev-validators"])
-        .arg(args.validators.to_string())
-        .arg("--out")
-        .arg(&genesis)
-        .output()
-        .context("cannot run init-genesis")?;
-    if !out.status.success() {
-        bail!(
-            "init-genesis failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let spec = aether_node::genesis::Genesis::load(&genesis)?;
+    let (spec, key_files) = keys_and_genesis(&dir, args.validators)?;
+    let genesis = genesis_path(&dir);
     // Free ports are held until all are picked, so no two validators get the same one.
     let mut held = Vec::new();
     let mut port = |offset: u16, i: usize| -> anyhow::Result<u16> {
@@ -192,7 +283,8 @@ fn up(args: UpArgs) -> anyhow::Result<bool> {
             .arg(&genesis)
             .arg("--base-path")
             .arg(dir.join(&m.name))
-            .args(["--consensus", "hotstuff", "--validator", &m.name])
+            .args(["--consensus", "hotstuff", "--validator-key"])
+            .arg(&key_files[i])
             .args(["--rpc-addr", &m.rpc, "--metrics-addr", &m.metrics])
             .args(["--listen-addr", &m.p2p])
             .args(["--block-time-ms", &args.block_time_ms.to_string()]);

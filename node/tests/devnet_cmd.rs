@@ -1,5 +1,6 @@
-//! `aether devnet up|status|down`: four validator processes started, agreeing, reported,
-//! loaded by `aether load` (every transfer finalized once) and stopped.
+//! `aether devnet up|status|down`: four validator processes started with keys of their own,
+//! agreeing, reported, loaded by `aether load` (every transfer finalized once), stopped, and
+//! started again on the same keys and chain.
 
 mod common;
 
@@ -93,9 +94,77 @@ fn a_devnet_comes_up_agrees_and_goes_down() {
         "{report}"
     );
 
+    let (_, rows_before_down) = status(d);
     let down = aether(&["devnet", "down", "--dir", d]);
     assert!(down.status.success());
     let (all_up, rows) = status(d);
     assert!(!all_up);
     assert!(rows.iter().all(|r| r["running"] == false), "{rows:?}");
+    let finalized_before = max_finalized(&rows_before_down);
+
+    // The keys are the devnet's own, not the dev keys derived from names, in files only their
+    // owner can read.
+    let genesis: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("net/genesis.json")).unwrap(),
+    )
+    .unwrap();
+    let validators = genesis["validators"].as_array().unwrap();
+    assert_eq!(validators.len(), 4);
+    for v in validators {
+        let name = v["name"].as_str().unwrap();
+        let dev = aether_node::genesis::Validator::dev(name);
+        assert_ne!(
+            v["bls_public_key"],
+            Value::from(dev.bls_public_key.clone()),
+            "{v}"
+        );
+        assert_ne!(
+            v["peer_id"],
+            Value::from(dev.peer_id.clone().unwrap()),
+            "{v}"
+        );
+        let key = dir.path().join(format!("net/keys/{name}.key"));
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&key).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "{}", key.display());
+    }
+
+    // Another size in the same place is refused; `up` again resumes the chain on the same keys.
+    let other = aether(&["devnet", "up", "--dir", d, "--validators", "7"]);
+    assert!(!other.status.success());
+    assert!(String::from_utf8_lossy(&other.stderr).contains("has 4 validators"));
+    let again = aether(&["devnet", "up", "--dir", d, "--block-time-ms", "200"]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (_, rows) = status(d);
+        let done = rows.iter().all(|r| {
+            r["finalizedHeight"]
+                .as_u64()
+                .is_some_and(|h| h >= finalized_before + 2)
+        });
+        if done {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{finalized_before} {rows:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let after: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("net/genesis.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(after, genesis, "the genesis was rewritten");
+    assert!(aether(&["devnet", "down", "--dir", d]).status.success());
+}
+
+fn max_finalized(rows: &[Value]) -> u64 {
+    rows.iter()
+        .filter_map(|r| r["finalizedHeight"].as_u64())
+        .max()
+        .expect("a validator answered")
 }
