@@ -416,7 +416,8 @@ fn four_validators_agree_through_stops_kills_a_lost_quorum_and_a_new_node() {
 }
 
 #[test]
-fn validators_with_their_own_key_files_agree_and_one_started_late_joins_and_votes() {
+fn validators_with_their_own_key_files_agree_and_one_started_late_joins_and_votes_and_a_snapshot_syncs()
+ {
     let cluster = Cluster::with_keys(4, None, true);
     // Three of four are a quorum: they commit without the fourth.
     let mut nodes: Vec<Option<Node>> = (0..3).map(|i| Some(cluster.start(i))).collect();
@@ -456,6 +457,71 @@ fn validators_with_their_own_key_files_agree_and_one_started_late_joins_and_vote
     let top = highest(&nodes);
     wait_all(&all(&nodes), top + 3, 90);
     assert_one_chain(&all(&nodes), 1);
+
+    // A node restored from a snapshot of the stopped v0's state syncs the blocks committed
+    // since from its peers (executing each on the restored state) and then follows consensus.
+    let base = |name: &str| cluster.dir.path().join(name).to_str().unwrap().to_string();
+    let snapshots = base("snapshots");
+    let made = aether(&[
+        "snapshots",
+        "create",
+        "--base-path",
+        &base("v0"),
+        "--out",
+        &snapshots,
+    ]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let file = std::fs::read_dir(&snapshots)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let restored = aether(&[
+        "snapshots",
+        "restore",
+        file.to_str().unwrap(),
+        "--base-path",
+        &base("restored"),
+    ]);
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    let snapshot_height: u64 = String::from_utf8_lossy(&restored.stdout)
+        .split_whitespace()
+        .nth(2)
+        .and_then(|h| h.parse().ok())
+        .unwrap_or_else(|| panic!("{}", String::from_utf8_lossy(&restored.stdout)));
+    let top = highest(&nodes);
+    assert!(top > snapshot_height + 2, "{top} {snapshot_height}");
+    let follower = cluster.run("restored", ("127.0.0.1", free_port()), &[], 0);
+    assert!(
+        follower.wait_for_log("synced", 60).is_some(),
+        "the restored node did not sync: {}",
+        follower.log_tail(30)
+    );
+    let metrics = http_get(follower.metrics.as_deref().unwrap(), "/metrics");
+    let synced = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("aether_sync_blocks_total "))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(
+        synced >= top - snapshot_height,
+        "synced {synced} blocks from {snapshot_height} to {top}"
+    );
+    nodes.push(Some(follower));
+    let top = highest(&nodes);
+    wait_all(&all(&nodes), top + 2, 90);
+    // It holds the chain's blocks (whose headers carry their state roots) from just after the
+    // snapshot on.
+    assert_one_chain(&all(&nodes), snapshot_height + 1);
 }
 
 #[test]

@@ -4,7 +4,8 @@
 //! File format (all integers little-endian):
 //!
 //! ```text
-//! "AETHSNAP" | u32 format (1) | u32 n | SCALE(SnapshotHeader) (n bytes)
+//! "AETHSNAP" | u32 format (2) | u32 n | SCALE(SnapshotHeader) (n bytes)
+//! then u32 m | the commit proof stored with the block at that height (m bytes, m may be 0)
 //! then chunks: u32 n (n > 0) | SCALE(Chunk) (n bytes)
 //! then u32 0 | SHA-256 of every byte before it (32 bytes)
 //! ```
@@ -12,6 +13,8 @@
 //! Entries come in key-hash order, in chunks of at most [`CHUNK_ENTRIES`] entries or about
 //! [`CHUNK_BYTES`]; each chunk carries the range proof of its last key, so a restore checks every
 //! chunk against the state root as it arrives and memory stays bounded by one chunk.
+//!
+//! Format 1 (no commit proof record) is still read; its restored store has no proof at its head.
 
 use std::fs::{self, File};
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -36,7 +39,9 @@ use crate::store::{Store, StoreConfig, latest_location};
 use crate::tree::NodeReader;
 
 const MAGIC: &[u8; 8] = b"AETHSNAP";
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
+/// The format before the commit proof record.
+const FORMAT_WITHOUT_PROOF: u32 = 1;
 /// Most entries in one chunk.
 pub const CHUNK_ENTRIES: usize = 4096;
 /// A chunk is closed once its entries reach this many bytes.
@@ -57,6 +62,16 @@ pub struct SnapshotHeader {
     pub block: BlockHeader,
     /// Number of state entries.
     pub entries: u64,
+}
+
+/// What a snapshot's head carries besides its header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotHead {
+    /// The header.
+    pub header: SnapshotHeader,
+    /// The commit proof stored with the block at that height (opaque to storage: consensus
+    /// checks it when it starts from the restored store); empty when the block had none.
+    pub commit_proof: Vec<u8>,
 }
 
 #[derive(Encode, Decode)]
@@ -122,8 +137,9 @@ impl Store {
             entries,
         };
 
+        let commit_proof = self.commit_proof(height)?.unwrap_or_default();
         let tmp = path.with_extension("partial");
-        let written = self.write_snapshot(&header, &tmp, progress);
+        let written = self.write_snapshot(&header, &commit_proof, &tmp, progress);
         // Whatever went wrong, a prune that overtook the walk is the real reason.
         let pruned = view.get(&StateKey::Code(Hash::default())).err();
         if let Err(e) = written {
@@ -151,6 +167,7 @@ impl Store {
     fn write_snapshot(
         &self,
         header: &SnapshotHeader,
+        commit_proof: &[u8],
         tmp: &Path,
         progress: &ProgressBar,
     ) -> Result<()> {
@@ -169,6 +186,7 @@ impl Store {
         out.write_all(MAGIC).map_err(io(&tmp))?;
         out.write_all(&FORMAT.to_le_bytes()).map_err(io(&tmp))?;
         write_record(&mut out, &header.encode()).map_err(io(&tmp))?;
+        write_record(&mut out, commit_proof).map_err(io(&tmp))?;
 
         progress.set_length(entries);
         let mut iter = crate::tree::guarded(db, height, || {
@@ -257,7 +275,7 @@ fn write_record<W: Write>(out: &mut W, bytes: &[u8]) -> std::io::Result<()> {
 pub fn read_info(path: &Path) -> Result<SnapshotInfo> {
     let mut input = SnapshotReader::open(path)?;
     let bytes = input.len;
-    let header = input.header()?;
+    let header = input.head()?.header;
     Ok(SnapshotInfo {
         path: path.to_path_buf(),
         bytes,
@@ -325,7 +343,10 @@ pub fn restore_snapshot(
 
 fn restore_into(snapshot: &Path, data_dir: &Path, progress: &ProgressBar) -> Result<()> {
     let mut input = SnapshotReader::open(snapshot)?;
-    let header = input.header()?;
+    let SnapshotHead {
+        header,
+        commit_proof,
+    } = input.head()?;
     let bad = |reason: String| StorageError::Snapshot {
         path: snapshot.to_path_buf(),
         reason,
@@ -414,7 +435,7 @@ fn restore_into(snapshot: &Path, data_dir: &Path, progress: &ProgressBar) -> Res
         )));
     }
     let hash = header.block.hash();
-    db.commit(vec![
+    let mut head_writes = vec![
         (
             layout::HEADERS,
             hash.0.to_vec(),
@@ -442,7 +463,15 @@ fn restore_into(snapshot: &Path, data_dir: &Path, progress: &ProgressBar) -> Res
             Some(version.encode()),
         ),
         (layout::META, meta::RESTORING.to_vec(), None),
-    ])?;
+    ];
+    if !commit_proof.is_empty() {
+        head_writes.push((
+            layout::PROOFS,
+            version.to_be_bytes().to_vec(),
+            Some(commit_proof),
+        ));
+    }
+    db.commit(head_writes)?;
     progress.finish();
     Ok(())
 }
@@ -567,16 +596,18 @@ impl<R: Read> SnapshotReader<R> {
         Ok(buf)
     }
 
-    fn header(&mut self) -> Result<SnapshotHeader> {
+    /// The header and (format 2) the commit proof after it.
+    fn head(&mut self) -> Result<SnapshotHead> {
         let mut magic = [0u8; 8];
         self.read_exact(&mut magic, "magic")?;
         if &magic != MAGIC {
             return Err(self.bad("not an Aether snapshot (bad magic)"));
         }
         let format = self.u32("format version")?;
-        if format != FORMAT {
+        if format != FORMAT && format != FORMAT_WITHOUT_PROOF {
             return Err(self.bad(format!(
-                "snapshot format {format}; this build reads format {FORMAT}"
+                "snapshot format {format}; this build reads formats {FORMAT_WITHOUT_PROOF} and \
+                 {FORMAT}"
             )));
         }
         let len = self.u32("header length")?;
@@ -587,7 +618,16 @@ impl<R: Read> SnapshotReader<R> {
         if !input.is_empty() {
             return Err(self.bad("trailing bytes in the header"));
         }
-        Ok(header)
+        let commit_proof = if format == FORMAT {
+            let len = self.u32("commit proof length")?;
+            self.record(len, "commit proof")?
+        } else {
+            Vec::new()
+        };
+        Ok(SnapshotHead {
+            header,
+            commit_proof,
+        })
     }
 
     fn chunk(&mut self) -> Result<Option<Chunk>> {

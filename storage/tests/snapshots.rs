@@ -242,3 +242,79 @@ fn a_database_left_by_an_interrupted_restore_is_refused_at_open() {
     assert!(matches!(err, StorageError::IncompleteRestore(_)), "{err}");
     assert!(err.to_string().contains("interrupted snapshot restore"));
 }
+
+/// A snapshot carries the commit proof stored with its block, and the restored store has it
+/// at its head (consensus starts from it); a format-1 file (no proof record) is still read.
+#[test]
+fn the_commit_proof_of_the_snapshot_block_is_restored_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db"), StoreConfig::default()).unwrap();
+    commit(&store, fund((0..8).map(addr), 5));
+    let changes = fund([addr(9)], 7);
+    let pending = store.speculate(None, &changes).unwrap();
+    let head = store.head().unwrap();
+    let executed = aether_engine::ports::ExecutedBlock {
+        block: aether_engine::types::Block {
+            header: aether_engine::types::BlockHeader {
+                height: pending.version(),
+                parent_hash: head.hash(),
+                timestamp_ms: 2_000,
+                state_root: pending.root(),
+                ..Default::default()
+            },
+            transactions: vec![],
+        },
+        receipts: vec![],
+        changes,
+    };
+    let proof = b"a commit certificate, opaque to storage".to_vec();
+    store.commit_pending(&executed, &pending, &proof).unwrap();
+    let height = store.head().unwrap().height;
+
+    let path = dir.path().join(file_name(height));
+    store
+        .create_snapshot(height, &path, &ProgressBar::hidden())
+        .unwrap();
+    let restored = restore_snapshot(
+        &path,
+        &dir.path().join("r"),
+        StoreConfig::default(),
+        &ProgressBar::hidden(),
+    )
+    .unwrap();
+    assert_eq!(restored.head(), store.head());
+    assert_eq!(restored.commit_proof(height).unwrap(), Some(proof.clone()));
+
+    // The same file as format 1 wrote it: no proof record, its own checksum.
+    let bytes = std::fs::read(&path).unwrap();
+    let header_len = u32::from_le_bytes(bytes[12..16].try_into().unwrap()) as usize;
+    let proof_at = 16 + header_len;
+    let proof_len = u32::from_le_bytes(bytes[proof_at..proof_at + 4].try_into().unwrap());
+    assert_eq!(proof_len as usize, proof.len());
+    let mut old = bytes[..proof_at].to_vec();
+    old[8..12].copy_from_slice(&1u32.to_le_bytes());
+    old.extend_from_slice(&bytes[proof_at + 4 + proof.len()..bytes.len() - 32]);
+    let digest: [u8; 32] = sha2::Digest::finalize(sha2::Digest::chain_update(
+        <sha2::Sha256 as sha2::Digest>::new(),
+        &old,
+    ))
+    .into();
+    old.extend_from_slice(&digest);
+    let old_path = dir.path().join("old.snapshot");
+    std::fs::write(&old_path, &old).unwrap();
+    assert_eq!(read_info(&old_path).unwrap().header.height, height);
+    let restored_old = restore_snapshot(
+        &old_path,
+        &dir.path().join("r-old"),
+        StoreConfig::default(),
+        &ProgressBar::hidden(),
+    )
+    .unwrap();
+    assert_eq!(restored_old.head(), store.head());
+    assert_eq!(restored_old.commit_proof(height).unwrap(), None);
+    // A format this build does not know is refused by number.
+    let mut future = bytes.clone();
+    future[8..12].copy_from_slice(&3u32.to_le_bytes());
+    std::fs::write(&old_path, &future).unwrap();
+    assert!(restore_fails(&old_path, dir.path()).contains("snapshot format 3"));
+}

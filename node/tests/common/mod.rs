@@ -86,7 +86,12 @@ impl Node {
             );
             let line = rx
                 .recv_timeout(Duration::from_secs(60))
-                .expect("the node logs its addresses");
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "the node did not log its addresses ({e}); it said:\n{}",
+                        seen.join("\n")
+                    )
+                });
             seen.push(line.clone());
             if let Some(rest) = line.split("RPC listening on ").nth(1) {
                 rpc = Some(format!("http://{}", addr_in(rest)));
