@@ -661,6 +661,8 @@ fn start_network(
         key,
         listen: parse(&settings.listen, "listen address")?,
         bootnodes,
+        peer_store: Some(config.base_path.join("network").join("peers")),
+        discovery: true,
         protocol_version: format!("/aether/{}/{}", chain.chain_id(), chain.genesis_hash()),
         agent: format!("aether/{} ({})", env!("CARGO_PKG_VERSION"), settings.name),
         validator: Arc::new(NodeGossip {

@@ -1,16 +1,18 @@
 //! The libp2p behaviours a node runs, and building its swarm: TCP with Noise and Yamux,
 //! identify, ping, gossipsub for the gossiped topics (each message validated before it is
 //! forwarded), request-response for direct messages and for the two request protocols,
-//! connection limits and a block list for penalised peers.
+//! Kademlia for finding the chain's other nodes, connection limits and a block list for
+//! penalised peers.
 
 use std::time::Duration;
 
 use aether_engine::ports::{Protocol, Topic};
 use libp2p::request_response::{self as rr, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
+use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::{
     StreamProtocol, Swarm, SwarmBuilder, allow_block_list, connection_limits, gossipsub, identify,
-    identity::Keypair, noise, ping, tcp, yamux,
+    identity::Keypair, kad, noise, ping, tcp, yamux,
 };
 use sha2::{Digest, Sha256};
 
@@ -39,6 +41,16 @@ pub struct Behaviour {
     pub block_by_id: rr::Behaviour<BytesCodec>,
     /// A range of committed blocks.
     pub committed_range: rr::Behaviour<BytesCodec>,
+    /// Finding peers: a Kademlia DHT of this chain's nodes only (its protocol name carries the
+    /// chain's), used for its routing table; it stores no records.
+    /// Off when the node dials only its bootnodes.
+    pub kad: Toggle<kad::Behaviour<kad::store::MemoryStore>>,
+}
+
+/// Kademlia's protocol name for nodes that identify as `protocol_version`.
+pub fn kad_protocol(protocol_version: &str) -> Result<StreamProtocol, BuildError> {
+    StreamProtocol::try_from_owned(format!("{protocol_version}/kad/1"))
+        .map_err(|e| BuildError(format!("kademlia protocol of `{protocol_version}`: {e}")))
 }
 
 /// The gossiped topics.
@@ -89,14 +101,16 @@ pub fn stream_protocol(protocol: Protocol) -> StreamProtocol {
 pub struct BuildError(pub String);
 
 /// Builds the swarm of a node with `key`, identifying itself as `protocol_version` (peers of
-/// another chain say another one).
+/// another chain say another one), finding peers with Kademlia if `discovery`.
 pub fn build(
     key: Keypair,
     protocol_version: String,
     agent: String,
     limits: &Limits,
+    discovery: bool,
 ) -> Result<Swarm<Behaviour>, BuildError> {
     let err = |e: &dyn std::fmt::Display| BuildError(e.to_string());
+    let kad_protocol = kad_protocol(&protocol_version)?;
     let builder = SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(
@@ -136,6 +150,17 @@ pub fn build(
                     rr_config.clone(),
                 )
             };
+            let local = key.public().to_peer_id();
+            let mut kad_config = kad::Config::new(kad_protocol);
+            kad_config
+                // Nothing a peer puts is stored: the DHT is for finding peers.
+                .set_record_filtering(kad::StoreInserts::FilterBoth)
+                .set_periodic_bootstrap_interval(Some(Duration::from_secs(60)));
+            let mut kad =
+                kad::Behaviour::with_config(local, kad::store::MemoryStore::new(local), kad_config);
+            // Nodes on private or loopback networks confirm no external address, which would
+            // leave them in client mode, answering nobody's lookups.
+            kad.set_mode(Some(kad::Mode::Server));
             Ok(Behaviour {
                 blocked: Default::default(),
                 limits: connection_limits::Behaviour::new(
@@ -165,6 +190,7 @@ pub fn build(
                     limits.max_response_bytes,
                     stream_protocol(Protocol::CommittedRange),
                 ),
+                kad: Toggle::from(discovery.then_some(kad)),
             })
         })
         .map_err(|e| err(&e))?

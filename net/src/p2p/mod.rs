@@ -20,6 +20,7 @@
 mod behaviour;
 mod codec;
 pub mod key;
+pub mod peer_store;
 mod task;
 
 use std::collections::BTreeMap;
@@ -142,6 +143,12 @@ pub struct P2pConfig {
     pub listen: Vec<Multiaddr>,
     /// Peers to dial at start and to keep dialing while disconnected (with `/p2p/<id>`).
     pub bootnodes: Vec<Multiaddr>,
+    /// The peer store file ([`peer_store`]): peers found are saved there and dialed at the
+    /// next start. None keeps them in memory only.
+    pub peer_store: Option<std::path::PathBuf>,
+    /// Find peers beyond the bootnodes (Kademlia, among this chain's nodes only). Off, the node
+    /// dials its bootnodes and the peers of its peer store, and takes who dials in.
+    pub discovery: bool,
     /// What this node says it runs (`/aether/<chain id>/<genesis hash>`): peers that say
     /// otherwise are of another chain, and are disconnected.
     pub protocol_version: String,
@@ -284,6 +291,7 @@ impl Libp2pNetwork {
             config.protocol_version.clone(),
             config.agent.clone(),
             &config.limits,
+            config.discovery,
         )?;
         for topic in behaviour::GOSSIPED {
             swarm

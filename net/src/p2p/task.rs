@@ -1,5 +1,6 @@
 //! The task that owns the swarm: carries out the handle's commands, turns swarm events into
-//! inbound messages, requests and responses, and keeps peers' scores, bans and limits.
+//! inbound messages, requests and responses, keeps peers' scores, bans and limits, and finds
+//! peers beyond the bootnodes (Kademlia, the peer store).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,7 +11,8 @@ use aether_engine::ports::{Inbound, Protocol, RequestFailure, RequestId, Topic};
 use futures::StreamExt;
 use libp2p::request_response as rr;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, ping};
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, kad, ping};
 use tokio::sync::mpsc;
 
 use super::behaviour::{
@@ -18,7 +20,7 @@ use super::behaviour::{
 };
 use super::{
     Acceptance, BAN_SCORE, BAN_SECONDS, Command, GossipValidator, Limits, MAX_GOSSIPED_TXS,
-    P2pConfig, PeerInfo, Shared, port_peer,
+    P2pConfig, PeerInfo, Shared, peer_store, port_peer,
 };
 
 /// Inbound requests awaiting the node's answer, at most, and per peer.
@@ -40,6 +42,12 @@ const VALIDATION_QUEUE: usize = 1_024;
 const VALIDATION_QUEUE_PER_PEER: usize = 64;
 /// How long gossipsub remembers a message id (its `duplicate_cache_time`, left at the default).
 const GOSSIP_DUPLICATE_WINDOW: Duration = Duration::from_secs(60);
+/// Peers found (Kademlia, the peer store) are dialed while fewer than this many are connected.
+const TARGET_PEERS: usize = 32;
+/// Found peers dialed per housekeeping tick, at most.
+const DIALS_PER_TICK: usize = 8;
+/// Housekeeping ticks (5 s each) between saves of the peer store.
+const SAVE_EVERY_TICKS: u64 = 6;
 
 /// A batch of gossiped messages with the validator's verdict on each.
 type Verdicts = Vec<(Gossiped, Acceptance)>;
@@ -113,6 +121,10 @@ pub(super) struct Task {
         mpsc::UnboundedReceiver<Verdicts>,
     ),
     banned: HashMap<PeerId, Instant>,
+    /// Where found peers are kept across restarts, and what was last written there.
+    peer_store: Option<std::path::PathBuf>,
+    saved_peers: String,
+    ticks: u64,
 }
 
 fn index(topic: Topic) -> usize {
@@ -147,13 +159,22 @@ impl Task {
             validating: false,
             verdicts: mpsc::unbounded_channel(),
             banned: HashMap::new(),
+            peer_store: config.peer_store,
+            saved_peers: String::new(),
+            ticks: 0,
         }
     }
 
     pub(super) async fn run(mut self) {
         for addr in self.bootnodes.clone() {
+            if let Some((peer, addr)) = peer_store::split(addr.clone())
+                && let Some(kad) = self.swarm.behaviour_mut().kad.as_mut()
+            {
+                kad.add_address(&peer, addr);
+            }
             self.dial(addr);
         }
+        self.load_peer_store();
         let mut tick = tokio::time::interval(Duration::from_secs(5));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -174,11 +195,84 @@ impl Task {
                 _ = tick.tick() => self.housekeeping(),
             }
         }
+        self.save_peer_store();
     }
 
     fn dial(&mut self, addr: Multiaddr) {
         if let Err(e) = self.swarm.dial(addr.clone()) {
             tracing::debug!(%addr, %e, "cannot dial");
+        }
+    }
+
+    /// Dials a peer found by Kademlia or kept in the peer store (at the addresses the
+    /// behaviours know), unless it is connected, being dialed or banned, or enough peers are.
+    fn dial_found(&mut self, peer: PeerId) {
+        if peer == *self.swarm.local_peer_id()
+            || self.banned.contains_key(&peer)
+            || self.swarm.is_connected(&peer)
+            || self.swarm.connected_peers().count() >= TARGET_PEERS
+        {
+            return;
+        }
+        let opts = DialOpts::peer_id(peer)
+            .condition(PeerCondition::DisconnectedAndNotDialing)
+            .build();
+        if let Err(e) = self.swarm.dial(opts) {
+            tracing::debug!(%peer, %e, "cannot dial a found peer");
+        }
+    }
+
+    /// Puts the peers of the peer store in Kademlia's table and dials them.
+    fn load_peer_store(&mut self) {
+        let Some(path) = self.peer_store.clone() else {
+            return;
+        };
+        match peer_store::load(&path) {
+            Ok((peers, skipped)) => {
+                if skipped > 0 {
+                    tracing::warn!(path = %path.display(), skipped, "peer store lines skipped");
+                }
+                if !peers.is_empty() {
+                    tracing::info!(peers = peers.len(), "dialing the peers of the peer store");
+                }
+                for (peer, addrs) in peers {
+                    for addr in addrs {
+                        if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                            kad.add_address(&peer, addr);
+                        }
+                    }
+                    self.dial_found(peer);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(path = %path.display(), %e, "the peer store is unreadable: starting without it")
+            }
+        }
+    }
+
+    /// Writes Kademlia's table to the peer store, if it changed.
+    fn save_peer_store(&mut self) {
+        let Some(path) = self.peer_store.clone() else {
+            return;
+        };
+        let mut peers: Vec<(PeerId, Vec<Multiaddr>)> = Vec::new();
+        if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+            for bucket in kad.kbuckets() {
+                for entry in bucket.iter() {
+                    peers.push((
+                        *entry.node.key.preimage(),
+                        entry.node.value.iter().cloned().collect(),
+                    ));
+                }
+            }
+        }
+        let text = peer_store::render(&peers);
+        if text == self.saved_peers {
+            return;
+        }
+        match peer_store::save(&path, &text) {
+            Ok(()) => self.saved_peers = text,
+            Err(e) => tracing::warn!(path = %path.display(), %e, "cannot save the peer store"),
         }
     }
 
@@ -327,6 +421,9 @@ impl Task {
             self.shared.stats.bans.fetch_add(1, Ordering::Relaxed);
             self.banned.insert(*peer, now);
             self.swarm.behaviour_mut().blocked.block_peer(*peer);
+            if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                kad.remove_peer(peer);
+            }
             let _ = self.swarm.disconnect_peer_id(*peer);
             // What it queued for validation is not checked.
             let (theirs, rest): (std::collections::VecDeque<Gossiped>, _) =
@@ -475,10 +572,23 @@ impl Task {
                             .collect(),
                     );
                 }
-                for addr in info.listen_addrs {
-                    self.swarm.add_peer_address(peer_id, addr);
+                // Where it listens: for dialing it again, and (Kademlia) for others to find it.
+                for addr in info
+                    .listen_addrs
+                    .into_iter()
+                    .take(peer_store::MAX_ADDRESSES)
+                {
+                    self.swarm.add_peer_address(peer_id, addr.clone());
+                    if let Some(kad) = self.swarm.behaviour_mut().kad.as_mut() {
+                        kad.add_address(&peer_id, addr);
+                    }
                 }
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::RoutingUpdated {
+                peer,
+                is_new_peer: true,
+                ..
+            })) => self.dial_found(peer),
             _ => {}
         }
     }
@@ -712,6 +822,26 @@ impl Task {
             if !connected {
                 self.dial(addr);
             }
+        }
+        // Too few peers: look for more (a Kademlia walk towards this node's own id: the peers
+        // it meets answer with the peers they know) and dial some of those found.
+        let wanting = self.swarm.connected_peers().count() < TARGET_PEERS;
+        if let (true, Some(kad)) = (wanting, self.swarm.behaviour_mut().kad.as_mut()) {
+            // Fails only when the table is empty (no peer to ask yet).
+            let _ = kad.bootstrap();
+            let mut found = Vec::new();
+            for bucket in kad.kbuckets() {
+                found.extend(bucket.iter().map(|e| *e.node.key.preimage()));
+            }
+            let local = *self.swarm.local_peer_id();
+            found.retain(|p| *p != local && !self.swarm.is_connected(p));
+            for peer in found.into_iter().take(DIALS_PER_TICK) {
+                self.dial_found(peer);
+            }
+        }
+        self.ticks += 1;
+        if self.ticks.is_multiple_of(SAVE_EVERY_TICKS) {
+            self.save_peer_store();
         }
     }
 }

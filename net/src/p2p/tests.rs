@@ -1,5 +1,6 @@
 //! Two and three nodes on 127.0.0.1 over TCP: gossip, direct messages, requests with their
-//! answers or failures, validation with penalties and bans. Every wait is bounded.
+//! answers or failures, validation with penalties and bans, peers found through one bootnode
+//! and again from the peer store. Every wait is bounded.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -42,10 +43,24 @@ fn node_with(
     bootnodes: Vec<Multiaddr>,
     limits: Limits,
 ) -> (Libp2pNetwork, mpsc::Receiver<Inbound>) {
+    node_full(Keypair::generate_ed25519(), listen, bootnodes, limits, None)
+}
+
+fn node_full(
+    key: Keypair,
+    listen: &str,
+    bootnodes: Vec<Multiaddr>,
+    limits: Limits,
+    peer_store: Option<std::path::PathBuf>,
+) -> (Libp2pNetwork, mpsc::Receiver<Inbound>) {
     let net = Libp2pNetwork::start(P2pConfig {
-        key: Keypair::generate_ed25519(),
+        key,
         listen: vec![listen.parse().unwrap()],
         bootnodes,
+        // Only the test of discovery finds peers beyond the bootnodes: the others build
+        // their topologies (a line, say) from bootnodes alone.
+        discovery: peer_store.is_some(),
+        peer_store,
         protocol_version: "/aether/test/1".into(),
         agent: "aether-test/1".into(),
         validator: Arc::new(NoFf),
@@ -352,6 +367,73 @@ async fn transactions_are_counted_inside_messages_and_never_come_directly() {
             )),
             "a direct transaction was delivered"
         );
+    })
+    .await
+    .unwrap();
+}
+
+/// Nodes that know only one bootnode find each other (Kademlia), and a node restarted without
+/// bootnodes reaches its peers again from its peer store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_are_found_through_one_bootnode_and_again_from_the_peer_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("network").join("peers");
+    let discovering = |name: &str, bootnodes| {
+        node_full(
+            Keypair::generate_ed25519(),
+            "/ip4/127.0.0.1/tcp/0",
+            bootnodes,
+            Limits::default(),
+            Some(dir.path().join(name)),
+        )
+    };
+    let (a, _a_in) = discovering("a-peers", Vec::new());
+    let a_addr = address(&a);
+    let (b, _b_in) = discovering("b-peers", vec![a_addr.clone()]);
+    let c_key = Keypair::generate_ed25519();
+    let (c, c_in) = node_full(
+        c_key.clone(),
+        "/ip4/127.0.0.1/tcp/0",
+        vec![a_addr],
+        Limits::default(),
+        Some(store.clone()),
+    );
+    let (a_id, b_id) = (port_peer(&a.local_peer_id()), port_peer(&b.local_peer_id()));
+    tokio::task::spawn_blocking(move || {
+        // b and c were told only of a: they find each other.
+        wait_for("b and c to find each other", || {
+            let mut peers = c.peers();
+            peers.sort();
+            let mut want = vec![a_id.clone(), b_id.clone()];
+            want.sort();
+            // Both identified (their listen addresses known): what the peer store keeps.
+            let identified = c.peer_info().iter().all(|p| p.agent.is_some());
+            (peers == want && identified).then_some(())
+        });
+        // A direct message from c reaches b over the connection it found.
+        c.send(&b_id, Topic::Votes, vec![9; 8]);
+        drop((c, c_in));
+        // What c found is in its peer store (saved when it stopped)...
+        let (saved, skipped) = wait_for("c's peer store", || {
+            let loaded = peer_store::load(&store).ok()?;
+            (loaded.0.len() >= 2).then_some(loaded)
+        });
+        assert_eq!(skipped, 0);
+        assert!(saved.iter().any(|(p, _)| port_peer(p) == a_id), "{saved:?}");
+        assert!(saved.iter().any(|(p, _)| port_peer(p) == b_id), "{saved:?}");
+        // ...and c started again without bootnodes reaches both.
+        let (c, _c_in) = node_full(
+            c_key,
+            "/ip4/127.0.0.1/tcp/0",
+            Vec::new(),
+            Limits::default(),
+            Some(store),
+        );
+        wait_for("c to reach its stored peers", || {
+            let peers = c.peers();
+            (peers.contains(&a_id) && peers.contains(&b_id)).then_some(())
+        });
+        drop((a, b));
     })
     .await
     .unwrap();
