@@ -144,6 +144,10 @@ pub struct RunArgs {
     /// validator may then sign again in rounds it signed in before it lost the record.
     #[arg(long)]
     reset_safety_record: bool,
+    /// With `--consensus hotstuff`: committed blocks kept (in memory and in the database) to
+    /// answer peers' block retrieval. A peer further behind than this syncs from stores.
+    #[arg(long, default_value_t = aether_consensus::hotstuff::RECENT_COMMITTED, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1_000_000))]
+    recent_blocks: usize,
 }
 
 /// `--rpc-methods`.
@@ -333,6 +337,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<bool> {
             ConsensusChoice::Hotstuff => ConsensusMode::HotStuff {
                 validator: key_source.clone(),
                 reset_safety_record: args.reset_safety_record,
+                recent_blocks: args.recent_blocks,
             },
         },
     };

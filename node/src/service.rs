@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aether_consensus::DevSealer;
+use aether_consensus::hotstuff::HotStuffConfig;
 use aether_engine::ports::{
     CommitFailure, Consensus, ConsensusInput, ConsensusOutput, Inbound, InboundSink, Network,
     Protocol, Topic, Verdict,
@@ -111,8 +112,16 @@ pub enum ConsensusMode {
         validator: Option<ValidatorKeySource>,
         /// Start even though the safety record is missing past genesis.
         reset_safety_record: bool,
+        /// Committed blocks consensus keeps to answer peers' block retrieval.
+        recent_blocks: usize,
     },
 }
+
+/// A HotStuff node on a network whose consensus has committed nothing for this long while it
+/// knows of certified blocks it cannot get syncs committed blocks from its peers' stores while
+/// it runs, then restarts consensus on the new head: block retrieval reaches back only as far
+/// as peers keep recent blocks (`--recent-blocks`).
+const RESYNC_AFTER: Duration = Duration::from_secs(10);
 
 /// A node failure.
 #[derive(Debug, thiserror::Error)]
@@ -176,42 +185,28 @@ pub async fn run(
     // HotStuff's configuration, made once: its verification cache is shared by consensus,
     // catching up and the checks of gossiped consensus messages.
     let hotstuff = match &config.consensus {
-        ConsensusMode::HotStuff { .. } => Some(crate::validator::config(
-            &config.genesis,
-            config.block_time_ms,
-        )?),
+        ConsensusMode::HotStuff { recent_blocks, .. } => Some(HotStuffConfig {
+            recent_committed: *recent_blocks,
+            ..crate::validator::config(&config.genesis, config.block_time_ms)?
+        }),
         ConsensusMode::DevSealer => None,
     };
     // A validator's safety record is opened (or, for a new validator, created) before the node
     // syncs: whether the chain was past genesis is judged on what this node had, not on blocks
     // it fetches from peers that went on without it.
-    let identity = match (&config.consensus, &hotstuff) {
-        (
-            ConsensusMode::HotStuff {
-                validator,
-                reset_safety_record,
-            },
-            Some(hs),
-        ) => {
-            if *reset_safety_record {
-                tracing::warn!(
-                    "--reset-safety-record: if the safety record is missing, this validator starts \
-                     with a fresh one and may sign again in rounds it signed in before"
-                );
-            }
-            let keys = validator
-                .as_ref()
-                .map(ValidatorKeySource::consensus_keys)
-                .transpose()?;
-            crate::validator::open_identity(
-                &chain,
-                hs,
-                keys,
-                &config.base_path.join("consensus"),
-                *reset_safety_record,
-            )?
-        }
-        _ => None,
+    if let ConsensusMode::HotStuff {
+        reset_safety_record: true,
+        ..
+    } = &config.consensus
+    {
+        tracing::warn!(
+            "--reset-safety-record: if the safety record is missing, this validator starts \
+             with a fresh one and may sign again in rounds it signed in before"
+        );
+    }
+    let identity = match &hotstuff {
+        Some(hs) => open_identity(&config, &chain, hs)?,
+        None => None,
     };
     let p2p = match &config.network {
         None => None,
@@ -381,6 +376,9 @@ pub async fn run(
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last_expiry = now_ms();
     let mut last_future_warning = 0;
+    // The committed round consensus last reported and since when, and the last resync.
+    let mut watched = (0u64, std::time::Instant::now());
+    let mut last_resync: Option<std::time::Instant> = None;
     let result = loop {
         let mut inputs = Vec::new();
         tokio::select! {
@@ -481,6 +479,59 @@ pub async fn run(
             *progress
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(now);
+            if now.committed_round != watched.0 {
+                watched = (now.committed_round, std::time::Instant::now());
+            }
+            let behind = now.missing_blocks > 0 || now.high_qc_round > now.committed_round + 2;
+            if let (Some(p2p), Some(hs), true) = (&p2p, &hotstuff, behind)
+                && watched.1.elapsed() >= RESYNC_AFTER
+                && last_resync.is_none_or(|at| at.elapsed() >= RESYNC_AFTER)
+            {
+                last_resync = Some(std::time::Instant::now());
+                tracing::info!(
+                    committed_round = now.committed_round,
+                    high_qc_round = now.high_qc_round,
+                    missing = now.missing_blocks,
+                    "consensus is stuck behind its peers: syncing committed blocks from their stores"
+                );
+                syncing.store(true, std::sync::atomic::Ordering::Release);
+                metrics.syncing(true);
+                let verifier = hs.verifier();
+                let synced = crate::sync::catch_up(
+                    p2p.as_ref(),
+                    &network,
+                    &mut inbound,
+                    &chain,
+                    &verifier,
+                    &serving,
+                    |blocks, head| metrics.synced(blocks, head),
+                )
+                .await;
+                syncing.store(false, std::sync::atomic::Ordering::Release);
+                metrics.syncing(false);
+                if synced > 0 {
+                    let head = chain.head();
+                    metrics.block(head.height, 0.0, head.gas_used, 0);
+                    metrics.finalized(chain.finalized_height());
+                    // Consensus starts again on the new head, as after a restart: the old one
+                    // (and its hold on the safety record) goes first.
+                    drop(consensus);
+                    let restarted = open_identity(&config, &chain, hs).and_then(|identity| {
+                        Ok(crate::validator::open(
+                            &chain,
+                            hs.clone(),
+                            identity,
+                            now_ms(),
+                        )?)
+                    });
+                    match restarted {
+                        Ok(hotstuff) => consensus = Box::new(hotstuff),
+                        Err(e) => break Err(e),
+                    }
+                    tracing::info!(height = head.height, "consensus restarted after the sync");
+                }
+                watched = (watched.0, std::time::Instant::now());
+            }
         }
     };
     // The worker ends after its current job (a block being built or committed is finished;
@@ -625,6 +676,37 @@ impl GossipValidator for NodeGossip {
             Acceptance::Reject
         }
     }
+}
+
+/// The signing identity of the validator `config` runs as (none for a follower or the dev
+/// sealer), its safety record opened from the base path.
+fn open_identity(
+    config: &NodeConfig,
+    chain: &Chain,
+    hs: &HotStuffConfig,
+) -> Result<
+    Option<aether_consensus::hotstuff::Identity<crate::safety_store::DurableSafety>>,
+    NodeError,
+> {
+    let ConsensusMode::HotStuff {
+        validator,
+        reset_safety_record,
+        ..
+    } = &config.consensus
+    else {
+        return Ok(None);
+    };
+    let keys = validator
+        .as_ref()
+        .map(ValidatorKeySource::consensus_keys)
+        .transpose()?;
+    Ok(crate::validator::open_identity(
+        chain,
+        hs,
+        keys,
+        &config.base_path.join("consensus"),
+        *reset_safety_record,
+    )?)
 }
 
 /// Starts the libp2p network: the node's key (the dev validator's, or the one in the base

@@ -132,6 +132,7 @@ pub fn config(genesis: &Genesis, block_time_ms: u64) -> Result<HotStuffConfig, V
         min_block_interval_ms: block_time_ms,
         max_message_bytes: MAX_MESSAGE_BYTES,
         cache: Some(Arc::new(VerifyCache::new(VERIFY_CACHE))),
+        recent_committed: aether_consensus::hotstuff::RECENT_COMMITTED,
     })
 }
 

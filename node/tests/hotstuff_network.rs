@@ -102,6 +102,8 @@ struct Cluster {
     /// Each node is told of one bootnode only (v1 for v0, v0 for the others and v1 for nodes
     /// that are not validators): the rest it must find (Kademlia, its peer store).
     one_bootnode: bool,
+    /// `--recent-blocks` of every node (committed blocks kept for block retrieval).
+    recent_blocks: Option<u32>,
 }
 
 impl Cluster {
@@ -170,6 +172,7 @@ impl Cluster {
             lab,
             key_files,
             one_bootnode: false,
+            recent_blocks: None,
         }
     }
 
@@ -182,6 +185,18 @@ impl Cluster {
     /// Starts `aether run` on `base`, listening at `listen`, with every other validator as a
     /// bootnode, in validator `slot`'s namespace when there is a lab.
     fn run(&self, base: &str, listen: (&str, u16), extra: &[&str], slot: usize) -> Node {
+        self.run_with(base, listen, extra, slot, None)
+    }
+
+    /// [`Cluster::run`] with these validators as its bootnodes, if given.
+    fn run_with(
+        &self,
+        base: &str,
+        listen: (&str, u16),
+        extra: &[&str],
+        slot: usize,
+        bootnodes: Option<&[usize]>,
+    ) -> Node {
         let genesis = self.genesis.to_str().unwrap();
         let base = self.dir.path().join(base);
         let mut args: Vec<String> = [
@@ -198,12 +213,16 @@ impl Cluster {
         .chain(extra)
         .map(|s| s.to_string())
         .collect();
+        if let Some(n) = self.recent_blocks {
+            args.extend(["--recent-blocks".to_string(), n.to_string()]);
+        }
         let me = (0..self.listen.len())
             .find(|j| (self.listen[*j].0.as_str(), self.listen[*j].1) == listen);
-        let bootnodes: Vec<usize> = match (self.one_bootnode, me) {
-            (false, _) => (0..self.listen.len()).filter(|j| Some(*j) != me).collect(),
-            (true, Some(0)) | (true, None) => vec![1],
-            (true, Some(_)) => vec![0],
+        let bootnodes: Vec<usize> = match (bootnodes, self.one_bootnode, me) {
+            (Some(given), _, _) => given.to_vec(),
+            (None, false, _) => (0..self.listen.len()).filter(|j| Some(*j) != me).collect(),
+            (None, true, Some(0)) | (None, true, None) => vec![1],
+            (None, true, Some(_)) => vec![0],
         };
         for j in bootnodes {
             args.push("--bootnodes".into());
@@ -429,17 +448,23 @@ fn validators_with_their_own_key_files_agree_and_one_started_late_joins_and_vote
  {
     // Validators told of one bootnode each find the others (their votes go straight to the
     // next leader); once v0, the bootnode of most, is stopped, they still reach each other.
+    let started = Instant::now();
     let mut cluster = Cluster::with_keys(4, None, true);
     cluster.one_bootnode = true;
+    // Peers keep only 2 committed blocks for block retrieval (the late node below must sync
+    // from their stores while it runs).
+    cluster.recent_blocks = Some(2);
     // Three of four are a quorum: they commit without the fourth.
     let mut nodes: Vec<Option<Node>> = (0..3).map(|i| Some(cluster.start(i))).collect();
     wait_all(&all(&nodes), 4, 90);
+    eprintln!("three at 4 ({:.0?})", started.elapsed());
     // The fourth starts for the first time on a chain that went on without it: it syncs the
     // committed blocks and, being new (its database was at genesis when it opened), starts a
     // fresh safety record instead of refusing as a validator that lost its record would.
     nodes.push(Some(cluster.start(3)));
     let top = highest(&nodes);
     wait_all(&all(&nodes), top + 2, 90);
+    eprintln!("the fourth joined ({:.0?})", started.elapsed());
     assert_one_chain(&all(&nodes), 1);
     // Each runs under the identity its key file gives, as the genesis lists it. A quorum
     // finalizes through any three, so v0 may not have dialled the last one yet: wait for it.
@@ -488,6 +513,7 @@ fn validators_with_their_own_key_files_agree_and_one_started_late_joins_and_vote
     assert!(nodes[0].take().unwrap().stop().success());
     let top = highest(&nodes);
     wait_all(&all(&nodes), top + 3, 90);
+    eprintln!("v0 stopped, three went on ({:.0?})", started.elapsed());
     assert_one_chain(&all(&nodes), 1);
 
     // A node restored from a snapshot of the stopped v0's state syncs the blocks committed
@@ -551,8 +577,33 @@ fn validators_with_their_own_key_files_agree_and_one_started_late_joins_and_vote
     nodes.push(Some(follower));
     let top = highest(&nodes);
     wait_all(&all(&nodes), top + 2, 90);
+    eprintln!("the restored node follows ({:.0?})", started.elapsed());
     // It holds the chain's blocks (whose headers carry their state roots) from just after the
     // snapshot on.
+    assert_one_chain(&all(&nodes), snapshot_height + 1);
+
+    // A node whose one bootnode (the stopped v0) cannot be reached starts consensus at genesis
+    // after waiting for peers. Once v0 is back, it hears of blocks far older than what its
+    // peers keep for retrieval, sees its consensus stuck behind, and syncs from their stores
+    // while it runs (it never had a connection that could deliver what it missed).
+    let late = cluster.run_with("late", ("127.0.0.1", free_port()), &[], 0, Some(&[0]));
+    assert!(
+        late.wait_for_log("no peer to sync from", 30).is_some(),
+        "{}",
+        late.log_tail(20)
+    );
+    nodes[0] = Some(cluster.start(0));
+    eprintln!("v0 restarted ({:.0?})", started.elapsed());
+    assert!(
+        late.wait_for_log("consensus restarted after the sync", 90)
+            .is_some(),
+        "the late node did not sync while running: {}",
+        late.log_tail(30)
+    );
+    nodes.push(Some(late));
+    let top = highest(&nodes);
+    wait_all(&all(&nodes), top + 2, 90);
+    eprintln!("the late node caught up ({:.0?})", started.elapsed());
     assert_one_chain(&all(&nodes), snapshot_height + 1);
 }
 

@@ -6,7 +6,7 @@ use aether_engine::ports::{CommitFailure, ConsensusOutput, PeerId, Topic};
 use aether_engine::types::{BlockHeader, Hash};
 use parity_scale_codec::Encode;
 
-use super::{Body, CommitProof, Exec, HotStuff, RECENT_COMMITTED, SyncInfo, ToCommit};
+use super::{Body, CommitProof, Exec, HotStuff, SyncInfo, ToCommit};
 use crate::block_tree::BlockInfo;
 use crate::certs::{VerifiedQc, VerifiedTc};
 use crate::pacemaker::PacemakerEvent;
@@ -205,10 +205,11 @@ impl<S: SafetyStorage> HotStuff<S> {
     }
 
     /// Keeps a committed proposal to answer block retrieval, saved (so a restarted cluster can
-    /// still serve the blocks a lagging validator misses), for the last [`RECENT_COMMITTED`].
+    /// still serve the blocks a lagging validator misses), for the last
+    /// [`super::HotStuffConfig::recent_committed`].
     pub(super) fn remember_committed(&mut self, id: [u8; 32], proposal: crate::proposal::Proposal) {
         self.recent.push_back((id, proposal));
-        if self.recent.len() > RECENT_COMMITTED
+        if self.recent.len() > self.config.recent_committed.max(1)
             && let Some((old, _)) = self.recent.pop_front()
             && let Err(e) = self.saved.remove(&[old])
         {

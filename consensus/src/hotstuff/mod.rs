@@ -62,8 +62,9 @@ pub use persist::{BlockStore, MemoryBlocks};
 /// execution). Beyond, new ones are refused until commits make room.
 pub const MAX_BLOCKS: usize = 512;
 
-/// Committed proposals kept (and saved) to answer block retrieval: a validator a little
-/// behind fetches them; one further behind must sync committed blocks from a peer's store.
+/// Committed proposals kept (and saved) to answer block retrieval, by default
+/// ([`HotStuffConfig::recent_committed`]): a validator a little behind fetches them; one further
+/// behind must sync committed blocks from a peer's store.
 pub const RECENT_COMMITTED: usize = 1024;
 
 /// Blocks asked for at once (block retrieval).
@@ -109,6 +110,9 @@ pub struct HotStuffConfig {
     pub max_message_bytes: usize,
     /// A cache of passed signature checks, possibly shared.
     pub cache: Option<Arc<VerifyCache>>,
+    /// Committed proposals kept (in memory and saved) to answer peers' block retrieval
+    /// (at least one; [`RECENT_COMMITTED`] by default).
+    pub recent_committed: usize,
 }
 
 impl HotStuffConfig {

@@ -188,6 +188,7 @@ impl Sim {
             min_block_interval_ms: 0,
             max_message_bytes: 4 << 20,
             cache: Some(shared_cache()),
+            recent_committed: aether_consensus::hotstuff::RECENT_COMMITTED,
         };
         let dir = scratch_dir();
         let mut rng = ChaCha8Rng::seed_from_u64(scenario.seed ^ 0x51u64.rotate_left(56));
