@@ -14,6 +14,7 @@
 pub mod bench_workloads;
 pub mod chain;
 pub mod genesis;
+pub mod gossip_admission;
 pub mod keys;
 pub mod mempool;
 pub mod metrics;

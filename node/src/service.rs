@@ -364,6 +364,8 @@ pub async fn run(
     };
 
     let (jobs, worker) = ExecutionWorker::start(chain.clone(), metrics.clone())?;
+    let admission = crate::gossip_admission::GossipAdmission::start(chain.clone(), metrics.clone())
+        .map_err(|e| NodeError::Task(format!("cannot start the gossip admission thread: {e}")))?;
     let ExecutionWorker {
         handle: worker_handle,
         mut done,
@@ -407,13 +409,9 @@ pub async fn run(
             }
             Some(message) = inbound.recv() => match message {
                 Inbound::Message { topic: Topic::Transactions, payload, .. } => {
-                    // Validated (decoded, signed) before it was delivered; the pool decides.
-                    for tx in crate::tx_gossip::decode_batch(&payload).unwrap_or_default() {
-                        if let Err(why) = chain.submit(tx, now_ms()) {
-                            metrics.pool_rejection(why.name());
-                            tracing::trace!(%why, "a gossiped transaction was not admitted");
-                        }
-                    }
+                    // Validated (decoded, signed) before it was delivered; the pool decides,
+                    // on the admission thread.
+                    admission.offer(payload);
                 }
                 Inbound::Message { from, topic, payload } => {
                     inputs.push(ConsensusInput::Message { from, topic, payload })
@@ -538,6 +536,7 @@ pub async fn run(
     // one built and not yet committed is left: it was never final).
     drop(jobs);
     let _ = tokio::task::spawn_blocking(move || worker_handle.join()).await;
+    let _ = tokio::task::spawn_blocking(move || drop(admission)).await;
     tracing::info!("stopping: closing the RPC server and the database");
     let _ = rpc_handle.stop();
     rpc_handle.stopped().await;
