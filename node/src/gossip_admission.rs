@@ -96,9 +96,8 @@ mod tests {
     #[test]
     fn gossiped_batches_are_admitted_in_arrival_order_and_garbage_admits_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let store =
-            aether_storage::Store::open(dir.path(), aether_storage::StoreConfig::default())
-                .unwrap();
+        let store = aether_storage::Store::open(dir.path(), aether_storage::StoreConfig::default())
+            .unwrap();
         let chain = Arc::new(Chain::open(store, crate::genesis::Genesis::dev()).unwrap());
         let metrics = Arc::new(Metrics::new());
         let admission = GossipAdmission::start(chain.clone(), metrics).unwrap();

@@ -133,6 +133,7 @@ pub fn config(genesis: &Genesis, block_time_ms: u64) -> Result<HotStuffConfig, V
         max_message_bytes: MAX_MESSAGE_BYTES,
         cache: Some(Arc::new(VerifyCache::new(VERIFY_CACHE))),
         recent_committed: aether_consensus::hotstuff::RECENT_COMMITTED,
+        recent_committed_bytes: aether_consensus::hotstuff::RECENT_COMMITTED_BYTES,
     })
 }
 

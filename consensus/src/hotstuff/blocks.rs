@@ -296,12 +296,7 @@ impl<S: SafetyStorage> HotStuff<S> {
             .blocks
             .get(&id)
             .map(|k| k.proposal.proposal().clone())
-            .or_else(|| {
-                self.recent
-                    .iter()
-                    .find(|(i, _)| *i == id)
-                    .map(|(_, p)| p.clone())
-            });
+            .or_else(|| self.recent.get(&id).cloned());
         if let Some(p) = found {
             self.send(to, Topic::Proposals, Body::Block(Box::new(p)));
         }

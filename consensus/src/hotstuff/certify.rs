@@ -205,14 +205,19 @@ impl<S: SafetyStorage> HotStuff<S> {
     }
 
     /// Keeps a committed proposal to answer block retrieval, saved (so a restarted cluster can
-    /// still serve the blocks a lagging validator misses), for the last
-    /// [`super::HotStuffConfig::recent_committed`].
+    /// still serve the blocks a lagging validator misses): the last
+    /// [`super::HotStuffConfig::recent_committed`], within
+    /// [`super::HotStuffConfig::recent_committed_bytes`] (the newest always).
     pub(super) fn remember_committed(&mut self, id: [u8; 32], proposal: crate::proposal::Proposal) {
-        self.recent.push_back((id, proposal));
-        if self.recent.len() > self.config.recent_committed.max(1)
-            && let Some((old, _)) = self.recent.pop_front()
-            && let Err(e) = self.saved.remove(&[old])
-        {
+        let size = parity_scale_codec::Encode::encoded_size(&proposal);
+        let dropped = self.recent.push(
+            id,
+            proposal,
+            size,
+            self.config.recent_committed,
+            self.config.recent_committed_bytes,
+        );
+        if let Err(e) = self.saved.remove(&dropped) {
             tracing::warn!(%e, "cannot remove a saved proposal");
         }
     }

@@ -27,6 +27,7 @@ mod certify;
 pub mod messages;
 mod persist;
 mod propose;
+mod recent;
 mod votes;
 
 #[cfg(test)]
@@ -66,6 +67,10 @@ pub const MAX_BLOCKS: usize = 512;
 /// ([`HotStuffConfig::recent_committed`]): a validator a little behind fetches them; one further
 /// behind must sync committed blocks from a peer's store.
 pub const RECENT_COMMITTED: usize = 1024;
+
+/// Bytes of committed proposals kept to answer block retrieval, by default
+/// ([`HotStuffConfig::recent_committed_bytes`]): 1,024 full blocks would take ≈ 650 MiB.
+pub const RECENT_COMMITTED_BYTES: usize = 128 << 20;
 
 /// Blocks asked for at once (block retrieval).
 pub const MAX_MISSING: usize = 64;
@@ -113,6 +118,9 @@ pub struct HotStuffConfig {
     /// Committed proposals kept (in memory and saved) to answer peers' block retrieval
     /// (at least one; [`RECENT_COMMITTED`] by default).
     pub recent_committed: usize,
+    /// And at most this many bytes of them, encoded (the newest is kept whatever its size;
+    /// [`RECENT_COMMITTED_BYTES`] by default).
+    pub recent_committed_bytes: usize,
 }
 
 impl HotStuffConfig {
@@ -298,7 +306,8 @@ pub struct HotStuff<S: SafetyStorage> {
     root_header: BlockHeader,
     blocks: BTreeMap<[u8; 32], Known>,
     by_header: BTreeMap<[u8; 32], Vec<[u8; 32]>>,
-    recent: VecDeque<([u8; 32], Proposal)>,
+    /// Recent committed proposals, to answer block retrieval.
+    recent: recent::Recent<Proposal>,
     /// QCs of blocks not in the tree yet (certified once the block arrives).
     qcs: BTreeMap<[u8; 32], VerifiedQc>,
     high_qc: VerifiedQc,
@@ -374,7 +383,7 @@ impl<S: SafetyStorage> HotStuff<S> {
             root_header: root.header,
             blocks: BTreeMap::new(),
             by_header: BTreeMap::new(),
-            recent: VecDeque::new(),
+            recent: Default::default(),
             qcs: BTreeMap::new(),
             high_commit_qc: root.commit_qc.clone(),
             high_qc: high_qc.clone(),

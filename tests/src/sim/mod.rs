@@ -189,6 +189,7 @@ impl Sim {
             max_message_bytes: 4 << 20,
             cache: Some(shared_cache()),
             recent_committed: aether_consensus::hotstuff::RECENT_COMMITTED,
+            recent_committed_bytes: aether_consensus::hotstuff::RECENT_COMMITTED_BYTES,
         };
         let dir = scratch_dir();
         let mut rng = ChaCha8Rng::seed_from_u64(scenario.seed ^ 0x51u64.rotate_left(56));
