@@ -89,8 +89,6 @@ fn admit(chain: &Chain, metrics: &Metrics, batches: Receiver<Vec<u8>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aether_engine::crypto::Keypair;
-    use aether_engine::types::{Action, Address, Transaction};
     use parity_scale_codec::Encode;
 
     #[test]
@@ -102,18 +100,7 @@ mod tests {
         let metrics = Arc::new(Metrics::new());
         let admission = GossipAdmission::start(chain.clone(), metrics).unwrap();
         let signed = |who: &str, nonce| {
-            Keypair::dev(who, false)
-                .sign_tx(Transaction {
-                    chain_id: crate::genesis::DEV_CHAIN_ID,
-                    nonce,
-                    gas_limit: 30_000,
-                    gas_price: 1,
-                    action: Action::Transfer {
-                        to: Address([2; 32]),
-                        amount: 1,
-                    },
-                })
-                .encode()
+            crate::test_support::signed_transfer(who, crate::genesis::DEV_CHAIN_ID, nonce).encode()
         };
         // Two senders' transactions over two batches, each sender's nonces in order across
         // them: all of them ready (none waiting for a gap) only if the batches kept order.

@@ -27,3 +27,24 @@ pub mod trace_view;
 pub mod tx_gossip;
 pub mod validator;
 pub mod validator_key;
+
+/// Helpers shared by the crate's unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use aether_engine::crypto::Keypair;
+    use aether_engine::types::{Action, Address, SignedTransaction, Transaction};
+
+    /// A transfer of 1 to `0x0202…` from dev account `who`, signed for `chain_id`.
+    pub fn signed_transfer(who: &str, chain_id: u64, nonce: u64) -> SignedTransaction {
+        Keypair::dev(who, false).sign_tx(Transaction {
+            chain_id,
+            nonce,
+            gas_limit: 30_000,
+            gas_price: 1,
+            action: Action::Transfer {
+                to: Address([2; 32]),
+                amount: 1,
+            },
+        })
+    }
+}

@@ -314,15 +314,22 @@ pub async fn run(
     // Ranges served at once, at most (each reads up to 16 MiB of blocks).
     let serving = Arc::new(tokio::sync::Semaphore::new(crate::sync::MAX_SERVING));
     tokio::pin!(shutdown);
-    // A HotStuff node on a network first catches up from its peers' stores.
-    if let (ConsensusMode::HotStuff { .. }, Some(p2p)) = (&config.consensus, &p2p) {
-        syncing.store(true, std::sync::atomic::Ordering::Release);
-        metrics.syncing(true);
-        let verifier = hotstuff
-            .as_ref()
-            .expect("HotStuff's configuration is made for HotStuff")
-            .verifier();
-        let synced = tokio::select! {
+    // A HotStuff node on a network catches up from its peers' stores: first, and whenever its
+    // consensus is stuck behind them.
+    let catching = match (&config.consensus, &p2p) {
+        (ConsensusMode::HotStuff { .. }, Some(p2p)) => Some(Catching {
+            p2p,
+            network: &network,
+            chain: &chain,
+            serving: &serving,
+            metrics: &metrics,
+            syncing: &syncing,
+        }),
+        _ => None,
+    };
+    if let (Some(catching), Some(hs)) = (&catching, &hotstuff) {
+        let verifier = hs.verifier();
+        tokio::select! {
             _ = &mut shutdown => {
                 tracing::info!("stopping during sync");
                 let _ = rpc_handle.stop();
@@ -332,23 +339,8 @@ pub async fn run(
                 }
                 return Ok(());
             }
-            n = crate::sync::catch_up(
-                p2p.as_ref(),
-                &network,
-                &mut inbound,
-                &chain,
-                &verifier,
-                &serving,
-                |blocks, head| metrics.synced(blocks, head),
-            ) => n,
+            _ = catching.run(&mut inbound, &verifier) => {}
         };
-        syncing.store(false, std::sync::atomic::Ordering::Release);
-        metrics.syncing(false);
-        if synced > 0 {
-            let head = chain.head();
-            metrics.block(head.height, 0.0, head.gas_used, 0);
-            metrics.finalized(chain.finalized_height());
-        }
     }
     let head = chain.head();
     let mut consensus: Box<dyn Consensus> = match &config.consensus {
@@ -481,7 +473,7 @@ pub async fn run(
                 watched = (now.committed_round, std::time::Instant::now());
             }
             let behind = now.missing_blocks > 0 || now.high_qc_round > now.committed_round + 2;
-            if let (Some(p2p), Some(hs), true) = (&p2p, &hotstuff, behind)
+            if let (Some(catching), Some(hs), true) = (&catching, &hotstuff, behind)
                 && watched.1.elapsed() >= RESYNC_AFTER
                 && last_resync.is_none_or(|at| at.elapsed() >= RESYNC_AFTER)
             {
@@ -492,25 +484,8 @@ pub async fn run(
                     missing = now.missing_blocks,
                     "consensus is stuck behind its peers: syncing committed blocks from their stores"
                 );
-                syncing.store(true, std::sync::atomic::Ordering::Release);
-                metrics.syncing(true);
-                let verifier = hs.verifier();
-                let synced = crate::sync::catch_up(
-                    p2p.as_ref(),
-                    &network,
-                    &mut inbound,
-                    &chain,
-                    &verifier,
-                    &serving,
-                    |blocks, head| metrics.synced(blocks, head),
-                )
-                .await;
-                syncing.store(false, std::sync::atomic::Ordering::Release);
-                metrics.syncing(false);
-                if synced > 0 {
+                if catching.run(&mut inbound, &hs.verifier()).await > 0 {
                     let head = chain.head();
-                    metrics.block(head.height, 0.0, head.gas_used, 0);
-                    metrics.finalized(chain.finalized_height());
                     // Consensus starts again on the new head, as after a restart: the old one
                     // (and its hold on the safety record) goes first.
                     drop(consensus);
@@ -674,6 +649,49 @@ impl GossipValidator for NodeGossip {
         } else {
             Acceptance::Reject
         }
+    }
+}
+
+/// What catching up from peers' stores uses and reports to.
+struct Catching<'a> {
+    p2p: &'a Libp2pNetwork,
+    network: &'a Arc<dyn Network>,
+    chain: &'a Arc<Chain>,
+    serving: &'a Arc<tokio::sync::Semaphore>,
+    metrics: &'a Metrics,
+    syncing: &'a std::sync::atomic::AtomicBool,
+}
+
+impl Catching<'_> {
+    /// Syncs committed blocks from peers' stores ([`crate::sync::catch_up`]), reported as
+    /// syncing meanwhile (`system_health`, metrics); returns the blocks committed.
+    async fn run(
+        &self,
+        inbound: &mut tokio::sync::mpsc::Receiver<Inbound>,
+        verifier: &aether_consensus::certs::Verifier,
+    ) -> u64 {
+        self.syncing
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.metrics.syncing(true);
+        let synced = crate::sync::catch_up(
+            self.p2p,
+            self.network,
+            inbound,
+            self.chain,
+            verifier,
+            self.serving,
+            |blocks, head| self.metrics.synced(blocks, head),
+        )
+        .await;
+        self.syncing
+            .store(false, std::sync::atomic::Ordering::Release);
+        self.metrics.syncing(false);
+        if synced > 0 {
+            let head = self.chain.head();
+            self.metrics.block(head.height, 0.0, head.gas_used, 0);
+            self.metrics.finalized(self.chain.finalized_height());
+        }
+        synced
     }
 }
 
@@ -883,24 +901,12 @@ mod tests {
 
     #[test]
     fn a_gossiped_batch_is_forwarded_only_if_every_transaction_in_it_is_signed() {
-        use aether_engine::crypto::Keypair;
-        use aether_engine::types::{Action, SignedTransaction, Transaction};
+        use aether_engine::types::SignedTransaction;
         let gossip = NodeGossip {
             verified: Arc::new(aether_engine::signatures::VerifiedSignatures::new(16)),
             consensus: None,
         };
-        let signed = |nonce| {
-            Keypair::dev("bob", false).sign_tx(Transaction {
-                chain_id: 7,
-                nonce,
-                gas_limit: 30_000,
-                gas_price: 1,
-                action: Action::Transfer {
-                    to: Address([2; 32]),
-                    amount: 1,
-                },
-            })
-        };
+        let signed = |nonce| crate::test_support::signed_transfer("bob", 7, nonce);
         let good: Vec<SignedTransaction> = (0..3).map(signed).collect();
         assert_eq!(
             gossip.validate(Topic::Transactions, &good.encode()),

@@ -121,21 +121,10 @@ pub fn start(network: Arc<dyn Network>) -> Arc<dyn Fn(Vec<u8>) + Send + Sync> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aether_engine::crypto::Keypair;
-    use aether_engine::types::{Action, Address, Transaction};
     use std::sync::Mutex;
 
     fn signed(nonce: u64) -> SignedTransaction {
-        Keypair::dev("alice", false).sign_tx(Transaction {
-            chain_id: 7,
-            nonce,
-            gas_limit: 30_000,
-            gas_price: 1,
-            action: Action::Transfer {
-                to: Address([2; 32]),
-                amount: 1,
-            },
-        })
+        crate::test_support::signed_transfer("alice", 7, nonce)
     }
 
     #[test]
