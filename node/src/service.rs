@@ -118,9 +118,9 @@ pub enum ConsensusMode {
 }
 
 /// A HotStuff node on a network whose consensus has committed nothing for this long while it
-/// knows of certified blocks it cannot get syncs committed blocks from its peers' stores while
-/// it runs, then restarts consensus on the new head: block retrieval reaches back only as far
-/// as peers keep recent blocks (`--recent-blocks`).
+/// is fetching blocks it heard of syncs committed blocks from its peers' stores while it runs,
+/// then restarts consensus on the new head: block retrieval reaches back only as far as peers
+/// keep recent blocks (`--recent-blocks`).
 const RESYNC_AFTER: Duration = Duration::from_secs(10);
 
 /// A node failure.
@@ -317,8 +317,7 @@ pub async fn run(
     // A HotStuff node on a network catches up from its peers' stores: first, and whenever its
     // consensus is stuck behind them.
     let catching = match (&config.consensus, &p2p) {
-        (ConsensusMode::HotStuff { .. }, Some(p2p)) => Some(Catching {
-            p2p,
+        (ConsensusMode::HotStuff { .. }, Some(_)) => Some(Catching {
             network: &network,
             chain: &chain,
             serving: &serving,
@@ -327,6 +326,8 @@ pub async fn run(
         }),
         _ => None,
     };
+    // Messages that came in while catching up, for the loop to take up.
+    let mut kept: Vec<Inbound> = Vec::new();
     if let (Some(catching), Some(hs)) = (&catching, &hotstuff) {
         let verifier = hs.verifier();
         tokio::select! {
@@ -339,7 +340,7 @@ pub async fn run(
                 }
                 return Ok(());
             }
-            _ = catching.run(&mut inbound, &verifier) => {}
+            _ = catching.run(&mut inbound, &verifier, &mut kept) => {}
         };
     }
     let head = chain.head();
@@ -375,6 +376,25 @@ pub async fn run(
     let mut last_resync: Option<std::time::Instant> = None;
     let result = loop {
         let mut inputs = Vec::new();
+        for message in kept.drain(..) {
+            match message {
+                Inbound::Message {
+                    topic: Topic::Transactions,
+                    payload,
+                    ..
+                } => admission.offer(payload),
+                Inbound::Message {
+                    from,
+                    topic,
+                    payload,
+                } => inputs.push(ConsensusInput::Message {
+                    from,
+                    topic,
+                    payload,
+                }),
+                _ => {}
+            }
+        }
         tokio::select! {
             _ = &mut shutdown => break Ok(()),
             _ = interval.tick() => {
@@ -472,7 +492,9 @@ pub async fn run(
             if now.committed_round != watched.0 {
                 watched = (now.committed_round, std::time::Instant::now());
             }
-            let behind = now.missing_blocks > 0 || now.high_qc_round > now.committed_round + 2;
+            // Blocks it heard of and cannot fetch (a round without a quorum, where no peer is
+            // ahead, is not a reason: it would only take the node away from the round).
+            let behind = now.missing_blocks > 0;
             if let (Some(catching), Some(hs), true) = (&catching, &hotstuff, behind)
                 && watched.1.elapsed() >= RESYNC_AFTER
                 && last_resync.is_none_or(|at| at.elapsed() >= RESYNC_AFTER)
@@ -484,7 +506,7 @@ pub async fn run(
                     missing = now.missing_blocks,
                     "consensus is stuck behind its peers: syncing committed blocks from their stores"
                 );
-                if catching.run(&mut inbound, &hs.verifier()).await > 0 {
+                if catching.run(&mut inbound, &hs.verifier(), &mut kept).await > 0 {
                     let head = chain.head();
                     // Consensus starts again on the new head, as after a restart: the old one
                     // (and its hold on the safety record) goes first.
@@ -609,19 +631,35 @@ impl ConsensusChecks {
 
 impl GossipValidator for NodeGossip {
     fn validate(&self, topic: Topic, payload: &[u8]) -> Acceptance {
-        let valid = match topic {
+        match topic {
             // A batch (see `tx_gossip`): every transaction in it must be signed; a peer
             // forwards only transactions it verified, so one bad signature condemns the batch.
-            Topic::Transactions => crate::tx_gossip::decode_batch(payload).is_ok_and(|txs| {
-                txs.iter().all(|tx| {
+            // A batch with no transaction this node has not seen is ignored (not delivered,
+            // not forwarded, no penalty): honest nodes gossip what reaches them over RPC once,
+            // so it is a batch seen in another grouping, and replaying or regrouping others'
+            // transactions costs a hash each, no signature check and no pool work.
+            Topic::Transactions => {
+                let Ok(txs) = crate::tx_gossip::decode_batch(payload) else {
+                    return Acceptance::Reject;
+                };
+                let mut new = false;
+                for tx in &txs {
                     let hash = tx.hash();
-                    self.verified.contains(&hash)
-                        || (tx.verify_signature() && {
-                            self.verified.insert(hash);
-                            true
-                        })
-                })
-            }),
+                    if self.verified.contains(&hash) {
+                        continue;
+                    }
+                    if !tx.verify_signature() {
+                        return Acceptance::Reject;
+                    }
+                    self.verified.insert(hash);
+                    new = true;
+                }
+                if new {
+                    Acceptance::Accept
+                } else {
+                    Acceptance::Ignore
+                }
+            }
             Topic::Proposals | Topic::Timeouts => {
                 use aether_consensus::hotstuff::{Body, Message};
                 let Ok(message) =
@@ -637,24 +675,19 @@ impl GossipValidator for NodeGossip {
                 if !on_its_topic {
                     return Acceptance::Reject;
                 }
-                return match &self.consensus {
+                match &self.consensus {
                     Some(checks) => checks.judge(&message),
                     None => Acceptance::Accept,
-                };
+                }
             }
-            Topic::Votes => false,
-        };
-        if valid {
-            Acceptance::Accept
-        } else {
-            Acceptance::Reject
+            // Votes go straight to the next leader, never by gossip.
+            Topic::Votes => Acceptance::Reject,
         }
     }
 }
 
 /// What catching up from peers' stores uses and reports to.
 struct Catching<'a> {
-    p2p: &'a Libp2pNetwork,
     network: &'a Arc<dyn Network>,
     chain: &'a Arc<Chain>,
     serving: &'a Arc<tokio::sync::Semaphore>,
@@ -669,17 +702,18 @@ impl Catching<'_> {
         &self,
         inbound: &mut tokio::sync::mpsc::Receiver<Inbound>,
         verifier: &aether_consensus::certs::Verifier,
+        kept: &mut Vec<Inbound>,
     ) -> u64 {
         self.syncing
             .store(true, std::sync::atomic::Ordering::Release);
         self.metrics.syncing(true);
         let synced = crate::sync::catch_up(
-            self.p2p,
             self.network,
             inbound,
             self.chain,
             verifier,
             self.serving,
+            kept,
             |blocks, head| self.metrics.synced(blocks, head),
         )
         .await;
@@ -900,7 +934,7 @@ mod tests {
     use parity_scale_codec::Encode;
 
     #[test]
-    fn a_gossiped_batch_is_forwarded_only_if_every_transaction_in_it_is_signed() {
+    fn a_gossiped_batch_is_forwarded_only_if_every_transaction_in_it_is_signed_and_one_is_new() {
         use aether_engine::types::SignedTransaction;
         let gossip = NodeGossip {
             verified: Arc::new(aether_engine::signatures::VerifiedSignatures::new(16)),
@@ -923,6 +957,22 @@ mod tests {
         assert_eq!(
             gossip.validate(Topic::Transactions, &good[0].encode()),
             Acceptance::Reject
+        );
+        // Seen already, as sent or regrouped: ignored (neither delivered nor forwarded, no
+        // penalty); one new transaction in it makes it a batch to forward.
+        assert_eq!(
+            gossip.validate(Topic::Transactions, &good.encode()),
+            Acceptance::Ignore
+        );
+        let regrouped = vec![good[2].clone(), good[0].clone()];
+        assert_eq!(
+            gossip.validate(Topic::Transactions, &regrouped.encode()),
+            Acceptance::Ignore
+        );
+        let with_new = vec![good[1].clone(), signed(3)];
+        assert_eq!(
+            gossip.validate(Topic::Transactions, &with_new.encode()),
+            Acceptance::Accept
         );
     }
 

@@ -41,6 +41,10 @@ const DONE_WHEN_EMPTY_FROM: usize = 2;
 /// Ranges served at once, at most; beyond, a request is answered empty at once.
 pub const MAX_SERVING: usize = 4;
 
+/// Messages (consensus, gossiped transactions) kept while catching up, at most, for the node to
+/// take up afterwards; beyond, they are dropped.
+pub const MAX_KEPT: usize = 4_096;
+
 /// Answers a range request off the async runtime, if fewer than [`MAX_SERVING`] are being
 /// served; otherwise at once with nothing (the asker turns to another peer).
 pub fn serve_request(
@@ -197,17 +201,19 @@ pub fn apply(
 /// Catches up before consensus starts: waits for a first peer (a while), then asks peers in
 /// turn for the blocks after the head until two of them (or every one, if fewer) answer that
 /// they have none, or none of them helps, or [`CATCH_UP_LIMIT`] passes. Returns the blocks
-/// committed. Range requests from peers are served meanwhile; other inbound messages are
-/// dropped (consensus is not running yet; its peers resend).
+/// committed. Range requests from peers are served meanwhile; their consensus messages and
+/// gossiped transactions go to `kept` (at most [`MAX_KEPT`]; beyond, dropped) for the node to
+/// take up afterwards.
 pub async fn catch_up(
-    network: &dyn Network,
     shared: &Arc<dyn Network>,
     inbound: &mut mpsc::Receiver<Inbound>,
     chain: &Arc<Chain>,
     verifier: &Verifier,
     serving: &Arc<tokio::sync::Semaphore>,
+    kept: &mut Vec<Inbound>,
     on_progress: impl Fn(u64, u64),
 ) -> u64 {
+    let network = shared.as_ref();
     let started = tokio::time::Instant::now();
     let mut peers: Vec<PeerId> = network.peers();
     while peers.is_empty() {
@@ -250,6 +256,9 @@ pub async fn catch_up(
                         ..
                     } => serve_request(chain, shared, serving, id, payload),
                     Inbound::Request { id, .. } => network.respond(id, Vec::new()),
+                    message @ Inbound::Message { .. } if kept.len() < MAX_KEPT => {
+                        kept.push(message)
+                    }
                     _ => {}
                 }
             }
