@@ -134,3 +134,51 @@ fn an_upload_over_the_code_size_limit_is_refused_at_the_pool() {
     // At the limit it is admitted (and the engine judges the bytes).
     assert!(chain.submit(upload(max), 0).is_ok());
 }
+
+/// An account read at the head (cached per head height) is never older than the head the
+/// reader saw before it asked, while blocks commit beside it: the receiving account's balance
+/// read after seeing height h is at least its balance at h, and reads never go back.
+#[test]
+fn account_reads_are_never_older_than_the_head_seen_before_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = std::sync::Arc::new(open(dir.path(), Genesis::dev()).unwrap());
+    let alice = Keypair::dev("alice", false);
+    let sink = Address([9; 32]);
+    let blocks = 150u64;
+    let start = chain.head().height;
+    let reader = {
+        let chain = chain.clone();
+        std::thread::spawn(move || {
+            let mut last = 0u128;
+            let mut reads = 0u64;
+            loop {
+                let seen = chain.head().height;
+                let balance = chain.account(&sink).unwrap().map_or(0, |a| a.balance);
+                // One transfer of 1 per block since `start`.
+                let floor = u128::from(seen - start);
+                assert!(
+                    balance >= floor,
+                    "read {balance} after seeing height {seen} (at least {floor} by then)"
+                );
+                assert!(balance >= last, "a read went back: {last} then {balance}");
+                last = balance;
+                reads += 1;
+                if seen >= start + blocks {
+                    return reads;
+                }
+            }
+        })
+    };
+    for nonce in 0..blocks {
+        chain.submit(transfer(&alice, nonce, 1), 1_000).unwrap();
+        let block = chain
+            .produce(1_000 * (nonce + 1), Genesis::dev().validators[0].account)
+            .unwrap();
+        assert_eq!(block.transactions, 1);
+    }
+    let reads = reader.join().expect("no stale read");
+    assert!(
+        reads > blocks,
+        "the reader ran beside the blocks ({reads} reads)"
+    );
+}
