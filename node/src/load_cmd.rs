@@ -193,8 +193,9 @@ async fn load(args: LoadArgs) -> anyhow::Result<bool> {
         args.funder,
         args.txs
     );
-    let need = (PER_SENDER as u128) * (u128::from(gas_limit) + 1);
-    if let Some(last) = fund(follow, chain_id, &funder, &senders, need).await? {
+    let per_tx = u128::from(gas_limit) + 1;
+    let need = (PER_SENDER as u128) * per_tx;
+    if let Some(last) = fund(follow, chain_id, &funder, &senders, need, per_tx).await? {
         // Every endpoint must see the senders funded, or it refuses their transfers.
         for client in &clients {
             wait_for_receipt(client, &last).await?;
@@ -485,31 +486,61 @@ async fn watch(
     }
 }
 
-/// Sends each sender that has less than `need` enough to reach it, from `funder`, in waves
-/// the pool takes (64 pending per sender), each wave waited for until it is in a block; the
-/// hash of the last funding transfer, if any was needed.
+/// What a sender must receive to pay `need` for its new transfers: its balance, less what its
+/// transfers still in the pool (`pending`, at most `per_tx` each: a run before this one, cut
+/// short, leaves some) will take from it once they are in a block.
+fn top_up(balance: u128, pending: u64, per_tx: u128, need: u128) -> u128 {
+    need.saturating_add(per_tx.saturating_mul(u128::from(pending)))
+        .saturating_sub(balance)
+}
+
+/// One call per sender, as a batch, each answer converted by `parse`.
+async fn per_sender<T>(
+    client: &HttpClient,
+    method: &str,
+    senders: &[Keypair],
+    parse: impl Fn(&Value) -> Option<T>,
+) -> anyhow::Result<Vec<T>> {
+    let mut batch = BatchRequestBuilder::new();
+    for s in senders {
+        batch.insert(method, rpc_params![s.address().to_string()])?;
+    }
+    let res: BatchResponse<Value> = client.batch_request(batch).await?;
+    res.into_iter()
+        .map(|r| {
+            let value = r.map_err(|e| anyhow!("{method}: {e:?}"))?;
+            parse(&value).ok_or_else(|| anyhow!("{method} answered {value}"))
+        })
+        .collect()
+}
+
+/// Sends each sender that has less than `need` (besides what its pending transfers will take,
+/// at most `per_tx` each) enough to reach it, from `funder`, in waves the pool takes (64
+/// pending per sender), each wave waited for until it is in a block; the hash of the last
+/// funding transfer, if any was needed.
 async fn fund(
     client: &HttpClient,
     chain_id: u64,
     funder: &Keypair,
     senders: &[Keypair],
     need: u128,
+    per_tx: u128,
 ) -> anyhow::Result<Option<String>> {
     let mut short = Vec::new();
     for chunk in senders.chunks(BATCH) {
-        let mut batch = BatchRequestBuilder::new();
-        for s in chunk {
-            batch.insert("state_getBalance", rpc_params![s.address().to_string()])?;
-        }
-        let res: BatchResponse<Value> = client.batch_request(batch).await?;
-        for (s, r) in chunk.iter().zip(res) {
-            let balance: u128 = r
-                .map_err(|e| anyhow!("state_getBalance: {e:?}"))?
-                .as_str()
-                .and_then(|b| b.parse().ok())
-                .unwrap_or(0);
-            if balance < need {
-                short.push((s.address(), need - balance));
+        // In this order, a block committed between the reads can only make the pending count
+        // larger than it is (an older state nonce) or the balance smaller: never fund short.
+        let state_nonces = per_sender(client, "state_getNonce", chunk, Value::as_u64).await?;
+        let next_nonces = per_sender(client, "author_nextNonce", chunk, Value::as_u64).await?;
+        let balances = per_sender(client, "state_getBalance", chunk, |v| {
+            v.as_str().and_then(|b| b.parse::<u128>().ok())
+        })
+        .await?;
+        for (k, s) in chunk.iter().enumerate() {
+            let pending = next_nonces[k].saturating_sub(state_nonces[k]);
+            let amount = top_up(balances[k], pending, per_tx, need);
+            if amount > 0 {
+                short.push((s.address(), amount));
             }
         }
     }
@@ -563,4 +594,22 @@ async fn wait_for_receipt(client: &HttpClient, hash: &str) -> anyhow::Result<()>
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::top_up;
+
+    #[test]
+    fn funding_counts_what_transfers_still_in_the_pool_will_take() {
+        let per_tx = 7_861;
+        let need = 50 * per_tx;
+        // Twelve transfers of an earlier run still pending against a balance that pays just
+        // them: the new fifty need the whole amount, not 38 transfers' worth.
+        assert_eq!(top_up(12 * per_tx, 12, per_tx, need), need);
+        assert_eq!(top_up(0, 0, per_tx, need), need);
+        assert_eq!(top_up(need / 2, 0, per_tx, need), need - need / 2);
+        assert_eq!(top_up(need + 5, 0, per_tx, need), 0);
+        assert_eq!(top_up(u128::MAX, u64::MAX, u128::MAX, u128::MAX), 0);
+    }
 }

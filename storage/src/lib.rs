@@ -64,6 +64,7 @@ mod state_key;
 mod store;
 mod tree;
 mod view;
+mod warm;
 
 pub use blocks::{EventFilter, EventRecord, MAX_EVENTS_SCANNED};
 pub use error::{Result, StorageError};

@@ -19,7 +19,7 @@
 //! a leaf only for a key not known to be in the tree, and there are as many leaves as keys.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use rustc_hash::FxHashMap;
 
@@ -42,6 +42,9 @@ pub struct NodeCacheStats {
     pub bytes: usize,
     /// The budget.
     pub budget: usize,
+    /// Whether the store is still reading its head's tree into the cache after opening (see
+    /// `warm.rs`).
+    pub warming: bool,
 }
 
 type Key = (u64, Path);
@@ -56,6 +59,7 @@ pub struct NodeCache {
     epoch: AtomicU64,
     nodes: AtomicUsize,
     budget_nodes: usize,
+    warming: AtomicBool,
 }
 
 impl NodeCache {
@@ -68,6 +72,7 @@ impl NodeCache {
             epoch: AtomicU64::new(NO_EPOCH),
             nodes: AtomicUsize::new(0),
             budget_nodes: budget / NODE_BYTES,
+            warming: AtomicBool::new(false),
         }
     }
 
@@ -92,6 +97,28 @@ impl NodeCache {
     pub fn follow(&self, height: Option<u64>) {
         self.epoch
             .store(height.unwrap_or(NO_EPOCH), Ordering::SeqCst);
+    }
+
+    /// The height the cache follows.
+    pub fn epoch(&self) -> Option<u64> {
+        let epoch = self.epoch.load(Ordering::SeqCst);
+        (epoch != NO_EPOCH).then_some(epoch)
+    }
+
+    /// Whether no further node fits (always, for a cache that is off).
+    pub fn is_full(&self) -> bool {
+        self.room() == 0
+    }
+
+    /// How many more nodes fit.
+    pub fn room(&self) -> usize {
+        self.budget_nodes
+            .saturating_sub(self.nodes.load(Ordering::Relaxed))
+    }
+
+    /// Marks the cache as being warmed, or not.
+    pub fn set_warming(&self, warming: bool) {
+        self.warming.store(warming, Ordering::Release);
     }
 
     /// Adds an internal node read from the tree of height `read_at`, if that is the height the
@@ -159,6 +186,7 @@ impl NodeCache {
             nodes,
             bytes: nodes * NODE_BYTES,
             budget: self.budget_nodes * NODE_BYTES,
+            warming: self.warming.load(Ordering::Acquire),
         }
     }
 }

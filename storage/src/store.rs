@@ -55,9 +55,12 @@ pub(crate) struct Head {
 }
 
 pub(crate) struct Inner {
+    /// Reads the head's tree into the node cache after opening; first, so that dropping the
+    /// store stops it before anything else goes.
+    _warmer: Option<crate::warm::Warmer>,
     /// Tells the pending states of this handle from those of another ([`next_store_id`]).
     pub id: u64,
-    pub db: Database,
+    pub db: Arc<Database>,
     pub config: StoreConfig,
     pub head: RwLock<Option<Head>>,
     /// The head's height ([`NO_HEAD`] before the first block), set under the head's lock: reads
@@ -72,7 +75,7 @@ pub(crate) struct Inner {
     /// given the same changes at the same height (callers that do not keep pending states).
     prepared: Mutex<Option<Arc<PendingState>>>,
     /// Internal nodes of the head's tree, decoded.
-    pub cache: NodeCache,
+    pub cache: Arc<NodeCache>,
     /// What the last commit wrote.
     last_commit: Mutex<CommitSize>,
 }
@@ -183,10 +186,13 @@ impl Store {
                 }
             }
         }
-        let cache = NodeCache::new(config.node_cache_bytes);
+        let cache = Arc::new(NodeCache::new(config.node_cache_bytes));
         cache.follow(head.as_ref().map(|h| h.header.height));
+        let db = Arc::new(db);
+        let warmer = crate::warm::Warmer::start(db.clone(), cache.clone());
         Ok(Self {
             inner: Arc::new(Inner {
+                _warmer: warmer,
                 id: next_store_id(),
                 db,
                 config,

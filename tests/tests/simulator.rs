@@ -205,32 +205,37 @@ fn one_twins_case() {
 }
 
 /// The figures of docs/benchmarks.md: commits per simulated second and messages per commit of
-/// healthy clusters, `cargo test --release -p aether-tests --test simulator figures --
-/// --ignored --nocapture`.
+/// healthy clusters and of clusters with silent validators (down, or withholding everything),
+/// `cargo test --release -p aether-tests --test simulator figures -- --ignored --nocapture`.
 #[test]
 #[ignore = "a tool: prints the simulator's figures"]
 fn figures() {
     println!(
-        "| validators | link (delay + jitter) | commits per simulated s | messages per commit | wall ms per commit |"
+        "| validators | silent | link (delay + jitter) | commits per simulated s | messages per commit | wall ms per commit |"
     );
-    println!("|---|---|---|---|---|");
-    for validators in [4, 7] {
-        for delay in [5, 20, 50] {
-            let mut s = Scenario::calm(7, validators, delay);
-            s.commits_after_heal = 200;
-            let started = std::time::Instant::now();
-            let out = sim::run(&s);
-            let wall = started.elapsed().as_secs_f64() * 1_000.0;
-            assert!(out.live && out.violations.is_empty(), "{out:?}");
-            let commits = out.heights.iter().copied().min().unwrap_or(0) as f64;
-            println!(
-                "| {validators} | {delay} + 0..{} ms | {:.1} | {:.1} | {:.1} |",
-                delay / 2,
-                commits * 1_000.0 / out.end_ms as f64,
-                out.messages as f64 / commits,
-                wall / commits,
-            );
-        }
+    println!("|---|---|---|---|---|---|");
+    let healthy = [4, 7]
+        .into_iter()
+        .flat_map(|v| [5, 20, 50].map(|delay| (v, 0, delay)));
+    for (validators, silent, delay) in healthy.chain([(4, 1, 20), (7, 1, 20), (7, 2, 20)]) {
+        let mut s = Scenario::calm(7, validators, delay);
+        s.byzantine = (validators - silent..validators)
+            .map(|v| (v, sim::Behaviour::Silent))
+            .collect();
+        s.liveness_budget_ms = 1_200_000;
+        s.commits_after_heal = 200;
+        let started = std::time::Instant::now();
+        let out = sim::run(&s);
+        let wall = started.elapsed().as_secs_f64() * 1_000.0;
+        assert!(out.live && out.violations.is_empty(), "{out:?}");
+        let commits = out.heights.iter().copied().min().unwrap_or(0) as f64;
+        println!(
+            "| {validators} | {silent} | {delay} + 0..{} ms | {:.1} | {:.1} | {:.1} |",
+            delay / 2,
+            commits * 1_000.0 / out.end_ms as f64,
+            out.messages as f64 / commits,
+            wall / commits,
+        );
     }
 }
 

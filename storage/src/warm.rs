@@ -1,0 +1,281 @@
+//! Warming the node cache when a store opens: a background thread reads the head's state tree
+//! level by level, shallowest first, into the [`NodeCache`] until the cache is full or the tree
+//! is read.
+//!
+//! Without it the cache starts empty and fills only from the nodes blocks miss (20,000–40,000
+//! a block at a million accounts), so a restarted node reads most internal nodes from ParityDB
+//! for its first blocks, and at 10M entries never reaches the steady state within a benchmark.
+//! The thread adds nodes through the cache's epoch rule ([`NodeCache::insert_read`]): a node
+//! read from the tree of a height the cache no longer follows is refused, and the walk starts
+//! again from the new head (nodes already cached are passed over without a read). It reads
+//! through a handle of its own and never holds the store: dropping the store stops it and waits
+//! for it (at most one node read), so the database is closed when the last handle goes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crate::db::Database;
+use crate::layout::TREE_NODES;
+use crate::merkle::{Node, Path};
+use crate::node_cache::NodeCache;
+
+/// The warming thread of one store; stops it and waits for it when dropped.
+pub(crate) struct Warmer {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Warmer {
+    /// Starts warming `cache` from `db`, unless the cache is off or follows no height. A thread
+    /// that cannot be started leaves the cache to fill as blocks read (logged).
+    pub fn start(db: Arc<Database>, cache: Arc<NodeCache>) -> Option<Self> {
+        if cache.is_full() || cache.epoch().is_none() {
+            return None;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        cache.set_warming(true);
+        let flag = stop.clone();
+        let thread_cache = cache.clone();
+        let spawned = std::thread::Builder::new()
+            .name("aether-cache-warm".into())
+            .spawn(move || {
+                let started = Instant::now();
+                let result = walk(&db, &thread_cache, &flag);
+                thread_cache.set_warming(false);
+                let stats = thread_cache.stats();
+                match result {
+                    Ok(read) => tracing::debug!(
+                        read,
+                        nodes = stats.nodes,
+                        mib = stats.bytes >> 20,
+                        ms = started.elapsed().as_millis() as u64,
+                        "state-tree node cache warmed"
+                    ),
+                    Err(e) => tracing::warn!(%e, "state-tree node cache warming stopped"),
+                }
+            });
+        match spawned {
+            Ok(thread) => Some(Self {
+                stop,
+                thread: Some(thread),
+            }),
+            Err(e) => {
+                cache.set_warming(false);
+                tracing::warn!(%e, "cannot start warming the state-tree node cache");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Warmer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            // The walk does not panic; if it did, there is nothing left to clean up.
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Reads the tree of the height `cache` follows, breadth first, into it; returns the nodes
+/// read from the database. Stops at `stop`, when the cache is full, or at the tree's end.
+fn walk(db: &Database, cache: &NodeCache, stop: &AtomicBool) -> Result<usize, String> {
+    let mut read = 0;
+    'restart: loop {
+        let Some(height) = cache.epoch() else {
+            return Ok(read);
+        };
+        let mut level = vec![(height, Path::ROOT)];
+        while !level.is_empty() {
+            // No more paths queued than could still be cached.
+            let room = cache.room();
+            let mut next = Vec::with_capacity(room.min(level.len() * 16));
+            for (version, path) in level {
+                if stop.load(Ordering::Relaxed) || cache.is_full() {
+                    return Ok(read);
+                }
+                if cache.epoch() != Some(height) {
+                    continue 'restart;
+                }
+                let node = match cache.get(version, &path) {
+                    Some(node) => node,
+                    None => {
+                        let bytes = db
+                            .get(TREE_NODES, &path.node_key(version))
+                            .map_err(|e| e.to_string())?;
+                        let Some(bytes) = bytes else {
+                            if cache.epoch() != Some(height) {
+                                // Pruned after a commit moved the head on.
+                                continue 'restart;
+                            }
+                            return Err(format!(
+                                "the tree node at version {version}, path of {} nibbles, is missing",
+                                path.len()
+                            ));
+                        };
+                        let node = Node::decode(&bytes).ok_or_else(|| {
+                            format!(
+                                "the tree node at version {version}, path of {} nibbles, is not a node",
+                                path.len()
+                            )
+                        })?;
+                        read += 1;
+                        cache.insert_read(height, version, &path, &node);
+                        node
+                    }
+                };
+                if let Node::Internal(internal) = &node {
+                    for (n, child) in internal.children.iter().enumerate() {
+                        if let Some(child) = child
+                            && !child.is_leaf()
+                            && next.len() < room
+                        {
+                            next.push((child.version, path.child(n as u8)));
+                        }
+                    }
+                }
+            }
+            level = next;
+        }
+        return Ok(read);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use aether_engine::ports::ExecutedBlock;
+    use aether_engine::state::ChangeSet;
+    use aether_engine::types::{Address, Block, BlockHeader, Hash};
+
+    use super::*;
+    use crate::merkle::node::nibble;
+    use crate::node_cache::NODE_BYTES;
+    use crate::state_key::StateKey;
+    use crate::store::{Store, StoreConfig};
+
+    const KEYS: u32 = 3_000;
+
+    fn key(i: u32) -> StateKey {
+        StateKey::Storage(Address([7; 32]), i.to_le_bytes().to_vec())
+    }
+
+    /// A store of two blocks over `KEYS` storage entries (the second rewrites a tenth of them),
+    /// closed.
+    fn filled(dir: &std::path::Path) {
+        let store = Store::open(dir, StoreConfig::default()).unwrap();
+        let mut parent = Hash::default();
+        for (height, step) in [(0u64, 1u32), (1, 10)] {
+            let mut changes = ChangeSet::default();
+            for i in (0..KEYS).step_by(step as usize) {
+                changes.storage.insert(
+                    (Address([7; 32]), i.to_le_bytes().to_vec()),
+                    Some(vec![height as u8; 20]),
+                );
+            }
+            let state_root = store.root_after(&changes).unwrap();
+            let executed = ExecutedBlock {
+                block: Block {
+                    header: BlockHeader {
+                        height,
+                        parent_hash: parent,
+                        state_root,
+                        ..BlockHeader::default()
+                    },
+                    transactions: vec![],
+                },
+                receipts: vec![],
+                changes,
+            };
+            store.commit(&executed).unwrap();
+            parent = executed.block.header.hash();
+        }
+    }
+
+    fn opened_and_warmed(dir: &std::path::Path, cache_nodes: usize) -> Store {
+        let store = Store::open(
+            dir,
+            StoreConfig {
+                node_cache_bytes: cache_nodes * NODE_BYTES,
+                ..StoreConfig::default()
+            },
+        )
+        .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while store.node_cache_stats().warming && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(
+            !store.node_cache_stats().warming,
+            "still warming after 20 s"
+        );
+        store
+    }
+
+    #[test]
+    fn a_reopened_store_has_every_internal_node_on_its_keys_paths_in_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        filled(dir.path());
+        let store = opened_and_warmed(dir.path(), 100_000);
+        let cache = &store.inner.cache;
+        let stats = store.node_cache_stats();
+        assert!(stats.nodes > 16 && stats.nodes < KEYS as usize, "{stats:?}");
+        for i in 0..KEYS {
+            let hash = key(i).key_hash().0;
+            let (mut version, mut path) = (1, Path::ROOT);
+            loop {
+                let Some(Node::Internal(node)) = cache.get(version, &path) else {
+                    panic!(
+                        "key {i}: the internal node at version {version}, depth {} is not cached",
+                        path.len()
+                    );
+                };
+                let n = nibble(&hash, path.len());
+                let child = node.children[usize::from(n)].expect("the key's slot");
+                if child.is_leaf() {
+                    break;
+                }
+                (version, path) = (child.version, path.child(n));
+            }
+        }
+    }
+
+    #[test]
+    fn a_small_cache_is_warmed_with_the_shallowest_nodes() {
+        let dir = tempfile::tempdir().unwrap();
+        filled(dir.path());
+        // The root and its sixteen children (3,000 keys: every child is internal).
+        let store = opened_and_warmed(dir.path(), 17);
+        assert_eq!(store.node_cache_stats().nodes, 17);
+        let cache = &store.inner.cache;
+        let Some(Node::Internal(root)) = cache.get(1, &Path::ROOT) else {
+            panic!("the root is not cached");
+        };
+        for (n, child) in root.children.iter().enumerate() {
+            let child = child.expect("a full root");
+            assert!(
+                cache
+                    .get(child.version, &Path::ROOT.child(n as u8))
+                    .is_some(),
+                "child {n} is not cached"
+            );
+        }
+    }
+
+    #[test]
+    fn a_store_dropped_while_it_warms_closes_its_database_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        filled(dir.path());
+        for _ in 0..20 {
+            let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
+            drop(store);
+            // ParityDB refuses to open a database another handle still holds.
+        }
+        let store = opened_and_warmed(dir.path(), 100_000);
+        assert!(store.node_cache_stats().nodes > 0);
+    }
+}
