@@ -115,6 +115,9 @@ pub enum ProposalError {
         /// The proposal's.
         got: u64,
     },
+    /// Its author is not a validator of this set.
+    #[error("author {0} is not a validator of this set")]
+    UnknownAuthor(u32),
     /// Not from the leader of its round.
     #[error("round {round} is led by validator {leader}, not {author}")]
     NotLeader {
@@ -180,6 +183,19 @@ impl VerifiedProposal {
 }
 
 impl VerifiedProposal {
+    /// Checks that its author is `leader`, the leader of its round on the blocks it extends.
+    pub fn check_leader(&self, leader: usize) -> Result<(), ProposalError> {
+        if self.proposal.author as usize == leader {
+            Ok(())
+        } else {
+            Err(ProposalError::NotLeader {
+                round: self.proposal.round,
+                leader,
+                author: self.proposal.author,
+            })
+        }
+    }
+
     /// What the block tree knows of it: its id, the block its QC certifies as parent, its
     /// round, and the engine header's height, hash and parent hash (the tree checks the last
     /// against the parent's header).
@@ -196,10 +212,13 @@ impl VerifiedProposal {
     }
 }
 
-/// Checks a proposal: epoch, leader of its round, the author's signature, its VRF proof over
-/// the round's input (`vrf_keys[author]`), its QC and TC, and that its round follows them:
-/// the QC's round plus one, or the TC's round plus one with a QC at least as high as every QC
-/// the TC's signers reported (Jolteon, section 4, the proposing rule).
+/// Checks a proposal: epoch, that its author is a validator, the author's signature, its VRF
+/// proof over the round's input (`vrf_keys[author]`), its QC and TC, and that its round
+/// follows them: the QC's round plus one, or the TC's round plus one with a QC at least as
+/// high as every QC the TC's signers reported (Jolteon, section 4, the proposing rule).
+///
+/// Whether the author leads the round depends on the blocks the proposal extends (see
+/// [`crate::leader`]): [`VerifiedProposal::check_leader`] checks it once they are known.
 pub fn verify_proposal(
     verifier: &Verifier,
     schedule: &LeaderSchedule,
@@ -212,17 +231,13 @@ pub fn verify_proposal(
             got: proposal.epoch,
         });
     }
-    let leader = schedule.leader(proposal.round);
-    if proposal.author as usize != leader {
-        return Err(ProposalError::NotLeader {
-            round: proposal.round,
-            leader,
-            author: proposal.author,
-        });
+    let author = proposal.author as usize;
+    if author >= verifier.validators().len() {
+        return Err(ProposalError::UnknownAuthor(proposal.author));
     }
     let id = proposal.id();
     let vrf_key = vrf_keys
-        .get(leader)
+        .get(author)
         .ok_or(ProposalError::BadVrfProof(proposal.round))?;
     // The signature and the VRF proof, checked once per (id, signature, VRF key, seed).
     let output = verifier.cached(
@@ -232,7 +247,7 @@ pub fn verify_proposal(
             verifier
                 .validators()
                 .verify(
-                    leader,
+                    author,
                     &proposal_signing_bytes(proposal.epoch, proposal.round, &id),
                     &proposal.signature,
                 )

@@ -89,6 +89,21 @@ impl<S: SafetyStorage> HotStuff<S> {
                 continue;
             }
             let qc = known.proposal.qc().clone();
+            // Its author must lead its round on the blocks it extends, which are all known
+            // now (unless a quorum certified it already).
+            if !self.is_certified(&id) {
+                let leader = self.leader_after(info.round, info.parent);
+                if let Some(Err(e)) = self
+                    .blocks
+                    .get(&id)
+                    .map(|k| k.proposal.check_leader(leader))
+                {
+                    let peer = from.clone().unwrap_or(PeerId(Vec::new()));
+                    self.refuse(&peer, &e);
+                    self.forget(&id);
+                    continue;
+                }
+            }
             if let Err(e) = self.tree.insert(info, &qc) {
                 let peer = from.clone().unwrap_or(PeerId(Vec::new()));
                 self.refuse(&peer, &e);

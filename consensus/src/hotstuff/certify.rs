@@ -209,6 +209,7 @@ impl<S: SafetyStorage> HotStuff<S> {
     /// [`super::HotStuffConfig::recent_committed`], within
     /// [`super::HotStuffConfig::recent_committed_bytes`] (the newest always).
     pub(super) fn remember_committed(&mut self, id: [u8; 32], proposal: crate::proposal::Proposal) {
+        self.ledger.push(id, &proposal);
         let size = parity_scale_codec::Encode::encoded_size(&proposal);
         let dropped = self.recent.push(
             id,

@@ -24,6 +24,7 @@
 
 mod blocks;
 mod certify;
+mod leaders;
 pub mod messages;
 mod persist;
 mod propose;
@@ -308,6 +309,8 @@ pub struct HotStuff<S: SafetyStorage> {
     by_header: BTreeMap<[u8; 32], Vec<[u8; 32]>>,
     /// Recent committed proposals, to answer block retrieval.
     recent: recent::Recent<Proposal>,
+    /// The authors and signers of the last committed blocks, for the leader rule.
+    ledger: leaders::Ledger,
     /// QCs of blocks not in the tree yet (certified once the block arrives).
     qcs: BTreeMap<[u8; 32], VerifiedQc>,
     high_qc: VerifiedQc,
@@ -384,6 +387,7 @@ impl<S: SafetyStorage> HotStuff<S> {
             blocks: BTreeMap::new(),
             by_header: BTreeMap::new(),
             recent: Default::default(),
+            ledger: leaders::Ledger::new(config.validators.len()),
             qcs: BTreeMap::new(),
             high_commit_qc: root.commit_qc.clone(),
             high_qc: high_qc.clone(),

@@ -28,7 +28,9 @@ impl<S: SafetyStorage> HotStuff<S> {
     pub(super) fn try_propose(&mut self) {
         let Some(me) = &self.me else { return };
         let round = self.pacemaker.round();
-        if self.proposed_round >= round || self.schedule.leader(round) != me.index as usize {
+        if self.proposed_round >= round
+            || self.leader_after(round, self.high_qc.block_id()) != me.index as usize
+        {
             return;
         }
         let qc = self.high_qc.clone();

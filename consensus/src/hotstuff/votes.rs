@@ -32,6 +32,8 @@ impl<S: SafetyStorage> HotStuff<S> {
         }
         let qc = known.proposal.qc().clone();
         let tc = known.proposal.tc().cloned();
+        // The next round's proposal extends this block (if the round goes well).
+        let next = self.leader_after(round + 1, id);
         let Some(me) = &mut self.me else { return };
         let data = VoteData {
             epoch: self.config.epoch,
@@ -43,7 +45,6 @@ impl<S: SafetyStorage> HotStuff<S> {
         match me.signer.vote(data, &qc, tc.as_ref()) {
             Ok(vote) => {
                 self.stats.votes += 1;
-                let next = self.schedule.leader(round + 1);
                 if next == me.index as usize {
                     self.on_vote(vote);
                 } else if let Some(peer) = self.config.peers.get(next).cloned() {
@@ -68,16 +69,15 @@ impl<S: SafetyStorage> HotStuff<S> {
         }
     }
 
-    /// A vote: counted by the leader of the round after its round.
+    /// A vote: counted by the leader of the round after its round (on the block voted for; a
+    /// vote for a block not held yet is counted: its leader cannot be known).
     pub(super) fn on_vote(&mut self, vote: Vote) {
         let Some(me) = &self.me else { return };
-        if vote
-            .data
-            .round
-            .checked_add(1)
-            .map(|r| self.schedule.leader(r))
-            != Some(me.index as usize)
-        {
+        let block = vote.data.block_id;
+        let Some(next) = vote.data.round.checked_add(1) else {
+            return;
+        };
+        if self.blocks.contains_key(&block) && self.leader_after(next, block) != me.index as usize {
             return;
         }
         let vote = match self.verifier.vote(vote) {

@@ -85,7 +85,9 @@ impl Net {
     }
 
     fn check(&self, p: Proposal) -> Result<VerifiedProposal, ProposalError> {
-        verify_proposal(&self.verifier, &self.schedule, &self.vrf_public, p)
+        let leader = self.schedule.leader(p.round);
+        let v = verify_proposal(&self.verifier, &self.schedule, &self.vrf_public, p)?;
+        v.check_leader(leader).map(|()| v)
     }
 
     fn qc(&self, round: Round, block: [u8; 32]) -> VerifiedQc {
@@ -157,10 +159,22 @@ fn each_tampering_is_refused_with_its_reason() {
     let n = net();
     let g = n.verifier.genesis_qc();
     let p = n.propose(1, &g, None);
-    // Another author: not the leader.
+    // Another validator's proposal, signed and proven by it: not the leader.
     let mut q = p.clone();
     q.author = (q.author + 1) % 4;
+    q.vrf_proof = n.vrf[q.author as usize]
+        .prove(&vrf_input(EPOCH, 1, &SEED))
+        .unwrap();
+    q.signature = n.sign(&q);
     assert!(matches!(n.check(q), Err(ProposalError::NotLeader { .. })));
+    // Another author, the signature left as it was: the signature does not verify.
+    let mut q = p.clone();
+    q.author = (q.author + 1) % 4;
+    assert_eq!(n.check(q), Err(ProposalError::BadSignature));
+    // An author outside the set.
+    let mut q = p.clone();
+    q.author = 4;
+    assert_eq!(n.check(q), Err(ProposalError::UnknownAuthor(4)));
     // Any change to what the id covers breaks the signature.
     let mut q = p.clone();
     q.block.header.state_root.0[0] ^= 1;
