@@ -578,6 +578,27 @@ struct ConsensusChecks {
     verifier: aether_consensus::certs::Verifier,
     schedule: aether_consensus::leader::LeaderSchedule,
     vrf_keys: Vec<[u8; 32]>,
+    /// The first proposal seen of each author and round: any validator can sign proposals
+    /// (whether it leads a round depends on the blocks it extends, which only consensus
+    /// knows), so a second one of the same author and round is not forwarded.
+    first_proposals: std::sync::Mutex<FirstProposals>,
+}
+
+/// The first proposal id seen per (round, author), for the last [`FirstProposals::KEPT`] pairs.
+#[derive(Default)]
+struct FirstProposals(std::collections::BTreeMap<(u64, u32), [u8; 32]>);
+
+impl FirstProposals {
+    const KEPT: usize = 1_024;
+
+    /// Whether proposal `id` is the first seen of `author` in `round` (or that one again).
+    fn first(&mut self, round: u64, author: u32, id: [u8; 32]) -> bool {
+        let first = *self.0.entry((round, author)).or_insert(id) == id;
+        while self.0.len() > Self::KEPT {
+            self.0.pop_first();
+        }
+        first
+    }
 }
 
 impl ConsensusChecks {
@@ -589,6 +610,7 @@ impl ConsensusChecks {
                 config.validators.len(),
             ),
             vrf_keys: config.vrf_keys.clone(),
+            first_proposals: Default::default(),
         }
     }
 
@@ -615,7 +637,20 @@ impl ConsensusChecks {
                 &self.vrf_keys,
                 (**p).clone(),
             ) {
-                Ok(_) => Acceptance::Accept,
+                Ok(v) => {
+                    let first = self
+                        .first_proposals
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .first(p.round, p.author, v.id());
+                    if first {
+                        Acceptance::Accept
+                    } else {
+                        // An equivocation, or a flood: consensus takes a second one only if
+                        // a QC names it, and fetches it then.
+                        Acceptance::Ignore
+                    }
+                }
                 // Another epoch's: not this node's to judge.
                 Err(ProposalError::WrongEpoch { .. }) => Acceptance::Ignore,
                 Err(_) => Acceptance::Reject,
@@ -974,6 +1009,24 @@ mod tests {
             gossip.validate(Topic::Transactions, &with_new.encode()),
             Acceptance::Accept
         );
+    }
+
+    #[test]
+    fn only_the_first_proposal_of_an_author_for_a_round_is_forwarded() {
+        let mut seen = FirstProposals::default();
+        assert!(seen.first(5, 1, [1; 32]));
+        assert!(seen.first(5, 1, [1; 32]), "the same proposal again");
+        assert!(
+            !seen.first(5, 1, [2; 32]),
+            "a second of author 1 in round 5"
+        );
+        assert!(seen.first(5, 2, [2; 32]), "another author");
+        assert!(seen.first(6, 1, [2; 32]), "another round");
+        for round in 0..2_000 {
+            seen.first(1_000 + round, 0, [3; 32]);
+        }
+        assert_eq!(seen.0.len(), FirstProposals::KEPT, "bounded");
+        assert!(seen.first(5, 1, [2; 32]), "old rounds are forgotten");
     }
 
     #[test]

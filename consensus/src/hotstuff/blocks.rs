@@ -22,7 +22,9 @@ impl<S: SafetyStorage> HotStuff<S> {
             // Committed already, or a fork that can no longer commit.
             return;
         }
-        if self.blocks.len() >= MAX_BLOCKS {
+        // A block a QC certifies is taken even when the table is full: nothing else can
+        // complete the chain that the held blocks wait on.
+        if self.blocks.len() >= MAX_BLOCKS && !self.is_certified(&id) {
             tracing::warn!(
                 round = proposal.round,
                 "too many blocks held: refusing a proposal"
@@ -53,6 +55,21 @@ impl<S: SafetyStorage> HotStuff<S> {
         self.process_qc(verified.qc().clone(), from.clone());
         if let Some(tc) = verified.tc() {
             self.process_tc(tc.clone(), from.clone());
+        }
+        // One proposal per author and round is held (whether the author leads the round is
+        // known only once the parent is in the tree): a second is an equivocation, taken only
+        // if a QC names it, so that no validator can fill the table with blocks of a round.
+        let (round, author) = (verified.proposal().round, verified.proposal().author);
+        if !self.is_certified(&id)
+            && self.blocks.values().any(|k| {
+                let p = k.proposal.proposal();
+                p.round == round && p.author == author
+            })
+        {
+            self.stats.equivocations += 1;
+            let peer = from.unwrap_or(PeerId(Vec::new()));
+            self.refuse(&peer, &"a second proposal of one author for one round");
+            return;
         }
         let header = verified.proposal().block.header.hash().0;
         self.blocks.insert(

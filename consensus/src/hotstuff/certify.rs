@@ -211,13 +211,15 @@ impl<S: SafetyStorage> HotStuff<S> {
     pub(super) fn remember_committed(&mut self, id: [u8; 32], proposal: crate::proposal::Proposal) {
         self.ledger.push(id, &proposal);
         let size = parity_scale_codec::Encode::encoded_size(&proposal);
-        let dropped = self.recent.push(
-            id,
-            proposal,
-            size,
-            self.config.recent_committed,
-            self.config.recent_committed_bytes,
-        );
+        // At least the leader rule's window is kept (and saved), so that a restart rebuilds
+        // its ledger whole.
+        let keep = self
+            .config
+            .recent_committed
+            .max(crate::leader::activity_window(self.config.validators.len()));
+        let dropped =
+            self.recent
+                .push(id, proposal, size, keep, self.config.recent_committed_bytes);
         if let Err(e) = self.saved.remove(&dropped) {
             tracing::warn!(%e, "cannot remove a saved proposal");
         }

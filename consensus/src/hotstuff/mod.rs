@@ -220,7 +220,8 @@ pub struct Stats {
     /// Messages, proposals and certificates refused (undecodable, bad signature, not the
     /// leader, not fitting the tree, invalid block).
     pub refused: u64,
-    /// Equivocations seen (two votes of one signer in one round).
+    /// Equivocations seen (two votes of one signer in one round, or two proposals of one
+    /// author).
     pub equivocations: u64,
     /// Blocks asked for (block retrieval).
     pub fetches: u64,

@@ -70,14 +70,15 @@ impl<S: SafetyStorage> HotStuff<S> {
     }
 
     /// A vote: counted by the leader of the round after its round (on the block voted for; a
-    /// vote for a block not held yet is counted: its leader cannot be known).
+    /// vote for a block not in the tree yet is counted: its leader cannot be known).
     pub(super) fn on_vote(&mut self, vote: Vote) {
         let Some(me) = &self.me else { return };
         let block = vote.data.block_id;
         let Some(next) = vote.data.round.checked_add(1) else {
             return;
         };
-        if self.blocks.contains_key(&block) && self.leader_after(next, block) != me.index as usize {
+        let in_tree = self.blocks.get(&block).is_some_and(|k| k.in_tree);
+        if in_tree && self.leader_after(next, block) != me.index as usize {
             return;
         }
         let vote = match self.verifier.vote(vote) {
