@@ -77,8 +77,8 @@ pub use snapshot::{
 };
 pub use state_key::StateKey;
 pub use store::{
-    CommitSize, DEFAULT_NODE_CACHE_BYTES, EntryCounts, PRUNE_VERSIONS_PER_COMMIT, Store,
-    StoreConfig,
+    ColumnWrites, CommitSize, DEFAULT_NODE_CACHE_BYTES, EntryCounts, PRUNE_VERSIONS_PER_COMMIT,
+    Store, StoreConfig,
 };
 pub use tree::root_of;
 pub use view::StateView;

@@ -18,20 +18,22 @@
 //! full cache holds the levels that every update reads. Leaves are not cached: an update needs
 //! a leaf only for a key not known to be in the tree, and there are as many leaves as keys.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rustc_hash::FxHashMap;
 
+use crate::merkle::node::Internal;
 use crate::merkle::{Node, Path, TreeUpdate};
 use crate::store::lock;
 
 /// Shards of the map, so that the two threads of an update rarely wait on each other.
 const SHARDS: usize = 16;
 
-/// Bytes an internal node costs in the cache: its 16 slots (48 bytes each) behind an `Arc`, the
-/// key (version and path) and the map's own overhead.
-pub const NODE_BYTES: usize = 16 * 48 + 16 + 48 + 24;
+/// Bytes an internal node costs in the cache: the node behind an `Arc` with its two counts, the
+/// map's entry (key and handle), its control byte and spare room.
+pub const NODE_BYTES: usize =
+    std::mem::size_of::<Internal>() + 16 + std::mem::size_of::<(Key, Arc<Internal>)>() + 16;
 
 /// What the cache holds now (see [`crate::Store::node_cache_stats`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -54,7 +56,7 @@ const NO_EPOCH: u64 = u64::MAX;
 
 /// Internal nodes of the head's tree (see the module docs).
 pub struct NodeCache {
-    shards: Vec<Mutex<FxHashMap<Key, Node>>>,
+    shards: Vec<Mutex<FxHashMap<Key, Arc<Internal>>>>,
     /// The height whose tree the cache follows ([`NO_EPOCH`]: none yet).
     epoch: AtomicU64,
     nodes: AtomicUsize,
@@ -78,7 +80,7 @@ impl NodeCache {
 
     /// Spreads keys over the shards by the path's first nibbles (uniform: paths come from
     /// SHA-256 key hashes) and the version.
-    fn shard(&self, key: &Key) -> &Mutex<FxHashMap<Key, Node>> {
+    fn shard(&self, key: &Key) -> &Mutex<FxHashMap<Key, Arc<Internal>>> {
         use std::hash::BuildHasher;
         let h = rustc_hash::FxBuildHasher.hash_one(key);
         &self.shards[(h >> 32) as usize % SHARDS]
@@ -90,7 +92,9 @@ impl NodeCache {
             return None;
         }
         let key = (version, *path);
-        lock(self.shard(&key)).get(&key).cloned()
+        lock(self.shard(&key))
+            .get(&key)
+            .map(|node| Node::Internal(node.clone()))
     }
 
     /// Sets the height the cache follows (opening a store).
@@ -124,7 +128,10 @@ impl NodeCache {
     /// Adds an internal node read from the tree of height `read_at`, if that is the height the
     /// cache follows and the node fits; leaves and null nodes are ignored.
     pub fn insert_read(&self, read_at: u64, version: u64, path: &Path, node: &Node) {
-        if self.budget_nodes == 0 || !matches!(node, Node::Internal(_)) {
+        let Node::Internal(node) = node else {
+            return;
+        };
+        if self.budget_nodes == 0 {
             return;
         }
         let key = (version, *path);
@@ -163,7 +170,10 @@ impl NodeCache {
         let mut internal: Vec<_> = update
             .nodes
             .iter()
-            .filter(|(_, node)| matches!(node, Node::Internal(_)))
+            .filter_map(|(path, node)| match node {
+                Node::Internal(node) => Some((path, node)),
+                _ => None,
+            })
             .collect();
         if self.nodes.load(Ordering::Relaxed) + internal.len() > self.budget_nodes {
             internal.sort_unstable_by_key(|(path, _)| path.len());
@@ -193,10 +203,8 @@ impl NodeCache {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::merkle::node::{Child, Internal};
+    use crate::merkle::node::Child;
 
     fn internal(tag: u8) -> Node {
         let mut node = Internal::default();

@@ -87,6 +87,39 @@ pub struct CommitSize {
     pub entries: usize,
     /// Bytes of keys and values.
     pub bytes: usize,
+    /// The same by column, indexed by column id ([`layout::COLUMN_NAMES`]).
+    pub columns: [ColumnWrites; layout::COLUMNS as usize],
+}
+
+/// What one commit wrote to one column.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ColumnWrites {
+    /// Entries set.
+    pub set: usize,
+    /// Entries removed.
+    pub removed: usize,
+    /// Bytes of the keys and values set and the keys removed.
+    pub bytes: usize,
+}
+
+impl CommitSize {
+    fn of(writes: &[Write]) -> Self {
+        let mut size = CommitSize::default();
+        for (col, k, v) in writes {
+            let bytes = k.len() + v.as_ref().map_or(0, Vec::len);
+            size.entries += 1;
+            size.bytes += bytes;
+            if let Some(c) = size.columns.get_mut(usize::from(*col)) {
+                c.bytes += bytes;
+                if v.is_some() {
+                    c.set += 1;
+                } else {
+                    c.removed += 1;
+                }
+            }
+        }
+        size
+    }
 }
 
 /// A new store-handle id: pending states carry the id of the handle that computed them.
@@ -369,13 +402,7 @@ impl Store {
         // Readers must see the new oldest height before the pruned data disappears (ParityDB
         // makes a commit visible at once); raising it early is harmless if the commit fails.
         inner.oldest.fetch_max(oldest, Ordering::AcqRel);
-        let size = CommitSize {
-            entries: writes.len(),
-            bytes: writes
-                .iter()
-                .map(|(_, k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
-                .sum(),
-        };
+        let size = CommitSize::of(&writes);
         inner.db.commit(writes)?;
         *lock(&inner.last_commit) = size;
         let released = {

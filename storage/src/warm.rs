@@ -123,6 +123,10 @@ fn walk(db: &Database, cache: &NodeCache, stop: &AtomicBool) -> Result<usize, St
                             )
                         })?;
                         read += 1;
+                        if let Node::Internal(internal) = &node {
+                            // Its inner-range hashes, for the first update that rebuilds it.
+                            internal.hash();
+                        }
                         cache.insert_read(height, version, &path, &node);
                         node
                     }

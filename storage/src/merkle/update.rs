@@ -200,7 +200,7 @@ fn build<S>(ctx: &Ctx<S>, path: Path, keys: &[([u8; 32], [u8; 32])], out: &mut O
         let sub = build(ctx, child_path, group, out);
         internal.children[usize::from(n)] = place(ctx, child_path, sub, out);
     }
-    emit_internal(path, internal, out)
+    emit_internal(path, internal, None, out)
 }
 
 /// Writes a child's result at its path, returning its slot.
@@ -223,8 +223,10 @@ fn place<S>(ctx: &Ctx<S>, path: Path, sub: Sub, out: &mut Out) -> Option<Child> 
     }
 }
 
-fn emit_internal(path: Path, internal: Internal, out: &mut Out) -> Sub {
-    let hash = internal.hash();
+/// Writes a new internal node at `path`, hashed with the inner hashes of `old` (the node it was
+/// rebuilt from) where they still hold.
+fn emit_internal(path: Path, internal: Internal, old: Option<&Internal>, out: &mut Out) -> Sub {
+    let hash = internal.hash_from(old);
     let leaves = internal.leaf_count();
     out.nodes.insert(path, Node::Internal(Arc::new(internal)));
     Sub::Internal { hash, leaves }
@@ -371,7 +373,12 @@ fn at<S: NodeSource>(
                                 .insert(path.child(i as u8), Node::Leaf { key, value_hash });
                         }
                     }
-                    Ok(emit_internal(path, Internal { children: slots }, out))
+                    Ok(emit_internal(
+                        path,
+                        Internal::new(slots),
+                        Some(&internal),
+                        out,
+                    ))
                 }
             }
         }
