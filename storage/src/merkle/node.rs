@@ -89,8 +89,10 @@ impl Child {
     }
 }
 
-/// An internal node: up to 16 children.
-#[derive(Clone, Debug, Default)]
+/// An internal node: up to 16 children. Its slots are set before it is hashed and not changed
+/// after (a node is shared behind an `Arc` once built); a clone starts without the inner-range
+/// hashes, so a clone may be changed and hashed again.
+#[derive(Debug, Default)]
 pub struct Internal {
     pub children: [Option<Child>; 16],
     /// The hashes of the binary Merkle tree's inner ranges (slots 0–3, 4–7, 8–11, 12–15, 0–7,
@@ -98,6 +100,12 @@ pub struct Internal {
     /// slots changed reuses those of the ranges it did not change ([`Internal::hash_from`]).
     /// Derived data: never stored, not part of equality.
     ranges: OnceLock<[[u8; 32]; 6]>,
+}
+
+impl Clone for Internal {
+    fn clone(&self) -> Self {
+        Self::new(self.children)
+    }
 }
 
 impl PartialEq for Internal {
@@ -525,7 +533,8 @@ mod tests {
         /// A node rebuilt from another with some slots changed (any number, including none
         /// and all; leaves, internal children and empty slots alike, and a slot whose child
         /// keeps its hash but turns from leaf to internal or back) hashes the same from the
-        /// old node's inner-range hashes as from scratch, and so does the old node again.
+        /// old node's inner-range hashes as from scratch, and so do the old node again
+        /// and a changed clone of it.
         #[test]
         fn a_rebuilt_node_hashed_from_its_predecessor_has_the_hash_from_scratch(
             old in proptest::collection::vec(child(), 16),
@@ -550,6 +559,10 @@ mod tests {
                 }
             }
             let scratch = Internal::new(slots).hash();
+            // A hashed node's clone, changed, hashes by its own slots.
+            let mut copy = before.clone();
+            copy.children = slots;
+            prop_assert_eq!(copy.hash(), scratch);
             let rebuilt = Internal::new(slots);
             prop_assert_eq!(rebuilt.hash_from(Some(&before)), scratch);
             prop_assert_eq!(rebuilt.hash(), scratch);
