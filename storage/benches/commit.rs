@@ -359,14 +359,12 @@ fn main() {
         }
         let cache = store.node_cache_stats();
         drop(store);
-        let store_rounds = Rounds {
-            each: whole.clone(),
-        };
+        let store_rounds = Rounds { each: whole };
         let changed = (2 * TRANSFERS) as f64;
         let (mr, mwr, mw) = (
             median(root.clone()),
             median(write.clone()),
-            median(whole.clone()),
+            store_rounds.median(),
         );
         println!("| measurement | median | min–max | sustained (mean, queues full) |");
         println!("|---|---:|---:|---:|");
@@ -395,7 +393,7 @@ fn main() {
         println!(
             "| store: block commit (root + write), 10,000 transfers | {} | {} | {} |",
             ms(mw),
-            spread(&whole),
+            spread(&store_rounds.each),
             ms(store_rounds.sustained())
         );
         let raw_bytes: usize = 2 * TRANSFERS as usize * (32 + Account::default().encode().len());
@@ -439,7 +437,7 @@ fn main() {
 
         // The state root alone, with no write of ParityDB's in flight: the commits above overlap
         // the next block's root with the previous block's write-out, which shares the cores.
-        std::thread::sleep(Duration::from_secs(3));
+        wait_until_idle();
         let mut quiet = vec![];
         for _ in 0..rounds {
             let block = transfer_block(&mut rng, n);
