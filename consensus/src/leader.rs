@@ -95,8 +95,11 @@ pub const PROBATION: u128 = 30;
 /// (at four validators with all up, about (1/4)^4 of windows), which costs it its first draws
 /// until it shows up again, not the network's pace.
 pub fn activity_window(validators: usize) -> usize {
-    validators.clamp(4, 64)
+    validators.clamp(4, MAX_ACTIVITY_WINDOW)
 }
+
+/// The largest [`activity_window`].
+pub const MAX_ACTIVITY_WINDOW: usize = 64;
 
 /// 128 bits of `SHA-256(domain ‖ seed ‖ round)`; modulo a validator count the bias is below
 /// 2^-100.

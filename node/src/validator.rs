@@ -206,19 +206,28 @@ pub fn open(
     ))
 }
 
-/// Where HotStuff starts on `chain`: genesis, or the head with the commit proof stored beside it.
-fn root(chain: &Chain, config: &HotStuffConfig) -> Result<Root, ValidatorError> {
+/// Where HotStuff starts on `chain`: genesis, or the head with the commit proof stored beside
+/// it, and the blocks below the head that the leader rule's window covers, from the proofs
+/// stored beside them (see [`Root::with_ancestors`]; the walk down stops at a height without a
+/// readable proof).
+pub fn root(chain: &Chain, config: &HotStuffConfig) -> Result<Root, ValidatorError> {
     let head = chain.head();
     if head.height == 0 {
         return Ok(Root::genesis(head));
     }
+    let verifier = config.verifier();
     let proof = chain.store().commit_proof(head.height)?.unwrap_or_default();
-    Root::from_commit_proof(head.clone(), &proof, &config.verifier()).map_err(|e| {
+    let root = Root::from_commit_proof(head.clone(), &proof, &verifier).map_err(|e| {
         ValidatorError::NoCommitProof {
             height: head.height,
             reason: e.to_string(),
         }
-    })
+    })?;
+    let below = aether_consensus::leader::activity_window(config.validators.len()) as u64 - 1;
+    let proofs = (head.height.saturating_sub(below).max(1)..head.height)
+        .rev()
+        .map_while(|height| chain.store().commit_proof(height).ok().flatten());
+    Ok(root.with_ancestors(proofs, &verifier))
 }
 
 /// Key of the list of saved proposal ids.

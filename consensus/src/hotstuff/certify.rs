@@ -209,7 +209,7 @@ impl<S: SafetyStorage> HotStuff<S> {
     /// [`super::HotStuffConfig::recent_committed`], within
     /// [`super::HotStuffConfig::recent_committed_bytes`] (the newest always).
     pub(super) fn remember_committed(&mut self, id: [u8; 32], proposal: crate::proposal::Proposal) {
-        self.ledger.push(id, &proposal);
+        self.ledger.push(id, super::leaders::Signs::of(&proposal));
         let size = parity_scale_codec::Encode::encoded_size(&proposal);
         // At least the leader rule's window is kept (and saved), so that a restart rebuilds
         // its ledger whole.

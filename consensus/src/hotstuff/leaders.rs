@@ -4,34 +4,43 @@
 //! of the last committed ones (their authors and signers only, so that it does not depend on
 //! how many committed blocks are kept for block retrieval).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 
 use super::HotStuff;
-use crate::certs::Round;
+use crate::certs::{QuorumCert, Round, TimeoutCert};
 use crate::leader::activity_window;
-use crate::proposal::Proposal;
+use crate::proposal::{Proposal, ProposalStub};
 use crate::signer::SafetyStorage;
 
 /// What one block shows: its parent, its author, and the signers of the certificates it
 /// carries (its QC's voters, its TC's signers).
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Signs {
+pub(super) struct Signs {
     parent: [u8; 32],
     author: u32,
     signers: Vec<usize>,
 }
 
 impl Signs {
-    fn of(p: &Proposal) -> Self {
-        let mut signers: Vec<usize> = p.qc.signatures.signers.iter().collect();
-        if let Some(tc) = &p.tc {
+    fn new(qc: &QuorumCert, tc: Option<&TimeoutCert>, author: u32) -> Self {
+        let mut signers: Vec<usize> = qc.signatures.signers.iter().collect();
+        if let Some(tc) = tc {
             signers.extend(tc.signatures.signers.iter());
         }
         Self {
-            parent: p.qc.data.block_id,
-            author: p.author,
+            parent: qc.data.block_id,
+            author,
             signers,
         }
+    }
+
+    pub fn of(p: &Proposal) -> Self {
+        Self::new(&p.qc, p.tc.as_ref(), p.author)
+    }
+
+    pub fn of_stub(p: &ProposalStub) -> Self {
+        Self::new(&p.qc, p.tc.as_ref(), p.author)
     }
 }
 
@@ -54,8 +63,8 @@ impl Ledger {
     }
 
     /// Adds a committed block (in commit order), dropping the oldest beyond the window.
-    pub fn push(&mut self, id: [u8; 32], proposal: &Proposal) {
-        if self.by_id.insert(id, Signs::of(proposal)).is_some() {
+    pub fn push(&mut self, id: [u8; 32], signs: Signs) {
+        if self.by_id.insert(id, signs).is_some() {
             return;
         }
         self.order.push_back(id);
@@ -81,18 +90,16 @@ impl<S: SafetyStorage> HotStuff<S> {
         };
         let mut id = parent;
         for _ in 0..activity_window(n) {
-            if let Some(known) = self.blocks.get(&id) {
-                let signs = Signs::of(known.proposal.proposal());
-                mark(signs.author as usize);
-                signs.signers.iter().for_each(|s| mark(*s));
-                id = signs.parent;
-            } else if let Some(signs) = self.ledger.by_id.get(&id) {
-                mark(signs.author as usize);
-                signs.signers.iter().for_each(|s| mark(*s));
-                id = signs.parent;
-            } else {
-                break;
-            }
+            let signs = match self.blocks.get(&id) {
+                Some(known) => Cow::Owned(Signs::of(known.proposal.proposal())),
+                None => match self.ledger.by_id.get(&id) {
+                    Some(signs) => Cow::Borrowed(signs),
+                    None => break,
+                },
+            };
+            mark(signs.author as usize);
+            signs.signers.iter().for_each(|s| mark(*s));
+            id = signs.parent;
         }
         active
     }

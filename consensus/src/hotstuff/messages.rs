@@ -119,6 +119,8 @@ pub struct CommittedBlock {
     pub header: [u8; 32],
     /// The QC of its child, which commits it.
     pub commit_qc: VerifiedQc,
+    /// Its proposal's stub (author, the certificates it carried).
+    pub proposal: ProposalStub,
 }
 
 /// Why a commit proof does not prove a commit.
@@ -174,6 +176,7 @@ impl CommitProof {
             round: block.round,
             header: block.header,
             commit_qc: qc,
+            proposal: block.clone(),
         })
     }
 }

@@ -51,7 +51,7 @@ use crate::certs::{
 };
 use crate::leader::LeaderSchedule;
 use crate::pacemaker::{Pacemaker, PacemakerConfig, RoundStart};
-use crate::proposal::{Proposal, VerifiedProposal};
+use crate::proposal::{Proposal, ProposalStub, VerifiedProposal};
 use crate::signer::{SafetySigner, SafetyStorage};
 use crate::vrf::VrfSecretKey;
 
@@ -146,12 +146,16 @@ pub struct Identity<S: SafetyStorage> {
     pub vrf: VrfSecretKey,
 }
 
-/// Where consensus starts: the committed head, and the certificate that committed it.
+/// Where consensus starts: the committed head, the certificate that committed it, and the
+/// committed blocks up to it that the leader rule reads (see [`Root::with_ancestors`]).
 #[derive(Clone, Debug)]
 pub struct Root {
     info: BlockInfo,
     header: BlockHeader,
     commit_qc: Option<VerifiedQc>,
+    /// Committed blocks' proposals, oldest first, each the parent of the next, the root's last
+    /// (none for the genesis).
+    ancestors: Vec<ProposalStub>,
 }
 
 impl Root {
@@ -169,6 +173,7 @@ impl Root {
             },
             header,
             commit_qc: None,
+            ancestors: Vec::new(),
         }
     }
 
@@ -193,7 +198,47 @@ impl Root {
             },
             header,
             commit_qc: Some(committed.commit_qc),
+            ancestors: vec![committed.proposal],
         })
+    }
+
+    /// Adds the committed blocks below the root from their commit proofs, `proofs` newest
+    /// first (those stored at the heights below the head), at most
+    /// [`crate::leader::MAX_ACTIVITY_WINDOW`] blocks in all. The leader rule judges who is
+    /// active from the blocks a proposal extends; a node that caught up from its peers' stores
+    /// holds none of their proposals, and would otherwise judge on nothing (the plain schedule)
+    /// while the others pass over an absent validator, until as many blocks commit through
+    /// consensus. Stops at the first proof that does not verify or is not of the parent of the
+    /// oldest block so far (the blocks kept always chain up to the root).
+    pub fn with_ancestors<P: AsRef<[u8]>>(
+        mut self,
+        proofs: impl IntoIterator<Item = P>,
+        verifier: &Verifier,
+    ) -> Self {
+        let mut below = Vec::new();
+        let Some(mut parent) = self.ancestors.first().map(|root| root.qc.data.block_id) else {
+            return self;
+        };
+        for proof in proofs {
+            if below.len() + self.ancestors.len() >= crate::leader::MAX_ACTIVITY_WINDOW {
+                break;
+            }
+            match CommitProof::verify(proof.as_ref(), verifier) {
+                Ok(block) if block.id == parent => {
+                    parent = block.parent;
+                    below.push(block.proposal);
+                }
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(%e, "a stored commit proof below the head does not verify");
+                    break;
+                }
+            }
+        }
+        below.reverse();
+        below.append(&mut self.ancestors);
+        self.ancestors = below;
+        self
     }
 
     /// The root's round.
@@ -343,11 +388,12 @@ impl<S: SafetyStorage> HotStuff<S> {
     pub fn new(
         config: HotStuffConfig,
         me: Option<Identity<S>>,
-        root: Root,
+        mut root: Root,
         saved: Box<dyn BlockStore>,
         now_ms: u64,
     ) -> Self {
         let verifier = config.verifier();
+        let ancestors = std::mem::take(&mut root.ancestors);
         let schedule = LeaderSchedule::new(config.seed, config.validators.len());
         let mut high_qc = root
             .commit_qc
@@ -413,6 +459,9 @@ impl<S: SafetyStorage> HotStuff<S> {
             hs.halt(e.to_string());
         }
         hs.restore();
+        for stub in &ancestors {
+            hs.ledger.push(stub.id(), leaders::Signs::of_stub(stub));
+        }
         // The highest QC may certify a block this node does not have: note it, to fetch it
         // once peers are heard.
         if high_qc.round() > hs.tree.root().round {

@@ -211,3 +211,105 @@ fn messages_decode_within_their_bounds_only() {
         let _ = Message::decode_bounded(&b, usize::MAX);
     }
 }
+
+/// Blocks of rounds 1 to 4, each the parent of the next, with engine headers of heights 1 to 4,
+/// authored by validators 3, 1, 2 and 0 (every QC signed by 0, 1 and 2); and the commit proof
+/// of block `i` (its child and the child's QC).
+fn chain_of_four(
+    keys: &[BlsSecretKey],
+    v: &Verifier,
+) -> (
+    Vec<aether_engine::types::BlockHeader>,
+    Vec<ProposalStub>,
+    impl Fn(usize) -> Vec<u8>,
+) {
+    let headers: Vec<_> = (1..=4)
+        .map(|height| aether_engine::types::BlockHeader {
+            height,
+            ..Default::default()
+        })
+        .collect();
+    let mut stubs: Vec<ProposalStub> = Vec::new();
+    let mut parent_qc = qc(keys, v, 0, [0x11; 32]);
+    for (i, (header, author)) in headers.iter().zip([3, 1, 2, 0]).enumerate() {
+        let mut s = stub(i as Round + 1, &parent_qc, 0);
+        s.author = author;
+        s.header = header.hash().0;
+        parent_qc = qc(keys, v, s.round, s.id());
+        stubs.push(s);
+    }
+    let qcs: Vec<_> = stubs
+        .iter()
+        .map(|s| qc(keys, v, s.round, s.id()).into_inner())
+        .collect();
+    let chain = stubs.clone();
+    let proof_of = move |i: usize| {
+        CommitProof {
+            chain: vec![chain[i].clone(), chain[i + 1].clone()],
+            qc: qcs[i + 1].clone(),
+        }
+        .encode()
+    };
+    (headers, stubs, proof_of)
+}
+
+/// A node that caught up from its peers' stores holds none of the recent blocks' proposals:
+/// the root takes those blocks from the commit proofs stored beside them, each checked and the
+/// parent of the one after, so that the leader rule judges who is active on the same blocks as
+/// the validators that saw them (here validator 3, seen only as the author of the oldest).
+#[test]
+fn a_root_takes_the_blocks_below_it_from_their_commit_proofs_for_the_leader_rule() {
+    let keys = keys();
+    let v = verifier(&keys);
+    let (headers, stubs, proof_of) = chain_of_four(&keys, &v);
+    let root = super::Root::from_commit_proof(headers[2].clone(), &proof_of(2), &v).unwrap();
+    assert_eq!(root.ancestors, vec![stubs[2].clone()]);
+
+    let full = root.clone().with_ancestors([proof_of(1), proof_of(0)], &v);
+    assert_eq!(full.ancestors, stubs[..3].to_vec());
+    // The walk down ends at a proof of a block that is not the parent, or that does not
+    // verify (a flipped bit in its QC's aggregate signature).
+    let skipped = root.clone().with_ancestors([proof_of(0), proof_of(1)], &v);
+    assert_eq!(skipped.ancestors, vec![stubs[2].clone()]);
+    let mut bad = proof_of(1);
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    let broken = root.clone().with_ancestors([bad, proof_of(0)], &v);
+    assert_eq!(broken.ancestors, vec![stubs[2].clone()]);
+    let genesis = super::Root::genesis(headers[0].clone()).with_ancestors([proof_of(0)], &v);
+    assert!(genesis.ancestors.is_empty());
+
+    let config = super::HotStuffConfig {
+        epoch: EPOCH,
+        validators: v.validators().clone(),
+        vrf_keys: vec![[0; 32]; 4],
+        peers: (0..4u8)
+            .map(|i| aether_engine::ports::PeerId(vec![i]))
+            .collect(),
+        accounts: vec![Default::default(); 4],
+        seed: [0x5e; 32],
+        genesis: [0x9e; 32],
+        pacemaker: Default::default(),
+        min_block_interval_ms: 0,
+        max_message_bytes: 1 << 20,
+        cache: None,
+        recent_committed: super::RECENT_COMMITTED,
+        recent_committed_bytes: super::RECENT_COMMITTED_BYTES,
+    };
+    let start = |root| {
+        super::HotStuff::<crate::signer::InMemory>::new(
+            config.clone(),
+            None,
+            root,
+            Box::new(super::MemoryBlocks::default()),
+            0,
+        )
+    };
+    let root_id = stubs[2].id();
+    assert_eq!(start(full).activity(root_id), vec![true; 4]);
+    assert_eq!(
+        start(root).activity(root_id),
+        vec![true, true, true, false],
+        "the root alone shows its author and its QC's signers"
+    );
+}

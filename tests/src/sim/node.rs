@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use aether_consensus::HotStuff;
 use aether_consensus::bls::BlsSecretKey;
-use aether_consensus::hotstuff::{HotStuffConfig, Identity, MemoryBlocks, Root};
+use aether_consensus::hotstuff::{HotStuffConfig, Identity, MemoryBlocks};
 use aether_consensus::signer::{
     OpenError, RecordSummary, SafetySigner, SafetyStorage, WhenMissing, record_summary,
 };
@@ -102,17 +102,7 @@ impl SimNode {
         let store = Store::open(&self.dir, StoreConfig::default()).map_err(|e| e.to_string())?;
         let chain = Chain::open(store, genesis.clone()).map_err(|e| e.to_string())?;
         let head = chain.head();
-        let root = if head.height == 0 {
-            Root::genesis(head.clone())
-        } else {
-            let proof = chain
-                .store()
-                .commit_proof(head.height)
-                .map_err(|e| e.to_string())?
-                .ok_or("no commit proof beside the head")?;
-            Root::from_commit_proof(head.clone(), &proof, &config.verifier())
-                .map_err(|e| e.to_string())?
-        };
+        let root = aether_node::validator::root(&chain, config).map_err(|e| e.to_string())?;
         let when_missing = if reset {
             WhenMissing::Reset
         } else {
