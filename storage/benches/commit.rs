@@ -11,7 +11,7 @@
 //! AETHER_BENCH_ROUNDS=5 cargo bench -p aether-storage --bench commit        # fewer rounds
 //! AETHER_BENCH_CACHE_MB=1024 cargo bench -p aether-storage --bench commit    # node cache size
 //! AETHER_BENCH_DIR=/some/dir cargo bench -p aether-storage --bench commit    # keep the loads
-//! AETHER_BENCH_ROOTS_ONLY=40 cargo bench -p aether-storage --bench commit    # roots, for perf
+//! AETHER_BENCH_ROOTS_ONLY=40 cargo bench -p aether-storage --bench commit    # roots only
 //! ```
 //!
 //! Each round draws a fresh block (10,000 distinct senders and 10,000 distinct receivers among
@@ -33,6 +33,11 @@
 //!
 //! With `AETHER_BENCH_DIR` the loaded databases are kept in `<dir>/raw-N` and `<dir>/store-N`
 //! and reused by the next run (a 10M load takes a quarter of an hour); each run adds its blocks.
+//!
+//! `AETHER_BENCH_ROOTS_ONLY=N` times N state roots in steady state instead (each block
+//! committed and written out before the next), with the major page faults of each root: on a
+//! machine that evicts idle file pages, a reopened 10M store reads part of its working set back
+//! from the disk (docs/benchmarks.md).
 
 mod common;
 
@@ -195,18 +200,33 @@ fn raw_rounds(raw: &Db, col: u8, rounds: usize, rng: &mut Rng, n: u64) -> Rounds
     Rounds { each }
 }
 
-/// CPU time this process has used, in clock ticks (`/proc/self/stat`; 0 where there is none).
-fn cpu_ticks() -> u64 {
-    std::fs::read_to_string("/proc/self/stat")
+/// Counters of this process from `/proc/self/stat` (0 where there is none), by their place
+/// after the command name (which ends with the last ')').
+fn stat_fields<const N: usize>(at: [usize; N]) -> [u64; N] {
+    let fields = std::fs::read_to_string("/proc/self/stat")
         .ok()
         .and_then(|s| {
-            // Fields after the command name (which ends with the last ')'): utime and stime are
-            // the 12th and 13th.
             let rest = s.rsplit_once(')')?.1;
             let f: Vec<&str> = rest.split_whitespace().collect();
-            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-        })
-        .unwrap_or(0)
+            let mut out = [0; N];
+            for (o, i) in out.iter_mut().zip(at) {
+                *o = f.get(i)?.parse().ok()?;
+            }
+            Some(out)
+        });
+    fields.unwrap_or([0; N])
+}
+
+/// CPU time this process has used, in clock ticks (utime + stime).
+fn cpu_ticks() -> u64 {
+    let [user, system] = stat_fields([11, 12]);
+    user + system
+}
+
+/// Page faults of this process that had to read from the disk (`majflt`): a mapped page of a
+/// database file that was not in the page cache.
+fn major_faults() -> u64 {
+    stat_fields([9])[0]
 }
 
 /// Waits until ParityDB's background threads are done with what was committed: the process
@@ -322,19 +342,25 @@ fn main() {
         if let Some(&blocks) = env_u64s("AETHER_BENCH_ROOTS_ONLY", &[]).first() {
             // For a profiler: block after block, the state root timed, then the block committed
             // and written out (untimed) before the next.
-            let mut roots = vec![];
+            let (mut roots, mut faults) = (vec![], vec![]);
             for _ in 0..blocks {
                 let block = transfer_block(&mut rng, n);
                 let mut state_root = Hash::default();
+                let before = major_faults();
                 roots.push(timed(|| state_root = store.root_after(&block).unwrap()));
+                faults.push(major_faults() - before);
                 let executed = common::next_block(&store, block, state_root);
                 store.commit(&executed).unwrap();
                 wait_until_idle();
             }
+            faults.sort_unstable();
             println!(
-                "{blocks} state roots with no write in flight: median {}, {:.2} µs per changed key",
+                "{blocks} state roots with no write in flight: median {}, {:.2} µs per changed key; \
+                 major page faults (reads from the disk) per root: median {}, most {}",
                 ms(median(roots.clone())),
-                median(roots).as_secs_f64() * 1e6 / (2.0 * TRANSFERS as f64)
+                median(roots).as_secs_f64() * 1e6 / (2.0 * TRANSFERS as f64),
+                faults[faults.len() / 2],
+                faults[faults.len() - 1]
             );
             continue;
         }
