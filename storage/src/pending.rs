@@ -392,8 +392,14 @@ impl Store {
 /// Below this many keys a block's previous versions are looked up on one thread.
 const PARALLEL_PRIORS: usize = 2_048;
 
+/// Threads that look up a large block's previous versions. More than the cores: a read that
+/// misses the page cache (a store just opened, or pages the system evicted) waits on the disk,
+/// and reads in flight together overlap their waits.
+const PRIOR_THREADS: usize = 8;
+
 /// What each key of `writes` holds in `before` (one read each, of a layer or the latest
-/// columns); a large block's keys in two halves, one on another thread.
+/// columns); a large block's keys in [`PRIOR_THREADS`] parts, all but the first on threads of
+/// their own.
 fn priors(before: &PendingView, writes: &[(StateKey, Option<Vec<u8>>)]) -> Result<Vec<Prior>> {
     let lookup = |part: &[(StateKey, Option<Vec<u8>>)]| -> Result<Vec<Prior>> {
         part.iter().map(|(key, _)| before.prior(key)).collect()
@@ -401,20 +407,27 @@ fn priors(before: &PendingView, writes: &[(StateKey, Option<Vec<u8>>)]) -> Resul
     if writes.len() < PARALLEL_PRIORS {
         return lookup(writes);
     }
-    let (left, right) = writes.split_at(writes.len() / 2);
+    let mut parts = writes.chunks(writes.len().div_ceil(PRIOR_THREADS));
+    let first = parts.next().unwrap_or_default();
     std::thread::scope(|s| {
-        // A thread that cannot be started leaves the right half to this one.
-        let job = std::thread::Builder::new()
-            .name("aether-priors".into())
-            .spawn_scoped(s, || lookup(right));
-        let mut out = lookup(left)?;
-        let rest = match job {
-            Ok(job) => job
-                .join()
-                .unwrap_or_else(|_| Err(StorageError::Tree("a lookup thread panicked".into())))?,
-            Err(_) => lookup(right)?,
-        };
-        out.extend(rest);
+        // A thread that cannot be started leaves its part to this one.
+        let jobs: Vec<_> = parts
+            .map(|part| {
+                let job = std::thread::Builder::new()
+                    .name("aether-priors".into())
+                    .spawn_scoped(s, move || lookup(part));
+                (part, job)
+            })
+            .collect();
+        let mut out = lookup(first)?;
+        for (part, job) in jobs {
+            out.extend(match job {
+                Ok(job) => job.join().unwrap_or_else(|_| {
+                    Err(StorageError::Tree("a lookup thread panicked".into()))
+                })?,
+                Err(_) => lookup(part)?,
+            });
+        }
         Ok(out)
     })
 }
