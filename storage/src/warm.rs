@@ -1,6 +1,6 @@
 //! Warming the node cache when a store opens: a background thread reads the head's state tree
 //! level by level, shallowest first, into the [`NodeCache`] until the cache is full or the tree
-//! is read.
+//! is read (a large level in parts, on threads of its own).
 //!
 //! Without it the cache starts empty and fills only from the nodes blocks miss (20,000–40,000
 //! a block at a million accounts), so a restarted node reads most internal nodes from ParityDB
@@ -9,10 +9,11 @@
 //! read from the tree of a height the cache no longer follows is refused, and the walk starts
 //! again from the new head (nodes already cached are passed over without a read). It reads
 //! through a handle of its own and never holds the store: dropping the store stops it and waits
-//! for it (at most one node read), so the database is closed when the last handle goes.
+//! for it (at most one node read on each of its threads), so the database is closed when the
+//! last handle goes.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -80,72 +81,157 @@ impl Drop for Warmer {
     }
 }
 
+/// Threads that read one level of the tree, for a level of [`PARALLEL_LEVEL`] nodes or more:
+/// more than the cores, so that reads which miss the page cache (a store just opened) wait on
+/// the disk together.
+const WARM_THREADS: usize = 8;
+
+/// Below this many nodes a level is read on the warming thread alone.
+const PARALLEL_LEVEL: usize = 256;
+
+/// What reading (part of) a level gave.
+enum Level {
+    /// The paths of the next level below it, in order.
+    Next(Vec<(u64, Path)>),
+    /// The cache moved to another height: start again from its head.
+    Restart,
+    /// Stopped, or the cache is full.
+    Stop,
+}
+
 /// Reads the tree of the height `cache` follows, breadth first, into it; returns the nodes
-/// read from the database. Stops at `stop`, when the cache is full, or at the tree's end.
+/// read from the database. Stops at `stop`, when the cache is full, or at the tree's end. A
+/// large level is read in [`WARM_THREADS`] parts at once.
 fn walk(db: &Database, cache: &NodeCache, stop: &AtomicBool) -> Result<usize, String> {
-    let mut read = 0;
+    let read = AtomicUsize::new(0);
     'restart: loop {
         let Some(height) = cache.epoch() else {
-            return Ok(read);
+            return Ok(read.load(Ordering::Relaxed));
         };
         let mut level = vec![(height, Path::ROOT)];
         while !level.is_empty() {
             // No more paths queued than could still be cached.
             let room = cache.room();
-            let mut next = Vec::with_capacity(room.min(level.len() * 16));
-            for (version, path) in level {
-                if stop.load(Ordering::Relaxed) || cache.is_full() {
-                    return Ok(read);
-                }
-                if cache.epoch() != Some(height) {
-                    continue 'restart;
-                }
-                let node = match cache.get(version, &path) {
-                    Some(node) => node,
-                    None => {
-                        let bytes = db
-                            .get(TREE_NODES, &path.node_key(version))
-                            .map_err(|e| e.to_string())?;
-                        let Some(bytes) = bytes else {
-                            if cache.epoch() != Some(height) {
-                                // Pruned after a commit moved the head on.
-                                continue 'restart;
-                            }
-                            return Err(format!(
-                                "the tree node at version {version}, path of {} nibbles, is missing",
-                                path.len()
-                            ));
-                        };
-                        let node = Node::decode(&bytes).ok_or_else(|| {
-                            format!(
-                                "the tree node at version {version}, path of {} nibbles, is not a node",
-                                path.len()
-                            )
-                        })?;
-                        read += 1;
-                        if let Node::Internal(internal) = &node {
-                            // Its inner-range hashes, for the first update that rebuilds it.
-                            internal.hash();
-                        }
-                        cache.insert_read(height, version, &path, &node);
-                        node
+            let part =
+                |paths: &[(u64, Path)]| read_level(db, cache, stop, height, paths, room, &read);
+            let outcome = if level.len() < PARALLEL_LEVEL {
+                part(&level)?
+            } else {
+                let mut parts = level.chunks(level.len().div_ceil(WARM_THREADS));
+                let first = parts.next().unwrap_or_default();
+                std::thread::scope(|s| {
+                    // A thread that cannot be started leaves its part to this one.
+                    let jobs: Vec<_> = parts
+                        .map(|paths| {
+                            let job = std::thread::Builder::new()
+                                .name("aether-cache-warm".into())
+                                .spawn_scoped(s, move || part(paths));
+                            (paths, job)
+                        })
+                        .collect();
+                    let mut outcomes = vec![part(first)];
+                    for (paths, job) in jobs {
+                        outcomes.push(match job {
+                            Ok(job) => job
+                                .join()
+                                .unwrap_or_else(|_| Err("a warming thread panicked".into())),
+                            Err(_) => part(paths),
+                        });
                     }
+                    merged(outcomes, room)
+                })?
+            };
+            match outcome {
+                Level::Next(next) => level = next,
+                Level::Restart => continue 'restart,
+                Level::Stop => return Ok(read.load(Ordering::Relaxed)),
+            }
+        }
+        return Ok(read.load(Ordering::Relaxed));
+    }
+}
+
+/// The parts of one level as one: an error or a stop in any part wins, then a restart; else
+/// the next level's paths in order, at most `room`.
+fn merged(outcomes: Vec<Result<Level, String>>, room: usize) -> Result<Level, String> {
+    let mut next = Vec::new();
+    let mut restart = false;
+    for outcome in outcomes {
+        match outcome? {
+            Level::Next(paths) => next.extend(paths),
+            Level::Restart => restart = true,
+            Level::Stop => return Ok(Level::Stop),
+        }
+    }
+    if restart {
+        return Ok(Level::Restart);
+    }
+    next.truncate(room);
+    Ok(Level::Next(next))
+}
+
+/// Reads the nodes at `paths` (of the tree of `height`) into `cache`, counting the reads from
+/// the database in `read`; gives the paths of their internal children, at most `room`.
+fn read_level(
+    db: &Database,
+    cache: &NodeCache,
+    stop: &AtomicBool,
+    height: u64,
+    paths: &[(u64, Path)],
+    room: usize,
+    read: &AtomicUsize,
+) -> Result<Level, String> {
+    let mut next = Vec::with_capacity(room.min(paths.len() * 16));
+    for &(version, path) in paths {
+        if stop.load(Ordering::Relaxed) || cache.is_full() {
+            return Ok(Level::Stop);
+        }
+        if cache.epoch() != Some(height) {
+            return Ok(Level::Restart);
+        }
+        let node = match cache.get(version, &path) {
+            Some(node) => node,
+            None => {
+                let bytes = db
+                    .get(TREE_NODES, &path.node_key(version))
+                    .map_err(|e| e.to_string())?;
+                let Some(bytes) = bytes else {
+                    if cache.epoch() != Some(height) {
+                        // Pruned after a commit moved the head on.
+                        return Ok(Level::Restart);
+                    }
+                    return Err(format!(
+                        "the tree node at version {version}, path of {} nibbles, is missing",
+                        path.len()
+                    ));
                 };
+                let node = Node::decode(&bytes).ok_or_else(|| {
+                    format!(
+                        "the tree node at version {version}, path of {} nibbles, is not a node",
+                        path.len()
+                    )
+                })?;
+                read.fetch_add(1, Ordering::Relaxed);
                 if let Node::Internal(internal) = &node {
-                    for (n, child) in internal.children.iter().enumerate() {
-                        if let Some(child) = child
-                            && !child.is_leaf()
-                            && next.len() < room
-                        {
-                            next.push((child.version, path.child(n as u8)));
-                        }
-                    }
+                    // Its inner-range hashes, for the first update that rebuilds it.
+                    internal.hash();
+                }
+                cache.insert_read(height, version, &path, &node);
+                node
+            }
+        };
+        if let Node::Internal(internal) = &node {
+            for (n, child) in internal.children.iter().enumerate() {
+                if let Some(child) = child
+                    && !child.is_leaf()
+                    && next.len() < room
+                {
+                    next.push((child.version, path.child(n as u8)));
                 }
             }
-            level = next;
         }
-        return Ok(read);
     }
+    Ok(Level::Next(next))
 }
 
 #[cfg(test)]
