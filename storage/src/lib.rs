@@ -57,6 +57,7 @@ mod hasher;
 pub mod layout;
 mod merkle;
 mod node_cache;
+mod parallel;
 mod pending;
 mod proof;
 mod snapshot;

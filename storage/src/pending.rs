@@ -407,29 +407,13 @@ fn priors(before: &PendingView, writes: &[(StateKey, Option<Vec<u8>>)]) -> Resul
     if writes.len() < PARALLEL_PRIORS {
         return lookup(writes);
     }
-    let mut parts = writes.chunks(writes.len().div_ceil(PRIOR_THREADS));
-    let first = parts.next().unwrap_or_default();
-    std::thread::scope(|s| {
-        // A thread that cannot be started leaves its part to this one.
-        let jobs: Vec<_> = parts
-            .map(|part| {
-                let job = std::thread::Builder::new()
-                    .name("aether-priors".into())
-                    .spawn_scoped(s, move || lookup(part));
-                (part, job)
-            })
-            .collect();
-        let mut out = lookup(first)?;
-        for (part, job) in jobs {
-            out.extend(match job {
-                Ok(job) => job.join().unwrap_or_else(|_| {
-                    Err(StorageError::Tree("a lookup thread panicked".into()))
-                })?,
-                Err(_) => lookup(part)?,
-            });
-        }
-        Ok(out)
-    })
+    let mut out = Vec::with_capacity(writes.len());
+    for part in crate::parallel::in_parts(writes, PRIOR_THREADS, "aether-priors", lookup) {
+        out.extend(
+            part.unwrap_or_else(|| Err(StorageError::Tree("a lookup thread panicked".into())))?,
+        );
+    }
+    Ok(out)
 }
 
 /// The state after a pending block (see [`Store::pending_view`]). Cheap to clone.

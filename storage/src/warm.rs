@@ -117,29 +117,9 @@ fn walk(db: &Database, cache: &NodeCache, stop: &AtomicBool) -> Result<usize, St
             let outcome = if level.len() < PARALLEL_LEVEL {
                 part(&level)?
             } else {
-                let mut parts = level.chunks(level.len().div_ceil(WARM_THREADS));
-                let first = parts.next().unwrap_or_default();
-                std::thread::scope(|s| {
-                    // A thread that cannot be started leaves its part to this one.
-                    let jobs: Vec<_> = parts
-                        .map(|paths| {
-                            let job = std::thread::Builder::new()
-                                .name("aether-cache-warm".into())
-                                .spawn_scoped(s, move || part(paths));
-                            (paths, job)
-                        })
-                        .collect();
-                    let mut outcomes = vec![part(first)];
-                    for (paths, job) in jobs {
-                        outcomes.push(match job {
-                            Ok(job) => job
-                                .join()
-                                .unwrap_or_else(|_| Err("a warming thread panicked".into())),
-                            Err(_) => part(paths),
-                        });
-                    }
-                    merged(outcomes, room)
-                })?
+                let outcomes =
+                    crate::parallel::in_parts(&level, WARM_THREADS, "aether-cache-warm", part);
+                merged(outcomes, room)?
             };
             match outcome {
                 Level::Next(next) => level = next,
@@ -151,13 +131,13 @@ fn walk(db: &Database, cache: &NodeCache, stop: &AtomicBool) -> Result<usize, St
     }
 }
 
-/// The parts of one level as one: an error or a stop in any part wins, then a restart; else
-/// the next level's paths in order, at most `room`.
-fn merged(outcomes: Vec<Result<Level, String>>, room: usize) -> Result<Level, String> {
+/// The parts of one level as one: an error (a panicked part is one) or a stop in any part
+/// wins, then a restart; else the next level's paths in order, at most `room`.
+fn merged(outcomes: Vec<Option<Result<Level, String>>>, room: usize) -> Result<Level, String> {
     let mut next = Vec::new();
     let mut restart = false;
     for outcome in outcomes {
-        match outcome? {
+        match outcome.unwrap_or_else(|| Err("a warming thread panicked".into()))? {
             Level::Next(paths) => next.extend(paths),
             Level::Restart => restart = true,
             Level::Stop => return Ok(Level::Stop),
