@@ -2,7 +2,8 @@
 //! those blocks show that validator absent (see [`crate::leader`]). The activity is read from
 //! the proposal's parent and its ancestors: the pending blocks this node holds, then a ledger
 //! of the last committed ones (their authors and signers only, so that it does not depend on
-//! how many committed blocks are kept for block retrieval).
+//! how many committed blocks are kept for block retrieval), filled at start from the saved
+//! proposals and the commit proofs stored below the head (`Root::with_ancestors`).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};

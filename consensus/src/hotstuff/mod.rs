@@ -205,11 +205,11 @@ impl Root {
     /// Adds the committed blocks below the root from their commit proofs, `proofs` newest
     /// first (those stored at the heights below the head), at most
     /// [`crate::leader::MAX_ACTIVITY_WINDOW`] blocks in all. The leader rule judges who is
-    /// active from the blocks a proposal extends; a node that caught up from its peers' stores
-    /// holds none of their proposals, and would otherwise judge on nothing (the plain schedule)
-    /// while the others pass over an absent validator, until as many blocks commit through
-    /// consensus. Stops at the first proof that does not verify or is not of the parent of the
-    /// oldest block so far (the blocks kept always chain up to the root).
+    /// active from the last blocks a proposal extends; a node that caught up from its peers'
+    /// stores holds none of their proposals, and would otherwise judge on the pending blocks
+    /// alone (fewer than the others judge on) until as many blocks commit through consensus.
+    /// Stops at the first proof that does not verify or is not of the parent of the oldest
+    /// block so far (the blocks kept always chain up to the root).
     pub fn with_ancestors<P: AsRef<[u8]>>(
         mut self,
         proofs: impl IntoIterator<Item = P>,
