@@ -19,7 +19,9 @@
 //! column, then into the B-tree column. Then the store's rounds, block after block: the state
 //! root (`root_after`, nothing written) and the write (`commit`, which reuses the tree update
 //! `root_after` computed: the one atomic write with history and pruning); the commit of a block
-//! is the sum. Each side starts once the process is idle (ParityDB has finished whatever it did
+//! is the sum. Before its root, each block's 20,000 accounts are read through a view of the head
+//! (untimed), as the block's execution reads them in a node: the store keeps what those reads
+//! found for the root's previous versions instead of reading each key again. Each side starts once the process is idle (ParityDB has finished whatever it did
 //! after opening).
 //!
 //! ParityDB's `commit` returns once the change set is queued: background threads write it to
@@ -35,7 +37,8 @@
 //! and reused by the next run (a 10M load takes a quarter of an hour); each run adds its blocks.
 //!
 //! `AETHER_BENCH_ROOTS_ONLY=N` times N state roots in steady state instead (each block
-//! committed and written out before the next), with the major page faults of each root: on a
+//! committed and written out before the next), every other block's accounts read first and
+//! the others not, with the major page faults of each root: on a
 //! machine that evicts idle file pages, a reopened 10M store reads part of its working set back
 //! from the disk (docs/benchmarks.md).
 
@@ -85,6 +88,16 @@ fn transfer_block(rng: &mut Rng, n: u64) -> ChangeSet {
         changes.accounts.insert(address(i), account(i, salt));
     }
     changes
+}
+
+/// What the block's execution reads before its state root is computed: each account it
+/// changes, through a view of the head (untimed; the store keeps what the reads found for the
+/// root's previous versions).
+fn execution_reads(store: &Store, changes: &ChangeSet) {
+    let view = store.pending_view(None).unwrap();
+    for address in changes.accounts.keys() {
+        black_box(view.account(address).unwrap());
+    }
 }
 
 fn raw_writes(changes: &ChangeSet, col: u8) -> Vec<(u8, Vec<u8>, Option<Vec<u8>>)> {
@@ -342,26 +355,37 @@ fn main() {
         if let Some(&blocks) = env_u64s("AETHER_BENCH_ROOTS_ONLY", &[]).first() {
             // For a profiler: block after block, the state root timed, then the block committed
             // and written out (untimed) before the next.
-            let (mut roots, mut faults) = (vec![], vec![]);
-            for _ in 0..blocks {
+            // Blocks alternate: the accounts read first (untimed), as the block's execution
+            // does, or not (the root then reads each key's previous version itself).
+            let (mut roots, mut faults) = ([vec![], vec![]], [vec![], vec![]]);
+            for i in 0..blocks {
                 let block = transfer_block(&mut rng, n);
+                let read_first = (i % 2 == 0) as usize;
+                if read_first == 1 {
+                    execution_reads(&store, &block);
+                }
                 let mut state_root = Hash::default();
                 let before = major_faults();
-                roots.push(timed(|| state_root = store.root_after(&block).unwrap()));
-                faults.push(major_faults() - before);
+                roots[read_first].push(timed(|| state_root = store.root_after(&block).unwrap()));
+                faults[read_first].push(major_faults() - before);
                 let executed = common::next_block(&store, block, state_root);
                 store.commit(&executed).unwrap();
                 wait_until_idle();
             }
-            faults.sort_unstable();
-            println!(
-                "{blocks} state roots with no write in flight: median {}, {:.2} µs per changed key; \
-                 major page faults (reads from the disk) per root: median {}, most {}",
-                ms(median(roots.clone())),
-                median(roots).as_secs_f64() * 1e6 / (2.0 * TRANSFERS as f64),
-                faults[faults.len() / 2],
-                faults[faults.len() - 1]
-            );
+            for (read_first, what) in [(1, "accounts read first"), (0, "nothing read first")] {
+                let (roots, faults) = (&roots[read_first], &mut faults[read_first]);
+                faults.sort_unstable();
+                println!(
+                    "{} state roots with no write in flight, {what}: median {}, {:.2} µs per \
+                     changed key; major page faults (reads from the disk) per root: median {}, \
+                     most {}",
+                    roots.len(),
+                    ms(median(roots.clone())),
+                    median(roots.clone()).as_secs_f64() * 1e6 / (2.0 * TRANSFERS as f64),
+                    faults[faults.len() / 2],
+                    faults[faults.len() - 1]
+                );
+            }
             continue;
         }
         let hash = raw_rounds(&raw, RAW_HASH, rounds, &mut rng, n);
@@ -372,6 +396,7 @@ fn main() {
         let mut sizes = vec![];
         for round in 0..STORE_FILL + rounds {
             let block = transfer_block(&mut rng, n);
+            execution_reads(&store, &block);
             let mut state_root = Hash::default();
             let r = timed(|| state_root = store.root_after(&block).unwrap());
             let executed = common::next_block(&store, block, state_root);
@@ -407,7 +432,7 @@ fn main() {
             ms(btree.sustained())
         );
         println!(
-            "| store: state root (`root_after`), 20,000 changed accounts | {} | {} | |",
+            "| store: state root (`root_after`), 20,000 changed accounts read first | {} | {} | |",
             ms(mr),
             spread(&root)
         );
@@ -467,6 +492,7 @@ fn main() {
         let mut quiet = vec![];
         for _ in 0..rounds {
             let block = transfer_block(&mut rng, n);
+            execution_reads(&store, &block);
             quiet.push(timed(|| {
                 black_box(store.root_after(&block).unwrap());
             }));

@@ -54,6 +54,7 @@ pub mod db;
 pub mod durable;
 mod error;
 mod hasher;
+mod latest_memo;
 pub mod layout;
 mod merkle;
 mod node_cache;

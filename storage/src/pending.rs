@@ -467,12 +467,9 @@ impl PendingView {
         let Some(height) = self.base.height() else {
             return Ok(Prior::Absent);
         };
-        Ok(match self.base.latest(key)? {
+        Ok(match self.base.latest_entry(key)? {
             None => Prior::Absent,
-            Some((version, value)) if version <= height => Prior::At {
-                version,
-                present: value.is_some(),
-            },
+            Some((version, present)) if version <= height => Prior::At { version, present },
             Some(_) => Prior::Unknown,
         })
     }

@@ -12,6 +12,7 @@ use parity_scale_codec::{Decode, Encode};
 use crate::db::{Database, Write};
 use crate::error::{Result, StorageError};
 use crate::hasher::StateTree;
+use crate::latest_memo::{LATEST_MEMO_BYTES, LatestEntry, LatestMemo};
 use crate::layout::{self, meta};
 use crate::node_cache::{NodeCache, NodeCacheStats};
 use crate::pending::{Layer, PendingState, Prior};
@@ -78,6 +79,8 @@ pub(crate) struct Inner {
     pub cache: Arc<NodeCache>,
     /// What the last commit wrote.
     last_commit: Mutex<CommitSize>,
+    /// The latest-column entries read since the last commit ([`LatestMemo`]).
+    latest_memo: LatestMemo,
 }
 
 /// What one block's commit wrote to ParityDB ([`Store::last_commit_size`]).
@@ -237,6 +240,7 @@ impl Store {
                 prepared: Mutex::new(None),
                 cache,
                 last_commit: Mutex::new(CommitSize::default()),
+                latest_memo: LatestMemo::new(LATEST_MEMO_BYTES),
             }),
         })
     }
@@ -404,6 +408,8 @@ impl Store {
         inner.oldest.fetch_max(oldest, Ordering::AcqRel);
         let size = CommitSize::of(&writes);
         inner.db.commit(writes)?;
+        // Visible to reads now: what they recorded before is out of date.
+        inner.latest_memo.clear();
         *lock(&inner.last_commit) = size;
         let released = {
             let mut head = inner.head.write().unwrap_or_else(|p| p.into_inner());
@@ -452,6 +458,30 @@ impl Inner {
     /// The key of an account or code entry is not copied, and the value is cut out of the bytes
     /// read rather than decoded into a new buffer: a point read allocates once (ParityDB's).
     pub fn latest(&self, key: &StateKey) -> Result<Option<(u64, Option<Vec<u8>>)>> {
+        let read_at = self.latest_memo.epoch();
+        let entry = self.read_latest(key)?;
+        self.latest_memo.record(
+            key,
+            entry
+                .as_ref()
+                .map(|(version, value)| (*version, value.is_some())),
+            read_at,
+        );
+        Ok(entry)
+    }
+
+    /// The version and presence of `key`'s latest-column entry: what a read since the last
+    /// commit recorded, else read.
+    pub fn latest_entry(&self, key: &StateKey) -> Result<LatestEntry> {
+        if let Some(entry) = self.latest_memo.get(key) {
+            return Ok(entry);
+        }
+        Ok(self
+            .latest(key)?
+            .map(|(version, value)| (version, value.is_some())))
+    }
+
+    fn read_latest(&self, key: &StateKey) -> Result<Option<(u64, Option<Vec<u8>>)>> {
         let storage_key;
         let (col, db_key): (u8, &[u8]) = match key {
             StateKey::Account(a) => (layout::ACCOUNTS, &a.0),

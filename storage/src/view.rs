@@ -74,9 +74,9 @@ impl StateView {
         Ok(value)
     }
 
-    /// The latest-column entry of `key` (see `Inner::latest`).
-    pub(crate) fn latest(&self, key: &StateKey) -> Result<Option<(u64, Option<Vec<u8>>)>> {
-        self.inner.latest(key)
+    /// The version and presence of `key`'s latest-column entry (see `Inner::latest_entry`).
+    pub(crate) fn latest_entry(&self, key: &StateKey) -> Result<crate::latest_memo::LatestEntry> {
+        self.inner.latest_entry(key)
     }
 
     fn check(&self) -> Result<()> {

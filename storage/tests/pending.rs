@@ -655,3 +655,68 @@ fn a_layout_1_database_is_upgraded_in_place_and_a_newer_one_is_refused() {
         "{err}"
     );
 }
+
+/// Execution reads the keys a block changes before the block's root is computed, and the store
+/// keeps what those reads found for the root's previous versions. A store whose every key is
+/// read before each block (through the head's view and through a pending parent's view) gives
+/// the roots, reads and pruning of a twin that never reads: a read made before a commit never
+/// stands in for what the commit wrote (removals, re-inserts, overwrites, pruned tombstones).
+#[test]
+fn keys_read_before_a_block_give_its_root_the_previous_versions_of_a_store_that_did_not_read() {
+    let (dir, twin_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let config = with_history(2);
+    let reader = Store::open(dir.path(), config).unwrap();
+    let twin = Store::open(twin_dir.path(), config).unwrap();
+    let keys: Vec<StateKey> = (0..6u8)
+        .map(|k| StateKey::Storage(contract(0), vec![k]))
+        .collect();
+    let read_all = |view: &dyn StateReader| {
+        for key in &keys {
+            let StateKey::Storage(c, k) = key else {
+                unreachable!()
+            };
+            view.storage(c, k).unwrap();
+        }
+    };
+    let mut model = MemoryState::default();
+    // Block h sets, removes or re-inserts key (h + k) % 3 == 0, 1, 2 in turn: every key goes
+    // through removals, re-inserts after a removal and after a pruned tombstone, overwrites.
+    for h in 0..24u8 {
+        let mut changes = ChangeSet::default();
+        for (k, _) in keys.iter().enumerate() {
+            let value = match (usize::from(h) + k) % 3 {
+                0 => Some(vec![h, k as u8]),
+                1 => None,
+                _ if h % 2 == 0 => Some(vec![h]),
+                _ => continue,
+            };
+            changes.storage.insert((contract(0), vec![k as u8]), value);
+        }
+        // Read as execution does, through the head's view; at odd heights also through the
+        // view of a pending parent that overwrites one key and is then committed, so that the
+        // block's previous versions are looked up after a commit that followed the reads.
+        read_all(&reader.pending_view(None).unwrap());
+        if h % 2 == 1 {
+            let parent = set(contract(0), &[h % 6], Some(&[200, h]));
+            let pending = reader.speculate(None, &parent).unwrap();
+            read_all(&reader.pending_view(Some(&pending)).unwrap());
+            commit_on_head(&reader, &pending, &parent, b"");
+            commit(&twin, parent.clone());
+            model.apply(&parent);
+        }
+        let header = commit(&reader, changes.clone());
+        let twin_header = commit(&twin, changes.clone());
+        model.apply(&changes);
+        assert_eq!(
+            header.state_root, twin_header.state_root,
+            "root at {}",
+            header.height
+        );
+        check_reads(&reader.state(), &model);
+    }
+    assert_eq!(
+        reader.debug_entry_counts().unwrap(),
+        twin.debug_entry_counts().unwrap(),
+        "the reading store prunes other entries than the twin"
+    );
+}
