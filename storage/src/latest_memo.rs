@@ -172,9 +172,9 @@ mod tests {
         assert_eq!(memo.get(&account(7)), Some(Some((1, true))));
         assert_eq!(memo.len_and_bytes(), (1, ENTRY_BYTES));
         // A storage key counts with its bytes.
-        let long = StateKey::Storage(Address([1; 32]), vec![1; 1000]);
+        let long = StateKey::Storage(Address([1; 32]), vec![1; 500]);
         memo.record(&long, None, memo.epoch());
         assert_eq!(memo.get(&long), Some(None));
-        assert_eq!(memo.len_and_bytes(), (2, 2 * ENTRY_BYTES + 1000));
+        assert_eq!(memo.len_and_bytes(), (2, 2 * ENTRY_BYTES + 500));
     }
 }

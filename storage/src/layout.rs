@@ -12,10 +12,14 @@ use parity_db::{ColId, ColumnOptions, CompressionType};
 /// - 3: internal tree nodes may be stored compact (tag 3, see `merkle::node`) besides jmt's
 ///   encoding. A layout-2 database is upgraded in place by setting the layout record: its nodes
 ///   stay readable as they are.
-pub const LAYOUT_VERSION: u32 = 3;
+/// - 4: a leaf written since carries its leaf value (tag 4), and [`TREE_VALUES`] gets no new
+///   entries. A database of an earlier layout is upgraded in place: [`meta::LEAF_VALUES_FROM`]
+///   is set to the height after its head, and the values of older leaves stay where they are
+///   (read through their leaves' key hash and version, removed by pruning as before).
+pub const LAYOUT_VERSION: u32 = 4;
 
 /// The layout versions that [`LAYOUT_VERSION`] upgrades in place on open.
-pub const UPGRADABLE_LAYOUT_VERSIONS: [u32; 2] = [1, 2];
+pub const UPGRADABLE_LAYOUT_VERSIONS: [u32; 3] = [1, 2, 3];
 
 /// Small records: layout version, head, oldest kept state, pruning progress, restore marker.
 pub const META: ColId = 0;
@@ -25,9 +29,11 @@ pub const ACCOUNTS: ColId = 1;
 pub const CODE: ColId = 2;
 /// Latest contract storage: address ‖ key → (version, `Option<value>`).
 pub const STORAGE: ColId = 3;
-/// State-tree nodes: borsh(NodeKey) → borsh(Node).
+/// State-tree nodes: borsh(NodeKey) → a node (compact internal node, leaf with its value, or
+/// jmt's borsh encoding; see `merkle::node`).
 pub const TREE_NODES: ColId = 4;
-/// State-tree leaf values by version (B-tree): key hash ‖ BE(!version) → `SCALE(Option<leaf>)`.
+/// State-tree leaf values by version (B-tree): key hash ‖ BE(!version) → `SCALE(Option<leaf>)`,
+/// for the versions before [`meta::LEAF_VALUES_FROM`] (since layout 4 leaves carry their values).
 pub const TREE_VALUES: ColId = 5;
 /// What became unreachable at each version: BE(version) → SCALE(stale list).
 pub const STALE: ColId = 6;
@@ -85,6 +91,10 @@ pub mod meta {
     pub const RESTORED_AT: &[u8] = b"restored_at";
     /// Present while a snapshot restore is in progress.
     pub const RESTORING: &[u8] = b"restoring";
+    /// u64 (layout 4): the first version whose leaves carry their values; the leaf values of
+    /// earlier versions are in `tree_values`. 0 in a database created with layout 4; the height
+    /// after the head in one upgraded from an earlier layout, or after the restored height.
+    pub const LEAF_VALUES_FROM: &[u8] = b"leaf_values_from";
 }
 
 /// Options of every column.

@@ -268,6 +268,7 @@ mod tests {
         assert!(cache.get(0, &shallow).is_some() && cache.get(0, &Path::ROOT).is_some());
         // Leaves are never cached.
         let leaf = Node::Leaf {
+            value: None,
             key: [0; 32],
             value_hash: [0; 32],
         };

@@ -66,7 +66,7 @@ impl Store {
     /// state root.
     pub fn prove(&self, key: &StateKey, height: u64) -> Result<StateProof> {
         let view = self.state_at(height)?;
-        let reader = NodeReader(&self.inner.db);
+        let reader = NodeReader::new(&self.inner.db);
         let tree = StateTree::new(&reader);
         let proved = crate::tree::guarded(&self.inner.db, height, || {
             tree.get_with_proof(key.key_hash(), height)

@@ -127,7 +127,7 @@ impl Store {
             .header(&block_hash)?
             .ok_or_else(|| snap_err(format!("no header for block {block_hash}")))?;
         let db = &self.inner.db;
-        let reader = NodeReader(db);
+        let reader = NodeReader::new(db);
         let tree = StateTree::new(&reader);
         let entries = crate::tree::guarded(db, height, || tree.get_leaf_count(height))? as u64;
         let header = SnapshotHeader {
@@ -174,7 +174,7 @@ impl Store {
         let db = &self.inner.db;
         let height = header.height;
         let entries = header.entries;
-        let reader = Arc::new(NodeReader(db));
+        let reader = Arc::new(NodeReader::new(db));
         let tree = StateTree::new(reader.as_ref());
         let tmp = tmp.to_path_buf();
         let io = |p: &Path| {
@@ -423,7 +423,7 @@ fn restore_into(snapshot: &Path, data_dir: &Path, progress: &ProgressBar) -> Res
             .map_err(|_| bad("the tree restore panicked while finishing".into()))?
             .map_err(|e| StorageError::Tree(format!("{e:#}")))?;
     }
-    let reader = NodeReader(&db);
+    let reader = NodeReader::new(&db);
     let root = StateTree::new(&reader)
         .get_root_hash(version)
         .map_err(|e| StorageError::Tree(format!("{e:#}")))?;
@@ -463,6 +463,13 @@ fn restore_into(snapshot: &Path, data_dir: &Path, progress: &ProgressBar) -> Res
             Some(version.encode()),
         ),
         (layout::META, meta::RESTORING.to_vec(), None),
+        // jmt's restore wrote the leaves without their values, and the values into
+        // `tree_values`.
+        (
+            layout::META,
+            meta::LEAF_VALUES_FROM.to_vec(),
+            Some((version + 1).encode()),
+        ),
     ];
     if !commit_proof.is_empty() {
         head_writes.push((
@@ -481,17 +488,17 @@ struct RestoreTarget(Arc<Database>);
 
 impl TreeReader for RestoreTarget {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        NodeReader(&self.0).get_node_option(node_key)
+        NodeReader::new(&self.0).get_node_option(node_key)
     }
     fn get_value_option(
         &self,
         max_version: Version,
         key_hash: KeyHash,
     ) -> anyhow::Result<Option<OwnedValue>> {
-        NodeReader(&self.0).get_value_option(max_version, key_hash)
+        NodeReader::new(&self.0).get_value_option(max_version, key_hash)
     }
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
-        NodeReader(&self.0).get_rightmost_leaf()
+        NodeReader::new(&self.0).get_rightmost_leaf()
     }
 }
 

@@ -81,6 +81,9 @@ pub(crate) struct Inner {
     last_commit: Mutex<CommitSize>,
     /// The latest-column entries read since the last commit ([`LatestMemo`]).
     latest_memo: LatestMemo,
+    /// The first version whose leaves carry their values ([`meta::LEAF_VALUES_FROM`]): the
+    /// values of earlier versions are in `tree_values`, and pruning removes them there.
+    leaf_values_from: u64,
 }
 
 /// What one block's commit wrote to ParityDB ([`Store::last_commit_size`]).
@@ -169,12 +172,21 @@ impl Store {
                 let found =
                     u32::decode(&mut &bytes[..]).map_err(|e| db.corrupt("meta/layout", e))?;
                 if layout::UPGRADABLE_LAYOUT_VERSIONS.contains(&found) {
-                    // `Database::open` added the columns layout 1 lacks; nothing else differs.
-                    db.commit(vec![(
-                        layout::META,
-                        meta::LAYOUT.to_vec(),
-                        Some(layout::LAYOUT_VERSION.encode()),
-                    )])?;
+                    // `Database::open` added the columns layout 1 lacks; the leaves written so
+                    // far keep their values in `tree_values`.
+                    let head = load_head(&db)?;
+                    db.commit(vec![
+                        (
+                            layout::META,
+                            meta::LAYOUT.to_vec(),
+                            Some(layout::LAYOUT_VERSION.encode()),
+                        ),
+                        (
+                            layout::META,
+                            meta::LEAF_VALUES_FROM.to_vec(),
+                            Some(head.map_or(0, |h| h.header.height + 1).encode()),
+                        ),
+                    ])?;
                 } else if found != layout::LAYOUT_VERSION {
                     return Err(StorageError::Version {
                         path: path.to_path_buf(),
@@ -191,6 +203,12 @@ impl Store {
             }
             None => 0,
         };
+        let leaf_values_from = match db.get(layout::META, meta::LEAF_VALUES_FROM)? {
+            Some(bytes) => {
+                u64::decode(&mut &bytes[..]).map_err(|e| db.corrupt("meta/leaf_values_from", e))?
+            }
+            None => 0,
+        };
         let pruned_below = match db.get(layout::META, meta::PRUNED_BELOW)? {
             Some(bytes) => {
                 u64::decode(&mut &bytes[..]).map_err(|e| db.corrupt("meta/pruned_below", e))?
@@ -198,7 +216,7 @@ impl Store {
             None => 0,
         };
         if let Some(head) = &head {
-            let reader = NodeReader(&db);
+            let reader = NodeReader::new(&db);
             let root = StateTree::new(&reader)
                 .get_root_hash_option(head.header.height)
                 .map_err(|e| db.corrupt("state tree root", format!("{e:#}")))?;
@@ -241,6 +259,7 @@ impl Store {
                 cache,
                 last_commit: Mutex::new(CommitSize::default()),
                 latest_memo: LatestMemo::new(LATEST_MEMO_BYTES),
+                leaf_values_from,
             }),
         })
     }
@@ -563,13 +582,6 @@ impl Inner {
                 Some(node.encode()),
             ));
         }
-        for (key_hash, leaf) in &update.values {
-            out.push((
-                layout::TREE_VALUES,
-                layout::tree_value_key(key_hash, version).to_vec(),
-                Some(leaf.encode()),
-            ));
-        }
         let mut stale = StaleList::default();
         for (v, path, _) in &update.stale {
             stale.nodes.push(path.node_key(*v));
@@ -583,7 +595,9 @@ impl Inner {
                 Prior::At { version, .. } => Some(version),
                 Prior::Unknown => self.latest(key)?.map(|(version, _)| version),
             };
-            if let Some(previous) = previous {
+            // The value replaced is in its leaf (stale with it) unless it was written before
+            // leaves carried their values.
+            if let Some(previous) = previous.filter(|p| *p < self.leaf_values_from) {
                 stale
                     .values
                     .push(layout::tree_value_key(&key_hash, previous));
@@ -641,11 +655,13 @@ impl Inner {
                         out.push((col, db_key, None));
                     }
                 }
-                out.push((
-                    layout::TREE_VALUES,
-                    layout::tree_value_key(&key_hash, version).to_vec(),
-                    None,
-                ));
+                if version < self.leaf_values_from {
+                    out.push((
+                        layout::TREE_VALUES,
+                        layout::tree_value_key(&key_hash, version).to_vec(),
+                        None,
+                    ));
+                }
             }
             out.push((layout::STALE, key.to_vec(), None));
         }

@@ -9,12 +9,40 @@ use crate::db::Database;
 use crate::error::{Result, StorageError};
 use crate::layout::{TREE_NODES, TREE_VALUES, tree_value_key};
 
-/// Reads tree nodes and leaf values from the database.
-pub struct NodeReader<'a>(pub &'a Database);
+/// Reads tree nodes and leaf values from the database, for jmt.
+///
+/// jmt asks for a leaf's value right after reading the leaf (proofs, iteration), by the leaf's
+/// key and a version: the tree's version for a proof, but the leaf node's own version when it
+/// iterates, whose root may be pruned already. So the reader keeps the value of the last leaf
+/// it read (or that it had none: a leaf written before layout 4, whose value is in
+/// `tree_values`), and answers from it; any other key is looked up in the tree of the version
+/// asked for.
+pub struct NodeReader<'a> {
+    db: &'a Database,
+    last_leaf: std::sync::Mutex<Option<LastLeaf>>,
+}
+
+/// The key hash of the leaf read last, and its value if it carried one.
+type LastLeaf = ([u8; 32], Option<Vec<u8>>);
+
+impl<'a> NodeReader<'a> {
+    pub fn new(db: &'a Database) -> Self {
+        Self {
+            db,
+            last_leaf: std::sync::Mutex::new(None),
+        }
+    }
+}
 
 impl TreeReader for NodeReader<'_> {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        Ok(self.0.tree_node(node_key)?)
+        let Some((node, value)) = self.db.tree_node(node_key)? else {
+            return Ok(None);
+        };
+        if let Node::Leaf(leaf) = &node {
+            *crate::store::lock(&self.last_leaf) = Some((leaf.key_hash().0, value));
+        }
+        Ok(Some(node))
     }
 
     fn get_value_option(
@@ -22,7 +50,14 @@ impl TreeReader for NodeReader<'_> {
         max_version: Version,
         key_hash: KeyHash,
     ) -> anyhow::Result<Option<OwnedValue>> {
-        Ok(self.0.leaf_at(&key_hash, max_version)?)
+        let last = crate::store::lock(&self.last_leaf).take();
+        match last {
+            Some((key, Some(value))) if key == key_hash.0 => Ok(Some(value)),
+            Some((key, None)) if key == key_hash.0 => {
+                Ok(self.db.leaf_at(&key_hash, max_version)?)
+            }
+            _ => Ok(self.db.value_at(&key_hash, max_version)?),
+        }
     }
 
     /// Only snapshot restores ask for this, and they restore into an empty database, whose
@@ -33,27 +68,45 @@ impl TreeReader for NodeReader<'_> {
 }
 
 impl Database {
-    /// A tree node, as jmt reads it: a node the writer stored compact is turned into jmt's
-    /// encoding first.
-    pub fn tree_node(&self, node_key: &NodeKey) -> Result<Option<Node>> {
+    /// A tree node, as jmt reads it: a node the writer stored compact or a leaf stored with its
+    /// value is turned into jmt's encoding first; the leaf's value comes beside it.
+    pub fn tree_node(&self, node_key: &NodeKey) -> Result<Option<(Node, Option<Vec<u8>>)>> {
         let key = borsh::to_vec(node_key).map_err(|e| StorageError::Tree(e.to_string()))?;
         let Some(bytes) = self.get(TREE_NODES, &key)? else {
             return Ok(None);
         };
-        let bytes = match bytes.first() {
-            Some(3) => crate::merkle::Node::decode(&bytes)
-                .ok_or_else(|| {
-                    self.corrupt(format!("tree node {node_key:?}"), "not a compact node")
-                })?
-                .encode_jmt(),
-            _ => bytes,
+        let (bytes, value) = match bytes.first() {
+            Some(3 | 4) => {
+                let node = crate::merkle::Node::decode(&bytes).ok_or_else(|| {
+                    self.corrupt(format!("tree node {node_key:?}"), "not a well-formed node")
+                })?;
+                let jmt = node.encode_jmt();
+                match node {
+                    crate::merkle::Node::Leaf { value, .. } => (jmt, value),
+                    _ => (jmt, None),
+                }
+            }
+            _ => (bytes, None),
         };
-        borsh::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| self.corrupt(format!("tree node {node_key:?}"), e))
+        let node = borsh::from_slice(&bytes)
+            .map_err(|e| self.corrupt(format!("tree node {node_key:?}"), e))?;
+        Ok(Some((node, value)))
     }
 
-    /// The newest leaf value of `key_hash` at or below `version`.
+    /// The leaf value of `key_hash` in the tree of `version` (whose root must be kept): from its
+    /// leaf when the leaf carries it, else from `tree_values` (a leaf written before layout 4).
+    pub fn value_at(&self, key_hash: &KeyHash, version: Version) -> Result<Option<Vec<u8>>> {
+        let found = crate::merkle::find_leaf(&DbNodes(self), version, &key_hash.0)
+            .map_err(|e| self.corrupt(format!("state tree at version {version}"), e))?;
+        match found {
+            None => Ok(None),
+            Some(Some(value)) => Ok(Some(value)),
+            Some(None) => self.leaf_at(key_hash, version),
+        }
+    }
+
+    /// The newest leaf value of `key_hash` at or below `version` in `tree_values`, where leaf
+    /// values were kept before layout 4.
     pub fn leaf_at(&self, key_hash: &KeyHash, version: Version) -> Result<Option<Vec<u8>>> {
         let seek = tree_value_key(&key_hash.0, version);
         let mut iter = self.iter(TREE_VALUES)?;
@@ -89,6 +142,34 @@ pub fn guarded<T>(
 /// Lower-case hex, for messages.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The tree's nodes straight from the database.
+struct DbNodes<'a>(&'a Database);
+
+impl crate::merkle::NodeSource for DbNodes<'_> {
+    fn node(
+        &self,
+        version: u64,
+        path: &crate::merkle::Path,
+    ) -> std::result::Result<Option<crate::merkle::Node>, crate::merkle::UpdateError> {
+        let read = |e: StorageError| crate::merkle::UpdateError::Read(e.to_string());
+        let Some(bytes) = self
+            .0
+            .get(TREE_NODES, &path.node_key(version))
+            .map_err(read)?
+        else {
+            return Ok(None);
+        };
+        crate::merkle::Node::decode(&bytes)
+            .map(Some)
+            .ok_or_else(|| {
+                crate::merkle::UpdateError::Read(format!(
+                    "the tree node at version {version}, path of {} nibbles, is not a node",
+                    path.len()
+                ))
+            })
+    }
 }
 
 /// An empty tree: reads find nothing.

@@ -60,14 +60,19 @@ impl StateView {
         let value = match self.inner.latest(key)? {
             None => None,
             Some((version, value)) if version <= height => value,
-            Some(_) => match self.inner.db.leaf_at(&key.key_hash(), height)? {
-                None => None,
-                Some(leaf) => Some(
-                    decode_leaf(&leaf)
-                        .map_err(|e| self.inner.db.corrupt(format!("tree leaf of {key:?}"), e))?
-                        .1,
-                ),
-            },
+            Some(_) => {
+                let found = self.inner.db.value_at(&key.key_hash(), height);
+                // A prune that overtook the walk may have removed a node it needed.
+                self.check()?;
+                match found? {
+                    None => None,
+                    Some(leaf) => Some(
+                        decode_leaf(&leaf)
+                            .map_err(|e| self.inner.db.corrupt(format!("tree leaf of {key:?}"), e))?
+                            .1,
+                    ),
+                }
+            }
         };
         // A prune that overtook this read may have removed what it looked at.
         self.check()?;

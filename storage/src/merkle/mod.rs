@@ -1,9 +1,10 @@
 //! The state tree's writer: a batched update of the Jellyfish Merkle tree that reads, rebuilds
 //! and hashes each touched node once, on two threads for large blocks.
 //!
-//! It writes jmt's tree: the same shape and hashes (so the same roots), in jmt's stored encoding,
-//! so proofs, snapshots and restores, which still go through the `jmt` crate's readers, are
-//! unchanged. Only which unchanged leaves get rewritten at the new version may differ (jmt's
+//! It writes jmt's tree: the same shape and hashes (so the same roots), so proofs, snapshots and
+//! restores, which still go through the `jmt` crate's readers, are unchanged; the stored
+//! encoding differs (compact internal nodes, leaves that carry their values), and the store
+//! turns a node into jmt's encoding when jmt reads it. Only which unchanged leaves get rewritten at the new version may differ (jmt's
 //! key-by-key update rewrites a leaf that an intermediate step moved, depending on the order of
 //! the keys); a property test checks the roots against jmt, the tree's structure, the stale set
 //! and jmt's proofs from it. jmt's writer is slow for whole blocks: it walks and rehashes the full path of every key one by one
@@ -11,9 +12,11 @@
 //! on the benchmark machine).
 
 pub mod node;
+mod read;
 #[cfg(test)]
 mod tests;
 pub mod update;
 
 pub use node::{Node, Path};
+pub use read::find_leaf;
 pub use update::{NodeSource, TreeUpdate, UpdateError, Write, update};

@@ -11,12 +11,11 @@ use super::node::{Node, Path, nibble, value_hash};
 use super::update::{NodeSource, UpdateError, Write, update};
 use crate::hasher::{Sha256, StateTree};
 
-/// Nodes in their stored encoding under their stored keys, as in the database, and the leaf
-/// values by version.
+/// Nodes in their stored encoding under their stored keys, as in the database (leaves with
+/// their values).
 #[derive(Default)]
 struct Memory {
     nodes: HashMap<Vec<u8>, Vec<u8>>,
-    values: BTreeMap<([u8; 32], Version), Option<OwnedValue>>,
 }
 
 impl NodeSource for Memory {
@@ -41,11 +40,8 @@ impl TreeReader for Memory {
         })
     }
     fn get_value_option(&self, max: Version, key: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
-        Ok(self
-            .values
-            .range((key.0, 0)..=(key.0, max))
-            .next_back()
-            .and_then(|(_, v)| v.clone()))
+        Ok(super::find_leaf(self, max, &key.0)?
+            .map(|value| value.expect("every leaf written carries its value")))
     }
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
         Ok(None)
@@ -79,7 +75,17 @@ fn walk(memory: &Memory, version: u64) -> Walked {
         nodes.insert((v, path));
         match node {
             Node::Null => assert_eq!(path, Path::ROOT, "a null node below the root"),
-            Node::Leaf { key, value_hash } => {
+            Node::Leaf {
+                key,
+                value_hash,
+                value,
+            } => {
+                let value = value.expect("a leaf without its value");
+                assert_eq!(
+                    super::node::value_hash(&value),
+                    value_hash,
+                    "a leaf's value"
+                );
                 let mut expected = Path::ROOT;
                 for d in 0..path.len() {
                     expected = expected.child(nibble(&key, d));
@@ -189,9 +195,6 @@ proptest! {
             let before = version.checked_sub(1).map(|v| walk(&memory, v).0).unwrap_or_default();
             for (path, node) in &got.nodes {
                 prop_assert!(memory.nodes.insert(path.node_key(version), node.encode()).is_none(), "a node written twice");
-            }
-            for (k, v) in &got.values {
-                memory.values.insert((*k, version), v.clone());
             }
             for (k, v) in &writes {
                 match v {

@@ -39,13 +39,13 @@ pub struct TreeUpdate {
     pub version: u64,
     /// The new root's hash.
     pub root: [u8; 32],
-    /// New nodes by path, all at `version`.
+    /// New nodes by path, all at `version`. A new leaf carries its value: the written value,
+    /// or for a leaf that moved, the value of the leaf it was read from (none if that one had
+    /// none: a leaf written before layout 4, whose value is in `tree_values`).
     pub nodes: HashMap<Path, Node>,
     /// Nodes of earlier versions that the new tree no longer holds: version, path, and whether
     /// the node is a leaf.
     pub stale: Vec<(u64, Path, bool)>,
-    /// Each changed key with its new leaf value (`None`: removed).
-    pub values: Vec<([u8; 32], Option<Vec<u8>>)>,
 }
 
 /// Below this many keys the update runs on one thread.
@@ -71,6 +71,8 @@ enum Sub {
 struct Out {
     nodes: HashMap<Path, Node>,
     stale: Vec<(u64, Path, bool)>,
+    /// The values of leaves read from the parent tree that move to a new path.
+    carried: Vec<([u8; 32], Vec<u8>)>,
 }
 
 struct Ctx<'a, S> {
@@ -111,6 +113,7 @@ pub fn update<S: NodeSource>(
     let mut out = Out {
         nodes: HashMap::with_capacity_and_hasher(changes.len() * 2 + 16, Default::default()),
         stale: Vec::with_capacity(changes.len() * 2 + 16),
+        carried: Vec::new(),
     };
     // The parent tree's root (none at version 0: the empty tree, not stored).
     let old_root =
@@ -156,18 +159,41 @@ pub fn update<S: NodeSource>(
             Node::Null.hash()
         }
         Sub::Leaf { key, value_hash } => {
-            out.nodes.insert(Path::ROOT, Node::Leaf { key, value_hash });
+            out.nodes.insert(Path::ROOT, leaf(key, value_hash));
             leaf_hash(&key, &value_hash)
         }
         Sub::Internal { hash, .. } => hash,
     };
+    // The new leaves take their values: written ones, or carried from where they moved from.
+    let mut values: HashMap<[u8; 32], Vec<u8>> =
+        HashMap::with_capacity_and_hasher(writes.len() + out.carried.len(), Default::default());
+    values.extend(out.carried);
+    values.extend(writes.into_iter().filter_map(|w| Some((w.key, w.value?))));
+    for node in out.nodes.values_mut() {
+        if let Node::Leaf {
+            key,
+            value: slot @ None,
+            ..
+        } = node
+        {
+            *slot = values.remove(key);
+        }
+    }
     Ok(TreeUpdate {
         version,
         root,
         nodes: out.nodes,
         stale: out.stale,
-        values: writes.into_iter().map(|w| (w.key, w.value)).collect(),
     })
+}
+
+/// A new leaf, its value filled in at the end of the update.
+fn leaf(key: [u8; 32], value_hash: [u8; 32]) -> Node {
+    Node::Leaf {
+        key,
+        value_hash,
+        value: None,
+    }
 }
 
 /// Inserts into an empty slot: a new subtree of the inserted keys, or nothing when there are
@@ -207,7 +233,7 @@ fn build<S>(ctx: &Ctx<S>, path: Path, keys: &[([u8; 32], [u8; 32])], out: &mut O
 fn place<S>(ctx: &Ctx<S>, path: Path, sub: Sub, out: &mut Out) -> Option<Child> {
     match sub {
         Sub::Leaf { key, value_hash } => {
-            out.nodes.insert(path, Node::Leaf { key, value_hash });
+            out.nodes.insert(path, leaf(key, value_hash));
             Some(Child {
                 hash: leaf_hash(&key, &value_hash),
                 version: ctx.version,
@@ -246,7 +272,11 @@ fn at<S: NodeSource>(
         Node::Null => Err(UpdateError::Inconsistent(
             "a null node below the root of the state tree",
         )),
-        Node::Leaf { key, value_hash } => {
+        Node::Leaf {
+            key,
+            value_hash,
+            value,
+        } => {
             let touched = changes.iter().any(|(k, v, _)| v.is_some() || *k == key);
             if !touched {
                 return Ok(Sub::Unchanged);
@@ -257,8 +287,10 @@ fn at<S: NodeSource>(
                 .filter_map(|(k, v, _)| v.map(|v| (*k, v)))
                 .collect();
             if !changes.iter().any(|(k, _, _)| *k == key) {
+                // The leaf moves below the keys inserted beside it, with its value.
                 let at = keys.partition_point(|(k, _)| *k < key);
                 keys.insert(at, (key, value_hash));
+                out.carried.extend(value.map(|v| (key, v)));
             }
             Ok(if keys.is_empty() {
                 Sub::Removed
@@ -286,7 +318,7 @@ fn at<S: NodeSource>(
                 let right_half = move || {
                     let mut right_out = Out {
                         nodes: HashMap::with_capacity_and_hasher(capacity, Default::default()),
-                        stale: Vec::new(),
+                        ..Out::default()
                     };
                     let subs = children(ctx, &path, shared, right, &mut right_out);
                     (subs, right_out)
@@ -310,6 +342,7 @@ fn at<S: NodeSource>(
                 subs.extend(r?);
                 out.nodes.extend(right_out.nodes);
                 out.stale.extend(right_out.stale);
+                out.carried.extend(right_out.carried);
             } else {
                 subs.extend(children(ctx, &path, &internal, &groups, out)?);
             }
@@ -353,8 +386,13 @@ fn at<S: NodeSource>(
                     let child = slots[only].ok_or(UpdateError::Inconsistent("a vanished slot"))?;
                     let child_path = path.child(only as u8);
                     match ctx.source.node(child.version, &child_path)? {
-                        Some(Node::Leaf { key, value_hash }) => {
+                        Some(Node::Leaf {
+                            key,
+                            value_hash,
+                            value,
+                        }) => {
                             out.stale.push((child.version, child_path, true));
+                            out.carried.extend(value.map(|v| (key, v)));
                             Ok(Sub::Leaf { key, value_hash })
                         }
                         Some(_) => Err(UpdateError::Inconsistent(
@@ -369,8 +407,7 @@ fn at<S: NodeSource>(
                 _ => {
                     for i in present {
                         if let Some((key, value_hash)) = pending[i] {
-                            out.nodes
-                                .insert(path.child(i as u8), Node::Leaf { key, value_hash });
+                            out.nodes.insert(path.child(i as u8), leaf(key, value_hash));
                         }
                     }
                     Ok(emit_internal(

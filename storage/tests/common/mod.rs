@@ -102,3 +102,4 @@ pub fn with_history(heights: u64) -> StoreConfig {
         ..StoreConfig::default()
     }
 }
+pub mod legacy;
