@@ -505,17 +505,9 @@ impl NodeSource for Overlay<'_> {
             if let Some(node) = inner.cache.get(version, path) {
                 return Ok(Some(node));
             }
-            let Some(bytes) = inner
-                .db
-                .get(crate::layout::TREE_NODES, &path.node_key(version))
-                .map_err(|e| UpdateError::Read(e.to_string()))?
-            else {
+            let Some(node) = crate::tree::DbNodes(&inner.db).node(version, path)? else {
                 return Ok(None);
             };
-            let node = Node::decode(&bytes).ok_or(UpdateError::Read(format!(
-                "the tree node at version {version}, path of {} nibbles, is not a node",
-                path.len()
-            )))?;
             inner.cache.insert_read(base, version, path, &node);
             return Ok(Some(node));
         }

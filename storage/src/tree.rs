@@ -144,8 +144,8 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The tree's nodes straight from the database.
-struct DbNodes<'a>(&'a Database);
+/// The tree's nodes straight from the database, in either encoding.
+pub(crate) struct DbNodes<'a>(pub &'a Database);
 
 impl crate::merkle::NodeSource for DbNodes<'_> {
     fn node(
