@@ -489,6 +489,16 @@ impl StateReader for PendingView {
     }
 }
 
+/// The committed tree of `version` (the head's, or an older one not yet pruned), its internal
+/// nodes from the node cache where it has them.
+pub(crate) fn committed_tree(inner: &Inner, version: u64) -> impl NodeSource + '_ {
+    Overlay {
+        inner,
+        base: Some(version),
+        layers: &[],
+    }
+}
+
 /// The tree as a pending chain sees it: nodes of versions up to the committed base from the
 /// database, newer ones from the layers only.
 struct Overlay<'a> {

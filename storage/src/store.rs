@@ -460,6 +460,10 @@ impl Store {
 /// [`Inner::head_height`] before the first block.
 const NO_HEAD: u64 = u64::MAX;
 
+/// Reads of an absent key checked against the tree before a run of commits overtaking the check
+/// leaves the latest column's answer unchecked ([`Inner::read_latest`]).
+const ABSENCE_CHECK_ATTEMPTS: usize = 4;
+
 impl Inner {
     pub fn head(&self) -> Option<Head> {
         self.head.read().unwrap_or_else(|p| p.into_inner()).clone()
@@ -500,7 +504,50 @@ impl Inner {
             .map(|(version, value)| (version, value.is_some())))
     }
 
+    /// The latest-column entry of `key`, and when there is none, the head's tree asked whether
+    /// it holds the key: ParityDB keeps no checksum over its index, so a damaged index loses an
+    /// entry silently, and a key read as absent while the tree holds it is reported as a
+    /// damaged database instead of read as never written. (The tree is the authority: every
+    /// present key has a leaf, and since layout 4 the leaf carries the value.) The walk runs on
+    /// the cached internal nodes and reads at most the one leaf from the database.
     fn read_latest(&self, key: &StateKey) -> Result<Option<(u64, Option<Vec<u8>>)>> {
+        for _ in 0..ABSENCE_CHECK_ATTEMPTS {
+            let head = self.head_height();
+            if let Some(entry) = self.read_latest_column(key)? {
+                return Ok(Some(entry));
+            }
+            let Some(height) = head else {
+                return Ok(None);
+            };
+            let found = crate::merkle::find_leaf(
+                &crate::pending::committed_tree(self, height),
+                height,
+                &key.key_hash().0,
+            );
+            if self.head_height() != head {
+                // A commit came between the read and the walk: the two may see different
+                // states (the key written, or the walk's version pruned). Read again.
+                continue;
+            }
+            return match found {
+                Ok(None) => Ok(None),
+                Ok(Some(_)) => Err(self.db.corrupt(
+                    format!("the latest entry of {key:?}"),
+                    format!(
+                        "it is missing, but the state tree at height {height} holds the key \
+                         (a damaged index?)"
+                    ),
+                )),
+                Err(e) => Err(self
+                    .db
+                    .corrupt(format!("state tree at version {height}"), e)),
+            };
+        }
+        // Commits kept overtaking the check: the column's answer stands unchecked.
+        self.read_latest_column(key)
+    }
+
+    fn read_latest_column(&self, key: &StateKey) -> Result<Option<(u64, Option<Vec<u8>>)>> {
         let storage_key;
         let (col, db_key): (u8, &[u8]) = match key {
             StateKey::Account(a) => (layout::ACCOUNTS, &a.0),
