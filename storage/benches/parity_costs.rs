@@ -1,0 +1,189 @@
+//! What ParityDB 0.5 charges for each kind of write the store makes, measured on a bare hash
+//! column: the floor under any layout that keeps tree nodes as ParityDB entries.
+//!
+//! ```sh
+//! cargo bench -p aether-storage --bench parity_costs
+//! AETHER_BENCH_BLOCKS=20 cargo bench -p aether-storage --bench parity_costs   # fewer blocks
+//! ```
+//!
+//! Each case opens a fresh database in the system's temporary directory, loads 1.5M entries (a
+//! store of 1M accounts holds about that many tree nodes per version), reopens it, and commits
+//! `AETHER_BENCH_BLOCKS` blocks (default 40) of one kind of write. The figure is the wall time
+//! from the first block's commit to the database closed (everything written out, the log
+//! included) divided by the blocks: ParityDB's `commit` only queues, so timing the calls alone
+//! would leave the write-out out.
+
+use std::path::Path;
+use std::time::Instant;
+
+use parity_db::{ColumnOptions, Db, Options};
+
+/// The `aether` binary's allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const LOADED: u64 = 1_500_000;
+
+/// A key shaped like a tree node's (version, then a path), 24 bytes.
+fn key(version: u64, i: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(24);
+    k.extend_from_slice(&version.to_le_bytes());
+    k.extend_from_slice(&i.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_le_bytes());
+    k.extend_from_slice(&[7; 8]);
+    k
+}
+
+fn open(dir: &Path) -> Db {
+    let mut options = Options::with_columns(dir, 1);
+    options.columns = vec![ColumnOptions::default()];
+    Db::open_or_create(&options).expect("open the bench database")
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    /// Existing keys rewritten with values of the same size.
+    Overwrite,
+    /// Existing keys rewritten with values of 130 to 600 bytes (sizes change tier).
+    OverwriteResized,
+    /// New keys (the block's version in the key), nothing removed.
+    Insert,
+    /// New keys, and the keys the block four before inserted removed: the store's tree nodes
+    /// with a history of four heights.
+    InsertAndPrune,
+}
+
+struct Case {
+    name: &'static str,
+    kind: Kind,
+    entries: u64,
+    size: usize,
+}
+
+fn writes(case: &Case, block: u64) -> Vec<(u8, Vec<u8>, Option<Vec<u8>>)> {
+    let n = case.entries;
+    let value = |len: usize| Some(vec![block as u8; len]);
+    match case.kind {
+        Kind::Overwrite | Kind::OverwriteResized => {
+            let start = (block * n) % (LOADED - n);
+            (start..start + n)
+                .map(|j| {
+                    let len = match case.kind {
+                        Kind::Overwrite => case.size,
+                        _ => 130 + ((j * 7 + block * 13) % 471) as usize,
+                    };
+                    (0, key(0, j), value(len))
+                })
+                .collect()
+        }
+        Kind::Insert => (0..n)
+            .map(|j| (0, key(block, j), value(case.size)))
+            .collect(),
+        Kind::InsertAndPrune => {
+            let mut w: Vec<_> = (0..n)
+                .map(|j| (0, key(block, j), value(case.size)))
+                .collect();
+            if block > 4 {
+                w.extend((0..n).map(|j| (0, key(block - 4, j), None)));
+            }
+            w
+        }
+    }
+}
+
+/// Milliseconds per block, everything written out.
+fn run(case: &Case, blocks: u64) -> f64 {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = open(dir.path());
+    for start in (0..LOADED).step_by(100_000) {
+        let end = (start + 100_000).min(LOADED);
+        db.commit((start..end).map(|j| (0u8, key(0, j), Some(vec![j as u8; case.size]))))
+            .expect("load");
+    }
+    drop(db);
+    let db = open(dir.path());
+    let batches: Vec<_> = (1..=blocks).map(|b| writes(case, b)).collect();
+    let start = Instant::now();
+    for batch in batches {
+        db.commit(batch).expect("commit");
+    }
+    drop(db);
+    start.elapsed().as_secs_f64() * 1e3 / blocks as f64
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let blocks = std::env::var("AETHER_BENCH_BLOCKS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(40);
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    println!(
+        "# ParityDB write costs, hash column of {LOADED} entries, {blocks} blocks per case, CPU: {cpu}"
+    );
+    println!("| case | entries per block | value bytes | ms per block | µs per entry |");
+    println!("|---|---:|---:|---:|---:|");
+    let cases = [
+        Case {
+            name: "overwrite (raw side of the commit bench)",
+            kind: Kind::Overwrite,
+            entries: 20_000,
+            size: 68,
+        },
+        Case {
+            name: "overwrite, same size",
+            kind: Kind::Overwrite,
+            entries: 55_000,
+            size: 263,
+        },
+        Case {
+            name: "overwrite, sizes changing tier",
+            kind: Kind::OverwriteResized,
+            entries: 55_000,
+            size: 365,
+        },
+        Case {
+            name: "insert new keys",
+            kind: Kind::Insert,
+            entries: 55_000,
+            size: 263,
+        },
+        Case {
+            name: "insert new keys + remove those of 4 blocks before (the store's nodes)",
+            kind: Kind::InsertAndPrune,
+            entries: 55_000,
+            size: 130,
+        },
+        Case {
+            name: "insert new keys + remove those of 4 blocks before (the store's nodes)",
+            kind: Kind::InsertAndPrune,
+            entries: 55_000,
+            size: 263,
+        },
+        Case {
+            name: "insert new keys + remove those of 4 blocks before (the store's nodes)",
+            kind: Kind::InsertAndPrune,
+            entries: 55_000,
+            size: 520,
+        },
+    ];
+    for case in &cases {
+        let ms = run(case, blocks);
+        println!(
+            "| {} | {} | {} | {ms:.1} | {:.2} |",
+            case.name,
+            case.entries,
+            case.size,
+            ms * 1e3 / case.entries as f64
+        );
+    }
+}
