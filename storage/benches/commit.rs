@@ -40,7 +40,9 @@
 //! committed and written out before the next), every other block's accounts read first and
 //! the others not, with the major page faults of each root: on a
 //! machine that evicts idle file pages, a reopened 10M store reads part of its working set back
-//! from the disk (docs/benchmarks.md).
+//! from the disk (docs/benchmarks.md). The stores of all `AETHER_BENCH_SIZES` are open at once
+//! and their blocks interleaved, so the growth of the root from one size to the next is
+//! measured under the same state of the machine (per round and as a ratio of medians).
 
 mod common;
 
@@ -297,6 +299,121 @@ fn resident_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// The store of `n` accounts in `kept` (loaded there if it is not yet), or a temporary one.
+fn store_of(
+    n: u64,
+    config: StoreConfig,
+    kept: Option<&Path>,
+) -> (Store, Option<tempfile::TempDir>) {
+    let temp = kept.is_none().then(|| tempfile::tempdir().unwrap());
+    let dir = match (kept, &temp) {
+        (Some(dir), _) => dir.join(format!("store-{n}")),
+        (None, Some(temp)) => temp.path().to_path_buf(),
+        (None, None) => unreachable!("a temporary directory when none is kept"),
+    };
+    let (store, _) = if dir.join("metadata").exists() {
+        reopened_store(&dir, config)
+    } else {
+        loaded_store(&dir, n, config)
+    };
+    (store, temp)
+}
+
+/// `AETHER_BENCH_ROOTS_ONLY=N`: N state roots per size in steady state, every size's store open
+/// at once and their blocks interleaved in groups (`AETHER_BENCH_ROOTS_GROUP` consecutive
+/// blocks on one store, default 10, then as many on the next, and round again), so that the
+/// sizes are compared under the same state of the machine: on a guest whose speed drifts by a
+/// quarter in an hour, sizes measured one after the other can differ by more than the tree
+/// does. Within a group a store runs block after block as a node does, its own working set in
+/// the processor's caches and TLB; a block on each store in turn (a group of 1) would charge
+/// each store for the other's. Each
+/// block's root is timed, then the block is committed and written out (untimed) before the
+/// next. Rounds alternate: the block's accounts read first (untimed), as its execution does in
+/// a node, or not (the root then reads each key's previous version itself).
+fn roots_only(sizes: &[u64], blocks: u64, config: StoreConfig, kept: Option<&Path>) {
+    let stores: Vec<_> = sizes.iter().map(|&n| store_of(n, config, kept)).collect();
+    for (&n, (store, _)) in sizes.iter().zip(&stores) {
+        let cache = store.node_cache_stats();
+        println!(
+            "\n{n} accounts: node cache {} nodes, {} MiB",
+            cache.nodes,
+            cache.bytes >> 20
+        );
+    }
+    wait_until_idle();
+    // Per size: [nothing read first, accounts read first] roots and major faults.
+    let mut roots = vec![[vec![], vec![]]; sizes.len()];
+    let mut faults = vec![[vec![], vec![]]; sizes.len()];
+    let mut rngs: Vec<Rng> = sizes
+        .iter()
+        .map(|n| Rng(0x2545_f491_4f6c_dd1d ^ n))
+        .collect();
+    let group = env_u64s("AETHER_BENCH_ROOTS_GROUP", &[10])[0].max(2);
+    for first in (0..blocks).step_by(group as usize) {
+        for (s, (store, _)) in stores.iter().enumerate() {
+            for i in first..(first + group).min(blocks) {
+                let read_first = (i % 2 == 0) as usize;
+                let block = transfer_block(&mut rngs[s], sizes[s]);
+                if read_first == 1 {
+                    execution_reads(store, &block);
+                }
+                let mut state_root = Hash::default();
+                let before = major_faults();
+                let t = timed(|| state_root = store.root_after(&block).unwrap());
+                roots[s][read_first].push(t);
+                faults[s][read_first].push(major_faults() - before);
+                let executed = common::next_block(store, block, state_root);
+                store.commit(&executed).unwrap();
+                wait_until_idle();
+            }
+        }
+    }
+    let per_key = |d: Duration| d.as_secs_f64() * 1e6 / (2.0 * TRANSFERS as f64);
+    for (read_first, what) in [(1, "accounts read first"), (0, "nothing read first")] {
+        println!(
+            "\n{what}, {} roots per size, in groups of {group} blocks per store, interleaved:",
+            roots[0][read_first].len()
+        );
+        println!(
+            "| accounts | median root | µs per changed key | major page faults per root: median, most |"
+        );
+        println!("|---:|---:|---:|---:|");
+        for (s, n) in sizes.iter().enumerate() {
+            let f = &mut faults[s][read_first];
+            f.sort_unstable();
+            let m = median(roots[s][read_first].clone());
+            println!(
+                "| {n} | {} | {:.2} | {}, {} |",
+                ms(m),
+                per_key(m),
+                f[f.len() / 2],
+                f[f.len() - 1]
+            );
+        }
+        for s in 1..sizes.len() {
+            // The k-th root of each size compared (same group, same place in it), so that drift
+            // between groups cancels out.
+            let mut pairs: Vec<f64> = roots[s][read_first]
+                .iter()
+                .zip(&roots[0][read_first])
+                .map(|(big, small)| big.as_secs_f64() / small.as_secs_f64())
+                .collect();
+            pairs.sort_by(f64::total_cmp);
+            let ratio_of_medians = median(roots[s][read_first].clone()).as_secs_f64()
+                / median(roots[0][read_first].clone()).as_secs_f64();
+            println!(
+                "{} / {}: ratio of the medians {ratio_of_medians:.2}×; per round: median \
+                 {:.2}×, middle half {:.2}–{:.2}×",
+                sizes[s],
+                sizes[0],
+                pairs[pairs.len() / 2],
+                pairs[pairs.len() / 4],
+                pairs[pairs.len() * 3 / 4]
+            );
+        }
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; any other argument is a filter this harness ignores.
     let sizes = env_u64s("AETHER_BENCH_SIZES", &[100_000, 1_000_000]);
@@ -320,6 +437,10 @@ fn main() {
             }),
     };
     let kept = std::env::var_os("AETHER_BENCH_DIR").map(std::path::PathBuf::from);
+    if let Some(&blocks) = env_u64s("AETHER_BENCH_ROOTS_ONLY", &[]).first() {
+        roots_only(&sizes, blocks, config, kept.as_deref());
+        return;
+    }
     for n in sizes {
         // Temporary directories, or the kept ones of `AETHER_BENCH_DIR` (loaded once, reused).
         let temp = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -352,42 +473,6 @@ fn main() {
             store.node_cache_stats().bytes >> 20
         );
         let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ n);
-        if let Some(&blocks) = env_u64s("AETHER_BENCH_ROOTS_ONLY", &[]).first() {
-            // For a profiler: block after block, the state root timed, then the block committed
-            // and written out (untimed) before the next.
-            // Blocks alternate: the accounts read first (untimed), as the block's execution
-            // does, or not (the root then reads each key's previous version itself).
-            let (mut roots, mut faults) = ([vec![], vec![]], [vec![], vec![]]);
-            for i in 0..blocks {
-                let block = transfer_block(&mut rng, n);
-                let read_first = (i % 2 == 0) as usize;
-                if read_first == 1 {
-                    execution_reads(&store, &block);
-                }
-                let mut state_root = Hash::default();
-                let before = major_faults();
-                roots[read_first].push(timed(|| state_root = store.root_after(&block).unwrap()));
-                faults[read_first].push(major_faults() - before);
-                let executed = common::next_block(&store, block, state_root);
-                store.commit(&executed).unwrap();
-                wait_until_idle();
-            }
-            for (read_first, what) in [(1, "accounts read first"), (0, "nothing read first")] {
-                let (roots, faults) = (&roots[read_first], &mut faults[read_first]);
-                faults.sort_unstable();
-                println!(
-                    "{} state roots with no write in flight, {what}: median {}, {:.2} µs per \
-                     changed key; major page faults (reads from the disk) per root: median {}, \
-                     most {}",
-                    roots.len(),
-                    ms(median(roots.clone())),
-                    median(roots.clone()).as_secs_f64() * 1e6 / (2.0 * TRANSFERS as f64),
-                    faults[faults.len() / 2],
-                    faults[faults.len() - 1]
-                );
-            }
-            continue;
-        }
         let hash = raw_rounds(&raw, RAW_HASH, rounds, &mut rng, n);
         let btree = raw_rounds(&raw, RAW_BTREE, rounds, &mut rng, n);
         drop(raw);

@@ -321,9 +321,11 @@ impl Store {
         for ((key, value), prior) in all.into_iter().zip(priors) {
             if value.is_none() {
                 let present = match prior {
-                    Prior::Absent => false,
                     Prior::At { present, .. } => present,
-                    Prior::Unknown => before.get(&key)?.is_some(),
+                    // A latest column's "absent" is checked against the tree here (a read does
+                    // that): a removal skipped for a key whose entry a damaged index lost would
+                    // leave it in this store's tree alone.
+                    Prior::Absent | Prior::Unknown => before.get(&key)?.is_some(),
                 };
                 if !present {
                     continue;

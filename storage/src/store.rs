@@ -494,14 +494,20 @@ impl Inner {
     }
 
     /// The version and presence of `key`'s latest-column entry: what a read since the last
-    /// commit recorded, else read.
+    /// commit recorded, else read — without asking the tree about an absent key (as
+    /// [`Inner::latest`] does): a block's root takes these as its keys' previous versions, and
+    /// the tree update finds a key it was told is new in the tree by itself; only a removal of
+    /// a key said to be absent must be checked (`PendingState::compute` does).
     pub fn latest_entry(&self, key: &StateKey) -> Result<LatestEntry> {
         if let Some(entry) = self.latest_memo.get(key) {
             return Ok(entry);
         }
-        Ok(self
-            .latest(key)?
-            .map(|(version, value)| (version, value.is_some())))
+        let read_at = self.latest_memo.epoch();
+        let entry = self
+            .read_latest_column(key)?
+            .map(|(version, value)| (version, value.is_some()));
+        self.latest_memo.record(key, entry, read_at);
+        Ok(entry)
     }
 
     /// The latest-column entry of `key`, and when there is none, the head's tree asked whether
