@@ -348,7 +348,7 @@ fn roots_only(sizes: &[u64], blocks: u64, config: StoreConfig, kept: Option<&Pat
         .iter()
         .map(|n| Rng(0x2545_f491_4f6c_dd1d ^ n))
         .collect();
-    let group = env_u64s("AETHER_BENCH_ROOTS_GROUP", &[10])[0].max(2);
+    let group = env_u64s("AETHER_BENCH_ROOTS_GROUP", &[10])[0].max(1);
     for first in (0..blocks).step_by(group as usize) {
         for (s, (store, _)) in stores.iter().enumerate() {
             for i in first..(first + group).min(blocks) {
