@@ -326,11 +326,12 @@ fn store_of(
 /// quarter in an hour, sizes measured one after the other can differ by more than the tree
 /// does. Within a group a store runs block after block as a node does, its own working set in
 /// the processor's caches and TLB; a block on each store in turn (a group of 1) would charge
-/// each store for the other's. Each
-/// block's root is timed, then the block is committed and written out (untimed) before the
-/// next. Rounds alternate: the block's accounts read first (untimed), as its execution does in
-/// a node, or not (the root then reads each key's previous version itself).
+/// each store for the other's. Each block's root is timed, then the block is committed and
+/// written out (untimed) before the next. Blocks alternate: the block's accounts read first
+/// (untimed), as its execution does in a node, or not (the root then reads each key's previous
+/// version itself). At least two blocks per size, one each way.
 fn roots_only(sizes: &[u64], blocks: u64, config: StoreConfig, kept: Option<&Path>) {
+    let blocks = blocks.max(2);
     let stores: Vec<_> = sizes.iter().map(|&n| store_of(n, config, kept)).collect();
     for (&n, (store, _)) in sizes.iter().zip(&stores) {
         let cache = store.node_cache_stats();

@@ -460,8 +460,8 @@ impl Store {
 /// [`Inner::head_height`] before the first block.
 const NO_HEAD: u64 = u64::MAX;
 
-/// Reads of an absent key checked against the tree before a run of commits overtaking the check
-/// leaves the latest column's answer unchecked ([`Inner::read_latest`]).
+/// How often a read of an absent key tries to check it against the tree while commits overtake
+/// the check; after that the latest column's answer stands unchecked ([`Inner::read_latest`]).
 const ABSENCE_CHECK_ATTEMPTS: usize = 4;
 
 impl Inner {
