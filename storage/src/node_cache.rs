@@ -209,11 +209,7 @@ mod tests {
     fn internal(tag: u8) -> Node {
         let mut node = Internal::default();
         for i in 0..2 {
-            node.children[i] = Some(Child {
-                hash: [tag; 32],
-                version: 0,
-                leaves: 0,
-            });
+            node.children[i] = Some(Child::new([tag; 32], 0, 0));
         }
         Node::Internal(Arc::new(node))
     }

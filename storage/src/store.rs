@@ -27,7 +27,7 @@ pub struct StoreConfig {
     pub state_history: u64,
     /// Bytes of memory for internal nodes of the head's state tree kept decoded across blocks
     /// ([`NodeCacheStats`]); 0 turns the cache off. The upper levels, which every block reads and
-    /// rewrites, come first: about 85 MB hold the top five levels (69,905 nodes), all of them
+    /// rewrites, come first: about 74 MB hold the top five levels (69,905 nodes), all of them
     /// from about a million entries on.
     pub node_cache_bytes: usize,
 }

@@ -234,17 +234,9 @@ fn place<S>(ctx: &Ctx<S>, path: Path, sub: Sub, out: &mut Out) -> Option<Child> 
     match sub {
         Sub::Leaf { key, value_hash } => {
             out.nodes.insert(path, leaf(key, value_hash));
-            Some(Child {
-                hash: leaf_hash(&key, &value_hash),
-                version: ctx.version,
-                leaves: 0,
-            })
+            Some(Child::new(leaf_hash(&key, &value_hash), ctx.version, 0))
         }
-        Sub::Internal { hash, leaves } => Some(Child {
-            hash,
-            version: ctx.version,
-            leaves,
-        }),
+        Sub::Internal { hash, leaves } => Some(Child::new(hash, ctx.version, leaves)),
         Sub::Removed | Sub::Unchanged => None,
     }
 }
@@ -359,19 +351,11 @@ fn at<S: NodeSource>(
                     Sub::Unchanged => {}
                     Sub::Removed => slots[i] = None,
                     Sub::Leaf { key, value_hash } => {
-                        slots[i] = Some(Child {
-                            hash: leaf_hash(&key, &value_hash),
-                            version: ctx.version,
-                            leaves: 0,
-                        });
+                        slots[i] = Some(Child::new(leaf_hash(&key, &value_hash), ctx.version, 0));
                         pending[i] = Some((key, value_hash));
                     }
                     Sub::Internal { hash, leaves } => {
-                        slots[i] = Some(Child {
-                            hash,
-                            version: ctx.version,
-                            leaves,
-                        })
+                        slots[i] = Some(Child::new(hash, ctx.version, leaves))
                     }
                 }
             }
