@@ -45,6 +45,8 @@
 //! measured under the same state of the machine (per round and as a ratio of medians).
 
 mod common;
+#[path = "common/cpu.rs"]
+mod cpu;
 
 use common::{Rng, commit};
 use std::hint::black_box;
@@ -419,15 +421,7 @@ fn main() {
     // `cargo bench` passes `--bench`; any other argument is a filter this harness ignores.
     let sizes = env_u64s("AETHER_BENCH_SIZES", &[100_000, 1_000_000]);
     let rounds = env_u64s("AETHER_BENCH_ROUNDS", &[10])[0].max(1) as usize;
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
+    let cpu = cpu::model();
     println!("# store commit against raw ParityDB, {rounds} rounds, CPU: {cpu}");
     let config = StoreConfig {
         state_history: 4,

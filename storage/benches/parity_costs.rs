@@ -13,6 +13,9 @@
 //! included) divided by the blocks: ParityDB's `commit` only queues, so timing the calls alone
 //! would leave the write-out out.
 
+#[path = "common/cpu.rs"]
+mod cpu;
+
 use std::path::Path;
 use std::time::Instant;
 
@@ -57,6 +60,15 @@ struct Case {
     kind: Kind,
     entries: u64,
     size: usize,
+}
+
+fn case(name: &'static str, kind: Kind, entries: u64, size: usize) -> Case {
+    Case {
+        name,
+        kind,
+        entries,
+        size,
+    }
 }
 
 fn writes(case: &Case, block: u64) -> Vec<(u8, Vec<u8>, Option<Vec<u8>>)> {
@@ -118,63 +130,31 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(40);
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into());
+    let cpu = cpu::model();
     println!(
         "# ParityDB write costs, hash column of {LOADED} entries, {blocks} blocks per case, CPU: {cpu}"
     );
     println!("| case | entries per block | value bytes | ms per block | µs per entry |");
     println!("|---|---:|---:|---:|---:|");
+    let prune = "insert new keys + remove those of 4 blocks before (the store's nodes)";
     let cases = [
-        Case {
-            name: "overwrite (raw side of the commit bench)",
-            kind: Kind::Overwrite,
-            entries: 20_000,
-            size: 68,
-        },
-        Case {
-            name: "overwrite, same size",
-            kind: Kind::Overwrite,
-            entries: 55_000,
-            size: 263,
-        },
-        Case {
-            name: "overwrite, sizes changing tier",
-            kind: Kind::OverwriteResized,
-            entries: 55_000,
-            size: 365,
-        },
-        Case {
-            name: "insert new keys",
-            kind: Kind::Insert,
-            entries: 55_000,
-            size: 263,
-        },
-        Case {
-            name: "insert new keys + remove those of 4 blocks before (the store's nodes)",
-            kind: Kind::InsertAndPrune,
-            entries: 55_000,
-            size: 130,
-        },
-        Case {
-            name: "insert new keys + remove those of 4 blocks before (the store's nodes)",
-            kind: Kind::InsertAndPrune,
-            entries: 55_000,
-            size: 263,
-        },
-        Case {
-            name: "insert new keys + remove those of 4 blocks before (the store's nodes)",
-            kind: Kind::InsertAndPrune,
-            entries: 55_000,
-            size: 520,
-        },
+        case(
+            "overwrite (raw side of the commit bench)",
+            Kind::Overwrite,
+            20_000,
+            68,
+        ),
+        case("overwrite, same size", Kind::Overwrite, 55_000, 263),
+        case(
+            "overwrite, sizes changing tier",
+            Kind::OverwriteResized,
+            55_000,
+            365,
+        ),
+        case("insert new keys", Kind::Insert, 55_000, 263),
+        case(prune, Kind::InsertAndPrune, 55_000, 130),
+        case(prune, Kind::InsertAndPrune, 55_000, 263),
+        case(prune, Kind::InsertAndPrune, 55_000, 520),
     ];
     for case in &cases {
         let ms = run(case, blocks);
