@@ -42,7 +42,9 @@
 //! machine that evicts idle file pages, a reopened 10M store reads part of its working set back
 //! from the disk (docs/benchmarks.md). The stores of all `AETHER_BENCH_SIZES` are open at once
 //! and their blocks interleaved, so the growth of the root from one size to the next is
-//! measured under the same state of the machine (per round and as a ratio of medians).
+//! measured under the same state of the machine (per round and as a ratio of medians). With
+//! `AETHER_BENCH_PERF_CTL` naming `perf record`'s control fifo, the profiler runs only during
+//! the timed roots (the command is in docs/benchmarks.md).
 
 mod common;
 #[path = "common/cpu.rs"]
@@ -261,6 +263,31 @@ fn wait_until_idle() {
     }
 }
 
+/// `perf record --control fifo:CTL -D -1 …` with `AETHER_BENCH_PERF_CTL=CTL`: the roots-only
+/// mode turns the profiler on for each timed root and off after it, so that a profile holds the
+/// state roots alone (not the load, the cache warming or the commits between roots).
+struct PerfControl(Option<std::fs::File>);
+
+impl PerfControl {
+    fn from_env() -> Self {
+        Self(std::env::var_os("AETHER_BENCH_PERF_CTL").map(|path| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .expect("AETHER_BENCH_PERF_CTL names perf's control fifo")
+        }))
+    }
+
+    fn set(&mut self, on: bool) {
+        use std::io::Write;
+        if let Some(ctl) = &mut self.0 {
+            let command: &[u8] = if on { b"enable\n" } else { b"disable\n" };
+            ctl.write_all(command)
+                .expect("perf's control fifo takes a command");
+        }
+    }
+}
+
 fn timed(f: impl FnOnce()) -> Duration {
     let start = Instant::now();
     f();
@@ -352,6 +379,7 @@ fn roots_only(sizes: &[u64], blocks: u64, config: StoreConfig, kept: Option<&Pat
         .map(|n| Rng(0x2545_f491_4f6c_dd1d ^ n))
         .collect();
     let group = env_u64s("AETHER_BENCH_ROOTS_GROUP", &[10])[0].max(1);
+    let mut perf = PerfControl::from_env();
     for first in (0..blocks).step_by(group as usize) {
         for (s, (store, _)) in stores.iter().enumerate() {
             for i in first..(first + group).min(blocks) {
@@ -362,7 +390,9 @@ fn roots_only(sizes: &[u64], blocks: u64, config: StoreConfig, kept: Option<&Pat
                 }
                 let mut state_root = Hash::default();
                 let before = major_faults();
+                perf.set(true);
                 let t = timed(|| state_root = store.root_after(&block).unwrap());
+                perf.set(false);
                 roots[s][read_first].push(t);
                 faults[s][read_first].push(major_faults() - before);
                 let executed = common::next_block(store, block, state_root);

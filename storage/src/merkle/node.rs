@@ -48,6 +48,23 @@ impl Path {
         out
     }
 
+    /// The path in one word, for a path of at most [`Path::PACKED_NIBBLES`] nibbles: its bytes
+    /// little-endian (so that the first nibbles, which differ most between nodes, are in the
+    /// low bits, where a multiplicative hash mixes them into every bit), and the nibble count
+    /// where a sixteenth nibble would go (bits 56–59). Two such paths are equal exactly when
+    /// their words are.
+    pub fn packed(&self) -> Option<u64> {
+        (self.len() <= Self::PACKED_NIBBLES).then(|| {
+            let mut head = [0; 8];
+            head.copy_from_slice(&self.bytes[..8]);
+            // The nibbles past `len` are zero: a path is only ever built by `child`.
+            u64::from_le_bytes(head) | u64::from(self.len) << 56
+        })
+    }
+
+    /// The longest path [`Path::packed`] packs.
+    pub const PACKED_NIBBLES: usize = 15;
+
     /// The stored key of the node at this path and `version`: borsh of jmt's `NodeKey`
     /// (version, nibble count as u64, the path's bytes as a length-prefixed vector).
     pub fn node_key(&self, version: u64) -> Vec<u8> {
@@ -547,6 +564,25 @@ mod tests {
                     *value = None;
                 }
                 prop_assert_eq!(Node::decode(&node.encode_jmt()), Some(without_value));
+            }
+        }
+
+        /// Two paths of at most 15 nibbles pack to the same word exactly when they are the same
+        /// path; a longer path packs to none.
+        #[test]
+        fn packed_paths_are_equal_exactly_when_the_paths_are(
+            a in proptest::collection::vec(0u8..16, 0..20),
+            b in proptest::collection::vec(0u8..16, 0..20),
+        ) {
+            let path = |nibbles: &[u8]| nibbles.iter().fold(Path::ROOT, |p, n| p.child(*n));
+            let (pa, pb) = (path(&a), path(&b));
+            prop_assert_eq!(pa.packed().is_some(), a.len() <= Path::PACKED_NIBBLES);
+            if let (Some(x), Some(y)) = (pa.packed(), pb.packed()) {
+                prop_assert_eq!(x == y, pa == pb);
+            }
+            // A path and the same nibbles with a zero nibble more differ only in their count.
+            if a.len() < Path::PACKED_NIBBLES {
+                prop_assert_ne!(pa.packed(), pa.child(0).packed());
             }
         }
 

@@ -110,11 +110,6 @@ pub fn update<S: NodeSource>(
     changes.sort_unstable_by_key(|c| c.0);
     changes.dedup_by(|a, b| a.0 == b.0);
     let ctx = Ctx { source, version };
-    let mut out = Out {
-        nodes: HashMap::with_capacity_and_hasher(changes.len() * 2 + 16, Default::default()),
-        stale: Vec::with_capacity(changes.len() * 2 + 16),
-        carried: Vec::new(),
-    };
     // The parent tree's root (none at version 0: the empty tree, not stored).
     let old_root =
         match version.checked_sub(1) {
@@ -126,6 +121,17 @@ pub fn update<S: NodeSource>(
                 },
             )?),
         };
+    let leaves = match &old_root {
+        Some(Node::Internal(root)) => root.leaf_count(),
+        Some(Node::Leaf { .. }) => 1,
+        None | Some(Node::Null) => 0,
+    };
+    let expected = expected_nodes(changes.len(), leaves);
+    let mut out = Out {
+        nodes: HashMap::with_capacity_and_hasher(expected, Default::default()),
+        stale: Vec::with_capacity(expected),
+        carried: Vec::new(),
+    };
     let sub = match &old_root {
         None | Some(Node::Null) => build_or_unchanged(&ctx, Path::ROOT, &changes, &mut out),
         Some(node) => at(
@@ -185,6 +191,18 @@ pub fn update<S: NodeSource>(
         nodes: out.nodes,
         stale: out.stale,
     })
+}
+
+/// About how many nodes an update of `changes` keys writes in a tree of `leaves`, a little more
+/// so that its maps need not grow: changes × (2 + log₁₆(leaves per change)) + 16 — each key's
+/// leaf, the levels above where the keys' paths part, and about one internal node per key on
+/// each level below. 20,000 changes write about 54,600 nodes at 1M keys (68,000 estimated) and
+/// 71,000 at 10M (85,000): a map sized for twice the changes grew at 10M, rehashing its entries
+/// into new memory (5% of the update).
+fn expected_nodes(changes: usize, leaves: u64) -> usize {
+    let changes = changes as f64;
+    let spread = (leaves as f64 / changes.max(1.0)).max(1.0).log(16.0);
+    (changes * (2.0 + spread) + 16.0) as usize
 }
 
 /// A new leaf, its value filled in at the end of the update.
