@@ -628,7 +628,7 @@ impl Inner {
     ) -> Result<std::collections::HashSet<(u8, Vec<u8>)>> {
         let version = layer.version;
         let update = &layer.update;
-        for (path, node) in &update.nodes {
+        for (path, node) in update.nodes.iter() {
             out.push((
                 layout::TREE_NODES,
                 path.node_key(version),

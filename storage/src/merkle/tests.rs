@@ -193,7 +193,7 @@ proptest! {
             let got = update(&memory, told, version).unwrap();
             prop_assert_eq!(got.root, expected_root.0);
             let before = version.checked_sub(1).map(|v| walk(&memory, v).0).unwrap_or_default();
-            for (path, node) in &got.nodes {
+            for (path, node) in got.nodes.iter() {
                 prop_assert!(memory.nodes.insert(path.node_key(version), node.encode()).is_none(), "a node written twice");
             }
             for (k, v) in &writes {
@@ -205,7 +205,7 @@ proptest! {
             let (after, leaves) = walk(&memory, version);
             let expected_leaves: BTreeMap<[u8; 32], [u8; 32]> = model.iter().map(|(k, v)| (*k, value_hash(v))).collect();
             prop_assert_eq!(leaves, expected_leaves);
-            let new: BTreeSet<(u64, Path)> = got.nodes.keys().map(|p| (version, *p)).collect();
+            let new: BTreeSet<(u64, Path)> = got.nodes.iter().map(|(p, _)| (version, *p)).collect();
             let reached_new: BTreeSet<(u64, Path)> = after.iter().filter(|(v, _)| *v == version).copied().collect();
             prop_assert_eq!(new, reached_new, "new nodes that the tree does not reach");
             let stale: BTreeSet<(u64, Path)> = got.stale.iter().map(|(v, p, _)| (*v, *p)).collect();

@@ -10,6 +10,7 @@
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
+use super::new_nodes::NewNodes;
 use super::node::{Child, Internal, Node, Path, leaf_hash, nibble, value_hash};
 
 /// Why an update could not be computed: the tree it reads is damaged or incomplete.
@@ -39,10 +40,11 @@ pub struct TreeUpdate {
     pub version: u64,
     /// The new root's hash.
     pub root: [u8; 32],
-    /// New nodes by path, all at `version`. A new leaf carries its value: the written value,
-    /// or for a leaf that moved, the value of the leaf it was read from (none if that one had
-    /// none: a leaf written before layout 4, whose value is in `tree_values`).
-    pub nodes: HashMap<Path, Node>,
+    /// New nodes with their paths, all at `version`, in the order written. A new leaf carries
+    /// its value: the written value, or for a leaf that moved, the value of the leaf it was read
+    /// from (none if that one had none: a leaf written before layout 4, whose value is in
+    /// `tree_values`).
+    pub nodes: NewNodes,
     /// Nodes of earlier versions that the new tree no longer holds: version, path, and whether
     /// the node is a leaf.
     pub stale: Vec<(u64, Path, bool)>,
@@ -69,7 +71,7 @@ enum Sub {
 
 #[derive(Default)]
 struct Out {
-    nodes: HashMap<Path, Node>,
+    nodes: NewNodes,
     stale: Vec<(u64, Path, bool)>,
     /// The values of leaves read from the parent tree that move to a new path.
     carried: Vec<([u8; 32], Vec<u8>)>,
@@ -128,7 +130,7 @@ pub fn update<S: NodeSource>(
     };
     let expected = expected_nodes(changes.len(), leaves);
     let mut out = Out {
-        nodes: HashMap::with_capacity_and_hasher(expected, Default::default()),
+        nodes: NewNodes::with_capacity(expected),
         stale: Vec::with_capacity(expected),
         carried: Vec::new(),
     };
@@ -157,15 +159,15 @@ pub fn update<S: NodeSource>(
             // Nothing changed: the parent's root is copied to this version.
             let node = old_root.unwrap_or(Node::Null);
             let hash = node.hash();
-            out.nodes.insert(Path::ROOT, node);
+            out.nodes.push(Path::ROOT, node);
             hash
         }
         Sub::Removed => {
-            out.nodes.insert(Path::ROOT, Node::Null);
+            out.nodes.push(Path::ROOT, Node::Null);
             Node::Null.hash()
         }
         Sub::Leaf { key, value_hash } => {
-            out.nodes.insert(Path::ROOT, leaf(key, value_hash));
+            out.nodes.push(Path::ROOT, leaf(key, value_hash));
             leaf_hash(&key, &value_hash)
         }
         Sub::Internal { hash, .. } => hash,
@@ -175,7 +177,7 @@ pub fn update<S: NodeSource>(
         HashMap::with_capacity_and_hasher(writes.len() + out.carried.len(), Default::default());
     values.extend(out.carried);
     values.extend(writes.into_iter().filter_map(|w| Some((w.key, w.value?))));
-    for node in out.nodes.values_mut() {
+    for node in out.nodes.nodes_mut() {
         if let Node::Leaf {
             key,
             value: slot @ None,
@@ -194,11 +196,11 @@ pub fn update<S: NodeSource>(
 }
 
 /// About how many nodes an update of `changes` keys writes in a tree of `leaves`, a little more
-/// so that its maps need not grow: changes × (2 + log₁₆(leaves per change)) + 16 — each key's
+/// so that its lists need not grow: changes × (2 + log₁₆(leaves per change)) + 16 — each key's
 /// leaf, the levels above where the keys' paths part, and about one internal node per key on
 /// each level below. 20,000 changes write about 54,600 nodes at 1M keys (68,000 estimated) and
-/// 71,000 at 10M (85,000): a map sized for twice the changes grew at 10M, rehashing its entries
-/// into new memory (5% of the update).
+/// 71,000 at 10M (85,000): sized for twice the changes, the map of new nodes this replaced grew
+/// at 10M, rehashing its entries into new memory (5% of the update).
 fn expected_nodes(changes: usize, leaves: u64) -> usize {
     let changes = changes as f64;
     let spread = (leaves as f64 / changes.max(1.0)).max(1.0).log(16.0);
@@ -251,7 +253,7 @@ fn build<S>(ctx: &Ctx<S>, path: Path, keys: &[([u8; 32], [u8; 32])], out: &mut O
 fn place<S>(ctx: &Ctx<S>, path: Path, sub: Sub, out: &mut Out) -> Option<Child> {
     match sub {
         Sub::Leaf { key, value_hash } => {
-            out.nodes.insert(path, leaf(key, value_hash));
+            out.nodes.push(path, leaf(key, value_hash));
             Some(Child::new(leaf_hash(&key, &value_hash), ctx.version, 0))
         }
         Sub::Internal { hash, leaves } => Some(Child::new(hash, ctx.version, leaves)),
@@ -264,7 +266,7 @@ fn place<S>(ctx: &Ctx<S>, path: Path, sub: Sub, out: &mut Out) -> Option<Child> 
 fn emit_internal(path: Path, internal: Internal, old: Option<&Internal>, out: &mut Out) -> Sub {
     let hash = internal.hash_from(old);
     let leaves = internal.leaf_count();
-    out.nodes.insert(path, Node::Internal(Arc::new(internal)));
+    out.nodes.push(path, Node::Internal(Arc::new(internal)));
     Sub::Internal { hash, leaves }
 }
 
@@ -323,17 +325,19 @@ fn at<S: NodeSource>(
                     split += 1;
                 }
                 let (left, right) = groups.split_at(split.clamp(1, groups.len() - 1));
-                let capacity = out.nodes.capacity() / 2;
+                // The right half writes about half the nodes, a little more to spare a regrowth.
+                let capacity = out.nodes.capacity() * 5 / 8;
                 let shared: &Internal = &internal;
                 let right_half = move || {
                     let mut right_out = Out {
-                        nodes: HashMap::with_capacity_and_hasher(capacity, Default::default()),
+                        nodes: NewNodes::with_capacity(capacity),
+                        stale: Vec::with_capacity(capacity),
                         ..Out::default()
                     };
                     let subs = children(ctx, &path, shared, right, &mut right_out);
                     (subs, right_out)
                 };
-                let (l, (r, right_out)) = std::thread::scope(|s| {
+                let (l, (r, mut right_out)) = std::thread::scope(|s| {
                     // A thread that cannot be started leaves the right half to this one.
                     let job = std::thread::Builder::new()
                         .name("aether-tree".into())
@@ -350,7 +354,7 @@ fn at<S: NodeSource>(
                 });
                 subs.extend(l?);
                 subs.extend(r?);
-                out.nodes.extend(right_out.nodes);
+                out.nodes.append(&mut right_out.nodes);
                 out.stale.extend(right_out.stale);
                 out.carried.extend(right_out.carried);
             } else {
@@ -409,7 +413,7 @@ fn at<S: NodeSource>(
                 _ => {
                     for i in present {
                         if let Some((key, value_hash)) = pending[i] {
-                            out.nodes.insert(path.child(i as u8), leaf(key, value_hash));
+                            out.nodes.push(path.child(i as u8), leaf(key, value_hash));
                         }
                     }
                     Ok(emit_internal(
