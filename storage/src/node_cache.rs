@@ -296,15 +296,20 @@ mod tests {
     fn the_nodes_of_one_level_spread_over_every_shard() {
         // The 4,096 nodes three nibbles deep of one version (all of them rewritten by a large
         // block): a hash that missed the path's nibbles would put them all in one shard.
+        use std::hash::BuildHasher;
         let cache = NodeCache::new(0);
+        let keys: Vec<Key> = (0..4096u16)
+            .map(|n| {
+                let path = Path::ROOT
+                    .child((n >> 8) as u8)
+                    .child((n >> 4) as u8 & 15)
+                    .child(n as u8 & 15);
+                Key::of(7, &path).expect("a shallow path")
+            })
+            .collect();
         let mut per_shard = [0usize; SHARDS];
-        for n in 0..4096u16 {
-            let path = Path::ROOT
-                .child((n >> 8) as u8)
-                .child((n >> 4) as u8 & 15)
-                .child(n as u8 & 15);
-            let key = Key::of(7, &path).expect("a shallow path");
-            let shard = cache.shard(&key) as *const _;
+        for key in &keys {
+            let shard = cache.shard(key) as *const _;
             per_shard[cache
                 .shards
                 .iter()
@@ -318,15 +323,9 @@ mod tests {
         );
         // And within a shard's map: the bits that pick a bucket (the lowest) and the tag
         // compared first (the top seven) differ between them as random ones would.
-        use std::hash::BuildHasher;
-        let hashes: Vec<u64> = (0..4096u16)
-            .map(|n| {
-                let path = Path::ROOT
-                    .child((n >> 8) as u8)
-                    .child((n >> 4) as u8 & 15)
-                    .child(n as u8 & 15);
-                rustc_hash::FxBuildHasher.hash_one(Key::of(7, &path).expect("a shallow path"))
-            })
+        let hashes: Vec<u64> = keys
+            .iter()
+            .map(|key| rustc_hash::FxBuildHasher.hash_one(key))
             .collect();
         let distinct = |bits: fn(u64) -> u64| {
             let mut seen: Vec<u64> = hashes.iter().map(|h| bits(*h)).collect();
