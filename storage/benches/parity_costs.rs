@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo bench -p aether-storage --bench parity_costs
 //! AETHER_BENCH_BLOCKS=20 cargo bench -p aether-storage --bench parity_costs   # fewer blocks
+//! AETHER_BENCH_ONLY="node file" cargo bench -p aether-storage --bench parity_costs  # some cases
 //! ```
 //!
 //! Each case opens a fresh database in the system's temporary directory, loads 1.5M entries (a
@@ -12,6 +13,12 @@
 //! from the first block's commit to the database closed (everything written out, the log
 //! included) divided by the blocks: ParityDB's `commit` only queues, so timing the calls alone
 //! would leave the write-out out.
+//!
+//! The last cases measure the layout that can meet the target: tree nodes appended to a
+//! [`NodeFile`] (one synced sequential write per block, no index) while ParityDB takes the
+//! latest values, the block's list of dead nodes and its end record; once with a block's nodes
+//! alone, once with as many again copied forward by compaction (a log-structured file kept at
+//! half live pays that much at most).
 
 #[path = "common/cpu.rs"]
 mod cpu;
@@ -19,6 +26,7 @@ mod cpu;
 use std::path::Path;
 use std::time::Instant;
 
+use aether_storage::node_file::{NodeFile, NodeFileOptions};
 use parity_db::{ColumnOptions, Db, Options};
 
 /// The `aether` binary's allocator.
@@ -53,6 +61,10 @@ enum Kind {
     /// New keys, and the keys the block four before inserted removed: the store's tree nodes
     /// with a history of four heights.
     InsertAndPrune,
+    /// Existing keys rewritten with values of the same size (the latest values), one list of
+    /// dead node addresses set and the one of four blocks before removed, one end record; and
+    /// `records` node-file records of `record_bytes` appended and synced before the commit.
+    NodeFile { records: u64, record_bytes: usize },
 }
 
 struct Case {
@@ -90,6 +102,19 @@ fn writes(case: &Case, block: u64) -> Vec<(u8, Vec<u8>, Option<Vec<u8>>)> {
         Kind::Insert => (0..n)
             .map(|j| (0, key(block, j), value(case.size)))
             .collect(),
+        Kind::NodeFile { records, .. } => {
+            let start = (block * n) % (LOADED - n);
+            let mut w: Vec<_> = (start..start + n)
+                .map(|j| (0, key(0, j), value(case.size)))
+                .collect();
+            // The dead nodes' addresses and lengths, 12 bytes each.
+            w.push((0, key(block, u64::MAX), value(records as usize * 12)));
+            if block > 4 {
+                w.push((0, key(block - 4, u64::MAX), None));
+            }
+            w.push((0, key(u64::MAX, 0), value(16)));
+            w
+        }
         Kind::InsertAndPrune => {
             let mut w: Vec<_> = (0..n)
                 .map(|j| (0, key(block, j), value(case.size)))
@@ -113,12 +138,34 @@ fn run(case: &Case, blocks: u64) -> f64 {
     }
     drop(db);
     let db = open(dir.path());
+    let nodes = match case.kind {
+        Kind::NodeFile {
+            records,
+            record_bytes,
+        } => Some((
+            NodeFile::open(dir.path().join("nodes"), None, NodeFileOptions::default())
+                .expect("open the node file"),
+            records,
+            record_bytes,
+        )),
+        _ => None,
+    };
     let batches: Vec<_> = (1..=blocks).map(|b| writes(case, b)).collect();
     let start = Instant::now();
-    for batch in batches {
+    for (b, batch) in batches.into_iter().enumerate() {
+        if let Some((file, records, record_bytes)) = &nodes {
+            let mut append = file.append().expect("append");
+            let mut record = vec![b as u8; *record_bytes];
+            for i in 0..*records {
+                record[..8].copy_from_slice(&i.to_le_bytes());
+                append.push(&record).expect("push");
+            }
+            append.commit().expect("node file commit");
+        }
         db.commit(batch).expect("commit");
     }
     drop(db);
+    drop(nodes);
     start.elapsed().as_secs_f64() * 1e3 / blocks as f64
 }
 
@@ -155,15 +202,41 @@ fn main() {
         case(prune, Kind::InsertAndPrune, 55_000, 130),
         case(prune, Kind::InsertAndPrune, 55_000, 263),
         case(prune, Kind::InsertAndPrune, 55_000, 520),
+        case(
+            "node file: 55,000 nodes of 320 bytes appended + the latest values overwritten",
+            Kind::NodeFile {
+                records: 55_000,
+                record_bytes: 320,
+            },
+            20_000,
+            68,
+        ),
+        case(
+            "node file, as much again copied by compaction",
+            Kind::NodeFile {
+                records: 110_000,
+                record_bytes: 320,
+            },
+            20_000,
+            68,
+        ),
     ];
-    for case in &cases {
+    // `AETHER_BENCH_ONLY=node` runs the cases whose name holds the text.
+    let only = std::env::var("AETHER_BENCH_ONLY").unwrap_or_default();
+    for case in cases.iter().filter(|c| c.name.contains(only.as_str())) {
         let ms = run(case, blocks);
+        let (entries, all) = match case.kind {
+            Kind::NodeFile { records, .. } => (
+                format!("{} + {records} records", case.entries),
+                case.entries + records,
+            ),
+            _ => (case.entries.to_string(), case.entries),
+        };
         println!(
-            "| {} | {} | {} | {ms:.1} | {:.2} |",
+            "| {} | {entries} | {} | {ms:.1} | {:.2} |",
             case.name,
-            case.entries,
             case.size,
-            ms * 1e3 / case.entries as f64
+            ms * 1e3 / all as f64
         );
     }
 }

@@ -58,6 +58,7 @@ mod latest_memo;
 pub mod layout;
 mod merkle;
 mod node_cache;
+pub mod node_file;
 mod parallel;
 mod pending;
 mod proof;

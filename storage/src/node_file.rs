@@ -1,0 +1,534 @@
+//! [`NodeFile`]: records appended to segment files, one synced append per block, each record
+//! read back by its address — the store for state-tree nodes outside ParityDB's per-entry
+//! index (issue 13: a block's new nodes written as one sequential append instead of 55,000
+//! index inserts and as many removals).
+//!
+//! A directory of segments `00000000.nodes`, `00000001.nodes`, …; a block's records go whole
+//! into the active segment, which is sealed (a new one started) at the first block that finds
+//! it past [`NodeFileOptions::segment_bytes`]. A record is an 8-byte header — the payload's
+//! length and a CRC-32 of the record's address and payload — followed by the payload; its
+//! address ([`RecordAddr`]) is its segment and offset, so a reader needs no index: whoever
+//! holds the address (a parent node) reads the record in one `pread`.
+//!
+//! Crash consistency is the caller's to keep with one rule: [`Append::commit`] returns the new
+//! committed [`End`] once the records are written and synced, and the caller records that end
+//! atomically with whatever refers to the records (the block's root, in ParityDB) **after**
+//! the commit returned. [`NodeFile::open`] takes the last end so recorded: bytes past it (a
+//! block appended but never recorded, or recorded by a commit a crash took back) are cut, so
+//! the file never holds records the rest of the store does not know, and never lacks one it
+//! does (a file shorter than the recorded end is an error naming the segment, not an empty
+//! store). A damaged record (wrong checksum, length past the segment's end) or an address past
+//! the committed end is an error naming the segment and offset, never other data.
+//!
+//! One writer: the directory is locked (`LOCK`) for the handle's lifetime, and one [`Append`]
+//! at a time (it holds the writer's lock). Reads run concurrently with an append; they see
+//! records once their block is committed.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use parity_scale_codec::{Decode, Encode};
+
+/// Bytes before a record's payload: its length (u32) and CRC-32 (u32), little-endian.
+pub const RECORD_HEADER_BYTES: u64 = 8;
+/// Offsets within a segment are below 2⁴⁰ (1 TiB).
+pub const MAX_SEGMENT_BYTES: u64 = 1 << 40;
+/// Segment indexes are below 2²⁴.
+pub const MAX_SEGMENTS: u32 = 1 << 24;
+/// The default size past which the active segment is sealed.
+pub const DEFAULT_SEGMENT_BYTES: u64 = 256 << 20;
+/// An append writes its buffer out once it holds this much (the records stay invisible until
+/// the commit).
+const FLUSH_BYTES: usize = 4 << 20;
+/// A read fetches this much in its first `pread`: the header and any payload up to here.
+const FIRST_READ_BYTES: u64 = 1024;
+const LOCK_FILE: &str = "LOCK";
+const SUFFIX: &str = ".nodes";
+
+/// Why the node file could not be opened, read or appended to.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeFileError {
+    /// The file system refused.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A record or segment is damaged, missing or shorter than what the store recorded.
+    #[error("{path}: damaged node file at offset {offset}: {reason}")]
+    Corrupt {
+        /// The segment.
+        path: PathBuf,
+        /// Where in it.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A record or a segment would be larger than an address can reach.
+    #[error("node file: {0}")]
+    TooLarge(String),
+    /// Another handle (in this process or another one) holds the directory.
+    #[error("{0} is in use by another process (its lock file is held)")]
+    InUse(PathBuf),
+}
+
+/// Where a record is: its segment and the offset of its header. Packed in a `u64` (segment in
+/// the top 24 bits) to be stored in a parent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecordAddr {
+    /// The segment's index.
+    pub segment: u32,
+    /// The header's offset in the segment.
+    pub offset: u64,
+}
+
+impl RecordAddr {
+    /// The address in one word.
+    pub fn to_u64(self) -> u64 {
+        (u64::from(self.segment) << 40) | self.offset
+    }
+
+    /// The address a word holds.
+    pub fn from_u64(word: u64) -> Self {
+        Self {
+            segment: (word >> 40) as u32,
+            offset: word & (MAX_SEGMENT_BYTES - 1),
+        }
+    }
+}
+
+/// The committed end of the file: the active segment and its length. The caller records it
+/// with the records' referrers and passes the last one recorded to [`NodeFile::open`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct End {
+    /// The active segment's index.
+    pub segment: u32,
+    /// Its committed length in bytes.
+    pub len: u64,
+}
+
+/// How the file is laid out.
+#[derive(Clone, Copy, Debug)]
+pub struct NodeFileOptions {
+    /// A block that finds the active segment this long or longer starts a new one.
+    pub segment_bytes: u64,
+}
+
+impl Default for NodeFileOptions {
+    fn default() -> Self {
+        Self {
+            segment_bytes: DEFAULT_SEGMENT_BYTES,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Segment {
+    path: PathBuf,
+    file: File,
+    /// Bytes readers may read: the committed length.
+    committed: AtomicU64,
+}
+
+/// Segment files holding records appended block by block; see the module documentation.
+#[derive(Debug)]
+pub struct NodeFile {
+    dir: PathBuf,
+    options: NodeFileOptions,
+    segments: RwLock<BTreeMap<u32, Arc<Segment>>>,
+    /// The committed end, and the lock an [`Append`] holds.
+    writer: Mutex<Option<End>>,
+    _lock: File,
+}
+
+impl NodeFile {
+    /// Opens (creating) the node file in `dir`, cut back to `end`, the last end the caller
+    /// recorded (`None`: nothing was ever recorded; every segment found is an unrecorded
+    /// append and is removed).
+    pub fn open(
+        dir: impl Into<PathBuf>,
+        end: Option<End>,
+        options: NodeFileOptions,
+    ) -> Result<Self, NodeFileError> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(NodeFileError::InUse(dir)),
+            Err(fs::TryLockError::Error(source)) => {
+                return Err(NodeFileError::Io {
+                    path: lock_path,
+                    source,
+                });
+            }
+        }
+        let mut segments = BTreeMap::new();
+        let mut removed = false;
+        for (index, path) in segment_files(&dir)? {
+            if end.is_none_or(|end| index > end.segment) {
+                let len = fs::metadata(&path).map_or(0, |m| m.len());
+                tracing::warn!(path = %path.display(), len, "removing an unrecorded node segment");
+                fs::remove_file(&path).map_err(io(&path))?;
+                removed = true;
+                continue;
+            }
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(io(&path))?;
+            let mut len = file.metadata().map_err(io(&path))?.len();
+            if let Some(end) = end
+                && index == end.segment
+            {
+                if len < end.len {
+                    return Err(NodeFileError::Corrupt {
+                        path,
+                        offset: len,
+                        reason: format!(
+                            "the segment ends at {len} bytes, the store recorded {} (the file lost data)",
+                            end.len
+                        ),
+                    });
+                }
+                if len > end.len {
+                    tracing::warn!(
+                        path = %path.display(),
+                        bytes = len - end.len,
+                        "cutting an unrecorded append off the node file"
+                    );
+                    file.set_len(end.len).map_err(io(&path))?;
+                    file.sync_all().map_err(io(&path))?;
+                    len = end.len;
+                }
+            }
+            let segment = Segment {
+                path,
+                file,
+                committed: AtomicU64::new(len),
+            };
+            segments.insert(index, Arc::new(segment));
+        }
+        if let Some(end) = end
+            && !segments.contains_key(&end.segment)
+        {
+            return Err(NodeFileError::Corrupt {
+                path: segment_path(&dir, end.segment),
+                offset: 0,
+                reason: format!(
+                    "the segment the store recorded its end in ({} bytes) is missing",
+                    end.len
+                ),
+            });
+        }
+        if removed {
+            sync_dir(&dir)?;
+        }
+        Ok(Self {
+            dir,
+            options,
+            segments: RwLock::new(segments),
+            writer: Mutex::new(end),
+            _lock: lock,
+        })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The committed end (`None`: nothing committed yet).
+    pub fn end(&self) -> Option<End> {
+        *self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The segments and their committed lengths.
+    pub fn segments(&self) -> Vec<(u32, u64)> {
+        self.segments_read()
+            .iter()
+            .map(|(i, s)| (*i, s.committed.load(Ordering::Acquire)))
+            .collect()
+    }
+
+    fn segments_read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<u32, Arc<Segment>>> {
+        self.segments.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts the next block's append (waiting for one in progress to end); a new segment if
+    /// the active one is full. Nothing is visible, or kept after a reopen, until
+    /// [`Append::commit`].
+    pub fn append(&self) -> Result<Append<'_>, NodeFileError> {
+        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let (segment, start, new) = match *writer {
+            Some(end) if end.len < self.options.segment_bytes => (end.segment, end.len, false),
+            Some(end) => (end.segment + 1, 0, true),
+            None => (0, 0, true),
+        };
+        if segment >= MAX_SEGMENTS {
+            return Err(NodeFileError::TooLarge(format!(
+                "segment {segment} is past the last an address can name"
+            )));
+        }
+        let file = if new {
+            let path = segment_path(&self.dir, segment);
+            // A leftover of an append dropped uncommitted is overwritten.
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&path)
+                .map_err(io(&path))?;
+            Arc::new(Segment {
+                path,
+                file,
+                committed: AtomicU64::new(0),
+            })
+        } else {
+            self.segments_read()
+                .get(&segment)
+                .cloned()
+                .ok_or_else(|| NodeFileError::Corrupt {
+                    path: segment_path(&self.dir, segment),
+                    offset: start,
+                    reason: "the active segment is not open".into(),
+                })?
+        };
+        Ok(Append {
+            file: self,
+            _writer: writer,
+            segment,
+            target: file,
+            new,
+            start,
+            written: start,
+            buf: Vec::with_capacity(FLUSH_BYTES + FIRST_READ_BYTES as usize),
+        })
+    }
+
+    /// The payload of the record at `addr`.
+    pub fn read(&self, addr: RecordAddr) -> Result<Vec<u8>, NodeFileError> {
+        let segment = self.segments_read().get(&addr.segment).cloned();
+        let Some(segment) = segment else {
+            return Err(NodeFileError::Corrupt {
+                path: segment_path(&self.dir, addr.segment),
+                offset: addr.offset,
+                reason: "a record in a segment that is not there".into(),
+            });
+        };
+        let corrupt = |reason: String| NodeFileError::Corrupt {
+            path: segment.path.clone(),
+            offset: addr.offset,
+            reason,
+        };
+        let committed = segment.committed.load(Ordering::Acquire);
+        let available = committed.saturating_sub(addr.offset);
+        if available < RECORD_HEADER_BYTES {
+            return Err(corrupt(format!(
+                "a record past the segment's committed end ({committed} bytes)"
+            )));
+        }
+        let mut buf = vec![0; available.min(FIRST_READ_BYTES) as usize];
+        read_exact_at(&segment.file, &mut buf, addr.offset).map_err(io(&segment.path))?;
+        let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
+        let crc = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]);
+        let total = RECORD_HEADER_BYTES + u64::from(len);
+        if total > available {
+            return Err(corrupt(format!(
+                "a record of {len} bytes runs past the segment's committed end ({committed} bytes)"
+            )));
+        }
+        let have = buf.len();
+        buf.resize(total as usize, 0);
+        if (have as u64) < total {
+            read_exact_at(&segment.file, &mut buf[have..], addr.offset + have as u64)
+                .map_err(io(&segment.path))?;
+        }
+        let payload = buf.split_off(RECORD_HEADER_BYTES as usize);
+        if checksum(addr, &payload) != crc {
+            return Err(corrupt(format!(
+                "the record's checksum does not match its {len} bytes"
+            )));
+        }
+        Ok(payload)
+    }
+}
+
+/// One block's records being appended; nothing is visible or kept until [`Append::commit`].
+/// Holds the writer's lock: one append at a time.
+pub struct Append<'a> {
+    file: &'a NodeFile,
+    _writer: MutexGuard<'a, Option<End>>,
+    segment: u32,
+    target: Arc<Segment>,
+    /// The segment is created by this append.
+    new: bool,
+    /// Where this append's records begin.
+    start: u64,
+    /// Bytes of the segment written so far (committed ones and this append's flushed ones).
+    written: u64,
+    buf: Vec<u8>,
+}
+
+impl Append<'_> {
+    /// Appends a record, returning its address (valid once committed).
+    pub fn push(&mut self, payload: &[u8]) -> Result<RecordAddr, NodeFileError> {
+        let len = u32::try_from(payload.len())
+            .map_err(|_| NodeFileError::TooLarge(format!("a record of {} bytes", payload.len())))?;
+        let offset = self.written + self.buf.len() as u64;
+        if offset + RECORD_HEADER_BYTES + u64::from(len) > MAX_SEGMENT_BYTES {
+            return Err(NodeFileError::TooLarge(format!(
+                "a block's records past the {MAX_SEGMENT_BYTES} bytes a segment can hold"
+            )));
+        }
+        let addr = RecordAddr {
+            segment: self.segment,
+            offset,
+        };
+        self.buf.extend_from_slice(&len.to_le_bytes());
+        self.buf
+            .extend_from_slice(&checksum(addr, payload).to_le_bytes());
+        self.buf.extend_from_slice(payload);
+        if self.buf.len() >= FLUSH_BYTES {
+            self.flush()?;
+        }
+        Ok(addr)
+    }
+
+    /// Bytes this append holds so far, headers included.
+    pub fn len(&self) -> u64 {
+        self.written + self.buf.len() as u64 - self.start
+    }
+
+    /// Whether nothing was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn flush(&mut self) -> Result<(), NodeFileError> {
+        write_all_at(&self.target.file, &self.buf, self.written).map_err(io(&self.target.path))?;
+        self.written += self.buf.len() as u64;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Writes and syncs the records, makes them readable, and returns the end to record.
+    pub fn commit(mut self) -> Result<End, NodeFileError> {
+        self.flush()?;
+        self.target
+            .file
+            .sync_data()
+            .map_err(io(&self.target.path))?;
+        if self.new {
+            // The new segment's directory entry, before anything refers to its records.
+            sync_dir(&self.file.dir)?;
+            self.file
+                .segments
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(self.segment, self.target.clone());
+        }
+        self.target.committed.store(self.written, Ordering::Release);
+        let end = End {
+            segment: self.segment,
+            len: self.written,
+        };
+        *self._writer = Some(end);
+        Ok(end)
+    }
+}
+
+/// CRC-32 of the record's address and payload: a record read at another address (a damaged
+/// parent's pointer landing on a valid record) does not check.
+fn checksum(addr: RecordAddr, payload: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&addr.to_u64().to_le_bytes());
+    hasher.update(payload);
+    hasher.finalize()
+}
+
+fn segment_path(dir: &Path, index: u32) -> PathBuf {
+    dir.join(format!("{index:08}{SUFFIX}"))
+}
+
+/// The segment files in `dir`, by index.
+fn segment_files(dir: &Path) -> Result<BTreeMap<u32, PathBuf>, NodeFileError> {
+    let mut found = BTreeMap::new();
+    for entry in fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let name = entry.file_name();
+        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(SUFFIX)) else {
+            continue;
+        };
+        if stem.len() == 8
+            && stem.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(index) = stem.parse::<u32>()
+        {
+            found.insert(index, entry.path());
+        }
+    }
+    Ok(found)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), NodeFileError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> NodeFileError {
+    let path = path.to_path_buf();
+    move |source| NodeFileError::Io { path, source }
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(unix)]
+fn write_all_at(file: &File, buf: &[u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::write_all_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_exact_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        match std::os::windows::fs::FileExt::seek_read(file, buf, offset)? {
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            n => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(windows)]
+fn write_all_at(file: &File, mut buf: &[u8], mut offset: u64) -> std::io::Result<()> {
+    while !buf.is_empty() {
+        match std::os::windows::fs::FileExt::seek_write(file, buf, offset)? {
+            0 => return Err(std::io::ErrorKind::WriteZero.into()),
+            n => {
+                buf = &buf[n..];
+                offset += n as u64;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,349 @@
+use std::fs::OpenOptions;
+use std::os::unix::fs::FileExt;
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn small() -> NodeFileOptions {
+    NodeFileOptions {
+        segment_bytes: 4096,
+    }
+}
+
+fn payload(block: u64, i: u64, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|j| (block as u8) ^ (i as u8).wrapping_mul(31) ^ (j as u8))
+        .collect()
+}
+
+/// A block's records: address and payload.
+type Records = Vec<(RecordAddr, Vec<u8>)>;
+
+/// Appends a block of `sizes.len()` records and commits it.
+fn block(file: &NodeFile, n: u64, sizes: &[usize]) -> (Records, End) {
+    let mut append = file.append().unwrap();
+    let records: Vec<_> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, len)| {
+            let p = payload(n, i as u64, *len);
+            (append.push(&p).unwrap(), p)
+        })
+        .collect();
+    (records, append.commit().unwrap())
+}
+
+fn is_corrupt(r: Result<Vec<u8>, NodeFileError>) -> bool {
+    matches!(r, Err(NodeFileError::Corrupt { .. }))
+}
+
+#[test]
+fn records_read_back_after_their_commit_and_after_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = NodeFile::open(dir.path(), None, NodeFileOptions::default()).unwrap();
+    assert_eq!(file.end(), None);
+    let (first, _) = block(&file, 1, &[0, 1, 300, 5000]);
+    let (second, end) = block(&file, 2, &[64; 100]);
+    for (addr, p) in first.iter().chain(&second) {
+        assert_eq!(&file.read(*addr).unwrap(), p);
+    }
+    assert_eq!(file.end(), Some(end));
+    drop(file);
+    let file = NodeFile::open(dir.path(), Some(end), NodeFileOptions::default()).unwrap();
+    for (addr, p) in first.iter().chain(&second) {
+        assert_eq!(&file.read(*addr).unwrap(), p);
+    }
+    let (third, _) = block(&file, 3, &[10]);
+    assert_eq!(
+        third[0].0.offset, end.len,
+        "the next block follows the recorded end"
+    );
+}
+
+#[test]
+fn records_are_unreadable_until_their_block_commits_and_gone_if_it_never_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = NodeFile::open(dir.path(), None, NodeFileOptions::default()).unwrap();
+    let (kept, _) = block(&file, 1, &[40]);
+    let mut append = file.append().unwrap();
+    // Past the flush threshold: some of it is in the segment file already.
+    let big = vec![7u8; FLUSH_BYTES + 10];
+    let addr = append.push(&big).unwrap();
+    let small_addr = append.push(b"after").unwrap();
+    assert!(is_corrupt(file.read(addr)));
+    drop(append);
+    assert!(is_corrupt(file.read(addr)));
+    assert!(is_corrupt(file.read(small_addr)));
+    // The next block takes the abandoned one's place.
+    let (next, _) = block(&file, 2, &[12]);
+    assert_eq!(next[0].0, addr);
+    assert_eq!(file.read(addr).unwrap(), next[0].1);
+    assert_eq!(file.read(kept[0].0).unwrap(), kept[0].1);
+}
+
+#[test]
+fn a_reopen_at_an_earlier_recorded_end_cuts_what_followed_and_reuses_its_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = NodeFile::open(dir.path(), None, small()).unwrap();
+    let (kept, recorded) = block(&file, 1, &[1000, 1000]);
+    // Later blocks, the last ones in new segments: the store's commit of them was lost.
+    let mut lost = Vec::new();
+    for n in 2..8 {
+        lost.extend(block(&file, n, &[1500, 1500]).0);
+    }
+    assert!(file.segments().len() > 2);
+    drop(file);
+    let file = NodeFile::open(dir.path(), Some(recorded), small()).unwrap();
+    assert_eq!(file.segments(), vec![(0, recorded.len)]);
+    assert_eq!(segment_files(dir.path()).unwrap().len(), 1);
+    assert_eq!(
+        fs::metadata(segment_path(dir.path(), 0)).unwrap().len(),
+        recorded.len,
+        "the unrecorded tail is cut off the file"
+    );
+    for (addr, p) in &kept {
+        assert_eq!(&file.read(*addr).unwrap(), p);
+    }
+    for (addr, _) in &lost {
+        if addr.segment > 0 || addr.offset >= recorded.len {
+            assert!(
+                is_corrupt(file.read(*addr)),
+                "{addr:?} readable after the cut"
+            );
+        }
+    }
+    let (next, _) = block(&file, 9, &[20]);
+    assert_eq!(next[0].0.offset, recorded.len);
+}
+
+#[test]
+fn nothing_recorded_means_every_segment_found_is_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = NodeFile::open(dir.path(), None, small()).unwrap();
+    block(&file, 1, &[3000, 3000]);
+    block(&file, 2, &[3000]);
+    drop(file);
+    let file = NodeFile::open(dir.path(), None, small()).unwrap();
+    assert!(file.segments().is_empty());
+    assert!(segment_files(dir.path()).unwrap().is_empty());
+    let (records, end) = block(&file, 3, &[5]);
+    assert_eq!(
+        records[0].0,
+        RecordAddr {
+            segment: 0,
+            offset: 0
+        }
+    );
+    assert_eq!(end.len, RECORD_HEADER_BYTES + 5);
+}
+
+#[test]
+fn a_block_goes_whole_into_one_segment_and_the_next_starts_a_new_one_past_the_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = NodeFile::open(dir.path(), None, small()).unwrap();
+    // 3 × 2,008 bytes: past 4,096, yet one segment.
+    let (a, end_a) = block(&file, 1, &[2000, 2000, 2000]);
+    assert!(a.iter().all(|(addr, _)| addr.segment == 0));
+    assert_eq!(
+        end_a,
+        End {
+            segment: 0,
+            len: 3 * 2008
+        }
+    );
+    let (b, end_b) = block(&file, 2, &[10]);
+    assert_eq!(
+        b[0].0,
+        RecordAddr {
+            segment: 1,
+            offset: 0
+        }
+    );
+    assert_eq!(end_b.segment, 1);
+    let (c, _) = block(&file, 3, &[10]);
+    assert_eq!(
+        c[0].0,
+        RecordAddr {
+            segment: 1,
+            offset: 18
+        }
+    );
+    assert_eq!(file.segments(), vec![(0, 6024), (1, 36)]);
+}
+
+#[test]
+fn a_segment_shorter_than_the_recorded_end_or_missing_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = NodeFile::open(dir.path(), None, small()).unwrap();
+    let (_, end) = block(&file, 1, &[100, 100]);
+    drop(file);
+    let path = segment_path(dir.path(), 0);
+    OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(end.len - 1)
+        .unwrap();
+    let err = NodeFile::open(dir.path(), Some(end), small()).unwrap_err();
+    assert!(
+        matches!(&err, NodeFileError::Corrupt { path: p, .. } if *p == path),
+        "{err}"
+    );
+    assert!(err.to_string().contains("lost data"), "{err}");
+    // The failed open left the file as it found it.
+    assert_eq!(fs::metadata(&path).unwrap().len(), end.len - 1);
+    fs::remove_file(&path).unwrap();
+    let err = NodeFile::open(dir.path(), Some(end), small()).unwrap_err();
+    assert!(err.to_string().contains("missing"), "{err}");
+}
+
+#[test]
+fn a_second_handle_on_the_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = NodeFile::open(dir.path(), None, small()).unwrap();
+    assert!(matches!(
+        NodeFile::open(dir.path(), None, small()),
+        Err(NodeFileError::InUse(_))
+    ));
+    drop(file);
+    NodeFile::open(dir.path(), None, small()).unwrap();
+}
+
+#[test]
+fn addresses_pack_into_a_word_and_back() {
+    for addr in [
+        RecordAddr {
+            segment: 0,
+            offset: 0,
+        },
+        RecordAddr {
+            segment: MAX_SEGMENTS - 1,
+            offset: MAX_SEGMENT_BYTES - 1,
+        },
+        RecordAddr {
+            segment: 7,
+            offset: 123_456_789,
+        },
+    ] {
+        assert_eq!(RecordAddr::from_u64(addr.to_u64()), addr);
+    }
+}
+
+fn cases() -> u32 {
+    std::env::var("AETHER_FUZZ_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(64)
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// A block of records of these sizes, committed or dropped.
+    Block(Vec<usize>, bool),
+    /// Reopen at the end recorded this many blocks back (0: the last).
+    Reopen(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (proptest::collection::vec(0..1500usize, 0..8), proptest::bool::weighted(0.85))
+            .prop_map(|(sizes, commit)| Op::Block(sizes, commit)),
+        1 => (0..3usize).prop_map(Op::Reopen),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    /// Blocks committed or abandoned, reopens at the last recorded end or at an earlier one (a
+    /// store commit the crash took back), segments rolling every few blocks: every record of
+    /// a block committed and not cut reads back exactly, and every address past the end reads
+    /// as damage.
+    #[test]
+    fn committed_records_survive_abandoned_appends_and_reopens(
+        ops in proptest::collection::vec(op(), 1..40)
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut file = NodeFile::open(dir.path(), None, small()).unwrap();
+        // The model: each committed block's records and end, in order.
+        let mut blocks: Vec<(Records, End)> = Vec::new();
+        let mut cut: Vec<RecordAddr> = Vec::new();
+        for (n, op) in ops.into_iter().enumerate() {
+            match op {
+                Op::Block(sizes, commit) => {
+                    let mut append = file.append().unwrap();
+                    let records: Vec<_> = sizes.iter().enumerate().map(|(i, len)| {
+                        let p = payload(n as u64, i as u64, *len);
+                        (append.push(&p).unwrap(), p)
+                    }).collect();
+                    if commit {
+                        blocks.push((records, append.commit().unwrap()));
+                    } else {
+                        drop(append);
+                        cut.extend(records.iter().map(|r| r.0));
+                    }
+                }
+                Op::Reopen(back) => {
+                    let keep = blocks.len().saturating_sub(back);
+                    for (records, _) in blocks.drain(keep..) {
+                        cut.extend(records.iter().map(|r| r.0));
+                    }
+                    let end = blocks.last().map(|b| b.1);
+                    drop(file);
+                    file = NodeFile::open(dir.path(), end, small()).unwrap();
+                    prop_assert_eq!(file.end(), end);
+                }
+            }
+            let end = file.end();
+            for (records, _) in &blocks {
+                for (addr, p) in records {
+                    prop_assert_eq!(&file.read(*addr).unwrap(), p);
+                }
+            }
+            for addr in &cut {
+                let past = end.is_none_or(|e| {
+                    addr.segment > e.segment || (addr.segment == e.segment && addr.offset >= e.len)
+                });
+                if past {
+                    prop_assert!(is_corrupt(file.read(*addr)), "{:?} past {:?} readable", addr, end);
+                }
+            }
+        }
+    }
+
+    /// Any byte of a segment changed: every record reads back either whole and unchanged or as
+    /// damage, and a read at an offset inside a record is damage, never a record.
+    #[test]
+    fn damaged_bytes_read_as_damage_never_as_other_data(
+        sizes in proptest::collection::vec(0..300usize, 1..20),
+        hits in proptest::collection::vec((any::<prop::sample::Index>(), 1..=255u8), 1..4),
+        inside in any::<prop::sample::Index>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = NodeFile::open(dir.path(), None, NodeFileOptions::default()).unwrap();
+        let (records, end) = block(&file, 1, &sizes);
+        // A read inside a record (not at a header) is damage.
+        let starts: Vec<u64> = records.iter().map(|r| r.0.offset).collect();
+        let offset = inside.index(end.len as usize) as u64;
+        if !starts.contains(&offset) {
+            let addr = RecordAddr { segment: 0, offset };
+            prop_assert!(is_corrupt(file.read(addr)), "a read at {} inside a record", offset);
+        }
+        let segment = OpenOptions::new().write(true).read(true)
+            .open(segment_path(dir.path(), 0)).unwrap();
+        for (at, flip) in &hits {
+            let at = at.index(end.len as usize) as u64;
+            let mut byte = [0u8];
+            segment.read_exact_at(&mut byte, at).unwrap();
+            byte[0] ^= flip;
+            segment.write_all_at(&byte, at).unwrap();
+        }
+        for (addr, p) in &records {
+            match file.read(*addr) {
+                Ok(got) => prop_assert_eq!(&got, p),
+                Err(e) => prop_assert!(matches!(e, NodeFileError::Corrupt { .. }), "{}", e),
+            }
+        }
+    }
+}
