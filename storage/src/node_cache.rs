@@ -30,24 +30,40 @@ use std::sync::{Arc, Mutex};
 
 use rustc_hash::FxHashMap;
 
-use crate::merkle::node::Internal;
+use crate::merkle::node::{Child, Internal, InternalOf};
 use crate::merkle::{Node, Path, TreeUpdate};
 use crate::store::lock;
 
 /// Shards of the map, so that the two threads of an update rarely wait on each other.
 const SHARDS: usize = 16;
 
-/// Bytes an internal node costs in the cache: the node behind an `Arc` with its two counts, the
+/// Bytes a cached internal node costs besides the node itself: the `Arc`'s two counts, the
 /// map's entry (key and handle), its control byte and spare room.
-pub const NODE_BYTES: usize =
-    std::mem::size_of::<Internal>() + 16 + std::mem::size_of::<(Key, Arc<Internal>)>() + 16;
+const ENTRY_BYTES: usize = 16 + std::mem::size_of::<(Key, Arc<Internal>)>() + 16;
+
+/// What `node` costs in the cache: 360 bytes for a node of two children, 1,032 for one of 16.
+fn cost(node: &Internal) -> usize {
+    ENTRY_BYTES + node.size()
+}
+
+/// What a node of `N` children costs in the cache.
+const fn cost_of<const N: usize>() -> usize {
+    ENTRY_BYTES + std::mem::size_of::<InternalOf<[Child; N]>>()
+}
+
+/// The least a node costs (none has fewer than one child).
+const MIN_COST: usize = cost_of::<1>();
+
+/// What the largest node, of 16 children, costs.
+#[cfg(test)]
+pub const NODE_BYTES: usize = cost_of::<16>();
 
 /// What the cache holds now (see [`crate::Store::node_cache_stats`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NodeCacheStats {
     /// Internal nodes held.
     pub nodes: usize,
-    /// Bytes they are accounted at (a fixed size per node, measured from the types).
+    /// Bytes they take (each node's struct, its children when not inline, its map entry).
     pub bytes: usize,
     /// The budget.
     pub budget: usize,
@@ -82,7 +98,8 @@ pub struct NodeCache {
     /// The height whose tree the cache follows ([`NO_EPOCH`]: none yet).
     epoch: AtomicU64,
     nodes: AtomicUsize,
-    budget_nodes: usize,
+    bytes: AtomicUsize,
+    budget: usize,
     warming: AtomicBool,
 }
 
@@ -95,7 +112,9 @@ impl NodeCache {
                 .collect(),
             epoch: AtomicU64::new(NO_EPOCH),
             nodes: AtomicUsize::new(0),
-            budget_nodes: budget / NODE_BYTES,
+            bytes: AtomicUsize::new(0),
+            // A budget too small for one node caches nothing.
+            budget: if budget < MIN_COST { 0 } else { budget },
             warming: AtomicBool::new(false),
         }
     }
@@ -110,7 +129,7 @@ impl NodeCache {
 
     /// The cached node written at `version` under `path`.
     pub fn get(&self, version: u64, path: &Path) -> Option<Node> {
-        if self.budget_nodes == 0 {
+        if self.budget == 0 {
             return None;
         }
         let key = Key::of(version, path)?;
@@ -136,10 +155,11 @@ impl NodeCache {
         self.room() == 0
     }
 
-    /// How many more nodes fit.
+    /// At most how many more nodes fit (as many as the smallest nodes would).
     pub fn room(&self) -> usize {
-        self.budget_nodes
-            .saturating_sub(self.nodes.load(Ordering::Relaxed))
+        self.budget
+            .saturating_sub(self.bytes.load(Ordering::Relaxed))
+            / MIN_COST
     }
 
     /// Marks the cache as being warmed, or not.
@@ -153,25 +173,41 @@ impl NodeCache {
         let Node::Internal(node) = node else {
             return;
         };
-        let Some(key) = Key::of(version, path).filter(|_| self.budget_nodes > 0) else {
+        let Some(key) = Key::of(version, path).filter(|_| self.budget > 0) else {
             return;
         };
         let mut shard = lock(self.shard(&key));
-        if self.epoch.load(Ordering::SeqCst) == read_at
-            && self.reserve()
-            && shard.insert(key, node.clone()).is_some()
-        {
-            self.nodes.fetch_sub(1, Ordering::Relaxed);
+        if self.epoch.load(Ordering::SeqCst) == read_at && self.reserve(node) {
+            self.insert(&mut shard, key, node);
         }
     }
 
-    /// Takes a place for one more node, if there is one.
-    fn reserve(&self) -> bool {
-        self.nodes
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                (n < self.budget_nodes).then_some(n + 1)
+    /// Takes room for `node`, if there is that much.
+    fn reserve(&self, node: &Internal) -> bool {
+        let cost = cost(node);
+        let reserved = self
+            .bytes
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {
+                (b + cost <= self.budget).then_some(b + cost)
             })
-            .is_ok()
+            .is_ok();
+        if reserved {
+            self.nodes.fetch_add(1, Ordering::Relaxed);
+        }
+        reserved
+    }
+
+    /// Gives back the room of a node no longer held.
+    fn release(&self, node: &Internal) {
+        self.bytes.fetch_sub(cost(node), Ordering::Relaxed);
+        self.nodes.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Adds a node room was reserved for (giving back the room of one it replaces).
+    fn insert(&self, shard: &mut FxHashMap<Key, Arc<Internal>>, key: Key, node: &Arc<Internal>) {
+        if let Some(old) = shard.insert(key, node.clone()) {
+            self.release(&old);
+        }
     }
 
     /// Follows the block just committed at `update.version`: moves the epoch to it, removes
@@ -179,14 +215,15 @@ impl NodeCache {
     /// they fit.
     pub fn apply(&self, update: &TreeUpdate) {
         self.epoch.store(update.version, Ordering::SeqCst);
-        if self.budget_nodes == 0 {
+        if self.budget == 0 {
             return;
         }
         for (version, path, leaf) in &update.stale {
-            if let Some(key) = Key::of(*version, path).filter(|_| !leaf)
-                && lock(self.shard(&key)).remove(&key).is_some()
-            {
-                self.nodes.fetch_sub(1, Ordering::Relaxed);
+            if let Some(key) = Key::of(*version, path).filter(|_| !leaf) {
+                let removed = lock(self.shard(&key)).remove(&key);
+                if let Some(old) = removed {
+                    self.release(&old);
+                }
             }
         }
         let mut internal: Vec<_> = update
@@ -197,26 +234,24 @@ impl NodeCache {
                 _ => None,
             })
             .collect();
-        if self.nodes.load(Ordering::Relaxed) + internal.len() > self.budget_nodes {
+        let adding: usize = internal.iter().map(|(_, _, node)| cost(node)).sum();
+        if self.bytes.load(Ordering::Relaxed) + adding > self.budget {
             internal.sort_unstable_by_key(|(_, depth, _)| *depth);
         }
         for (key, _, node) in internal {
-            if !self.reserve() {
+            if !self.reserve(node) {
                 break;
             }
-            if lock(self.shard(&key)).insert(key, node.clone()).is_some() {
-                self.nodes.fetch_sub(1, Ordering::Relaxed);
-            }
+            self.insert(&mut lock(self.shard(&key)), key, node);
         }
     }
 
     /// What it holds now.
     pub fn stats(&self) -> NodeCacheStats {
-        let nodes = self.nodes.load(Ordering::Relaxed);
         NodeCacheStats {
-            nodes,
-            bytes: nodes * NODE_BYTES,
-            budget: self.budget_nodes * NODE_BYTES,
+            nodes: self.nodes.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            budget: self.budget,
             warming: self.warming.load(Ordering::Acquire),
         }
     }
@@ -225,14 +260,13 @@ impl NodeCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::merkle::node::Child;
 
     fn internal(tag: u8) -> Node {
-        let mut node = Internal::default();
-        for i in 0..2 {
-            node.children[i] = Some(Child::new([tag; 32], 0, 0));
+        let mut slots = [None; 16];
+        for slot in &mut slots[..2] {
+            *slot = Some(Child::new([tag; 32], 0, 0));
         }
-        Node::Internal(Arc::new(node))
+        Node::Internal(Internal::new(slots))
     }
 
     fn update(version: u64, nodes: &[(Path, Node)], stale: &[(u64, Path)]) -> TreeUpdate {
@@ -339,8 +373,36 @@ mod tests {
     }
 
     #[test]
+    fn each_node_counts_at_its_own_size() {
+        let full = Node::Internal(Internal::new(std::array::from_fn(|i| {
+            Some(Child::new([i as u8; 32], 0, 0))
+        })));
+        const TWO: usize = cost_of::<2>();
+        let cache = NodeCache::new(NODE_BYTES + TWO);
+        cache.follow(Some(1));
+        let (a, b, c) = (Path::ROOT, Path::ROOT.child(1), Path::ROOT.child(2));
+        cache.insert_read(1, 1, &a, &internal(1));
+        assert_eq!(cache.stats().bytes, TWO);
+        cache.insert_read(1, 1, &b, &full);
+        assert_eq!(cache.stats().bytes, TWO + NODE_BYTES);
+        assert_eq!(cache.stats().nodes, 2);
+        // Full: a third node does not fit, however small.
+        cache.insert_read(1, 1, &c, &internal(2));
+        assert_eq!((cache.get(1, &c), cache.stats().nodes), (None, 2));
+        // A removal gives back what the node took; a node replaced counts once.
+        cache.apply(&update(2, &[], &[(1, b)]));
+        assert_eq!((cache.stats().bytes, cache.stats().nodes), (TWO, 1));
+        cache.insert_read(2, 1, &a, &internal(3));
+        assert_eq!(cache.get(1, &a), Some(internal(3)));
+        assert_eq!((cache.stats().bytes, cache.stats().nodes), (TWO, 1));
+        cache.apply(&update(3, &[], &[(1, a)]));
+        assert_eq!((cache.stats().bytes, cache.stats().nodes), (0, 0));
+    }
+
+    #[test]
     fn the_cache_stays_within_its_budget_and_keeps_shallow_nodes_first() {
-        let cache = NodeCache::new(NODE_BYTES * 2);
+        // Room for two nodes of two children.
+        let cache = NodeCache::new(cost_of::<2>() * 5 / 2);
         let deep = Path::ROOT.child(1).child(2);
         let shallow = Path::ROOT.child(1);
         cache.apply(&update(
@@ -362,7 +424,7 @@ mod tests {
             key: [0; 32],
             value_hash: [0; 32],
         };
-        let off = NodeCache::new(NODE_BYTES * 2);
+        let off = NodeCache::new(cost_of::<2>() * 2);
         off.follow(Some(0));
         off.insert_read(0, 0, &deep, &leaf);
         assert_eq!(off.stats().nodes, 0);

@@ -201,11 +201,8 @@ fn read_level(
             }
         };
         if let Node::Internal(internal) = &node {
-            for (n, child) in internal.children.iter().enumerate() {
-                if let Some(child) = child
-                    && !child.is_leaf()
-                    && next.len() < room
-                {
+            for (n, child) in internal.iter() {
+                if !child.is_leaf() && next.len() < room {
                     next.push((child.version, path.child(n as u8)));
                 }
             }
@@ -305,7 +302,7 @@ mod tests {
                     );
                 };
                 let n = nibble(&hash, path.len());
-                let child = node.children[usize::from(n)].expect("the key's slot");
+                let child = node.child(usize::from(n)).expect("the key's slot");
                 if child.is_leaf() {
                     break;
                 }
@@ -325,8 +322,8 @@ mod tests {
         let Some(Node::Internal(root)) = cache.get(1, &Path::ROOT) else {
             panic!("the root is not cached");
         };
-        for (n, child) in root.children.iter().enumerate() {
-            let child = child.expect("a full root");
+        assert_eq!(root.len(), 16, "a full root");
+        for (n, child) in root.iter() {
             assert!(
                 cache
                     .get(child.version, &Path::ROOT.child(n as u8))

@@ -27,7 +27,7 @@ pub fn find_leaf<S: NodeSource + ?Sized>(
                     ));
                 }
                 let n = nibble(key, path.len());
-                let Some(child) = internal.children[usize::from(n)] else {
+                let Some(child) = internal.child(usize::from(n)) else {
                     return Ok(None);
                 };
                 (at, path) = (child.version, path.child(n));

@@ -94,23 +94,23 @@ fn walk(memory: &Memory, version: u64) -> Walked {
                 leaves.insert(key, value_hash);
             }
             Node::Internal(internal) => {
-                let count = internal.children.iter().flatten().count();
+                let count = internal.slots().iter().flatten().count();
                 assert!(count >= 1);
+                assert_eq!(count, internal.len());
                 if count == 1 {
                     assert!(
-                        internal.children.iter().flatten().all(|c| !c.is_leaf()),
+                        internal.iter().all(|(_, c)| !c.is_leaf()),
                         "an internal node whose only child is a leaf"
                     );
                 }
-                for (i, child) in internal.children.iter().enumerate() {
-                    if let Some(c) = child {
-                        stack.push((
-                            c.version,
-                            path.child(i as u8),
-                            Some(c.hash),
-                            Some(c.is_leaf()),
-                        ));
-                    }
+                for (i, c) in internal.iter() {
+                    assert_eq!(internal.child(i), Some(*c));
+                    stack.push((
+                        c.version,
+                        path.child(i as u8),
+                        Some(c.hash),
+                        Some(c.is_leaf()),
+                    ));
                 }
             }
         }

@@ -239,14 +239,14 @@ fn build<S>(ctx: &Ctx<S>, path: Path, keys: &[([u8; 32], [u8; 32])], out: &mut O
         };
     }
     let depth = path.len();
-    let mut internal = Internal::default();
+    let mut slots = [None; 16];
     for group in keys.chunk_by(|a, b| nibble(&a.0, depth) == nibble(&b.0, depth)) {
         let n = nibble(&group[0].0, depth);
         let child_path = path.child(n);
         let sub = build(ctx, child_path, group, out);
-        internal.children[usize::from(n)] = place(ctx, child_path, sub, out);
+        slots[usize::from(n)] = place(ctx, child_path, sub, out);
     }
-    emit_internal(path, internal, None, out)
+    emit_internal(path, Internal::new(slots), None, out)
 }
 
 /// Writes a child's result at its path, returning its slot.
@@ -263,10 +263,15 @@ fn place<S>(ctx: &Ctx<S>, path: Path, sub: Sub, out: &mut Out) -> Option<Child> 
 
 /// Writes a new internal node at `path`, hashed with the inner hashes of `old` (the node it was
 /// rebuilt from) where they still hold.
-fn emit_internal(path: Path, internal: Internal, old: Option<&Internal>, out: &mut Out) -> Sub {
+fn emit_internal(
+    path: Path,
+    internal: Arc<Internal>,
+    old: Option<&Internal>,
+    out: &mut Out,
+) -> Sub {
     let hash = internal.hash_from(old);
     let leaves = internal.leaf_count();
-    out.nodes.push(path, Node::Internal(Arc::new(internal)));
+    out.nodes.push(path, Node::Internal(internal));
     Sub::Internal { hash, leaves }
 }
 
@@ -365,7 +370,7 @@ fn at<S: NodeSource>(
             }
             out.stale.push((version, path, false));
             // The new slots; leaves computed below wait to know whether this node collapses.
-            let mut slots: [Option<Child>; 16] = internal.children;
+            let mut slots: [Option<Child>; 16] = internal.slots();
             let mut pending: [Option<([u8; 32], [u8; 32])>; 16] = [None; 16];
             for (n, sub) in subs {
                 let i = usize::from(n);
@@ -381,10 +386,14 @@ fn at<S: NodeSource>(
                     }
                 }
             }
-            let present: Vec<usize> = (0..16).filter(|i| slots[*i].is_some()).collect();
-            match present[..] {
-                [] => Ok(Sub::Removed),
-                [only] if slots[only].is_some_and(|c| c.is_leaf()) => {
+            let present = slots
+                .iter()
+                .enumerate()
+                .fold(0u16, |bits, (i, s)| bits | (u16::from(s.is_some()) << i));
+            let only = present.trailing_zeros() as usize;
+            match present.count_ones() {
+                0 => Ok(Sub::Removed),
+                1 if slots[only].is_some_and(|c| c.is_leaf()) => {
                     // One leaf left: it moves up to this path.
                     if let Some((key, value_hash)) = pending[only] {
                         return Ok(Sub::Leaf { key, value_hash });
@@ -411,8 +420,8 @@ fn at<S: NodeSource>(
                     }
                 }
                 _ => {
-                    for i in present {
-                        if let Some((key, value_hash)) = pending[i] {
+                    for (i, pending) in pending.iter().enumerate() {
+                        if let Some((key, value_hash)) = *pending {
                             out.nodes.push(path.child(i as u8), leaf(key, value_hash));
                         }
                     }
@@ -441,7 +450,7 @@ fn children<S: NodeSource>(
     for group in groups {
         let n = nibble(&group[0].0, depth);
         let child_path = path.child(n);
-        let sub = match internal.children[usize::from(n)] {
+        let sub = match internal.child(usize::from(n)) {
             None => build_or_unchanged(ctx, child_path, group, out),
             // A leaf slot that only a key known to be in the tree goes to: the leaf is that
             // key's (no other key shares the slot's path), so it need not be read.
