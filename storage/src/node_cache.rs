@@ -19,8 +19,8 @@
 //! a leaf only for a key not known to be in the tree, and there are as many leaves as keys.
 //!
 //! A node is found by its version and its path packed in one word: a map entry takes 32 bytes
-//! with the node's handle (a pointer and the node's length) instead of 56, so a lookup among the 3.3M internal nodes of a
-//! 10M-account tree touches less memory. So only nodes at most [`Path::PACKED_NIBBLES`] nibbles
+//! with the node's handle (a pointer and the node's length) instead of 56, so a lookup among
+//! the 3.3M internal nodes of a 10M-account tree touches less memory. So only nodes at most [`Path::PACKED_NIBBLES`] nibbles
 //! deep are cached: a tree of random keys has an internal node deeper than that only once two
 //! of its keys share 64 bits (about four billion keys); keys ground to share longer prefixes
 //! have their deep nodes read from the database, as any node the cache does not hold.
