@@ -45,6 +45,8 @@ pub const DEFAULT_SEGMENT_BYTES: u64 = 256 << 20;
 const FLUSH_BYTES: usize = 4 << 20;
 /// A read fetches this much in its first `pread`: the header and any payload up to here.
 const FIRST_READ_BYTES: u64 = 1024;
+/// A scan reads a segment this much at a time.
+const SCAN_BYTES: u64 = 1 << 20;
 const LOCK_FILE: &str = "LOCK";
 const SUFFIX: &str = ".nodes";
 
@@ -75,6 +77,9 @@ pub enum NodeFileError {
     /// Another handle (in this process or another one) holds the directory.
     #[error("{0} is in use by another process (its lock file is held)")]
     InUse(PathBuf),
+    /// The segment appends go to cannot be removed.
+    #[error("node file: segment {0} is the active one")]
+    Active(u32),
 }
 
 /// Where a record is: its segment and the offset of its header. Packed in a `u64` (segment in
@@ -364,6 +369,123 @@ impl NodeFile {
             )));
         }
         Ok(payload)
+    }
+}
+
+impl NodeFile {
+    /// The committed records of `segment`, in order, each checked; a damaged record ends the
+    /// scan with its error (past a bad length nothing can be found again). For compaction,
+    /// which moves a segment's live records before [`NodeFile::remove_segment`].
+    pub fn scan(&self, segment: u32) -> Result<Scan, NodeFileError> {
+        let Some(file) = self.segments_read().get(&segment).cloned() else {
+            return Err(NodeFileError::Corrupt {
+                path: segment_path(&self.dir, segment),
+                offset: 0,
+                reason: "a scan of a segment that is not there".into(),
+            });
+        };
+        let end = file.committed.load(Ordering::Acquire);
+        Ok(Scan {
+            file,
+            segment,
+            offset: 0,
+            end,
+            buf: Vec::new(),
+            buf_start: 0,
+            failed: false,
+        })
+    }
+
+    /// Deletes a segment no recorded state refers to any more (its live records moved, the
+    /// history that read them pruned). Reads of its records are errors after. The active
+    /// segment cannot be removed.
+    pub fn remove_segment(&self, segment: u32) -> Result<(), NodeFileError> {
+        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if writer.is_some_and(|end| end.segment == segment) {
+            return Err(NodeFileError::Active(segment));
+        }
+        let removed = self
+            .segments
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&segment);
+        let path = removed.map_or_else(|| segment_path(&self.dir, segment), |s| s.path.clone());
+        match fs::remove_file(&path) {
+            Ok(()) => sync_dir(&self.dir),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(NodeFileError::Io { path, source }),
+        }
+    }
+}
+
+/// The records of one segment in order: see [`NodeFile::scan`].
+pub struct Scan {
+    file: Arc<Segment>,
+    segment: u32,
+    offset: u64,
+    end: u64,
+    /// Bytes of the segment from `buf_start`.
+    buf: Vec<u8>,
+    buf_start: u64,
+    failed: bool,
+}
+
+impl Scan {
+    /// The `len` bytes at `at`, read in (with more after them) unless the buffer holds them.
+    fn bytes(&mut self, at: u64, len: u64) -> Result<&[u8], NodeFileError> {
+        let held = self.buf_start + self.buf.len() as u64;
+        if at < self.buf_start || at + len > held {
+            let want = len.max(SCAN_BYTES).min(self.end - at);
+            self.buf.resize(want as usize, 0);
+            read_exact_at(&self.file.file, &mut self.buf, at).map_err(io(&self.file.path))?;
+            self.buf_start = at;
+        }
+        let from = (at - self.buf_start) as usize;
+        Ok(&self.buf[from..from + len as usize])
+    }
+
+    fn record(&mut self) -> Result<(RecordAddr, Vec<u8>), NodeFileError> {
+        let addr = RecordAddr {
+            segment: self.segment,
+            offset: self.offset,
+        };
+        let corrupt = |path: &Path, reason: String| NodeFileError::Corrupt {
+            path: path.to_path_buf(),
+            offset: addr.offset,
+            reason,
+        };
+        if self.end - self.offset < RECORD_HEADER_BYTES {
+            return Err(corrupt(&self.file.path, "a record header cut short".into()));
+        }
+        let header = self.bytes(self.offset, RECORD_HEADER_BYTES)?;
+        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+        let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        if u64::from(len) > self.end - self.offset - RECORD_HEADER_BYTES {
+            let reason = format!("a record of {len} bytes runs past the committed end");
+            return Err(corrupt(&self.file.path, reason));
+        }
+        let payload = self
+            .bytes(self.offset + RECORD_HEADER_BYTES, u64::from(len))?
+            .to_vec();
+        if checksum(addr, &payload) != crc {
+            let reason = format!("the record's checksum does not match its {len} bytes");
+            return Err(corrupt(&self.file.path, reason));
+        }
+        self.offset += RECORD_HEADER_BYTES + u64::from(len);
+        Ok((addr, payload))
+    }
+}
+
+impl Iterator for Scan {
+    type Item = Result<(RecordAddr, Vec<u8>), NodeFileError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.offset >= self.end {
+            return None;
+        }
+        let record = self.record();
+        self.failed = record.is_err();
+        Some(record)
     }
 }
 

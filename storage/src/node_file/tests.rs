@@ -211,6 +211,76 @@ fn a_second_handle_on_the_directory_is_refused() {
 }
 
 #[test]
+fn a_scan_gives_a_segments_committed_records_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = NodeFile::open(dir.path(), None, small()).unwrap();
+    // Segment 0: two blocks, the second past the size; records larger than a scan's read.
+    let (mut first, _) = block(&file, 1, &[10, 0, 300]);
+    first.extend(block(&file, 2, &[5000, 3_000_000, 7]).0);
+    let (second, _) = block(&file, 3, &[20, 30]);
+    let mut append = file.append().unwrap();
+    append.push(b"never committed").unwrap();
+    drop(append);
+    let scanned: Vec<_> = file.scan(0).unwrap().map(Result::unwrap).collect();
+    assert_eq!(scanned, first);
+    let scanned: Vec<_> = file.scan(1).unwrap().map(Result::unwrap).collect();
+    assert_eq!(scanned, second);
+    assert!(file.scan(2).is_err());
+}
+
+#[test]
+fn a_scan_ends_at_a_damaged_record_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = NodeFile::open(dir.path(), None, NodeFileOptions::default()).unwrap();
+    let (records, _) = block(&file, 1, &[100, 100, 100]);
+    let segment = OpenOptions::new()
+        .write(true)
+        .open(segment_path(dir.path(), 0))
+        .unwrap();
+    // A byte of the second record's payload.
+    segment
+        .write_all_at(&[0xff], records[1].0.offset + RECORD_HEADER_BYTES + 5)
+        .unwrap();
+    let mut scan = file.scan(0).unwrap();
+    assert_eq!(scan.next().unwrap().unwrap(), records[0]);
+    assert!(matches!(
+        scan.next(),
+        Some(Err(NodeFileError::Corrupt { .. }))
+    ));
+    assert!(scan.next().is_none());
+    // A length past the end.
+    segment.write_all_at(&[0xff, 0xff, 0xff, 0x7f], 0).unwrap();
+    let mut scan = file.scan(0).unwrap();
+    let err = scan.next().unwrap().unwrap_err();
+    assert!(err.to_string().contains("past the committed end"), "{err}");
+    assert!(scan.next().is_none());
+}
+
+#[test]
+fn a_removed_segment_is_gone_for_good_and_the_active_one_cannot_be_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = NodeFile::open(dir.path(), None, small()).unwrap();
+    let (old, _) = block(&file, 1, &[5000]);
+    let (kept, end) = block(&file, 2, &[10]);
+    assert_eq!(end.segment, 1);
+    assert!(matches!(
+        file.remove_segment(1),
+        Err(NodeFileError::Active(1))
+    ));
+    file.remove_segment(0).unwrap();
+    assert!(!segment_path(dir.path(), 0).exists());
+    assert!(is_corrupt(file.read(old[0].0)));
+    assert_eq!(file.read(kept[0].0).unwrap(), kept[0].1);
+    // Removing it again, or one never made, is not an error.
+    file.remove_segment(0).unwrap();
+    file.remove_segment(9).unwrap();
+    drop(file);
+    let file = NodeFile::open(dir.path(), Some(end), small()).unwrap();
+    assert_eq!(file.segments(), vec![(1, end.len)]);
+    assert_eq!(file.read(kept[0].0).unwrap(), kept[0].1);
+}
+
+#[test]
 fn addresses_pack_into_a_word_and_back() {
     for addr in [
         RecordAddr {
@@ -258,8 +328,8 @@ proptest! {
 
     /// Blocks committed or abandoned, reopens at the last recorded end or at an earlier one (a
     /// store commit the crash took back), segments rolling every few blocks: every record of
-    /// a block committed and not cut reads back exactly, and every address past the end reads
-    /// as damage.
+    /// a block committed and not cut reads back exactly, a scan of each segment gives exactly
+    /// those in it, and every address past the end reads as damage.
     #[test]
     fn committed_records_survive_abandoned_appends_and_reopens(
         ops in proptest::collection::vec(op(), 1..40)
@@ -301,6 +371,17 @@ proptest! {
                     prop_assert_eq!(&file.read(*addr).unwrap(), p);
                 }
             }
+            // A scan of each segment gives exactly the records committed to it, in order.
+            for (segment, _) in file.segments() {
+                let scanned: Vec<_> = file.scan(segment).unwrap().map(Result::unwrap).collect();
+                let expected: Vec<_> = blocks
+                    .iter()
+                    .flat_map(|(records, _)| records.iter())
+                    .filter(|(addr, _)| addr.segment == segment)
+                    .cloned()
+                    .collect();
+                prop_assert_eq!(scanned, expected);
+            }
             for addr in &cut {
                 let past = end.is_none_or(|e| {
                     addr.segment > e.segment || (addr.segment == e.segment && addr.offset >= e.len)
@@ -312,8 +393,9 @@ proptest! {
         }
     }
 
-    /// Any byte of a segment changed: every record reads back either whole and unchanged or as
-    /// damage, and a read at an offset inside a record is damage, never a record.
+    /// Any byte of a segment changed: every record reads back, and a scan gives it, either
+    /// whole and unchanged or as damage; a read at an offset inside a record is damage, never a
+    /// record.
     #[test]
     fn damaged_bytes_read_as_damage_never_as_other_data(
         sizes in proptest::collection::vec(0..300usize, 1..20),
@@ -342,6 +424,16 @@ proptest! {
         for (addr, p) in &records {
             match file.read(*addr) {
                 Ok(got) => prop_assert_eq!(&got, p),
+                Err(e) => prop_assert!(matches!(e, NodeFileError::Corrupt { .. }), "{}", e),
+            }
+        }
+        // A scan gives records as they were written, up to the first damage.
+        for item in file.scan(0).unwrap() {
+            match item {
+                Ok((addr, p)) => {
+                    let written = records.iter().find(|r| r.0 == addr).map(|r| &r.1);
+                    prop_assert_eq!(Some(&p), written);
+                }
                 Err(e) => prop_assert!(matches!(e, NodeFileError::Corrupt { .. }), "{}", e),
             }
         }
