@@ -19,7 +19,8 @@ written as one first segment.
 Prints the live tree, then for each (factor, budget): the file's size every 25 blocks as a
 multiple of the live tree, what blocks and compaction write per block, and the largest file.
 
-    python3 docs/scripts/node_file_compaction.py 1000000 200 32   # keys, blocks, segment MiB: ~6 min
+    python3 docs/scripts/node_file_compaction.py 1000000 200 32        # keys, blocks, segment MiB: ~6 min
+    python3 docs/scripts/node_file_compaction.py 1000000 200 32 cold   # moved nodes in segments of their own
 """
 import random, sys
 from collections import defaultdict
@@ -28,6 +29,8 @@ K = 20_000
 BLOCKS = int(sys.argv[2]) if len(sys.argv) > 2 else 200
 SEG = int(sys.argv[3]) << 20 if len(sys.argv) > 3 else 32 << 20
 WINDOW = 4
+# "cold": a moved node goes to a segment of moved nodes only (its ancestors stay with the block's)
+COLD = len(sys.argv) > 4 and sys.argv[4] == "cold"
 random.seed(7)
 keys = [random.getrandbits(64) for _ in range(N)]
 # count of keys per prefix at each level
@@ -71,7 +74,9 @@ def run(factor, budget_per_block):
     seg_of = [0] * len(size)
     seg_live = defaultdict(int); seg_total = defaultdict(int)
     seg_live[0] = live_total; seg_total[0] = live_total  # the load, written as segment 0
-    cur = 1; seg_total[cur] = 0
+    cur = 1; seg_total[cur] = 0; seg_live[cur] = 0
+    cold = 2; seg_total[cold] = 0; seg_live[cold] = 0
+    next_id = 3
     written_blocks = 0; written_moves = 0
     dead_since = {}
     disk_max = 0
@@ -83,10 +88,10 @@ def run(factor, budget_per_block):
         own = sum(size[i] for i in touched)
         # compaction: relocate the live nodes of the emptiest sealed segment while the file is
         # more than `factor` times the live tree
-        moved = set()
+        moved = set(); moved_self = set()
         disk = sum(seg_total.values())
         if disk > factor * live_total:
-            sealed = [s for s in seg_live if s != cur and seg_live[s] > 0]
+            sealed = [s for s in seg_live if s not in (cur, cold) and seg_live[s] > 0]
             if sealed:
                 victim = min(sealed, key=lambda s: seg_live[s] / max(1, seg_total[s]))
                 if seg_live[victim] > 0:
@@ -96,22 +101,26 @@ def run(factor, budget_per_block):
                     for i in cand:
                         if acc > budget_per_block: break
                         j = i
+                        moved_self.add(i)
                         while j != -1 and j not in touched and j not in moved:
                             moved.add(j); acc += size[j]; j = parent[j]
         for i in touched | moved:
+            to = cold if COLD and i in moved_self and i not in touched else cur
             seg_live[seg_of[i]] -= size[i]
-            seg_of[i] = cur
-            seg_live[cur] += size[i]
-            seg_total[cur] += size[i]
+            seg_of[i] = to
+            seg_live[to] += size[i]
+            seg_total[to] += size[i]
         written_blocks += own
         written_moves += sum(size[i] for i in moved)
         # segments with nothing live are removed once the window has passed them
-        for s in [s for s in seg_live if s != cur and seg_live[s] == 0]:
+        for s in [s for s in seg_live if s not in (cur, cold) and seg_live[s] == 0]:
             dead_since.setdefault(s, b)
             if b - dead_since[s] >= WINDOW:
                 del seg_live[s]; del seg_total[s]
         if seg_total[cur] >= SEG:
-            cur += 1; seg_live[cur] = 0; seg_total[cur] = 0
+            cur = next_id; next_id += 1; seg_live[cur] = 0; seg_total[cur] = 0
+        if seg_total[cold] >= SEG:
+            cold = next_id; next_id += 1; seg_live[cold] = 0; seg_total[cold] = 0
         disk_now = sum(seg_total.values())
         disk_max = max(disk_max, disk_now)
         if b % 25 == 24: trace.append(round(disk_now / live_total, 1))
