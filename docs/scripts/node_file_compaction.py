@@ -21,6 +21,7 @@ multiple of the live tree, what blocks and compaction write per block, and the l
 
     python3 docs/scripts/node_file_compaction.py 1000000 200 32        # keys, blocks, segment MiB: ~6 min
     python3 docs/scripts/node_file_compaction.py 1000000 200 32 cold   # moved nodes in segments of their own
+    python3 docs/scripts/node_file_compaction.py 1000000 200 32 cold,leafindex   # and leaves by index
 """
 import random, sys
 from collections import defaultdict
@@ -30,7 +31,10 @@ BLOCKS = int(sys.argv[2]) if len(sys.argv) > 2 else 200
 SEG = int(sys.argv[3]) << 20 if len(sys.argv) > 3 else 32 << 20
 WINDOW = 4
 # "cold": a moved node goes to a segment of moved nodes only (its ancestors stay with the block's)
-COLD = len(sys.argv) > 4 and sys.argv[4] == "cold"
+COLD = len(sys.argv) > 4 and "cold" in sys.argv[4].split(",")
+# "leafindex": leaves found through an index (their address kept with the latest value, say), so
+# a moved leaf rewrites no ancestor; the index's own writes are not counted
+LEAF_INDEX = len(sys.argv) > 4 and "leafindex" in sys.argv[4].split(",")
 random.seed(7)
 keys = [random.getrandbits(64) for _ in range(N)]
 # count of keys per prefix at each level
@@ -104,6 +108,8 @@ def run(factor, budget_per_block):
                         moved_self.add(i)
                         while j != -1 and j not in touched and j not in moved:
                             moved.add(j); acc += size[j]; j = parent[j]
+                            if LEAF_INDEX and i not in children:
+                                break
         for i in touched | moved:
             to = cold if COLD and i in moved_self and i not in touched else cur
             seg_live[seg_of[i]] -= size[i]
