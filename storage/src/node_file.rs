@@ -179,9 +179,36 @@ impl NodeFile {
                 });
             }
         }
+        let files = segment_files(&dir)?;
+        // The recorded end checked before anything is cut or removed: a file that lost data is
+        // left as it was found.
+        if let Some(end) = end {
+            let path = segment_path(&dir, end.segment);
+            let Some(found) = files.get(&end.segment) else {
+                return Err(NodeFileError::Corrupt {
+                    path,
+                    offset: 0,
+                    reason: format!(
+                        "the segment the store recorded its end in ({} bytes) is missing",
+                        end.len
+                    ),
+                });
+            };
+            let len = fs::metadata(found).map_err(io(found))?.len();
+            if len < end.len {
+                return Err(NodeFileError::Corrupt {
+                    path,
+                    offset: len,
+                    reason: format!(
+                        "the segment ends at {len} bytes, the store recorded {} (the file lost data)",
+                        end.len
+                    ),
+                });
+            }
+        }
         let mut segments = BTreeMap::new();
         let mut removed = false;
-        for (index, path) in segment_files(&dir)? {
+        for (index, path) in files {
             if end.is_none_or(|end| index > end.segment) {
                 let len = fs::metadata(&path).map_or(0, |m| m.len());
                 tracing::warn!(path = %path.display(), len, "removing an unrecorded node segment");
@@ -197,27 +224,16 @@ impl NodeFile {
             let mut len = file.metadata().map_err(io(&path))?.len();
             if let Some(end) = end
                 && index == end.segment
+                && len > end.len
             {
-                if len < end.len {
-                    return Err(NodeFileError::Corrupt {
-                        path,
-                        offset: len,
-                        reason: format!(
-                            "the segment ends at {len} bytes, the store recorded {} (the file lost data)",
-                            end.len
-                        ),
-                    });
-                }
-                if len > end.len {
-                    tracing::warn!(
-                        path = %path.display(),
-                        bytes = len - end.len,
-                        "cutting an unrecorded append off the node file"
-                    );
-                    file.set_len(end.len).map_err(io(&path))?;
-                    file.sync_all().map_err(io(&path))?;
-                    len = end.len;
-                }
+                tracing::warn!(
+                    path = %path.display(),
+                    bytes = len - end.len,
+                    "cutting an unrecorded append off the node file"
+                );
+                file.set_len(end.len).map_err(io(&path))?;
+                file.sync_all().map_err(io(&path))?;
+                len = end.len;
             }
             let segment = Segment {
                 path,
@@ -225,18 +241,6 @@ impl NodeFile {
                 committed: AtomicU64::new(len),
             };
             segments.insert(index, Arc::new(segment));
-        }
-        if let Some(end) = end
-            && !segments.contains_key(&end.segment)
-        {
-            return Err(NodeFileError::Corrupt {
-                path: segment_path(&dir, end.segment),
-                offset: 0,
-                reason: format!(
-                    "the segment the store recorded its end in ({} bytes) is missing",
-                    end.len
-                ),
-            });
         }
         if removed {
             sync_dir(&dir)?;

@@ -177,7 +177,12 @@ fn a_segment_shorter_than_the_recorded_end_or_missing_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let file = NodeFile::open(dir.path(), None, small()).unwrap();
     let (_, end) = block(&file, 1, &[100, 100]);
+    // A later block the store did not record: cut at a good open, kept by a failed one.
+    block(&file, 2, &[5000]);
+    block(&file, 3, &[10]);
     drop(file);
+    let later = segment_path(dir.path(), 1);
+    assert!(later.exists());
     let path = segment_path(dir.path(), 0);
     OpenOptions::new()
         .write(true)
@@ -196,6 +201,7 @@ fn a_segment_shorter_than_the_recorded_end_or_missing_is_an_error_naming_it() {
     fs::remove_file(&path).unwrap();
     let err = NodeFile::open(dir.path(), Some(end), small()).unwrap_err();
     assert!(err.to_string().contains("missing"), "{err}");
+    assert!(later.exists(), "a failed open removed a segment");
 }
 
 #[test]
