@@ -176,6 +176,7 @@ pub async fn run(
         StoreConfig {
             state_history: config.state_history,
             node_cache_bytes: config.trie_cache_bytes,
+            ..StoreConfig::default()
         },
     )
     .map_err(ChainError::from)?;

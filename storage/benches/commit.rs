@@ -460,6 +460,7 @@ fn main() {
             .map_or(aether_storage::DEFAULT_NODE_CACHE_BYTES, |mb| {
                 (*mb as usize) << 20
             }),
+        ..StoreConfig::default()
     };
     let kept = std::env::var_os("AETHER_BENCH_DIR").map(std::path::PathBuf::from);
     if let Some(&blocks) = env_u64s("AETHER_BENCH_ROOTS_ONLY", &[]).first() {
@@ -519,6 +520,7 @@ fn main() {
             }
         }
         let cache = store.node_cache_stats();
+        let nodes = store.node_file_stats();
         drop(store);
         let store_rounds = Rounds { each: whole };
         let changed = (2 * TRANSFERS) as f64;
@@ -593,6 +595,16 @@ fn main() {
             cache.nodes,
             cache.bytes as f64 / (1 << 20) as f64,
             cache.budget as f64 / (1 << 20) as f64,
+        );
+        println!(
+            "node file: {} segments, {:.0} MiB; {} live nodes, {} removed ones kept until their \
+             block is safe, {} records; {} segments compacted since the store opened",
+            nodes.segments,
+            nodes.file_bytes as f64 / (1 << 20) as f64,
+            nodes.live,
+            nodes.waiting,
+            nodes.records,
+            nodes.compacted
         );
         let (store, _) = reopened_store(&store_dir, config);
 

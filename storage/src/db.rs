@@ -2,24 +2,89 @@
 
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parity_db::{BTreeIterator, ColId, Db, Options};
+use parity_scale_codec::Decode;
 
 use crate::error::{Result, StorageError};
-use crate::layout::{COLUMN_NAMES, COLUMNS, COLUMNS_LAYOUT_1, column_options};
+use crate::layout::{
+    COLUMN_NAMES, COLUMNS, COLUMNS_LAYOUT_1, LAYOUT_VERSION, META, TREE_NODES, column_options, meta,
+};
+use crate::node_store::{NodeStore, NodeStoreOptions, NodeStoreStats};
 
 /// One write of a commit: `Some(value)` sets, `None` removes.
 pub type Write = (ColId, Vec<u8>, Option<Vec<u8>>);
 
-/// The ParityDB database of a store.
+/// The directory of the node file inside the database directory.
+pub const NODES_DIR: &str = "nodes";
+
+/// The database of a store: ParityDB, and the state tree's nodes in the node file
+/// ([`NodeStore`]) under the [`TREE_NODES`] column's name: reads and writes of that column go
+/// to the node file (and, for nodes written before layout 5, to the column itself).
 pub struct Database {
     db: Db,
     path: PathBuf,
+    nodes: NodeStore,
+    /// Nodes of versions below this may be in the [`TREE_NODES`] column (written before the
+    /// database was upgraded to layout 5); `u64::MAX` until an older layout is upgraded.
+    nodes_from: AtomicU64,
 }
 
 impl Database {
-    /// Opens the database at `path`, creating it when `create` is set.
-    pub fn open(path: &Path, create: bool) -> Result<Self> {
+    /// Opens the database at `path`, creating it when `create` is set, with the node file laid
+    /// out and compacted as `nodes` says.
+    pub fn open(path: &Path, create: bool, nodes: NodeStoreOptions) -> Result<Self> {
+        let db = Self::open_parity(path, create)?;
+        let error = |source| StorageError::Db {
+            path: path.to_path_buf(),
+            source,
+        };
+        let get_u64 = |key: &[u8]| -> Result<Option<u64>> {
+            match db.get(META, key).map_err(error)? {
+                None => Ok(None),
+                Some(bytes) => u64::decode(&mut &bytes[..]).map(Some).map_err(|e| {
+                    corrupt_at(path, format!("meta/{}", String::from_utf8_lossy(key)), e)
+                }),
+            }
+        };
+        let layout = match db.get(META, meta::LAYOUT).map_err(error)? {
+            None => None,
+            Some(bytes) => {
+                Some(u32::decode(&mut &bytes[..]).map_err(|e| corrupt_at(path, "meta/layout", e))?)
+            }
+        };
+        let nodes_from = match layout {
+            Some(found) if found < LAYOUT_VERSION => u64::MAX,
+            _ => get_u64(meta::NODES_FROM)?.unwrap_or(0),
+        };
+        // The head's height is the first field of the head record.
+        let head = get_u64(meta::HEAD)?;
+        let nodes = NodeStore::open(
+            &path.join(NODES_DIR),
+            head,
+            head.is_some_and(|h| h >= nodes_from),
+            nodes,
+        )?;
+        Ok(Self {
+            db,
+            path: path.to_path_buf(),
+            nodes,
+            nodes_from: AtomicU64::new(nodes_from),
+        })
+    }
+
+    /// Sets the version from which every node is in the node file (a layout upgrade).
+    pub fn set_nodes_from(&self, version: u64) {
+        self.nodes_from.store(version, Ordering::Release);
+    }
+
+    /// What the node file holds.
+    pub fn node_stats(&self) -> NodeStoreStats {
+        self.nodes.stats()
+    }
+
+    fn open_parity(path: &Path, create: bool) -> Result<Db> {
         check_index_files(path)?;
         add_missing_columns(path)?;
         let mut options = Options::with_columns(path, COLUMNS);
@@ -33,13 +98,9 @@ impl Database {
         } else {
             Db::open(&options)
         };
-        let db = opened.map_err(|source| StorageError::Db {
+        opened.map_err(|source| StorageError::Db {
             path: path.to_path_buf(),
             source,
-        })?;
-        Ok(Self {
-            db,
-            path: path.to_path_buf(),
         })
     }
 
@@ -50,6 +111,14 @@ impl Database {
 
     /// Reads one value.
     pub fn get(&self, col: ColId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if col == TREE_NODES {
+            if let Some(node) = self.nodes.get(key)? {
+                return Ok(Some(node));
+            }
+            if node_version(key) >= self.nodes_from.load(Ordering::Acquire) {
+                return Ok(None);
+            }
+        }
         self.db.get(col, key).map_err(|e| self.db_error(e))
     }
 
@@ -58,8 +127,41 @@ impl Database {
         self.db.iter(col).map_err(|e| self.db_error(e))
     }
 
-    /// Commits `writes` atomically: after a crash either all of them or none are found.
+    /// Commits `writes` atomically: after a crash either all of them or none are found. Tree
+    /// nodes go to the node file first, synced, with the oldest kept version the writes set;
+    /// the rest to ParityDB (see [`crate::node_store`] for why the file may be ahead).
     pub fn commit(&self, writes: Vec<Write>) -> Result<()> {
+        let writes = if writes.iter().any(|(col, ..)| *col == TREE_NODES) {
+            let from = self.nodes_from.load(Ordering::Acquire);
+            let (mut sets, mut removes, mut version) = (vec![], vec![], None);
+            let mut rest = Vec::with_capacity(writes.len());
+            for (col, key, value) in writes {
+                match (col, value) {
+                    (TREE_NODES, Some(node)) => sets.push((key, node)),
+                    (TREE_NODES, None) => {
+                        if node_version(&key) < from {
+                            rest.push((TREE_NODES, key.clone(), None));
+                        }
+                        removes.push(key);
+                    }
+                    (col, value) => {
+                        if col == META && key == meta::HEAD {
+                            version = value.as_deref().and_then(|v| u64::decode(&mut &v[..]).ok());
+                        }
+                        rest.push((col, key, value));
+                    }
+                }
+            }
+            let db_bytes = rest
+                .iter()
+                .map(|(_, k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
+                .sum::<usize>();
+            self.nodes
+                .commit(&sets, &removes, version, db_bytes as u64)?;
+            rest
+        } else {
+            writes
+        };
         self.db.commit(writes).map_err(|e| self.db_error(e))
     }
 
@@ -78,6 +180,22 @@ impl Database {
             what: what.into(),
             reason: reason.to_string(),
         }
+    }
+}
+
+/// The version of a stored tree-node key (its first 8 bytes, little-endian); 0 for bytes too
+/// short to be one.
+fn node_version(key: &[u8]) -> u64 {
+    key.get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+fn corrupt_at(path: &Path, what: impl Into<String>, reason: impl Display) -> StorageError {
+    StorageError::Corrupt {
+        path: path.to_path_buf(),
+        what: what.into(),
+        reason: reason.to_string(),
     }
 }
 

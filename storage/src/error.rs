@@ -75,6 +75,9 @@ pub enum StorageError {
     /// The state tree failed.
     #[error("state tree: {0}")]
     Tree(String),
+    /// The node file (the state tree's nodes) failed or is damaged.
+    #[error("tree nodes: {0}")]
+    NodeFile(#[from] crate::node_file::NodeFileError),
     /// A snapshot file is unreadable, corrupt, or does not match its root.
     #[error("snapshot {path}: {reason}")]
     Snapshot {

@@ -16,10 +16,14 @@ use parity_db::{ColId, ColumnOptions, CompressionType};
 ///   entries. A database of an earlier layout is upgraded in place: [`meta::LEAF_VALUES_FROM`]
 ///   is set to the height after its head, and the values of older leaves stay where they are
 ///   (read through their leaves' key hash and version, removed by pruning as before).
-pub const LAYOUT_VERSION: u32 = 4;
+/// - 5: tree nodes written since are in the node file (`nodes/`, [`crate::node_store`]), not
+///   in [`TREE_NODES`]. A database of an earlier layout is upgraded in place:
+///   [`meta::NODES_FROM`] is set to the height after its head, and the nodes of earlier
+///   versions stay in [`TREE_NODES`] (read there, removed there by pruning).
+pub const LAYOUT_VERSION: u32 = 5;
 
 /// The layout versions that [`LAYOUT_VERSION`] upgrades in place on open.
-pub const UPGRADABLE_LAYOUT_VERSIONS: [u32; 3] = [1, 2, 3];
+pub const UPGRADABLE_LAYOUT_VERSIONS: [u32; 4] = [1, 2, 3, 4];
 
 /// Small records: layout version, head, oldest kept state, pruning progress, restore marker.
 pub const META: ColId = 0;
@@ -30,7 +34,8 @@ pub const CODE: ColId = 2;
 /// Latest contract storage: address ‖ key → (version, `Option<value>`).
 pub const STORAGE: ColId = 3;
 /// State-tree nodes: borsh(NodeKey) → a node (compact internal node, leaf with its value, or
-/// jmt's borsh encoding; see `merkle::node`).
+/// jmt's borsh encoding; see `merkle::node`). Since layout 5 only the nodes of versions below
+/// [`meta::NODES_FROM`]; the others are in the node file under the same keys.
 pub const TREE_NODES: ColId = 4;
 /// State-tree leaf values by version (B-tree): key hash ‖ BE(!version) → `SCALE(Option<leaf>)`,
 /// for the versions before [`meta::LEAF_VALUES_FROM`] (since layout 4 leaves carry their values).
@@ -95,6 +100,10 @@ pub mod meta {
     /// earlier versions are in `tree_values`. 0 in a database created with layout 4; the height
     /// after the head in one upgraded from an earlier layout, or after the restored height.
     pub const LEAF_VALUES_FROM: &[u8] = b"leaf_values_from";
+    /// u64 (layout 5): the first version whose tree nodes are all in the node file; those of
+    /// earlier versions are in `tree_nodes`. Absent (0) in a database created with layout 5;
+    /// the height after the head in one upgraded from an earlier layout.
+    pub const NODES_FROM: &[u8] = b"nodes_from";
 }
 
 /// Options of every column.

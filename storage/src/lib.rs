@@ -21,10 +21,12 @@
 //!   root checked chunk by chunk ([`restore_snapshot`]).
 //!
 //! Each block is one atomic ParityDB commit: block, state changes, receipts and indexes
-//! together. ParityDB makes a commit visible at once and durable shortly after (its log is
-//! written by a background thread): a crash loses at most the last blocks, never part of one,
-//! and the store reopens at a committed block whose state root matches. `docs/storage.md`
-//! describes the layout.
+//! together, after the block's new tree nodes were appended and synced to the node file
+//! ([`node_store`]), which ParityDB's keys never index. ParityDB makes a commit visible at once
+//! and durable shortly after (its log is written by a background thread): a crash loses at
+//! most the last blocks, never part of one, and the store reopens at a committed block whose
+//! state root matches (the node file, which may hold more, voids the blocks ParityDB lost).
+//! `docs/storage.md` describes the layout.
 //!
 //! ```
 //! use aether_engine::ports::ExecutedBlock;
@@ -59,6 +61,7 @@ pub mod layout;
 mod merkle;
 mod node_cache;
 pub mod node_file;
+pub mod node_store;
 mod parallel;
 mod pending;
 mod proof;

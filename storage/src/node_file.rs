@@ -254,6 +254,25 @@ impl NodeFile {
         })
     }
 
+    /// Opens (creating) the node file in `dir` with every byte its segments hold, for a caller
+    /// that finds the end to keep by scanning ([`NodeFile::scan`]) and then reopens the file at
+    /// that end with [`NodeFile::open`]. Nothing is cut or removed.
+    pub fn open_as_found(
+        dir: impl Into<PathBuf>,
+        options: NodeFileOptions,
+    ) -> Result<Self, NodeFileError> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let end = match segment_files(&dir)?.last_key_value() {
+            Some((&segment, path)) => Some(End {
+                segment,
+                len: fs::metadata(path).map_err(io(path))?.len(),
+            }),
+            None => None,
+        };
+        Self::open(dir, end, options)
+    }
+
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -532,6 +551,11 @@ impl Append<'_> {
             self.flush()?;
         }
         Ok(addr)
+    }
+
+    /// The segment this append writes to.
+    pub fn segment(&self) -> u32 {
+        self.segment
     }
 
     /// Bytes this append holds so far, headers included.

@@ -359,7 +359,11 @@ fn restore_into(snapshot: &Path, data_dir: &Path, progress: &ProgressBar) -> Res
             "its block header does not match its height and state root".into(),
         ));
     }
-    let db = Arc::new(Database::open(data_dir, true)?);
+    let db = Arc::new(Database::open(
+        data_dir,
+        true,
+        crate::node_store::NodeStoreOptions::default(),
+    )?);
     db.commit(vec![(
         layout::META,
         meta::RESTORING.to_vec(),

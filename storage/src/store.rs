@@ -30,6 +30,8 @@ pub struct StoreConfig {
     /// rewrites, come first: about 74 MB hold the top five levels (69,905 nodes), all of them
     /// from about a million entries on.
     pub node_cache_bytes: usize,
+    /// How the node file, which holds the tree's nodes, is laid out and compacted.
+    pub nodes: crate::node_store::NodeStoreOptions,
 }
 
 /// The default [`StoreConfig::node_cache_bytes`]: 256 MiB.
@@ -40,6 +42,7 @@ impl Default for StoreConfig {
         Self {
             state_history: 1024,
             node_cache_bytes: DEFAULT_NODE_CACHE_BYTES,
+            nodes: Default::default(),
         }
     }
 }
@@ -158,7 +161,7 @@ impl Store {
             state_history: config.state_history.max(1),
             ..config
         };
-        let db = Database::open(path, create)?;
+        let db = Database::open(path, create, config.nodes)?;
         if db.get(layout::META, meta::RESTORING)?.is_some() {
             return Err(StorageError::IncompleteRestore(path.to_path_buf()));
         }
@@ -173,20 +176,27 @@ impl Store {
                     u32::decode(&mut &bytes[..]).map_err(|e| db.corrupt("meta/layout", e))?;
                 if layout::UPGRADABLE_LAYOUT_VERSIONS.contains(&found) {
                     // `Database::open` added the columns layout 1 lacks; the leaves written so
-                    // far keep their values in `tree_values`.
+                    // far (before layout 4) keep their values in `tree_values`, and the nodes
+                    // written so far stay in `tree_nodes`.
                     let head = load_head(&db)?;
-                    db.commit(vec![
+                    let next = head.map_or(0, |h| h.header.height + 1);
+                    let mut writes = vec![
                         (
                             layout::META,
                             meta::LAYOUT.to_vec(),
                             Some(layout::LAYOUT_VERSION.encode()),
                         ),
-                        (
+                        (layout::META, meta::NODES_FROM.to_vec(), Some(next.encode())),
+                    ];
+                    if found < 4 {
+                        writes.push((
                             layout::META,
                             meta::LEAF_VALUES_FROM.to_vec(),
-                            Some(head.map_or(0, |h| h.header.height + 1).encode()),
-                        ),
-                    ])?;
+                            Some(next.encode()),
+                        ));
+                    }
+                    db.commit(writes)?;
+                    db.set_nodes_from(next);
                 } else if found != layout::LAYOUT_VERSION {
                     return Err(StorageError::Version {
                         path: path.to_path_buf(),
@@ -279,11 +289,17 @@ impl Store {
         self.inner.head().map(|h| h.header)
     }
 
-    /// What the last block committed through this handle wrote: entries and bytes of the one
-    /// atomic ParityDB commit (tree nodes, leaf values, latest columns, stale list, pruning,
-    /// block and indexes).
+    /// What the last block committed through this handle wrote: entries and bytes of its
+    /// tree nodes (to the node file, counted under the `tree_nodes` column) and of the one
+    /// atomic ParityDB commit (leaf values, latest columns, stale list, pruning, block and
+    /// indexes).
     pub fn last_commit_size(&self) -> CommitSize {
         *lock(&self.inner.last_commit)
+    }
+
+    /// What the node file, which holds the tree's nodes, holds ([`crate::node_store`]).
+    pub fn node_file_stats(&self) -> crate::node_store::NodeStoreStats {
+        self.inner.db.node_stats()
     }
 
     /// What the cache of decoded tree nodes holds ([`StoreConfig::node_cache_bytes`]).
@@ -334,8 +350,8 @@ impl Store {
     /// change set, its root the header's `state_root`) and `pending`'s parent must be
     /// committed already (or it was computed on the head). Writes the tree update computed
     /// then (no hashing again), the latest values, history and stale lists, the block, its
-    /// receipts and indexes, and `proof` (the consensus commit certificate, opaque here), all
-    /// in one atomic ParityDB commit.
+    /// receipts and indexes, and `proof` (the consensus commit certificate, opaque here): the
+    /// new tree nodes to the node file, synced, and the rest in one atomic ParityDB commit.
     ///
     /// On success `pending` is marked committed and releases its tree update, its writes and
     /// its parent: its children keep working (they read what it wrote from the database) and

@@ -14,14 +14,33 @@ fn populated(dir: &Path) {
     }
 }
 
+/// The files of the database, the node file's among them, relative to `dir`.
 fn files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .collect();
+    let mut v = vec![];
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                v.push(path.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
     v.sort();
     v
+}
+
+/// A copy of the database in `template`.
+fn copy_of(template: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for f in files(template) {
+        let to = dir.path().join(&f);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(template.join(&f), to).unwrap();
+    }
+    dir
 }
 
 #[test]
@@ -56,18 +75,20 @@ fn every_database_file_truncated_or_scrambled_gives_an_error_or_the_committed_st
     // committed (ParityDB recovers some damage from its log) or fail a read with an error.
     let template = tempfile::tempdir().unwrap();
     populated(template.path());
-    let names: Vec<_> = files(template.path())
-        .into_iter()
-        .map(|p| p.file_name().unwrap().to_owned())
-        .collect();
+    let names = files(template.path());
     assert!(names.len() > 3, "{names:?}");
+    assert!(
+        names
+            .iter()
+            .any(|n| n.extension().is_some_and(|e| e == "nodes")),
+        "the node file is among them: {names:?}"
+    );
+    // An undamaged copy reads back.
+    check_reads(copy_of(template.path()).path()).unwrap();
     let mut failures = Vec::new();
     for name in &names {
         for mode in ["truncate", "scramble"] {
-            let dir = tempfile::tempdir().unwrap();
-            for f in files(template.path()) {
-                std::fs::copy(&f, dir.path().join(f.file_name().unwrap())).unwrap();
-            }
+            let dir = copy_of(template.path());
             let target = dir.path().join(name);
             let mut bytes = std::fs::read(&target).unwrap();
             if mode == "truncate" {

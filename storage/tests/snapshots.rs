@@ -228,7 +228,7 @@ fn a_snapshot_is_not_restored_over_an_existing_database() {
 fn a_database_left_by_an_interrupted_restore_is_refused_at_open() {
     // What a restore killed half-way leaves: a database with the restore marker set.
     let dir = tempfile::tempdir().unwrap();
-    let db = aether_storage::db::Database::open(dir.path(), true).unwrap();
+    let db = aether_storage::db::Database::open(dir.path(), true, Default::default()).unwrap();
     db.commit(vec![(
         aether_storage::layout::META,
         aether_storage::layout::meta::RESTORING.to_vec(),

@@ -62,6 +62,16 @@ impl Path {
         })
     }
 
+    /// The path [`Path::packed`] gave `word`.
+    pub fn unpacked(word: u64) -> Path {
+        let mut bytes = [0; 32];
+        bytes[..8].copy_from_slice(&(word & !(0x0f << 56)).to_le_bytes());
+        Path {
+            len: ((word >> 56) & 0x0f) as u8,
+            bytes,
+        }
+    }
+
     /// The longest path [`Path::packed`] packs.
     pub const PACKED_NIBBLES: usize = 15;
 
@@ -75,6 +85,30 @@ impl Path {
         key.extend_from_slice(&(n as u32).to_le_bytes());
         key.extend_from_slice(&self.bytes[..n]);
         key
+    }
+}
+
+impl Path {
+    /// The version and path of a stored node key ([`Path::node_key`]); `None` for bytes that
+    /// are not one exactly (more than 64 nibbles, a length that does not match the nibble
+    /// count, a nonzero nibble past the end, trailing bytes).
+    pub fn from_node_key(key: &[u8]) -> Option<(u64, Path)> {
+        let version = u64::from_le_bytes(key.get(..8)?.try_into().ok()?);
+        let nibbles = u64::from_le_bytes(key.get(8..16)?.try_into().ok()?);
+        let n = u32::from_le_bytes(key.get(16..20)?.try_into().ok()?) as usize;
+        let bytes = key.get(20..)?;
+        if nibbles > 64 || n != (nibbles as usize).div_ceil(2) || bytes.len() != n {
+            return None;
+        }
+        if nibbles % 2 == 1 && bytes[n - 1] & 0x0f != 0 {
+            return None;
+        }
+        let mut path = Path {
+            len: nibbles as u8,
+            bytes: [0; 32],
+        };
+        path.bytes[..n].copy_from_slice(bytes);
+        Some((version, path))
     }
 }
 
@@ -662,9 +696,37 @@ mod tests {
             if let (Some(x), Some(y)) = (pa.packed(), pb.packed()) {
                 prop_assert_eq!(x == y, pa == pb);
             }
+            if let Some(x) = pa.packed() {
+                prop_assert_eq!(Path::unpacked(x), pa);
+            }
             // A path and the same nibbles with a zero nibble more differ only in their count.
             if a.len() < Path::PACKED_NIBBLES {
                 prop_assert_ne!(pa.packed(), pa.child(0).packed());
+            }
+        }
+
+        /// A node key reads back as the version and path it was made from, and bytes that are
+        /// not a node key exactly read as none, never as another key.
+        #[test]
+        fn node_keys_read_back_as_the_version_and_path_they_were_made_from(
+            version: u64,
+            nibbles in proptest::collection::vec(0u8..16, 0..=64),
+            damage in proptest::option::of((any::<prop::sample::Index>(), any::<u8>())),
+            cut in proptest::option::of(any::<prop::sample::Index>()),
+        ) {
+            let path = nibbles.iter().fold(Path::ROOT, |p, n| p.child(*n));
+            let mut key = path.node_key(version);
+            prop_assert_eq!(Path::from_node_key(&key), Some((version, path)));
+            if let Some((at, byte)) = damage {
+                let at = at.index(key.len());
+                key[at] = byte;
+            }
+            if let Some(cut) = cut {
+                key.truncate(cut.index(key.len()));
+            }
+            // Whatever it reads as, it is the key of what it reads as.
+            if let Some((v, p)) = Path::from_node_key(&key) {
+                prop_assert_eq!(p.node_key(v), key);
             }
         }
 

@@ -1,0 +1,743 @@
+//! [`NodeStore`]: the state tree's nodes as records of the node file ([`crate::node_file`]),
+//! found through an index held in memory (node key → record address) that is rebuilt from the
+//! file when the store opens. A block's new nodes are one sequential append and one
+//! `fdatasync` instead of 55,000 inserts into ParityDB's index (and as many removals when they
+//! are pruned): the layout that takes a block's commit near raw ParityDB speed (issue 13).
+//!
+//! **Records.** A node record is `0, node key, node` (the key is borsh of jmt's `NodeKey`, as
+//! the `tree_nodes` column had it, so a record says which node it is). Every append ends with a
+//! trailer record `1, SCALE(Trailer)`: the block's height, and the nodes it removes (pruning:
+//! key and the address of the record removed). A trailer marks a complete append; whatever
+//! follows the last one is an append a crash interrupted.
+//!
+//! **The file is ahead of ParityDB, never behind.** [`NodeStore::commit`] appends and syncs
+//! before the caller commits the rest of the block to ParityDB, whose commit becomes durable
+//! later (its log is synced once it holds 64 MiB): after a crash the node file may hold blocks
+//! ParityDB lost, never the reverse. [`NodeStore::open`] rebuilds the index by reading every
+//! record in order (the last record of a key wins), cuts off an interrupted append, and applies
+//! the removals of every trailer except those of blocks above ParityDB's head (blocks a crash
+//! took back: the state ParityDB kept still needs what they pruned, and their nodes are
+//! forgotten). It then appends a trailer that voids those blocks for every later open (their
+//! removals never apply, their nodes are removed), so a block committed again at the same
+//! height starts from the state ParityDB kept.
+//!
+//! **Removals wait until ParityDB cannot lose the block that made them.** A removed node stays
+//! in the index (so compaction keeps it) until the store has committed
+//! [`DURABLE_LAG_BYTES`] to ParityDB after the block that removed it: ParityDB 0.5 syncs its
+//! log once it holds 64 MiB and queues at most 16 MiB of commits before that, so a crash
+//! cannot take back a block that old, and what it pruned can no longer be needed. The removals
+//! are in the file at once (a reopen applies them if ParityDB kept their block).
+//!
+//! **Compaction.** Every commit may compact one sealed segment: the one with the smallest share
+//! of live node records, if at most [`NodeStoreOptions::compact_below_percent`] percent are
+//! live. Its live records are copied into the block's append (a node keeps its key, so nothing
+//! that refers to it changes: no parent is rewritten); a copied node whose removal is still
+//! waiting gets its removal again with the copy's address; the removals its trailers hold that
+//! still name records in other segments are carried into the block's trailer; and once the
+//! append is synced the segment is deleted. The copies are durable before the segment goes,
+//! and the file alone says which records are live, so a crash at any point loses nothing. A
+//! read that raced the deletion (it found the old address) looks its key up again.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+
+use parity_scale_codec::{Decode, DecodeAll, Encode};
+use rustc_hash::FxBuildHasher;
+
+use crate::durable::DurableRecord;
+use crate::error::{Result, StorageError};
+use crate::merkle::Path;
+use crate::node_file::{End, NodeFile, NodeFileOptions, RECORD_HEADER_BYTES, RecordAddr};
+
+/// The first byte of a node record a block wrote.
+const NODE: u8 = 0;
+/// The first byte of a trailer record.
+const TRAILER: u8 = 1;
+/// The first byte of a node record compaction copied.
+const COPY: u8 = 2;
+/// Shards of the index (each under its own lock).
+const SHARDS: usize = 64;
+/// The file in the node directory that lists the voided blocks.
+const VOIDED_FILE: &str = "VOIDED";
+
+/// The default [`NodeStoreOptions::segment_bytes`]: 64 MiB, about four blocks of 10,000
+/// transfers at a million accounts.
+pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
+/// The default [`NodeStoreOptions::compact_below_percent`].
+pub const DEFAULT_COMPACT_BELOW_PERCENT: u64 = 30;
+/// The default [`NodeStoreOptions::durable_lag_bytes`]: 160 MiB, twice what ParityDB 0.5 can
+/// hold unsynced (a 64 MiB log and 16 MiB of queued commits).
+pub const DURABLE_LAG_BYTES: u64 = 160 << 20;
+
+/// How the node store lays out and compacts its file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeStoreOptions {
+    /// A block that finds the active segment this long or longer starts a new one; the unit of
+    /// compaction.
+    pub segment_bytes: u64,
+    /// A sealed segment is compacted once at most this percentage of its node records are live
+    /// (the emptiest first, one per commit).
+    pub compact_below_percent: u64,
+    /// Bytes committed to ParityDB after a block before the nodes it removed may be dropped
+    /// (see the module documentation). Lower only in tests: below what ParityDB can lose, a
+    /// crash could take back a block whose removals compaction already carried out.
+    pub durable_lag_bytes: u64,
+}
+
+impl Default for NodeStoreOptions {
+    fn default() -> Self {
+        Self {
+            segment_bytes: DEFAULT_SEGMENT_BYTES,
+            compact_below_percent: DEFAULT_COMPACT_BELOW_PERCENT,
+            durable_lag_bytes: DURABLE_LAG_BYTES,
+        }
+    }
+}
+
+/// What an append ends with.
+#[derive(Encode, Decode, Default)]
+struct Trailer {
+    /// The era the append was written in (see [`Voided`]).
+    era: u32,
+    /// The block's height; `None` for an append that is not a block's (a restore's batch, an
+    /// open's removals).
+    version: Option<u64>,
+    /// Nodes removed: key, the address of the record removed, and the block (height and era)
+    /// that removed it (a removal carried from a compacted segment keeps its block).
+    removed: Vec<Removal>,
+}
+
+/// A node removed: its key, its record's address, and the height and era of the block that
+/// removed it (`None`: not a block, never voided).
+type Removal = (Vec<u8>, u64, Option<u64>, u32);
+
+/// Blocks voided by opens that found ParityDB behind the node file: entry `i` (era `i + 1`
+/// begins there) says that the blocks above that height (every block for `None`: ParityDB
+/// had none) written in era `i` or before never happened. Kept in its own synced file
+/// (`VOIDED`).
+#[derive(Encode, Decode, Default, Clone)]
+struct Voided(Vec<Option<u64>>);
+
+impl Voided {
+    /// The era appends are written in now.
+    fn era(&self) -> u32 {
+        self.0.len() as u32
+    }
+
+    /// Whether the block at `version` written in `era` was voided.
+    fn voids(&self, version: Option<u64>, era: u32) -> bool {
+        version.is_some_and(|v| {
+            self.0
+                .iter()
+                .skip(era as usize)
+                .any(|head| head.is_none_or(|h| v > h))
+        })
+    }
+}
+
+/// A node's key in the index: version and packed path for paths of up to 15 nibbles (every
+/// node of a tree of random keys below about four billion entries), the whole key otherwise.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Id {
+    Packed { version: u64, path: u64 },
+    Deep(Box<[u8]>),
+}
+
+impl Id {
+    /// The id of a stored node key; `None` for bytes that are not one.
+    fn of(key: &[u8]) -> Option<Id> {
+        let (version, path) = Path::from_node_key(key)?;
+        Some(match path.packed() {
+            Some(path) => Id::Packed { version, path },
+            None => Id::Deep(key.into()),
+        })
+    }
+
+    fn version(&self) -> u64 {
+        match self {
+            Id::Packed { version, .. } => *version,
+            Id::Deep(key) => Path::from_node_key(key).map_or(0, |(v, _)| v),
+        }
+    }
+
+    /// The stored node key.
+    fn key(&self) -> Vec<u8> {
+        match self {
+            Id::Packed { version, path } => Path::unpacked(*path).node_key(*version),
+            Id::Deep(key) => key.to_vec(),
+        }
+    }
+}
+
+type Shard = HashMap<(u64, u64), u64, FxBuildHasher>;
+
+/// Node key → record address, sharded: readers of different shards do not contend, and a
+/// commit's inserts lock one shard at a time.
+struct Index {
+    shards: Vec<RwLock<Shard>>,
+    deep: RwLock<HashMap<Box<[u8]>, u64, FxBuildHasher>>,
+}
+
+impl Index {
+    fn new() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            deep: RwLock::default(),
+        }
+    }
+
+    fn shard(&self, version: u64, path: u64) -> &RwLock<Shard> {
+        let h = (version.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ path)
+            .wrapping_mul(0xff51_afd7_ed55_8ccd);
+        &self.shards[(h >> 58) as usize % SHARDS]
+    }
+
+    fn get(&self, id: &Id) -> Option<RecordAddr> {
+        let word = match id {
+            Id::Packed { version, path } => read(self.shard(*version, *path))
+                .get(&(*version, *path))
+                .copied(),
+            Id::Deep(key) => read(&self.deep).get(key).copied(),
+        };
+        word.map(RecordAddr::from_u64)
+    }
+
+    /// Sets `id` to `addr`, returning the address it replaced.
+    fn insert(&self, id: &Id, addr: RecordAddr) -> Option<RecordAddr> {
+        let word = addr.to_u64();
+        let old = match id {
+            Id::Packed { version, path } => {
+                write(self.shard(*version, *path)).insert((*version, *path), word)
+            }
+            Id::Deep(key) => write(&self.deep).insert(key.clone(), word),
+        };
+        old.map(RecordAddr::from_u64)
+    }
+
+    /// Removes `id`, returning the address it had.
+    fn remove(&self, id: &Id) -> Option<RecordAddr> {
+        let old = match id {
+            Id::Packed { version, path } => {
+                write(self.shard(*version, *path)).remove(&(*version, *path))
+            }
+            Id::Deep(key) => write(&self.deep).remove(key),
+        };
+        old.map(RecordAddr::from_u64)
+    }
+
+    /// Live records by segment.
+    fn live_by_segment(&self) -> BTreeMap<u32, u64> {
+        let mut out = BTreeMap::new();
+        let mut count =
+            |word: u64| *out.entry(RecordAddr::from_u64(word).segment).or_default() += 1;
+        for shard in &self.shards {
+            read(shard).values().for_each(|w| count(*w));
+        }
+        read(&self.deep).values().for_each(|w| count(*w));
+        out
+    }
+
+    fn len(&self) -> usize {
+        self.shards.iter().map(|s| read(s).len()).sum::<usize>() + read(&self.deep).len()
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Node records in a segment, and how many of them are live (the index points at them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Usage {
+    records: u64,
+    live: u64,
+}
+
+/// What the node store holds ([`NodeStore::stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeStoreStats {
+    /// Segment files.
+    pub segments: usize,
+    /// Bytes of the segment files.
+    pub file_bytes: u64,
+    /// Node records in the file, live or not.
+    pub records: u64,
+    /// Live nodes (the index's entries).
+    pub live: u64,
+    /// Removed nodes whose records compaction keeps until their block is safe from a crash.
+    pub waiting: u64,
+    /// Segments compacted since the store opened.
+    pub compacted: u64,
+}
+
+/// A block's removals, waiting (see the module documentation).
+struct Waiting {
+    /// The bytes committed to ParityDB up to and including the block.
+    after: u64,
+    ids: Vec<Id>,
+}
+
+/// A removed node's record, kept: where it is, and the block (height, era) that removed it.
+#[derive(Clone, Copy)]
+struct Held {
+    at: RecordAddr,
+    version: Option<u64>,
+    era: u32,
+}
+
+/// What commits change, one at a time (they hold the file's writer, then this).
+struct Writer {
+    usage: BTreeMap<u32, Usage>,
+    /// Blocks' removals not applied yet, oldest first, and the blocks that made them.
+    waiting: VecDeque<Waiting>,
+    /// The removed nodes whose records compaction still keeps, by id.
+    waiting_ids: HashMap<Id, Held, FxBuildHasher>,
+    /// Bytes committed to ParityDB through this handle.
+    db_bytes: u64,
+}
+
+/// The state tree's nodes in the node file; see the module documentation.
+pub struct NodeStore {
+    file: NodeFile,
+    options: NodeStoreOptions,
+    index: Index,
+    voided: Voided,
+    writer: Mutex<Writer>,
+    compacted: AtomicU64,
+}
+
+/// The index rebuilt from the file.
+struct Rebuilt {
+    index: Index,
+    usage: BTreeMap<u32, Usage>,
+    /// Where the file's complete appends end.
+    keep: Option<End>,
+    /// The highest height of a block (not voided) whose trailer is in the file.
+    last_block: Option<u64>,
+}
+
+impl NodeStore {
+    /// Opens (creating) the node store in `dir` for a database whose head is at `head`:
+    /// rebuilds the index, cuts off an interrupted append and voids the blocks above `head`
+    /// (see the module documentation). `head_root_here`: the head's root node is in this file
+    /// (not in a store's earlier layout); if the file lacks it, it lost data, and the open
+    /// fails before anything is cut.
+    pub fn open(
+        dir: &FsPath,
+        head: Option<u64>,
+        head_root_here: bool,
+        options: NodeStoreOptions,
+    ) -> Result<Self> {
+        let file_options = NodeFileOptions {
+            segment_bytes: options.segment_bytes,
+        };
+        let file = NodeFile::open_as_found(dir, file_options)?;
+        let mut voided_record = DurableRecord::open(dir.join(VOIDED_FILE)).map_err(durable(dir))?;
+        let mut voided = match voided_record.load().map_err(durable(dir))? {
+            None => Voided::default(),
+            Some(bytes) => {
+                Voided::decode_all(&mut &bytes[..]).map_err(|e| StorageError::Corrupt {
+                    path: dir.join(VOIDED_FILE),
+                    what: "voided blocks".into(),
+                    reason: e.to_string(),
+                })?
+            }
+        };
+        let mut rebuilt = rebuild(&file, dir, &voided)?;
+        if rebuilt
+            .last_block
+            .is_some_and(|b| head.is_none_or(|h| b > h))
+        {
+            // ParityDB lost blocks the file holds: void them, durably, before anything else
+            // is appended, and read the file again without them (rare: a crash that took
+            // blocks back).
+            tracing::warn!(
+                last_block = ?rebuilt.last_block,
+                head = ?head,
+                "voiding tree nodes of blocks the database does not hold"
+            );
+            voided.0.push(head);
+            voided_record
+                .store(&voided.encode())
+                .map_err(durable(dir))?;
+            rebuilt = rebuild(&file, dir, &voided)?;
+        }
+        if let (Some(head), true) = (head, head_root_here)
+            && Id::of(&Path::ROOT.node_key(head))
+                .is_none_or(|root| rebuilt.index.get(&root).is_none())
+        {
+            return Err(StorageError::Corrupt {
+                path: dir.to_path_buf(),
+                what: "node file".into(),
+                reason: format!(
+                    "it lacks the root node of the head (height {head}): it lost data or \
+                     belongs to another database"
+                ),
+            });
+        }
+        drop(file);
+        let file = NodeFile::open(dir, rebuilt.keep, file_options)?;
+        let Rebuilt {
+            index, mut usage, ..
+        } = rebuilt;
+        usage.retain(|segment, _| rebuilt.keep.is_some_and(|k| *segment <= k.segment));
+        Ok(Self {
+            file,
+            options,
+            index,
+            voided,
+            writer: Mutex::new(Writer {
+                usage,
+                waiting: VecDeque::new(),
+                waiting_ids: HashMap::default(),
+                db_bytes: 0,
+            }),
+            compacted: AtomicU64::new(0),
+        })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &FsPath {
+        self.file.dir()
+    }
+
+    /// Whether the node of `key` is here.
+    pub fn contains(&self, key: &[u8]) -> bool {
+        Id::of(key).is_some_and(|id| self.index.get(&id).is_some())
+    }
+
+    /// The stored node of `key`, `None` if there is none here.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let Some(id) = Id::of(key) else {
+            return Ok(None);
+        };
+        let mut attempts = 0;
+        loop {
+            let Some(addr) = self.index.get(&id) else {
+                return Ok(None);
+            };
+            let payload = match self.file.read(addr) {
+                Ok(payload) => payload,
+                // Compaction moved it and deleted the segment between the lookup and the read.
+                Err(_) if attempts < 2 && self.index.get(&id) != Some(addr) => {
+                    attempts += 1;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            return match split_node(&payload) {
+                Some((found, node)) if found == id => Ok(Some(node.to_vec())),
+                _ => Err(corrupt(
+                    self.dir(),
+                    addr,
+                    "the index's record for a node holds another node or none",
+                )),
+            };
+        }
+    }
+
+    /// Appends a block's nodes (`sets`: key and stored node) and removals (`removes`; keys not
+    /// here are skipped), compacts a segment if one qualifies, and syncs: all of it durable
+    /// when this returns, before the caller commits the rest of the block (`db_bytes` bytes)
+    /// to ParityDB. `version`: the block's height (`None` for writes that are not a block's).
+    pub fn commit(
+        &self,
+        sets: &[(Vec<u8>, Vec<u8>)],
+        removes: &[Vec<u8>],
+        version: Option<u64>,
+        db_bytes: u64,
+    ) -> Result<()> {
+        let mut append = self.file.append()?;
+        let mut writer = crate::store::lock(&self.writer);
+        let era = self.voided.era();
+        let mut added = Vec::with_capacity(sets.len());
+        let mut payload = Vec::with_capacity(1024);
+        for (key, node) in sets {
+            let id = Id::of(key).ok_or_else(|| {
+                StorageError::Tree(format!(
+                    "a tree node written under {} bytes that are not a node key",
+                    key.len()
+                ))
+            })?;
+            payload.clear();
+            payload.push(NODE);
+            payload.extend_from_slice(key);
+            payload.extend_from_slice(node);
+            added.push((id, append.push(&payload)?));
+        }
+        let mut trailer = Trailer {
+            era,
+            version,
+            removed: Vec::with_capacity(removes.len()),
+        };
+        let mut removed = Vec::with_capacity(removes.len());
+        for key in removes {
+            if let Some(id) = Id::of(key)
+                && let Some(at) = self.index.get(&id)
+            {
+                trailer
+                    .removed
+                    .push((key.clone(), at.to_u64(), version, era));
+                removed.push(id);
+            }
+        }
+        let active = append.segment();
+        let victim = self.victim(&writer.usage, active);
+        let mut copies = vec![];
+        if let Some(victim) = victim {
+            let removed_now: HashSet<&Id, FxBuildHasher> = removed.iter().collect();
+            for record in self.file.scan(victim)? {
+                let (addr, payload) = record?;
+                let bad = |reason: &str| corrupt(self.dir(), addr, reason);
+                match payload.first() {
+                    Some(&(NODE | COPY)) => {
+                        let (id, _) = split_node(&payload).ok_or_else(|| bad("not a node"))?;
+                        // Live, or removed by a block a crash could still take back.
+                        let held = writer.waiting_ids.get(&id).filter(|h| h.at == addr);
+                        if self.index.get(&id) != Some(addr) && held.is_none() {
+                            continue;
+                        }
+                        let removal = match held {
+                            Some(h) => Some((h.version, h.era)),
+                            None => removed_now.contains(&id).then_some((version, era)),
+                        };
+                        let mut copy = payload;
+                        copy[0] = COPY;
+                        let at = append.push(&copy)?;
+                        // A removal made again with the copy's address: the one naming this
+                        // record may be in this segment.
+                        if let Some((v, e)) = removal {
+                            trailer.removed.push((id.key(), at.to_u64(), v, e));
+                        }
+                        copies.push((id, at));
+                    }
+                    Some(&TRAILER) => {
+                        let old = Trailer::decode_all(&mut &payload[1..])
+                            .map_err(|e| bad(&format!("not a trailer: {e}")))?;
+                        trailer.removed.extend(old.removed.into_iter().filter(
+                            |(_, word, v, e)| {
+                                let at = RecordAddr::from_u64(*word);
+                                !self.voided.voids(*v, *e)
+                                    && at.segment != victim
+                                    && writer.usage.contains_key(&at.segment)
+                            },
+                        ));
+                    }
+                    _ => return Err(bad("an unknown kind of record")),
+                }
+            }
+        }
+        append.push(&[&[TRAILER][..], &trailer.encode()].concat())?;
+        append.commit()?;
+
+        let writer = &mut *writer;
+        for (id, addr) in &added {
+            let replaced = self.index.insert(id, *addr);
+            count_insert(&mut writer.usage, *addr, replaced);
+        }
+        for (id, at) in &copies {
+            let replaced = match writer.waiting_ids.get_mut(id) {
+                Some(held) => Some(std::mem::replace(&mut held.at, *at)),
+                None => self.index.insert(id, *at),
+            };
+            count_insert(&mut writer.usage, *at, replaced);
+        }
+        // Removed nodes leave the index now (reads no longer find them); their records stay
+        // live for compaction until the block is safe.
+        writer.db_bytes += db_bytes;
+        for id in &removed {
+            if let Some(at) = self.index.remove(id) {
+                writer
+                    .waiting_ids
+                    .insert(id.clone(), Held { at, version, era });
+            }
+        }
+        writer.waiting.push_back(Waiting {
+            after: writer.db_bytes,
+            ids: removed,
+        });
+        while let Some(front) = writer.waiting.front()
+            && front.after + self.options.durable_lag_bytes <= writer.db_bytes
+        {
+            let Some(done) = writer.waiting.pop_front() else {
+                break;
+            };
+            for id in done.ids {
+                if let Some(held) = writer.waiting_ids.remove(&id) {
+                    count_removal(&mut writer.usage, held.at);
+                }
+            }
+        }
+        if let Some(victim) = victim {
+            match self.file.remove_segment(victim) {
+                Ok(()) => {
+                    writer.usage.remove(&victim);
+                    self.compacted.fetch_add(1, Ordering::Relaxed);
+                }
+                // Its live records are all copied: a segment that stays is only space, tried
+                // again by the next commit.
+                Err(e) => tracing::warn!(error = %e, "a compacted node segment was not removed"),
+            }
+        }
+        Ok(())
+    }
+
+    /// The sealed segment to compact: the one with the smallest share of live records, if that
+    /// share is at most the configured percentage.
+    fn victim(&self, usage: &BTreeMap<u32, Usage>, active: u32) -> Option<u32> {
+        usage
+            .iter()
+            .filter(|(segment, _)| **segment != active)
+            .filter(|(_, u)| u.live * 100 <= u.records * self.options.compact_below_percent)
+            .min_by(|(_, a), (_, b)| {
+                // a.live / a.records < b.live / b.records, without division.
+                (u128::from(a.live) * u128::from(b.records.max(1)))
+                    .cmp(&(u128::from(b.live) * u128::from(a.records.max(1))))
+            })
+            .map(|(segment, _)| *segment)
+    }
+
+    /// What the store holds.
+    pub fn stats(&self) -> NodeStoreStats {
+        let writer = crate::store::lock(&self.writer);
+        let segments = self.file.segments();
+        NodeStoreStats {
+            segments: segments.len(),
+            file_bytes: segments.iter().map(|(_, len)| len).sum(),
+            records: writer.usage.values().map(|u| u.records).sum(),
+            live: self.index.len() as u64,
+            waiting: writer.waiting_ids.len() as u64,
+            compacted: self.compacted.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Reads every record of `file` in order and rebuilds the index (see the module
+/// documentation): an append's records count once its trailer is read (what follows the last
+/// trailer is an interrupted append), the nodes and removals of voided blocks not at all. A
+/// copy of a node whose removal was waiting is followed by that removal again, naming the
+/// copy, in the same trailer.
+fn rebuild(file: &NodeFile, dir: &FsPath, voided: &Voided) -> Result<Rebuilt> {
+    let index = Index::new();
+    let mut usage: BTreeMap<u32, Usage> = BTreeMap::new();
+    let (mut keep, mut last_block) = (None, None);
+    // The records of the append being read.
+    let mut append: Vec<(Id, RecordAddr)> = vec![];
+    let segments = file.segments();
+    let last = segments.last().map(|s| s.0);
+    'segments: for &(segment, _) in &segments {
+        usage.entry(segment).or_default();
+        for record in file.scan(segment)? {
+            let (addr, payload) = match record {
+                Ok(record) => record,
+                Err(e) if Some(segment) == last => {
+                    tracing::warn!(error = %e, "the node file ends in an interrupted append");
+                    break 'segments;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let bad = |reason: &str| corrupt(dir, addr, reason);
+            match payload.first() {
+                Some(&(NODE | COPY)) => {
+                    let (id, _) = split_node(&payload).ok_or_else(|| bad("not a node"))?;
+                    append.push((id, addr));
+                }
+                Some(&TRAILER) => {
+                    let trailer = Trailer::decode_all(&mut &payload[1..])
+                        .map_err(|e| bad(&format!("not a trailer: {e}")))?;
+                    let void_block = voided.voids(trailer.version, trailer.era);
+                    for (id, at) in append.drain(..) {
+                        usage.entry(at.segment).or_default().records += 1;
+                        if !voided.voids(Some(id.version()), trailer.era) {
+                            index.insert(&id, at);
+                        }
+                    }
+                    for (key, word, v, e) in &trailer.removed {
+                        if voided.voids(*v, *e) {
+                            continue;
+                        }
+                        let id = Id::of(key).ok_or_else(|| bad("removes a non-key"))?;
+                        // Only the record it names: a later one of the key (written again
+                        // after its block was voided) stays.
+                        if index.get(&id) == Some(RecordAddr::from_u64(*word)) {
+                            index.remove(&id);
+                        }
+                    }
+                    if !void_block {
+                        last_block = last_block.max(trailer.version);
+                    }
+                    keep = Some(End {
+                        segment,
+                        len: addr.offset + RECORD_HEADER_BYTES + payload.len() as u64,
+                    });
+                }
+                _ => return Err(bad("an unknown kind of record")),
+            }
+        }
+    }
+    for (segment, live) in index.live_by_segment() {
+        usage.entry(segment).or_default().live = live;
+    }
+    Ok(Rebuilt {
+        index,
+        usage,
+        keep,
+        last_block,
+    })
+}
+
+/// The id and stored node of a node record; `None` if it is not one.
+fn split_node(payload: &[u8]) -> Option<(Id, &[u8])> {
+    let rest = match payload.split_first()? {
+        (&(NODE | COPY), rest) => rest,
+        _ => return None,
+    };
+    let n = u32::from_le_bytes(rest.get(16..20)?.try_into().ok()?) as usize;
+    let key_len = 20usize.checked_add(n)?;
+    let key = rest.get(..key_len)?;
+    Some((Id::of(key)?, &rest[key_len..]))
+}
+
+fn count_insert(usage: &mut BTreeMap<u32, Usage>, addr: RecordAddr, replaced: Option<RecordAddr>) {
+    let u = usage.entry(addr.segment).or_default();
+    u.records += 1;
+    u.live += 1;
+    if let Some(old) = replaced {
+        count_removal(usage, old);
+    }
+}
+
+fn count_removal(usage: &mut BTreeMap<u32, Usage>, at: RecordAddr) {
+    if let Some(u) = usage.get_mut(&at.segment) {
+        u.live = u.live.saturating_sub(1);
+    }
+}
+
+fn corrupt(dir: &FsPath, addr: RecordAddr, reason: &str) -> StorageError {
+    StorageError::Corrupt {
+        path: PathBuf::from(dir),
+        what: format!(
+            "node record at segment {} offset {}",
+            addr.segment, addr.offset
+        ),
+        reason: reason.to_string(),
+    }
+}
+
+fn durable(dir: &FsPath) -> impl Fn(crate::durable::DurableError) -> StorageError {
+    let path = dir.join(VOIDED_FILE);
+    move |e| StorageError::Corrupt {
+        path: path.clone(),
+        what: "voided blocks".into(),
+        reason: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
