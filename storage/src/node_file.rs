@@ -531,8 +531,15 @@ pub struct Append<'a> {
 impl Append<'_> {
     /// Appends a record, returning its address (valid once committed).
     pub fn push(&mut self, payload: &[u8]) -> Result<RecordAddr, NodeFileError> {
-        let len = u32::try_from(payload.len())
-            .map_err(|_| NodeFileError::TooLarge(format!("a record of {} bytes", payload.len())))?;
+        self.push_parts(&[payload])
+    }
+
+    /// Appends a record whose payload is `parts` one after the other (no copy into one buffer
+    /// first), returning its address (valid once committed).
+    pub fn push_parts(&mut self, parts: &[&[u8]]) -> Result<RecordAddr, NodeFileError> {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let len = u32::try_from(total)
+            .map_err(|_| NodeFileError::TooLarge(format!("a record of {total} bytes")))?;
         let offset = self.written + self.buf.len() as u64;
         if offset + RECORD_HEADER_BYTES + u64::from(len) > MAX_SEGMENT_BYTES {
             return Err(NodeFileError::TooLarge(format!(
@@ -543,10 +550,16 @@ impl Append<'_> {
             segment: self.segment,
             offset,
         };
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(&addr.to_u64().to_le_bytes());
+        for part in parts {
+            hasher.update(part);
+        }
         self.buf.extend_from_slice(&len.to_le_bytes());
-        self.buf
-            .extend_from_slice(&checksum(addr, payload).to_le_bytes());
-        self.buf.extend_from_slice(payload);
+        self.buf.extend_from_slice(&hasher.finalize().to_le_bytes());
+        for part in parts {
+            self.buf.extend_from_slice(part);
+        }
         if self.buf.len() >= FLUSH_BYTES {
             self.flush()?;
         }
@@ -576,12 +589,31 @@ impl Append<'_> {
     }
 
     /// Writes and syncs the records, makes them readable, and returns the end to record.
-    pub fn commit(mut self) -> Result<End, NodeFileError> {
+    pub fn commit(self) -> Result<End, NodeFileError> {
+        self.commit_with(|| ()).map(|(end, ())| end)
+    }
+
+    /// [`Append::commit`], running `work` on this thread while another waits for the sync:
+    /// `work` must not read this append's records (they are readable once this returns).
+    pub fn commit_with<R>(mut self, work: impl FnOnce() -> R) -> Result<(End, R), NodeFileError> {
         self.flush()?;
-        self.target
-            .file
-            .sync_data()
-            .map_err(io(&self.target.path))?;
+        let file = &self.target.file;
+        let (synced, out) = std::thread::scope(|s| {
+            match std::thread::Builder::new()
+                .name("aether-node-sync".into())
+                .spawn_scoped(s, || file.sync_data())
+            {
+                Ok(sync) => {
+                    let out = work();
+                    let synced = sync
+                        .join()
+                        .unwrap_or_else(|_| Err(std::io::Error::other("the sync thread panicked")));
+                    (synced, out)
+                }
+                Err(_) => (file.sync_data(), work()),
+            }
+        });
+        synced.map_err(io(&self.target.path))?;
         if self.new {
             // The new segment's directory entry, before anything refers to its records.
             sync_dir(&self.file.dir)?;
@@ -597,7 +629,7 @@ impl Append<'_> {
             len: self.written,
         };
         *self._writer = Some(end);
-        Ok(end)
+        Ok((end, out))
     }
 }
 

@@ -38,7 +38,7 @@
 //! and the file alone says which records are live, so a crash at any point loses nothing. A
 //! read that raced the deletion (it found the old address) looks its key up again.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -189,9 +189,84 @@ impl Index {
     }
 
     fn shard(&self, version: u64, path: u64) -> &RwLock<Shard> {
-        let h = (version.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ path)
-            .wrapping_mul(0xff51_afd7_ed55_8ccd);
-        &self.shards[(h >> 58) as usize % SHARDS]
+        &self.shards[shard_of(version, path)]
+    }
+
+    /// The positions of `ids` grouped by shard (the deep map last), in runs: one lock per
+    /// shard for a batch.
+    fn runs<'a>(ids: impl Iterator<Item = &'a Id>) -> Vec<(usize, usize)> {
+        let mut order: Vec<(usize, usize)> = ids
+            .enumerate()
+            .map(|(i, id)| match id {
+                Id::Packed { version, path } => (shard_of(*version, *path), i),
+                Id::Deep(_) => (SHARDS, i),
+            })
+            .collect();
+        order.sort_unstable();
+        order
+    }
+
+    /// Applies `op` to each of `ids` (position, id) with its shard locked for writing (or the
+    /// deep map, through `deep`), one lock per shard.
+    fn batch<'a, R: Default + Clone>(
+        &self,
+        ids: impl Iterator<Item = &'a Id> + Clone,
+        mut op: impl FnMut(usize, &mut Shard, (u64, u64)) -> R,
+        mut deep: impl FnMut(usize, &mut HashMap<Box<[u8]>, u64, FxBuildHasher>, &[u8]) -> R,
+    ) -> Vec<R> {
+        let all: Vec<&Id> = ids.clone().collect();
+        let mut out = vec![R::default(); all.len()];
+        let order = Self::runs(ids);
+        let mut i = 0;
+        while i < order.len() {
+            let shard = order[i].0;
+            let mut j = i;
+            if shard == SHARDS {
+                let mut map = write(&self.deep);
+                while j < order.len() {
+                    let at = order[j].1;
+                    if let Id::Deep(key) = all[at] {
+                        out[at] = deep(at, &mut map, key);
+                    }
+                    j += 1;
+                }
+            } else {
+                let mut map = write(&self.shards[shard]);
+                while j < order.len() && order[j].0 == shard {
+                    let at = order[j].1;
+                    if let Id::Packed { version, path } = all[at] {
+                        out[at] = op(at, &mut map, (*version, *path));
+                    }
+                    j += 1;
+                }
+            }
+            i = j;
+        }
+        out
+    }
+
+    /// Sets each id to its address, returning the addresses they replaced.
+    fn insert_all(&self, items: &[(Id, RecordAddr)]) -> Vec<Option<RecordAddr>> {
+        self.batch(
+            items.iter().map(|(id, _)| id),
+            |i, map, key| {
+                map.insert(key, items[i].1.to_u64())
+                    .map(RecordAddr::from_u64)
+            },
+            |i, map, key| {
+                map.insert(key.into(), items[i].1.to_u64())
+                    .map(RecordAddr::from_u64)
+            },
+        )
+    }
+
+    /// Removes each id, returning the addresses they had.
+    fn remove_all(&self, ids: &[Id]) -> Vec<Option<RecordAddr>> {
+        self.batch(
+            ids.iter(),
+            |_, map, key| map.remove(&key).map(RecordAddr::from_u64),
+            |_, map, key| map.remove(key).map(RecordAddr::from_u64),
+        )
     }
 
     fn get(&self, id: &Id) -> Option<RecordAddr> {
@@ -244,6 +319,13 @@ impl Index {
     }
 }
 
+/// The shard of a packed id.
+fn shard_of(version: u64, path: u64) -> usize {
+    let h =
+        (version.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ path).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    (h >> 58) as usize % SHARDS
+}
+
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     lock.read().unwrap_or_else(|e| e.into_inner())
 }
@@ -276,19 +358,15 @@ pub struct NodeStoreStats {
     pub compacted: u64,
 }
 
-/// A block's removals, waiting (see the module documentation).
+/// A block's removals, waiting (see the module documentation): the records of the nodes it
+/// removed, which compaction keeps until the block is safe.
 struct Waiting {
     /// The bytes committed to ParityDB up to and including the block.
     after: u64,
-    ids: Vec<Id>,
-}
-
-/// A removed node's record, kept: where it is, and the block (height, era) that removed it.
-#[derive(Clone, Copy)]
-struct Held {
-    at: RecordAddr,
+    /// The block's height and era.
     version: Option<u64>,
     era: u32,
+    records: Vec<RecordAddr>,
 }
 
 /// What commits change, one at a time (they hold the file's writer, then this).
@@ -296,8 +374,8 @@ struct Writer {
     usage: BTreeMap<u32, Usage>,
     /// Blocks' removals not applied yet, oldest first, and the blocks that made them.
     waiting: VecDeque<Waiting>,
-    /// The removed nodes whose records compaction still keeps, by id.
-    waiting_ids: HashMap<Id, Held, FxBuildHasher>,
+    /// Records in `waiting`.
+    waiting_records: u64,
     /// Bytes committed to ParityDB through this handle.
     db_bytes: u64,
 }
@@ -395,7 +473,7 @@ impl NodeStore {
             writer: Mutex::new(Writer {
                 usage,
                 waiting: VecDeque::new(),
-                waiting_ids: HashMap::default(),
+                waiting_records: 0,
                 db_bytes: 0,
             }),
             compacted: AtomicU64::new(0),
@@ -457,7 +535,6 @@ impl NodeStore {
         let mut writer = crate::store::lock(&self.writer);
         let era = self.voided.era();
         let mut added = Vec::with_capacity(sets.len());
-        let mut payload = Vec::with_capacity(1024);
         for (key, node) in sets {
             let id = Id::of(key).ok_or_else(|| {
                 StorageError::Tree(format!(
@@ -465,33 +542,49 @@ impl NodeStore {
                     key.len()
                 ))
             })?;
-            payload.clear();
-            payload.push(NODE);
-            payload.extend_from_slice(key);
-            payload.extend_from_slice(node);
-            added.push((id, append.push(&payload)?));
+            added.push((id, append.push_parts(&[&[NODE], key, node])?));
         }
         let mut trailer = Trailer {
             era,
             version,
             removed: Vec::with_capacity(removes.len()),
         };
-        let mut removed = Vec::with_capacity(removes.len());
-        for key in removes {
-            if let Some(id) = Id::of(key)
-                && let Some(at) = self.index.get(&id)
-            {
+        let (keys, ids): (Vec<&Vec<u8>>, Vec<Id>) =
+            removes.iter().filter_map(|k| Some((k, Id::of(k)?))).unzip();
+        // Removed nodes leave the index now (reads no longer find them, and nothing reads a
+        // pruned version); their records stay live for compaction, in a waiting batch, until
+        // the block is safe.
+        let mut records = Vec::with_capacity(ids.len());
+        for (key, at) in keys.into_iter().zip(self.index.remove_all(&ids)) {
+            if let Some(at) = at {
                 trailer
                     .removed
                     .push((key.clone(), at.to_u64(), version, era));
-                removed.push(id);
+                records.push(at);
             }
         }
+        writer.db_bytes += db_bytes;
+        writer.waiting_records += records.len() as u64;
+        let after = writer.db_bytes;
+        writer.waiting.push_back(Waiting {
+            after,
+            version,
+            era,
+            records,
+        });
         let active = append.segment();
         let victim = self.victim(&writer.usage, active);
+        // (id, copy's address, the waiting removal it belongs to: batch and position).
         let mut copies = vec![];
         if let Some(victim) = victim {
-            let removed_now: HashSet<&Id, FxBuildHasher> = removed.iter().collect();
+            let mut held: HashMap<u64, (usize, usize), FxBuildHasher> = HashMap::default();
+            for (b, batch) in writer.waiting.iter().enumerate() {
+                for (p, at) in batch.records.iter().enumerate() {
+                    if at.segment == victim {
+                        held.insert(at.to_u64(), (b, p));
+                    }
+                }
+            }
             for record in self.file.scan(victim)? {
                 let (addr, payload) = record?;
                 let bad = |reason: &str| corrupt(self.dir(), addr, reason);
@@ -499,23 +592,20 @@ impl NodeStore {
                     Some(&(NODE | COPY)) => {
                         let (id, _) = split_node(&payload).ok_or_else(|| bad("not a node"))?;
                         // Live, or removed by a block a crash could still take back.
-                        let held = writer.waiting_ids.get(&id).filter(|h| h.at == addr);
-                        if self.index.get(&id) != Some(addr) && held.is_none() {
+                        let waiting = held.get(&addr.to_u64()).copied();
+                        if waiting.is_none() && self.index.get(&id) != Some(addr) {
                             continue;
                         }
-                        let removal = match held {
-                            Some(h) => Some((h.version, h.era)),
-                            None => removed_now.contains(&id).then_some((version, era)),
-                        };
-                        let mut copy = payload;
-                        copy[0] = COPY;
-                        let at = append.push(&copy)?;
+                        let at = append.push_parts(&[&[COPY], &payload[1..]])?;
                         // A removal made again with the copy's address: the one naming this
                         // record may be in this segment.
-                        if let Some((v, e)) = removal {
-                            trailer.removed.push((id.key(), at.to_u64(), v, e));
+                        if let Some((b, _)) = waiting {
+                            let batch = &writer.waiting[b];
+                            trailer
+                                .removed
+                                .push((id.key(), at.to_u64(), batch.version, batch.era));
                         }
-                        copies.push((id, at));
+                        copies.push((id, at, waiting));
                     }
                     Some(&TRAILER) => {
                         let old = Trailer::decode_all(&mut &payload[1..])
@@ -534,44 +624,32 @@ impl NodeStore {
             }
         }
         append.push(&[&[TRAILER][..], &trailer.encode()].concat())?;
-        append.commit()?;
-
         let writer = &mut *writer;
-        for (id, addr) in &added {
-            let replaced = self.index.insert(id, *addr);
-            count_insert(&mut writer.usage, *addr, replaced);
-        }
-        for (id, at) in &copies {
-            let replaced = match writer.waiting_ids.get_mut(id) {
-                Some(held) => Some(std::mem::replace(&mut held.at, *at)),
+        // The block's nodes indexed while the file syncs: nothing reads a version before the
+        // database's head reaches it, after this returns.
+        append.commit_with(|| {
+            let replaced = self.index.insert_all(&added);
+            for ((_, addr), replaced) in added.iter().zip(replaced) {
+                count_insert(&mut writer.usage, *addr, replaced);
+            }
+        })?;
+        // Copies only once readable: a reader of a live node follows the index at once.
+        for (id, at, waiting) in &copies {
+            let replaced = match waiting {
+                Some((b, p)) => Some(std::mem::replace(&mut writer.waiting[*b].records[*p], *at)),
                 None => self.index.insert(id, *at),
             };
             count_insert(&mut writer.usage, *at, replaced);
         }
-        // Removed nodes leave the index now (reads no longer find them); their records stay
-        // live for compaction until the block is safe.
-        writer.db_bytes += db_bytes;
-        for id in &removed {
-            if let Some(at) = self.index.remove(id) {
-                writer
-                    .waiting_ids
-                    .insert(id.clone(), Held { at, version, era });
-            }
-        }
-        writer.waiting.push_back(Waiting {
-            after: writer.db_bytes,
-            ids: removed,
-        });
         while let Some(front) = writer.waiting.front()
             && front.after + self.options.durable_lag_bytes <= writer.db_bytes
         {
             let Some(done) = writer.waiting.pop_front() else {
                 break;
             };
-            for id in done.ids {
-                if let Some(held) = writer.waiting_ids.remove(&id) {
-                    count_removal(&mut writer.usage, held.at);
-                }
+            writer.waiting_records -= done.records.len() as u64;
+            for at in done.records {
+                count_removal(&mut writer.usage, at);
             }
         }
         if let Some(victim) = victim {
@@ -612,7 +690,7 @@ impl NodeStore {
             file_bytes: segments.iter().map(|(_, len)| len).sum(),
             records: writer.usage.values().map(|u| u.records).sum(),
             live: self.index.len() as u64,
-            waiting: writer.waiting_ids.len() as u64,
+            waiting: writer.waiting_records,
             compacted: self.compacted.load(Ordering::Relaxed),
         }
     }

@@ -644,12 +644,23 @@ impl Inner {
     ) -> Result<std::collections::HashSet<(u8, Vec<u8>)>> {
         let version = layer.version;
         let update = &layer.update;
-        for (path, node) in update.nodes.iter() {
-            out.push((
-                layout::TREE_NODES,
-                path.node_key(version),
-                Some(node.encode()),
-            ));
+        // Encoded on two threads: 55,000 nodes a block at a million accounts.
+        let parts =
+            crate::parallel::in_parts(update.nodes.as_slice(), 2, "aether-encode", |part| {
+                part.iter()
+                    .map(|(path, node)| {
+                        (
+                            layout::TREE_NODES,
+                            path.node_key(version),
+                            Some(node.encode()),
+                        )
+                    })
+                    .collect::<Vec<Write>>()
+            });
+        for part in parts {
+            out.extend(part.ok_or_else(|| {
+                StorageError::Tree("encoding the block's tree nodes panicked".into())
+            })?);
         }
         let mut stale = StaleList::default();
         for (v, path, _) in &update.stale {

@@ -76,6 +76,11 @@ impl NewNodes {
     pub fn len(&self) -> usize {
         self.list.len()
     }
+
+    /// The nodes, children before parents, as a slice.
+    pub fn as_slice(&self) -> &[(Path, Node)] {
+        &self.list
+    }
 }
 
 impl FromIterator<(Path, Node)> for NewNodes {
