@@ -21,12 +21,14 @@
 //! removals never apply, their nodes are removed), so a block committed again at the same
 //! height starts from the state ParityDB kept.
 //!
-//! **Removals wait until ParityDB cannot lose the block that made them.** A removed node stays
-//! in the index (so compaction keeps it) until the store has committed
-//! [`DURABLE_LAG_BYTES`] to ParityDB after the block that removed it: ParityDB 0.5 syncs its
-//! log once it holds 64 MiB and queues at most 16 MiB of commits before that, so a crash
-//! cannot take back a block that old, and what it pruned can no longer be needed. The removals
-//! are in the file at once (a reopen applies them if ParityDB kept their block).
+//! **Removals wait until ParityDB cannot lose the block that made them.** A removed node leaves
+//! the index at once (reads no longer find it), but compaction keeps its record until the
+//! store has committed [`DURABLE_LAG_BYTES`] and twice its largest commit to ParityDB after the
+//! block that removed it: ParityDB 0.5 syncs its log once it holds 64 MiB (so a log holds at
+//! most that and one commit unsynced) and queues at most 16 MiB of commits (and one more)
+//! before its log, so a crash cannot take back a block that old, and what it pruned can no
+//! longer be needed. The removals are in the file at once (a reopen applies them if ParityDB
+//! kept their block). ParityDB offers no call that waits until a commit is durable.
 //!
 //! **Compaction.** Every commit may compact one sealed segment: the one with the smallest share
 //! of live node records, if at most [`NodeStoreOptions::compact_below_percent`] percent are
@@ -67,9 +69,10 @@ const VOIDED_FILE: &str = "VOIDED";
 pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
 /// The default [`NodeStoreOptions::compact_below_percent`].
 pub const DEFAULT_COMPACT_BELOW_PERCENT: u64 = 30;
-/// The default [`NodeStoreOptions::durable_lag_bytes`]: 160 MiB, twice what ParityDB 0.5 can
-/// hold unsynced (a 64 MiB log and 16 MiB of queued commits).
-pub const DURABLE_LAG_BYTES: u64 = 160 << 20;
+/// The default [`NodeStoreOptions::durable_lag_bytes`]: 96 MiB, what ParityDB 0.5 can hold
+/// unsynced besides its last commits (a 64 MiB log and 16 MiB of queued commits) and 16 MiB
+/// more.
+pub const DURABLE_LAG_BYTES: u64 = 96 << 20;
 
 /// How the node store lays out and compacts its file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,9 +83,10 @@ pub struct NodeStoreOptions {
     /// A sealed segment is compacted once at most this percentage of its node records are live
     /// (the emptiest first, one per commit).
     pub compact_below_percent: u64,
-    /// Bytes committed to ParityDB after a block before the nodes it removed may be dropped
-    /// (see the module documentation). Lower only in tests: below what ParityDB can lose, a
-    /// crash could take back a block whose removals compaction already carried out.
+    /// Bytes committed to ParityDB after a block, besides twice the largest commit, before the
+    /// nodes it removed may be dropped (see the module documentation). Lower only in tests:
+    /// below what ParityDB can lose, a crash could take back a block whose removals compaction
+    /// already carried out.
     pub durable_lag_bytes: u64,
 }
 
@@ -302,6 +306,22 @@ impl Index {
         old.map(RecordAddr::from_u64)
     }
 
+    /// The addresses of the live records in `segment`: one pass over the index in memory order,
+    /// cheaper than looking up each record of the segment.
+    fn in_segment(&self, segment: u32) -> std::collections::HashSet<u64, FxBuildHasher> {
+        let mut out = std::collections::HashSet::default();
+        let mut add = |word: &u64| {
+            if RecordAddr::from_u64(*word).segment == segment {
+                out.insert(*word);
+            }
+        };
+        for shard in &self.shards {
+            read(shard).values().for_each(&mut add);
+        }
+        read(&self.deep).values().for_each(&mut add);
+        out
+    }
+
     /// Live records by segment.
     fn live_by_segment(&self) -> BTreeMap<u32, u64> {
         let mut out = BTreeMap::new();
@@ -378,6 +398,8 @@ struct Writer {
     waiting_records: u64,
     /// Bytes committed to ParityDB through this handle.
     db_bytes: u64,
+    /// The largest of those commits.
+    largest_commit: u64,
 }
 
 /// The state tree's nodes in the node file; see the module documentation.
@@ -475,6 +497,7 @@ impl NodeStore {
                 waiting: VecDeque::new(),
                 waiting_records: 0,
                 db_bytes: 0,
+                largest_commit: 0,
             }),
             compacted: AtomicU64::new(0),
         })
@@ -564,6 +587,7 @@ impl NodeStore {
             }
         }
         writer.db_bytes += db_bytes;
+        writer.largest_commit = writer.largest_commit.max(db_bytes);
         writer.waiting_records += records.len() as u64;
         let after = writer.db_bytes;
         writer.waiting.push_back(Waiting {
@@ -585,17 +609,18 @@ impl NodeStore {
                     }
                 }
             }
+            let live = self.index.in_segment(victim);
             for record in self.file.scan(victim)? {
                 let (addr, payload) = record?;
                 let bad = |reason: &str| corrupt(self.dir(), addr, reason);
                 match payload.first() {
                     Some(&(NODE | COPY)) => {
-                        let (id, _) = split_node(&payload).ok_or_else(|| bad("not a node"))?;
                         // Live, or removed by a block a crash could still take back.
                         let waiting = held.get(&addr.to_u64()).copied();
-                        if waiting.is_none() && self.index.get(&id) != Some(addr) {
+                        if waiting.is_none() && !live.contains(&addr.to_u64()) {
                             continue;
                         }
+                        let (id, _) = split_node(&payload).ok_or_else(|| bad("not a node"))?;
                         let at = append.push_parts(&[&[COPY], &payload[1..]])?;
                         // A removal made again with the copy's address: the one naming this
                         // record may be in this segment.
@@ -642,7 +667,8 @@ impl NodeStore {
             count_insert(&mut writer.usage, *at, replaced);
         }
         while let Some(front) = writer.waiting.front()
-            && front.after + self.options.durable_lag_bytes <= writer.db_bytes
+            && front.after + self.options.durable_lag_bytes + 2 * writer.largest_commit
+                <= writer.db_bytes
         {
             let Some(done) = writer.waiting.pop_front() else {
                 break;

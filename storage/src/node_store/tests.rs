@@ -72,7 +72,7 @@ fn op() -> impl Strategy<Value = Op> {
             proptest::collection::vec(any::<prop::sample::Index>(), 0..5),
         )
             .prop_map(|(paths, removals)| Op::Block { paths, removals }),
-        1 => (0u64..4, proptest::option::of(proptest::collection::vec(any::<u8>(), 1..40)))
+        1 => (0u64..7, proptest::option::of(proptest::collection::vec(any::<u8>(), 1..40)))
             .prop_map(|(lost, torn)| Op::Reopen { lost, torn }),
     ]
 }
@@ -131,7 +131,9 @@ proptest! {
                     since_open += 1;
                 }
                 Op::Reopen { lost, torn } => {
-                    let lost = lost.min(lag).min(since_open).min(states.len() as u64);
+                    // Each block commits 1 byte to "ParityDB": removals wait `lag` bytes and
+                    // twice the largest commit, so as many blocks and 2 more can be lost.
+                    let lost = lost.min(lag + 2).min(since_open).min(states.len() as u64);
                     drop(store);
                     states.truncate(states.len() - lost as usize);
                     if let Some(bytes) = torn
