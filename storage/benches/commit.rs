@@ -597,16 +597,25 @@ fn main() {
             cache.budget as f64 / (1 << 20) as f64,
         );
         println!(
-            "node file: {} segments, {:.0} MiB; {} live nodes, {} removed ones kept until their \
-             block is safe, {} records; {} segments compacted since the store opened",
+            "node file: {} segments, {:.0} MiB; {} live nodes (index in memory: {:.0} MiB), {} \
+             removed ones kept until their block is safe, {} records; {} segments compacted \
+             since the store opened",
             nodes.segments,
             nodes.file_bytes as f64 / (1 << 20) as f64,
             nodes.live,
+            nodes.index_bytes as f64 / (1 << 20) as f64,
             nodes.waiting,
             nodes.records,
             nodes.compacted
         );
-        let (store, _) = reopened_store(&store_dir, config);
+        let start = Instant::now();
+        let (store, warmed) = reopened_store(&store_dir, config);
+        println!(
+            "reopened after the rounds in {:.1} s (the node file read and its index rebuilt), \
+             node cache warmed in {:.1} s more",
+            start.elapsed().saturating_sub(warmed).as_secs_f64(),
+            warmed.as_secs_f64()
+        );
 
         // The state root alone, with no write of ParityDB's in flight: the commits above overlap
         // the next block's root with the previous block's write-out, which shares the cores.

@@ -23,8 +23,8 @@
 //!
 //! **Removals wait until ParityDB cannot lose the block that made them.** A removed node leaves
 //! the index at once (reads no longer find it), but compaction keeps its record until the
-//! store has committed [`DURABLE_LAG_BYTES`] and twice its largest commit to ParityDB after the
-//! block that removed it: ParityDB 0.5 syncs its log once it holds 64 MiB (so a log holds at
+//! store has committed to ParityDB, after the block that removed it, [`DURABLE_LAG_BYTES`] and
+//! twice the largest commit from that block on: ParityDB 0.5 syncs its log once it holds 64 MiB (so a log holds at
 //! most that and one commit unsynced) and queues at most 16 MiB of commits (and one more)
 //! before its log, so a crash cannot take back a block that old, and what it pruned can no
 //! longer be needed. The removals are in the file at once (a reopen applies them if ParityDB
@@ -83,10 +83,10 @@ pub struct NodeStoreOptions {
     /// A sealed segment is compacted once at most this percentage of its node records are live
     /// (the emptiest first, one per commit).
     pub compact_below_percent: u64,
-    /// Bytes committed to ParityDB after a block, besides twice the largest commit, before the
-    /// nodes it removed may be dropped (see the module documentation). Lower only in tests:
-    /// below what ParityDB can lose, a crash could take back a block whose removals compaction
-    /// already carried out.
+    /// Bytes committed to ParityDB after a block, besides twice the largest commit from that
+    /// block on, before the nodes it removed may be dropped (see the module documentation).
+    /// Lower only in tests: below what ParityDB can lose, a crash could take back a block whose
+    /// removals compaction already carried out.
     pub durable_lag_bytes: u64,
 }
 
@@ -337,6 +337,20 @@ impl Index {
     fn len(&self) -> usize {
         self.shards.iter().map(|s| read(s).len()).sum::<usize>() + read(&self.deep).len()
     }
+
+    /// The bytes the maps hold allocated: each slot of their capacity and its control byte
+    /// (the deep map's keys, boxed, besides).
+    fn bytes(&self) -> u64 {
+        let slot = |entry: usize, capacity: usize| (capacity * (entry + 1)) as u64;
+        let shards: u64 = self
+            .shards
+            .iter()
+            .map(|s| slot(std::mem::size_of::<((u64, u64), u64)>(), read(s).capacity()))
+            .sum();
+        let deep = read(&self.deep);
+        let boxed: u64 = deep.keys().map(|k| k.len() as u64).sum();
+        shards + slot(std::mem::size_of::<(Box<[u8]>, u64)>(), deep.capacity()) + boxed
+    }
 }
 
 /// The shard of a packed id.
@@ -372,6 +386,8 @@ pub struct NodeStoreStats {
     pub records: u64,
     /// Live nodes (the index's entries).
     pub live: u64,
+    /// Bytes the index in memory holds allocated.
+    pub index_bytes: u64,
     /// Removed nodes whose records compaction keeps until their block is safe from a crash.
     pub waiting: u64,
     /// Segments compacted since the store opened.
@@ -398,8 +414,9 @@ struct Writer {
     waiting_records: u64,
     /// Bytes committed to ParityDB through this handle.
     db_bytes: u64,
-    /// The largest of those commits.
-    largest_commit: u64,
+    /// The largest commits from the oldest waiting batch's block on, as (bytes committed up to
+    /// and including the commit, its size): sizes decreasing, so the first is the largest.
+    largest: VecDeque<(u64, u64)>,
 }
 
 /// The state tree's nodes in the node file; see the module documentation.
@@ -497,7 +514,7 @@ impl NodeStore {
                 waiting: VecDeque::new(),
                 waiting_records: 0,
                 db_bytes: 0,
-                largest_commit: 0,
+                largest: VecDeque::new(),
             }),
             compacted: AtomicU64::new(0),
         })
@@ -587,15 +604,24 @@ impl NodeStore {
             }
         }
         writer.db_bytes += db_bytes;
-        writer.largest_commit = writer.largest_commit.max(db_bytes);
-        writer.waiting_records += records.len() as u64;
         let after = writer.db_bytes;
-        writer.waiting.push_back(Waiting {
-            after,
-            version,
-            era,
-            records,
-        });
+        while writer
+            .largest
+            .back()
+            .is_some_and(|&(_, size)| size <= db_bytes)
+        {
+            writer.largest.pop_back();
+        }
+        writer.largest.push_back((after, db_bytes));
+        if !records.is_empty() {
+            writer.waiting_records += records.len() as u64;
+            writer.waiting.push_back(Waiting {
+                after,
+                version,
+                era,
+                records,
+            });
+        }
         let active = append.segment();
         let victim = self.victim(&writer.usage, active);
         // (id, copy's address, the waiting removal it belongs to: batch and position).
@@ -666,10 +692,19 @@ impl NodeStore {
             };
             count_insert(&mut writer.usage, *at, replaced);
         }
-        while let Some(front) = writer.waiting.front()
-            && front.after + self.options.durable_lag_bytes + 2 * writer.largest_commit
-                <= writer.db_bytes
-        {
+        loop {
+            let Some(front) = writer.waiting.front().map(|w| w.after) else {
+                writer.largest.clear();
+                break;
+            };
+            // The largest commit from the front's block on.
+            while writer.largest.front().is_some_and(|&(at, _)| at < front) {
+                writer.largest.pop_front();
+            }
+            let largest = writer.largest.front().map_or(0, |&(_, size)| size);
+            if front + self.options.durable_lag_bytes + 2 * largest > writer.db_bytes {
+                break;
+            }
             let Some(done) = writer.waiting.pop_front() else {
                 break;
             };
@@ -716,6 +751,7 @@ impl NodeStore {
             file_bytes: segments.iter().map(|(_, len)| len).sum(),
             records: writer.usage.values().map(|u| u.records).sum(),
             live: self.index.len() as u64,
+            index_bytes: self.index.bytes(),
             waiting: writer.waiting_records,
             compacted: self.compacted.load(Ordering::Relaxed),
         }

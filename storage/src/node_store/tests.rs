@@ -72,7 +72,7 @@ fn op() -> impl Strategy<Value = Op> {
             proptest::collection::vec(any::<prop::sample::Index>(), 0..5),
         )
             .prop_map(|(paths, removals)| Op::Block { paths, removals }),
-        1 => (0u64..7, proptest::option::of(proptest::collection::vec(any::<u8>(), 1..40)))
+        1 => (0u64..8, proptest::option::of(proptest::collection::vec(any::<u8>(), 1..40)))
             .prop_map(|(lost, torn)| Op::Reopen { lost, torn }),
     ]
 }
@@ -132,8 +132,10 @@ proptest! {
                 }
                 Op::Reopen { lost, torn } => {
                     // Each block commits 1 byte to "ParityDB": removals wait `lag` bytes and
-                    // twice the largest commit, so as many blocks and 2 more can be lost.
-                    let lost = lost.min(lag + 2).min(since_open).min(states.len() as u64);
+                    // twice the largest commit, and a record released is dropped by the next
+                    // block's compaction at the earliest, so as many blocks and 3 more can be
+                    // lost.
+                    let lost = lost.min(lag + 3).min(since_open).min(states.len() as u64);
                     drop(store);
                     states.truncate(states.len() - lost as usize);
                     if let Some(bytes) = torn
@@ -206,6 +208,45 @@ fn compaction_keeps_the_file_near_the_live_nodes() {
         assert_eq!(store.get(k).unwrap(), Some(node_of(k)));
     }
     assert_eq!(store.stats().live, 41);
+}
+
+#[test]
+fn a_large_commit_holds_removals_only_while_it_may_be_lost() {
+    // A block removes nodes after a commit of 1,000 bytes (a genesis, a bulk load): those
+    // removals wait for the lag and twice that commit; the removals of the small blocks that
+    // follow wait only for the lag and twice their own commits.
+    let dir = tempfile::tempdir().unwrap();
+    let lag = 10;
+    let store = NodeStore::open(dir.path(), None, true, small(lag)).unwrap();
+    let block = |version: u64, removes: &[Vec<u8>], db_bytes: u64| {
+        let sets = vec![(key(version, &[]), node_of(&key(version, &[])))];
+        store
+            .commit(&sets, removes, Some(version), db_bytes)
+            .unwrap();
+        sets[0].0.clone()
+    };
+    let mut root = block(0, &[], 1);
+    root = block(1, &[root], 1_000);
+    // The large block's removal waits 10 + 2,000 bytes.
+    for version in 2..4 {
+        root = block(version, &[root], 1);
+    }
+    assert_eq!(store.stats().waiting, 3);
+    // Released with the block that brings 2,010 bytes after it, and every small block's
+    // removal before the last 12 with it.
+    let mut version = 4;
+    while store.stats().waiting == version - 1 && version < 10_000 {
+        root = block(version, &[root], 1);
+        version += 1;
+    }
+    assert_eq!(version - 1, 1 + lag + 2_000, "{:?}", store.stats());
+    assert_eq!(store.stats().waiting, lag + 2);
+    // From then on every removal waits 10 + 2 bytes: 12 blocks of one removal each.
+    for _ in 0..40 {
+        root = block(version, &[root], 1);
+        version += 1;
+    }
+    assert_eq!(store.stats().waiting, lag + 2);
 }
 
 #[test]
