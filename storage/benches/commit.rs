@@ -44,7 +44,8 @@
 //! and their blocks interleaved, so the growth of the root from one size to the next is
 //! measured under the same state of the machine (per round and as a ratio of medians). With
 //! `AETHER_BENCH_PERF_CTL` naming `perf record`'s control fifo, the profiler runs only during
-//! the timed roots (the command is in docs/benchmarks.md).
+//! the timed roots (the command is in docs/benchmarks.md); in the default mode, only during
+//! the store's timed roots and commits.
 
 mod common;
 #[path = "common/cpu.rs"]
@@ -265,7 +266,8 @@ fn wait_until_idle() {
 
 /// `perf record --control fifo:CTL -D -1 …` with `AETHER_BENCH_PERF_CTL=CTL`: the roots-only
 /// mode turns the profiler on for each timed root and off after it, so that a profile holds the
-/// state roots alone (not the load, the cache warming or the commits between roots).
+/// state roots alone (not the load, the cache warming or the commits between roots); the
+/// default mode for each of the store's timed roots and commits (not the raw side's).
 struct PerfControl(Option<std::fs::File>);
 
 impl PerfControl {
@@ -505,13 +507,18 @@ fn main() {
         wait_until_idle();
         let (mut root, mut write, mut whole) = (vec![], vec![], vec![]);
         let mut sizes = vec![];
+        let mut perf = PerfControl::from_env();
         for round in 0..STORE_FILL + rounds {
             let block = transfer_block(&mut rng, n);
             execution_reads(&store, &block);
             let mut state_root = Hash::default();
+            perf.set(round >= STORE_FILL);
             let r = timed(|| state_root = store.root_after(&block).unwrap());
+            perf.set(false);
             let executed = common::next_block(&store, block, state_root);
+            perf.set(round >= STORE_FILL);
             let w = timed(|| store.commit(black_box(&executed)).unwrap());
+            perf.set(false);
             if round >= STORE_FILL {
                 root.push(r);
                 write.push(w);

@@ -8,10 +8,15 @@
 //! out of date; it is only useless once stale, and it is removed then.
 //!
 //! A read that missed adds its node only if it read the tree of the height the cache follows
-//! (its epoch), checked under the shard's lock. A commit first moves the epoch to the new head,
-//! then removes what the block made stale, shard by shard: a node read from the old head's tree
-//! is either added before the removal reaches its shard (and removed by it) or refused, so no
-//! stale node stays behind, and the commit does not hold the head's lock while it works.
+//! (its epoch) and no commit is moving the cache on, checked under the shard's lock. A commit
+//! first marks the cache as moving, then removes what the block made stale, shard by shard,
+//! and adds the nodes it wrote, while the database commits the block ([`NodeCache::prepare`]);
+//! once the block is the head, the epoch moves to it ([`NodeCache::committed`]). A node read
+//! from the old head's tree is either added before the removal reaches its shard (and removed
+//! by it) or refused, so no stale node stays behind; a reader that follows the epoch (the
+//! warming) never looks for the new block's nodes before the database holds them; and the
+//! commit does not hold the head's lock while it works. A block the database failed to commit
+//! leaves the cache emptied ([`NodeCache::abandon`]).
 //!
 //! The cache is bounded by a byte budget ([`crate::StoreConfig::node_cache_bytes`]): a node that
 //! does not fit is not added. Shallow nodes come first when a block's nodes are added, so a
@@ -97,6 +102,8 @@ pub struct NodeCache {
     shards: Vec<Mutex<FxHashMap<Key, Arc<Internal>>>>,
     /// The height whose tree the cache follows ([`NO_EPOCH`]: none yet).
     epoch: AtomicU64,
+    /// A commit is moving the cache on: reads add nothing.
+    moving: AtomicBool,
     nodes: AtomicUsize,
     bytes: AtomicUsize,
     budget: usize,
@@ -111,6 +118,7 @@ impl NodeCache {
                 .map(|_| Mutex::new(FxHashMap::default()))
                 .collect(),
             epoch: AtomicU64::new(NO_EPOCH),
+            moving: AtomicBool::new(false),
             nodes: AtomicUsize::new(0),
             bytes: AtomicUsize::new(0),
             // A budget too small for one node caches nothing.
@@ -177,7 +185,10 @@ impl NodeCache {
             return;
         };
         let mut shard = lock(self.shard(&key));
-        if self.epoch.load(Ordering::SeqCst) == read_at && self.reserve(node) {
+        if self.epoch.load(Ordering::SeqCst) == read_at
+            && !self.moving.load(Ordering::SeqCst)
+            && self.reserve(node)
+        {
             self.insert(&mut shard, key, node);
         }
     }
@@ -210,11 +221,20 @@ impl NodeCache {
         }
     }
 
-    /// Follows the block just committed at `update.version`: moves the epoch to it, removes
-    /// the nodes it made stale, then adds the internal nodes it wrote, shallowest first, while
-    /// they fit.
+    /// Follows the block just committed at `update.version`: [`Self::prepare`] and
+    /// [`Self::committed`].
+    #[cfg(test)]
     pub fn apply(&self, update: &TreeUpdate) {
-        self.epoch.store(update.version, Ordering::SeqCst);
+        self.prepare(update);
+        self.committed(update.version);
+    }
+
+    /// Moves on to the block at `update.version` while the database commits it: reads add
+    /// nothing from now until [`Self::committed`] or [`Self::abandon`]; removes the nodes the
+    /// block made stale, then adds the internal nodes it wrote, shallowest first, while they
+    /// fit. The epoch stays where it was.
+    pub fn prepare(&self, update: &TreeUpdate) {
+        self.moving.store(true, Ordering::SeqCst);
         if self.budget == 0 {
             return;
         }
@@ -244,6 +264,25 @@ impl NodeCache {
             }
             self.insert(&mut lock(self.shard(&key)), key, node);
         }
+    }
+
+    /// The block [`Self::prepare`]d is the head: the cache follows it.
+    pub fn committed(&self, version: u64) {
+        self.epoch.store(version, Ordering::SeqCst);
+        self.moving.store(false, Ordering::SeqCst);
+    }
+
+    /// The block [`Self::prepare`]d was not committed: the cache drops every node (some of its
+    /// head's are gone, the block's are in) and follows `head` again.
+    pub fn abandon(&self, head: Option<u64>) {
+        for shard in &self.shards {
+            let dropped = std::mem::take(&mut *lock(shard));
+            for node in dropped.values() {
+                self.release(node);
+            }
+        }
+        self.follow(head);
+        self.moving.store(false, Ordering::SeqCst);
     }
 
     /// What it holds now.
@@ -297,6 +336,45 @@ mod tests {
         cache.insert_read(5, 2, &path, &internal(1));
         assert_eq!(cache.get(2, &path), None);
         assert_eq!(cache.get(6, &Path::ROOT), Some(internal(2)));
+    }
+
+    #[test]
+    fn reads_add_nothing_while_a_commit_moves_the_cache_on() {
+        let cache = NodeCache::new(NODE_BYTES * 10);
+        let (old, new) = (Path::ROOT.child(3), Path::ROOT.child(4));
+        cache.follow(Some(5));
+        cache.prepare(&update(6, &[(Path::ROOT, internal(2))], &[(2, old)]));
+        // The warming and other readers still follow 5 until the block is the head.
+        assert_eq!(cache.epoch(), Some(5));
+        assert_eq!(cache.get(6, &Path::ROOT), Some(internal(2)));
+        // A node of 5's tree the block made stale, read late, and one of the new tree, read
+        // early: neither is added.
+        cache.insert_read(5, 2, &old, &internal(1));
+        cache.insert_read(6, 6, &new, &internal(3));
+        assert_eq!((cache.get(2, &old), cache.get(6, &new)), (None, None));
+        cache.committed(6);
+        assert_eq!(cache.epoch(), Some(6));
+        cache.insert_read(5, 2, &old, &internal(1));
+        assert_eq!(cache.get(2, &old), None);
+        cache.insert_read(6, 6, &new, &internal(3));
+        assert_eq!(cache.get(6, &new), Some(internal(3)));
+    }
+
+    #[test]
+    fn a_block_the_database_did_not_commit_leaves_the_cache_empty_on_the_old_head() {
+        let cache = NodeCache::new(NODE_BYTES * 10);
+        let path = Path::ROOT.child(3);
+        cache.follow(Some(5));
+        cache.insert_read(5, 5, &path, &internal(1));
+        cache.insert_read(5, 4, &Path::ROOT, &internal(2));
+        cache.prepare(&update(6, &[(Path::ROOT, internal(3))], &[(4, Path::ROOT)]));
+        cache.abandon(Some(5));
+        let stats = cache.stats();
+        assert_eq!((stats.nodes, stats.bytes, cache.epoch()), (0, 0, Some(5)));
+        assert_eq!(cache.get(6, &Path::ROOT), None);
+        // It fills again from reads of the head.
+        cache.insert_read(5, 4, &Path::ROOT, &internal(2));
+        assert_eq!(cache.get(4, &Path::ROOT), Some(internal(2)));
     }
 
     #[test]
