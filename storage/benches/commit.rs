@@ -21,7 +21,11 @@
 //! `root_after` computed: the one atomic write with history and pruning); the commit of a block
 //! is the sum. Before its root, each block's 20,000 accounts are read through a view of the head
 //! (untimed), as the block's execution reads them in a node: the store keeps what those reads
-//! found for the root's previous versions instead of reading each key again. Each side starts once the process is idle (ParityDB has finished whatever it did
+//! found for the root's previous versions instead of reading each key again.
+//! Then as many blocks **pipelined**, as a validator can run them through the pending-state
+//! API: block N+1's root computed over block N's pending state (`speculate`) while N is
+//! committed on another thread (`commit_pending`); the round is timed from the start of both to
+//! the end of both. Each side starts once the process is idle (ParityDB has finished whatever it did
 //! after opening).
 //!
 //! ParityDB's `commit` returns once the change set is queued: background threads write it to
@@ -59,9 +63,10 @@ use std::time::{Duration, Instant};
 use aether_engine::ports::StateReader;
 use aether_engine::state::ChangeSet;
 use aether_engine::types::{Account, Address, Hash};
-use aether_storage::{StateKey, Store, StoreConfig};
+use aether_storage::{PendingState, StateKey, Store, StoreConfig};
 use parity_db::{ColumnOptions, Db, Options};
 use parity_scale_codec::Encode;
+use std::sync::Arc;
 
 /// The `aether` binary's allocator, so that the store is measured as the node runs it.
 #[global_allocator]
@@ -100,8 +105,49 @@ fn transfer_block(rng: &mut Rng, n: u64) -> ChangeSet {
 /// What the block's execution reads before its state root is computed: each account it
 /// changes, through a view of the head (untimed; the store keeps what the reads found for the
 /// root's previous versions).
+/// `rounds` blocks committed as a validator can run them, after [`STORE_FILL`] untimed ones:
+/// block N+1's root computed over block N's pending state ([`Store::speculate`]) while N is
+/// committed on another thread ([`Store::commit_pending`]); a round is timed from the start of
+/// both to the end of both. Each block's accounts are read first through its parent's pending
+/// state (untimed), as the block's execution reads them. The last block is committed after the
+/// rounds, untimed.
+fn pipelined_rounds(store: &Store, rounds: usize, rng: &mut Rng, n: u64) -> Rounds {
+    let first = transfer_block(rng, n);
+    execution_reads(store, &first);
+    let mut pending = store.speculate(None, &first).unwrap();
+    let mut executed = common::next_block(store, first, pending.root());
+    let mut each = vec![];
+    for round in 0..STORE_FILL + rounds {
+        let next = transfer_block(rng, n);
+        execution_reads_over(store, Some(&pending), &next);
+        let mut child = None;
+        let t = timed(|| {
+            std::thread::scope(|s| {
+                let committed = std::thread::Builder::new()
+                    .name("bench-commit".into())
+                    .spawn_scoped(s, || store.commit_pending(&executed, &pending, &[]))
+                    .unwrap();
+                child = Some(store.speculate(Some(&pending), &next).unwrap());
+                committed.join().unwrap().unwrap();
+            });
+        });
+        if round >= STORE_FILL {
+            each.push(t);
+        }
+        pending = child.unwrap();
+        executed = common::next_block(store, next, pending.root());
+    }
+    store.commit_pending(&executed, &pending, &[]).unwrap();
+    Rounds { each }
+}
+
 fn execution_reads(store: &Store, changes: &ChangeSet) {
-    let view = store.pending_view(None).unwrap();
+    execution_reads_over(store, None, changes);
+}
+
+/// [`execution_reads`] through the post-state of a pending block.
+fn execution_reads_over(store: &Store, parent: Option<&Arc<PendingState>>, changes: &ChangeSet) {
+    let view = store.pending_view(parent).unwrap();
     for address in changes.accounts.keys() {
         black_box(view.account(address).unwrap());
     }
@@ -528,6 +574,7 @@ fn main() {
         }
         let cache = store.node_cache_stats();
         let nodes = store.node_file_stats();
+        let pipelined = pipelined_rounds(&store, rounds, &mut rng, n);
         drop(store);
         let store_rounds = Rounds { each: whole };
         let changed = (2 * TRANSFERS) as f64;
@@ -566,6 +613,13 @@ fn main() {
             spread(&store_rounds.each),
             ms(store_rounds.sustained())
         );
+        println!(
+            "| store: block commit pipelined (root of N+1 over pending N while N commits) | {} | {} \
+             | {} |",
+            ms(pipelined.median()),
+            spread(&pipelined.each),
+            ms(pipelined.sustained())
+        );
         let raw_bytes: usize = 2 * TRANSFERS as usize * (32 + Account::default().encode().len());
         let entries = sizes.iter().map(|s| s.entries).sum::<usize>() / sizes.len();
         let bytes = sizes.iter().map(|s| s.bytes).sum::<usize>() / sizes.len();
@@ -594,6 +648,11 @@ fn main() {
             store_rounds.sustained().as_secs_f64() / btree.sustained().as_secs_f64(),
             mw.as_secs_f64() / hash.median().as_secs_f64(),
             mw.as_secs_f64() / btree.median().as_secs_f64(),
+        );
+        println!(
+            "pipelined, sustained: store / raw hash column = {:.1}×, / raw B-tree column = {:.1}×",
+            pipelined.sustained().as_secs_f64() / hash.sustained().as_secs_f64(),
+            pipelined.sustained().as_secs_f64() / btree.sustained().as_secs_f64(),
         );
         println!(
             "root per changed key = {:.2} µs; tree-node cache at the end of the rounds: {} nodes, \
