@@ -39,8 +39,10 @@ use crate::merkle::node::{Child, Internal, InternalOf};
 use crate::merkle::{Node, Path, TreeUpdate};
 use crate::store::lock;
 
-/// Shards of the map, so that the two threads of an update rarely wait on each other.
-const SHARDS: usize = 16;
+/// Shards of the map, one per value of a path's first two nibbles: the threads of an update
+/// take disjoint subtrees, so they lock disjoint shards and no shard's lock moves between the
+/// processors' caches.
+const SHARDS: usize = 256;
 
 /// Bytes a cached internal node costs besides the node itself: the `Arc`'s two counts, the
 /// map's entry (key and handle), its control byte and spare room.
@@ -127,12 +129,11 @@ impl NodeCache {
         }
     }
 
-    /// Spreads keys over the shards by the path's first nibbles (uniform: paths come from
-    /// SHA-256 key hashes) and the version.
+    /// The shard of the path's first two nibbles (uniform: paths come from SHA-256 key
+    /// hashes; the root and the first level, 17 nodes, share theirs with deeper ones).
     fn shard(&self, key: &Key) -> &Mutex<FxHashMap<Key, Arc<Internal>>> {
-        use std::hash::BuildHasher;
-        let h = rustc_hash::FxBuildHasher.hash_one(key);
-        &self.shards[(h >> 32) as usize % SHARDS]
+        // The packed path's low byte holds its first two nibbles.
+        &self.shards[(key.path & 0xff) as usize % SHARDS]
     }
 
     /// The cached node written at `version` under `path`.
@@ -407,7 +408,7 @@ mod tests {
     #[test]
     fn the_nodes_of_one_level_spread_over_every_shard() {
         // The 4,096 nodes three nibbles deep of one version (all of them rewritten by a large
-        // block): a hash that missed the path's nibbles would put them all in one shard.
+        // block): a shard that missed the path's nibbles would hold them all.
         use std::hash::BuildHasher;
         let cache = NodeCache::new(0);
         let keys: Vec<Key> = (0..4096u16)
