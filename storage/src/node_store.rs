@@ -7,7 +7,8 @@
 //! **Records.** A node record is `0, node key, node` (the key is borsh of jmt's `NodeKey`, as
 //! the `tree_nodes` column had it, so a record says which node it is). Every append ends with a
 //! trailer record `1, SCALE(Trailer)`: the block's height, and the nodes it removes (pruning:
-//! key and the address of the record removed). A trailer marks a complete append; whatever
+//! key and the address of the record removed), grouped by the block that removed them (a
+//! compaction carries other blocks' removals). A trailer marks a complete append; whatever
 //! follows the last one is an append a crash interrupted.
 //!
 //! **The file is ahead of ParityDB, never behind.** [`NodeStore::commit`] appends and syncs
@@ -108,14 +109,36 @@ struct Trailer {
     /// The block's height; `None` for an append that is not a block's (a restore's batch, an
     /// open's removals).
     version: Option<u64>,
-    /// Nodes removed: key, the address of the record removed, and the block (height and era)
-    /// that removed it (a removal carried from a compacted segment keeps its block).
-    removed: Vec<Removal>,
+    /// Nodes removed, by the block that removed them (a removal carried from a compacted
+    /// segment keeps its block).
+    removed: Vec<Removed>,
 }
 
-/// A node removed: its key, its record's address, and the height and era of the block that
-/// removed it (`None`: not a block, never voided).
-type Removal = (Vec<u8>, u64, Option<u64>, u32);
+/// Nodes a block removed (height `None`: not a block, never voided): each node's key and the
+/// address of its record.
+#[derive(Encode, Decode)]
+struct Removed {
+    version: Option<u64>,
+    era: u32,
+    nodes: Vec<(Vec<u8>, u64)>,
+}
+
+impl Trailer {
+    /// Adds the removal of the record at `word` of the node `key` by the block at `version`
+    /// in `era`: to the last group if it is that block's.
+    fn remove(&mut self, key: Vec<u8>, word: u64, version: Option<u64>, era: u32) {
+        match self.removed.last_mut() {
+            Some(last) if last.version == version && last.era == era => {
+                last.nodes.push((key, word))
+            }
+            _ => self.removed.push(Removed {
+                version,
+                era,
+                nodes: vec![(key, word)],
+            }),
+        }
+    }
+}
 
 /// Blocks voided by opens that found ParityDB behind the node file: entry `i` (era `i + 1`
 /// begins there) says that the blocks above that height (every block for `None`: ParityDB
@@ -587,7 +610,11 @@ impl NodeStore {
         let mut trailer = Trailer {
             era,
             version,
-            removed: Vec::with_capacity(removes.len()),
+            removed: vec![Removed {
+                version,
+                era,
+                nodes: Vec::with_capacity(removes.len()),
+            }],
         };
         let (keys, ids): (Vec<&Vec<u8>>, Vec<Id>) =
             removes.iter().filter_map(|k| Some((k, Id::of(k)?))).unzip();
@@ -597,9 +624,7 @@ impl NodeStore {
         let mut records = Vec::with_capacity(ids.len());
         for (key, at) in keys.into_iter().zip(self.index.remove_all(&ids)) {
             if let Some(at) = at {
-                trailer
-                    .removed
-                    .push((key.clone(), at.to_u64(), version, era));
+                trailer.remove(key.clone(), at.to_u64(), version, era);
                 records.push(at);
             }
         }
@@ -652,23 +677,24 @@ impl NodeStore {
                         // record may be in this segment.
                         if let Some((b, _)) = waiting {
                             let batch = &writer.waiting[b];
-                            trailer
-                                .removed
-                                .push((id.key(), at.to_u64(), batch.version, batch.era));
+                            trailer.remove(id.key(), at.to_u64(), batch.version, batch.era);
                         }
                         copies.push((id, at, waiting));
                     }
                     Some(&TRAILER) => {
                         let old = Trailer::decode_all(&mut &payload[1..])
                             .map_err(|e| bad(&format!("not a trailer: {e}")))?;
-                        trailer.removed.extend(old.removed.into_iter().filter(
-                            |(_, word, v, e)| {
-                                let at = RecordAddr::from_u64(*word);
-                                !self.voided.voids(*v, *e)
-                                    && at.segment != victim
-                                    && writer.usage.contains_key(&at.segment)
-                            },
-                        ));
+                        for group in old.removed {
+                            if self.voided.voids(group.version, group.era) {
+                                continue;
+                            }
+                            for (key, word) in group.nodes {
+                                let at = RecordAddr::from_u64(word);
+                                if at.segment != victim && writer.usage.contains_key(&at.segment) {
+                                    trailer.remove(key, word, group.version, group.era);
+                                }
+                            }
+                        }
                     }
                     _ => return Err(bad("an unknown kind of record")),
                 }
@@ -798,15 +824,17 @@ fn rebuild(file: &NodeFile, dir: &FsPath, voided: &Voided) -> Result<Rebuilt> {
                             index.insert(&id, at);
                         }
                     }
-                    for (key, word, v, e) in &trailer.removed {
-                        if voided.voids(*v, *e) {
+                    for group in &trailer.removed {
+                        if voided.voids(group.version, group.era) {
                             continue;
                         }
-                        let id = Id::of(key).ok_or_else(|| bad("removes a non-key"))?;
-                        // Only the record it names: a later one of the key (written again
-                        // after its block was voided) stays.
-                        if index.get(&id) == Some(RecordAddr::from_u64(*word)) {
-                            index.remove(&id);
+                        for (key, word) in &group.nodes {
+                            let id = Id::of(key).ok_or_else(|| bad("removes a non-key"))?;
+                            // Only the record it names: a later one of the key (written again
+                            // after its block was voided) stays.
+                            if index.get(&id) == Some(RecordAddr::from_u64(*word)) {
+                                index.remove(&id);
+                            }
                         }
                     }
                     if !void_block {
