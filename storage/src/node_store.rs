@@ -25,10 +25,10 @@
 //! **Removals wait until ParityDB cannot lose the block that made them.** A removed node leaves
 //! the index at once (reads no longer find it), but compaction keeps its record until the
 //! store has committed to ParityDB, after the block that removed it, [`DURABLE_LAG_BYTES`] and
-//! twice the largest commit from that block on: ParityDB 0.5 syncs its log once it holds 64 MiB (so a log holds at
-//! most that and one commit unsynced) and queues at most 16 MiB of commits (and one more)
-//! before its log, so a crash cannot take back a block that old, and what it pruned can no
-//! longer be needed. The removals are in the file at once (a reopen applies them if ParityDB
+//! twice the largest commit from that block on: ParityDB 0.5 syncs its log once it holds
+//! 64 MiB (so a log holds at most that and one commit unsynced) and queues at most 16 MiB of
+//! commits (and one more) before its log, so a crash cannot take back a block that old, and
+//! what it pruned can no longer be needed. The removals are in the file at once (a reopen applies them if ParityDB
 //! kept their block). ParityDB offers no call that waits until a commit is durable.
 //!
 //! **Compaction.** Every commit may compact one sealed segment: the one with the smallest share
