@@ -663,12 +663,13 @@ fn main() {
             cache.budget as f64 / (1 << 20) as f64,
         );
         println!(
-            "node file: {} segments, {:.0} MiB; {} live nodes (index in memory: {:.0} MiB), {} \
-             removed ones kept until their block is safe, {} records; {} segments compacted \
-             since the store opened",
+            "node file: {} segments, {:.0} MiB; {} live nodes and {} stale records (index in \
+             memory: {:.0} MiB), {} removed ones kept until their block is safe, {} records; {} \
+             segments compacted since the store opened",
             nodes.segments,
             nodes.file_bytes as f64 / (1 << 20) as f64,
             nodes.live,
+            nodes.stale_records,
             nodes.index_bytes as f64 / (1 << 20) as f64,
             nodes.waiting,
             nodes.records,

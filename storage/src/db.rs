@@ -9,9 +9,11 @@ use parity_scale_codec::Decode;
 
 use crate::error::{Result, StorageError};
 use crate::layout::{
-    COLUMN_NAMES, COLUMNS, COLUMNS_LAYOUT_1, LAYOUT_VERSION, META, TREE_NODES, column_options, meta,
+    COLUMN_NAMES, COLUMNS, COLUMNS_LAYOUT_1, META, NODE_FILE_LAYOUT, TREE_NODES, column_options,
+    meta,
 };
-use crate::node_store::{NodeStore, NodeStoreOptions, NodeStoreStats};
+use crate::merkle::Path as NodePath;
+use crate::node_store::{NodeStore, NodeStoreOptions, NodeStoreStats, NodeWrites, NodesCommitted};
 
 /// One write of a commit: `Some(value)` sets, `None` removes.
 pub type Write = (ColId, Vec<u8>, Option<Vec<u8>>);
@@ -55,7 +57,7 @@ impl Database {
             }
         };
         let nodes_from = match layout {
-            Some(found) if found < LAYOUT_VERSION => u64::MAX,
+            Some(found) if found < NODE_FILE_LAYOUT => u64::MAX,
             _ => get_u64(meta::NODES_FROM)?.unwrap_or(0),
         };
         // The head's height is the first field of the head record.
@@ -127,11 +129,32 @@ impl Database {
         self.db.iter(col).map_err(|e| self.db_error(e))
     }
 
+    /// Whether the node file holds the stale record of `version` (not pruned yet).
+    pub fn has_stale_nodes(&self, version: u64) -> bool {
+        self.nodes.has_stale(version)
+    }
+
     /// Commits `writes` atomically: after a crash either all of them or none are found. Tree
-    /// nodes go to the node file first, synced, with the oldest kept version the writes set;
-    /// the rest to ParityDB (see [`crate::node_store`] for why the file may be ahead).
+    /// nodes go to the node file first, synced; the rest to ParityDB (see
+    /// [`crate::node_store`] for why the file may be ahead).
     pub fn commit(&self, writes: Vec<Write>) -> Result<()> {
-        let writes = if writes.iter().any(|(col, ..)| *col == TREE_NODES) {
+        self.commit_block(writes, &[], 0..0).map(|_| ())
+    }
+
+    /// [`Database::commit`] of a block's writes, with the nodes the block made stale (kept in
+    /// the node file until their version is pruned) and the versions whose stale nodes it
+    /// prunes.
+    pub fn commit_block(
+        &self,
+        writes: Vec<Write>,
+        stale: &[(u64, NodePath)],
+        prune: std::ops::Range<u64>,
+    ) -> Result<NodesCommitted> {
+        let mut nodes = NodesCommitted::default();
+        let writes = if !stale.is_empty()
+            || !prune.is_empty()
+            || writes.iter().any(|(col, ..)| *col == TREE_NODES)
+        {
             let from = self.nodes_from.load(Ordering::Acquire);
             let (mut sets, mut removes, mut version) = (vec![], vec![], None);
             let mut rest = Vec::with_capacity(writes.len());
@@ -156,13 +179,20 @@ impl Database {
                 .iter()
                 .map(|(_, k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
                 .sum::<usize>();
-            self.nodes
-                .commit(&sets, &removes, version, db_bytes as u64)?;
+            nodes = self.nodes.commit(&NodeWrites {
+                version,
+                sets: &sets,
+                removes: &removes,
+                stale,
+                prune,
+                db_bytes: db_bytes as u64,
+            })?;
             rest
         } else {
             writes
         };
-        self.db.commit(writes).map_err(|e| self.db_error(e))
+        self.db.commit(writes).map_err(|e| self.db_error(e))?;
+        Ok(nodes)
     }
 
     /// Wraps a ParityDB error.

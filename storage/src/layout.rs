@@ -20,10 +20,17 @@ use parity_db::{ColId, ColumnOptions, CompressionType};
 ///   in [`TREE_NODES`]. A database of an earlier layout is upgraded in place:
 ///   [`meta::NODES_FROM`] is set to the height after its head, and the nodes of earlier
 ///   versions stay in [`TREE_NODES`] (read there, removed there by pruning).
-pub const LAYOUT_VERSION: u32 = 5;
+/// - 6: the nodes a block makes stale are listed in the node file (a stale record), not in
+///   the [`STALE`] column's lists, and the node file's trailers name removals by packed id. A
+///   layout-5 database is upgraded in place by setting the layout record: its trailers stay
+///   readable, and the nodes its stale lists name are removed by pruning as before.
+pub const LAYOUT_VERSION: u32 = 6;
+
+/// The first layout with the node file ([`meta::NODES_FROM`] is meaningful from it on).
+pub const NODE_FILE_LAYOUT: u32 = 5;
 
 /// The layout versions that [`LAYOUT_VERSION`] upgrades in place on open.
-pub const UPGRADABLE_LAYOUT_VERSIONS: [u32; 4] = [1, 2, 3, 4];
+pub const UPGRADABLE_LAYOUT_VERSIONS: [u32; 5] = [1, 2, 3, 4, 5];
 
 /// Small records: layout version, head, oldest kept state, pruning progress, restore marker.
 pub const META: ColId = 0;
@@ -40,7 +47,8 @@ pub const TREE_NODES: ColId = 4;
 /// State-tree leaf values by version (B-tree): key hash ‖ BE(!version) → `SCALE(Option<leaf>)`,
 /// for the versions before [`meta::LEAF_VALUES_FROM`] (since layout 4 leaves carry their values).
 pub const TREE_VALUES: ColId = 5;
-/// What became unreachable at each version: BE(version) → SCALE(stale list).
+/// What became unreachable at each version besides tree nodes (since layout 6 the node file
+/// lists those): BE(version) → SCALE(stale list).
 pub const STALE: ColId = 6;
 /// Block headers: block hash → SCALE(BlockHeader).
 pub const HEADERS: ColId = 7;

@@ -5,11 +5,14 @@
 //! are pruned): the layout that takes a block's commit near raw ParityDB speed (issue 13).
 //!
 //! **Records.** A node record is `0, node key, node` (the key is borsh of jmt's `NodeKey`, as
-//! the `tree_nodes` column had it, so a record says which node it is). Every append ends with a
-//! trailer record `1, SCALE(Trailer)`: the block's height, and the nodes it removes (pruning:
-//! key and the address of the record removed), grouped by the block that removed them (a
-//! compaction carries other blocks' removals). A trailer marks a complete append; whatever
-//! follows the last one is an append a crash interrupted.
+//! the `tree_nodes` column had it, so a record says which node it is). A block's stale record,
+//! `3, SCALE(StaleRecord)`, lists the nodes it made stale; the index holds it under the block's
+//! height and [`STALE_PATH`], and a later commit that prunes the height removes those nodes
+//! and the record. Every append ends with a trailer record `4, SCALE(Trailer)`: the block's
+//! height, and the records it removes (id and address), grouped by the block that removed them
+//! (a compaction carries other blocks' removals). A trailer marks a complete append; whatever
+//! follows the last one is an append a crash interrupted. Layout 5's trailers (`1, …`, removals
+//! by node key) are still read.
 //!
 //! **The file is ahead of ParityDB, never behind.** [`NodeStore::commit`] appends and syncs
 //! before the caller commits the rest of the block to ParityDB, whose commit becomes durable
@@ -22,19 +25,21 @@
 //! removals never apply, their nodes are removed), so a block committed again at the same
 //! height starts from the state ParityDB kept.
 //!
-//! **Removals wait until ParityDB cannot lose the block that made them.** A removed node leaves
-//! the index at once (reads no longer find it), but compaction keeps its record until the
+//! **Removals wait until ParityDB cannot lose the block that made them.** A removed node (or
+//! stale record) leaves the index at once (reads no longer find it), but compaction keeps its
+//! record until the
 //! store has committed to ParityDB, after the block that removed it, [`DURABLE_LAG_BYTES`] and
 //! twice the largest commit from that block on: ParityDB 0.5 syncs its log once it holds
 //! 64 MiB (so a log holds at most that and one commit unsynced) and queues at most 16 MiB of
 //! commits (and one more) before its log, so a crash cannot take back a block that old, and
-//! what it pruned can no longer be needed. The removals are in the file at once (a reopen applies them if ParityDB
-//! kept their block). ParityDB offers no call that waits until a commit is durable.
+//! what it pruned can no longer be needed. The removals are in the file at once (a reopen
+//! applies them if ParityDB kept their block). ParityDB offers no call that waits until a
+//! commit is durable.
 //!
 //! **Compaction.** Every commit may compact one sealed segment: the one with the smallest share
-//! of live node records, if at most [`NodeStoreOptions::compact_below_percent`] percent are
-//! live. Its live records are copied into the block's append (a node keeps its key, so nothing
-//! that refers to it changes: no parent is rewritten); a copied node whose removal is still
+//! of live records, if at most [`NodeStoreOptions::compact_below_percent`] percent are live.
+//! Its live records are copied into the block's append (a node keeps its key, so nothing that
+//! refers to it changes: no parent is rewritten); a copied record whose removal is still
 //! waiting gets its removal again with the copy's address; the removals its trailers hold that
 //! still name records in other segments are carried into the block's trailer; and once the
 //! append is synced the segment is deleted. The copies are durable before the segment goes,
@@ -56,10 +61,19 @@ use crate::node_file::{End, NodeFile, NodeFileOptions, RECORD_HEADER_BYTES, Reco
 
 /// The first byte of a node record a block wrote.
 const NODE: u8 = 0;
-/// The first byte of a trailer record.
-const TRAILER: u8 = 1;
+/// The first byte of a trailer record written by layout 5 (removals by node key): read, no
+/// longer written.
+const TRAILER_LAYOUT_5: u8 = 1;
 /// The first byte of a node record compaction copied.
 const COPY: u8 = 2;
+/// The first byte of a stale record: the nodes a block made stale, removed when a later
+/// commit prunes its version.
+const STALE: u8 = 3;
+/// The first byte of a trailer record.
+const TRAILER: u8 = 4;
+/// The packed path under which the index holds a version's stale record: length 0 with a
+/// nibble set, which no path packs to.
+const STALE_PATH: u64 = 1;
 /// Shards of the index (each under its own lock).
 const SHARDS: usize = 64;
 /// The file in the node directory that lists the voided blocks.
@@ -81,7 +95,7 @@ pub struct NodeStoreOptions {
     /// A block that finds the active segment this long or longer starts a new one; the unit of
     /// compaction.
     pub segment_bytes: u64,
-    /// A sealed segment is compacted once at most this percentage of its node records are live
+    /// A sealed segment is compacted once at most this percentage of its records are live
     /// (the emptiest first, one per commit).
     pub compact_below_percent: u64,
     /// Bytes committed to ParityDB after a block, besides twice the largest commit from that
@@ -109,34 +123,126 @@ struct Trailer {
     /// The block's height; `None` for an append that is not a block's (a restore's batch, an
     /// open's removals).
     version: Option<u64>,
-    /// Nodes removed, by the block that removed them (a removal carried from a compacted
+    /// Records removed, by the block that removed them (a removal carried from a compacted
     /// segment keeps its block).
     removed: Vec<Removed>,
 }
 
-/// Nodes a block removed (height `None`: not a block, never voided): each node's key and the
-/// address of its record.
+/// Records a block removed (height `None`: not a block, never voided): each record's id and
+/// address.
 #[derive(Encode, Decode)]
 struct Removed {
+    version: Option<u64>,
+    era: u32,
+    /// Packed ids: version, packed path ([`STALE_PATH`] for a stale record), address.
+    packed: Vec<(u64, u64, u64)>,
+    /// Nodes of deeper paths: node key and address.
+    deep: Vec<(Vec<u8>, u64)>,
+}
+
+impl Removed {
+    fn new(version: Option<u64>, era: u32) -> Self {
+        Self {
+            version,
+            era,
+            packed: vec![],
+            deep: vec![],
+        }
+    }
+
+    fn push(&mut self, id: Id, word: u64) {
+        match id {
+            Id::Packed { version, path } => self.packed.push((version, path, word)),
+            Id::Deep(key) => self.deep.push((key.into_vec(), word)),
+        }
+    }
+
+    /// The records removed: id and address; `None` for a deep entry that is not a node key.
+    fn records(&self) -> impl Iterator<Item = Option<(Id, u64)>> + '_ {
+        let packed = self
+            .packed
+            .iter()
+            .map(|&(version, path, word)| Some((Id::Packed { version, path }, word)));
+        let deep = self
+            .deep
+            .iter()
+            .map(|(key, word)| Id::of(key).map(|id| (id, *word)));
+        packed.chain(deep)
+    }
+}
+
+impl Trailer {
+    /// Adds the removal of the record at `word` of `id` by the block at `version` in `era`: to
+    /// the last group if it is that block's.
+    fn remove(&mut self, id: Id, word: u64, version: Option<u64>, era: u32) {
+        match self.removed.last_mut() {
+            Some(last) if last.version == version && last.era == era => last.push(id, word),
+            _ => {
+                let mut group = Removed::new(version, era);
+                group.push(id, word);
+                self.removed.push(group);
+            }
+        }
+    }
+
+    /// The trailer a record holds (`payload` with its kind byte), of this layout or layout 5.
+    fn read(payload: &[u8]) -> std::result::Result<Trailer, String> {
+        let bad = |e: parity_scale_codec::Error| format!("not a trailer: {e}");
+        match payload.split_first() {
+            Some((&TRAILER, rest)) => Trailer::decode_all(&mut &rest[..]).map_err(bad),
+            Some((&TRAILER_LAYOUT_5, rest)) => {
+                let old = TrailerLayout5::decode_all(&mut &rest[..]).map_err(bad)?;
+                let mut trailer = Trailer {
+                    era: old.era,
+                    version: old.version,
+                    removed: vec![],
+                };
+                for group in old.removed {
+                    let mut new = Removed::new(group.version, group.era);
+                    for (key, word) in group.nodes {
+                        new.push(Id::of(&key).ok_or("removes a non-key")?, word);
+                    }
+                    trailer.removed.push(new);
+                }
+                Ok(trailer)
+            }
+            _ => Err("not a trailer".into()),
+        }
+    }
+}
+
+/// A trailer as layout 5 wrote it: removals by node key.
+#[derive(Decode)]
+struct TrailerLayout5 {
+    era: u32,
+    version: Option<u64>,
+    removed: Vec<RemovedLayout5>,
+}
+
+#[derive(Decode)]
+struct RemovedLayout5 {
     version: Option<u64>,
     era: u32,
     nodes: Vec<(Vec<u8>, u64)>,
 }
 
-impl Trailer {
-    /// Adds the removal of the record at `word` of the node `key` by the block at `version`
-    /// in `era`: to the last group if it is that block's.
-    fn remove(&mut self, key: Vec<u8>, word: u64, version: Option<u64>, era: u32) {
-        match self.removed.last_mut() {
-            Some(last) if last.version == version && last.era == era => {
-                last.nodes.push((key, word))
-            }
-            _ => self.removed.push(Removed {
-                version,
-                era,
-                nodes: vec![(key, word)],
-            }),
-        }
+/// The nodes a block made stale, kept until a later commit prunes its version.
+#[derive(Encode, Decode)]
+struct StaleRecord {
+    version: u64,
+    /// Packed ids: version and packed path.
+    packed: Vec<(u64, u64)>,
+    /// Node keys of deeper paths.
+    deep: Vec<Vec<u8>>,
+}
+
+impl StaleRecord {
+    fn ids(self) -> impl Iterator<Item = Option<Id>> {
+        let packed = self
+            .packed
+            .into_iter()
+            .map(|(version, path)| Some(Id::Packed { version, path }));
+        packed.chain(self.deep.into_iter().map(|key| Id::of(&key)))
     }
 }
 
@@ -182,18 +288,37 @@ impl Id {
         })
     }
 
+    /// The id of the node at `path` and `version`.
+    fn at(version: u64, path: &Path) -> Id {
+        match path.packed() {
+            Some(path) => Id::Packed { version, path },
+            None => Id::Deep(path.node_key(version).into()),
+        }
+    }
+
+    /// The id of the stale record of `version`.
+    fn stale(version: u64) -> Id {
+        Id::Packed {
+            version,
+            path: STALE_PATH,
+        }
+    }
+
+    fn is_stale(&self) -> bool {
+        matches!(
+            self,
+            Id::Packed {
+                path: STALE_PATH,
+                ..
+            }
+        )
+    }
+
+    /// The version of the block that wrote the record.
     fn version(&self) -> u64 {
         match self {
             Id::Packed { version, .. } => *version,
             Id::Deep(key) => Path::from_node_key(key).map_or(0, |(v, _)| v),
-        }
-    }
-
-    /// The stored node key.
-    fn key(&self) -> Vec<u8> {
-        match self {
-            Id::Packed { version, path } => Path::unpacked(*path).node_key(*version),
-            Id::Deep(key) => key.to_vec(),
         }
     }
 }
@@ -357,6 +482,19 @@ impl Index {
         out
     }
 
+    /// Stale records: entries under [`STALE_PATH`] (one pass over the index).
+    fn stale_records(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| {
+                read(s)
+                    .keys()
+                    .filter(|(_, path)| *path == STALE_PATH)
+                    .count() as u64
+            })
+            .sum()
+    }
+
     fn len(&self) -> usize {
         self.shards.iter().map(|s| read(s).len()).sum::<usize>() + read(&self.deep).len()
     }
@@ -398,6 +536,35 @@ struct Usage {
     live: u64,
 }
 
+/// What one [`NodeStore::commit`] writes.
+#[derive(Default)]
+pub struct NodeWrites<'a> {
+    /// The block's height; `None` for writes that are not a block's (a restore's batch).
+    pub version: Option<u64>,
+    /// New nodes: stored key and node.
+    pub sets: &'a [(Vec<u8>, Vec<u8>)],
+    /// Nodes removed now, by key; keys not here are skipped. (Since layout 6 pruning removes
+    /// nodes through `prune`; these are the nodes the `stale` column's older lists name.)
+    pub removes: &'a [Vec<u8>],
+    /// The nodes the block made stale (version and path), kept in a stale record of the
+    /// block's version until a later commit prunes it. Only a block's commit has them.
+    pub stale: &'a [(u64, Path)],
+    /// Versions (before the block's) whose stale records this commit prunes: their nodes and
+    /// the records themselves are removed. Versions without one are skipped.
+    pub prune: std::ops::Range<u64>,
+    /// Bytes the caller commits to ParityDB with this commit (see [`DURABLE_LAG_BYTES`]).
+    pub db_bytes: u64,
+}
+
+/// What one [`NodeStore::commit`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodesCommitted {
+    /// Nodes removed (explicitly or by pruning stale records).
+    pub removed: u64,
+    /// Bytes appended to the file: records, their headers, copies and the trailer.
+    pub appended: u64,
+}
+
 /// What the node store holds ([`NodeStore::stats`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NodeStoreStats {
@@ -405,10 +572,12 @@ pub struct NodeStoreStats {
     pub segments: usize,
     /// Bytes of the segment files.
     pub file_bytes: u64,
-    /// Node records in the file, live or not.
+    /// Node and stale records in the file, live or not.
     pub records: u64,
-    /// Live nodes (the index's entries).
+    /// Live nodes (the index's entries but the stale records).
     pub live: u64,
+    /// Stale records not pruned (a version's each).
+    pub stale_records: u64,
     /// Bytes the index in memory holds allocated.
     pub index_bytes: u64,
     /// Removed nodes whose records compaction keeps until their block is safe from a crash.
@@ -583,22 +752,22 @@ impl NodeStore {
         }
     }
 
-    /// Appends a block's nodes (`sets`: key and stored node) and removals (`removes`; keys not
-    /// here are skipped), compacts a segment if one qualifies, and syncs: all of it durable
-    /// when this returns, before the caller commits the rest of the block (`db_bytes` bytes)
-    /// to ParityDB. `version`: the block's height (`None` for writes that are not a block's).
-    pub fn commit(
-        &self,
-        sets: &[(Vec<u8>, Vec<u8>)],
-        removes: &[Vec<u8>],
-        version: Option<u64>,
-        db_bytes: u64,
-    ) -> Result<()> {
+    /// Whether the stale record of `version` is here (written, not pruned).
+    pub fn has_stale(&self, version: u64) -> bool {
+        self.index.get(&Id::stale(version)).is_some()
+    }
+
+    /// Appends a block's nodes, its stale record and its removals (see [`NodeWrites`]),
+    /// compacts a segment if one qualifies, and syncs: all of it durable when this returns,
+    /// before the caller commits the rest of the block to ParityDB.
+    pub fn commit(&self, writes: &NodeWrites<'_>) -> Result<NodesCommitted> {
+        let version = writes.version;
+        let db_bytes = writes.db_bytes;
         let mut append = self.file.append()?;
         let mut writer = crate::store::lock(&self.writer);
         let era = self.voided.era();
-        let mut added = Vec::with_capacity(sets.len());
-        for (key, node) in sets {
+        let mut added = Vec::with_capacity(writes.sets.len() + 1);
+        for (key, node) in writes.sets {
             let id = Id::of(key).ok_or_else(|| {
                 StorageError::Tree(format!(
                     "a tree node written under {} bytes that are not a node key",
@@ -607,24 +776,60 @@ impl NodeStore {
             })?;
             added.push((id, append.push_parts(&[&[NODE], key, node])?));
         }
+        if !writes.stale.is_empty() {
+            let Some(version) = version else {
+                return Err(StorageError::Tree(
+                    "stale nodes written by a commit that is not a block's".into(),
+                ));
+            };
+            let mut record = StaleRecord {
+                version,
+                packed: Vec::with_capacity(writes.stale.len()),
+                deep: vec![],
+            };
+            for (v, path) in writes.stale {
+                match Id::at(*v, path) {
+                    Id::Packed { version, path } => record.packed.push((version, path)),
+                    Id::Deep(key) => record.deep.push(key.into_vec()),
+                }
+            }
+            let at = append.push_parts(&[&[STALE], &record.encode()])?;
+            added.push((Id::stale(version), at));
+        }
         let mut trailer = Trailer {
             era,
             version,
-            removed: vec![Removed {
-                version,
-                era,
-                nodes: Vec::with_capacity(removes.len()),
-            }],
+            removed: vec![Removed::new(version, era)],
         };
-        let (keys, ids): (Vec<&Vec<u8>>, Vec<Id>) =
-            removes.iter().filter_map(|k| Some((k, Id::of(k)?))).unzip();
-        // Removed nodes leave the index now (reads no longer find them, and nothing reads a
-        // pruned version); their records stay live for compaction, in a waiting batch, until
-        // the block is safe.
+        let mut ids: Vec<Id> = writes.removes.iter().filter_map(|k| Id::of(k)).collect();
+        // The nodes of the stale records pruned, and the records.
+        for pruned in writes.prune.clone() {
+            let id = Id::stale(pruned);
+            let Some(at) = self.index.get(&id) else {
+                continue;
+            };
+            let payload = self.file.read(at)?;
+            let record = match payload.split_first() {
+                Some((&STALE, rest)) => StaleRecord::decode_all(&mut &rest[..]).ok(),
+                _ => None,
+            }
+            .filter(|r| r.version == pruned)
+            .ok_or_else(|| corrupt(self.dir(), at, "not the stale record of its version"))?;
+            for node in record.ids() {
+                ids.push(node.ok_or_else(|| corrupt(self.dir(), at, "names a non-key"))?);
+            }
+            ids.push(id);
+        }
+        // Removed records leave the index now (reads no longer find them, and nothing reads a
+        // pruned version); they stay live for compaction, in a waiting batch, until the block
+        // is safe.
         let mut records = Vec::with_capacity(ids.len());
-        for (key, at) in keys.into_iter().zip(self.index.remove_all(&ids)) {
+        let mut removed = 0;
+        let found = self.index.remove_all(&ids);
+        for (id, at) in ids.into_iter().zip(found) {
             if let Some(at) = at {
-                trailer.remove(key.clone(), at.to_u64(), version, era);
+                removed += u64::from(!id.is_stale());
+                trailer.remove(id, at.to_u64(), version, era);
                 records.push(at);
             }
         }
@@ -665,33 +870,37 @@ impl NodeStore {
                 let (addr, payload) = record?;
                 let bad = |reason: &str| corrupt(self.dir(), addr, reason);
                 match payload.first() {
-                    Some(&(NODE | COPY)) => {
+                    Some(&(NODE | COPY | STALE)) => {
                         // Live, or removed by a block a crash could still take back.
                         let waiting = held.get(&addr.to_u64()).copied();
                         if waiting.is_none() && !live.contains(&addr.to_u64()) {
                             continue;
                         }
-                        let (id, _) = split_node(&payload).ok_or_else(|| bad("not a node"))?;
-                        let at = append.push_parts(&[&[COPY], &payload[1..]])?;
+                        let id = record_id(&payload).ok_or_else(|| bad("not a record"))?;
+                        let at = if payload[0] == STALE {
+                            append.push(&payload)?
+                        } else {
+                            append.push_parts(&[&[COPY], &payload[1..]])?
+                        };
                         // A removal made again with the copy's address: the one naming this
                         // record may be in this segment.
                         if let Some((b, _)) = waiting {
                             let batch = &writer.waiting[b];
-                            trailer.remove(id.key(), at.to_u64(), batch.version, batch.era);
+                            trailer.remove(id.clone(), at.to_u64(), batch.version, batch.era);
                         }
                         copies.push((id, at, waiting));
                     }
-                    Some(&TRAILER) => {
-                        let old = Trailer::decode_all(&mut &payload[1..])
-                            .map_err(|e| bad(&format!("not a trailer: {e}")))?;
+                    Some(&(TRAILER | TRAILER_LAYOUT_5)) => {
+                        let old = Trailer::read(&payload).map_err(|e| bad(&e))?;
                         for group in old.removed {
                             if self.voided.voids(group.version, group.era) {
                                 continue;
                             }
-                            for (key, word) in group.nodes {
+                            for record in group.records() {
+                                let (id, word) = record.ok_or_else(|| bad("removes a non-key"))?;
                                 let at = RecordAddr::from_u64(word);
                                 if at.segment != victim && writer.usage.contains_key(&at.segment) {
-                                    trailer.remove(key, word, group.version, group.era);
+                                    trailer.remove(id, word, group.version, group.era);
                                 }
                             }
                         }
@@ -700,7 +909,8 @@ impl NodeStore {
                 }
             }
         }
-        append.push(&[&[TRAILER][..], &trailer.encode()].concat())?;
+        append.push_parts(&[&[TRAILER], &trailer.encode()])?;
+        let appended = append.len();
         let writer = &mut *writer;
         // The block's nodes indexed while the file syncs: nothing reads a version before the
         // database's head reaches it, after this returns.
@@ -750,7 +960,7 @@ impl NodeStore {
                 Err(e) => tracing::warn!(error = %e, "a compacted node segment was not removed"),
             }
         }
-        Ok(())
+        Ok(NodesCommitted { removed, appended })
     }
 
     /// The sealed segment to compact: the one with the smallest share of live records, if that
@@ -772,11 +982,13 @@ impl NodeStore {
     pub fn stats(&self) -> NodeStoreStats {
         let writer = crate::store::lock(&self.writer);
         let segments = self.file.segments();
+        let stale_records = self.index.stale_records();
         NodeStoreStats {
             segments: segments.len(),
             file_bytes: segments.iter().map(|(_, len)| len).sum(),
             records: writer.usage.values().map(|u| u.records).sum(),
-            live: self.index.len() as u64,
+            live: self.index.len() as u64 - stale_records,
+            stale_records,
             index_bytes: self.index.bytes(),
             waiting: writer.waiting_records,
             compacted: self.compacted.load(Ordering::Relaxed),
@@ -810,13 +1022,12 @@ fn rebuild(file: &NodeFile, dir: &FsPath, voided: &Voided) -> Result<Rebuilt> {
             };
             let bad = |reason: &str| corrupt(dir, addr, reason);
             match payload.first() {
-                Some(&(NODE | COPY)) => {
-                    let (id, _) = split_node(&payload).ok_or_else(|| bad("not a node"))?;
+                Some(&(NODE | COPY | STALE)) => {
+                    let id = record_id(&payload).ok_or_else(|| bad("not a record"))?;
                     append.push((id, addr));
                 }
-                Some(&TRAILER) => {
-                    let trailer = Trailer::decode_all(&mut &payload[1..])
-                        .map_err(|e| bad(&format!("not a trailer: {e}")))?;
+                Some(&(TRAILER | TRAILER_LAYOUT_5)) => {
+                    let trailer = Trailer::read(&payload).map_err(|e| bad(&e))?;
                     let void_block = voided.voids(trailer.version, trailer.era);
                     for (id, at) in append.drain(..) {
                         usage.entry(at.segment).or_default().records += 1;
@@ -828,11 +1039,11 @@ fn rebuild(file: &NodeFile, dir: &FsPath, voided: &Voided) -> Result<Rebuilt> {
                         if voided.voids(group.version, group.era) {
                             continue;
                         }
-                        for (key, word) in &group.nodes {
-                            let id = Id::of(key).ok_or_else(|| bad("removes a non-key"))?;
-                            // Only the record it names: a later one of the key (written again
+                        for record in group.records() {
+                            let (id, word) = record.ok_or_else(|| bad("removes a non-key"))?;
+                            // Only the record it names: a later one of the id (written again
                             // after its block was voided) stays.
-                            if index.get(&id) == Some(RecordAddr::from_u64(*word)) {
+                            if index.get(&id) == Some(RecordAddr::from_u64(word)) {
                                 index.remove(&id);
                             }
                         }
@@ -858,6 +1069,16 @@ fn rebuild(file: &NodeFile, dir: &FsPath, voided: &Voided) -> Result<Rebuilt> {
         keep,
         last_block,
     })
+}
+
+/// The id of a node or stale record; `None` if it is neither.
+fn record_id(payload: &[u8]) -> Option<Id> {
+    match payload.split_first()? {
+        (&STALE, rest) => Some(Id::stale(u64::from_le_bytes(
+            rest.get(..8)?.try_into().ok()?,
+        ))),
+        _ => split_node(payload).map(|(id, _)| id),
+    }
 }
 
 /// The id and stored node of a node record; `None` if it is not one.

@@ -112,6 +112,13 @@ pub struct ColumnWrites {
 }
 
 impl CommitSize {
+    /// Counts the tree nodes the node file removed.
+    fn add_pruned_nodes(&mut self, removed: u64) {
+        let removed = usize::try_from(removed).unwrap_or(usize::MAX);
+        self.entries += removed;
+        self.columns[usize::from(layout::TREE_NODES)].removed += removed;
+    }
+
     fn of(writes: &[Write]) -> Self {
         let mut size = CommitSize::default();
         for (col, k, v) in writes {
@@ -177,17 +184,18 @@ impl Store {
                 if layout::UPGRADABLE_LAYOUT_VERSIONS.contains(&found) {
                     // `Database::open` added the columns layout 1 lacks; the leaves written so
                     // far (before layout 4) keep their values in `tree_values`, and the nodes
-                    // written so far stay in `tree_nodes`.
+                    // written so far (before layout 5) stay in `tree_nodes`. A layout-5
+                    // database's node file and stale lists stay as they are.
                     let head = load_head(&db)?;
                     let next = head.map_or(0, |h| h.header.height + 1);
-                    let mut writes = vec![
-                        (
-                            layout::META,
-                            meta::LAYOUT.to_vec(),
-                            Some(layout::LAYOUT_VERSION.encode()),
-                        ),
-                        (layout::META, meta::NODES_FROM.to_vec(), Some(next.encode())),
-                    ];
+                    let mut writes = vec![(
+                        layout::META,
+                        meta::LAYOUT.to_vec(),
+                        Some(layout::LAYOUT_VERSION.encode()),
+                    )];
+                    if found < layout::NODE_FILE_LAYOUT {
+                        writes.push((layout::META, meta::NODES_FROM.to_vec(), Some(next.encode())));
+                    }
                     if found < 4 {
                         writes.push((
                             layout::META,
@@ -196,7 +204,9 @@ impl Store {
                         ));
                     }
                     db.commit(writes)?;
-                    db.set_nodes_from(next);
+                    if found < layout::NODE_FILE_LAYOUT {
+                        db.set_nodes_from(next);
+                    }
                 } else if found != layout::LAYOUT_VERSION {
                     return Err(StorageError::Version {
                         path: path.to_path_buf(),
@@ -289,10 +299,10 @@ impl Store {
         self.inner.head().map(|h| h.header)
     }
 
-    /// What the last block committed through this handle wrote: entries and bytes of its
-    /// tree nodes (to the node file, counted under the `tree_nodes` column) and of the one
-    /// atomic ParityDB commit (leaf values, latest columns, stale list, pruning, block and
-    /// indexes).
+    /// What the last block committed through this handle wrote: its tree nodes (to the node
+    /// file, counted under the `tree_nodes` column: the nodes written, their keys and bytes,
+    /// and the nodes its pruning removed) and the one atomic ParityDB commit (latest columns,
+    /// stale list, pruning, block and indexes).
     pub fn last_commit_size(&self) -> CommitSize {
         *lock(&self.inner.last_commit)
     }
@@ -412,7 +422,7 @@ impl Store {
         }
         let layer = inner.layer_to_commit(pending)?;
 
-        let mut writes = Vec::with_capacity(layer.update.nodes.len() * 2 + 64);
+        let mut writes = Vec::with_capacity(layer.update.nodes.len() + layer.writes.len() + 64);
         let rewritten = inner.state_writes(&layer, &mut writes)?;
         let hash = header.hash();
         crate::blocks::block_writes(executed, hash, &mut writes);
@@ -430,6 +440,7 @@ impl Store {
         ));
         let history = inner.config.state_history;
         let mut pruned_below = None;
+        let prune_from = inner.pruned_below.load(Ordering::Acquire);
         let mut oldest = inner.oldest.load(Ordering::Acquire);
         if history != u64::MAX && height + 1 > history {
             oldest = oldest.max(height + 1 - history);
@@ -441,7 +452,14 @@ impl Store {
         // Readers must see the new oldest height before the pruned data disappears (ParityDB
         // makes a commit visible at once); raising it early is harmless if the commit fails.
         inner.oldest.fetch_max(oldest, Ordering::AcqRel);
-        let size = CommitSize::of(&writes);
+        let mut size = CommitSize::of(&writes);
+        let stale: Vec<(u64, crate::merkle::Path)> = layer
+            .update
+            .stale
+            .iter()
+            .map(|(v, p, _)| (*v, *p))
+            .collect();
+        let prune = pruned_below.map_or(0..0, |next| prune_from..next);
         // The cache moves on to the block on another thread while the database commits it (a
         // quarter of a million map operations at a million accounts, beside the node file's
         // append and sync).
@@ -449,7 +467,7 @@ impl Store {
             let cache = std::thread::Builder::new()
                 .name("aether-cache-move".into())
                 .spawn_scoped(s, || inner.cache.prepare(&layer.update));
-            let committed = inner.db.commit(writes);
+            let committed = inner.db.commit_block(writes, &stale, prune);
             let moved = match cache {
                 Ok(thread) => thread.join().is_ok(),
                 Err(_) => {
@@ -459,10 +477,14 @@ impl Store {
             };
             (committed, moved)
         });
-        if let Err(e) = committed {
-            inner.cache.abandon(inner.head_height());
-            return Err(e);
-        }
+        let nodes = match committed {
+            Ok(nodes) => nodes,
+            Err(e) => {
+                inner.cache.abandon(inner.head_height());
+                return Err(e);
+            }
+        };
+        size.add_pruned_nodes(nodes.removed);
         // Visible to reads now: what they recorded before is out of date.
         inner.latest_memo.clear();
         *lock(&inner.last_commit) = size;
@@ -659,7 +681,8 @@ impl Inner {
     }
 
     /// Adds to `out` the state writes of committing `layer` on the head: its tree nodes and
-    /// leaf values as computed, the latest columns, and the stale list of its version. Returns
+    /// leaf values as computed, the latest columns, and the stale list of its version (what it
+    /// made stale besides tree nodes, which the node file lists). Returns
     /// the latest-column entries written. The version each write replaces is read from the
     /// latest columns now, when the layer's parent is the head.
     fn state_writes(
@@ -688,9 +711,6 @@ impl Inner {
             })?);
         }
         let mut stale = StaleList::default();
-        for (v, path, _) in &update.stale {
-            stale.nodes.push(path.node_key(*v));
-        }
         let mut rewritten = std::collections::HashSet::with_capacity(layer.writes.len());
         for (key, write) in &layer.writes {
             let value = &write.value;
@@ -725,7 +745,8 @@ impl Inner {
     }
 
     /// Adds to `out` the removal of what the stale lists of versions up to `oldest` name, for
-    /// at most [`PRUNE_VERSIONS_PER_COMMIT`] versions, and returns the next version to prune.
+    /// at most [`PRUNE_VERSIONS_PER_COMMIT`] versions, and returns the next version to prune
+    /// (the node file prunes the same versions' stale nodes in the same commit).
     /// `rewritten` are the latest-column entries the same commit writes: their tombstones are
     /// already replaced.
     fn prune(
@@ -783,7 +804,8 @@ impl Inner {
 /// removed once the version falls out of the history window.
 #[derive(Default, Encode, Decode)]
 struct StaleList {
-    /// Replaced tree nodes ([`layout::TREE_NODES`] keys).
+    /// Replaced tree nodes ([`layout::TREE_NODES`] keys), in lists written before layout 6
+    /// (since, the node file lists them).
     nodes: Vec<Vec<u8>>,
     /// Replaced leaf values ([`layout::TREE_VALUES`] keys).
     values: Vec<[u8; 40]>,
@@ -876,7 +898,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub struct EntryCounts {
     /// Leaf values, all versions.
     pub tree_values: u64,
-    /// Versions whose stale lists await pruning.
+    /// Versions whose stale lists (in the `stale` column or the node file) await pruning.
     pub stale: u64,
     /// Heights from 0 to the head whose tree root node is still stored.
     pub tree_roots: u64,
@@ -899,7 +921,9 @@ impl Store {
         let mut stale = 0;
         if let Some(head) = self.inner.head() {
             for version in 0..=head.header.height {
-                if db.get(layout::STALE, &version.to_be_bytes())?.is_some() {
+                if db.has_stale_nodes(version)
+                    || db.get(layout::STALE, &version.to_be_bytes())?.is_some()
+                {
                     stale += 1;
                 }
                 if db

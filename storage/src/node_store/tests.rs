@@ -37,6 +37,30 @@ fn node_of(key: &[u8]) -> Vec<u8> {
     node
 }
 
+/// A block's nodes and removals by key, nothing stale or pruned.
+fn commit(
+    store: &NodeStore,
+    version: u64,
+    sets: &[(Vec<u8>, Vec<u8>)],
+    removes: &[Vec<u8>],
+    db_bytes: u64,
+) -> NodesCommitted {
+    store
+        .commit(&NodeWrites {
+            version: Some(version),
+            sets,
+            removes,
+            db_bytes,
+            ..NodeWrites::default()
+        })
+        .unwrap()
+}
+
+/// The version and path of a node key.
+fn node_path(key: &[u8]) -> (u64, Path) {
+    Path::from_node_key(key).unwrap()
+}
+
 /// The last segment's path.
 fn last_segment(dir: &FsPath) -> PathBuf {
     let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -50,11 +74,14 @@ fn last_segment(dir: &FsPath) -> PathBuf {
 
 #[derive(Clone, Debug)]
 enum Op {
-    /// A block: new nodes (paths, some deeper than a packed path) and removals (indexes into
-    /// the live nodes).
+    /// A block: new nodes (paths, some deeper than a packed path), removals by key and nodes
+    /// made stale (indexes into the live nodes no stale record names), and how many more
+    /// versions' stale records it prunes.
     Block {
         paths: Vec<Vec<u8>>,
         removals: Vec<prop::sample::Index>,
+        stale: Vec<prop::sample::Index>,
+        prune: u64,
     },
     /// A reopen with ParityDB `lost` blocks behind the file (at most the lag allows), and
     /// maybe bytes of an interrupted append at the file's end.
@@ -69,9 +96,16 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         5 => (
             proptest::collection::vec(path, 0..6),
+            proptest::collection::vec(any::<prop::sample::Index>(), 0..3),
             proptest::collection::vec(any::<prop::sample::Index>(), 0..5),
+            0u64..4,
         )
-            .prop_map(|(paths, removals)| Op::Block { paths, removals }),
+            .prop_map(|(paths, removals, stale, prune)| Op::Block {
+                paths,
+                removals,
+                stale,
+                prune,
+            }),
         1 => (0u64..8, proptest::option::of(proptest::collection::vec(any::<u8>(), 1..40)))
             .prop_map(|(lost, torn)| Op::Reopen { lost, torn }),
     ]
@@ -80,9 +114,10 @@ fn op() -> impl Strategy<Value = Op> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases(64)))]
 
-    /// Blocks of nodes and removals, compaction of tiny segments, reopens with ParityDB some
-    /// blocks behind the file (up to what the lag covers) and interrupted appends: every node
-    /// of the state ParityDB holds reads back, every other reads as absent.
+    /// Blocks of nodes, removals, stale records and their pruning, compaction of tiny
+    /// segments, reopens with ParityDB some blocks behind the file (up to what the lag covers)
+    /// and interrupted appends: every node of the state ParityDB holds reads back, every other
+    /// reads as absent, and exactly the stale records of the versions not pruned are there.
     #[test]
     fn the_store_holds_exactly_the_nodes_of_the_blocks_the_database_kept(
         lag in 0u64..4,
@@ -90,25 +125,39 @@ proptest! {
     ) {
         let dir = tempfile::tempdir().unwrap();
         let dir = dir.path().join("nodes");
-        // The state after each block, by height; the head is the last.
-        let mut states: Vec<BTreeMap<Vec<u8>, Vec<u8>>> = vec![];
+        // What ParityDB holds after each block, by height; the head is the last.
+        let mut states: Vec<Model> = vec![];
         let mut ever: std::collections::BTreeSet<Vec<u8>> = Default::default();
         let mut store = NodeStore::open(&dir, None, true, small(lag)).unwrap();
         // Blocks committed since the last open: a reopen may lose as many as the lag covers.
         let mut since_open = 0u64;
         for op in ops {
             match op {
-                Op::Block { paths, removals } => {
+                Op::Block { paths, removals, stale, prune } => {
                     let version = states.len() as u64;
-                    let mut state = states.last().cloned().unwrap_or_default();
-                    let live: Vec<Vec<u8>> = state.keys().cloned().collect();
-                    let mut removes: Vec<Vec<u8>> = removals
-                        .iter()
-                        .filter(|_| !live.is_empty())
-                        .map(|i| live[i.index(live.len())].clone())
+                    let mut model = states.last().cloned().unwrap_or_default();
+                    // Nodes no stale record names: a node is made stale once.
+                    let free: Vec<Vec<u8>> = model
+                        .nodes
+                        .keys()
+                        .filter(|k| !model.stale.values().any(|l| l.contains(k)))
+                        .cloned()
                         .collect();
-                    removes.sort();
-                    removes.dedup();
+                    let pick = |picks: &[prop::sample::Index]| -> Vec<Vec<u8>> {
+                        let mut out: Vec<Vec<u8>> = picks
+                            .iter()
+                            .filter(|_| !free.is_empty())
+                            .map(|i| free[i.index(free.len())].clone())
+                            .collect();
+                        out.sort();
+                        out.dedup();
+                        out
+                    };
+                    let mut removes = pick(&removals);
+                    let made_stale: Vec<Vec<u8>> = pick(&stale)
+                        .into_iter()
+                        .filter(|k| !removes.contains(k))
+                        .collect();
                     // A key that is not there is skipped.
                     removes.push(key(version + 1000, &[1]));
                     let mut sets: Vec<(Vec<u8>, Vec<u8>)> = paths
@@ -120,14 +169,35 @@ proptest! {
                     sets.sort();
                     sets.dedup();
                     for k in &removes {
-                        state.remove(k);
+                        model.nodes.remove(k);
+                    }
+                    let pruned = model.pruned_below..(model.pruned_below + prune).min(version);
+                    for u in pruned.clone() {
+                        for k in model.stale.remove(&u).unwrap_or_default() {
+                            model.nodes.remove(&k);
+                        }
+                    }
+                    model.pruned_below = model.pruned_below.max(pruned.end);
+                    if !made_stale.is_empty() {
+                        model.stale.insert(version, made_stale.clone());
                     }
                     for (k, n) in &sets {
-                        state.insert(k.clone(), n.clone());
+                        model.nodes.insert(k.clone(), n.clone());
                         ever.insert(k.clone());
                     }
-                    store.commit(&sets, &removes, Some(version), 1).unwrap();
-                    states.push(state);
+                    let stale_paths: Vec<(u64, Path)> =
+                        made_stale.iter().map(|k| node_path(k)).collect();
+                    store
+                        .commit(&NodeWrites {
+                            version: Some(version),
+                            sets: &sets,
+                            removes: &removes,
+                            stale: &stale_paths,
+                            prune: pruned,
+                            db_bytes: 1,
+                        })
+                        .unwrap();
+                    states.push(model);
                     since_open += 1;
                 }
                 Op::Reopen { lost, torn } => {
@@ -156,18 +226,35 @@ proptest! {
                     since_open = 0;
                 }
             }
-            let state = states.last().cloned().unwrap_or_default();
+            let model = states.last().cloned().unwrap_or_default();
             for k in &ever {
                 prop_assert_eq!(
                     store.get(k).unwrap(),
-                    state.get(k).cloned(),
+                    model.nodes.get(k).cloned(),
                     "node {:?}", Path::from_node_key(k)
                 );
             }
+            for version in 0..states.len() as u64 + 2 {
+                prop_assert_eq!(
+                    store.has_stale(version),
+                    model.stale.contains_key(&version),
+                    "stale record of {}", version
+                );
+            }
             let stats = store.stats();
-            prop_assert_eq!(stats.live, state.len() as u64);
+            prop_assert_eq!(stats.live, model.nodes.len() as u64);
+            prop_assert_eq!(stats.stale_records, model.stale.len() as u64);
         }
     }
+}
+
+/// What the database holds at one height, for the model test.
+#[derive(Clone, Default)]
+struct Model {
+    nodes: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Stale lists not pruned, by version.
+    stale: BTreeMap<u64, Vec<Vec<u8>>>,
+    pruned_below: u64,
 }
 
 #[test]
@@ -190,7 +277,7 @@ fn compaction_keeps_the_file_near_the_live_nodes() {
             .chain([key(version, &[])])
             .map(|k| (k.clone(), node_of(&k)))
             .collect();
-        store.commit(&sets, &previous, Some(version), 1).unwrap();
+        commit(&store, version, &sets, &previous, 1);
         previous = sets.into_iter().map(|(k, _)| k).collect();
     }
     let stats = store.stats();
@@ -220,9 +307,7 @@ fn a_large_commit_holds_removals_only_while_it_may_be_lost() {
     let store = NodeStore::open(dir.path(), None, true, small(lag)).unwrap();
     let block = |version: u64, removes: &[Vec<u8>], db_bytes: u64| {
         let sets = vec![(key(version, &[]), node_of(&key(version, &[])))];
-        store
-            .commit(&sets, removes, Some(version), db_bytes)
-            .unwrap();
+        commit(&store, version, &sets, removes, db_bytes);
         sets[0].0.clone()
     };
     let mut root = block(0, &[], 1);
@@ -254,9 +339,7 @@ fn a_file_without_the_heads_root_is_refused_and_left_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
     let store = NodeStore::open(dir.path(), None, true, small(0)).unwrap();
     let k = key(0, &[]);
-    store
-        .commit(&[(k.clone(), node_of(&k))], &[], Some(0), 1)
-        .unwrap();
+    commit(&store, 0, &[(k.clone(), node_of(&k))], &[], 1);
     drop(store);
     let before = std::fs::read(last_segment(dir.path())).unwrap();
     // The database says its head is at height 3: the file lost blocks.
@@ -280,7 +363,7 @@ fn damage_inside_a_sealed_segment_is_an_error_naming_it() {
             .chain([key(version, &[])])
             .map(|k| (k.clone(), node_of(&k)))
             .collect();
-        store.commit(&sets, &[], Some(version), 1).unwrap();
+        commit(&store, version, &sets, &[], 1);
     }
     drop(store);
     let first = dir.path().join("00000000.nodes");
@@ -300,9 +383,62 @@ fn bytes_that_are_not_a_node_key_find_nothing() {
     let store = NodeStore::open(dir.path(), None, true, small(0)).unwrap();
     assert_eq!(store.get(b"not a key").unwrap(), None);
     assert!(!store.contains(&[0; 7]));
+    let sets = [(b"nope".to_vec(), vec![1])];
     let err = store
-        .commit(&[(b"nope".to_vec(), vec![1])], &[], Some(0), 1)
+        .commit(&NodeWrites {
+            version: Some(0),
+            sets: &sets,
+            ..NodeWrites::default()
+        })
         .unwrap_err()
         .to_string();
     assert!(err.contains("not a node key"), "{err}");
+}
+
+#[test]
+fn a_node_file_written_by_layout_5_opens_with_its_removals_applied() {
+    // Layout 5's records by hand: node records, and trailers naming removals by node key.
+    let dir = tempfile::tempdir().unwrap();
+    type RemovedLayout5 = (Option<u64>, u32, Vec<(Vec<u8>, u64)>);
+    let (k0, k0a, k1) = (key(0, &[]), key(0, &[3]), key(1, &[]));
+    {
+        let file =
+            NodeFile::open(dir.path(), None, NodeFileOptions { segment_bytes: 600 }).unwrap();
+        let mut append = file.append().unwrap();
+        let at0 = append.push_parts(&[&[NODE], &k0, &node_of(&k0)]).unwrap();
+        append.push_parts(&[&[NODE], &k0a, &node_of(&k0a)]).unwrap();
+        let trailer = (0u32, Some(0u64), Vec::<RemovedLayout5>::new());
+        append
+            .push_parts(&[&[TRAILER_LAYOUT_5], &trailer.encode()])
+            .unwrap();
+        append.commit().unwrap();
+        let mut append = file.append().unwrap();
+        append.push_parts(&[&[NODE], &k1, &node_of(&k1)]).unwrap();
+        let removed: Vec<RemovedLayout5> = vec![(Some(1), 0, vec![(k0.clone(), at0.to_u64())])];
+        let trailer = (0u32, Some(1u64), removed);
+        append
+            .push_parts(&[&[TRAILER_LAYOUT_5], &trailer.encode()])
+            .unwrap();
+        append.commit().unwrap();
+    }
+    let store = NodeStore::open(dir.path(), Some(1), true, small(0)).unwrap();
+    assert_eq!(store.get(&k0).unwrap(), None);
+    assert_eq!(store.get(&k0a).unwrap(), Some(node_of(&k0a)));
+    assert_eq!(store.get(&k1).unwrap(), Some(node_of(&k1)));
+    // Blocks of this layout on top, until compaction has gone through the old segment: the
+    // old trailer's removal carried or applied, and the same after a reopen.
+    let mut root = k1.clone();
+    for version in 2..40u64 {
+        let k = key(version, &[]);
+        commit(&store, version, &[(k.clone(), node_of(&k))], &[root], 1);
+        root = k;
+    }
+    assert!(store.stats().compacted > 0, "{:?}", store.stats());
+    assert!(!dir.path().join("00000000.nodes").exists());
+    drop(store);
+    let store = NodeStore::open(dir.path(), Some(39), true, small(0)).unwrap();
+    assert_eq!(store.get(&k0).unwrap(), None);
+    assert_eq!(store.get(&k0a).unwrap(), Some(node_of(&k0a)));
+    assert_eq!(store.get(&root).unwrap(), Some(node_of(&root)));
+    assert_eq!(store.stats().live, 2);
 }
