@@ -13,7 +13,9 @@ use crate::layout::{
     meta,
 };
 use crate::merkle::Path as NodePath;
-use crate::node_store::{NodeStore, NodeStoreOptions, NodeStoreStats, NodeWrites, NodesCommitted};
+use crate::node_store::{
+    NodeRecords, NodeStore, NodeStoreOptions, NodeStoreStats, NodeWrites, NodesCommitted,
+};
 
 /// One write of a commit: `Some(value)` sets, `None` removes.
 pub type Write = (ColId, Vec<u8>, Option<Vec<u8>>);
@@ -138,21 +140,26 @@ impl Database {
     /// nodes go to the node file first, synced; the rest to ParityDB (see
     /// [`crate::node_store`] for why the file may be ahead).
     pub fn commit(&self, writes: Vec<Write>) -> Result<()> {
-        self.commit_block(writes, &[], 0..0).map(|_| ())
+        self.commit_block(writes, BlockNodes::default()).map(|_| ())
     }
 
-    /// [`Database::commit`] of a block's writes, with the nodes the block made stale (kept in
-    /// the node file until their version is pruned) and the versions whose stale nodes it
-    /// prunes.
+    /// [`Database::commit`] of a block's writes with its tree nodes framed already, the nodes
+    /// it made stale (kept in the node file until their version is pruned) and the versions
+    /// whose stale nodes it prunes.
     pub fn commit_block(
         &self,
         writes: Vec<Write>,
-        stale: &[(u64, NodePath)],
-        prune: std::ops::Range<u64>,
+        block: BlockNodes<'_>,
     ) -> Result<NodesCommitted> {
+        let BlockNodes {
+            records,
+            stale,
+            prune,
+        } = block;
         let mut nodes = NodesCommitted::default();
         let writes = if !stale.is_empty()
             || !prune.is_empty()
+            || !records.is_empty()
             || writes.iter().any(|(col, ..)| *col == TREE_NODES)
         {
             let from = self.nodes_from.load(Ordering::Acquire);
@@ -179,9 +186,10 @@ impl Database {
                 .iter()
                 .map(|(_, k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
                 .sum::<usize>();
-            nodes = self.nodes.commit(&NodeWrites {
+            nodes = self.nodes.commit(NodeWrites {
                 version,
                 sets: &sets,
+                records,
                 removes: &removes,
                 stale,
                 prune,
@@ -211,6 +219,17 @@ impl Database {
             reason: reason.to_string(),
         }
     }
+}
+
+/// A block's tree-node writes besides those in its [`Write`]s ([`Database::commit_block`]).
+#[derive(Default)]
+pub struct BlockNodes<'a> {
+    /// Its new nodes, framed.
+    pub records: Vec<NodeRecords>,
+    /// The nodes it made stale: version and path.
+    pub stale: &'a [(u64, NodePath)],
+    /// The versions whose stale nodes it prunes.
+    pub prune: std::ops::Range<u64>,
 }
 
 /// The version of a stored tree-node key (its first 8 bytes, little-endian); 0 for bytes too

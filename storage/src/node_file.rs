@@ -344,6 +344,7 @@ impl NodeFile {
             start,
             written: start,
             buf: Vec::with_capacity(FLUSH_BYTES + FIRST_READ_BYTES as usize),
+            early_sync: None,
         })
     }
 
@@ -512,6 +513,81 @@ impl Iterator for Scan {
     }
 }
 
+/// Records framed in a buffer of their own, on any thread, before an append places them
+/// ([`Append::push_framed`]): their checksums, which cover their addresses, are filled in then.
+#[derive(Debug, Default)]
+pub struct Framed {
+    buf: Vec<u8>,
+    /// Where each record's header starts in `buf`.
+    starts: Vec<usize>,
+}
+
+impl Framed {
+    /// An empty batch with room for `records` records of `bytes` bytes in all.
+    pub fn with_capacity(records: usize, bytes: usize) -> Self {
+        Self {
+            buf: Vec::with_capacity(bytes),
+            starts: Vec::with_capacity(records),
+        }
+    }
+
+    /// Adds a record whose payload `write` appends to the buffer it is given.
+    pub fn push(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), NodeFileError> {
+        let start = self.buf.len();
+        self.buf
+            .extend_from_slice(&[0; RECORD_HEADER_BYTES as usize]);
+        write(&mut self.buf);
+        let total = self.buf.len() - start - RECORD_HEADER_BYTES as usize;
+        let Ok(len) = u32::try_from(total) else {
+            self.buf.truncate(start);
+            return Err(NodeFileError::TooLarge(format!(
+                "a record of {total} bytes"
+            )));
+        };
+        self.buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        self.starts.push(start);
+        Ok(())
+    }
+
+    /// The records held.
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// Whether no record is held.
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// Bytes of the records, headers included.
+    pub fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Fills in each record's checksum for the batch placed at `base` in `segment`, and
+    /// returns the records' addresses.
+    fn place(&mut self, segment: u32, base: u64) -> Vec<RecordAddr> {
+        let header = RECORD_HEADER_BYTES as usize;
+        let mut addrs = Vec::with_capacity(self.starts.len());
+        for &start in &self.starts {
+            let addr = RecordAddr {
+                segment,
+                offset: base + start as u64,
+            };
+            let len = u32::from_le_bytes([
+                self.buf[start],
+                self.buf[start + 1],
+                self.buf[start + 2],
+                self.buf[start + 3],
+            ]) as usize;
+            let crc = checksum(addr, &self.buf[start + header..start + header + len]);
+            self.buf[start + 4..start + header].copy_from_slice(&crc.to_le_bytes());
+            addrs.push(addr);
+        }
+        addrs
+    }
+}
+
 /// One block's records being appended; nothing is visible or kept until [`Append::commit`].
 /// Holds the writer's lock: one append at a time.
 pub struct Append<'a> {
@@ -526,6 +602,8 @@ pub struct Append<'a> {
     /// Bytes of the segment written so far (committed ones and this append's flushed ones).
     written: u64,
     buf: Vec<u8>,
+    /// A sync started before the commit ([`Append::start_sync`]).
+    early_sync: Option<std::thread::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Append<'_> {
@@ -566,6 +644,72 @@ impl Append<'_> {
         Ok(addr)
     }
 
+    /// Appends the records of `batches` in order and returns their addresses, batch by batch:
+    /// each batch's checksums are filled in and its bytes written on a thread of its own.
+    pub fn push_framed(
+        &mut self,
+        batches: &mut [Framed],
+    ) -> Result<Vec<Vec<RecordAddr>>, NodeFileError> {
+        // What was pushed before goes first, so the batches' addresses are where they land.
+        self.flush()?;
+        let mut bases = Vec::with_capacity(batches.len());
+        let mut end = self.written;
+        for batch in batches.iter() {
+            bases.push(end);
+            end += batch.bytes() as u64;
+        }
+        if end > MAX_SEGMENT_BYTES {
+            return Err(NodeFileError::TooLarge(format!(
+                "a block's records past the {MAX_SEGMENT_BYTES} bytes a segment can hold"
+            )));
+        }
+        let (segment, target) = (self.segment, &self.target);
+        let place = |batch: &mut Framed, base: u64| {
+            let addrs = batch.place(segment, base);
+            write_all_at(&target.file, &batch.buf, base).map_err(io(&target.path))?;
+            Ok(addrs)
+        };
+        let placed: Vec<Result<Vec<RecordAddr>, NodeFileError>> = std::thread::scope(|s| {
+            let mut rest = batches.iter_mut().zip(bases.iter().copied());
+            let first = rest.next();
+            let threads: Vec<_> = rest
+                .map(|(batch, base)| {
+                    std::thread::Builder::new()
+                        .name("aether-node-append".into())
+                        .spawn_scoped(s, move || place(batch, base))
+                })
+                .collect();
+            let mut out: Vec<_> = first.into_iter().map(|(b, base)| place(b, base)).collect();
+            for thread in threads {
+                out.push(match thread {
+                    Ok(t) => t
+                        .join()
+                        .unwrap_or_else(|_| Err(io_error("a node append thread panicked"))),
+                    Err(e) => Err(io_error(&format!("no thread for a node append: {e}"))),
+                });
+            }
+            out
+        });
+        let placed = placed.into_iter().collect::<Result<Vec<_>, _>>()?;
+        self.written = end;
+        Ok(placed)
+    }
+
+    /// Starts syncing what was pushed so far on another thread, so that the commit's sync has
+    /// less left to wait for (the bulk of a block's records, while the caller goes on with the
+    /// rest of its append). The commit waits for it and fails if it failed.
+    pub fn start_sync(&mut self) -> Result<(), NodeFileError> {
+        self.flush()?;
+        let target = self.target.clone();
+        if self.early_sync.is_none() {
+            self.early_sync = std::thread::Builder::new()
+                .name("aether-node-sync".into())
+                .spawn(move || target.file.sync_data())
+                .ok();
+        }
+        Ok(())
+    }
+
     /// The segment this append writes to.
     pub fn segment(&self) -> u32 {
         self.segment
@@ -598,10 +742,20 @@ impl Append<'_> {
     pub fn commit_with<R>(mut self, work: impl FnOnce() -> R) -> Result<(End, R), NodeFileError> {
         self.flush()?;
         let file = &self.target.file;
+        let early = self.early_sync.take();
+        // The sync started early finishes first: an error there fails the commit.
+        let sync = move || {
+            if let Some(early) = early {
+                early
+                    .join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("the sync thread panicked")))?;
+            }
+            file.sync_data()
+        };
         let (synced, out) = std::thread::scope(|s| {
             match std::thread::Builder::new()
                 .name("aether-node-sync".into())
-                .spawn_scoped(s, || file.sync_data())
+                .spawn_scoped(s, sync)
             {
                 Ok(sync) => {
                     let out = work();
@@ -610,7 +764,13 @@ impl Append<'_> {
                         .unwrap_or_else(|_| Err(std::io::Error::other("the sync thread panicked")));
                     (synced, out)
                 }
-                Err(_) => (file.sync_data(), work()),
+                // The early sync's handle went with the closure: its result is not to be had.
+                Err(e) => (
+                    Err(std::io::Error::other(format!(
+                        "no thread to sync the node file: {e}"
+                    ))),
+                    work(),
+                ),
             }
         });
         synced.map_err(io(&self.target.path))?;
@@ -640,6 +800,13 @@ fn checksum(addr: RecordAddr, payload: &[u8]) -> u32 {
     hasher.update(&addr.to_u64().to_le_bytes());
     hasher.update(payload);
     hasher.finalize()
+}
+
+fn io_error(what: &str) -> NodeFileError {
+    NodeFileError::Io {
+        path: PathBuf::new(),
+        source: std::io::Error::other(what.to_string()),
+    }
 }
 
 fn segment_path(dir: &Path, index: u32) -> PathBuf {

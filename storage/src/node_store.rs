@@ -57,7 +57,7 @@ use rustc_hash::FxBuildHasher;
 use crate::durable::DurableRecord;
 use crate::error::{Result, StorageError};
 use crate::merkle::Path;
-use crate::node_file::{End, NodeFile, NodeFileOptions, RECORD_HEADER_BYTES, RecordAddr};
+use crate::node_file::{End, Framed, NodeFile, NodeFileOptions, RECORD_HEADER_BYTES, RecordAddr};
 
 /// The first byte of a node record a block wrote.
 const NODE: u8 = 0;
@@ -536,6 +536,52 @@ struct Usage {
     live: u64,
 }
 
+/// A block's new nodes framed as node records, built on any thread before the commit
+/// ([`NodeWrites::records`]): the commit places them without copying or parsing them again.
+#[derive(Default)]
+pub struct NodeRecords {
+    framed: Framed,
+    ids: Vec<Id>,
+}
+
+impl NodeRecords {
+    /// Room for `nodes` nodes of `bytes` stored bytes in all.
+    pub fn with_capacity(nodes: usize, bytes: usize) -> Self {
+        Self {
+            framed: Framed::with_capacity(nodes, bytes + nodes * (1 + 28 + 8)),
+            ids: Vec::with_capacity(nodes),
+        }
+    }
+
+    /// Adds the node at `path` of `version`, its stored bytes written by `encode`.
+    pub fn push(&mut self, version: u64, path: &Path, encode: impl FnOnce(&mut Vec<u8>)) {
+        let framed = self.framed.push(|out| {
+            out.push(NODE);
+            path.write_node_key(version, out);
+            encode(out);
+        });
+        // Only a node larger than 4 GiB fails, which no node is: kept out of the batch.
+        if framed.is_ok() {
+            self.ids.push(Id::at(version, path));
+        }
+    }
+
+    /// The nodes held.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether no node is held.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Bytes of the records, headers included.
+    pub fn bytes(&self) -> usize {
+        self.framed.bytes()
+    }
+}
+
 /// What one [`NodeStore::commit`] writes.
 #[derive(Default)]
 pub struct NodeWrites<'a> {
@@ -543,6 +589,8 @@ pub struct NodeWrites<'a> {
     pub version: Option<u64>,
     /// New nodes: stored key and node.
     pub sets: &'a [(Vec<u8>, Vec<u8>)],
+    /// New nodes framed already (a block's), placed after `sets`.
+    pub records: Vec<NodeRecords>,
     /// Nodes removed now, by key; keys not here are skipped. (Since layout 6 pruning removes
     /// nodes through `prune`; these are the nodes the `stale` column's older lists name.)
     pub removes: &'a [Vec<u8>],
@@ -760,13 +808,14 @@ impl NodeStore {
     /// Appends a block's nodes, its stale record and its removals (see [`NodeWrites`]),
     /// compacts a segment if one qualifies, and syncs: all of it durable when this returns,
     /// before the caller commits the rest of the block to ParityDB.
-    pub fn commit(&self, writes: &NodeWrites<'_>) -> Result<NodesCommitted> {
+    pub fn commit(&self, writes: NodeWrites<'_>) -> Result<NodesCommitted> {
         let version = writes.version;
         let db_bytes = writes.db_bytes;
         let mut append = self.file.append()?;
         let mut writer = crate::store::lock(&self.writer);
         let era = self.voided.era();
-        let mut added = Vec::with_capacity(writes.sets.len() + 1);
+        let framed_nodes: usize = writes.records.iter().map(NodeRecords::len).sum();
+        let mut added = Vec::with_capacity(writes.sets.len() + framed_nodes + 1);
         for (key, node) in writes.sets {
             let id = Id::of(key).ok_or_else(|| {
                 StorageError::Tree(format!(
@@ -776,6 +825,15 @@ impl NodeStore {
             })?;
             added.push((id, append.push_parts(&[&[NODE], key, node])?));
         }
+        let (mut framed, ids): (Vec<Framed>, Vec<Vec<Id>>) = writes
+            .records
+            .into_iter()
+            .map(|r| (r.framed, r.ids))
+            .unzip();
+        for (ids, addrs) in ids.into_iter().zip(append.push_framed(&mut framed)?) {
+            added.extend(ids.into_iter().zip(addrs));
+        }
+        drop(framed);
         if !writes.stale.is_empty() {
             let Some(version) = version else {
                 return Err(StorageError::Tree(
@@ -796,6 +854,8 @@ impl NodeStore {
             let at = append.push_parts(&[&[STALE], &record.encode()])?;
             added.push((Id::stale(version), at));
         }
+        // The bulk of the append syncs while its removals and compaction are worked out.
+        append.start_sync()?;
         let mut trailer = Trailer {
             era,
             version,

@@ -15,6 +15,7 @@ use crate::hasher::StateTree;
 use crate::latest_memo::{LATEST_MEMO_BYTES, LatestEntry, LatestMemo};
 use crate::layout::{self, meta};
 use crate::node_cache::{NodeCache, NodeCacheStats};
+use crate::node_store::NodeRecords;
 use crate::pending::{Layer, PendingState, Prior};
 use crate::state_key::StateKey;
 use crate::tree::{self, NodeReader};
@@ -112,6 +113,17 @@ pub struct ColumnWrites {
 }
 
 impl CommitSize {
+    /// Counts a block's tree nodes, framed for the node file.
+    fn add_nodes(&mut self, records: &[NodeRecords]) {
+        let nodes = &mut self.columns[usize::from(layout::TREE_NODES)];
+        for batch in records {
+            self.entries += batch.len();
+            self.bytes += batch.bytes();
+            nodes.set += batch.len();
+            nodes.bytes += batch.bytes();
+        }
+    }
+
     /// Counts the tree nodes the node file removed.
     fn add_pruned_nodes(&mut self, removed: u64) {
         let removed = usize::try_from(removed).unwrap_or(usize::MAX);
@@ -423,7 +435,8 @@ impl Store {
         let layer = inner.layer_to_commit(pending)?;
 
         let mut writes = Vec::with_capacity(layer.update.nodes.len() + layer.writes.len() + 64);
-        let rewritten = inner.state_writes(&layer, &mut writes)?;
+        let mut records = Vec::with_capacity(2);
+        let rewritten = inner.state_writes(&layer, &mut writes, &mut records)?;
         let hash = header.hash();
         crate::blocks::block_writes(executed, hash, &mut writes);
         if let Some(proof) = proof {
@@ -453,6 +466,7 @@ impl Store {
         // makes a commit visible at once); raising it early is harmless if the commit fails.
         inner.oldest.fetch_max(oldest, Ordering::AcqRel);
         let mut size = CommitSize::of(&writes);
+        size.add_nodes(&records);
         let stale: Vec<(u64, crate::merkle::Path)> = layer
             .update
             .stale
@@ -467,7 +481,12 @@ impl Store {
             let cache = std::thread::Builder::new()
                 .name("aether-cache-move".into())
                 .spawn_scoped(s, || inner.cache.prepare(&layer.update));
-            let committed = inner.db.commit_block(writes, &stale, prune);
+            let block = crate::db::BlockNodes {
+                records,
+                stale: &stale,
+                prune,
+            };
+            let committed = inner.db.commit_block(writes, block);
             let moved = match cache {
                 Ok(thread) => thread.join().is_ok(),
                 Err(_) => {
@@ -680,33 +699,30 @@ impl Inner {
         Ok(())
     }
 
-    /// Adds to `out` the state writes of committing `layer` on the head: its tree nodes and
-    /// leaf values as computed, the latest columns, and the stale list of its version (what it
-    /// made stale besides tree nodes, which the node file lists). Returns
-    /// the latest-column entries written. The version each write replaces is read from the
-    /// latest columns now, when the layer's parent is the head.
+    /// Adds to `out` the state writes of committing `layer` on the head: the latest columns
+    /// and the stale list of its version (what it made stale besides tree nodes, which the node
+    /// file lists); its tree nodes go to `records`, framed as node records. Returns the
+    /// latest-column entries written. The version each write replaces is read from the latest
+    /// columns now, when the layer's parent is the head.
     fn state_writes(
         &self,
         layer: &Layer,
         out: &mut Vec<Write>,
+        records: &mut Vec<NodeRecords>,
     ) -> Result<std::collections::HashSet<(u8, Vec<u8>)>> {
         let version = layer.version;
         let update = &layer.update;
         // Encoded on two threads: 55,000 nodes a block at a million accounts.
         let parts =
             crate::parallel::in_parts(update.nodes.as_slice(), 2, "aether-encode", |part| {
-                part.iter()
-                    .map(|(path, node)| {
-                        (
-                            layout::TREE_NODES,
-                            path.node_key(version),
-                            Some(node.encode()),
-                        )
-                    })
-                    .collect::<Vec<Write>>()
+                let mut batch = NodeRecords::with_capacity(part.len(), part.len() * 320);
+                for (path, node) in part {
+                    batch.push(version, path, |out| node.encode_to(out));
+                }
+                batch
             });
         for part in parts {
-            out.extend(part.ok_or_else(|| {
+            records.push(part.ok_or_else(|| {
                 StorageError::Tree("encoding the block's tree nodes panicked".into())
             })?);
         }

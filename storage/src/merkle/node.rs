@@ -78,13 +78,18 @@ impl Path {
     /// The stored key of the node at this path and `version`: borsh of jmt's `NodeKey`
     /// (version, nibble count as u64, the path's bytes as a length-prefixed vector).
     pub fn node_key(&self, version: u64) -> Vec<u8> {
-        let n = self.len().div_ceil(2);
-        let mut key = Vec::with_capacity(20 + n);
-        key.extend_from_slice(&version.to_le_bytes());
-        key.extend_from_slice(&(self.len() as u64).to_le_bytes());
-        key.extend_from_slice(&(n as u32).to_le_bytes());
-        key.extend_from_slice(&self.bytes[..n]);
+        let mut key = Vec::with_capacity(20 + self.len().div_ceil(2));
+        self.write_node_key(version, &mut key);
         key
+    }
+
+    /// Appends [`Path::node_key`] to `out`.
+    pub fn write_node_key(&self, version: u64, out: &mut Vec<u8>) {
+        let n = self.len().div_ceil(2);
+        out.extend_from_slice(&version.to_le_bytes());
+        out.extend_from_slice(&(self.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(n as u32).to_le_bytes());
+        out.extend_from_slice(&self.bytes[..n]);
     }
 }
 
@@ -430,8 +435,21 @@ impl Node {
     /// internal node compact (tag 3): the bitmap of present slots and the bitmap of leaf slots
     /// (u16 little-endian each), then for each present slot in order its hash, its version
     /// (LEB128) and, for an internal child, its leaf count (LEB128). A full node takes about 570
-    /// bytes instead of jmt's 825.
+    /// bytes instead of jmt's 825. (The commit writes it with [`Node::encode_to`].)
+    #[cfg(test)]
     pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(match self {
+            Node::Leaf {
+                value: Some(value), ..
+            } => 65 + value.len(),
+            _ => 5 + 16 * 40,
+        });
+        self.encode_to(&mut out);
+        out
+    }
+
+    /// Appends [`Node::encode`] to `out`.
+    pub fn encode_to(&self, out: &mut Vec<u8>) {
         let internal = match self {
             Node::Internal(internal) => internal,
             Node::Leaf {
@@ -439,28 +457,25 @@ impl Node {
                 value_hash,
                 value: Some(value),
             } => {
-                let mut out = Vec::with_capacity(65 + value.len());
                 out.push(4);
                 out.extend_from_slice(key);
                 out.extend_from_slice(value_hash);
                 out.extend_from_slice(value);
-                return out;
+                return;
             }
-            _ => return self.encode_jmt(),
+            _ => return out.extend_from_slice(&self.encode_jmt()),
         };
         let (exists, leaves) = internal.bitmaps();
-        let mut out = Vec::with_capacity(5 + 16 * 40);
         out.push(3);
         out.extend_from_slice(&exists.to_le_bytes());
         out.extend_from_slice(&leaves.to_le_bytes());
         for (_, child) in internal.iter() {
             out.extend_from_slice(&child.hash);
-            leb128(&mut out, child.version);
+            leb128(out, child.version);
             if !child.is_leaf() {
-                leb128(&mut out, child.leaves());
+                leb128(out, child.leaves());
             }
         }
-        out
     }
 
     /// jmt's encoding: borsh of its `Node` (variant 0 null, 1 internal, 2 leaf). An internal node

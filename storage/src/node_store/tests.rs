@@ -46,7 +46,7 @@ fn commit(
     db_bytes: u64,
 ) -> NodesCommitted {
     store
-        .commit(&NodeWrites {
+        .commit(NodeWrites {
             version: Some(version),
             sets,
             removes,
@@ -187,10 +187,23 @@ proptest! {
                     }
                     let stale_paths: Vec<(u64, Path)> =
                         made_stale.iter().map(|k| node_path(k)).collect();
+                    // Some nodes by key, the others framed, in two batches.
+                    let mut by_key = vec![];
+                    let mut records = vec![NodeRecords::default(), NodeRecords::default()];
+                    for (i, (k, n)) in sets.iter().enumerate() {
+                        match i % 3 {
+                            0 => by_key.push((k.clone(), n.clone())),
+                            b => {
+                                let (v, path) = node_path(k);
+                                records[b - 1].push(v, &path, |out| out.extend_from_slice(n));
+                            }
+                        }
+                    }
                     store
-                        .commit(&NodeWrites {
+                        .commit(NodeWrites {
                             version: Some(version),
-                            sets: &sets,
+                            sets: &by_key,
+                            records,
                             removes: &removes,
                             stale: &stale_paths,
                             prune: pruned,
@@ -385,7 +398,7 @@ fn bytes_that_are_not_a_node_key_find_nothing() {
     assert!(!store.contains(&[0; 7]));
     let sets = [(b"nope".to_vec(), vec![1])];
     let err = store
-        .commit(&NodeWrites {
+        .commit(NodeWrites {
             version: Some(0),
             sets: &sets,
             ..NodeWrites::default()
