@@ -424,6 +424,13 @@ impl NodeFile {
     /// history that read them pruned). Reads of its records are errors after. The active
     /// segment cannot be removed.
     pub fn remove_segment(&self, segment: u32) -> Result<(), NodeFileError> {
+        self.detach_segment(segment)?.delete()
+    }
+
+    /// The first half of [`NodeFile::remove_segment`]: the segment is no longer read (reads of
+    /// its records are errors); its file is deleted by [`Detached::delete`], which may run on
+    /// another thread. A crash before the deletion leaves the file to the next open.
+    pub fn detach_segment(&self, segment: u32) -> Result<Detached, NodeFileError> {
         let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         if writer.is_some_and(|end| end.segment == segment) {
             return Err(NodeFileError::Active(segment));
@@ -434,10 +441,30 @@ impl NodeFile {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&segment);
         let path = removed.map_or_else(|| segment_path(&self.dir, segment), |s| s.path.clone());
-        match fs::remove_file(&path) {
+        Ok(Detached {
+            path,
+            dir: self.dir.clone(),
+        })
+    }
+}
+
+/// A segment no longer read, whose file is still to be deleted ([`NodeFile::detach_segment`]).
+#[derive(Debug)]
+pub struct Detached {
+    path: PathBuf,
+    dir: PathBuf,
+}
+
+impl Detached {
+    /// Deletes the segment's file and syncs the directory.
+    pub fn delete(self) -> Result<(), NodeFileError> {
+        match fs::remove_file(&self.path) {
             Ok(()) => sync_dir(&self.dir),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(NodeFileError::Io { path, source }),
+            Err(source) => Err(NodeFileError::Io {
+                path: self.path,
+                source,
+            }),
         }
     }
 }
@@ -468,7 +495,27 @@ impl Scan {
         Ok(&self.buf[from..from + len as usize])
     }
 
-    fn record(&mut self) -> Result<(RecordAddr, Vec<u8>), NodeFileError> {
+    /// The next record, its payload borrowed from the scan's buffer (no copy); `None` at the
+    /// end or after a damaged record.
+    pub fn next_record(&mut self) -> Option<Result<(RecordAddr, &[u8]), NodeFileError>> {
+        if self.failed || self.offset >= self.end {
+            return None;
+        }
+        match self.record() {
+            Ok((addr, from, len)) => {
+                let at = (from - self.buf_start) as usize;
+                Some(Ok((addr, &self.buf[at..at + len])))
+            }
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+
+    /// Reads the next record in, checked: its address, and where its payload is in the
+    /// segment and how long (the buffer holds it).
+    fn record(&mut self) -> Result<(RecordAddr, u64, usize), NodeFileError> {
         let addr = RecordAddr {
             segment: self.segment,
             offset: self.offset,
@@ -488,15 +535,14 @@ impl Scan {
             let reason = format!("a record of {len} bytes runs past the committed end");
             return Err(corrupt(&self.file.path, reason));
         }
-        let payload = self
-            .bytes(self.offset + RECORD_HEADER_BYTES, u64::from(len))?
-            .to_vec();
-        if checksum(addr, &payload) != crc {
+        let from = self.offset + RECORD_HEADER_BYTES;
+        let payload = self.bytes(from, u64::from(len))?;
+        if checksum(addr, payload) != crc {
             let reason = format!("the record's checksum does not match its {len} bytes");
             return Err(corrupt(&self.file.path, reason));
         }
         self.offset += RECORD_HEADER_BYTES + u64::from(len);
-        Ok((addr, payload))
+        Ok((addr, from, len as usize))
     }
 }
 
@@ -504,12 +550,8 @@ impl Iterator for Scan {
     type Item = Result<(RecordAddr, Vec<u8>), NodeFileError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.failed || self.offset >= self.end {
-            return None;
-        }
-        let record = self.record();
-        self.failed = record.is_err();
-        Some(record)
+        self.next_record()
+            .map(|r| r.map(|(addr, payload)| (addr, payload.to_vec())))
     }
 }
 

@@ -57,7 +57,9 @@ use rustc_hash::FxBuildHasher;
 use crate::durable::DurableRecord;
 use crate::error::{Result, StorageError};
 use crate::merkle::Path;
-use crate::node_file::{End, Framed, NodeFile, NodeFileOptions, RECORD_HEADER_BYTES, RecordAddr};
+use crate::node_file::{
+    Detached, End, Framed, NodeFile, NodeFileOptions, RECORD_HEADER_BYTES, RecordAddr,
+};
 
 /// The first byte of a node record a block wrote.
 const NODE: u8 = 0;
@@ -412,13 +414,51 @@ impl Index {
         )
     }
 
-    /// Removes each id, returning the addresses they had.
-    fn remove_all(&self, ids: &[Id]) -> Vec<Option<RecordAddr>> {
-        self.batch(
-            ids.iter(),
-            |_, map, key| map.remove(&key).map(RecordAddr::from_u64),
-            |_, map, key| map.remove(key).map(RecordAddr::from_u64),
-        )
+    /// Removes each id, returning the addresses they had: the two halves of the shards on two
+    /// threads (a block at a million accounts prunes 55,000 nodes, a cache miss each). `None`
+    /// if a thread panicked.
+    fn remove_all(&self, ids: &[Id]) -> Option<Vec<Option<RecordAddr>>> {
+        let order = Self::runs(ids.iter());
+        let mid = order.partition_point(|(shard, _)| *shard < SHARDS / 2);
+        let halves = [&order[..mid], &order[mid..]];
+        let parts = crate::parallel::in_parts(&halves, 2, "aether-index", |halves| {
+            let mut out = vec![];
+            for half in halves {
+                let mut i = 0;
+                while i < half.len() {
+                    let shard = half[i].0;
+                    let mut j = i;
+                    while j < half.len() && half[j].0 == shard {
+                        j += 1;
+                    }
+                    if shard == SHARDS {
+                        let mut map = write(&self.deep);
+                        for &(_, at) in &half[i..j] {
+                            if let Id::Deep(key) = &ids[at] {
+                                out.push((at, map.remove(key).map(RecordAddr::from_u64)));
+                            }
+                        }
+                    } else {
+                        let mut map = write(&self.shards[shard]);
+                        for &(_, at) in &half[i..j] {
+                            if let Id::Packed { version, path } = ids[at] {
+                                let old = map.remove(&(version, path));
+                                out.push((at, old.map(RecordAddr::from_u64)));
+                            }
+                        }
+                    }
+                    i = j;
+                }
+            }
+            out
+        });
+        let mut found = vec![None; ids.len()];
+        for part in parts {
+            for (at, old) in part? {
+                found[at] = old;
+            }
+        }
+        Some(found)
     }
 
     fn get(&self, id: &Id) -> Option<RecordAddr> {
@@ -661,6 +701,10 @@ struct Writer {
 
 /// The state tree's nodes in the node file; see the module documentation.
 pub struct NodeStore {
+    /// The deletion of the last compacted segment's file, on a thread of its own (unlinking
+    /// 64 MiB and syncing the directory took up to 30 ms of a commit); joined before the next
+    /// one and when the store is dropped.
+    deleting: Mutex<Option<std::thread::JoinHandle<()>>>,
     file: NodeFile,
     options: NodeStoreOptions,
     index: Index,
@@ -745,6 +789,7 @@ impl NodeStore {
         } = rebuilt;
         usage.retain(|segment, _| rebuilt.keep.is_some_and(|k| *segment <= k.segment));
         Ok(Self {
+            deleting: Mutex::new(None),
             file,
             options,
             index,
@@ -885,7 +930,9 @@ impl NodeStore {
         // is safe.
         let mut records = Vec::with_capacity(ids.len());
         let mut removed = 0;
-        let found = self.index.remove_all(&ids);
+        let found = self.index.remove_all(&ids).ok_or_else(|| {
+            StorageError::Tree("removing pruned nodes from the index panicked".into())
+        })?;
         for (id, at) in ids.into_iter().zip(found) {
             if let Some(at) = at {
                 removed += u64::from(!id.is_stale());
@@ -926,7 +973,8 @@ impl NodeStore {
                 }
             }
             let live = self.index.in_segment(victim);
-            for record in self.file.scan(victim)? {
+            let mut scan = self.file.scan(victim)?;
+            while let Some(record) = scan.next_record() {
                 let (addr, payload) = record?;
                 let bad = |reason: &str| corrupt(self.dir(), addr, reason);
                 match payload.first() {
@@ -936,9 +984,9 @@ impl NodeStore {
                         if waiting.is_none() && !live.contains(&addr.to_u64()) {
                             continue;
                         }
-                        let id = record_id(&payload).ok_or_else(|| bad("not a record"))?;
+                        let id = record_id(payload).ok_or_else(|| bad("not a record"))?;
                         let at = if payload[0] == STALE {
-                            append.push(&payload)?
+                            append.push(payload)?
                         } else {
                             append.push_parts(&[&[COPY], &payload[1..]])?
                         };
@@ -951,7 +999,7 @@ impl NodeStore {
                         copies.push((id, at, waiting));
                     }
                     Some(&(TRAILER | TRAILER_LAYOUT_5)) => {
-                        let old = Trailer::read(&payload).map_err(|e| bad(&e))?;
+                        let old = Trailer::read(payload).map_err(|e| bad(&e))?;
                         for group in old.removed {
                             if self.voided.voids(group.version, group.era) {
                                 continue;
@@ -1010,10 +1058,11 @@ impl NodeStore {
             }
         }
         if let Some(victim) = victim {
-            match self.file.remove_segment(victim) {
-                Ok(()) => {
+            match self.file.detach_segment(victim) {
+                Ok(detached) => {
                     writer.usage.remove(&victim);
                     self.compacted.fetch_add(1, Ordering::Relaxed);
+                    self.delete(detached);
                 }
                 // Its live records are all copied: a segment that stays is only space, tried
                 // again by the next commit.
@@ -1021,6 +1070,32 @@ impl NodeStore {
             }
         }
         Ok(NodesCommitted { removed, appended })
+    }
+
+    /// Deletes a compacted segment's file on a thread of its own, once the last one's is
+    /// deleted. A file that stays (the deletion failed, or a crash came first) is read again
+    /// at the next open, where its records are found copied or dead, and compacted again.
+    fn delete(&self, detached: Detached) {
+        let warn = |e: crate::node_file::NodeFileError| tracing::warn!(error = %e, "a compacted node segment was not removed");
+        let mut deleting = crate::store::lock(&self.deleting);
+        if let Some(last) = deleting.take() {
+            let _ = last.join();
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Detached>(1);
+        let spawned = std::thread::Builder::new()
+            .name("aether-node-delete".into())
+            .spawn(move || {
+                if let Ok(detached) = rx.recv() {
+                    detached.delete().unwrap_or_else(warn);
+                }
+            });
+        match spawned {
+            Ok(thread) => {
+                let _ = tx.send(detached);
+                *deleting = Some(thread);
+            }
+            Err(_) => detached.delete().unwrap_or_else(warn),
+        }
     }
 
     /// The sealed segment to compact: the one with the smallest share of live records, if that
@@ -1056,6 +1131,14 @@ impl NodeStore {
     }
 }
 
+impl Drop for NodeStore {
+    fn drop(&mut self) {
+        if let Some(last) = crate::store::lock(&self.deleting).take() {
+            let _ = last.join();
+        }
+    }
+}
+
 /// Reads every record of `file` in order and rebuilds the index (see the module
 /// documentation): an append's records count once its trailer is read (what follows the last
 /// trailer is an interrupted append), the nodes and removals of voided blocks not at all. A
@@ -1071,7 +1154,8 @@ fn rebuild(file: &NodeFile, dir: &FsPath, voided: &Voided) -> Result<Rebuilt> {
     let last = segments.last().map(|s| s.0);
     'segments: for &(segment, _) in &segments {
         usage.entry(segment).or_default();
-        for record in file.scan(segment)? {
+        let mut scan = file.scan(segment)?;
+        while let Some(record) = scan.next_record() {
             let (addr, payload) = match record {
                 Ok(record) => record,
                 Err(e) if Some(segment) == last => {
@@ -1083,11 +1167,11 @@ fn rebuild(file: &NodeFile, dir: &FsPath, voided: &Voided) -> Result<Rebuilt> {
             let bad = |reason: &str| corrupt(dir, addr, reason);
             match payload.first() {
                 Some(&(NODE | COPY | STALE)) => {
-                    let id = record_id(&payload).ok_or_else(|| bad("not a record"))?;
+                    let id = record_id(payload).ok_or_else(|| bad("not a record"))?;
                     append.push((id, addr));
                 }
                 Some(&(TRAILER | TRAILER_LAYOUT_5)) => {
-                    let trailer = Trailer::read(&payload).map_err(|e| bad(&e))?;
+                    let trailer = Trailer::read(payload).map_err(|e| bad(&e))?;
                     let void_block = voided.voids(trailer.version, trailer.era);
                     for (id, at) in append.drain(..) {
                         usage.entry(at.segment).or_default().records += 1;

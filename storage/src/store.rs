@@ -354,16 +354,16 @@ impl Store {
         let _guard = lock(&self.inner.commit_lock);
         self.inner.check_extends(executed)?;
         let height = executed.block.header.height;
+        // Hashing 20,000 changes takes a millisecond or two: once.
+        let changes_hash = executed.changes.hash();
         let cached = lock(&self.inner.prepared).take().filter(|p| {
-            p.version() == height
-                && !p.is_committed()
-                && p.changes_hash() == executed.changes.hash()
+            p.version() == height && !p.is_committed() && p.changes_hash() == changes_hash
         });
         let pending = match cached {
             Some(p) => p,
             None => self.speculate(None, &executed.changes)?,
         };
-        self.commit_locked(executed, &pending, None)
+        self.commit_locked(executed, changes_hash, &pending, None)
     }
 
     /// Commits an executed block from its pending state: the block must extend the head
@@ -390,7 +390,7 @@ impl Store {
     ) -> Result<()> {
         let _guard = lock(&self.inner.commit_lock);
         self.inner.check_extends(executed)?;
-        self.commit_locked(executed, pending, Some(proof))
+        self.commit_locked(executed, executed.changes.hash(), pending, Some(proof))
     }
 
     /// The commit proof stored with the block at `height`: `None` when the block was committed
@@ -400,10 +400,12 @@ impl Store {
         self.inner.db.get(layout::PROOFS, &height.to_be_bytes())
     }
 
-    /// The rest of a commit, under the commit lock, once the block is known to extend the head.
+    /// The rest of a commit, under the commit lock, once the block is known to extend the head
+    /// (`changes_hash`: the hash of its changes).
     fn commit_locked(
         &self,
         executed: &ExecutedBlock,
+        changes_hash: Hash,
         pending: &PendingState,
         proof: Option<&[u8]>,
     ) -> Result<()> {
@@ -420,7 +422,7 @@ impl Store {
                 pending.version()
             )));
         }
-        if pending.changes_hash() != executed.changes.hash() {
+        if pending.changes_hash() != changes_hash {
             return Err(refuse(
                 "its changes are not those its pending state was computed from".into(),
             ));
