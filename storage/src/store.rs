@@ -438,7 +438,7 @@ impl Store {
 
         let mut writes = Vec::with_capacity(layer.update.nodes.len() + layer.writes.len() + 64);
         let mut records = Vec::with_capacity(2);
-        let rewritten = inner.state_writes(&layer, &mut writes, &mut records)?;
+        inner.state_writes(&layer, &mut writes, &mut records)?;
         let hash = header.hash();
         crate::blocks::block_writes(executed, hash, &mut writes);
         if let Some(proof) = proof {
@@ -461,7 +461,7 @@ impl Store {
             oldest = oldest.max(height + 1 - history);
             // The list of this very version is in this commit: it is pruned by a later one.
             let up_to = oldest.min(height - 1);
-            pruned_below = Some(inner.prune(up_to, &rewritten, &mut writes)?);
+            pruned_below = Some(inner.prune(up_to, &layer, &mut writes)?);
             writes.push((layout::META, meta::OLDEST.to_vec(), Some(oldest.encode())));
         }
         // Readers must see the new oldest height before the pruned data disappears (ParityDB
@@ -703,15 +703,14 @@ impl Inner {
 
     /// Adds to `out` the state writes of committing `layer` on the head: the latest columns
     /// and the stale list of its version (what it made stale besides tree nodes, which the node
-    /// file lists); its tree nodes go to `records`, framed as node records. Returns the
-    /// latest-column entries written. The version each write replaces is read from the latest
-    /// columns now, when the layer's parent is the head.
+    /// file lists); its tree nodes go to `records`, framed as node records. The version each
+    /// write replaces is read from the latest columns now, when the layer's parent is the head.
     fn state_writes(
         &self,
         layer: &Layer,
         out: &mut Vec<Write>,
         records: &mut Vec<NodeRecords>,
-    ) -> Result<std::collections::HashSet<(u8, Vec<u8>)>> {
+    ) -> Result<()> {
         let version = layer.version;
         let update = &layer.update;
         // Encoded on two threads: 55,000 nodes a block at a million accounts.
@@ -729,7 +728,6 @@ impl Inner {
             })?);
         }
         let mut stale = StaleList::default();
-        let mut rewritten = std::collections::HashSet::with_capacity(layer.writes.len());
         for (key, write) in &layer.writes {
             let value = &write.value;
             let key_hash = write.key_hash;
@@ -749,8 +747,7 @@ impl Inner {
             if value.is_none() {
                 stale.tombstones.push((key_hash, col, db_key.clone()));
             }
-            out.push((col, db_key.clone(), Some((version, value).encode())));
-            rewritten.insert((col, db_key));
+            out.push((col, db_key, Some((version, value).encode())));
         }
         if !stale.is_empty() {
             out.push((
@@ -759,20 +756,17 @@ impl Inner {
                 Some(stale.encode()),
             ));
         }
-        Ok(rewritten)
+        Ok(())
     }
 
     /// Adds to `out` the removal of what the stale lists of versions up to `oldest` name, for
     /// at most [`PRUNE_VERSIONS_PER_COMMIT`] versions, and returns the next version to prune
     /// (the node file prunes the same versions' stale nodes in the same commit).
-    /// `rewritten` are the latest-column entries the same commit writes: their tombstones are
-    /// already replaced.
-    fn prune(
-        &self,
-        oldest: u64,
-        rewritten: &std::collections::HashSet<(u8, Vec<u8>)>,
-        out: &mut Vec<Write>,
-    ) -> Result<u64> {
+    /// The latest-column entries `layer` writes (the same commit) are not removed: their
+    /// tombstones are already replaced.
+    fn prune(&self, oldest: u64, layer: &Layer, out: &mut Vec<Write>) -> Result<u64> {
+        // Built at the first tombstone: a block of transfers prunes none.
+        let mut rewritten: Option<std::collections::HashSet<(u8, Vec<u8>)>> = None;
         let mut next = self.pruned_below.load(Ordering::Acquire);
         let end = oldest.min(next.saturating_add(PRUNE_VERSIONS_PER_COMMIT - 1));
         while next <= end {
@@ -791,7 +785,9 @@ impl Inner {
                 out.push((layout::TREE_VALUES, value.to_vec(), None));
             }
             for (key_hash, col, db_key) in list.tombstones {
-                let replaced_now = rewritten.contains(&(col, db_key.clone()));
+                let replaced_now = rewritten
+                    .get_or_insert_with(|| layer.writes.keys().map(latest_location).collect())
+                    .contains(&(col, db_key.clone()));
                 if !replaced_now && let Some(bytes) = self.db.get(col, &db_key)? {
                     let (v, _) = <(u64, Option<Vec<u8>>)>::decode(&mut &bytes[..])
                         .map_err(|e| self.db.corrupt("tombstoned entry", e))?;
