@@ -345,6 +345,7 @@ impl NodeFile {
             written: start,
             buf: Vec::with_capacity(FLUSH_BYTES + FIRST_READ_BYTES as usize),
             early_sync: None,
+            placing: vec![],
         })
     }
 
@@ -606,11 +607,20 @@ impl Framed {
         self.buf.len()
     }
 
-    /// Fills in each record's checksum for the batch placed at `base` in `segment`, and
-    /// returns the records' addresses.
-    fn place(&mut self, segment: u32, base: u64) -> Vec<RecordAddr> {
+    /// The records' addresses for the batch placed at `base` in `segment`.
+    fn addresses(&self, segment: u32, base: u64) -> Vec<RecordAddr> {
+        self.starts
+            .iter()
+            .map(|&start| RecordAddr {
+                segment,
+                offset: base + start as u64,
+            })
+            .collect()
+    }
+
+    /// Fills in each record's checksum for the batch placed at `base` in `segment`.
+    fn fill_checksums(&mut self, segment: u32, base: u64) {
         let header = RECORD_HEADER_BYTES as usize;
-        let mut addrs = Vec::with_capacity(self.starts.len());
         for &start in &self.starts {
             let addr = RecordAddr {
                 segment,
@@ -624,9 +634,7 @@ impl Framed {
             ]) as usize;
             let crc = checksum(addr, &self.buf[start + header..start + header + len]);
             self.buf[start + 4..start + header].copy_from_slice(&crc.to_le_bytes());
-            addrs.push(addr);
         }
-        addrs
     }
 }
 
@@ -646,6 +654,16 @@ pub struct Append<'a> {
     buf: Vec<u8>,
     /// A sync started before the commit ([`Append::start_sync`]).
     early_sync: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    /// The writes of framed batches under way ([`Append::push_framed`]).
+    placing: Vec<std::thread::JoinHandle<Result<(), NodeFileError>>>,
+}
+
+impl Drop for Append<'_> {
+    /// An append dropped uncommitted still waits for its writes: the next append writes where
+    /// this one did.
+    fn drop(&mut self) {
+        let _ = self.finish_placing();
+    }
 }
 
 impl Append<'_> {
@@ -686,61 +704,64 @@ impl Append<'_> {
         Ok(addr)
     }
 
-    /// Appends the records of `batches` in order and returns their addresses, batch by batch:
-    /// each batch's checksums are filled in and its bytes written on a thread of its own.
+    /// Appends the records of `batches` in order and returns their addresses, batch by batch.
+    /// Each batch's checksums are filled in and its bytes written on a thread of its own while
+    /// the caller goes on pushing (after them); [`Append::start_sync`] and the commit wait for
+    /// those writes and fail if one failed.
     pub fn push_framed(
         &mut self,
-        batches: &mut [Framed],
+        batches: Vec<Framed>,
     ) -> Result<Vec<Vec<RecordAddr>>, NodeFileError> {
         // What was pushed before goes first, so the batches' addresses are where they land.
         self.flush()?;
-        let mut bases = Vec::with_capacity(batches.len());
         let mut end = self.written;
-        for batch in batches.iter() {
-            bases.push(end);
+        let mut placed = Vec::with_capacity(batches.len());
+        for batch in batches {
+            let base = end;
             end += batch.bytes() as u64;
-        }
-        if end > MAX_SEGMENT_BYTES {
-            return Err(NodeFileError::TooLarge(format!(
-                "a block's records past the {MAX_SEGMENT_BYTES} bytes a segment can hold"
-            )));
-        }
-        let (segment, target) = (self.segment, &self.target);
-        let place = |batch: &mut Framed, base: u64| {
-            let addrs = batch.place(segment, base);
-            write_all_at(&target.file, &batch.buf, base).map_err(io(&target.path))?;
-            Ok(addrs)
-        };
-        let placed: Vec<Result<Vec<RecordAddr>, NodeFileError>> = std::thread::scope(|s| {
-            let mut rest = batches.iter_mut().zip(bases.iter().copied());
-            let first = rest.next();
-            let threads: Vec<_> = rest
-                .map(|(batch, base)| {
-                    std::thread::Builder::new()
-                        .name("aether-node-append".into())
-                        .spawn_scoped(s, move || place(batch, base))
-                })
-                .collect();
-            let mut out: Vec<_> = first.into_iter().map(|(b, base)| place(b, base)).collect();
-            for thread in threads {
-                out.push(match thread {
-                    Ok(t) => t
-                        .join()
-                        .unwrap_or_else(|_| Err(io_error("a node append thread panicked"))),
-                    Err(e) => Err(io_error(&format!("no thread for a node append: {e}"))),
-                });
+            if end > MAX_SEGMENT_BYTES {
+                return Err(NodeFileError::TooLarge(format!(
+                    "a block's records past the {MAX_SEGMENT_BYTES} bytes a segment can hold"
+                )));
             }
-            out
-        });
-        let placed = placed.into_iter().collect::<Result<Vec<_>, _>>()?;
+            placed.push((batch, base));
+        }
+        let mut addrs = Vec::with_capacity(placed.len());
+        for (mut batch, base) in placed {
+            addrs.push(batch.addresses(self.segment, base));
+            let (segment, target) = (self.segment, self.target.clone());
+            let writer = std::thread::Builder::new()
+                .name("aether-node-append".into())
+                .spawn(move || {
+                    batch.fill_checksums(segment, base);
+                    write_all_at(&target.file, &batch.buf, base).map_err(io(&target.path))
+                })
+                .map_err(|e| io_error(&format!("no thread for a node append: {e}")))?;
+            self.placing.push(writer);
+        }
         self.written = end;
-        Ok(placed)
+        Ok(addrs)
+    }
+
+    /// Waits for the framed batches' writes.
+    fn finish_placing(&mut self) -> Result<(), NodeFileError> {
+        let mut out = Ok(());
+        for writer in self.placing.drain(..) {
+            let written = writer
+                .join()
+                .unwrap_or_else(|_| Err(io_error("a node append thread panicked")));
+            if out.is_ok() {
+                out = written;
+            }
+        }
+        out
     }
 
     /// Starts syncing what was pushed so far on another thread, so that the commit's sync has
     /// less left to wait for (the bulk of a block's records, while the caller goes on with the
     /// rest of its append). The commit waits for it and fails if it failed.
     pub fn start_sync(&mut self) -> Result<(), NodeFileError> {
+        self.finish_placing()?;
         self.flush()?;
         let target = self.target.clone();
         if self.early_sync.is_none() {
@@ -782,6 +803,7 @@ impl Append<'_> {
     /// [`Append::commit`], running `work` on this thread while another waits for the sync:
     /// `work` must not read this append's records (they are readable once this returns).
     pub fn commit_with<R>(mut self, work: impl FnOnce() -> R) -> Result<(End, R), NodeFileError> {
+        self.finish_placing()?;
         self.flush()?;
         let file = &self.target.file;
         let early = self.early_sync.take();

@@ -870,15 +870,15 @@ impl NodeStore {
             })?;
             added.push((id, append.push_parts(&[&[NODE], key, node])?));
         }
-        let (mut framed, ids): (Vec<Framed>, Vec<Vec<Id>>) = writes
+        // Written on threads of their own while the removals are worked out.
+        let (framed, ids): (Vec<Framed>, Vec<Vec<Id>>) = writes
             .records
             .into_iter()
             .map(|r| (r.framed, r.ids))
             .unzip();
-        for (ids, addrs) in ids.into_iter().zip(append.push_framed(&mut framed)?) {
+        for (ids, addrs) in ids.into_iter().zip(append.push_framed(framed)?) {
             added.extend(ids.into_iter().zip(addrs));
         }
-        drop(framed);
         if !writes.stale.is_empty() {
             let Some(version) = version else {
                 return Err(StorageError::Tree(
@@ -899,8 +899,6 @@ impl NodeStore {
             let at = append.push_parts(&[&[STALE], &record.encode()])?;
             added.push((Id::stale(version), at));
         }
-        // The bulk of the append syncs while its removals and compaction are worked out.
-        append.start_sync()?;
         let mut trailer = Trailer {
             era,
             version,
@@ -959,6 +957,8 @@ impl NodeStore {
                 records,
             });
         }
+        // The bulk of the append syncs while a segment is compacted and the trailer written.
+        append.start_sync()?;
         let active = append.segment();
         let victim = self.victim(&writer.usage, active);
         // (id, copy's address, the waiting removal it belongs to: batch and position).

@@ -468,7 +468,7 @@ fn framed_batches_land_in_order_between_pushed_records_and_read_back_checked() {
     batches[1]
         .push(|out| out.extend_from_slice(&payloads[4]))
         .unwrap();
-    let placed = append.push_framed(&mut batches).unwrap();
+    let placed = append.push_framed(batches).unwrap();
     append.start_sync().unwrap();
     let last = append.push(&payloads[5]).unwrap();
     let end = append.commit().unwrap();
