@@ -3,6 +3,7 @@
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use parity_db::{BTreeIterator, ColId, Db, Options};
 use parity_scale_codec::Decode;
@@ -29,7 +30,10 @@ pub const NODES_DIR: &str = "nodes";
 pub struct Database {
     db: Db,
     path: PathBuf,
-    nodes: NodeStore,
+    nodes: Arc<NodeStore>,
+    /// The compaction a block's commit left to be done after it, on a thread of its own
+    /// (joined before the next commit and when the database is dropped).
+    compacting: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Nodes of versions below this may be in the [`TREE_NODES`] column (written before the
     /// database was upgraded to layout 5); `u64::MAX` until an older layout is upgraded.
     nodes_from: AtomicU64,
@@ -73,7 +77,8 @@ impl Database {
         Ok(Self {
             db,
             path: path.to_path_buf(),
-            nodes,
+            nodes: Arc::new(nodes),
+            compacting: Mutex::new(None),
             nodes_from: AtomicU64::new(nodes_from),
         })
     }
@@ -186,7 +191,12 @@ impl Database {
                 .iter()
                 .map(|(_, k, v)| k.len() + v.as_ref().map_or(0, Vec::len))
                 .sum::<usize>();
+            self.wait_for_compaction();
+            // A block's compaction runs after its commit, beside the rest of the block's work
+            // (the ParityDB commit, the next block's root), not inside it.
+            let defer_compaction = version.is_some();
             nodes = self.nodes.commit(NodeWrites {
+                defer_compaction,
                 version,
                 sets: &sets,
                 records,
@@ -195,12 +205,40 @@ impl Database {
                 prune,
                 db_bytes: db_bytes as u64,
             })?;
+            if defer_compaction {
+                self.compact_in_background();
+            }
             rest
         } else {
             writes
         };
         self.db.commit(writes).map_err(|e| self.db_error(e))?;
         Ok(nodes)
+    }
+
+    /// Compacts a node segment, if one qualifies, on a thread of its own.
+    fn compact_in_background(&self) {
+        let nodes = self.nodes.clone();
+        let spawned = std::thread::Builder::new()
+            .name("aether-compact".into())
+            .spawn(move || {
+                if let Err(e) = nodes.compact() {
+                    tracing::warn!(error = %e, "compacting the node file failed; retried later");
+                }
+            });
+        match spawned {
+            Ok(thread) => *crate::store::lock(&self.compacting) = Some(thread),
+            Err(e) => tracing::warn!(error = %e, "no thread to compact the node file"),
+        }
+    }
+
+    /// Waits for the compaction under way, if any.
+    fn wait_for_compaction(&self) {
+        if let Some(thread) = crate::store::lock(&self.compacting).take()
+            && thread.join().is_err()
+        {
+            tracing::warn!("compacting the node file panicked");
+        }
     }
 
     /// Wraps a ParityDB error.
@@ -230,6 +268,12 @@ pub struct BlockNodes<'a> {
     pub stale: &'a [(u64, NodePath)],
     /// The versions whose stale nodes it prunes.
     pub prune: std::ops::Range<u64>,
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        self.wait_for_compaction();
+    }
 }
 
 /// The version of a stored tree-node key (its first 8 bytes, little-endian); 0 for bytes too

@@ -36,12 +36,15 @@
 //! applies them if ParityDB kept their block). ParityDB offers no call that waits until a
 //! commit is durable.
 //!
-//! **Compaction.** Every commit may compact one sealed segment: the one with the smallest share
-//! of live records, if at most [`NodeStoreOptions::compact_below_percent`] percent are live.
-//! Its live records are copied into the block's append (a node keeps its key, so nothing that
+//! **Compaction.** One sealed segment at a time is compacted, in a block's commit or after it
+//! in an append of its own ([`NodeStore::compact`]; the database runs that on a thread of its
+//! own after each block, off the commit's path): the one with the smallest share of live
+//! records, if at most [`NodeStoreOptions::compact_below_percent`] percent are live, and never
+//! the segment holding the last block's trailer (the block an open must find to void it).
+//! Its live records are copied into that append (a node keeps its key, so nothing that
 //! refers to it changes: no parent is rewritten); a copied record whose removal is still
 //! waiting gets its removal again with the copy's address; the removals its trailers hold that
-//! still name records in other segments are carried into the block's trailer; and once the
+//! still name records in other segments are carried into the append's trailer; and once the
 //! append is synced the segment is deleted. The copies are durable before the segment goes,
 //! and the file alone says which records are live, so a crash at any point loses nothing. A
 //! read that raced the deletion (it found the old address) looks its key up again.
@@ -58,7 +61,7 @@ use crate::durable::DurableRecord;
 use crate::error::{Result, StorageError};
 use crate::merkle::Path;
 use crate::node_file::{
-    Detached, End, Framed, NodeFile, NodeFileOptions, RECORD_HEADER_BYTES, RecordAddr,
+    Append, Detached, End, Framed, NodeFile, NodeFileOptions, RECORD_HEADER_BYTES, RecordAddr,
 };
 
 /// The first byte of a node record a block wrote.
@@ -642,6 +645,9 @@ pub struct NodeWrites<'a> {
     pub prune: std::ops::Range<u64>,
     /// Bytes the caller commits to ParityDB with this commit (see [`DURABLE_LAG_BYTES`]).
     pub db_bytes: u64,
+    /// Leave compaction to a [`NodeStore::compact`] after the commit (off the commit's path)
+    /// instead of compacting a segment into this append.
+    pub defer_compaction: bool,
 }
 
 /// What one [`NodeStore::commit`] did.
@@ -685,6 +691,10 @@ struct Waiting {
     records: Vec<RecordAddr>,
 }
 
+/// A record compaction copied: its id, the copy's address, and the waiting removal it belongs
+/// to (batch and position), if its removal waits.
+type Copy = (Id, RecordAddr, Option<(usize, usize)>);
+
 /// What commits change, one at a time (they hold the file's writer, then this).
 struct Writer {
     usage: BTreeMap<u32, Usage>,
@@ -697,6 +707,10 @@ struct Writer {
     /// The largest commits from the oldest waiting batch's block on, as (bytes committed up to
     /// and including the commit, its size): sizes decreasing, so the first is the largest.
     largest: VecDeque<(u64, u64)>,
+    /// The segment of the last block's trailer, never compacted: an open finds the file's last
+    /// block there, to void it if ParityDB lost it (a compaction's own append may seal the
+    /// segment a block's append went to).
+    last_block_segment: Option<u32>,
 }
 
 /// The state tree's nodes in the node file; see the module documentation.
@@ -721,6 +735,8 @@ struct Rebuilt {
     keep: Option<End>,
     /// The highest height of a block (not voided) whose trailer is in the file.
     last_block: Option<u64>,
+    /// The segment of that trailer.
+    last_block_segment: Option<u32>,
 }
 
 impl NodeStore {
@@ -800,6 +816,7 @@ impl NodeStore {
                 waiting_records: 0,
                 db_bytes: 0,
                 largest: VecDeque::new(),
+                last_block_segment: rebuilt.last_block_segment,
             }),
             compacted: AtomicU64::new(0),
         })
@@ -959,64 +976,18 @@ impl NodeStore {
         }
         // The bulk of the append syncs while a segment is compacted and the trailer written.
         append.start_sync()?;
-        let active = append.segment();
-        let victim = self.victim(&writer.usage, active);
-        // (id, copy's address, the waiting removal it belongs to: batch and position).
-        let mut copies = vec![];
-        if let Some(victim) = victim {
-            let mut held: HashMap<u64, (usize, usize), FxBuildHasher> = HashMap::default();
-            for (b, batch) in writer.waiting.iter().enumerate() {
-                for (p, at) in batch.records.iter().enumerate() {
-                    if at.segment == victim {
-                        held.insert(at.to_u64(), (b, p));
-                    }
-                }
-            }
-            let live = self.index.in_segment(victim);
-            let mut scan = self.file.scan(victim)?;
-            while let Some(record) = scan.next_record() {
-                let (addr, payload) = record?;
-                let bad = |reason: &str| corrupt(self.dir(), addr, reason);
-                match payload.first() {
-                    Some(&(NODE | COPY | STALE)) => {
-                        // Live, or removed by a block a crash could still take back.
-                        let waiting = held.get(&addr.to_u64()).copied();
-                        if waiting.is_none() && !live.contains(&addr.to_u64()) {
-                            continue;
-                        }
-                        let id = record_id(payload).ok_or_else(|| bad("not a record"))?;
-                        let at = if payload[0] == STALE {
-                            append.push(payload)?
-                        } else {
-                            append.push_parts(&[&[COPY], &payload[1..]])?
-                        };
-                        // A removal made again with the copy's address: the one naming this
-                        // record may be in this segment.
-                        if let Some((b, _)) = waiting {
-                            let batch = &writer.waiting[b];
-                            trailer.remove(id.clone(), at.to_u64(), batch.version, batch.era);
-                        }
-                        copies.push((id, at, waiting));
-                    }
-                    Some(&(TRAILER | TRAILER_LAYOUT_5)) => {
-                        let old = Trailer::read(payload).map_err(|e| bad(&e))?;
-                        for group in old.removed {
-                            if self.voided.voids(group.version, group.era) {
-                                continue;
-                            }
-                            for record in group.records() {
-                                let (id, word) = record.ok_or_else(|| bad("removes a non-key"))?;
-                                let at = RecordAddr::from_u64(word);
-                                if at.segment != victim && writer.usage.contains_key(&at.segment) {
-                                    trailer.remove(id, word, group.version, group.era);
-                                }
-                            }
-                        }
-                    }
-                    _ => return Err(bad("an unknown kind of record")),
-                }
-            }
+        if version.is_some() {
+            writer.last_block_segment = Some(append.segment());
         }
+        let victim = if writes.defer_compaction {
+            None
+        } else {
+            self.victim(&writer, append.segment())
+        };
+        let copies = match victim {
+            Some(victim) => self.compact_into(victim, &mut append, &writer, &mut trailer)?,
+            None => vec![],
+        };
         append.push_parts(&[&[TRAILER], &trailer.encode()])?;
         let appended = append.len();
         let writer = &mut *writer;
@@ -1029,13 +1000,7 @@ impl NodeStore {
             }
         })?;
         // Copies only once readable: a reader of a live node follows the index at once.
-        for (id, at, waiting) in &copies {
-            let replaced = match waiting {
-                Some((b, p)) => Some(std::mem::replace(&mut writer.waiting[*b].records[*p], *at)),
-                None => self.index.insert(id, *at),
-            };
-            count_insert(&mut writer.usage, *at, replaced);
-        }
+        self.apply_copies(writer, &copies);
         loop {
             let Some(front) = writer.waiting.front().map(|w| w.after) else {
                 writer.largest.clear();
@@ -1058,18 +1023,125 @@ impl NodeStore {
             }
         }
         if let Some(victim) = victim {
-            match self.file.detach_segment(victim) {
-                Ok(detached) => {
-                    writer.usage.remove(&victim);
-                    self.compacted.fetch_add(1, Ordering::Relaxed);
-                    self.delete(detached);
-                }
-                // Its live records are all copied: a segment that stays is only space, tried
-                // again by the next commit.
-                Err(e) => tracing::warn!(error = %e, "a compacted node segment was not removed"),
-            }
+            self.drop_segment(writer, victim);
         }
         Ok(NodesCommitted { removed, appended })
+    }
+
+    /// Copies `victim`'s records into `append`: its live records and those removed but still
+    /// waiting (a copy of a waiting one gets its removal again in `trailer`, naming the copy),
+    /// and carries into `trailer` the removals its trailers hold that still name records in
+    /// other segments. Returns the copies (id, address, the waiting removal it belongs to) for
+    /// [`NodeStore::apply_copies`] once the append is committed.
+    fn compact_into(
+        &self,
+        victim: u32,
+        append: &mut Append<'_>,
+        writer: &Writer,
+        trailer: &mut Trailer,
+    ) -> Result<Vec<Copy>> {
+        let mut copies = vec![];
+        let mut held: HashMap<u64, (usize, usize), FxBuildHasher> = HashMap::default();
+        for (b, batch) in writer.waiting.iter().enumerate() {
+            for (p, at) in batch.records.iter().enumerate() {
+                if at.segment == victim {
+                    held.insert(at.to_u64(), (b, p));
+                }
+            }
+        }
+        let live = self.index.in_segment(victim);
+        let mut scan = self.file.scan(victim)?;
+        while let Some(record) = scan.next_record() {
+            let (addr, payload) = record?;
+            let bad = |reason: &str| corrupt(self.dir(), addr, reason);
+            match payload.first() {
+                Some(&(NODE | COPY | STALE)) => {
+                    // Live, or removed by a block a crash could still take back.
+                    let waiting = held.get(&addr.to_u64()).copied();
+                    if waiting.is_none() && !live.contains(&addr.to_u64()) {
+                        continue;
+                    }
+                    let id = record_id(payload).ok_or_else(|| bad("not a record"))?;
+                    let at = if payload[0] == STALE {
+                        append.push(payload)?
+                    } else {
+                        append.push_parts(&[&[COPY], &payload[1..]])?
+                    };
+                    // A removal made again with the copy's address: the one naming this
+                    // record may be in this segment.
+                    if let Some((b, _)) = waiting {
+                        let batch = &writer.waiting[b];
+                        trailer.remove(id.clone(), at.to_u64(), batch.version, batch.era);
+                    }
+                    copies.push((id, at, waiting));
+                }
+                Some(&(TRAILER | TRAILER_LAYOUT_5)) => {
+                    let old = Trailer::read(payload).map_err(|e| bad(&e))?;
+                    for group in old.removed {
+                        if self.voided.voids(group.version, group.era) {
+                            continue;
+                        }
+                        for record in group.records() {
+                            let (id, word) = record.ok_or_else(|| bad("removes a non-key"))?;
+                            let at = RecordAddr::from_u64(word);
+                            if at.segment != victim && writer.usage.contains_key(&at.segment) {
+                                trailer.remove(id, word, group.version, group.era);
+                            }
+                        }
+                    }
+                }
+                _ => return Err(bad("an unknown kind of record")),
+            }
+        }
+        Ok(copies)
+    }
+
+    /// Points the index (or the waiting removal) at each copy, once readable.
+    fn apply_copies(&self, writer: &mut Writer, copies: &[Copy]) {
+        for (id, at, waiting) in copies {
+            let replaced = match waiting {
+                Some((b, p)) => Some(std::mem::replace(&mut writer.waiting[*b].records[*p], *at)),
+                None => self.index.insert(id, *at),
+            };
+            count_insert(&mut writer.usage, *at, replaced);
+        }
+    }
+
+    /// Detaches a compacted segment and deletes its file.
+    fn drop_segment(&self, writer: &mut Writer, victim: u32) {
+        match self.file.detach_segment(victim) {
+            Ok(detached) => {
+                writer.usage.remove(&victim);
+                self.compacted.fetch_add(1, Ordering::Relaxed);
+                self.delete(detached);
+            }
+            // Its live records are all copied: a segment that stays is only space, tried
+            // again by a later compaction.
+            Err(e) => tracing::warn!(error = %e, "a compacted node segment was not removed"),
+        }
+    }
+
+    /// Compacts one segment, if one qualifies, in an append of its own: what a block's commit
+    /// with [`NodeWrites::defer_compaction`] leaves to be done after it (on another thread:
+    /// this waits for the commit in progress, and the next one waits for it). Returns whether
+    /// a segment was compacted.
+    pub fn compact(&self) -> Result<bool> {
+        let mut append = self.file.append()?;
+        let mut writer = crate::store::lock(&self.writer);
+        let Some(victim) = self.victim(&writer, append.segment()) else {
+            return Ok(false);
+        };
+        let mut trailer = Trailer {
+            era: self.voided.era(),
+            version: None,
+            removed: vec![],
+        };
+        let copies = self.compact_into(victim, &mut append, &writer, &mut trailer)?;
+        append.push_parts(&[&[TRAILER], &trailer.encode()])?;
+        append.commit()?;
+        self.apply_copies(&mut writer, &copies);
+        self.drop_segment(&mut writer, victim);
+        Ok(true)
     }
 
     /// Deletes a compacted segment's file on a thread of its own, once the last one's is
@@ -1099,11 +1171,14 @@ impl NodeStore {
     }
 
     /// The sealed segment to compact: the one with the smallest share of live records, if that
-    /// share is at most the configured percentage.
-    fn victim(&self, usage: &BTreeMap<u32, Usage>, active: u32) -> Option<u32> {
-        usage
+    /// share is at most the configured percentage (never the one with the last block's
+    /// trailer).
+    fn victim(&self, writer: &Writer, active: u32) -> Option<u32> {
+        writer
+            .usage
             .iter()
             .filter(|(segment, _)| **segment != active)
+            .filter(|(segment, _)| Some(**segment) != writer.last_block_segment)
             .filter(|(_, u)| u.live * 100 <= u.records * self.options.compact_below_percent)
             .min_by(|(_, a), (_, b)| {
                 // a.live / a.records < b.live / b.records, without division.
@@ -1147,7 +1222,7 @@ impl Drop for NodeStore {
 fn rebuild(file: &NodeFile, dir: &FsPath, voided: &Voided) -> Result<Rebuilt> {
     let index = Index::new();
     let mut usage: BTreeMap<u32, Usage> = BTreeMap::new();
-    let (mut keep, mut last_block) = (None, None);
+    let (mut keep, mut last_block, mut last_block_segment) = (None, None, None);
     // The records of the append being read.
     let mut append: Vec<(Id, RecordAddr)> = vec![];
     let segments = file.segments();
@@ -1192,8 +1267,9 @@ fn rebuild(file: &NodeFile, dir: &FsPath, voided: &Voided) -> Result<Rebuilt> {
                             }
                         }
                     }
-                    if !void_block {
-                        last_block = last_block.max(trailer.version);
+                    if !void_block && trailer.version.is_some() && trailer.version >= last_block {
+                        last_block = trailer.version;
+                        last_block_segment = Some(segment);
                     }
                     keep = Some(End {
                         segment,
@@ -1212,6 +1288,7 @@ fn rebuild(file: &NodeFile, dir: &FsPath, voided: &Voided) -> Result<Rebuilt> {
         usage,
         keep,
         last_block,
+        last_block_segment,
     })
 }
 

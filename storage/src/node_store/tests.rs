@@ -82,7 +82,11 @@ enum Op {
         removals: Vec<prop::sample::Index>,
         stale: Vec<prop::sample::Index>,
         prune: u64,
+        /// Compaction left to a later [`NodeStore::compact`].
+        defer: bool,
     },
+    /// A compaction in an append of its own.
+    Compact,
     /// A reopen with ParityDB `lost` blocks behind the file (at most the lag allows), and
     /// maybe bytes of an interrupted append at the file's end.
     Reopen { lost: u64, torn: Option<Vec<u8>> },
@@ -99,13 +103,16 @@ fn op() -> impl Strategy<Value = Op> {
             proptest::collection::vec(any::<prop::sample::Index>(), 0..3),
             proptest::collection::vec(any::<prop::sample::Index>(), 0..5),
             0u64..4,
+            any::<bool>(),
         )
-            .prop_map(|(paths, removals, stale, prune)| Op::Block {
+            .prop_map(|(paths, removals, stale, prune, defer)| Op::Block {
                 paths,
                 removals,
                 stale,
                 prune,
+                defer,
             }),
+        1 => Just(Op::Compact),
         1 => (0u64..8, proptest::option::of(proptest::collection::vec(any::<u8>(), 1..40)))
             .prop_map(|(lost, torn)| Op::Reopen { lost, torn }),
     ]
@@ -133,7 +140,7 @@ proptest! {
         let mut since_open = 0u64;
         for op in ops {
             match op {
-                Op::Block { paths, removals, stale, prune } => {
+                Op::Block { paths, removals, stale, prune, defer } => {
                     let version = states.len() as u64;
                     let mut model = states.last().cloned().unwrap_or_default();
                     // Nodes no stale record names: a node is made stale once.
@@ -208,17 +215,20 @@ proptest! {
                             stale: &stale_paths,
                             prune: pruned,
                             db_bytes: 1,
+                            defer_compaction: defer,
                         })
                         .unwrap();
                     states.push(model);
                     since_open += 1;
                 }
+                Op::Compact => {
+                    store.compact().unwrap();
+                }
                 Op::Reopen { lost, torn } => {
                     // Each block commits 1 byte to "ParityDB": removals wait `lag` bytes and
-                    // twice the largest commit, and a record released is dropped by the next
-                    // block's compaction at the earliest, so as many blocks and 3 more can be
-                    // lost.
-                    let lost = lost.min(lag + 3).min(since_open).min(states.len() as u64);
+                    // twice the largest commit, and a compaction right after the block that
+                    // released them may drop them, so as many blocks and 2 more can be lost.
+                    let lost = lost.min(lag + 2).min(since_open).min(states.len() as u64);
                     drop(store);
                     states.truncate(states.len() - lost as usize);
                     if let Some(bytes) = torn
