@@ -136,6 +136,11 @@ impl Database {
         self.db.iter(col).map_err(|e| self.db_error(e))
     }
 
+    /// A buffer an earlier block's node records were framed in, to frame the next block's.
+    pub fn node_buffer(&self) -> Vec<u8> {
+        self.nodes.spare_buffer()
+    }
+
     /// Whether the node file holds the stale record of `version` (not pruned yet).
     pub fn has_stale_nodes(&self, version: u64) -> bool {
         self.nodes.has_stale(version)

@@ -43,6 +43,9 @@ pub const DEFAULT_SEGMENT_BYTES: u64 = 256 << 20;
 /// An append writes its buffer out once it holds this much (the records stay invisible until
 /// the commit).
 const FLUSH_BYTES: usize = 4 << 20;
+/// Buffers of written batches kept for the next ones (a block's two encoding threads each
+/// frame one).
+const SPARE_BUFFERS: usize = 4;
 /// A read fetches this much in its first `pread`: the header and any payload up to here.
 const FIRST_READ_BYTES: u64 = 1024;
 /// A scan reads a segment this much at a time.
@@ -143,6 +146,10 @@ struct Segment {
 /// Segment files holding records appended block by block; see the module documentation.
 #[derive(Debug)]
 pub struct NodeFile {
+    /// Buffers of framed batches written out, kept for the next ones: a block's 15 MB of
+    /// records then lands in memory already mapped, not in pages the system must fault in and
+    /// zero again each block.
+    spare: Arc<Mutex<Vec<Vec<u8>>>>,
     dir: PathBuf,
     options: NodeFileOptions,
     segments: RwLock<BTreeMap<u32, Arc<Segment>>>,
@@ -250,6 +257,7 @@ impl NodeFile {
             options,
             segments: RwLock::new(segments),
             writer: Mutex::new(end),
+            spare: Arc::default(),
             _lock: lock,
         })
     }
@@ -347,6 +355,15 @@ impl NodeFile {
             early_sync: None,
             placing: vec![],
         })
+    }
+
+    /// A buffer a written batch left, for the next [`Framed::in_buffer`] (empty if none).
+    pub fn spare_buffer(&self) -> Vec<u8> {
+        self.spare
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default()
     }
 
     /// The payload of the record at `addr`.
@@ -568,8 +585,16 @@ pub struct Framed {
 impl Framed {
     /// An empty batch with room for `records` records of `bytes` bytes in all.
     pub fn with_capacity(records: usize, bytes: usize) -> Self {
+        Self::in_buffer(Vec::new(), records, bytes)
+    }
+
+    /// [`Framed::with_capacity`] in `buf` (emptied first): a buffer of an earlier batch
+    /// ([`NodeFile::spare_buffer`]).
+    pub fn in_buffer(mut buf: Vec<u8>, records: usize, bytes: usize) -> Self {
+        buf.clear();
+        buf.reserve(bytes);
         Self {
-            buf: Vec::with_capacity(bytes),
+            buf,
             starts: Vec::with_capacity(records),
         }
     }
@@ -730,11 +755,18 @@ impl Append<'_> {
         for (mut batch, base) in placed {
             addrs.push(batch.addresses(self.segment, base));
             let (segment, target) = (self.segment, self.target.clone());
+            let spare = self.file.spare.clone();
             let writer = std::thread::Builder::new()
                 .name("aether-node-append".into())
                 .spawn(move || {
                     batch.fill_checksums(segment, base);
-                    write_all_at(&target.file, &batch.buf, base).map_err(io(&target.path))
+                    let written =
+                        write_all_at(&target.file, &batch.buf, base).map_err(io(&target.path));
+                    let mut spare = spare.lock().unwrap_or_else(|e| e.into_inner());
+                    if spare.len() < SPARE_BUFFERS {
+                        spare.push(std::mem::take(&mut batch.buf));
+                    }
+                    written
                 })
                 .map_err(|e| io_error(&format!("no thread for a node append: {e}")))?;
             self.placing.push(writer);

@@ -590,8 +590,14 @@ pub struct NodeRecords {
 impl NodeRecords {
     /// Room for `nodes` nodes of `bytes` stored bytes in all.
     pub fn with_capacity(nodes: usize, bytes: usize) -> Self {
+        Self::in_buffer(Vec::new(), nodes, bytes)
+    }
+
+    /// [`NodeRecords::with_capacity`] in `buf`, a buffer of an earlier block's
+    /// ([`NodeStore::spare_buffer`]).
+    pub fn in_buffer(buf: Vec<u8>, nodes: usize, bytes: usize) -> Self {
         Self {
-            framed: Framed::with_capacity(nodes, bytes + nodes * (1 + 28 + 8)),
+            framed: Framed::in_buffer(buf, nodes, bytes + nodes * (1 + 28 + 8)),
             ids: Vec::with_capacity(nodes),
         }
     }
@@ -860,6 +866,11 @@ impl NodeStore {
                 )),
             };
         }
+    }
+
+    /// A buffer an earlier block's records were framed in, for [`NodeRecords::in_buffer`].
+    pub fn spare_buffer(&self) -> Vec<u8> {
+        self.file.spare_buffer()
     }
 
     /// Whether the stale record of `version` is here (written, not pruned).

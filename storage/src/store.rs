@@ -716,7 +716,8 @@ impl Inner {
         // Encoded on two threads: 55,000 nodes a block at a million accounts.
         let parts =
             crate::parallel::in_parts(update.nodes.as_slice(), 2, "aether-encode", |part| {
-                let mut batch = NodeRecords::with_capacity(part.len(), part.len() * 320);
+                let buf = self.db.node_buffer();
+                let mut batch = NodeRecords::in_buffer(buf, part.len(), part.len() * 320);
                 for (path, node) in part {
                     batch.push(version, path, |out| node.encode_to(out));
                 }
