@@ -1137,6 +1137,17 @@ impl NodeStore {
     /// this waits for the commit in progress, and the next one waits for it). Returns whether
     /// a segment was compacted.
     pub fn compact(&self) -> Result<bool> {
+        // No append without a segment to compact: an append may create the next segment's
+        // file, which the next block's append would then create again.
+        let Some(end) = self.file.end() else {
+            return Ok(false);
+        };
+        if self
+            .victim(&crate::store::lock(&self.writer), end.segment)
+            .is_none()
+        {
+            return Ok(false);
+        }
         let mut append = self.file.append()?;
         let mut writer = crate::store::lock(&self.writer);
         let Some(victim) = self.victim(&writer, append.segment()) else {

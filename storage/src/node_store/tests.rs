@@ -466,3 +466,30 @@ fn a_node_file_written_by_layout_5_opens_with_its_removals_applied() {
     assert_eq!(store.get(&root).unwrap(), Some(node_of(&root)));
     assert_eq!(store.stats().live, 2);
 }
+
+#[test]
+fn a_compaction_with_nothing_to_compact_leaves_no_file_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = NodeStore::open(dir.path(), None, true, small(0)).unwrap();
+    // Blocks of nodes that all stay live: no segment ever qualifies, and every other block
+    // fills the active segment.
+    for version in 0..12u64 {
+        let sets: Vec<_> = (0..6u8)
+            .map(|i| key(version, &[i]))
+            .map(|k| (k.clone(), node_of(&k)))
+            .collect();
+        commit(&store, version, &sets, &[], 1);
+        assert!(!store.compact().unwrap());
+        let files = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "nodes")
+            })
+            .count();
+        assert_eq!(files, store.stats().segments, "after block {version}");
+    }
+}
