@@ -588,13 +588,8 @@ pub struct NodeRecords {
 }
 
 impl NodeRecords {
-    /// Room for `nodes` nodes of `bytes` stored bytes in all.
-    pub fn with_capacity(nodes: usize, bytes: usize) -> Self {
-        Self::in_buffer(Vec::new(), nodes, bytes)
-    }
-
-    /// [`NodeRecords::with_capacity`] in `buf`, a buffer of an earlier block's
-    /// ([`NodeStore::spare_buffer`]).
+    /// Room for `nodes` nodes of `bytes` stored bytes in all, in `buf` (emptied first): a
+    /// buffer of an earlier block's ([`NodeStore::spare_buffer`]) or a new one.
     pub fn in_buffer(buf: Vec<u8>, nodes: usize, bytes: usize) -> Self {
         Self {
             framed: Framed::in_buffer(buf, nodes, bytes + nodes * (1 + 28 + 8)),
@@ -661,8 +656,6 @@ pub struct NodeWrites<'a> {
 pub struct NodesCommitted {
     /// Nodes removed (explicitly or by pruning stale records).
     pub removed: u64,
-    /// Bytes appended to the file: records, their headers, copies and the trailer.
-    pub appended: u64,
 }
 
 /// What the node store holds ([`NodeStore::stats`]).
@@ -1000,7 +993,6 @@ impl NodeStore {
             None => vec![],
         };
         append.push_parts(&[&[TRAILER], &trailer.encode()])?;
-        let appended = append.len();
         let writer = &mut *writer;
         // The block's nodes indexed while the file syncs: nothing reads a version before the
         // database's head reaches it, after this returns.
@@ -1036,7 +1028,7 @@ impl NodeStore {
         if let Some(victim) = victim {
             self.drop_segment(writer, victim);
         }
-        Ok(NodesCommitted { removed, appended })
+        Ok(NodesCommitted { removed })
     }
 
     /// Copies `victim`'s records into `append`: its live records and those removed but still
