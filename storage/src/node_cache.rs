@@ -4,13 +4,17 @@
 //! levels are on every path and are rewritten by every block. The cache holds internal nodes of
 //! the committed head's tree: a committed block adds the internal nodes it wrote (shallowest
 //! first) and removes those it made stale, and a read of the head's tree that missed adds what it
-//! read. Tree nodes are immutable under their key (version and path), so a cached node is never
-//! out of date; it is only useless once stale, and it is removed then.
+//! read. The cache holds one node per path, the head tree's, with its version: a block's new
+//! internal node replaces the one its path held (the node the block made stale there), so a
+//! block costs one map operation per internal node it wrote, and a removal only for a stale
+//! internal node whose path no longer holds one (`TreeUpdate::vacated`). A lookup is for a
+//! version and a path and finds the node only if the path holds that version's: tree nodes are
+//! immutable under their key (version and path), so a cached node is never out of date.
 //!
 //! A read that missed adds its node only if it read the tree of the height the cache follows
 //! (its epoch) and no commit is moving the cache on, checked under the shard's lock. A commit
-//! first marks the cache as moving, then removes what the block made stale, shard by shard,
-//! and adds the nodes it wrote, while the database commits the block ([`NodeCache::prepare`]);
+//! first marks the cache as moving, then replaces the nodes of the paths the block rewrote and
+//! removes those of the paths it vacated, shard by shard, while the database commits the block ([`NodeCache::prepare`]);
 //! once the block is the head, the epoch moves to it ([`NodeCache::committed`]). A node read
 //! from the old head's tree is either added before the removal reaches its shard (and removed
 //! by it) or refused, so no stale node stays behind; a reader that follows the epoch (the
@@ -23,9 +27,9 @@
 //! full cache holds the levels that every update reads. Leaves are not cached: an update needs
 //! a leaf only for a key not known to be in the tree, and there are as many leaves as keys.
 //!
-//! A node is found by its version and its path packed in one word: a map entry takes 32 bytes
-//! with the node's handle (a pointer and the node's length) instead of 56, so a lookup among
-//! the 3.3M internal nodes of a 10M-account tree touches less memory. So only nodes at most [`Path::PACKED_NIBBLES`] nibbles
+//! A node is found by its path packed in one word: a map entry takes 32 bytes with the node's
+//! version and handle (a pointer and the node's length) instead of 56, so a lookup among the
+//! 3.3M internal nodes of a 10M-account tree touches less memory. So only nodes at most [`Path::PACKED_NIBBLES`] nibbles
 //! deep are cached: a tree of random keys has an internal node deeper than that only once two
 //! of its keys share 64 bits (about four billion keys); keys ground to share longer prefixes
 //! have their deep nodes read from the database, as any node the cache does not hold.
@@ -45,8 +49,8 @@ use crate::store::lock;
 const SHARDS: usize = 256;
 
 /// Bytes a cached internal node costs besides the node itself: the `Arc`'s two counts, the
-/// map's entry (key and handle), its control byte and spare room.
-const ENTRY_BYTES: usize = 16 + std::mem::size_of::<(Key, Arc<Internal>)>() + 16;
+/// map's entry (path, version and handle), its control byte and spare room.
+const ENTRY_BYTES: usize = 16 + std::mem::size_of::<(u64, Entry)>() + 16;
 
 /// What `node` costs in the cache: 360 bytes for a node of two children, 1,032 for one of 16.
 fn cost(node: &Internal) -> usize {
@@ -79,29 +83,26 @@ pub struct NodeCacheStats {
     pub warming: bool,
 }
 
-/// A cached node's version and [`Path::packed`] path.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct Key {
+/// The node a path holds, and the version it was written at.
+struct Entry {
     version: u64,
-    path: u64,
+    node: Arc<Internal>,
 }
 
-impl Key {
-    /// The key of the node at `version` and `path`, if a node that deep is cached at all.
-    fn of(version: u64, path: &Path) -> Option<Key> {
-        Some(Key {
-            version,
-            path: path.packed()?,
-        })
-    }
+/// A path's [`Path::packed`] word, the map's key, if a node that deep is cached at all.
+fn key(path: &Path) -> Option<u64> {
+    path.packed()
 }
+
+/// A shard of the map: packed path to the node at that path.
+type Shard = FxHashMap<u64, Entry>;
 
 /// The epoch of a cache that follows no height (an empty store).
 const NO_EPOCH: u64 = u64::MAX;
 
 /// Internal nodes of the head's tree (see the module docs).
 pub struct NodeCache {
-    shards: Vec<Mutex<FxHashMap<Key, Arc<Internal>>>>,
+    shards: Vec<Mutex<Shard>>,
     /// The height whose tree the cache follows ([`NO_EPOCH`]: none yet).
     epoch: AtomicU64,
     /// A commit is moving the cache on: reads add nothing.
@@ -131,9 +132,9 @@ impl NodeCache {
 
     /// The shard of the path's first two nibbles (uniform: paths come from SHA-256 key
     /// hashes; the root and the first level, 17 nodes, share theirs with deeper ones).
-    fn shard(&self, key: &Key) -> &Mutex<FxHashMap<Key, Arc<Internal>>> {
+    fn shard(&self, key: u64) -> &Mutex<Shard> {
         // The packed path's low byte holds its first two nibbles.
-        &self.shards[(key.path & 0xff) as usize % SHARDS]
+        &self.shards[(key & 0xff) as usize % SHARDS]
     }
 
     /// The cached node written at `version` under `path`.
@@ -141,10 +142,11 @@ impl NodeCache {
         if self.budget == 0 {
             return None;
         }
-        let key = Key::of(version, path)?;
-        lock(self.shard(&key))
+        let key = key(path)?;
+        lock(self.shard(key))
             .get(&key)
-            .map(|node| Node::Internal(node.clone()))
+            .filter(|entry| entry.version == version)
+            .map(|entry| Node::Internal(entry.node.clone()))
     }
 
     /// Sets the height the cache follows (opening a store).
@@ -182,15 +184,15 @@ impl NodeCache {
         let Node::Internal(node) = node else {
             return;
         };
-        let Some(key) = Key::of(version, path).filter(|_| self.budget > 0) else {
+        let Some(key) = key(path).filter(|_| self.budget > 0) else {
             return;
         };
-        let mut shard = lock(self.shard(&key));
+        let mut shard = lock(self.shard(key));
         if self.epoch.load(Ordering::SeqCst) == read_at
             && !self.moving.load(Ordering::SeqCst)
             && self.reserve(node)
         {
-            self.insert(&mut shard, key, node);
+            self.insert(&mut shard, key, version, node);
         }
     }
 
@@ -216,9 +218,13 @@ impl NodeCache {
     }
 
     /// Adds a node room was reserved for (giving back the room of one it replaces).
-    fn insert(&self, shard: &mut FxHashMap<Key, Arc<Internal>>, key: Key, node: &Arc<Internal>) {
-        if let Some(old) = shard.insert(key, node.clone()) {
-            self.release(&old);
+    fn insert(&self, shard: &mut Shard, key: u64, version: u64, node: &Arc<Internal>) {
+        let entry = Entry {
+            version,
+            node: node.clone(),
+        };
+        if let Some(old) = shard.insert(key, entry) {
+            self.release(&old.node);
         }
     }
 
@@ -231,27 +237,29 @@ impl NodeCache {
     }
 
     /// Moves on to the block at `update.version` while the database commits it: reads add
-    /// nothing from now until [`Self::committed`] or [`Self::abandon`]; removes the nodes the
-    /// block made stale, then adds the internal nodes it wrote, shallowest first, while they
-    /// fit. The epoch stays where it was.
+    /// nothing from now until [`Self::committed`] or [`Self::abandon`]; removes the nodes of
+    /// the paths the block vacated, then puts each internal node it wrote in place of the node
+    /// its path held, shallowest first, while they fit (a path whose new node does not fit
+    /// holds none). The epoch stays where it was.
     pub fn prepare(&self, update: &TreeUpdate) {
         self.moving.store(true, Ordering::SeqCst);
         if self.budget == 0 {
             return;
         }
-        for (version, path, leaf) in &update.stale {
-            if let Some(key) = Key::of(*version, path).filter(|_| !leaf) {
-                let removed = lock(self.shard(&key)).remove(&key);
-                if let Some(old) = removed {
-                    self.release(&old);
-                }
+        for (version, path) in &update.vacated {
+            let Some(key) = key(path) else { continue };
+            let mut shard = lock(self.shard(key));
+            if shard.get(&key).is_some_and(|e| e.version == *version)
+                && let Some(old) = shard.remove(&key)
+            {
+                self.release(&old.node);
             }
         }
         let mut internal: Vec<_> = update
             .nodes
             .iter()
             .filter_map(|(path, node)| match node {
-                Node::Internal(node) => Some((Key::of(update.version, path)?, path.len(), node)),
+                Node::Internal(node) => Some((key(path)?, path.len(), node)),
                 _ => None,
             })
             .collect();
@@ -260,10 +268,24 @@ impl NodeCache {
             internal.sort_unstable_by_key(|(_, depth, _)| *depth);
         }
         for (key, _, node) in internal {
-            if !self.reserve(node) {
-                break;
+            let mut shard = lock(self.shard(key));
+            match shard.get_mut(&key) {
+                Some(entry) => {
+                    // The node the block made stale here gives back its room first.
+                    self.release(&entry.node);
+                    if self.reserve(node) {
+                        entry.version = update.version;
+                        entry.node = node.clone();
+                    } else {
+                        shard.remove(&key);
+                    }
+                }
+                None => {
+                    if self.reserve(node) {
+                        self.insert(&mut shard, key, update.version, node);
+                    }
+                }
             }
-            self.insert(&mut lock(self.shard(&key)), key, node);
         }
     }
 
@@ -278,8 +300,8 @@ impl NodeCache {
     pub fn abandon(&self, head: Option<u64>) {
         for shard in &self.shards {
             let dropped = std::mem::take(&mut *lock(shard));
-            for node in dropped.values() {
-                self.release(node);
+            for entry in dropped.values() {
+                self.release(&entry.node);
             }
         }
         self.follow(head);
@@ -313,7 +335,9 @@ mod tests {
         TreeUpdate {
             version,
             nodes: nodes.iter().cloned().collect(),
-            stale: stale.iter().map(|(v, p)| (*v, *p, false)).collect(),
+            stale: stale.to_vec(),
+            // The tests' stale nodes are internal ones whose paths the blocks leave empty.
+            vacated: stale.to_vec(),
             ..TreeUpdate::default()
         }
     }
@@ -411,18 +435,18 @@ mod tests {
         // block): a shard that missed the path's nibbles would hold them all.
         use std::hash::BuildHasher;
         let cache = NodeCache::new(0);
-        let keys: Vec<Key> = (0..4096u16)
+        let keys: Vec<u64> = (0..4096u16)
             .map(|n| {
                 let path = Path::ROOT
                     .child((n >> 8) as u8)
                     .child((n >> 4) as u8 & 15)
                     .child(n as u8 & 15);
-                Key::of(7, &path).expect("a shallow path")
+                key(&path).expect("a shallow path")
             })
             .collect();
         let mut per_shard = [0usize; SHARDS];
         for key in &keys {
-            let shard = cache.shard(key) as *const _;
+            let shard = cache.shard(*key) as *const _;
             per_shard[cache
                 .shards
                 .iter()
@@ -476,6 +500,34 @@ mod tests {
         assert_eq!((cache.stats().bytes, cache.stats().nodes), (TWO, 1));
         cache.apply(&update(3, &[], &[(1, a)]));
         assert_eq!((cache.stats().bytes, cache.stats().nodes), (0, 0));
+    }
+
+    #[test]
+    fn a_rewritten_path_holds_the_new_node_or_none_when_it_does_not_fit() {
+        let full = Node::Internal(Internal::new(std::array::from_fn(|i| {
+            Some(Child::new([i as u8; 32], 0, 0))
+        })));
+        // Room for two nodes of two children, not for a full one beside one of them.
+        let cache = NodeCache::new(cost_of::<2>() * 5 / 2);
+        cache.follow(Some(1));
+        let (a, b) = (Path::ROOT, Path::ROOT.child(1));
+        cache.insert_read(1, 1, &a, &internal(1));
+        cache.insert_read(1, 1, &b, &internal(2));
+        // Block 2 rewrites both paths (nothing vacated): `a` gets a node of its size, `b` a
+        // full one, which does not fit; `b` then holds nothing, not its stale node.
+        cache.apply(&TreeUpdate {
+            version: 2,
+            nodes: [(a, internal(3)), (b, full)].into_iter().collect(),
+            stale: vec![(1, a), (1, b)],
+            ..TreeUpdate::default()
+        });
+        assert_eq!(cache.get(2, &a), Some(internal(3)));
+        assert_eq!(
+            (cache.get(1, &a), cache.get(1, &b), cache.get(2, &b)),
+            (None, None, None)
+        );
+        let stats = cache.stats();
+        assert_eq!((stats.nodes, stats.bytes), (1, cost_of::<2>()));
     }
 
     #[test]

@@ -617,11 +617,7 @@ mod tests {
             .iter()
             .map(|(p, n)| (p.node_key(update.version), n.encode()))
             .collect();
-        let mut stale: Vec<_> = update
-            .stale
-            .iter()
-            .map(|(v, p, _)| p.node_key(*v))
-            .collect();
+        let mut stale: Vec<_> = update.stale.iter().map(|(v, p)| p.node_key(*v)).collect();
         stale.sort();
         (nodes, stale)
     }

@@ -208,8 +208,19 @@ proptest! {
             let new: BTreeSet<(u64, Path)> = got.nodes.iter().map(|(p, _)| (version, *p)).collect();
             let reached_new: BTreeSet<(u64, Path)> = after.iter().filter(|(v, _)| *v == version).copied().collect();
             prop_assert_eq!(new, reached_new, "new nodes that the tree does not reach");
-            let stale: BTreeSet<(u64, Path)> = got.stale.iter().map(|(v, p, _)| (*v, *p)).collect();
+            let stale: BTreeSet<(u64, Path)> = got.stale.iter().copied().collect();
             prop_assert_eq!(stale.len(), got.stale.len(), "a node made stale twice");
+            // Vacated: the stale internal nodes whose path holds no new internal node.
+            let new_internal: BTreeSet<Path> = got.nodes.iter()
+                .filter(|(_, n)| matches!(n, Node::Internal(_)))
+                .map(|(p, _)| *p)
+                .collect();
+            let vacated: BTreeSet<(u64, Path)> = got.stale.iter()
+                .filter(|(v, p)| matches!(memory.node(*v, p), Ok(Some(Node::Internal(_)))) && !new_internal.contains(p))
+                .copied()
+                .collect();
+            prop_assert_eq!(got.vacated.iter().copied().collect::<BTreeSet<_>>(), vacated);
+            prop_assert_eq!(got.vacated.len(), got.vacated.iter().collect::<BTreeSet<_>>().len());
             let unreachable: BTreeSet<(u64, Path)> = before.difference(&after).copied().collect();
             prop_assert_eq!(stale, unreachable);
             for k in 0..64u8 {

@@ -45,9 +45,12 @@ pub struct TreeUpdate {
     /// from (none if that one had none: a leaf written before layout 4, whose value is in
     /// `tree_values`).
     pub nodes: NewNodes,
-    /// Nodes of earlier versions that the new tree no longer holds: version, path, and whether
-    /// the node is a leaf.
-    pub stale: Vec<(u64, Path, bool)>,
+    /// Nodes of earlier versions that the new tree no longer holds: version and path.
+    pub stale: Vec<(u64, Path)>,
+    /// The internal nodes among `stale` whose path holds no internal node in the new tree
+    /// (their subtree lost all its keys but one, or all): every other stale internal node is
+    /// replaced by a new internal node at its path.
+    pub vacated: Vec<(u64, Path)>,
 }
 
 /// Below this many keys the update runs on one thread.
@@ -72,7 +75,8 @@ enum Sub {
 #[derive(Default)]
 struct Out {
     nodes: NewNodes,
-    stale: Vec<(u64, Path, bool)>,
+    stale: Vec<(u64, Path)>,
+    vacated: Vec<(u64, Path)>,
     /// The values of leaves read from the parent tree that move to a new path.
     carried: Vec<([u8; 32], Vec<u8>)>,
 }
@@ -132,6 +136,7 @@ pub fn update<S: NodeSource>(
     let mut out = Out {
         nodes: NewNodes::with_capacity(expected),
         stale: Vec::with_capacity(expected),
+        vacated: Vec::new(),
         carried: Vec::new(),
     };
     let sub = match &old_root {
@@ -151,8 +156,8 @@ pub fn update<S: NodeSource>(
     if let Some(old) = &old_root
         && (matches!(old, Node::Null) || matches!(sub, Sub::Unchanged))
     {
-        out.stale
-            .push((version - 1, Path::ROOT, matches!(old, Node::Leaf { .. })));
+        // (An internal root nothing changed under is copied to the new version: replaced.)
+        out.stale.push((version - 1, Path::ROOT));
     }
     let root = match sub {
         Sub::Unchanged => {
@@ -192,6 +197,7 @@ pub fn update<S: NodeSource>(
         root,
         nodes: out.nodes,
         stale: out.stale,
+        vacated: out.vacated,
     })
 }
 
@@ -298,7 +304,7 @@ fn at<S: NodeSource>(
             if !touched {
                 return Ok(Sub::Unchanged);
             }
-            out.stale.push((version, path, true));
+            out.stale.push((version, path));
             let mut keys: Vec<([u8; 32], [u8; 32])> = changes
                 .iter()
                 .filter_map(|(k, v, _)| v.map(|v| (*k, v)))
@@ -361,6 +367,7 @@ fn at<S: NodeSource>(
                 subs.extend(r?);
                 out.nodes.append(&mut right_out.nodes);
                 out.stale.extend(right_out.stale);
+                out.vacated.extend(right_out.vacated);
                 out.carried.extend(right_out.carried);
             } else {
                 subs.extend(children(ctx, &path, &internal, &groups, out)?);
@@ -368,7 +375,7 @@ fn at<S: NodeSource>(
             if subs.iter().all(|(_, s)| matches!(s, Sub::Unchanged)) {
                 return Ok(Sub::Unchanged);
             }
-            out.stale.push((version, path, false));
+            out.stale.push((version, path));
             // The new slots; leaves computed below wait to know whether this node collapses.
             let mut slots: [Option<Child>; 16] = internal.slots();
             let mut pending: [Option<([u8; 32], [u8; 32])>; 16] = [None; 16];
@@ -392,9 +399,13 @@ fn at<S: NodeSource>(
                 .fold(0u16, |bits, (i, s)| bits | (u16::from(s.is_some()) << i));
             let only = present.trailing_zeros() as usize;
             match present.count_ones() {
-                0 => Ok(Sub::Removed),
+                0 => {
+                    out.vacated.push((version, path));
+                    Ok(Sub::Removed)
+                }
                 1 if slots[only].is_some_and(|c| c.is_leaf()) => {
                     // One leaf left: it moves up to this path.
+                    out.vacated.push((version, path));
                     if let Some((key, value_hash)) = pending[only] {
                         return Ok(Sub::Leaf { key, value_hash });
                     }
@@ -406,7 +417,7 @@ fn at<S: NodeSource>(
                             value_hash,
                             value,
                         }) => {
-                            out.stale.push((child.version, child_path, true));
+                            out.stale.push((child.version, child_path));
                             out.carried.extend(value.map(|v| (key, v)));
                             Ok(Sub::Leaf { key, value_hash })
                         }
@@ -455,7 +466,7 @@ fn children<S: NodeSource>(
             // A leaf slot that only a key known to be in the tree goes to: the leaf is that
             // key's (no other key shares the slot's path), so it need not be read.
             Some(child) if child.is_leaf() && matches!(group, [(_, _, true)]) => {
-                out.stale.push((child.version, child_path, true));
+                out.stale.push((child.version, child_path));
                 match group[0] {
                     (key, Some(value_hash), _) => Sub::Leaf { key, value_hash },
                     (_, None, _) => Sub::Removed,
