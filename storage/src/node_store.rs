@@ -352,14 +352,28 @@ impl Index {
     /// The positions of `ids` grouped by shard (the deep map last), in runs: one lock per
     /// shard for a batch.
     fn runs<'a>(ids: impl Iterator<Item = &'a Id>) -> Vec<(usize, usize)> {
-        let mut order: Vec<(usize, usize)> = ids
-            .enumerate()
-            .map(|(i, id)| match id {
-                Id::Packed { version, path } => (shard_of(*version, *path), i),
-                Id::Deep(_) => (SHARDS, i),
+        let shards: Vec<usize> = ids
+            .map(|id| match id {
+                Id::Packed { version, path } => shard_of(*version, *path),
+                Id::Deep(_) => SHARDS,
             })
             .collect();
-        order.sort_unstable();
+        // A counting sort by shard (a block's 55,000 ids: a comparison sort took 2–3 ms).
+        let mut next = [0usize; SHARDS + 1];
+        for &shard in &shards {
+            next[shard] += 1;
+        }
+        let mut start = 0;
+        for slot in &mut next {
+            let count = *slot;
+            *slot = start;
+            start += count;
+        }
+        let mut order = vec![(0, 0); shards.len()];
+        for (i, &shard) in shards.iter().enumerate() {
+            order[next[shard]] = (shard, i);
+            next[shard] += 1;
+        }
         order
     }
 

@@ -493,3 +493,27 @@ fn a_compaction_with_nothing_to_compact_leaves_no_file_behind() {
         assert_eq!(files, store.stats().segments, "after block {version}");
     }
 }
+
+#[test]
+fn an_index_batch_takes_each_id_once_grouped_by_shard_in_order() {
+    let ids: Vec<Id> = (0..5_000u64)
+        .map(|i| match i % 7 {
+            0 => Id::Deep(key(i, &[1; 17]).into_boxed_slice()),
+            _ => Id::Packed {
+                version: i / 3,
+                path: i.wrapping_mul(0x9e37_79b9),
+            },
+        })
+        .collect();
+    let order = Index::runs(ids.iter());
+    let mut expected: Vec<(usize, usize)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| match id {
+            Id::Packed { version, path } => (shard_of(*version, *path), i),
+            Id::Deep(_) => (SHARDS, i),
+        })
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(order, expected);
+}
