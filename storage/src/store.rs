@@ -35,8 +35,11 @@ pub struct StoreConfig {
     pub nodes: crate::node_store::NodeStoreOptions,
 }
 
-/// The default [`StoreConfig::node_cache_bytes`]: 256 MiB.
-pub const DEFAULT_NODE_CACHE_BYTES: usize = 256 << 20;
+/// The default [`StoreConfig::node_cache_bytes`]: 2 GiB, room for every internal node of a
+/// tree of 10M random keys (3.3M nodes, 1.45 GiB). A bound, not a reservation: the cache holds
+/// only what the tree has (152 MiB at 1M accounts). With 256 MiB the 10M root was 27–40% slower
+/// (docs/benchmarks.md).
+pub const DEFAULT_NODE_CACHE_BYTES: usize = 2 << 30;
 
 impl Default for StoreConfig {
     fn default() -> Self {
