@@ -2,35 +2,35 @@
 //!
 //! Every root update reads the internal nodes on the paths of the changed keys; the upper
 //! levels are on every path and are rewritten by every block. The cache holds internal nodes of
-//! the committed head's tree: a committed block adds the internal nodes it wrote (shallowest
-//! first) and removes those it made stale, and a read of the head's tree that missed adds what it
-//! read. The cache holds one node per path, the head tree's, with its version: a block's new
-//! internal node replaces the one its path held (the node the block made stale there), so a
-//! block costs one map operation per internal node it wrote, and a removal only for a stale
-//! internal node whose path no longer holds one (`TreeUpdate::vacated`). A lookup is for a
-//! version and a path and finds the node only if the path holds that version's: tree nodes are
-//! immutable under their key (version and path), so a cached node is never out of date.
+//! the committed head's tree, one per path, with its version: a committed block's new internal
+//! node (shallowest first) replaces the one its path held (the node the block made stale
+//! there), so a block costs one map operation per internal node it wrote and a removal only for
+//! a stale internal node whose path no longer holds one (`TreeUpdate::vacated`); a read of the
+//! head's tree that missed adds what it read. A lookup is for a version and a path and finds the
+//! node only if the path holds that version's: tree nodes are immutable under their key
+//! (version and path), so a cached node is never out of date.
 //!
 //! A read that missed adds its node only if it read the tree of the height the cache follows
 //! (its epoch) and no commit is moving the cache on, checked under the shard's lock. A commit
 //! first marks the cache as moving, then replaces the nodes of the paths the block rewrote and
-//! removes those of the paths it vacated, shard by shard, while the database commits the block ([`NodeCache::prepare`]);
-//! once the block is the head, the epoch moves to it ([`NodeCache::committed`]). A node read
-//! from the old head's tree is either added before the removal reaches its shard (and removed
-//! by it) or refused, so no stale node stays behind; a reader that follows the epoch (the
+//! removes those of the paths it vacated, shard by shard, while the database commits the block
+//! ([`NodeCache::prepare`]); once the block is the head, the epoch moves to it
+//! ([`NodeCache::committed`]). A node read from the old head's tree is either added before the
+//! block reaches its shard (and replaced or removed then) or refused, so no stale node stays
+//! behind; a reader that follows the epoch (the
 //! warming) never looks for the new block's nodes before the database holds them; and the
 //! commit does not hold the head's lock while it works. A block the database failed to commit
 //! leaves the cache emptied ([`NodeCache::abandon`]).
 //!
 //! The cache is bounded by a byte budget ([`crate::StoreConfig::node_cache_bytes`]): a node that
-//! does not fit is not added. Shallow nodes come first when a block's nodes are added, so a
+//! does not fit is not added (a path whose new node does not fit then holds none). Shallow nodes come first when a block's nodes are added, so a
 //! full cache holds the levels that every update reads. Leaves are not cached: an update needs
 //! a leaf only for a key not known to be in the tree, and there are as many leaves as keys.
 //!
 //! A node is found by its path packed in one word: a map entry takes 32 bytes with the node's
 //! version and handle (a pointer and the node's length) instead of 56, so a lookup among the
-//! 3.3M internal nodes of a 10M-account tree touches less memory. So only nodes at most [`Path::PACKED_NIBBLES`] nibbles
-//! deep are cached: a tree of random keys has an internal node deeper than that only once two
+//! 3.3M internal nodes of a 10M-account tree touches less memory. So only nodes at most
+//! [`Path::PACKED_NIBBLES`] nibbles deep are cached: a tree of random keys has an internal node deeper than that only once two
 //! of its keys share 64 bits (about four billion keys); keys ground to share longer prefixes
 //! have their deep nodes read from the database, as any node the cache does not hold.
 

@@ -7,7 +7,7 @@
 //! **Records.** A node record is `0, node key, node` (the key is borsh of jmt's `NodeKey`, as
 //! the `tree_nodes` column had it, so a record says which node it is). A block's stale record,
 //! `3, SCALE(StaleRecord)`, lists the nodes it made stale; the index holds it under the block's
-//! height and [`STALE_PATH`], and a later commit that prunes the height removes those nodes
+//! height and `STALE_PATH`, and a later commit that prunes the height removes those nodes
 //! and the record. Every append ends with a trailer record `4, SCALE(Trailer)`: the block's
 //! height, and the records it removes (id and address), grouped by the block that removed them
 //! (a compaction carries other blocks' removals). A trailer marks a complete append; whatever
