@@ -531,6 +531,16 @@ impl Scan {
         }
     }
 
+    /// The payload of the record at `offset` (where a record starts, as an index says),
+    /// checked; reads ahead as [`Scan::next_record`] does, so offsets in increasing order read
+    /// the segment once.
+    pub fn record_at(&mut self, offset: u64) -> Result<&[u8], NodeFileError> {
+        self.offset = offset;
+        let (_, from, len) = self.record()?;
+        let at = (from - self.buf_start) as usize;
+        Ok(&self.buf[at..at + len])
+    }
+
     /// Reads the next record in, checked: its address, and where its payload is in the
     /// segment and how long (the buffer holds it).
     fn record(&mut self) -> Result<(RecordAddr, u64, usize), NodeFileError> {

@@ -45,7 +45,9 @@
 //! refers to it changes: no parent is rewritten); a copied record whose removal is still
 //! waiting gets its removal again with the copy's address; the removals its trailers hold that
 //! still name records in other segments are carried into the append's trailer; and once the
-//! append is synced the segment is deleted. The copies are durable before the segment goes,
+//! append is synced the segment is deleted. Only what is copied or carried is read, at the
+//! addresses the index, the waiting removals and the offsets of each segment's trailers (kept
+//! in memory, found again at open) give: not the segment's dead records. The copies are durable before the segment goes,
 //! and the file alone says which records are live, so a crash at any point loses nothing. A
 //! read that raced the deletion (it found the old address) looks its key up again.
 
@@ -511,13 +513,14 @@ impl Index {
         old.map(RecordAddr::from_u64)
     }
 
-    /// The addresses of the live records in `segment`: one pass over the index in memory order,
+    /// The offsets of the live records in `segment`: one pass over the index in memory order,
     /// cheaper than looking up each record of the segment.
-    fn in_segment(&self, segment: u32) -> std::collections::HashSet<u64, FxBuildHasher> {
-        let mut out = std::collections::HashSet::default();
+    fn in_segment(&self, segment: u32) -> Vec<u64> {
+        let mut out = vec![];
         let mut add = |word: &u64| {
-            if RecordAddr::from_u64(*word).segment == segment {
-                out.insert(*word);
+            let addr = RecordAddr::from_u64(*word);
+            if addr.segment == segment {
+                out.push(addr.offset);
             }
         };
         for shard in &self.shards {
@@ -711,6 +714,9 @@ type Copy = (Id, RecordAddr, Option<(usize, usize)>);
 /// What commits change, one at a time (they hold the file's writer, then this).
 struct Writer {
     usage: BTreeMap<u32, Usage>,
+    /// The offsets of each segment's trailers: what compaction reads of a segment besides the
+    /// records it copies.
+    trailers: BTreeMap<u32, Vec<u64>>,
     /// Blocks' removals not applied yet, oldest first, and the blocks that made them.
     waiting: VecDeque<Waiting>,
     /// Records in `waiting`.
@@ -744,6 +750,7 @@ pub struct NodeStore {
 struct Rebuilt {
     index: Index,
     usage: BTreeMap<u32, Usage>,
+    trailers: BTreeMap<u32, Vec<u64>>,
     /// Where the file's complete appends end.
     keep: Option<End>,
     /// The highest height of a block (not voided) whose trailer is in the file.
@@ -814,7 +821,10 @@ impl NodeStore {
         drop(file);
         let file = NodeFile::open(dir, rebuilt.keep, file_options)?;
         let Rebuilt {
-            index, mut usage, ..
+            index,
+            mut usage,
+            trailers,
+            ..
         } = rebuilt;
         usage.retain(|segment, _| rebuilt.keep.is_some_and(|k| *segment <= k.segment));
         Ok(Self {
@@ -825,6 +835,7 @@ impl NodeStore {
             voided,
             writer: Mutex::new(Writer {
                 usage,
+                trailers,
                 waiting: VecDeque::new(),
                 waiting_records: 0,
                 db_bytes: 0,
@@ -1006,7 +1017,7 @@ impl NodeStore {
             Some(victim) => self.compact_into(victim, &mut append, &writer, &mut trailer)?,
             None => vec![],
         };
-        append.push_parts(&[&[TRAILER], &trailer.encode()])?;
+        let trailer_at = append.push_parts(&[&[TRAILER], &trailer.encode()])?;
         let writer = &mut *writer;
         // The block's nodes indexed while the file syncs: nothing reads a version before the
         // database's head reaches it, after this returns.
@@ -1016,8 +1027,9 @@ impl NodeStore {
                 count_insert(&mut writer.usage, *addr, replaced);
             }
         })?;
+        add_trailer(writer, trailer_at);
         // Copies only once readable: a reader of a live node follows the index at once.
-        self.apply_copies(writer, &copies);
+        self.apply_copies(writer, copies);
         loop {
             let Some(front) = writer.waiting.front().map(|w| w.after) else {
                 writer.largest.clear();
@@ -1047,9 +1059,10 @@ impl NodeStore {
 
     /// Copies `victim`'s records into `append`: its live records and those removed but still
     /// waiting (a copy of a waiting one gets its removal again in `trailer`, naming the copy),
-    /// and carries into `trailer` the removals its trailers hold that still name records in
-    /// other segments. Returns the copies (id, address, the waiting removal it belongs to) for
-    /// [`NodeStore::apply_copies`] once the append is committed.
+    /// each read at the address the index or its waiting removal gives; and carries into
+    /// `trailer` the removals its trailers hold that still name records in other segments.
+    /// Nothing else of the segment is read. Returns the copies (id, address, the waiting
+    /// removal it belongs to) for [`NodeStore::apply_copies`] once the append is committed.
     fn compact_into(
         &self,
         victim: u32,
@@ -1057,69 +1070,82 @@ impl NodeStore {
         writer: &Writer,
         trailer: &mut Trailer,
     ) -> Result<Vec<Copy>> {
-        let mut copies = vec![];
-        let mut held: HashMap<u64, (usize, usize), FxBuildHasher> = HashMap::default();
+        // The records to copy, by offset: live (the index points at them), or removed by a
+        // block a crash could still take back (batch and position of the waiting removal).
+        let mut wanted: Vec<(u64, Option<(usize, usize)>)> = self
+            .index
+            .in_segment(victim)
+            .into_iter()
+            .map(|offset| (offset, None))
+            .collect();
         for (b, batch) in writer.waiting.iter().enumerate() {
             for (p, at) in batch.records.iter().enumerate() {
                 if at.segment == victim {
-                    held.insert(at.to_u64(), (b, p));
+                    wanted.push((at.offset, Some((b, p))));
                 }
             }
         }
-        let live = self.index.in_segment(victim);
-        let mut scan = self.file.scan(victim)?;
-        while let Some(record) = scan.next_record() {
-            let (addr, payload) = record?;
+        wanted.sort_unstable_by_key(|(offset, _)| *offset);
+        let mut copies = Vec::with_capacity(wanted.len());
+        let mut reader = self.file.scan(victim)?;
+        for (offset, waiting) in wanted {
+            let addr = RecordAddr {
+                segment: victim,
+                offset,
+            };
+            let payload = reader.record_at(offset)?;
+            let id = record_id(payload)
+                .ok_or_else(|| corrupt(self.dir(), addr, "a record to copy that is no node"))?;
+            let at = if payload[0] == STALE {
+                append.push(payload)?
+            } else {
+                append.push_parts(&[&[COPY], &payload[1..]])?
+            };
+            // A removal made again with the copy's address: the one naming this record may
+            // be in this segment.
+            if let Some((b, _)) = waiting {
+                let batch = &writer.waiting[b];
+                trailer.remove(id.clone(), at.to_u64(), batch.version, batch.era);
+            }
+            copies.push((id, at, waiting));
+        }
+        for &offset in writer.trailers.get(&victim).map_or(&[][..], Vec::as_slice) {
+            let addr = RecordAddr {
+                segment: victim,
+                offset,
+            };
             let bad = |reason: &str| corrupt(self.dir(), addr, reason);
-            match payload.first() {
-                Some(&(NODE | COPY | STALE)) => {
-                    // Live, or removed by a block a crash could still take back.
-                    let waiting = held.get(&addr.to_u64()).copied();
-                    if waiting.is_none() && !live.contains(&addr.to_u64()) {
-                        continue;
-                    }
-                    let id = record_id(payload).ok_or_else(|| bad("not a record"))?;
-                    let at = if payload[0] == STALE {
-                        append.push(payload)?
-                    } else {
-                        append.push_parts(&[&[COPY], &payload[1..]])?
-                    };
-                    // A removal made again with the copy's address: the one naming this
-                    // record may be in this segment.
-                    if let Some((b, _)) = waiting {
-                        let batch = &writer.waiting[b];
-                        trailer.remove(id.clone(), at.to_u64(), batch.version, batch.era);
-                    }
-                    copies.push((id, at, waiting));
+            let old = Trailer::read(reader.record_at(offset)?).map_err(|e| bad(&e))?;
+            for group in old.removed {
+                if self.voided.voids(group.version, group.era) {
+                    continue;
                 }
-                Some(&(TRAILER | TRAILER_LAYOUT_5)) => {
-                    let old = Trailer::read(payload).map_err(|e| bad(&e))?;
-                    for group in old.removed {
-                        if self.voided.voids(group.version, group.era) {
-                            continue;
-                        }
-                        for record in group.records() {
-                            let (id, word) = record.ok_or_else(|| bad("removes a non-key"))?;
-                            let at = RecordAddr::from_u64(word);
-                            if at.segment != victim && writer.usage.contains_key(&at.segment) {
-                                trailer.remove(id, word, group.version, group.era);
-                            }
-                        }
+                for record in group.records() {
+                    let (id, word) = record.ok_or_else(|| bad("removes a non-key"))?;
+                    let at = RecordAddr::from_u64(word);
+                    if at.segment != victim && writer.usage.contains_key(&at.segment) {
+                        trailer.remove(id, word, group.version, group.era);
                     }
                 }
-                _ => return Err(bad("an unknown kind of record")),
             }
         }
         Ok(copies)
     }
 
     /// Points the index (or the waiting removal) at each copy, once readable.
-    fn apply_copies(&self, writer: &mut Writer, copies: &[Copy]) {
+    fn apply_copies(&self, writer: &mut Writer, copies: Vec<Copy>) {
+        let mut live = Vec::with_capacity(copies.len());
         for (id, at, waiting) in copies {
-            let replaced = match waiting {
-                Some((b, p)) => Some(std::mem::replace(&mut writer.waiting[*b].records[*p], *at)),
-                None => self.index.insert(id, *at),
-            };
+            match waiting {
+                Some((b, p)) => {
+                    let old = std::mem::replace(&mut writer.waiting[b].records[p], at);
+                    count_insert(&mut writer.usage, at, Some(old));
+                }
+                None => live.push((id, at)),
+            }
+        }
+        let replaced = self.index.insert_all(&live);
+        for ((_, at), replaced) in live.iter().zip(replaced) {
             count_insert(&mut writer.usage, *at, replaced);
         }
     }
@@ -1129,6 +1155,7 @@ impl NodeStore {
         match self.file.detach_segment(victim) {
             Ok(detached) => {
                 writer.usage.remove(&victim);
+                writer.trailers.remove(&victim);
                 self.compacted.fetch_add(1, Ordering::Relaxed);
                 self.delete(detached);
             }
@@ -1165,9 +1192,10 @@ impl NodeStore {
             removed: vec![],
         };
         let copies = self.compact_into(victim, &mut append, &writer, &mut trailer)?;
-        append.push_parts(&[&[TRAILER], &trailer.encode()])?;
+        let trailer_at = append.push_parts(&[&[TRAILER], &trailer.encode()])?;
         append.commit()?;
-        self.apply_copies(&mut writer, &copies);
+        add_trailer(&mut writer, trailer_at);
+        self.apply_copies(&mut writer, copies);
         self.drop_segment(&mut writer, victim);
         Ok(true)
     }
@@ -1250,6 +1278,7 @@ impl Drop for NodeStore {
 fn rebuild(file: &NodeFile, dir: &FsPath, voided: &Voided) -> Result<Rebuilt> {
     let index = Index::new();
     let mut usage: BTreeMap<u32, Usage> = BTreeMap::new();
+    let mut trailers: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
     let (mut keep, mut last_block, mut last_block_segment) = (None, None, None);
     // The records of the append being read.
     let mut append: Vec<(Id, RecordAddr)> = vec![];
@@ -1275,6 +1304,7 @@ fn rebuild(file: &NodeFile, dir: &FsPath, voided: &Voided) -> Result<Rebuilt> {
                 }
                 Some(&(TRAILER | TRAILER_LAYOUT_5)) => {
                     let trailer = Trailer::read(payload).map_err(|e| bad(&e))?;
+                    trailers.entry(segment).or_default().push(addr.offset);
                     let void_block = voided.voids(trailer.version, trailer.era);
                     for (id, at) in append.drain(..) {
                         usage.entry(at.segment).or_default().records += 1;
@@ -1314,6 +1344,7 @@ fn rebuild(file: &NodeFile, dir: &FsPath, voided: &Voided) -> Result<Rebuilt> {
     Ok(Rebuilt {
         index,
         usage,
+        trailers,
         keep,
         last_block,
         last_block_segment,
@@ -1349,6 +1380,15 @@ fn count_insert(usage: &mut BTreeMap<u32, Usage>, addr: RecordAddr, replaced: Op
     if let Some(old) = replaced {
         count_removal(usage, old);
     }
+}
+
+/// Records where an append's trailer is, once the append is committed.
+fn add_trailer(writer: &mut Writer, at: RecordAddr) {
+    writer
+        .trailers
+        .entry(at.segment)
+        .or_default()
+        .push(at.offset);
 }
 
 fn count_removal(usage: &mut BTreeMap<u32, Usage>, at: RecordAddr) {

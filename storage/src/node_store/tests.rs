@@ -468,6 +468,73 @@ fn a_node_file_written_by_layout_5_opens_with_its_removals_applied() {
 }
 
 #[test]
+fn a_removal_carried_from_compaction_to_compaction_still_applies_at_the_next_open() {
+    // Block 0's nodes fill a segment and stay live (it never qualifies) but one, which block
+    // 1 removes in the next segment. The blocks after churn through short-lived nodes, compacting in their commits
+    // (or after them, in appends of their own): the segment with block 1's trailer is
+    // compacted, then the one its removal was carried into, and so on. The removed node must
+    // stay removed at an open.
+    for deferred in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = NodeStore::open(dir.path(), None, true, small(0)).unwrap();
+        let with_nodes = |keys: Vec<Vec<u8>>| -> Vec<(Vec<u8>, Vec<u8>)> {
+            keys.into_iter().map(|k| (k.clone(), node_of(&k))).collect()
+        };
+        let kept = with_nodes(
+            (0..12u8)
+                .map(|i| key(0, &[i]))
+                .chain([key(0, &[])])
+                .collect(),
+        );
+        commit(&store, 0, &kept, &[], 1);
+        assert_eq!(store.stats().segments, 1);
+        let removed = kept[0].0.clone();
+        commit(
+            &store,
+            1,
+            &with_nodes(vec![key(1, &[])]),
+            std::slice::from_ref(&removed),
+            1,
+        );
+        assert_eq!(store.stats().segments, 2, "block 1 in a segment of its own");
+        let mut previous = vec![key(1, &[])];
+        for version in 2..200u64 {
+            let churn = with_nodes(
+                (0..4u8)
+                    .map(|i| key(version, &[9, i]))
+                    .chain([key(version, &[])])
+                    .collect(),
+            );
+            store
+                .commit(NodeWrites {
+                    version: Some(version),
+                    sets: &churn,
+                    removes: &previous,
+                    db_bytes: 1,
+                    defer_compaction: deferred,
+                    ..NodeWrites::default()
+                })
+                .unwrap();
+            if deferred {
+                store.compact().unwrap();
+            }
+            previous = churn.into_iter().map(|(k, _)| k).collect();
+        }
+        assert!(store.stats().compacted > 50, "{:?}", store.stats());
+        assert_eq!(store.get(&removed).unwrap(), None);
+        drop(store);
+        let store = NodeStore::open(dir.path(), Some(199), true, small(0)).unwrap();
+        assert_eq!(store.get(&removed).unwrap(), None, "deferred: {deferred}");
+        for (k, node) in kept[1..].iter() {
+            assert_eq!(store.get(k).unwrap().as_ref(), Some(node));
+        }
+        for k in &previous {
+            assert_eq!(store.get(k).unwrap(), Some(node_of(k)));
+        }
+    }
+}
+
+#[test]
 fn a_compaction_with_nothing_to_compact_leaves_no_file_behind() {
     let dir = tempfile::tempdir().unwrap();
     let store = NodeStore::open(dir.path(), None, true, small(0)).unwrap();
