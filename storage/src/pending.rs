@@ -317,43 +317,35 @@ impl Store {
         };
         let all = writes_of(changes);
         let priors = priors(&before, &all)?;
-        let mut writes = BTreeMap::new();
-        for ((key, value), prior) in all.into_iter().zip(priors) {
-            if value.is_none() {
-                let present = match prior {
-                    Prior::At { present, .. } => present,
-                    // A latest column's "absent" is checked against the tree here (a read does
-                    // that): a removal skipped for a key whose entry a damaged index lost would
-                    // leave it in this store's tree alone.
-                    Prior::Absent | Prior::Unknown => before.get(&key)?.is_some(),
-                };
-                if !present {
-                    continue;
-                }
-            }
-            let key_hash = key.key_hash().0;
-            writes.insert(
+        let all: Vec<_> = all.into_iter().zip(priors).collect();
+        let prepared = prepare(&before, &all)?;
+        let mut kept = Vec::with_capacity(all.len());
+        let mut set = Vec::with_capacity(all.len());
+        for (((key, value), prior), prepared) in all.into_iter().zip(prepared) {
+            let Some(Prepared { key_hash, leaf }) = prepared else {
+                continue;
+            };
+            set.push(merkle::Write {
+                key: key_hash,
+                value: leaf,
+                exists: matches!(prior, Prior::At { present: true, .. }),
+            });
+            kept.push((
                 key,
                 LayerWrite {
                     key_hash,
                     value,
                     prior,
                 },
-            );
+            ));
         }
+        // In key order already (a change set's order): built in one pass, not 20,000 inserts.
+        let writes: BTreeMap<StateKey, LayerWrite> = kept.into_iter().collect();
         let overlay = Overlay {
             inner,
             base: chain.base,
             layers: &chain.layers,
         };
-        let set = writes
-            .iter()
-            .map(|(k, w)| merkle::Write {
-                key: w.key_hash,
-                value: w.value.as_ref().map(|v| k.leaf_value(v)),
-                exists: matches!(w.prior, Prior::At { present: true, .. }),
-            })
-            .collect();
         let update = merkle::update(&overlay, set, version).map_err(|e| {
             inner
                 .db
@@ -389,6 +381,55 @@ impl Store {
             base,
         })
     }
+}
+
+/// A write's key hash and leaf bytes (`None` for a removal), computed before the tree update.
+struct Prepared {
+    key_hash: [u8; 32],
+    leaf: Option<Vec<u8>>,
+}
+
+/// A write of a block (key and new value, `None`: removed) and what the key held before.
+type WriteAndPrior = ((StateKey, Option<Vec<u8>>), Prior);
+
+/// Below this many keys a block's writes are prepared on one thread.
+const PARALLEL_PREPARE: usize = 2_048;
+
+/// Each write's [`Prepared`], `None` for a removal of a key `before` does not hold (it changes
+/// nothing): SHA-256 of each key and its leaf bytes, a large block's in two parts, the second
+/// on a thread of its own (about 8 ms for 20,000 keys on one).
+fn prepare(before: &PendingView, writes: &[WriteAndPrior]) -> Result<Vec<Option<Prepared>>> {
+    let one = |((key, value), prior): &WriteAndPrior| {
+        if value.is_none() {
+            let present = match prior {
+                Prior::At { present, .. } => *present,
+                // A latest column's "absent" is checked against the tree here (a read does
+                // that): a removal skipped for a key whose entry a damaged index lost would
+                // leave it in this store's tree alone.
+                Prior::Absent | Prior::Unknown => before.get(key)?.is_some(),
+            };
+            if !present {
+                return Ok(None);
+            }
+        }
+        Ok(Some(Prepared {
+            key_hash: key.key_hash().0,
+            leaf: value.as_ref().map(|v| key.leaf_value(v)),
+        }))
+    };
+    let part = |part: &[WriteAndPrior]| -> Result<Vec<Option<Prepared>>> {
+        part.iter().map(one).collect()
+    };
+    if writes.len() < PARALLEL_PREPARE {
+        return part(writes);
+    }
+    let mut out = Vec::with_capacity(writes.len());
+    for part in crate::parallel::in_parts(writes, 2, "aether-prepare", part) {
+        out.extend(
+            part.unwrap_or_else(|| Err(StorageError::Tree("a prepare thread panicked".into())))?,
+        );
+    }
+    Ok(out)
 }
 
 /// Below this many keys a block's previous versions are looked up on one thread.

@@ -109,10 +109,7 @@ pub fn update<S: NodeSource>(
     writes: Vec<Write>,
     version: u64,
 ) -> Result<TreeUpdate, UpdateError> {
-    let mut changes: Vec<Change> = writes
-        .iter()
-        .map(|w| (w.key, w.value.as_deref().map(value_hash), w.exists))
-        .collect();
+    let mut changes = changes_of(&writes)?;
     changes.sort_unstable_by_key(|c| c.0);
     changes.dedup_by(|a, b| a.0 == b.0);
     let ctx = Ctx { source, version };
@@ -199,6 +196,24 @@ pub fn update<S: NodeSource>(
         stale: out.stale,
         vacated: out.vacated,
     })
+}
+
+/// The changes of `writes`, their values hashed: a large batch's in two parts, the second on a
+/// thread of its own (SHA-256 of 20,000 values took 3–4 ms on one).
+fn changes_of(writes: &[Write]) -> Result<Vec<Change>, UpdateError> {
+    let part = |part: &[Write]| -> Vec<Change> {
+        part.iter()
+            .map(|w| (w.key, w.value.as_deref().map(value_hash), w.exists))
+            .collect()
+    };
+    if writes.len() < PARALLEL_KEYS {
+        return Ok(part(writes));
+    }
+    let mut changes = Vec::with_capacity(writes.len());
+    for part in crate::parallel::in_parts(writes, 2, "aether-hash", part) {
+        changes.extend(part.ok_or(UpdateError::Inconsistent("a hashing thread panicked"))?);
+    }
+    Ok(changes)
 }
 
 /// About how many nodes an update of `changes` keys writes in a tree of `leaves`, a little more
