@@ -432,6 +432,15 @@ fn prepare(before: &PendingView, writes: &[WriteAndPrior]) -> Result<Vec<Option<
     Ok(out)
 }
 
+/// The prior a latest-column entry gives at committed height `height`.
+fn prior_at(height: u64, entry: crate::latest_memo::LatestEntry) -> Prior {
+    match entry {
+        None => Prior::Absent,
+        Some((version, present)) if version <= height => Prior::At { version, present },
+        Some(_) => Prior::Unknown,
+    }
+}
+
 /// Below this many keys a block's previous versions are looked up on one thread.
 const PARALLEL_PRIORS: usize = 2_048;
 
@@ -441,22 +450,45 @@ const PARALLEL_PRIORS: usize = 2_048;
 const PRIOR_THREADS: usize = 8;
 
 /// What each key of `writes` holds in `before` (one read each, of a layer or the latest
-/// columns); a large block's keys in [`PRIOR_THREADS`] parts, all but the first on threads of
-/// their own.
+/// columns). First what needs no database read (a block's execution read every key it
+/// changes, and the reads recorded their entries), a large block's in two parts; then the rest,
+/// many of them in [`PRIOR_THREADS`] parts, all but the first on threads of their own.
 fn priors(before: &PendingView, writes: &[(StateKey, Option<Vec<u8>>)]) -> Result<Vec<Prior>> {
-    let lookup = |part: &[(StateKey, Option<Vec<u8>>)]| -> Result<Vec<Prior>> {
-        part.iter().map(|(key, _)| before.prior(key)).collect()
+    let recorded = |part: &[(StateKey, Option<Vec<u8>>)]| -> Vec<Option<Prior>> {
+        part.iter()
+            .map(|(key, _)| before.recorded_prior(key))
+            .collect()
     };
-    if writes.len() < PARALLEL_PRIORS {
-        return lookup(writes);
+    let panicked = || StorageError::Tree("a lookup thread panicked".into());
+    let mut out: Vec<Option<Prior>> = if writes.len() < PARALLEL_PRIORS {
+        recorded(writes)
+    } else {
+        let mut out = Vec::with_capacity(writes.len());
+        for part in crate::parallel::in_parts(writes, 2, "aether-priors", recorded) {
+            out.extend(part.ok_or_else(panicked)?);
+        }
+        out
+    };
+    let missing: Vec<usize> = (0..writes.len()).filter(|&i| out[i].is_none()).collect();
+    let lookup = |part: &[usize]| -> Result<Vec<Prior>> {
+        part.iter().map(|&i| before.prior(&writes[i].0)).collect()
+    };
+    let found = if missing.len() < PARALLEL_PRIORS {
+        lookup(&missing)?
+    } else {
+        let mut found = Vec::with_capacity(missing.len());
+        for part in crate::parallel::in_parts(&missing, PRIOR_THREADS, "aether-priors", lookup) {
+            found.extend(part.ok_or_else(panicked)??);
+        }
+        found
+    };
+    for (i, prior) in missing.into_iter().zip(found) {
+        out[i] = Some(prior);
     }
-    let mut out = Vec::with_capacity(writes.len());
-    for part in crate::parallel::in_parts(writes, PRIOR_THREADS, "aether-priors", lookup) {
-        out.extend(
-            part.unwrap_or_else(|| Err(StorageError::Tree("a lookup thread panicked".into())))?,
-        );
-    }
-    Ok(out)
+    Ok(out
+        .into_iter()
+        .map(|p| p.unwrap_or(Prior::Unknown))
+        .collect())
 }
 
 /// The state after a pending block (see [`Store::pending_view`]). Cheap to clone.
@@ -499,6 +531,24 @@ impl PendingView {
     /// What `key` holds in this state: the newest layer that wrote it, else the committed
     /// state's latest entry if it is not newer than the committed height.
     pub(crate) fn prior(&self, key: &StateKey) -> Result<Prior> {
+        match self.layered_prior(key) {
+            Ok(prior) => Ok(prior),
+            Err(height) => Ok(prior_at(height, self.base.latest_entry(key)?)),
+        }
+    }
+
+    /// [`PendingView::prior`] if it needs no database read: the key is in a pending layer, or
+    /// a read since the last commit recorded its latest-column entry.
+    fn recorded_prior(&self, key: &StateKey) -> Option<Prior> {
+        match self.layered_prior(key) {
+            Ok(prior) => Some(prior),
+            Err(height) => Some(prior_at(height, self.base.recorded_latest_entry(key)?)),
+        }
+    }
+
+    /// The prior of `key` a pending layer (or the empty state) gives, else the committed
+    /// height whose latest columns say it.
+    fn layered_prior(&self, key: &StateKey) -> std::result::Result<Prior, u64> {
         for layer in &self.layers {
             if let Some(write) = layer.writes.get(key) {
                 return Ok(Prior::At {
@@ -507,14 +557,10 @@ impl PendingView {
                 });
             }
         }
-        let Some(height) = self.base.height() else {
-            return Ok(Prior::Absent);
-        };
-        Ok(match self.base.latest_entry(key)? {
-            None => Prior::Absent,
-            Some((version, present)) if version <= height => Prior::At { version, present },
-            Some(_) => Prior::Unknown,
-        })
+        match self.base.height() {
+            None => Ok(Prior::Absent),
+            Some(height) => Err(height),
+        }
     }
 }
 

@@ -579,7 +579,7 @@ impl Inner {
     /// the tree update finds a key it was told is new in the tree by itself; only a removal of
     /// a key said to be absent must be checked (`PendingState::compute` does).
     pub fn latest_entry(&self, key: &StateKey) -> Result<LatestEntry> {
-        if let Some(entry) = self.latest_memo.get(key) {
+        if let Some(entry) = self.recorded_latest_entry(key) {
             return Ok(entry);
         }
         let read_at = self.latest_memo.epoch();
@@ -588,6 +588,12 @@ impl Inner {
             .map(|(version, value)| (version, value.is_some()));
         self.latest_memo.record(key, entry, read_at);
         Ok(entry)
+    }
+
+    /// `key`'s latest-column entry if a read since the last commit recorded it (no database
+    /// read).
+    pub fn recorded_latest_entry(&self, key: &StateKey) -> Option<LatestEntry> {
+        self.latest_memo.get(key)
     }
 
     /// The latest-column entry of `key`, and when there is none, the head's tree asked whether

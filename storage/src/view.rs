@@ -84,6 +84,15 @@ impl StateView {
         self.inner.latest_entry(key)
     }
 
+    /// [`StateView::latest_entry`] if a read since the last commit recorded it (no database
+    /// read).
+    pub(crate) fn recorded_latest_entry(
+        &self,
+        key: &StateKey,
+    ) -> Option<crate::latest_memo::LatestEntry> {
+        self.inner.recorded_latest_entry(key)
+    }
+
     fn check(&self) -> Result<()> {
         let Some(height) = self.height else {
             return Ok(());
