@@ -470,10 +470,10 @@ fn a_node_file_written_by_layout_5_opens_with_its_removals_applied() {
 #[test]
 fn a_removal_carried_from_compaction_to_compaction_still_applies_at_the_next_open() {
     // Block 0's nodes fill a segment and stay live (it never qualifies) but one, which block
-    // 1 removes in the next segment. The blocks after churn through short-lived nodes, compacting in their commits
-    // (or after them, in appends of their own): the segment with block 1's trailer is
-    // compacted, then the one its removal was carried into, and so on. The removed node must
-    // stay removed at an open.
+    // 1 removes in the next segment. The blocks after churn through short-lived nodes,
+    // compacting in their commits (or after them, in appends of their own): the segment with
+    // block 1's trailer is compacted, then the one its removal was carried into, and so on.
+    // The removed node must stay removed at an open.
     for deferred in [false, true] {
         let dir = tempfile::tempdir().unwrap();
         let store = NodeStore::open(dir.path(), None, true, small(0)).unwrap();
