@@ -34,9 +34,25 @@ pub(crate) fn in_parts<T: Sync, R: Send>(
     })
 }
 
+/// [`in_parts`] for a function that gives a part's results or an error: all parts' results in
+/// order, else the first part's error, or `panicked()` for a part whose thread panicked.
+pub(crate) fn try_in_parts<T: Sync, R: Send, E: Send>(
+    items: &[T],
+    parts: usize,
+    name: &str,
+    f: impl Fn(&[T]) -> Result<Vec<R>, E> + Sync,
+    panicked: impl Fn() -> E,
+) -> Result<Vec<R>, E> {
+    let mut out = Vec::with_capacity(items.len());
+    for part in in_parts(items, parts, name, f) {
+        out.extend(part.ok_or_else(&panicked)??);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::in_parts;
+    use super::{in_parts, try_in_parts};
 
     #[test]
     fn parts_cover_the_items_once_in_order() {
@@ -49,6 +65,44 @@ mod tests {
                 assert_eq!(joined, items, "{len} items, {parts} parts");
             }
         }
+    }
+
+    #[test]
+    fn results_of_parts_join_in_order_and_an_error_or_a_panic_is_the_answer() {
+        let items: Vec<u32> = (0..9).collect();
+        let doubled = try_in_parts(
+            &items,
+            3,
+            "test-part",
+            |p| Ok::<_, String>(p.iter().map(|x| x * 2).collect()),
+            || "panicked".to_string(),
+        );
+        assert_eq!(doubled, Ok((0..9).map(|x| x * 2).collect::<Vec<u32>>()));
+        let failed = try_in_parts(
+            &items,
+            3,
+            "test-part",
+            |p| {
+                if p.contains(&4) {
+                    Err(format!("part from {}", p[0]))
+                } else {
+                    Ok(p.to_vec())
+                }
+            },
+            || "panicked".to_string(),
+        );
+        assert_eq!(failed, Err("part from 3".to_string()));
+        let panicked = try_in_parts(
+            &items,
+            3,
+            "test-part",
+            |p| {
+                assert!(!p.contains(&7), "a part that panics");
+                Ok::<_, String>(p.to_vec())
+            },
+            || "panicked".to_string(),
+        );
+        assert_eq!(panicked, Err("panicked".to_string()));
     }
 
     #[test]

@@ -423,13 +423,9 @@ fn prepare(before: &PendingView, writes: &[WriteAndPrior]) -> Result<Vec<Option<
     if writes.len() < PARALLEL_PREPARE {
         return part(writes);
     }
-    let mut out = Vec::with_capacity(writes.len());
-    for part in crate::parallel::in_parts(writes, 2, "aether-prepare", part) {
-        out.extend(
-            part.unwrap_or_else(|| Err(StorageError::Tree("a prepare thread panicked".into())))?,
-        );
-    }
-    Ok(out)
+    crate::parallel::try_in_parts(writes, 2, "aether-prepare", part, || {
+        StorageError::Tree("a prepare thread panicked".into())
+    })
 }
 
 /// The prior a latest-column entry gives at committed height `height`.
@@ -463,11 +459,8 @@ fn priors(before: &PendingView, writes: &[(StateKey, Option<Vec<u8>>)]) -> Resul
     let mut out: Vec<Option<Prior>> = if writes.len() < PARALLEL_PRIORS {
         recorded(writes)
     } else {
-        let mut out = Vec::with_capacity(writes.len());
-        for part in crate::parallel::in_parts(writes, 2, "aether-priors", recorded) {
-            out.extend(part.ok_or_else(panicked)?);
-        }
-        out
+        let recorded = |part: &[(StateKey, Option<Vec<u8>>)]| Ok(recorded(part));
+        crate::parallel::try_in_parts(writes, 2, "aether-priors", recorded, panicked)?
     };
     let missing: Vec<usize> = (0..writes.len()).filter(|&i| out[i].is_none()).collect();
     let lookup = |part: &[usize]| -> Result<Vec<Prior>> {
@@ -476,11 +469,7 @@ fn priors(before: &PendingView, writes: &[(StateKey, Option<Vec<u8>>)]) -> Resul
     let found = if missing.len() < PARALLEL_PRIORS {
         lookup(&missing)?
     } else {
-        let mut found = Vec::with_capacity(missing.len());
-        for part in crate::parallel::in_parts(&missing, PRIOR_THREADS, "aether-priors", lookup) {
-            found.extend(part.ok_or_else(panicked)??);
-        }
-        found
+        crate::parallel::try_in_parts(&missing, PRIOR_THREADS, "aether-priors", lookup, panicked)?
     };
     for (i, prior) in missing.into_iter().zip(found) {
         out[i] = Some(prior);

@@ -209,11 +209,13 @@ fn changes_of(writes: &[Write]) -> Result<Vec<Change>, UpdateError> {
     if writes.len() < PARALLEL_KEYS {
         return Ok(part(writes));
     }
-    let mut changes = Vec::with_capacity(writes.len());
-    for part in crate::parallel::in_parts(writes, 2, "aether-hash", part) {
-        changes.extend(part.ok_or(UpdateError::Inconsistent("a hashing thread panicked"))?);
-    }
-    Ok(changes)
+    crate::parallel::try_in_parts(
+        writes,
+        2,
+        "aether-hash",
+        |p| Ok(part(p)),
+        || UpdateError::Inconsistent("a hashing thread panicked"),
+    )
 }
 
 /// About how many nodes an update of `changes` keys writes in a tree of `leaves`, a little more
