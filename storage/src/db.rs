@@ -10,8 +10,8 @@ use parity_scale_codec::Decode;
 
 use crate::error::{Result, StorageError};
 use crate::layout::{
-    COLUMN_NAMES, COLUMNS, COLUMNS_LAYOUT_1, META, NODE_FILE_LAYOUT, TREE_NODES, column_options,
-    meta,
+    COLUMN_NAMES, COLUMNS, COLUMNS_LAYOUT_1, COLUMNS_LAYOUT_2, META, NODE_FILE_LAYOUT, TREE_NODES,
+    column_options, meta,
 };
 use crate::merkle::Path as NodePath;
 use crate::node_store::{
@@ -302,9 +302,10 @@ pub fn column_name(col: ColId) -> &'static str {
     COLUMN_NAMES.get(col as usize).copied().unwrap_or("unknown")
 }
 
-/// Upgrades ParityDB's metadata of a layout-1 database (columns 0 to 13, exactly as this build
-/// configures them) to the current columns: the added column ([`crate::layout::PROOFS`]) starts
-/// empty. Any other column configuration is left for ParityDB to refuse. The database is opened
+/// Upgrades ParityDB's metadata of a database of an earlier layout (columns 0 to 13 of layout
+/// 1, or 0 to 14 of layouts 2 to 6, exactly as this build configures them) to the current
+/// columns: the added ones ([`crate::layout::PROOFS`], [`crate::layout::LATEST`]) start empty.
+/// Any other column configuration is left for ParityDB to refuse. The database is opened
 /// with its old columns first, so that ParityDB replays its log, and the new metadata is written
 /// to a temporary file, synced and renamed over the old: a crash leaves the old metadata or the
 /// new, and the upgrade runs again on the next open if it did not finish.
@@ -321,11 +322,13 @@ fn add_missing_columns(path: &Path) -> Result<()> {
         return Ok(());
     };
     let all = column_options();
-    let old = COLUMNS_LAYOUT_1 as usize;
-    if meta.columns.len() != old || meta.columns[..] != all[..old] {
+    let old = meta.columns.len();
+    if ![COLUMNS_LAYOUT_1, COLUMNS_LAYOUT_2].contains(&(old as u8))
+        || meta.columns[..] != all[..old]
+    {
         return Ok(());
     }
-    let mut options = Options::with_columns(path, COLUMNS_LAYOUT_1);
+    let mut options = Options::with_columns(path, old as u8);
     options.columns = all[..old].to_vec();
     drop(Db::open(&options).map_err(db_error)?);
     options.columns = all;
@@ -342,7 +345,11 @@ fn add_missing_columns(path: &Path) -> Result<()> {
     std::fs::File::open(path)
         .and_then(|d| d.sync_all())
         .map_err(io_error(path))?;
-    tracing::info!(path = %path.display(), "added the commit-proof column (layout 1 to 2)");
+    tracing::info!(
+        path = %path.display(),
+        columns = old,
+        "added the columns of later layouts (commit proofs since 2, latest values since 7)"
+    );
     Ok(())
 }
 

@@ -24,21 +24,32 @@ use parity_db::{ColId, ColumnOptions, CompressionType};
 ///   the [`STALE`] column's lists, and the node file's trailers name removals by packed id. A
 ///   layout-5 database is upgraded in place by setting the layout record: its trailers stay
 ///   readable, and the nodes its stale lists name are removed by pruning as before.
-pub const LAYOUT_VERSION: u32 = 6;
+/// - 7: the latest values of every kind of state key are in [`LATEST`], keyed by the key hash,
+///   not in [`ACCOUNTS`], [`CODE`] and [`STORAGE`] under the key itself: ParityDB hashes a
+///   key of a `uniform` column with salted SipHash-1-3 instead of BLAKE2 (its salt keeps keys
+///   from being ground into one index chunk), and the key hash is at hand for the tree anyway.
+///   A database of an earlier layout is upgraded in place: the column is added,
+///   [`meta::LATEST_FROM`] is set, and a key's entry in its old column stays there until the
+///   key is written again (a read that finds nothing in [`LATEST`] looks there; a write
+///   removes it).
+pub const LAYOUT_VERSION: u32 = 7;
 
 /// The first layout with the node file ([`meta::NODES_FROM`] is meaningful from it on).
 pub const NODE_FILE_LAYOUT: u32 = 5;
 
 /// The layout versions that [`LAYOUT_VERSION`] upgrades in place on open.
-pub const UPGRADABLE_LAYOUT_VERSIONS: [u32; 5] = [1, 2, 3, 4, 5];
+pub const UPGRADABLE_LAYOUT_VERSIONS: [u32; 6] = [1, 2, 3, 4, 5, 6];
+
+/// The first layout with [`LATEST`].
+pub const LATEST_LAYOUT: u32 = 7;
 
 /// Small records: layout version, head, oldest kept state, pruning progress, restore marker.
 pub const META: ColId = 0;
-/// Latest account values: address → (version, `Option<SCALE(Account)>`).
+/// Latest account values before layout 7: address → (version, `Option<SCALE(Account)>`).
 pub const ACCOUNTS: ColId = 1;
-/// Latest contract code: code hash → (version, `Option<wasm>`).
+/// Latest contract code before layout 7: code hash → (version, `Option<wasm>`).
 pub const CODE: ColId = 2;
-/// Latest contract storage: address ‖ key → (version, `Option<value>`).
+/// Latest contract storage before layout 7: address ‖ key → (version, `Option<value>`).
 pub const STORAGE: ColId = 3;
 /// State-tree nodes: borsh(NodeKey) → a node (compact internal node, leaf with its value, or
 /// jmt's borsh encoding; see `merkle::node`). Since layout 5 only the nodes of versions below
@@ -66,10 +77,15 @@ pub const EVENTS: ColId = 12;
 pub const CONSENSUS: ColId = 13;
 /// Commit proofs (layout 2): BE(height) → the opaque proof the block was committed with.
 pub const PROOFS: ColId = 14;
+/// Latest state values (layout 7, a `uniform` column): key hash (SHA-256 of the SCALE-encoded
+/// state key) → (version, `Option<value>`).
+pub const LATEST: ColId = 15;
 /// Number of columns.
-pub const COLUMNS: u8 = 15;
-/// Number of columns of layout 1 (all but [`PROOFS`]).
+pub const COLUMNS: u8 = 16;
+/// Number of columns of layout 1 (all but [`PROOFS`] and [`LATEST`]).
 pub const COLUMNS_LAYOUT_1: u8 = 14;
+/// Number of columns of layouts 2 to 6 (all but [`LATEST`]).
+pub const COLUMNS_LAYOUT_2: u8 = 15;
 
 /// Names of the columns, by id, for error messages and docs.
 pub const COLUMN_NAMES: [&str; COLUMNS as usize] = [
@@ -88,6 +104,7 @@ pub const COLUMN_NAMES: [&str; COLUMNS as usize] = [
     "events",
     "consensus",
     "proofs",
+    "latest",
 ];
 
 /// Keys in [`META`].
@@ -112,6 +129,10 @@ pub mod meta {
     /// earlier versions are in `tree_nodes`. Absent (0) in a database created with layout 5;
     /// the height after the head in one upgraded from an earlier layout.
     pub const NODES_FROM: &[u8] = b"nodes_from";
+    /// u64 (layout 7): in a database upgraded from an earlier layout, the height after its
+    /// head then: keys not written since have their latest value in `accounts`, `code` or
+    /// `storage`. Absent in a database created with layout 7 (those columns stay empty).
+    pub const LATEST_FROM: &[u8] = b"latest_from";
 }
 
 /// Options of every column.
@@ -122,6 +143,7 @@ pub fn column_options() -> Vec<ColumnOptions> {
             let compress = matches!(col, CODE | BODIES | RECEIPTS);
             ColumnOptions {
                 btree_index: btree,
+                uniform: col == LATEST,
                 compression: if compress {
                     CompressionType::Lz4
                 } else {

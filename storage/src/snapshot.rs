@@ -35,7 +35,7 @@ use crate::error::{Result, StorageError};
 use crate::hasher::{Sha256, StateTree};
 use crate::layout::{self, meta};
 use crate::state_key::{StateKey, decode_leaf};
-use crate::store::{Store, StoreConfig, latest_location};
+use crate::store::{Store, StoreConfig};
 use crate::tree::NodeReader;
 
 const MAGIC: &[u8; 8] = b"AETHSNAP";
@@ -385,9 +385,13 @@ fn restore_into(snapshot: &Path, data_dir: &Path, progress: &ProgressBar) -> Res
         let mut leaves = Vec::with_capacity(chunk.entries.len());
         let mut writes: Vec<DbWrite> = Vec::with_capacity(chunk.entries.len());
         for (key, value) in &chunk.entries {
-            leaves.push((key.key_hash(), key.leaf_value(value)));
-            let (col, db_key) = latest_location(key);
-            writes.push((col, db_key, Some((version, Some(value)).encode())));
+            let key_hash = key.key_hash();
+            writes.push((
+                crate::layout::LATEST,
+                key_hash.0.to_vec(),
+                Some((version, Some(value)).encode()),
+            ));
+            leaves.push((key_hash, key.leaf_value(value)));
         }
         let n = leaves.len() as u64;
         // Keys out of order or a chunk that does not prove against the root are refused here,

@@ -91,6 +91,9 @@ pub(crate) struct Inner {
     /// The first version whose leaves carry their values ([`meta::LEAF_VALUES_FROM`]): the
     /// values of earlier versions are in `tree_values`, and pruning removes them there.
     leaf_values_from: u64,
+    /// The database was upgraded from a layout before 7 ([`meta::LATEST_FROM`]): a key not
+    /// written since has its latest value in its old column.
+    legacy_latest: bool,
 }
 
 /// What one block's commit wrote to ParityDB ([`Store::last_commit_size`]).
@@ -218,6 +221,13 @@ impl Store {
                             Some(next.encode()),
                         ));
                     }
+                    if found < layout::LATEST_LAYOUT {
+                        writes.push((
+                            layout::META,
+                            meta::LATEST_FROM.to_vec(),
+                            Some(next.encode()),
+                        ));
+                    }
                     db.commit(writes)?;
                     if found < layout::NODE_FILE_LAYOUT {
                         db.set_nodes_from(next);
@@ -244,6 +254,7 @@ impl Store {
             }
             None => 0,
         };
+        let legacy_latest = db.get(layout::META, meta::LATEST_FROM)?.is_some();
         let pruned_below = match db.get(layout::META, meta::PRUNED_BELOW)? {
             Some(bytes) => {
                 u64::decode(&mut &bytes[..]).map_err(|e| db.corrupt("meta/pruned_below", e))?
@@ -295,6 +306,7 @@ impl Store {
                 last_commit: Mutex::new(CommitSize::default()),
                 latest_memo: LatestMemo::new(LATEST_MEMO_BYTES),
                 leaf_values_from,
+                legacy_latest,
             }),
         })
     }
@@ -584,7 +596,7 @@ impl Inner {
         }
         let read_at = self.latest_memo.epoch();
         let entry = self
-            .read_latest_column(key)?
+            .read_latest_column(key, &key.key_hash().0)?
             .map(|(version, value)| (version, value.is_some()));
         self.latest_memo.record(key, entry, read_at);
         Ok(entry)
@@ -603,9 +615,10 @@ impl Inner {
     /// present key has a leaf, and since layout 4 the leaf carries the value.) The walk runs on
     /// the cached internal nodes and reads at most the one leaf from the database.
     fn read_latest(&self, key: &StateKey) -> Result<Option<(u64, Option<Vec<u8>>)>> {
+        let key_hash = key.key_hash().0;
         for _ in 0..ABSENCE_CHECK_ATTEMPTS {
             let head = self.head_height();
-            if let Some(entry) = self.read_latest_column(key)? {
+            if let Some(entry) = self.read_latest_column(key, &key_hash)? {
                 return Ok(Some(entry));
             }
             let Some(height) = head else {
@@ -614,7 +627,7 @@ impl Inner {
             let found = crate::merkle::find_leaf(
                 &crate::pending::committed_tree(self, height),
                 height,
-                &key.key_hash().0,
+                &key_hash,
             );
             if self.head_height() != head {
                 // A commit came between the read and the walk: the two may see different
@@ -636,19 +649,27 @@ impl Inner {
             };
         }
         // Commits kept overtaking the check: the column's answer stands unchecked.
-        self.read_latest_column(key)
+        self.read_latest_column(key, &key_hash)
     }
 
-    fn read_latest_column(&self, key: &StateKey) -> Result<Option<(u64, Option<Vec<u8>>)>> {
-        let storage_key;
-        let (col, db_key): (u8, &[u8]) = match key {
-            StateKey::Account(a) => (layout::ACCOUNTS, &a.0),
-            StateKey::Code(h) => (layout::CODE, &h.0),
-            StateKey::Storage(..) => {
-                storage_key = latest_location(key);
-                (storage_key.0, &storage_key.1)
-            }
-        };
+    /// The latest entry of `key` (whose hash is `key_hash`): in [`layout::LATEST`], or in a
+    /// database upgraded from an earlier layout, for a key not written since, in its old column.
+    fn read_latest_column(
+        &self,
+        key: &StateKey,
+        key_hash: &[u8; 32],
+    ) -> Result<Option<(u64, Option<Vec<u8>>)>> {
+        if let Some(entry) = self.read_latest_entry(layout::LATEST, key_hash)? {
+            return Ok(Some(entry));
+        }
+        if !self.legacy_latest {
+            return Ok(None);
+        }
+        let (col, db_key) = legacy_location(key);
+        self.read_latest_entry(col, &db_key)
+    }
+
+    fn read_latest_entry(&self, col: u8, db_key: &[u8]) -> Result<Option<(u64, Option<Vec<u8>>)>> {
         match self.db.get(col, db_key)? {
             None => Ok(None),
             Some(bytes) => decode_latest(bytes).map(Some).map_err(|e| {
@@ -746,11 +767,22 @@ impl Inner {
                     .values
                     .push(layout::tree_value_key(&key_hash, previous));
             }
-            let (col, db_key) = latest_location(key);
             if value.is_none() {
-                stale.tombstones.push((key_hash, col, db_key.clone()));
+                stale
+                    .tombstones
+                    .push((key_hash, layout::LATEST, key_hash.to_vec()));
             }
-            out.push((col, db_key, Some((version, value).encode())));
+            out.push((
+                layout::LATEST,
+                key_hash.to_vec(),
+                Some((version, value).encode()),
+            ));
+            if self.legacy_latest {
+                // Its entry from before the upgrade, if any, goes: a read that finds nothing
+                // in `latest` (this entry pruned) must not find it.
+                let (col, db_key) = legacy_location(key);
+                out.push((col, db_key, None));
+            }
         }
         if !stale.is_empty() {
             out.push((
@@ -789,7 +821,18 @@ impl Inner {
             }
             for (key_hash, col, db_key) in list.tombstones {
                 let replaced_now = rewritten
-                    .get_or_insert_with(|| layer.writes.keys().map(latest_location).collect())
+                    .get_or_insert_with(|| {
+                        layer
+                            .writes
+                            .iter()
+                            .flat_map(|(key, write)| {
+                                [
+                                    (layout::LATEST, write.key_hash.to_vec()),
+                                    legacy_location(key),
+                                ]
+                            })
+                            .collect()
+                    })
                     .contains(&(col, db_key.clone()));
                 if !replaced_now && let Some(bytes) = self.db.get(col, &db_key)? {
                     let (v, _) = <(u64, Option<Vec<u8>>)>::decode(&mut &bytes[..])
@@ -868,8 +911,9 @@ fn decode_latest(
     ))
 }
 
-/// Where the latest value of a state key lives: its column and key there.
-pub(crate) fn latest_location(key: &StateKey) -> (u8, Vec<u8>) {
+/// Where the latest value of a state key lived before layout 7 ([`layout::LATEST`]): its column
+/// and key there.
+fn legacy_location(key: &StateKey) -> (u8, Vec<u8>) {
     match key {
         StateKey::Account(a) => (layout::ACCOUNTS, a.0.to_vec()),
         StateKey::Code(h) => (layout::CODE, h.0.to_vec()),

@@ -133,7 +133,8 @@ fn entries_a_damaged_index_lost_are_errors_to_read_and_to_remove_and_are_rewritt
     // Removing entries through ParityDB itself is that damage, made deterministic. `twin` is
     // the same store undamaged.
     use aether_engine::ports::StateReader;
-    use aether_storage::layout::{ACCOUNTS, COLUMNS, STORAGE, column_options};
+    use aether_storage::StateKey;
+    use aether_storage::layout::{COLUMNS, LATEST, column_options};
     let (dir, twin) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     small_store(dir.path());
     small_store(twin.path());
@@ -141,15 +142,13 @@ fn entries_a_damaged_index_lost_are_errors_to_read_and_to_remove_and_are_rewritt
         let mut options = parity_db::Options::with_columns(dir.path(), COLUMNS);
         options.columns = column_options();
         let db = parity_db::Db::open(&options).unwrap();
-        // The storage column's key: contract address, then the entry's key (docs/storage.md).
-        let slot_2 = [&addr(7).0[..], &[2]].concat();
-        assert!(db.get(ACCOUNTS, &addr(2).0).unwrap().is_some());
-        assert!(db.get(STORAGE, &slot_2).unwrap().is_some());
-        db.commit([
-            (ACCOUNTS, addr(2).0.to_vec(), None),
-            (STORAGE, slot_2, None),
-        ])
-        .unwrap();
+        // The latest column's key: the state key's hash (docs/storage.md).
+        let account_2 = StateKey::Account(addr(2)).key_hash().0.to_vec();
+        let slot_2 = StateKey::Storage(addr(7), vec![2]).key_hash().0.to_vec();
+        assert!(db.get(LATEST, &account_2).unwrap().is_some());
+        assert!(db.get(LATEST, &slot_2).unwrap().is_some());
+        db.commit([(LATEST, account_2, None), (LATEST, slot_2, None)])
+            .unwrap();
     }
     let store = Store::open(dir.path(), StoreConfig::default()).unwrap();
     let twin = Store::open(twin.path(), StoreConfig::default()).unwrap();

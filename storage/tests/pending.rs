@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use aether_engine::memory::MemoryState;
@@ -11,6 +12,7 @@ use aether_engine::state::ChangeSet;
 use aether_engine::types::{Account, Address, Block, BlockHeader, Hash};
 use aether_storage::{PendingState, StateKey, StorageError, Store, StoreConfig};
 use common::*;
+use parity_scale_codec::Encode;
 use proptest::prelude::*;
 
 fn open(dir: &std::path::Path) -> Store {
@@ -565,26 +567,44 @@ fn commit_proofs_round_trip_with_their_blocks_and_survive_reopening() {
     assert_eq!(store.head().unwrap().state_root, p2.root());
 }
 
+/// Turns the database at `dir` into one of `layout` (1: columns 0 to 13; 2 to 6: 0 to 14) whose
+/// latest value of `contract`'s storage key `key` is `entry`, in the storage column where
+/// layouts before 7 keep it (the `latest` column and what it held are gone).
+fn older_layout(dir: &Path, layout: u32, contract: Address, key: &[u8], entry: (u64, &[u8])) {
+    use aether_storage::layout::{self, COLUMNS, column_options};
+    let mut options = parity_db::Options::with_columns(dir, COLUMNS);
+    options.columns = column_options();
+    parity_db::Db::drop_last_column(&mut options).unwrap();
+    if layout == 1 {
+        parity_db::Db::drop_last_column(&mut options).unwrap();
+    }
+    let db = parity_db::Db::open(&options).unwrap();
+    let (version, value) = entry;
+    db.commit(vec![
+        (
+            layout::META,
+            layout::meta::LAYOUT.to_vec(),
+            Some(layout.to_le_bytes().to_vec()),
+        ),
+        (
+            layout::STORAGE,
+            [&contract.0[..], key].concat(),
+            Some((version, Some(value.to_vec())).encode()),
+        ),
+    ])
+    .unwrap();
+}
+
 #[test]
-fn a_layout_1_database_is_upgraded_in_place_and_a_newer_one_is_refused() {
+fn databases_of_layouts_1_and_6_are_upgraded_in_place_and_a_newer_one_is_refused() {
     use aether_storage::layout::{self, COLUMNS, column_options};
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     genesis(&store);
     let one = commit(&store, set(contract(0), b"k1", Some(b"one")));
     drop(store);
-    // Turn it into a layout-1 database: no proof column, layout record 1.
-    let mut options = parity_db::Options::with_columns(dir.path(), COLUMNS);
-    options.columns = column_options();
-    parity_db::Db::drop_last_column(&mut options).unwrap();
-    let db = parity_db::Db::open(&options).unwrap();
-    db.commit(vec![(
-        layout::META,
-        layout::meta::LAYOUT.to_vec(),
-        Some(1u32.to_le_bytes().to_vec()),
-    )])
-    .unwrap();
-    drop(db);
+    // Turn it into a layout-1 database: no proof column, no latest column, layout record 1.
+    older_layout(dir.path(), 1, contract(0), b"k1", (1, b"one"));
     assert!(
         parity_db::Db::open(&{
             let mut o = parity_db::Options::with_columns(dir.path(), COLUMNS);
@@ -597,12 +617,26 @@ fn a_layout_1_database_is_upgraded_in_place_and_a_newer_one_is_refused() {
     let store = open(dir.path());
     assert_eq!(store.head(), Some(one.clone()));
     assert_eq!(store.commit_proof(1).unwrap(), None);
+    // A value written before the upgrade is read from its old column.
+    assert_eq!(
+        store.state().storage(&contract(0), b"k1").unwrap(),
+        Some(b"one".to_vec())
+    );
     let c = set(contract(0), b"k1", Some(b"two"));
     let p = store.speculate(None, &c).unwrap();
     commit_on_head(&store, &p, &c, b"qc");
     drop(store);
     let store = open(dir.path());
     assert_eq!(store.commit_proof(2).unwrap(), Some(b"qc".to_vec()));
+    assert_eq!(
+        store.state().storage(&contract(0), b"k1").unwrap(),
+        Some(b"two".to_vec())
+    );
+    drop(store);
+
+    // A layout-6 database (no latest column) gets its column too.
+    older_layout(dir.path(), 6, contract(0), b"k1", (2, b"two"));
+    let store = open(dir.path());
     assert_eq!(
         store.state().storage(&contract(0), b"k1").unwrap(),
         Some(b"two".to_vec())
@@ -632,6 +666,20 @@ fn a_layout_1_database_is_upgraded_in_place_and_a_newer_one_is_refused() {
         store.state().storage(&contract(0), b"k1").unwrap(),
         Some(b"two".to_vec())
     );
+    drop(store);
+
+    // A key removed after the upgrade stays removed once its tombstone is pruned: its entry
+    // in the old column went with the removal.
+    let store = Store::open(dir.path(), with_history(2)).unwrap();
+    commit(&store, set(contract(0), b"k1", None));
+    for i in 0..4u8 {
+        commit(&store, set(contract(1), &[i], Some(b"x")));
+    }
+    assert_eq!(
+        store.oldest_state_height(),
+        store.head().unwrap().height - 1
+    );
+    assert_eq!(store.state().storage(&contract(0), b"k1").unwrap(), None);
     drop(store);
 
     // A layout this build does not know is refused by name.
