@@ -372,8 +372,16 @@ fn four_validators_agree_through_stops_kills_a_lost_quorum_and_a_new_node() {
         finalized(&follower) >= 30,
         "sync brought it to the chain's height"
     );
-    // Its metrics count the blocks it synced, and say it is done.
-    let metrics = http_get(follower.metrics.as_deref().unwrap(), "/metrics");
+    // Its metrics count the blocks it synced, and say it is done (the gauge is cleared just
+    // after the log line).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let metrics = loop {
+        let metrics = http_get(follower.metrics.as_deref().unwrap(), "/metrics");
+        if metrics.contains("aether_syncing 0") || Instant::now() > deadline {
+            break metrics;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     let synced = metrics
         .lines()
         .find_map(|l| l.strip_prefix("aether_sync_blocks_total "))
