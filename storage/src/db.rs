@@ -10,8 +10,8 @@ use parity_scale_codec::Decode;
 
 use crate::error::{Result, StorageError};
 use crate::layout::{
-    COLUMN_NAMES, COLUMNS, COLUMNS_LAYOUT_1, COLUMNS_LAYOUT_2, META, NODE_FILE_LAYOUT, TREE_NODES,
-    column_options, meta,
+    COLUMN_NAMES, COLUMNS, COLUMNS_LAYOUT_1, COLUMNS_LAYOUT_2, LATEST, META, NODE_FILE_LAYOUT,
+    TREE_NODES, column_options, meta,
 };
 use crate::merkle::Path as NodePath;
 use crate::node_store::{
@@ -120,6 +120,7 @@ impl Database {
 
     /// Reads one value.
     pub fn get(&self, col: ColId, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.check_key(col, key)?;
         if col == TREE_NODES {
             if let Some(node) = self.nodes.get(key)? {
                 return Ok(Some(node));
@@ -166,6 +167,9 @@ impl Database {
             stale,
             prune,
         } = block;
+        for (col, key, _) in &writes {
+            self.check_key(*col, key)?;
+        }
         let mut nodes = NodesCommitted::default();
         let writes = if !stale.is_empty()
             || !prune.is_empty()
@@ -219,6 +223,18 @@ impl Database {
         };
         self.db.commit(writes).map_err(|e| self.db_error(e))?;
         Ok(nodes)
+    }
+
+    /// Refuses a key ParityDB cannot take in `col`: a `uniform` column's keys are 32 bytes (it
+    /// panics on others), and only a damaged record (a stale list) could name another.
+    fn check_key(&self, col: ColId, key: &[u8]) -> Result<()> {
+        if col == LATEST && key.len() != 32 {
+            return Err(self.corrupt(
+                format!("a key of {} bytes for column `latest`", key.len()),
+                "its keys are 32-byte key hashes",
+            ));
+        }
+        Ok(())
     }
 
     /// Compacts a node segment, if one qualifies, on a thread of its own.

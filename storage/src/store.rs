@@ -205,7 +205,7 @@ impl Store {
                     // written so far (before layout 5) stay in `tree_nodes`. A layout-5
                     // database's node file and stale lists stay as they are.
                     let head = load_head(&db)?;
-                    let next = head.map_or(0, |h| h.header.height + 1);
+                    let next = head.as_ref().map_or(0, |h| h.header.height + 1);
                     let mut writes = vec![(
                         layout::META,
                         meta::LAYOUT.to_vec(),
@@ -221,7 +221,8 @@ impl Store {
                             Some(next.encode()),
                         ));
                     }
-                    if found < layout::LATEST_LAYOUT {
+                    // Without a head there is no state, and nothing in the old columns.
+                    if found < layout::LATEST_LAYOUT && head.is_some() {
                         writes.push((
                             layout::META,
                             meta::LATEST_FROM.to_vec(),
@@ -666,7 +667,12 @@ impl Inner {
             return Ok(None);
         }
         let (col, db_key) = legacy_location(key);
-        self.read_latest_entry(col, &db_key)
+        if let Some(entry) = self.read_latest_entry(col, &db_key)? {
+            return Ok(Some(entry));
+        }
+        // A commit between the two reads may have written the key to `latest` and removed its
+        // old entry (in one ParityDB commit): once more, so that it is not read as absent.
+        self.read_latest_entry(layout::LATEST, key_hash)
     }
 
     fn read_latest_entry(&self, col: u8, db_key: &[u8]) -> Result<Option<(u64, Option<Vec<u8>>)>> {

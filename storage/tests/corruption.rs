@@ -192,6 +192,41 @@ fn entries_a_damaged_index_lost_are_errors_to_read_and_to_remove_and_are_rewritt
     assert_eq!(store.state().account(&addr(2)).unwrap().unwrap().balance, 1);
 }
 
+#[test]
+fn a_stale_list_naming_a_latest_key_of_the_wrong_length_is_an_error_not_a_panic() {
+    // The `latest` column's keys are 32-byte key hashes, and ParityDB panics on another length
+    // in a uniform column. A damaged stale list could name one; pruning it must refuse it.
+    use aether_storage::layout::{COLUMNS, LATEST, STALE, column_options};
+    use parity_scale_codec::Encode;
+    let dir = tempfile::tempdir().unwrap();
+    small_store(dir.path());
+    {
+        let mut options = parity_db::Options::with_columns(dir.path(), COLUMNS);
+        options.columns = column_options();
+        let db = parity_db::Db::open(&options).unwrap();
+        // A stale list as the store encodes it: nodes, values, tombstones (key hash, column,
+        // key there).
+        type Tombstone = ([u8; 32], u8, Vec<u8>);
+        let list: (Vec<Vec<u8>>, Vec<[u8; 40]>, Vec<Tombstone>) =
+            (vec![], vec![], vec![([0; 32], LATEST, vec![1, 2, 3, 4, 5])]);
+        db.commit([(STALE, 1u64.to_be_bytes().to_vec(), Some(list.encode()))])
+            .unwrap();
+    }
+    let store = Store::open(dir.path(), with_history(1)).unwrap();
+    let mut errors = vec![];
+    for i in 0..3u8 {
+        let block = next_block(&store, fund([addr(10 + i)], 1), vec![]);
+        if let Err(e) = store.commit(&block) {
+            errors.push(e.to_string());
+            break;
+        }
+    }
+    let [err] = &errors[..] else {
+        panic!("pruning the damaged list was not refused: {errors:?}");
+    };
+    assert!(err.contains("latest"), "{err}");
+}
+
 /// Opens and reads everything; Ok if all reads are right, Err if an error was reported.
 /// Panics (failing the test) if a read returns a wrong value.
 fn check_reads(dir: &Path) -> Result<(), StorageError> {
