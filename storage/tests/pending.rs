@@ -12,7 +12,6 @@ use aether_engine::state::ChangeSet;
 use aether_engine::types::{Account, Address, Block, BlockHeader, Hash};
 use aether_storage::{PendingState, StateKey, StorageError, Store, StoreConfig};
 use common::*;
-use parity_scale_codec::Encode;
 use proptest::prelude::*;
 
 fn open(dir: &std::path::Path) -> Store {
@@ -567,32 +566,56 @@ fn commit_proofs_round_trip_with_their_blocks_and_survive_reopening() {
     assert_eq!(store.head().unwrap().state_root, p2.root());
 }
 
-/// Turns the database at `dir` into one of `layout` (1: columns 0 to 13; 2 to 6: 0 to 14) whose
-/// latest value of `contract`'s storage key `key` is `entry`, in the storage column where
-/// layouts before 7 keep it (the `latest` column and what it held are gone).
-fn older_layout(dir: &Path, layout: u32, contract: Address, key: &[u8], entry: (u64, &[u8])) {
+/// Turns the database at `dir` into one of `layout` (1: columns 0 to 13; 2 to 6: 0 to 14): the
+/// latest entries of `keys` move from the `latest` column to the columns where layouts before 7
+/// keep them, under the keys themselves (replacing what those held), and the `latest` column
+/// is gone.
+fn older_layout(dir: &Path, layout: u32, keys: &[StateKey]) {
     use aether_storage::layout::{self, COLUMNS, column_options};
     let mut options = parity_db::Options::with_columns(dir, COLUMNS);
     options.columns = column_options();
+    let mut moved = vec![(
+        layout::META,
+        layout::meta::LAYOUT.to_vec(),
+        Some(layout.to_le_bytes().to_vec()),
+    )];
+    {
+        let db = parity_db::Db::open(&options).unwrap();
+        for key in keys {
+            // A key not in `latest` (not written since an earlier upgrade) stays where it is.
+            let Some(entry) = db.get(layout::LATEST, &key.key_hash().0).unwrap() else {
+                continue;
+            };
+            let (col, key) = match key {
+                StateKey::Account(a) => (layout::ACCOUNTS, a.0.to_vec()),
+                StateKey::Code(h) => (layout::CODE, h.0.to_vec()),
+                StateKey::Storage(c, k) => (layout::STORAGE, [&c.0[..], k].concat()),
+            };
+            moved.push((col, key, Some(entry)));
+        }
+    }
     parity_db::Db::drop_last_column(&mut options).unwrap();
     if layout == 1 {
         parity_db::Db::drop_last_column(&mut options).unwrap();
     }
-    let db = parity_db::Db::open(&options).unwrap();
-    let (version, value) = entry;
-    db.commit(vec![
-        (
-            layout::META,
-            layout::meta::LAYOUT.to_vec(),
-            Some(layout.to_le_bytes().to_vec()),
-        ),
-        (
-            layout::STORAGE,
-            [&contract.0[..], key].concat(),
-            Some((version, Some(value.to_vec())).encode()),
-        ),
-    ])
-    .unwrap();
+    parity_db::Db::open(&options)
+        .unwrap()
+        .commit(moved)
+        .unwrap();
+}
+
+/// The keys [`genesis`] writes, and what they hold then, but for `k1`.
+fn check_genesis_keys(store: &Store) {
+    let state = store.state();
+    assert_eq!(state.account(&addr(1)).unwrap().unwrap().balance, 100);
+    assert_eq!(
+        state.code(&code_hash(1)).unwrap().as_deref(),
+        Some(&b"code one"[..])
+    );
+    assert_eq!(
+        state.storage(&contract(0), b"k2").unwrap(),
+        Some(b"two".to_vec())
+    );
 }
 
 #[test]
@@ -604,7 +627,13 @@ fn databases_of_layouts_1_and_6_are_upgraded_in_place_and_a_newer_one_is_refused
     let one = commit(&store, set(contract(0), b"k1", Some(b"one")));
     drop(store);
     // Turn it into a layout-1 database: no proof column, no latest column, layout record 1.
-    older_layout(dir.path(), 1, contract(0), b"k1", (1, b"one"));
+    let keys = [
+        StateKey::Account(addr(1)),
+        StateKey::Code(code_hash(1)),
+        StateKey::Storage(contract(0), b"k1".to_vec()),
+        StateKey::Storage(contract(0), b"k2".to_vec()),
+    ];
+    older_layout(dir.path(), 1, &keys);
     assert!(
         parity_db::Db::open(&{
             let mut o = parity_db::Options::with_columns(dir.path(), COLUMNS);
@@ -617,11 +646,12 @@ fn databases_of_layouts_1_and_6_are_upgraded_in_place_and_a_newer_one_is_refused
     let store = open(dir.path());
     assert_eq!(store.head(), Some(one.clone()));
     assert_eq!(store.commit_proof(1).unwrap(), None);
-    // A value written before the upgrade is read from its old column.
+    // Values written before the upgrade are read from their old columns.
     assert_eq!(
         store.state().storage(&contract(0), b"k1").unwrap(),
         Some(b"one".to_vec())
     );
+    check_genesis_keys(&store);
     let c = set(contract(0), b"k1", Some(b"two"));
     let p = store.speculate(None, &c).unwrap();
     commit_on_head(&store, &p, &c, b"qc");
@@ -635,12 +665,13 @@ fn databases_of_layouts_1_and_6_are_upgraded_in_place_and_a_newer_one_is_refused
     drop(store);
 
     // A layout-6 database (no latest column) gets its column too.
-    older_layout(dir.path(), 6, contract(0), b"k1", (2, b"two"));
+    older_layout(dir.path(), 6, &keys);
     let store = open(dir.path());
     assert_eq!(
         store.state().storage(&contract(0), b"k1").unwrap(),
         Some(b"two".to_vec())
     );
+    check_genesis_keys(&store);
     drop(store);
 
     // A layout-2 database (tree nodes in jmt's encoding only) is upgraded by its record alone.
