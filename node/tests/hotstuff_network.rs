@@ -66,18 +66,29 @@ fn block_hash(node: &Node, height: u64) -> String {
         .to_string()
 }
 
-/// Votes the node has sent (its network metrics), and the metrics they were read from.
-fn votes_sent(node: &Node) -> (u64, String) {
-    let metrics = http_get(node.metrics.as_deref().unwrap(), "/metrics");
-    let votes = metrics
+/// Votes the node has sent, from its network metrics.
+fn votes_in(metrics: &str) -> u64 {
+    metrics
         .lines()
         .find(|l| {
             l.starts_with("aether_net_messages_total{topic=\"aether/votes/1\",direction=\"out\"}")
         })
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
-    (votes, metrics)
+        .unwrap_or(0)
+}
+
+/// The node's metrics once `ready` holds for them, or after `secs` the last ones read (for the
+/// caller's assertion): a gauge or counter can trail the event the test waited for.
+fn metrics_when(node: &Node, secs: u64, ready: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let metrics = http_get(node.metrics.as_deref().unwrap(), "/metrics");
+        if ready(&metrics) || Instant::now() > deadline {
+            return metrics;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 fn all(nodes: &[Option<Node>]) -> Vec<&Node> {
@@ -321,7 +332,8 @@ fn four_validators_agree_through_stops_kills_a_lost_quorum_and_a_new_node() {
         );
     }
     // The network's metrics count what went through it.
-    let (votes_out, metrics) = votes_sent(all(&nodes)[0]);
+    let metrics = http_get(all(&nodes)[0].metrics.as_deref().unwrap(), "/metrics");
+    let votes_out = votes_in(&metrics);
     assert!(metrics.contains("aether_net_peers 3"), "{metrics}");
     assert!(votes_out > 0, "{metrics}");
     // Honest validators never penalise each other.
@@ -374,14 +386,7 @@ fn four_validators_agree_through_stops_kills_a_lost_quorum_and_a_new_node() {
     );
     // Its metrics count the blocks it synced, and say it is done (the gauge is cleared just
     // after the log line).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let metrics = loop {
-        let metrics = http_get(follower.metrics.as_deref().unwrap(), "/metrics");
-        if metrics.contains("aether_syncing 0") || Instant::now() > deadline {
-            break metrics;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let metrics = metrics_when(&follower, 10, |m| m.contains("aether_syncing 0"));
     let synced = metrics
         .lines()
         .find_map(|l| l.strip_prefix("aether_sync_blocks_total "))
@@ -426,19 +431,11 @@ fn four_validators_agree_through_stops_kills_a_lost_quorum_and_a_new_node() {
     wait_all(&all(&nodes), now + 3, 90);
     // It may reach that height through the catch-up at start before its consensus runs: its
     // first vote can come a moment later.
-    let restarted = nodes[1].as_ref().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (votes, metrics) = votes_sent(restarted);
-        if votes > 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the restarted validator votes again: {metrics}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let metrics = metrics_when(nodes[1].as_ref().unwrap(), 60, |m| votes_in(m) > 0);
+    assert!(
+        votes_in(&metrics) > 0,
+        "the restarted validator votes again: {metrics}"
+    );
 
     // kill -9 of two of four: no quorum, so nothing more is final (a block whose QC formed
     // just before may still commit); restarted, the chain goes on, with no fork.

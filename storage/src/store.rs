@@ -832,11 +832,12 @@ impl Inner {
                             .writes
                             .iter()
                             .flat_map(|(key, write)| {
-                                [
-                                    (layout::LATEST, write.key_hash.to_vec()),
-                                    legacy_location(key),
-                                ]
+                                // Old columns only in a database upgraded to layout 7 (whose
+                                // stale lists from before name them).
+                                let legacy = self.legacy_latest.then(|| legacy_location(key));
+                                [Some((layout::LATEST, write.key_hash.to_vec())), legacy]
                             })
+                            .flatten()
                             .collect()
                     })
                     .contains(&(col, db_key.clone()));
