@@ -32,13 +32,17 @@ use parity_db::{ColId, ColumnOptions, CompressionType};
 ///   [`meta::LATEST_FROM`] is set, and a key's entry in its old column stays there until the
 ///   key is written again (a read that finds nothing in [`LATEST`] looks there; a write
 ///   removes it).
-pub const LAYOUT_VERSION: u32 = 7;
+/// - 8: an internal node rebuilt with few slots changed may be stored as a delta on an older
+///   node of its path stored whole (tag 5, see `merkle::node`), which stays until its last
+///   delta is pruned. A layout-7 database is upgraded in place by setting the layout record:
+///   its nodes, all stored whole, stay readable as they are.
+pub const LAYOUT_VERSION: u32 = 8;
 
 /// The first layout with the node file ([`meta::NODES_FROM`] is meaningful from it on).
 pub const NODE_FILE_LAYOUT: u32 = 5;
 
 /// The layout versions that [`LAYOUT_VERSION`] upgrades in place on open.
-pub const UPGRADABLE_LAYOUT_VERSIONS: [u32; 6] = [1, 2, 3, 4, 5, 6];
+pub const UPGRADABLE_LAYOUT_VERSIONS: [u32; 7] = [1, 2, 3, 4, 5, 6, 7];
 
 /// The first layout with [`LATEST`].
 pub const LATEST_LAYOUT: u32 = 7;

@@ -76,10 +76,11 @@ impl Database {
             return Ok(None);
         };
         let (bytes, value) = match bytes.first() {
-            Some(3 | 4) => {
-                let node = crate::merkle::Node::decode(&bytes).ok_or_else(|| {
-                    self.corrupt(format!("tree node {node_key:?}"), "not a well-formed node")
-                })?;
+            Some(3..=5) => {
+                let Some((version, path)) = crate::merkle::Path::from_node_key(&key) else {
+                    return Err(self.corrupt(format!("tree node {node_key:?}"), "not a node key"));
+                };
+                let node = self.decode_node(&bytes, version, &path)?;
                 let jmt = node.encode_jmt();
                 match node {
                     crate::merkle::Node::Leaf { value, .. } => (jmt, value),
@@ -91,6 +92,40 @@ impl Database {
         let node = borsh::from_slice(&bytes)
             .map_err(|e| self.corrupt(format!("tree node {node_key:?}"), e))?;
         Ok(Some((node, value)))
+    }
+
+    /// The tree node at `version` and `path`, decoded (a delta completed from its base).
+    pub fn tree_node_at(
+        &self,
+        version: u64,
+        path: &crate::merkle::Path,
+    ) -> Result<Option<crate::merkle::Node>> {
+        match self.get(TREE_NODES, &path.node_key(version))? {
+            Some(bytes) => self.decode_node(&bytes, version, path).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Decodes the stored bytes of the node at `version` and `path`, reading its base if it is
+    /// a delta.
+    fn decode_node(
+        &self,
+        bytes: &[u8],
+        version: u64,
+        path: &crate::merkle::Path,
+    ) -> Result<crate::merkle::Node> {
+        crate::merkle::decode_stored(bytes, version, |base| {
+            self.get(TREE_NODES, &path.node_key(base))
+        })?
+        .ok_or_else(|| {
+            self.corrupt(
+                format!(
+                    "the tree node at version {version}, path of {} nibbles",
+                    path.len()
+                ),
+                "not a well-formed node (or a delta without its base)",
+            )
+        })
     }
 
     /// The leaf value of `key_hash` in the tree of `version` (whose root must be kept): from its
@@ -153,22 +188,9 @@ impl crate::merkle::NodeSource for DbNodes<'_> {
         version: u64,
         path: &crate::merkle::Path,
     ) -> std::result::Result<Option<crate::merkle::Node>, crate::merkle::UpdateError> {
-        let read = |e: StorageError| crate::merkle::UpdateError::Read(e.to_string());
-        let Some(bytes) = self
-            .0
-            .get(TREE_NODES, &path.node_key(version))
-            .map_err(read)?
-        else {
-            return Ok(None);
-        };
-        crate::merkle::Node::decode(&bytes)
-            .map(Some)
-            .ok_or_else(|| {
-                crate::merkle::UpdateError::Read(format!(
-                    "the tree node at version {version}, path of {} nibbles, is not a node",
-                    path.len()
-                ))
-            })
+        self.0
+            .tree_node_at(version, path)
+            .map_err(|e| crate::merkle::UpdateError::Read(e.to_string()))
     }
 }
 

@@ -18,7 +18,6 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crate::db::Database;
-use crate::layout::TREE_NODES;
 use crate::merkle::{Node, Path};
 use crate::node_cache::NodeCache;
 
@@ -172,10 +171,8 @@ fn read_level(
         let node = match cache.get(version, &path) {
             Some(node) => node,
             None => {
-                let bytes = db
-                    .get(TREE_NODES, &path.node_key(version))
-                    .map_err(|e| e.to_string())?;
-                let Some(bytes) = bytes else {
+                let node = db.tree_node_at(version, &path).map_err(|e| e.to_string())?;
+                let Some(node) = node else {
                     if cache.epoch() != Some(height) {
                         // Pruned after a commit moved the head on.
                         return Ok(Level::Restart);
@@ -185,12 +182,6 @@ fn read_level(
                         path.len()
                     ));
                 };
-                let node = Node::decode(&bytes).ok_or_else(|| {
-                    format!(
-                        "the tree node at version {version}, path of {} nibbles, is not a node",
-                        path.len()
-                    )
-                })?;
                 read.fetch_add(1, Ordering::Relaxed);
                 if let Node::Internal(internal) = &node {
                     // Its inner-range hashes, for the first update that rebuilds it.

@@ -9,7 +9,7 @@ use aether_engine::types::{Account, Address, Hash};
 /// Contracts whose storage the workload writes.
 pub const CONTRACTS: u8 = 3;
 /// Storage keys per contract.
-pub const KEYS: u16 = 200;
+pub const KEYS: u16 = 2000;
 /// Accounts the workload writes.
 pub const ACCOUNTS: u8 = 16;
 

@@ -3,7 +3,8 @@
 //!
 //! It writes jmt's tree: the same shape and hashes (so the same roots), so proofs, snapshots and
 //! restores, which still go through the `jmt` crate's readers, are unchanged; the stored
-//! encoding differs (compact internal nodes, leaves that carry their values), and the store
+//! encoding differs (compact internal nodes, some stored as deltas on an older node of their
+//! path, leaves that carry their values), and the store
 //! turns a node into jmt's encoding when jmt reads it. Only which unchanged leaves get rewritten at the new version may differ (jmt's
 //! key-by-key update rewrites a leaf that an intermediate step moved, depending on the order of
 //! the keys); a property test checks the roots against jmt, the tree's structure, the stale set
@@ -18,6 +19,6 @@ mod read;
 mod tests;
 pub mod update;
 
-pub use node::{Node, Path};
+pub use node::{Node, Path, decode_stored};
 pub use read::find_leaf;
 pub use update::{NodeSource, TreeUpdate, UpdateError, Write, update};

@@ -178,6 +178,10 @@ impl Child {
 pub struct InternalOf<C: ?Sized> {
     /// Bit i: slot i holds a child.
     exists: u16,
+    /// How the node is stored: [`Base::changed`] of its base, if it is stored as a delta.
+    changed: u16,
+    /// [`Base::version`] of its base, [`WHOLE`] for a node stored whole.
+    base: u64,
     /// The hashes of the binary Merkle tree's inner ranges (slots 0–3, 4–7, 8–11, 12–15, 0–7,
     /// 8–15), kept once the node's hash was computed: a node rebuilt from this one with a few
     /// slots changed reuses those of the ranges it did not change ([`Internal::hash_from`]).
@@ -189,6 +193,19 @@ pub struct InternalOf<C: ?Sized> {
 
 /// An internal node, its children in the same allocation: see [`InternalOf`].
 pub type Internal = InternalOf<[Child]>;
+
+/// [`InternalOf::base`] of a node stored whole.
+const WHOLE: u64 = u64::MAX;
+
+/// What an internal node stored as a delta (tag 5, layout 8) is stored against: the version of
+/// the node at the same path stored whole (its base, which the node store keeps while a delta
+/// on it is needed), and the slots that changed since (bit i: slot i), whose children the
+/// delta holds; every other slot is as in the base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Base {
+    pub version: u64,
+    pub changed: u16,
+}
 
 impl PartialEq for Internal {
     fn eq(&self, other: &Self) -> bool {
@@ -203,17 +220,24 @@ impl Eq for Internal {}
 const RANGES: [(u8, u8); 6] = [(0, 4), (4, 4), (8, 4), (12, 4), (0, 8), (8, 8)];
 
 /// A node of `N` children, made unsized.
-fn sized<const N: usize>(exists: u16, present: &[Child; 16]) -> Arc<Internal> {
+fn sized<const N: usize>(exists: u16, base: Option<Base>, present: &[Child; 16]) -> Arc<Internal> {
     Arc::new(InternalOf {
         exists,
+        changed: base.map_or(0, |b| b.changed),
+        base: base.map_or(WHOLE, |b| b.version),
         ranges: OnceLock::new(),
         children: std::array::from_fn::<Child, N, _>(|i| present[i]),
     })
 }
 
 impl Internal {
-    /// A node with these slots.
+    /// A node with these slots, stored whole.
     pub fn new(slots: [Option<Child>; 16]) -> Arc<Internal> {
+        Self::stored_on(slots, None)
+    }
+
+    /// A node with these slots, stored as a delta on `base` (`None`: whole).
+    pub fn stored_on(slots: [Option<Child>; 16], base: Option<Base>) -> Arc<Internal> {
         let mut exists = 0u16;
         let mut present = [Child::new([0; 32], 0, 0); 16];
         let mut n = 0;
@@ -225,24 +249,32 @@ impl Internal {
             }
         }
         match n {
-            0 => sized::<0>(exists, &present),
-            1 => sized::<1>(exists, &present),
-            2 => sized::<2>(exists, &present),
-            3 => sized::<3>(exists, &present),
-            4 => sized::<4>(exists, &present),
-            5 => sized::<5>(exists, &present),
-            6 => sized::<6>(exists, &present),
-            7 => sized::<7>(exists, &present),
-            8 => sized::<8>(exists, &present),
-            9 => sized::<9>(exists, &present),
-            10 => sized::<10>(exists, &present),
-            11 => sized::<11>(exists, &present),
-            12 => sized::<12>(exists, &present),
-            13 => sized::<13>(exists, &present),
-            14 => sized::<14>(exists, &present),
-            15 => sized::<15>(exists, &present),
-            _ => sized::<16>(exists, &present),
+            0 => sized::<0>(exists, base, &present),
+            1 => sized::<1>(exists, base, &present),
+            2 => sized::<2>(exists, base, &present),
+            3 => sized::<3>(exists, base, &present),
+            4 => sized::<4>(exists, base, &present),
+            5 => sized::<5>(exists, base, &present),
+            6 => sized::<6>(exists, base, &present),
+            7 => sized::<7>(exists, base, &present),
+            8 => sized::<8>(exists, base, &present),
+            9 => sized::<9>(exists, base, &present),
+            10 => sized::<10>(exists, base, &present),
+            11 => sized::<11>(exists, base, &present),
+            12 => sized::<12>(exists, base, &present),
+            13 => sized::<13>(exists, base, &present),
+            14 => sized::<14>(exists, base, &present),
+            15 => sized::<15>(exists, base, &present),
+            _ => sized::<16>(exists, base, &present),
         }
+    }
+
+    /// What the node is stored against, if it is stored as a delta.
+    pub fn base(&self) -> Option<Base> {
+        (self.base != WHOLE).then_some(Base {
+            version: self.base,
+            changed: self.changed,
+        })
     }
 
     /// The child in slot `n` (0 to 15).
@@ -435,7 +467,11 @@ impl Node {
     /// internal node compact (tag 3): the bitmap of present slots and the bitmap of leaf slots
     /// (u16 little-endian each), then for each present slot in order its hash, its version
     /// (LEB128) and, for an internal child, its leaf count (LEB128). A full node takes about 570
-    /// bytes instead of jmt's 825. (The commit writes it with [`Node::encode_to`].)
+    /// bytes instead of jmt's 825. An internal node stored as a delta on its base (tag 5, see
+    /// [`Base`]): the base's version (LEB128), the bitmaps of present and of leaf slots and the
+    /// bitmap of changed slots (u16 little-endian each), then each present changed slot's child
+    /// as in tag 3; [`decode_stored`] completes it from the base. (The commit writes a node
+    /// with [`Node::encode_to`].)
     #[cfg(test)]
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(match self {
@@ -466,10 +502,21 @@ impl Node {
             _ => return out.extend_from_slice(&self.encode_jmt()),
         };
         let (exists, leaves) = internal.bitmaps();
-        out.push(3);
+        let base = internal.base();
+        match base {
+            Some(base) => {
+                out.push(5);
+                leb128(out, base.version);
+            }
+            None => out.push(3),
+        }
         out.extend_from_slice(&exists.to_le_bytes());
         out.extend_from_slice(&leaves.to_le_bytes());
-        for (_, child) in internal.iter() {
+        if let Some(base) = base {
+            out.extend_from_slice(&base.changed.to_le_bytes());
+        }
+        let changed = base.map_or(u16::MAX, |b| b.changed);
+        for (_, child) in internal.iter().filter(|(i, _)| changed & (1 << i) != 0) {
             out.extend_from_slice(&child.hash);
             leb128(out, child.version);
             if !child.is_leaf() {
@@ -525,28 +572,8 @@ impl Node {
         let mut r = Reader(bytes);
         let node = match r.u8()? {
             3 => {
-                let exists = u16::from_le_bytes([r.u8()?, r.u8()?]);
-                let leaves = u16::from_le_bytes([r.u8()?, r.u8()?]);
-                // Every leaf bit on a present slot, at least one slot, and not a single leaf
-                // (which would sit in its parent's slot instead).
-                if leaves & !exists != 0 || exists == 0 || (exists.count_ones() == 1 && leaves != 0)
-                {
-                    return None;
-                }
-                let mut slots = [None; 16];
-                for (i, slot) in slots.iter_mut().enumerate() {
-                    if exists & (1 << i) == 0 {
-                        continue;
-                    }
-                    let hash = r.array()?;
-                    let version = r.leb128()?;
-                    let leaves = if leaves & (1 << i) != 0 {
-                        0
-                    } else {
-                        r.leb128().filter(|n| *n >= 2)?
-                    };
-                    *slot = Some(Child::new(hash, version, leaves));
-                }
+                let (exists, leaves) = r.bitmaps()?;
+                let slots = r.children(exists, leaves)?;
                 let internal = Internal::new(slots);
                 internal.checked_leaf_count()?;
                 Node::Internal(internal)
@@ -600,9 +627,116 @@ impl Node {
     }
 }
 
+/// Decodes the stored bytes of the node at `version`: as [`Node::decode`] does, and an internal
+/// node stored as a delta (tag 5) completed from its base, whose stored bytes `base` reads (given
+/// the base's version; the path is the node's). `Ok(None)` for bytes that are not a well-formed
+/// node, and for a delta whose base is missing, not older than it, not an internal node stored
+/// whole, or does not hold the slots the delta says it has.
+pub fn decode_stored<E>(
+    bytes: &[u8],
+    version: u64,
+    base: impl FnOnce(u64) -> Result<Option<Vec<u8>>, E>,
+) -> Result<Option<Node>, E> {
+    let Some((&5, rest)) = bytes.split_first() else {
+        return Ok(Node::decode(bytes));
+    };
+    let Some(delta) = Delta::decode(rest).filter(|d| d.base < version) else {
+        return Ok(None);
+    };
+    Ok(match base(delta.base)?.as_deref().and_then(Node::decode) {
+        Some(Node::Internal(whole)) => delta.complete(&whole),
+        _ => None,
+    })
+}
+
+/// A delta record's contents (tag 5, see [`Node::encode`]).
+struct Delta {
+    base: u64,
+    exists: u16,
+    leaves: u16,
+    changed: u16,
+    /// The present changed slots' children.
+    slots: [Option<Child>; 16],
+}
+
+impl Delta {
+    /// The bytes after the tag.
+    fn decode(bytes: &[u8]) -> Option<Delta> {
+        let mut r = Reader(bytes);
+        let base = r.leb128()?;
+        let (exists, leaves) = r.bitmaps()?;
+        let changed = u16::from_le_bytes([r.u8()?, r.u8()?]);
+        let slots = r.children(exists & changed, leaves)?;
+        r.0.is_empty().then_some(Delta {
+            base,
+            exists,
+            leaves,
+            changed,
+            slots,
+        })
+    }
+
+    /// The node: the changed slots from the delta, the others from `whole`, which must have
+    /// exactly the delta's other present slots, leaves where it says.
+    fn complete(self, whole: &Internal) -> Option<Node> {
+        let mut slots = self.slots;
+        for (i, slot) in slots.iter_mut().enumerate() {
+            let bit = 1u16 << i;
+            if self.changed & bit != 0 {
+                continue;
+            }
+            let kept = whole.child(i);
+            if kept.is_some() != (self.exists & bit != 0)
+                || kept.is_some_and(|c| c.is_leaf() != (self.leaves & bit != 0))
+            {
+                return None;
+            }
+            *slot = kept;
+        }
+        let base = Base {
+            version: self.base,
+            changed: self.changed,
+        };
+        let internal = Internal::stored_on(slots, Some(base));
+        internal.checked_leaf_count()?;
+        Some(Node::Internal(internal))
+    }
+}
+
 struct Reader<'a>(&'a [u8]);
 
 impl Reader<'_> {
+    /// The bitmaps of present and of leaf slots of a compact internal node: every leaf bit on
+    /// a present slot, at least one slot, and not a single leaf (which would sit in its
+    /// parent's slot instead).
+    fn bitmaps(&mut self) -> Option<(u16, u16)> {
+        let exists = u16::from_le_bytes([self.u8()?, self.u8()?]);
+        let leaves = u16::from_le_bytes([self.u8()?, self.u8()?]);
+        let valid =
+            leaves & !exists == 0 && exists != 0 && !(exists.count_ones() == 1 && leaves != 0);
+        valid.then_some((exists, leaves))
+    }
+
+    /// The children of the slots in `slots`, in slot order, as a compact internal node stores
+    /// them (a leaf's without a count, an internal one's with at least two leaves).
+    fn children(&mut self, slots: u16, leaves: u16) -> Option<[Option<Child>; 16]> {
+        let mut out = [None; 16];
+        for (i, slot) in out.iter_mut().enumerate() {
+            if slots & (1 << i) == 0 {
+                continue;
+            }
+            let hash = self.array()?;
+            let version = self.leb128()?;
+            let leaves = if leaves & (1 << i) != 0 {
+                0
+            } else {
+                self.leb128().filter(|n| *n >= 2)?
+            };
+            *slot = Some(Child::new(hash, version, leaves));
+        }
+        Some(out)
+    }
+
     fn take(&mut self, n: usize) -> Option<&[u8]> {
         let (head, rest) = self.0.split_at_checked(n)?;
         self.0 = rest;
@@ -677,6 +811,16 @@ mod tests {
         .prop_map(|c| c.map(|(hash, version, leaves)| Child::new(hash, version, leaves)))
     }
 
+    /// A child whose leaf count no sum of 16 overflows.
+    fn tree_child() -> impl Strategy<Value = Option<Child>> {
+        proptest::option::of((
+            any::<[u8; 32]>(),
+            any::<u64>(),
+            prop_oneof![Just(0u64), 2..1u64 << 40],
+        ))
+        .prop_map(|c| c.map(|(hash, version, leaves)| Child::new(hash, version, leaves)))
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(cases()))]
 
@@ -696,6 +840,65 @@ mod tests {
                 }
                 prop_assert_eq!(Node::decode(&node.encode_jmt()), Some(without_value));
             }
+        }
+
+        /// A delta's bytes from a damaged database, over any base, complete to a node or to
+        /// `None`, never a panic; a node that completes re-encodes to bytes that complete the
+        /// same over the same base.
+        #[test]
+        fn any_delta_over_any_base_completes_or_is_refused(
+            body in proptest::collection::vec(any::<u8>(), 0..300),
+            base in proptest::collection::vec(tree_child(), 16),
+            version: u64,
+        ) {
+            let whole = Internal::new(base.try_into().unwrap());
+            let (exists, leaves) = whole.bitmaps();
+            prop_assume!(exists != 0 && !(exists.count_ones() == 1 && leaves != 0));
+            let whole = Node::Internal(whole).encode();
+            let mut bytes = vec![5];
+            bytes.extend_from_slice(&body);
+            let read = |_| Ok::<_, ()>(Some(whole.clone()));
+            if let Some(node) = decode_stored(&bytes, version, read).unwrap() {
+                let Node::Internal(internal) = &node else {
+                    return Err(TestCaseError::fail("a delta completed to a leaf"));
+                };
+                prop_assert!(internal.base().is_some_and(|b| b.version < version));
+                prop_assert_eq!(decode_stored(&node.encode(), version, read).unwrap(), Some(node.clone()));
+            }
+        }
+
+        /// A node stored as a delta on a whole node completes to itself, from the delta's bytes
+        /// and the base's, with every slot that differs from the base's marked changed.
+        #[test]
+        fn a_delta_completes_to_the_node_it_was_made_from(
+            base in proptest::collection::vec(tree_child(), 16),
+            changes in proptest::collection::vec((0usize..16, tree_child()), 0..5),
+        ) {
+            let base: [Option<Child>; 16] = base.try_into().unwrap();
+            let mut slots = base;
+            let mut changed = 0u16;
+            for (i, child) in changes {
+                slots[i] = child;
+                changed |= 1 << i;
+            }
+            let valid = |node: &Internal| {
+                let (exists, leaves) = node.bitmaps();
+                exists != 0 && !(exists.count_ones() == 1 && leaves != 0)
+            };
+            let whole = Internal::new(base);
+            let delta = Internal::stored_on(slots, Some(Base { version: 3, changed }));
+            prop_assume!(valid(&whole) && valid(&delta));
+            let base_bytes = Node::Internal(whole).encode();
+            let bytes = Node::Internal(delta.clone()).encode();
+            prop_assert_eq!(bytes[0], 5);
+            let read = |v| Ok::<_, ()>((v == 3).then(|| base_bytes.clone()));
+            let Some(Node::Internal(got)) = decode_stored(&bytes, 4, read).unwrap() else {
+                return Err(TestCaseError::fail("the delta did not complete"));
+            };
+            prop_assert_eq!(&*got, &*delta);
+            prop_assert_eq!(got.base(), Some(Base { version: 3, changed }));
+            // Its base must be older than the node.
+            prop_assert_eq!(decode_stored(&bytes, 3, read).unwrap(), None);
         }
 
         /// Two paths of at most 15 nibbles pack to the same word exactly when they are the same

@@ -7,7 +7,7 @@ use jmt::storage::{LeafNode, NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue, SimpleHasher, Version};
 use proptest::prelude::*;
 
-use super::node::{Node, Path, nibble, value_hash};
+use super::node::{Node, Path, decode_stored, nibble, value_hash};
 use super::update::{NodeSource, UpdateError, Write, update};
 use crate::hasher::{Sha256, StateTree};
 
@@ -20,22 +20,21 @@ struct Memory {
 
 impl NodeSource for Memory {
     fn node(&self, version: u64, path: &Path) -> Result<Option<Node>, UpdateError> {
-        Ok(self
-            .nodes
-            .get(&path.node_key(version))
-            .map(|bytes| Node::decode(bytes).expect("a stored node decodes")))
+        let Some(bytes) = self.nodes.get(&path.node_key(version)) else {
+            return Ok(None);
+        };
+        let base = |base| Ok::<_, UpdateError>(self.nodes.get(&path.node_key(base)).cloned());
+        Ok(Some(
+            decode_stored(bytes, version, base)?.expect("a stored node decodes"),
+        ))
     }
 }
 
 impl TreeReader for Memory {
     fn get_node_option(&self, key: &NodeKey) -> anyhow::Result<Option<jmt::storage::Node>> {
-        let key = borsh::to_vec(key)?;
-        Ok(match self.nodes.get(&key) {
-            Some(bytes) => Some(borsh::from_slice(
-                &Node::decode(bytes)
-                    .expect("a stored node decodes")
-                    .encode_jmt(),
-            )?),
+        let (version, path) = Path::from_node_key(&borsh::to_vec(key)?).expect("a node key");
+        Ok(match self.node(version, &path)? {
+            Some(node) => Some(borsh::from_slice(&node.encode_jmt())?),
             None => None,
         })
     }
@@ -48,11 +47,11 @@ impl TreeReader for Memory {
     }
 }
 
-/// Every node reachable from the root of `version`, checking each child's recorded hash and
-/// type, and the leaves found (key → value hash).
-/// Nodes reached (version, path) and leaves found (key → value hash).
+/// Nodes the tree needs (version, path: those reached, and the bases of the deltas among them)
+/// and leaves found (key → value hash).
 type Walked = (BTreeSet<(u64, Path)>, BTreeMap<[u8; 32], [u8; 32]>);
 
+/// Walks the tree of `version` from its root, checking each child's recorded hash and type.
 fn walk(memory: &Memory, version: u64) -> Walked {
     let mut nodes = BTreeSet::new();
     let mut leaves = BTreeMap::new();
@@ -94,6 +93,10 @@ fn walk(memory: &Memory, version: u64) -> Walked {
                 leaves.insert(key, value_hash);
             }
             Node::Internal(internal) => {
+                if let Some(base) = internal.base() {
+                    assert!(base.version < v && path != Path::ROOT, "a delta's base");
+                    nodes.insert((base.version, path));
+                }
                 let count = internal.slots().iter().flatten().count();
                 assert!(count >= 1);
                 assert_eq!(count, internal.len());
@@ -207,6 +210,8 @@ proptest! {
             prop_assert_eq!(leaves, expected_leaves);
             let new: BTreeSet<(u64, Path)> = got.nodes.iter().map(|(p, _)| (version, *p)).collect();
             let reached_new: BTreeSet<(u64, Path)> = after.iter().filter(|(v, _)| *v == version).copied().collect();
+            // (What the old tree needed and the new one does not: what it reached, or holds as
+            // a delta's base.)
             prop_assert_eq!(new, reached_new, "new nodes that the tree does not reach");
             let stale: BTreeSet<(u64, Path)> = got.stale.iter().copied().collect();
             prop_assert_eq!(stale.len(), got.stale.len(), "a node made stale twice");
@@ -230,4 +235,100 @@ proptest! {
             }
         }
     }
+}
+
+/// Writes `writes` at `version` into `memory`, returning the update.
+fn apply(memory: &mut Memory, writes: &[(u32, u8)], version: u64) -> super::TreeUpdate {
+    let writes = writes
+        .iter()
+        .map(|&(k, v)| Write {
+            key: Sha256::hash(k.to_le_bytes()),
+            value: Some(vec![v; 3]),
+            exists: false,
+        })
+        .collect();
+    let got = update(&*memory, writes, version).unwrap();
+    for (path, node) in got.nodes.iter() {
+        memory.nodes.insert(path.node_key(version), node.encode());
+    }
+    got
+}
+
+/// The first-level node of the path of key `k` (the keys are SHA-256 of `k`).
+fn first_level(k: u32) -> Path {
+    Path::ROOT.child(nibble(&Sha256::hash(k.to_le_bytes()), 0))
+}
+
+/// Keys below the first-level node `under` whose second nibbles differ, `n` of them.
+fn keys_apart(under: Path, n: usize) -> Vec<u32> {
+    let mut seen = BTreeSet::new();
+    (0..300u32)
+        .filter(|&k| {
+            first_level(k) == under && seen.insert(nibble(&Sha256::hash(k.to_le_bytes()), 1))
+        })
+        .take(n)
+        .collect()
+}
+
+#[test]
+fn a_node_changed_in_few_slots_is_a_delta_whose_base_stays_until_its_path_is_stored_whole() {
+    let mut memory = Memory::default();
+    apply(
+        &mut memory,
+        &(0..300).map(|k| (k, 0)).collect::<Vec<_>>(),
+        0,
+    );
+    let under = first_level(0);
+    let keys = keys_apart(under, 16);
+    let stored = |memory: &Memory, version: u64| memory.nodes[&under.node_key(version)][0];
+    let children = match memory.node(0, &under).unwrap() {
+        Some(Node::Internal(node)) => node.len() as u32,
+        other => panic!("not an internal node: {other:?}"),
+    };
+    // Each block changes one more slot of the node, which is stored as a delta on version 0
+    // while at most a quarter of its slots differ from it; the base is not stale meanwhile.
+    let deltas = (children / 4) as u64;
+    assert!(
+        deltas >= 2 && keys.len() as u64 > deltas,
+        "{children} children"
+    );
+    for version in 1..=deltas {
+        let got = apply(&mut memory, &[(keys[version as usize - 1], 1)], version);
+        assert_eq!(stored(&memory, version), 5, "a delta at version {version}");
+        assert!(
+            !got.stale.contains(&(0, under)),
+            "the base kept at {version}"
+        );
+        if version > 1 {
+            assert!(
+                got.stale.contains(&(version - 1, under)),
+                "the delta replaced"
+            );
+        }
+        let Some(Node::Internal(node)) = memory.node(version, &under).unwrap() else {
+            panic!("no node at {version}");
+        };
+        assert_eq!(
+            node.base().map(|b| (b.version, b.changed.count_ones())),
+            Some((0, version as u32))
+        );
+        assert!(
+            memory.nodes[&under.node_key(version)].len()
+                < memory.nodes[&under.node_key(0)].len() / 2
+        );
+    }
+    // One more changed slot: stored whole again; the last delta and its base are stale now.
+    let version = deltas + 1;
+    let got = apply(&mut memory, &[(keys[version as usize - 1], 1)], version);
+    assert_eq!(stored(&memory, version), 3);
+    assert!(got.stale.contains(&(version - 1, under)) && got.stale.contains(&(0, under)));
+    // The root is stored whole, always.
+    assert_eq!(memory.nodes[&Path::ROOT.node_key(version)][0], 3);
+    // A delta whose base is missing is refused, not completed from nothing.
+    let delta = memory.nodes[&under.node_key(1)].clone();
+    let none = |_| Ok::<_, UpdateError>(None);
+    assert_eq!(decode_stored(&delta, 1, none).unwrap(), None);
+    // Nor is one that names a base not older than itself.
+    let base = |_| Ok::<_, UpdateError>(memory.nodes.get(&under.node_key(0)).cloned());
+    assert_eq!(decode_stored(&delta, 0, base).unwrap(), None);
 }
