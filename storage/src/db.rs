@@ -83,6 +83,12 @@ impl Database {
         })
     }
 
+    /// The version from which every node is in the node file (0 unless the database was
+    /// upgraded from a layout before it); older nodes are in ParityDB's `tree_nodes`.
+    pub fn nodes_from(&self) -> u64 {
+        self.nodes_from.load(Ordering::Acquire)
+    }
+
     /// Sets the version from which every node is in the node file (a layout upgrade).
     pub fn set_nodes_from(&self, version: u64) {
         self.nodes_from.store(version, Ordering::Release);

@@ -758,6 +758,17 @@ impl Inner {
             })?);
         }
         let mut stale = StaleList::default();
+        // Nodes from before the node file (a database upgraded from layout 4 or earlier) are in
+        // ParityDB's `tree_nodes`, which the node file's stale record does not reach: the
+        // stale list names them, and pruning removes them there.
+        let nodes_from = self.db.nodes_from();
+        stale.nodes.extend(
+            update
+                .stale
+                .iter()
+                .filter(|(v, _)| *v < nodes_from)
+                .map(|(v, path)| path.node_key(*v)),
+        );
         for (key, write) in &layer.writes {
             let value = &write.value;
             let key_hash = write.key_hash;
@@ -871,8 +882,9 @@ impl Inner {
 /// removed once the version falls out of the history window.
 #[derive(Default, Encode, Decode)]
 struct StaleList {
-    /// Replaced tree nodes ([`layout::TREE_NODES`] keys), in lists written before layout 6
-    /// (since, the node file lists them).
+    /// Replaced tree nodes ([`layout::TREE_NODES`] keys): all of them in lists written before
+    /// layout 6; since, only those of versions before `meta/nodes_from` (the node file lists
+    /// the others).
     nodes: Vec<Vec<u8>>,
     /// Replaced leaf values ([`layout::TREE_VALUES`] keys).
     values: Vec<[u8; 40]>,

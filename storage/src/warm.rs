@@ -171,7 +171,13 @@ fn read_level(
         let node = match cache.get(version, &path) {
             Some(node) => node,
             None => {
-                let node = db.tree_node_at(version, &path).map_err(|e| e.to_string())?;
+                let node = match db.tree_node_at(version, &path) {
+                    Ok(node) => node,
+                    // A delta whose base was pruned between the two reads, after a commit
+                    // moved the head on.
+                    Err(_) if cache.epoch() != Some(height) => return Ok(Level::Restart),
+                    Err(e) => return Err(e.to_string()),
+                };
                 let Some(node) = node else {
                     if cache.epoch() != Some(height) {
                         // Pruned after a commit moved the head on.

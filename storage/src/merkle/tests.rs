@@ -331,4 +331,14 @@ fn a_node_changed_in_few_slots_is_a_delta_whose_base_stays_until_its_path_is_sto
     // Nor is one that names a base not older than itself.
     let base = |_| Ok::<_, UpdateError>(memory.nodes.get(&under.node_key(0)).cloned());
     assert_eq!(decode_stored(&delta, 0, base).unwrap(), None);
+    // Nor one that changes no slot (it would read as its base).
+    let whole = &memory.nodes[&under.node_key(0)];
+    let unchanged = [&[5, 0][..], &whole[1..5], &[0, 0]].concat();
+    assert_eq!(decode_stored(&unchanged, 1, base).unwrap(), None);
+    let one = [&[5, 0][..], &whole[1..5], &[1, 0]].concat();
+    assert_eq!(
+        decode_stored(&one, 1, base).unwrap(),
+        None,
+        "a changed slot without its child"
+    );
 }
