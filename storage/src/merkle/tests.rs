@@ -210,8 +210,6 @@ proptest! {
             prop_assert_eq!(leaves, expected_leaves);
             let new: BTreeSet<(u64, Path)> = got.nodes.iter().map(|(p, _)| (version, *p)).collect();
             let reached_new: BTreeSet<(u64, Path)> = after.iter().filter(|(v, _)| *v == version).copied().collect();
-            // (What the old tree needed and the new one does not: what it reached, or holds as
-            // a delta's base.)
             prop_assert_eq!(new, reached_new, "new nodes that the tree does not reach");
             let stale: BTreeSet<(u64, Path)> = got.stale.iter().copied().collect();
             prop_assert_eq!(stale.len(), got.stale.len(), "a node made stale twice");
@@ -226,6 +224,8 @@ proptest! {
                 .collect();
             prop_assert_eq!(got.vacated.iter().copied().collect::<BTreeSet<_>>(), vacated);
             prop_assert_eq!(got.vacated.len(), got.vacated.iter().collect::<BTreeSet<_>>().len());
+            // What the old tree needed and the new one does not: what it reached, or held as a
+            // delta's base.
             let unreachable: BTreeSet<(u64, Path)> = before.difference(&after).copied().collect();
             prop_assert_eq!(stale, unreachable);
             for k in 0..64u8 {

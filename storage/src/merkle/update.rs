@@ -461,15 +461,15 @@ fn at<S: NodeSource>(
                         }
                     }
                     let base = stored_base(&path, &internal, version, changed, present);
-                    match (base, internal.base()) {
+                    match base {
                         // The node replaced is the new one's base: kept while the delta is.
-                        (Some(base), _) if base.version == version => {}
+                        Some(base) if base.version == version => {}
                         // A delta replaced by a delta on the same base.
-                        (Some(_), _) => out.stale.push((version, path)),
+                        Some(_) => out.stale.push((version, path)),
                         // Stored whole: the node replaced goes, and with it its base.
-                        (None, old_base) => {
+                        None => {
                             out.stale.push((version, path));
-                            out.stale.extend(old_base.map(|b| (b.version, path)));
+                            out.stale.extend(internal.base().map(|b| (b.version, path)));
                         }
                     }
                     Ok(emit_internal(
