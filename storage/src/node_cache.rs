@@ -94,6 +94,23 @@ fn key(path: &Path) -> Option<u64> {
     path.packed()
 }
 
+/// The index of the shard of a packed path: the packed path's low byte holds its first two
+/// nibbles.
+fn shard_index(key: u64) -> usize {
+    (key & 0xff) as usize % SHARDS
+}
+
+/// The end of the run of `items` from `start` whose keys are in the shard of `start`'s (`key`
+/// gives an item's packed path).
+fn shard_run<T>(items: &[T], start: usize, key: impl Fn(&T) -> Option<u64>) -> usize {
+    let shard = key(&items[start]).map(shard_index);
+    let mut end = start + 1;
+    while end < items.len() && key(&items[end]).map(shard_index) == shard {
+        end += 1;
+    }
+    end
+}
+
 /// A shard of the map: packed path to the node at that path.
 type Shard = FxHashMap<u64, Entry>;
 
@@ -133,8 +150,7 @@ impl NodeCache {
     /// The shard of the path's first two nibbles (uniform: paths come from SHA-256 key
     /// hashes; the root and the first level, 17 nodes, share theirs with deeper ones).
     fn shard(&self, key: u64) -> &Mutex<Shard> {
-        // The packed path's low byte holds its first two nibbles.
-        &self.shards[(key & 0xff) as usize % SHARDS]
+        &self.shards[shard_index(key)]
     }
 
     /// The cached node written at `version` under `path`.
@@ -147,6 +163,50 @@ impl NodeCache {
             .get(&key)
             .filter(|entry| entry.version == version)
             .map(|entry| Node::Internal(entry.node.clone()))
+    }
+
+    /// The cached nodes written at the versions under the paths of `requests`, at most
+    /// `up_to`, into the same places of `found` (as long as `requests`; the others are left as
+    /// they are). Requests of one shard in a row (the children of a node two or more nibbles
+    /// deep are all in its shard) take its lock once, and all their lookups run, each touching
+    /// the node it finds, before any node is shared: a lookup at a time waited for its memory
+    /// reads (the map's entry, the node) one lookup after the other, as the lock and the count's
+    /// increment of each are atomic operations, which wait for the reads before them.
+    pub fn get_many(&self, requests: &[(u64, Path)], up_to: u64, found: &mut [Option<Node>]) {
+        if self.budget == 0 {
+            return;
+        }
+        let key_of = |(version, path): &(u64, Path)| key(path).filter(|_| *version <= up_to);
+        let mut start = 0;
+        while start < requests.len() {
+            let Some(first) = key_of(&requests[start]) else {
+                start += 1;
+                continue;
+            };
+            let end = shard_run(requests, start, key_of);
+            let shard = lock(self.shard(first));
+            let mut at = start;
+            while at < end {
+                let stop = end.min(at + 16);
+                let mut hits: [Option<&Arc<Internal>>; 16] = [None; 16];
+                for (hit, (version, path)) in hits.iter_mut().zip(&requests[at..stop]) {
+                    *hit = key(path)
+                        .and_then(|k| shard.get(&k))
+                        .filter(|entry| entry.version == *version)
+                        .map(|entry| &entry.node);
+                    if let Some(node) = hit {
+                        node.touch();
+                    }
+                }
+                for (hit, slot) in hits.iter().zip(found.iter_mut().skip(at)) {
+                    if let Some(node) = hit {
+                        *slot = Some(Node::Internal(Arc::clone(node)));
+                    }
+                }
+                at = stop;
+            }
+            start = end;
+        }
     }
 
     /// Sets the height the cache follows (opening a store).
@@ -267,25 +327,39 @@ impl NodeCache {
         if self.bytes.load(Ordering::Relaxed) + adding > self.budget {
             internal.sort_unstable_by_key(|(_, depth, _)| *depth);
         }
-        for (key, _, node) in internal {
-            let mut shard = lock(self.shard(key));
-            match shard.get_mut(&key) {
-                Some(entry) => {
-                    // The node the block made stale here gives back its room first.
-                    self.release(&entry.node);
-                    if self.reserve(node) {
-                        entry.version = update.version;
-                        entry.node = node.clone();
-                    } else {
-                        shard.remove(&key);
-                    }
+        // The nodes of one shard in a row (an update's nodes come depth first, so a subtree
+        // two nibbles deep is one run) under one lock, their entries and the nodes they
+        // replace and are replaced by read first, together (see [`Self::get_many`]).
+        let mut start = 0;
+        while start < internal.len() {
+            let end = shard_run(&internal, start, |(key, _, _)| Some(*key));
+            let mut shard = lock(self.shard(internal[start].0));
+            for (key, _, node) in &internal[start..end] {
+                node.touch();
+                if let Some(entry) = shard.get(key) {
+                    entry.node.touch();
                 }
-                None => {
-                    if self.reserve(node) {
-                        self.insert(&mut shard, key, update.version, node);
+            }
+            for &(key, _, node) in &internal[start..end] {
+                match shard.get_mut(&key) {
+                    Some(entry) => {
+                        // The node the block made stale here gives back its room first.
+                        self.release(&entry.node);
+                        if self.reserve(node) {
+                            entry.version = update.version;
+                            entry.node = node.clone();
+                        } else {
+                            shard.remove(&key);
+                        }
+                    }
+                    None => {
+                        if self.reserve(node) {
+                            self.insert(&mut shard, key, update.version, node);
+                        }
                     }
                 }
             }
+            start = end;
         }
     }
 
@@ -361,6 +435,44 @@ mod tests {
         cache.insert_read(5, 2, &path, &internal(1));
         assert_eq!(cache.get(2, &path), None);
         assert_eq!(cache.get(6, &Path::ROOT), Some(internal(2)));
+    }
+
+    #[test]
+    fn a_batch_of_lookups_finds_exactly_what_single_lookups_find() {
+        // Paths in a few shards (the first two nibbles), 40 in one shard (more than a chunk of
+        // 16), and some too deep to cache; each cached at version 3.
+        let cache = NodeCache::new(NODE_BYTES * 200);
+        cache.follow(Some(3));
+        let mut paths = vec![Path::ROOT, Path::ROOT.child(2)];
+        for n in 0..40u8 {
+            paths.push(Path::ROOT.child(1).child(5).child(n % 16).child(n / 16));
+        }
+        for n in 0..3u8 {
+            paths.push(Path::ROOT.child(n).child(n).child(1));
+        }
+        let mut deep = Path::ROOT.child(1).child(5);
+        while deep.len() <= Path::PACKED_NIBBLES {
+            deep = deep.child(9);
+        }
+        paths.push(deep);
+        for (i, path) in paths.iter().enumerate() {
+            cache.insert_read(3, 3, path, &internal(i as u8));
+        }
+        // Each path asked for at the version it holds, an older one, and one past `up_to`.
+        let mut requests = vec![];
+        for (i, path) in paths.iter().enumerate() {
+            requests.push(([3, 2, 3][i % 3], *path));
+        }
+        for up_to in [2, 3] {
+            let mut found = vec![None; requests.len()];
+            cache.get_many(&requests, up_to, &mut found);
+            for ((version, path), found) in requests.iter().zip(&found) {
+                let single = cache.get(*version, path).filter(|_| *version <= up_to);
+                assert_eq!(found, &single, "version {version}, depth {}", path.len());
+            }
+            let hits = found.iter().filter(|f| f.is_some()).count();
+            assert_eq!(hits, if up_to == 3 { 30 } else { 0 });
+        }
     }
 
     #[test]

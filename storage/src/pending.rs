@@ -586,24 +586,59 @@ struct Overlay<'a> {
     layers: &'a [Arc<Layer>],
 }
 
-impl NodeSource for Overlay<'_> {
-    fn node(&self, version: u64, path: &Path) -> std::result::Result<Option<Node>, UpdateError> {
-        if let Some(base) = self.base.filter(|base| version <= *base) {
-            let inner = self.inner;
-            if let Some(node) = inner.cache.get(version, path) {
-                return Ok(Some(node));
-            }
-            let Some(node) = crate::tree::DbNodes(&inner.db).node(version, path)? else {
-                return Ok(None);
-            };
-            inner.cache.insert_read(base, version, path, &node);
-            return Ok(Some(node));
-        }
-        Ok(self
-            .layers
+impl Overlay<'_> {
+    /// A node of a committed version (at most `base`) the cache does not hold, read from the
+    /// database and offered to the cache.
+    fn read(
+        &self,
+        base: u64,
+        version: u64,
+        path: &Path,
+    ) -> std::result::Result<Option<Node>, UpdateError> {
+        let Some(node) = crate::tree::DbNodes(&self.inner.db).node(version, path)? else {
+            return Ok(None);
+        };
+        self.inner.cache.insert_read(base, version, path, &node);
+        Ok(Some(node))
+    }
+
+    /// A node of a pending version, from its layer.
+    fn pending(&self, version: u64, path: &Path) -> Option<Node> {
+        self.layers
             .iter()
             .find(|l| l.version == version)
-            .and_then(|l| l.update.nodes.get(path).cloned()))
+            .and_then(|l| l.update.nodes.get(path).cloned())
+    }
+}
+
+impl NodeSource for Overlay<'_> {
+    fn node(&self, version: u64, path: &Path) -> std::result::Result<Option<Node>, UpdateError> {
+        match self.base.filter(|base| version <= *base) {
+            Some(base) => match self.inner.cache.get(version, path) {
+                Some(node) => Ok(Some(node)),
+                None => self.read(base, version, path),
+            },
+            None => Ok(self.pending(version, path)),
+        }
+    }
+
+    fn nodes(
+        &self,
+        requests: &[(u64, Path)],
+        found: &mut [Option<Node>],
+    ) -> std::result::Result<(), UpdateError> {
+        if let Some(base) = self.base {
+            self.inner.cache.get_many(requests, base, found);
+        }
+        for ((version, path), slot) in requests.iter().zip(found) {
+            if slot.is_none() {
+                *slot = match self.base.filter(|base| version <= base) {
+                    Some(base) => self.read(base, *version, path)?,
+                    None => self.pending(*version, path),
+                };
+            }
+        }
+        Ok(())
     }
 }
 

@@ -34,6 +34,21 @@ pub enum UpdateError {
 pub trait NodeSource: Sync {
     /// The node at `path` written at `version`.
     fn node(&self, version: u64, path: &Path) -> Result<Option<Node>, UpdateError>;
+
+    /// The nodes at the `(version, path)` of each request, into the same places of `found`
+    /// (as long as `requests`, all `None` on entry): the children of one node that an update
+    /// descends into, asked for together so that a source can overlap their reads. One
+    /// [`NodeSource::node`] each unless a source does better.
+    fn nodes(
+        &self,
+        requests: &[(u64, Path)],
+        found: &mut [Option<Node>],
+    ) -> Result<(), UpdateError> {
+        for ((version, path), slot) in requests.iter().zip(found) {
+            *slot = self.node(*version, path)?;
+        }
+        Ok(())
+    }
 }
 
 /// The nodes an update writes and those it makes stale.
@@ -289,11 +304,11 @@ fn place<S>(ctx: &Ctx<S>, path: Path, sub: Sub, out: &mut Out) -> Option<Child> 
 }
 
 /// Writes a new internal node at `path`, hashed with the inner hashes of `old` (the node it was
-/// rebuilt from) where they still hold.
+/// rebuilt from, and the slots changed since) where they still hold.
 fn emit_internal(
     path: Path,
     internal: Arc<Internal>,
-    old: Option<&Internal>,
+    old: Option<(&Internal, u16)>,
     out: &mut Out,
 ) -> Sub {
     let hash = internal.hash_from(old);
@@ -475,7 +490,7 @@ fn at<S: NodeSource>(
                     Ok(emit_internal(
                         path,
                         Internal::stored_on(slots, base),
-                        Some(&internal),
+                        Some((&internal, changed)),
                         out,
                     ))
                 }
@@ -524,7 +539,8 @@ fn vacate(version: u64, path: Path, old: &Internal, out: &mut Out) {
     }
 }
 
-/// The results of the child groups of one internal node.
+/// The results of the child groups of one internal node (at most 16 groups, one a slot). The
+/// children it descends into are read first, together ([`NodeSource::nodes`]).
 fn children<S: NodeSource>(
     ctx: &Ctx<S>,
     path: &Path,
@@ -533,15 +549,29 @@ fn children<S: NodeSource>(
     out: &mut Out,
 ) -> Result<Vec<(u8, Sub)>, UpdateError> {
     let depth = path.len();
+    let mut reads = [(0u64, Path::ROOT); 16];
+    let mut count = 0;
+    for group in groups {
+        let n = nibble(&group[0].0, depth);
+        if let Some(child) = internal.child(usize::from(n))
+            && !known_leaf(&child, group)
+            && let Some(read) = reads.get_mut(count)
+        {
+            *read = (child.version, path.child(n));
+            count += 1;
+        }
+    }
+    let mut read: [Option<Node>; 16] = Default::default();
+    ctx.source.nodes(&reads[..count], &mut read[..count])?;
+    // In the order of the groups that asked.
+    let mut read = read.into_iter();
     let mut subs = Vec::with_capacity(groups.len());
     for group in groups {
         let n = nibble(&group[0].0, depth);
         let child_path = path.child(n);
         let sub = match internal.child(usize::from(n)) {
             None => build_or_unchanged(ctx, child_path, group, out),
-            // A leaf slot that only a key known to be in the tree goes to: the leaf is that
-            // key's (no other key shares the slot's path), so it need not be read.
-            Some(child) if child.is_leaf() && matches!(group, [(_, _, true)]) => {
+            Some(child) if known_leaf(&child, group) => {
                 out.stale.push((child.version, child_path));
                 match group[0] {
                     (key, Some(value_hash), _) => Sub::Leaf { key, value_hash },
@@ -549,13 +579,10 @@ fn children<S: NodeSource>(
                 }
             }
             Some(child) => {
-                let node =
-                    ctx.source
-                        .node(child.version, &child_path)?
-                        .ok_or(UpdateError::Missing {
-                            version: child.version,
-                            depth: child_path.len(),
-                        })?;
+                let node = read.next().flatten().ok_or(UpdateError::Missing {
+                    version: child.version,
+                    depth: child_path.len(),
+                })?;
                 if child.is_leaf() != matches!(node, Node::Leaf { .. }) {
                     return Err(UpdateError::Inconsistent(
                         "a child's node type differs from its parent's record",
@@ -567,4 +594,10 @@ fn children<S: NodeSource>(
         subs.push((n, sub));
     }
     Ok(subs)
+}
+
+/// A leaf slot that only a key known to be in the tree goes to: the leaf is that key's (no
+/// other key shares the slot's path), so it need not be read.
+fn known_leaf(child: &Child, group: &[Change]) -> bool {
+    child.is_leaf() && matches!(group, [(_, _, true)])
 }
