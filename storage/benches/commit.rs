@@ -12,6 +12,7 @@
 //! AETHER_BENCH_CACHE_MB=1024 cargo bench -p aether-storage --bench commit    # node cache size
 //! AETHER_BENCH_DIR=/some/dir cargo bench -p aether-storage --bench commit    # keep the loads
 //! AETHER_BENCH_ROOTS_ONLY=40 cargo bench -p aether-storage --bench commit    # roots only
+//! AETHER_BENCH_REPEATS=5 cargo bench -p aether-storage --bench commit       # 5 paired ratios
 //! ```
 //!
 //! Each round draws a fresh block (10,000 distinct senders and 10,000 distinct receivers among
@@ -105,6 +106,44 @@ fn transfer_block(rng: &mut Rng, n: u64) -> ChangeSet {
 /// What the block's execution reads before its state root is computed: each account it
 /// changes, through a view of the head (untimed; the store keeps what the reads found for the
 /// root's previous versions).
+/// `rounds` blocks committed one after another after [`STORE_FILL`] untimed ones, each
+/// block's accounts read first (untimed): the state root (`root_after`) and the write
+/// (`commit`) of each, their sums, and what each wrote.
+fn sequential_rounds(
+    store: &Store,
+    rounds: usize,
+    rng: &mut Rng,
+    n: u64,
+    perf: &mut PerfControl,
+) -> (
+    Vec<Duration>,
+    Vec<Duration>,
+    Rounds,
+    Vec<aether_storage::CommitSize>,
+) {
+    let (mut root, mut write, mut whole) = (vec![], vec![], vec![]);
+    let mut sizes = vec![];
+    for round in 0..STORE_FILL + rounds {
+        let block = transfer_block(rng, n);
+        execution_reads(store, &block);
+        let mut state_root = Hash::default();
+        perf.set(round >= STORE_FILL);
+        let r = timed(|| state_root = store.root_after(&block).unwrap());
+        perf.set(false);
+        let executed = common::next_block(store, block, state_root);
+        perf.set(round >= STORE_FILL);
+        let w = timed(|| store.commit(black_box(&executed)).unwrap());
+        perf.set(false);
+        if round >= STORE_FILL {
+            root.push(r);
+            write.push(w);
+            sizes.push(store.last_commit_size());
+            whole.push(r + w);
+        }
+    }
+    (root, write, Rounds { each: whole }, sizes)
+}
+
 /// `rounds` blocks committed as a validator can run them, after [`STORE_FILL`] untimed ones:
 /// block N+1's root computed over block N's pending state ([`Store::speculate`]) while N is
 /// committed on another thread ([`Store::commit_pending`]); a round is timed from the start of
@@ -499,6 +538,7 @@ fn main() {
     // `cargo bench` passes `--bench`; any other argument is a filter this harness ignores.
     let sizes = env_u64s("AETHER_BENCH_SIZES", &[100_000, 1_000_000]);
     let rounds = env_u64s("AETHER_BENCH_ROUNDS", &[10])[0].max(1) as usize;
+    let repeats = env_u64s("AETHER_BENCH_REPEATS", &[1])[0].max(1) as usize;
     let cpu = cpu::model();
     println!("# store commit against raw ParityDB, {rounds} rounds, CPU: {cpu}");
     let config = StoreConfig {
@@ -551,32 +591,26 @@ fn main() {
         let btree = raw_rounds(&raw, RAW_BTREE, rounds, &mut rng, n);
         drop(raw);
         wait_until_idle();
-        let (mut root, mut write, mut whole) = (vec![], vec![], vec![]);
-        let mut sizes = vec![];
         let mut perf = PerfControl::from_env();
-        for round in 0..STORE_FILL + rounds {
-            let block = transfer_block(&mut rng, n);
-            execution_reads(&store, &block);
-            let mut state_root = Hash::default();
-            perf.set(round >= STORE_FILL);
-            let r = timed(|| state_root = store.root_after(&block).unwrap());
-            perf.set(false);
-            let executed = common::next_block(&store, block, state_root);
-            perf.set(round >= STORE_FILL);
-            let w = timed(|| store.commit(black_box(&executed)).unwrap());
-            perf.set(false);
-            if round >= STORE_FILL {
-                root.push(r);
-                write.push(w);
-                sizes.push(store.last_commit_size());
-                whole.push(r + w);
-            }
+        let (root, write, whole, sizes) = sequential_rounds(&store, rounds, &mut rng, n, &mut perf);
+        // More pairs of the raw hash column's rounds and the store's, each pair run back to
+        // back, so that the machine's slower and faster spells fall on both sides of a ratio.
+        let mut paired = vec![(hash.sustained(), whole.sustained())];
+        for _ in 1..repeats {
+            let raw = Db::open(&raw_options(&raw_dir)).unwrap();
+            let raw_side = raw_rounds(&raw, RAW_HASH, rounds, &mut rng, n);
+            drop(raw);
+            wait_until_idle();
+            let (_, _, store_side, _) =
+                sequential_rounds(&store, rounds, &mut rng, n, &mut PerfControl(None));
+            wait_until_idle();
+            paired.push((raw_side.sustained(), store_side.sustained()));
         }
         let cache = store.node_cache_stats();
         let nodes = store.node_file_stats();
         let pipelined = pipelined_rounds(&store, rounds, &mut rng, n);
         drop(store);
-        let store_rounds = Rounds { each: whole };
+        let store_rounds = whole;
         let changed = (2 * TRANSFERS) as f64;
         let (mr, mwr, mw) = (
             median(root.clone()),
@@ -649,6 +683,24 @@ fn main() {
             mw.as_secs_f64() / hash.median().as_secs_f64(),
             mw.as_secs_f64() / btree.median().as_secs_f64(),
         );
+        if paired.len() > 1 {
+            let ratio =
+                |(raw, store): &(Duration, Duration)| store.as_secs_f64() / raw.as_secs_f64();
+            let list: Vec<String> = paired
+                .iter()
+                .map(|p| format!("{:.1}× ({} / {})", ratio(p), ms(p.1), ms(p.0)))
+                .collect();
+            let mut sorted: Vec<f64> = paired.iter().map(ratio).collect();
+            sorted.sort_by(f64::total_cmp);
+            println!(
+                "paired repeats (the raw hash column's rounds, then the store's), sustained: \
+                 ratio (store / raw) {}; median {:.1}×, {} of {} at or under 5×",
+                list.join(", "),
+                sorted[sorted.len() / 2],
+                sorted.iter().filter(|r| **r <= 5.0).count(),
+                sorted.len()
+            );
+        }
         println!(
             "pipelined, sustained: store / raw hash column = {:.1}×, / raw B-tree column = {:.1}×",
             pipelined.sustained().as_secs_f64() / hash.sustained().as_secs_f64(),
