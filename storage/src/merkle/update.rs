@@ -549,20 +549,19 @@ fn children<S: NodeSource>(
     out: &mut Out,
 ) -> Result<Vec<(u8, Sub)>, UpdateError> {
     let depth = path.len();
-    let mut reads = [(0u64, Path::ROOT); 16];
-    let mut count = 0;
-    for group in groups {
+    // The children to read, asked for together when there are two or more (a single one is
+    // read where it is needed).
+    let wanted = |group: &&[Change]| {
         let n = nibble(&group[0].0, depth);
-        if let Some(child) = internal.child(usize::from(n))
-            && !known_leaf(&child, group)
-            && let Some(read) = reads.get_mut(count)
-        {
-            *read = (child.version, path.child(n));
-            count += 1;
-        }
+        let child = internal.child(usize::from(n))?;
+        (!known_leaf(&child, group)).then(|| (child.version, path.child(n)))
+    };
+    let mut read = Vec::new();
+    if groups.iter().filter_map(wanted).nth(1).is_some() {
+        let reads: Vec<(u64, Path)> = groups.iter().filter_map(wanted).collect();
+        read.resize(reads.len(), None);
+        ctx.source.nodes(&reads, &mut read)?;
     }
-    let mut read: [Option<Node>; 16] = Default::default();
-    ctx.source.nodes(&reads[..count], &mut read[..count])?;
     // In the order of the groups that asked.
     let mut read = read.into_iter();
     let mut subs = Vec::with_capacity(groups.len());
@@ -579,7 +578,11 @@ fn children<S: NodeSource>(
                 }
             }
             Some(child) => {
-                let node = read.next().flatten().ok_or(UpdateError::Missing {
+                let node = match read.next() {
+                    Some(node) => node,
+                    None => ctx.source.node(child.version, &child_path)?,
+                }
+                .ok_or(UpdateError::Missing {
                     version: child.version,
                     depth: child_path.len(),
                 })?;
